@@ -1,0 +1,79 @@
+# ms: diffusion-based tools for medical image segmentation. See README.md.
+PREFIX    = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+CC       ?= cc
+PKGS      = libpng zlib yaml-0.1 openblas
+OPT       = -O2
+CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(OPT) -g -Wall -Wextra -march=native
+PKG_CFLAGS != pkg-config --cflags $(PKGS) 2>/dev/null || echo
+PKG_LIBS   != pkg-config --libs $(PKGS) 2>/dev/null || echo -lpng16 -lz -lyaml -lopenblas
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors (CI)
+SAN_1     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Werror
+XFLAGS    = $(SAN_$(SANITIZE))
+ALL_CFLAGS = $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -Ilib
+LDLIBS    = $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  != ls lib/*.c lib/nn/*.c 2>/dev/null
+LIB_OBJ   = $(LIB_SRC:.c=.o)
+LIB_HDR  != ls lib/*.h lib/nn/*.h 2>/dev/null
+BIN_SRC  != ls bin/ms-*.c
+BIN       = $(BIN_SRC:.c=)
+TEST_SRC != ls tests/unit/test_*.c 2>/dev/null
+TESTS     = $(TEST_SRC:.c=)
+MAN1     != ls man/*.1
+MAN5     != ls man/*.5
+MAN7     != ls man/*.7
+
+all: $(BIN)
+
+# rebuild everything when the flags change (e.g. SANITIZE=1)
+.flags: FORCE
+	@echo '$(CC) $(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDLIBS)' > $@
+
+$(LIB_OBJ): %.o: %.c $(LIB_HDR) .flags
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+lib/libms.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(BIN): bin/%: bin/%.c lib/libms.a $(LIB_HDR) .flags
+	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libms.a $(LDLIBS)
+
+$(TESTS): tests/unit/%: tests/unit/%.c tests/unit/test.h lib/libms.a $(LIB_HDR) .flags
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< lib/libms.a $(LDLIBS)
+
+check: $(BIN) $(TESTS)
+	@sh tests/run $(TESTS)
+
+bench: $(BIN)
+	@sh tests/bench/run
+
+install: $(BIN)
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 \
+	         $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
+	cp -f $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	cp -f $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/
+	cp -f $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/
+	cp -f $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/
+
+uninstall:
+	for f in $(BIN); do rm -f $(DESTDIR)$(PREFIX)/bin/$${f#bin/}; done
+	for f in $(MAN1) $(MAN5) $(MAN7); do s=$${f##*.}; rm -f $(DESTDIR)$(MANPREFIX)/man$$s/$${f#man/}; done
+
+# Debian packages for building and testing (run as root, or with sudo)
+DEBS = build-essential pkg-config libpng-dev zlib1g-dev libopenblas-dev libyaml-dev \
+       bats mandoc python3-numpy python3-scipy python3-skimage python3-opencv python3-nibabel
+deps:
+	@missing=; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -f $(LIB_OBJ) lib/libms.a $(BIN) $(TESTS) .flags
+
+FORCE:
+.PHONY: all check bench install uninstall deps clean FORCE

@@ -1,0 +1,96 @@
+/* ms-info: one line per record: id, name, dtype, shape, min/max/mean, metadata. */
+#include <getopt.h>
+#include <math.h>
+#include <string.h>
+
+#include "ms.h"
+
+static const char usage[] = "[-H] [FILE...]";
+
+static void stats(const ms_tensor *t, double *mn, double *mx, double *mean)
+{
+	int64_t n = ms_tensor_numel(t);
+	double lo = INFINITY, hi = -INFINITY, sum = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double v;
+		switch (t->dtype) {
+		case MS_U8: v = ((uint8_t *)t->data)[i]; break;
+		case MS_U16: v = ((uint16_t *)t->data)[i]; break;
+		case MS_I32: v = ((int32_t *)t->data)[i]; break;
+		default: v = ((float *)t->data)[i]; break;
+		}
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+		sum += v;
+	}
+	*mn = n ? lo : NAN;
+	*mx = n ? hi : NAN;
+	*mean = n ? sum / n : NAN;
+}
+
+static int info(FILE *in, const char *fname)
+{
+	ms_rec r;
+	char id[256];
+	int ret;
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read(in, &r)) == 1) {
+		double mn, mx, mean;
+		stats(&r.t, &mn, &mx, &mean);
+		printf("%s\t%s\t%s\t", *ms_rec_id(&r, id, sizeof id) ? id : "-", r.name,
+		       ms_dtype_name(r.t.dtype));
+		for (int i = 0; i < r.t.rank; i++)
+			printf("%s%lld", i ? "x" : "", (long long)r.t.shape[i]);
+		printf("%s\t%.6g\t%.6g\t%.6g\t", r.t.rank ? "" : "scalar", mn, mx, mean);
+		int first = 1;
+		for (const char *p = r.meta; p && *p; p++) {
+			if (*p == '\n') {
+				first = 1;
+				continue;
+			}
+			if (first && p != r.meta)
+				putchar(' ');
+			first = 0;
+			putchar(*p);
+		}
+		putchar('\n');
+	}
+	if (ret < 0)
+		warn("%s: %s", fname, ms_errmsg());
+	ms_rec_free(&r);
+	return ret < 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0 } };
+	int c, header = 0, bad = 0;
+	ms_setprog(argv[0]);
+	while ((c = getopt_long(argc, argv, "H", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': header = 1; break;
+		case 'h':
+			printf("usage: %s %s\n"
+			       "Print one line per record of each stream (stdin if no FILE):\n"
+			       "id, name, dtype, shape, min, max, mean, metadata; tab-separated.\n"
+			       "  -H   print a header line first\n", argv0, usage);
+			return 0;
+		default: usage_die(usage);
+		}
+	}
+	if (header)
+		puts("id\tname\tdtype\tshape\tmin\tmax\tmean\tmeta");
+	if (optind == argc)
+		bad |= info(stdin, "<stdin>");
+	for (int i = optind; i < argc; i++) {
+		FILE *f = fopen(argv[i], "rb");
+		if (!f) {
+			warn("cannot open %s:", argv[i]);
+			bad = 1;
+			continue;
+		}
+		bad |= info(f, argv[i]);
+		fclose(f);
+	}
+	return fshut(stdout, "<stdout>") | bad;
+}

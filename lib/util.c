@@ -1,0 +1,332 @@
+/* Errors, allocation, option parsing, atomic output files. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "ms.h"
+
+const char *argv0 = "ms";
+static char errbuf[1024];
+
+static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
+{
+	int saved = errno;
+	vsnprintf(buf, n, fmt, ap);
+	size_t len = strlen(buf);
+	if (len && buf[len - 1] == ':')
+		snprintf(buf + len, n - len, " %s", strerror(saved));
+}
+
+int ms_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *ms_errmsg(void)
+{
+	return errbuf;
+}
+
+void ms_setprog(const char *a)
+{
+	const char *s = strrchr(a, '/');
+	argv0 = s ? s + 1 : a;
+}
+
+void die(const char *fmt, ...)
+{
+	char buf[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "%s: %s\n", argv0, buf);
+	ms_outfile_cleanup_all();
+	exit(1);
+}
+
+void warn(const char *fmt, ...)
+{
+	char buf[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", argv0, buf);
+}
+
+void usage_die(const char *usage)
+{
+	fprintf(stderr, "usage: %s %s\n", argv0, usage);
+	exit(2);
+}
+
+int fshut(FILE *f, const char *name)
+{
+	int ret = 0;
+	if (fflush(f) == EOF || ferror(f)) {
+		warn("cannot write %s:", name);
+		ret = 1;
+	}
+	if (f != stdout && f != stderr && fclose(f) == EOF && !ret) {
+		warn("cannot close %s:", name);
+		ret = 1;
+	}
+	return ret;
+}
+
+void ms_assert_fail(const char *what, const char *file, int line)
+{
+	fprintf(stderr, "%s: internal error: %s (%s:%d)\n", argv0, what, file, line);
+	abort();
+}
+
+int ms_mul_overflow(size_t a, size_t b, size_t *out)
+{
+	return __builtin_mul_overflow(a, b, out);
+}
+
+void *ms_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		ms_error("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *ms_calloc(size_t nmemb, size_t size)
+{
+	size_t n;
+	if (ms_mul_overflow(nmemb, size, &n)) {
+		ms_error("allocation size overflows");
+		return NULL;
+	}
+	void *p = calloc(n ? nmemb : 1, n ? size : 1);
+	if (!p)
+		ms_error("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *ms_reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (ms_mul_overflow(nmemb, size, &n)) {
+		ms_error("allocation size overflows");
+		return NULL;
+	}
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		ms_error("out of memory (%zu bytes)", n);
+	return q;
+}
+
+char *ms_strdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		ms_error("out of memory");
+	return p;
+}
+
+void *emalloc(size_t n)
+{
+	void *p = ms_malloc(n);
+	if (!p)
+		die("%s", ms_errmsg());
+	return p;
+}
+
+void *ecalloc(size_t nmemb, size_t size)
+{
+	void *p = ms_calloc(nmemb, size);
+	if (!p)
+		die("%s", ms_errmsg());
+	return p;
+}
+
+void *ereallocarray(void *p, size_t nmemb, size_t size)
+{
+	void *q = ms_reallocarray(p, nmemb, size);
+	if (!q)
+		die("%s", ms_errmsg());
+	return q;
+}
+
+char *estrdup(const char *s)
+{
+	char *p = ms_strdup(s);
+	if (!p)
+		die("%s", ms_errmsg());
+	return p;
+}
+
+int ms_parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return ms_error("'%s' is not an integer in [%ld, %ld]", s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+int ms_parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || !(v >= lo && v <= hi))
+		return ms_error("'%s' is not a number in [%g, %g]", s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+int ms_parse_size(const char *s, int *w, int *h)
+{
+	char *end;
+	errno = 0;
+	long a = strtol(s, &end, 10);
+	if (end == s || *end != 'x' || errno)
+		return ms_error("'%s' is not a size WxH", s);
+	const char *s2 = end + 1;
+	long b = strtol(s2, &end, 10);
+	if (end == s2 || *end || errno || a < 1 || b < 1 || a > 65535 || b > 65535)
+		return ms_error("'%s' is not a size WxH (1 to 65535 each)", s);
+	*w = (int)a;
+	*h = (int)b;
+	return 0;
+}
+
+int ms_threads(int requested)
+{
+	int n = requested;
+	if (n <= 0) {
+		const char *e = getenv("MS_THREADS");
+		long v;
+		if (e && *e && ms_parse_int(e, 1, 1024, &v) == 0)
+			n = (int)v;
+	}
+	if (n <= 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (int)c : 1;
+	}
+	openblas_set_num_threads(n);
+	return n;
+}
+
+/* ---- atomic output files */
+#define MAX_OPEN_OUT 16
+static ms_outfile *open_out[MAX_OPEN_OUT];
+
+static void track(ms_outfile *o, int on)
+{
+	for (int i = 0; i < MAX_OPEN_OUT; i++) {
+		if (on && !open_out[i]) {
+			open_out[i] = o;
+			return;
+		}
+		if (!on && open_out[i] == o) {
+			open_out[i] = NULL;
+			return;
+		}
+	}
+}
+
+static void on_signal(int sig)
+{
+	for (int i = 0; i < MAX_OPEN_OUT; i++)
+		if (open_out[i] && open_out[i]->tmp)
+			unlink(open_out[i]->tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int ms_outfile_open(ms_outfile *o, const char *path)
+{
+	static int handlers;
+	o->f = NULL;
+	o->path = o->tmp = NULL;
+	size_t n = strlen(path) + 16;
+	if (!(o->path = ms_strdup(path)) || !(o->tmp = ms_malloc(n)))
+		goto fail;
+	snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0) {
+		ms_error("cannot create %s:", o->tmp);
+		goto fail;
+	}
+	if (!(o->f = fdopen(fd, "wb"))) {
+		ms_error("cannot open %s:", o->tmp);
+		close(fd);
+		unlink(o->tmp);
+		goto fail;
+	}
+	track(o, 1);
+	if (!handlers) {
+		handlers = 1;
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		signal(SIGPIPE, on_signal);
+	}
+	return 0;
+fail:
+	free(o->path);
+	free(o->tmp);
+	o->path = o->tmp = NULL;
+	return -1;
+}
+
+int ms_outfile_commit(ms_outfile *o)
+{
+	int bad = fflush(o->f) == EOF || ferror(o->f);
+	if (fclose(o->f) == EOF)
+		bad = 1;
+	o->f = NULL;
+	if (bad) {
+		ms_error("cannot write %s:", o->path);
+		unlink(o->tmp);
+	} else if (rename(o->tmp, o->path) < 0) {
+		bad = 1;
+		ms_error("cannot rename %s to %s:", o->tmp, o->path);
+		unlink(o->tmp);
+	}
+	track(o, 0);
+	free(o->path);
+	free(o->tmp);
+	o->path = o->tmp = NULL;
+	return bad ? -1 : 0;
+}
+
+void ms_outfile_abort(ms_outfile *o)
+{
+	if (!o || !o->tmp)
+		return;
+	if (o->f)
+		fclose(o->f);
+	unlink(o->tmp);
+	track(o, 0);
+	free(o->path);
+	free(o->tmp);
+	o->f = NULL;
+	o->path = o->tmp = NULL;
+}
+
+void ms_outfile_cleanup_all(void)
+{
+	for (int i = 0; i < MAX_OPEN_OUT; i++)
+		if (open_out[i])
+			ms_outfile_abort(open_out[i]);
+}
