@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "nn.h"
+#include "vec.h"
 
 int ms_attn_init(ms_attn *a, ms_params *ps, const char *name, int c, int groups)
 {
@@ -93,12 +94,8 @@ void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, si
 	int C = a->c, L = a->L, N = a->N;
 	size_t cl = (size_t)C * L;
 	float scale = 1.0f / sqrtf((float)C);
-	for (int n = 0; n < N; n++) {        /* residual */
-		float *o = dx + n * dxs;
-		const float *d = dy + n * dys;
-		for (size_t i = 0; i < cl; i++)
-			o[i] = acc ? o[i] + d[i] : d[i];
-	}
+	for (int n = 0; n < N; n++)          /* residual */
+		vadd(dx + n * dxs, dy + n * dys, cl, acc);
 	ms_conv2d_backward(&a->proj, N, 1, L, a->h, cl, dy, dys, a->dh, cl, 0, NULL);
 	for (int n = 0; n < N; n++) {
 		const float *q = a->qkvb + n * 3 * cl, *k = q + cl, *v = k + cl, *dh = a->dh + n * cl;

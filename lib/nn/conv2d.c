@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include "nn.h"
+#include "vec.h"
 
 int ms_conv2d_init(ms_conv2d *c, ms_params *ps, const char *name, int cin, int cout, int k,
                    int stride)
@@ -41,12 +42,62 @@ size_t ms_conv2d_ws(const ms_conv2d *c, int H, int W)
 {
 	if (direct(c))
 		return 0;
-	return (size_t)c->cin * c->k * c->k * ms_conv2d_out(c, H) * ms_conv2d_out(c, W);
+	size_t K = (size_t)c->cin * c->k * c->k;
+	return K * ms_conv2d_out(c, H) * ms_conv2d_out(c, W) + K * c->cout;
+}
+
+/* stride 1, "same" padding: each (ci,kh,kw) plane of col is the image shifted by
+ * d = (kh-p) W + (kw-p) as one flat copy; the columns that wrapped around are zeroed */
+static void shift_range(int H, int W, long d, long *a, long *b)
+{
+	long n = (long)H * W;
+	*a = d < 0 ? -d : 0;
+	*b = d > 0 ? n - d : n;
+}
+
+static void im2col_s1(const ms_conv2d *c, int H, int W, const float *x, float *col)
+{
+	int k = c->k, p = c->pad;
+	long n = (long)H * W, a, b;
+	for (int ci = 0; ci < c->cin; ci++, x += n)
+		for (int kh = 0; kh < k; kh++)
+			for (int kw = 0; kw < k; kw++, col += n) {
+				shift_range(H, W, (long)(kh - p) * W + kw - p, &a, &b);
+				memset(col, 0, a * sizeof *col);
+				memcpy(col + a, x + a + (long)(kh - p) * W + kw - p, (b - a) * sizeof *col);
+				memset(col + b, 0, (n - b) * sizeof *col);
+				for (int ow = 0; ow < W; ow++)
+					if (ow + kw - p < 0 || ow + kw - p >= W)
+						for (long i = ow; i < n; i += W)
+							col[i] = 0;
+			}
+}
+
+/* its adjoint; destroys col */
+static void col2im_s1(const ms_conv2d *c, int H, int W, float *col, float *x)
+{
+	int k = c->k, p = c->pad;
+	long n = (long)H * W, a, b;
+	for (int ci = 0; ci < c->cin; ci++, x += n)
+		for (int kh = 0; kh < k; kh++)
+			for (int kw = 0; kw < k; kw++, col += n) {
+				long d = (long)(kh - p) * W + kw - p;
+				for (int ow = 0; ow < W; ow++)
+					if (ow + kw - p < 0 || ow + kw - p >= W)
+						for (long i = ow; i < n; i += W)
+							col[i] = 0;
+				shift_range(H, W, d, &a, &b);
+				vadd(x + a + d, col + a, b - a, 1);
+			}
 }
 
 /* col [cin*k*k, Ho*Wo] from one image x [cin,H,W] */
 static void im2col(const ms_conv2d *c, int H, int W, const float *x, float *col)
 {
+	if (c->stride == 1) {
+		im2col_s1(c, H, W, x, col);
+		return;
+	}
 	int k = c->k, s = c->stride, p = c->pad, Ho = ms_conv2d_out(c, H), Wo = ms_conv2d_out(c, W);
 	for (int ci = 0; ci < c->cin; ci++)
 		for (int kh = 0; kh < k; kh++)
@@ -79,8 +130,12 @@ static void im2col(const ms_conv2d *c, int H, int W, const float *x, float *col)
 }
 
 /* dx [cin,H,W] += col2im(col) */
-static void col2im(const ms_conv2d *c, int H, int W, const float *col, float *x)
+static void col2im(const ms_conv2d *c, int H, int W, float *col, float *x)
 {
+	if (c->stride == 1) {
+		col2im_s1(c, H, W, col, x);
+		return;
+	}
 	int k = c->k, s = c->stride, p = c->pad, Ho = ms_conv2d_out(c, H), Wo = ms_conv2d_out(c, W);
 	for (int ci = 0; ci < c->cin; ci++)
 		for (int kh = 0; kh < k; kh++)
@@ -116,13 +171,7 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 		float *yn = y + n * ys;
 		for (int o = 0; o < c->cout; o++) {           /* y (+)= bias */
 			float b = c->b->w[o] + (cbias ? cbias[(size_t)n * c->cout + o] : 0);
-			float *yo = yn + (size_t)o * L;
-			if (acc)
-				for (int i = 0; i < L; i++)
-					yo[i] += b;
-			else
-				for (int i = 0; i < L; i++)
-					yo[i] = b;
+			vfill(yn + (size_t)o * L, b, L, acc);
 		}
 		const float *col = xn;
 		if (!direct(c)) {
@@ -141,35 +190,35 @@ void ms_conv2d_backward(const ms_conv2d *c, int N, int H, int W, const float *x,
 {
 	int Ho = ms_conv2d_out(c, H), Wo = ms_conv2d_out(c, W), L = Ho * Wo;
 	int K = c->cin * c->k * c->k;
+	float *dwt = direct(c) ? NULL : ws + (size_t)K * L;
 	for (int n = 0; n < N; n++) {
 		const float *xn = x + n * xs, *dyn = dy + n * dys;
-		for (int o = 0; o < c->cout; o++) {           /* db += sum dy */
-			const float *d = dyn + (size_t)o * L;
-			float s = 0;
-			for (int i = 0; i < L; i++)
-				s += d[i];
-			c->b->g[o] += s;
+		for (int o = 0; o < c->cout; o++)             /* db += sum dy */
+			c->b->g[o] += vsumarr(dyn + (size_t)o * L, L);
+		if (direct(c)) {
+			/* dW[cout,cin] += dy[cout,L] x[cin,L]^T; dx[cin,L] (+)= W^T dy */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, L, 1.0f, dyn, L,
+			            xn, L, 1.0f, c->w->g, K);
+			if (dx)
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, c->cout, 1.0f,
+				            c->w->w, K, dyn, L, acc ? 1.0f : 0.0f, dx + n * dxs, L);
+			continue;
 		}
-		const float *col = xn;
-		if (!direct(c)) {
-			im2col(c, H, W, xn, ws);
-			col = ws;
-		}
-		/* dW[cout,K] += dy[cout,L] col[K,L]^T */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, L, 1.0f, dyn, L,
-		            col, L, 1.0f, c->w->g, K);
+		/* dWt[K,cout] (+)= col[K,L] dy[cout,L]^T (faster in OpenBLAS than dW = dy col^T) */
+		im2col(c, H, W, xn, ws);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, c->cout, L, 1.0f, ws, L, dyn,
+		            L, n ? 1.0f : 0.0f, dwt, c->cout);
 		if (!dx)
 			continue;
 		float *dxn = dx + n * dxs;
-		if (direct(c)) {      /* dx[cin,L] (+)= W^T dy */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, c->cout, 1.0f,
-			            c->w->w, K, dyn, L, acc ? 1.0f : 0.0f, dxn, L);
-			continue;
-		}
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, c->cout, 1.0f, c->w->w, K,
 		            dyn, L, 0.0f, ws, L);
 		if (!acc)
 			memset(dxn, 0, (size_t)c->cin * H * W * sizeof *dxn);
 		col2im(c, H, W, ws, dxn);
 	}
+	if (!direct(c))
+		for (int o = 0; o < c->cout; o++)
+			for (int k = 0; k < K; k++)
+				c->w->g[(size_t)o * K + k] += dwt[(size_t)k * c->cout + o];
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "vec.h"
 
 typedef struct {
 	int cin, cout, lvl, has_temb;
@@ -499,13 +500,8 @@ static void res_backward(ms_unet *u, resblock *r, const float *x, size_t xs, con
 	ms_groupnorm_backward(&r->n2, N, L, r->h1b, co, u->ds, co, u->dh, co, 0);
 	if (r->has_temb) {
 		for (int n = 0; n < N; n++)
-			for (int o = 0; o < r->cout; o++) {
-				const float *d = u->dh + n * co + (size_t)o * L;
-				float s = 0;
-				for (int i = 0; i < L; i++)
-					s += d[i];
-				r->tb[n * r->cout + o] = s;
-			}
+			for (int o = 0; o < r->cout; o++)
+				r->tb[n * r->cout + o] = vsumarr(u->dh + n * co + (size_t)o * L, L);
 		ms_linear_backward(&r->temb, N, u->tst, r->tb, u->dtst, 1);
 	}
 	ms_conv2d_backward(&r->c1, N, H, W, r->s1b, ci, u->dh, co, u->ds, ci, 0, u->ws);
@@ -513,12 +509,8 @@ static void res_backward(ms_unet *u, resblock *r, const float *x, size_t xs, con
 	if (r->has_skip)
 		ms_conv2d_backward(&r->skip, N, H, W, x, xs, dy, dys, dx, dxs, acc, NULL);
 	else
-		for (int n = 0; n < N; n++) {
-			float *o = dx + n * dxs;
-			const float *d = dy + n * dys;
-			for (size_t i = 0; i < co; i++)
-				o[i] = acc ? o[i] + d[i] : d[i];
-		}
+		for (int n = 0; n < N; n++)
+			vadd(dx + n * dxs, dy + n * dys, co, acc);
 	ms_groupnorm_backward(&r->n1, N, L, x, xs, u->ds, ci, dx, dxs, 1);
 }
 
