@@ -746,6 +746,59 @@ static void test_checkpoint(void)
 	ms_unet_free(u);
 }
 
+/* training 4 steps straight through = 2 steps, checkpoint, load, 2 more (bit-identical) */
+static void train_steps(ms_unet *u, ms_adam *a, const float *x, const float *y, int from, int to)
+{
+	float d[2 * 64];
+	for (int s = from; s < to; s++) {
+		float t[2] = { 10.0f * s, 500 };
+		float *out = ms_unet_forward(u, x, t, NULL);
+		ms_loss_mse(out, y, 128, d, 1, 0);
+		ms_params_zero_grad(ms_unet_params(u));
+		ms_unet_backward(u, d);
+		ms_params_clip(ms_unet_params(u), 1.0);
+		a->lr = ms_lr_at(MS_LR_COSINE, 1e-3, s, 4, 1);
+		ms_adam_step(a, ms_unet_params(u));
+	}
+}
+
+static void test_resume(void)
+{
+	char path[] = "/tmp/test_nn_resume.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	ms_unet_cfg cfg;
+	tiny_cfg(&cfg, 1, 1);
+	float *x = randv(256, 1), *y = randv(128, 1);
+	ms_unet *u = ms_unet_new(&cfg, 5), *v = ms_unet_new(&cfg, 5);
+	ms_adam a, b;
+	ms_adam_init(&a, 1e-3, 0.01, 1);
+	ms_adam_init(&b, 1e-3, 0.01, 1);
+	CHECK(ms_unet_plan(u, 2, 8, 8, 1) == 0 && ms_unet_plan(v, 2, 8, 8, 1) == 0);
+	train_steps(u, &a, x, y, 0, 4);
+	train_steps(v, &b, x, y, 0, 2);
+	CHECK(ms_unet_save(v, path, &b, 2, NULL) == 0);
+	ms_unet_free(v);
+	ms_adam_init(&b, 1e-3, 0.01, 1);
+	v = ms_unet_load(path, &b, NULL);
+	CHECK(v && b.t == 2);
+	if (v) {
+		CHECK(ms_unet_plan(v, 2, 8, 8, 1) == 0);
+		train_steps(v, &b, x, y, 2, 4);
+		ms_params *pu = ms_unet_params(u), *pv = ms_unet_params(v);
+		int same = 1;
+		for (int k = 0; k < pu->n; k++)
+			same &= !memcmp(pu->p[k]->w, pv->p[k]->w, pu->p[k]->n * sizeof(float));
+		CHECK(same);
+	}
+	unlink(path);
+	free(x);
+	free(y);
+	ms_unet_free(u);
+	ms_unet_free(v);
+}
+
 int main(void)
 {
 	ms_rng_init(&rng, 1234, 0);
@@ -761,5 +814,6 @@ int main(void)
 	RUN(test_unet_grad);
 	RUN(test_overfit);
 	RUN(test_checkpoint);
+	RUN(test_resume);
 	return test_summary("nn");
 }
