@@ -95,6 +95,9 @@ int ms_params_read(FILE *f, const char *fname, ms_params *ps, int *have_opt)
 			char got[64], want[64];
 			if (!p) {
 				note(msg, sizeof msg, "unexpected %s", r.name);
+			} else if (r.t.dtype != MS_F32) {
+				note(msg, sizeof msg, "%s is %s, expected f32", r.name,
+				     ms_dtype_name(r.t.dtype));
 			} else {
 				shape_str(got, sizeof got, r.t.rank, r.t.shape);
 				shape_str(want, sizeof want, p->rank, p->shape);
