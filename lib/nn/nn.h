@@ -47,6 +47,9 @@ int ms_conv2d_init(ms_conv2d *c, ms_params *ps, const char *name, int cin, int c
                    int stride);
 int ms_conv2d_out(const ms_conv2d *c, int size);
 size_t ms_conv2d_ws(const ms_conv2d *c, int H, int W);   /* workspace floats */
+/* im2col runs on tiles of output rows of about this many floats (cache blocking); sets
+ * it when floats > 0 (before planning: the workspace depends on it), returns the old */
+long ms_conv2d_tile(long floats);
 /* y (+)= conv(x) + bias (+ cbias[n*cout + o] when cbias is not NULL) */
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,
                        float *y, size_t ys, int acc, const float *cbias, float *ws);

@@ -173,10 +173,15 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 
 static void test_conv(void)
 {
-	check_conv(3, 4, 3, 1, 5, 6);
-	check_conv(3, 5, 3, 2, 7, 6);
-	check_conv(2, 3, 3, 2, 8, 8);
-	check_conv(4, 3, 1, 1, 5, 4);
+	for (int tiled = 0; tiled < 2; tiled++) {
+		/* tiled: one output row per im2col tile */
+		long old = ms_conv2d_tile(tiled ? 1 : 0);
+		check_conv(3, 4, 3, 1, 5, 6);
+		check_conv(3, 5, 3, 2, 7, 6);
+		check_conv(2, 3, 3, 2, 8, 8);
+		check_conv(4, 3, 1, 1, 5, 4);
+		ms_conv2d_tile(old);
+	}
 }
 
 /* ---- linear */
@@ -572,14 +577,26 @@ static void test_unet_grad(void)
 		ms_params_zero_grad(ps);
 		un_fwd(&g);
 		un_bwd(&g, r);
-		/* a few entries of every parameter */
+		/* of every parameter, the 3 entries of largest gradient (best signal to noise) */
 		double worst = 0;
 		const char *wname = "";
 		for (int k = 0; k < ps->n; k++) {
 			ms_param *p = ps->p[k];
-			float *gcopy = malloc(p->n * sizeof *gcopy);
+			float *gcopy = malloc(p->n * sizeof *gcopy), g3[3];
+			size_t top[3] = { 0, 0, 0 };
 			memcpy(gcopy, p->g, p->n * sizeof *gcopy);
-			double e = fd(&g, p->w, gcopy, p->n, r, 1e-2f, 3);
+			for (int j = 0; j < 3; j++) {
+				for (size_t i = 0; i < p->n; i++)
+					if (fabsf(gcopy[i]) > fabsf(gcopy[top[j]]))
+						top[j] = i;
+				g3[j] = gcopy[top[j]];
+				gcopy[top[j]] = 0;
+			}
+			double e = 0;
+			for (int j = 0; j < 3 && j < (int)p->n; j++) {
+				double ej = fd(&g, &p->w[top[j]], &g3[j], 1, r, 1e-2f, 1);
+				e = ej > e ? ej : e;
+			}
 			if (e > worst) {
 				worst = e;
 				wname = p->name;
