@@ -270,3 +270,18 @@ EOF
 	[ "${lines[0]}" = "ms-import --size 128x128 --mask-dir msk img | ms-edges --method canny --sigma 1.5 > edges.ms &&" ]
 	[ "${lines[1]}" = "ms-export --dir sheet --montage sheet.png < edges.ms" ]
 }
+
+@test "the examples of ms-run(1) give the output shown" {
+	man="$BATS_TEST_DIRNAME/../man/ms-run.1"
+	sed -n '/^name: sort$/,/^\.Ed$/p' "$man" | sed '$d' > sort.yaml
+	# each "$ command" line of the first displays after the file, and what follows it
+	sed -n '/^\$ printf/,/^\.Ed$/p;/^\$ ms-run --dry-run/,/^\.Ed$/p;/^\$ ms-run --swap sort/,/^\.Ed$/p' "$man" |
+		grep -v '^\.' | sed 's/\\e/\\/g' > shown
+	[ "$(grep -c '^\$ ' shown)" -eq 4 ]
+	while IFS= read -r line; do
+		case $line in
+		'$ '*) printf '%s\n' "$line"; bash -c "${line#\$ }" 2>&1 || true ;;
+		esac
+	done < shown > got
+	diff shown got
+}
