@@ -8,6 +8,18 @@
 static const char usage[] =
 	"[-nv] [--set VAR=VALUE]... [--swap STAGE=COMMAND]... [--only STAGE[,STAGE]...] FILE";
 
+/* kept in static storage so that die() leaves nothing allocated unreachable */
+static char **sets, **swaps, **onlys;
+static ms_pipeline *p;
+
+static void cleanup(void)
+{
+	ms_pipeline_free(p);
+	free(sets);
+	free(swaps);
+	free(onlys);
+}
+
 /* a command-line edit that does not fit the file: usage error */
 static void edit_die(void)
 {
@@ -26,10 +38,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
-	char **sets = ecalloc((size_t)argc, sizeof *sets), **swaps = ecalloc((size_t)argc, sizeof *swaps);
-	char **onlys = ecalloc((size_t)argc, sizeof *onlys);
 	int c, nset = 0, nswap = 0, nonly = 0, dry = 0, verbose = 0;
 	ms_setprog(argv[0]);
+	sets = ecalloc((size_t)argc, sizeof *sets);
+	swaps = ecalloc((size_t)argc, sizeof *swaps);
+	onlys = ecalloc((size_t)argc, sizeof *onlys);
 	while ((c = getopt_long(argc, argv, "nv", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sets[nset++] = optarg; break;
@@ -52,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		usage_die(usage);
-	ms_pipeline *p = ms_pipeline_load(argv[optind]);
+	p = ms_pipeline_load(argv[optind]);
 	if (!p)
 		die("%s", ms_errmsg());
 	for (int i = 0; i < nset; i++)
@@ -64,9 +77,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nonly; i++)
 		if (ms_pipeline_only(p, onlys[i]) < 0)
 			edit_die();
-	free(sets);
-	free(swaps);
-	free(onlys);
 	if (ms_pipeline_plan(p, !dry) < 0)
 		die("%s", ms_errmsg());
 	if (dry) {
@@ -77,9 +87,9 @@ int main(int argc, char **argv)
 		if (!sig)
 			die("%s", ms_errmsg());
 		warn("%s", ms_errmsg());
-		ms_pipeline_free(p);
+		cleanup();
 		return 128 + sig;
 	}
-	ms_pipeline_free(p);
+	cleanup();
 	return fshut(stdout, "<stdout>");
 }

@@ -141,6 +141,14 @@ PY
 	[ -z "$(ls)" ]
 }
 
+@test "a failure stops the other stages of the chain" {
+	start=$SECONDS
+	run -1 ms-run --swap gen='sleep 30' --swap sort='sh -c "exit 3"' "$P/output.yaml"
+	[ "$output" = "ms-run: stage 'sort' (sh) exited with status 3" ]
+	[ $((SECONDS - start)) -lt 5 ]
+	[ -z "$(ls)" ]
+}
+
 @test "a killed stage is named with its signal" {
 	cat > kill.yaml <<'EOF'
 name: kill
