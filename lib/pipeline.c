@@ -1071,166 +1071,199 @@ static int open_in(const char *path)
 	return fd;
 }
 
-/* Start the stages of chain c, wait for all. Returns 0, or -1 with the message. */
-static int run_chain(ms_pipeline *p, const ms_chain *c, sigstate *ss)
+/* the state of one chain being run */
+typedef struct {
+	int n, nstarted, nreaped;
+	pid_t *pid;                 /* 0 once reaped */
+	int *st, *reaped;           /* wait status per stage; stages in the order reaped */
+	int (*pp)[2];               /* pipe k joins stage k to stage k+1 */
+	int in, out;                /* the chain's standard input and output */
+	char *tmp;                  /* temporary name of the output file */
+	sigstate *ss;
+} run;
+
+static int record(run *r, pid_t w, int status)
 {
-	int n = c->last - c->first + 1, nstarted = 0, nreaped = 0, stopping = 0, culprit = -1;
-	int in = 0, out = 1, ret = -1, exec_err = 0, (*pp)[2] = NULL;
-	pid_t *pid = ms_calloc((size_t)n, sizeof *pid);
-	int *st = ms_calloc((size_t)n, sizeof *st), *reaped = ms_calloc((size_t)n, sizeof *reaped);
-	const ms_stage *head = &p->stage[c->first], *tail = &p->stage[c->last];
-	char *tmp = NULL;
-	if (!pid || !st || !reaped || !(pp = ms_calloc((size_t)n, sizeof *pp)))
-		goto out;
-	for (int k = 0; k < n; k++)
-		pp[k][0] = pp[k][1] = -1;
-	if (head->in ? (in = open_in(head->in)) < 0 :
-	    !head->stdin_ && (in = open_in("/dev/null")) < 0)
-		goto out;
+	for (int k = 0; k < r->nstarted; k++)
+		if (r->pid[k] == w) {
+			block(r->ss, 1);
+			r->pid[k] = 0;
+			block(r->ss, 0);
+			r->st[k] = status;
+			r->reaped[r->nreaped++] = k;
+			return k;
+		}
+	return -1;
+}
+
+static void stop_all(run *r, int except)
+{
+	block(r->ss, 1);
+	for (int k = 0; k < r->nstarted; k++)
+		if (r->pid[k] > 0 && k != except)
+			kill(r->pid[k], SIGTERM);
+	block(r->ss, 0);
+}
+
+/* the chain's input, output (a temporary beside the file) and pipes */
+static int open_ends(run *r, const ms_stage *head, const ms_stage *tail)
+{
+	if (head->in ? (r->in = open_in(head->in)) < 0 :
+	    !head->stdin_ && (r->in = open_in("/dev/null")) < 0)
+		return -1;
 	if (tail->out) {
 		size_t len = strlen(tail->out) + 16;
-		if (!(tmp = ms_malloc(len)))
-			goto out;
-		snprintf(tmp, len, "%s.tmpXXXXXX", tail->out);
-		if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-			ms_error("cannot create %s:", tmp);
-			free(tmp);
-			tmp = NULL;
-			goto out;
+		if (!(r->tmp = ms_malloc(len)))
+			return -1;
+		snprintf(r->tmp, len, "%s.tmpXXXXXX", tail->out);
+		if ((r->out = mkostemp(r->tmp, O_CLOEXEC)) < 0) {
+			ms_error("cannot create %s:", r->tmp);
+			free(r->tmp);
+			r->tmp = NULL;
+			return -1;
 		}
 		mode_t um = umask(0);
 		umask(um);
-		fchmod(out, 0666 & ~um);
+		fchmod(r->out, 0666 & ~um);
 	}
-	for (int k = 0; k + 1 < n; k++)
-		if (pipe2(pp[k], O_CLOEXEC) < 0) {
-			ms_error("cannot create a pipe:");
-			goto out;
-		}
+	for (int k = 0; k + 1 < r->n; k++)
+		if (pipe2(r->pp[k], O_CLOEXEC) < 0)
+			return ms_error("cannot create a pipe:");
+	return 0;
+}
+
+static void close_pipes(run *r)
+{
+	for (int k = 0; r->pp && k + 1 < r->n; k++)
+		for (int e = 0; e < 2; e++)
+			if (r->pp[k][e] >= 0) {
+				close(r->pp[k][e]);
+				r->pp[k][e] = -1;
+			}
+}
+
+/* fork and exec every stage; 0, or -1 (message set) after the first that
+ * could not start, whose index goes to *bad (-1 when none started) */
+static int start(run *r, const ms_pipeline *p, const ms_chain *c, int *bad)
+{
+	int ret = 0;
+	*bad = -1;
 	fflush(NULL);
-	block(ss, 1);
-	kids = pid;
-	for (int k = 0; k < n && !got_sig; k++) {
+	block(r->ss, 1);
+	kids = r->pid;
+	for (int k = 0; k < r->n; k++) {
 		const ms_stage *s = &p->stage[c->first + k];
-		int ep[2];
+		int ep[2], err;
 		if (pipe2(ep, O_CLOEXEC) < 0) {
-			ms_error("cannot create a pipe:");
+			ret = ms_error("cannot create a pipe:");
 			break;
 		}
 		pid_t w = fork();
 		if (w == 0)
-			child(s, k ? pp[k - 1][0] : in, k + 1 < n ? pp[k][1] : out, ep[1], ss);
+			child(s, k ? r->pp[k - 1][0] : r->in, k + 1 < r->n ? r->pp[k][1] : r->out,
+			      ep[1], r->ss);
 		close(ep[1]);
 		if (w < 0) {
-			ms_error("cannot fork:");
 			close(ep[0]);
+			ret = ms_error("cannot fork:");
 			break;
 		}
-		pid[k] = w;
-		nkids = ++nstarted;
-		ssize_t r;
-		while ((r = read(ep[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR)
+		r->pid[k] = w;
+		nkids = ++r->nstarted;
+		/* the child writes errno here if exec fails; EOF when it succeeds */
+		ssize_t got;
+		while ((got = read(ep[0], &err, sizeof err)) < 0 && errno == EINTR)
 			;
 		close(ep[0]);
-		if (r == (ssize_t)sizeof exec_err) {
-			errno = exec_err;
-			ms_error("stage '%s': cannot run %s:", s->name.text, s->argv[0]);
-			culprit = k;
+		if (got == (ssize_t)sizeof err) {
+			errno = err;
+			ret = ms_error("stage '%s': cannot run %s:", s->name.text, s->argv[0]);
+			*bad = k;
 			break;
 		}
 	}
-	block(ss, 0);
-	for (int k = 0; k + 1 < n; k++) {
-		close(pp[k][0]);
-		close(pp[k][1]);
-		pp[k][0] = pp[k][1] = -1;
-	}
-	if (nstarted < n) {
-		/* a start failed: stop the stages started (the message is set) */
-		stopping = 1;
-		for (int k = 0; k < nstarted; k++)
-			if (k != culprit)
-				kill(pid[k], SIGTERM);
-	}
-	while (nreaped < nstarted) {
-		int status;
+	block(r->ss, 0);
+	close_pipes(r);
+	return ret;
+}
+
+/* wait for every stage started; on the first failure, name the stage to
+ * blame and stop the others. 0 if none failed */
+static int wait_all(run *r, const ms_pipeline *p, const ms_chain *c, int stopping)
+{
+	int ret = 0;
+	while (r->nreaped < r->nstarted) {
+		int status, k;
 		pid_t w = waitpid(-1, &status, 0);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
-			break;
-		for (int k = 0; k < nstarted; k++) {
-			if (pid[k] != w)
-				continue;
-			block(ss, 1);
-			pid[k] = 0;
-			block(ss, 0);
-			st[k] = status;
-			reaped[nreaped++] = k;
-			if (stopping || got_sig || !failed(status, k, n))
-				break;
-			/* collect the stages already dead too, then choose whom to blame */
-			while ((w = waitpid(-1, &status, WNOHANG)) > 0)
-				for (int j = 0; j < nstarted; j++)
-					if (pid[j] == w) {
-						block(ss, 1);
-						pid[j] = 0;
-						block(ss, 0);
-						st[j] = status;
-						reaped[nreaped++] = j;
-					}
-			culprit = blame(st, reaped, nreaped, n);
-			describe(p, c->first + culprit, st[culprit]);
-			stopping = 1;
-			block(ss, 1);
-			for (int j = 0; j < nstarted; j++)
-				if (pid[j] > 0)
-					kill(pid[j], SIGTERM);
-			block(ss, 0);
-			break;
-		}
+			return ms_error("cannot wait for the stages:");
+		if ((k = record(r, w, status)) < 0 || stopping || got_sig ||
+		    !failed(status, k, r->n))
+			continue;
+		/* collect the stages already dead too, then choose whom to blame */
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+			record(r, w, status);
+		int b = blame(r->st, r->reaped, r->nreaped, r->n);
+		describe(p, c->first + b, r->st[b]);
+		ret = -1;
+		stopping = 1;
+		stop_all(r, -1);
+	}
+	return ret;
+}
+
+/* Run the stages of chain c, wait for all, commit its output file.
+ * Returns 0, or -1 with the message. */
+static int run_chain(ms_pipeline *p, const ms_chain *c, sigstate *ss)
+{
+	const ms_stage *head = &p->stage[c->first], *tail = &p->stage[c->last];
+	int n = c->last - c->first + 1, ret = -1, bad;
+	run r = { .n = n, .in = 0, .out = 1, .ss = ss };
+	if (!(r.pid = ms_calloc((size_t)n, sizeof *r.pid)) ||
+	    !(r.st = ms_calloc((size_t)n, sizeof *r.st)) ||
+	    !(r.reaped = ms_calloc((size_t)n, sizeof *r.reaped)) ||
+	    !(r.pp = ms_calloc((size_t)n, sizeof *r.pp)))
+		goto out;
+	for (int k = 0; k < n; k++)
+		r.pp[k][0] = r.pp[k][1] = -1;
+	if (open_ends(&r, head, tail) < 0)
+		goto out;
+	if (start(&r, p, c, &bad) < 0) {
+		stop_all(&r, bad);
+		wait_all(&r, p, c, 1);
+	} else {
+		ret = wait_all(&r, p, c, 0);
 	}
 	if (got_sig) {
 		p->interrupted = got_sig;
-		ms_error("interrupted by signal %d", (int)got_sig);
-	} else if (!stopping && nstarted == n) {
-		ret = 0;
+		ret = ms_error("interrupted by signal %d", (int)got_sig);
 	}
 out:
 	block(ss, 1);
 	nkids = 0;
 	kids = NULL;
 	block(ss, 0);
-	if (pp)
-		for (int k = 0; k + 1 < n; k++) {
-			if (pp[k][0] >= 0)
-				close(pp[k][0]);
-			if (pp[k][1] >= 0)
-				close(pp[k][1]);
-		}
-	if (in > 2)
-		close(in);
-	if (out > 2)
-		close(out);
-	if (tmp && ret == 0 && rename(tmp, tail->out) < 0) {
-		ms_error("cannot rename %s to %s:", tmp, tail->out);
-		ret = -1;
-	}
-	if (tmp && ret < 0)
-		unlink(tmp);
+	close_pipes(&r);
+	if (r.in > 2)
+		close(r.in);
+	if (r.out > 2)
+		close(r.out);
+	if (r.tmp && ret == 0 && rename(r.tmp, tail->out) < 0)
+		ret = ms_error("cannot rename %s to %s:", r.tmp, tail->out);
+	if (r.tmp && ret < 0)
+		unlink(r.tmp);
 	for (int i = c->first; ret == 0 && i <= c->last; i++)
-		for (size_t k = 0; p->stage[i].write[k]; k++)
-			if (access(p->stage[i].write[k], F_OK) < 0) {
-				ms_error("stage '%s' did not write %s", p->stage[i].name.text,
-				         p->stage[i].write[k]);
-				ret = -1;
-				break;
-			}
-	free(tmp);
-	free(pid);
-	free(st);
-	free(reaped);
-	free(pp);
+		for (size_t k = 0; ret == 0 && p->stage[i].write[k]; k++)
+			if (access(p->stage[i].write[k], F_OK) < 0)
+				ret = ms_error("stage '%s' did not write %s", p->stage[i].name.text,
+				               p->stage[i].write[k]);
+	free(r.tmp);
+	free(r.pid);
+	free(r.st);
+	free(r.reaped);
+	free(r.pp);
 	return ret;
 }
 

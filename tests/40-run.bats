@@ -149,6 +149,17 @@ PY
 	[ -z "$(ls)" ]
 }
 
+@test "the stage blamed is the first to fail, not one whose input ended early" {
+	for i in 1 2 3; do
+		run -1 ms-run --swap gen='sh -c "printf x; exit 7"' \
+			--swap sort='sh -c "cat > /dev/null; exit 1"' "$P/output.yaml"
+		[ "$output" = "ms-run: stage 'gen' (sh) exited with status 7" ]
+		run -1 ms-run --swap gen=yes --swap sort='sh -c "head -c 1 > /dev/null; exit 5"' \
+			"$P/output.yaml"
+		[ "$output" = "ms-run: stage 'sort' (sh) exited with status 5" ]
+	done
+}
+
 @test "a killed stage is named with its signal" {
 	cat > kill.yaml <<'EOF'
 name: kill
