@@ -71,7 +71,7 @@ PY
 	/usr/bin/python3 - > nasty.yaml <<'PY'
 import json
 words = ["".join(map(chr, range(1, 128))), "it's", "'", '"', "\\", "", " ", "a\nb",
-         "${x}".replace("$", "$$"), "-n", "=", "FOO=bar", "if", "~", "#", "!", "*"]
+         "${x}".replace("$", "$$"), "-n", "=", "FOO=bar", "if", "~", "#", "!", "*", "caf\u00e9 \u20ac"]
 print("name: nasty\nstages:\n  - name: show\n    run: " + json.dumps(["printf", "[%s]\\n"] + words))
 PY
 	ms-run nasty.yaml > got
