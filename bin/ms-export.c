@@ -10,14 +10,14 @@
 #include "nifti.h"
 
 static const char usage[] =
-	"[-d DIR] [-f png|nii|nii.gz] [-w] [-M FILE.png] [-c N] [-n NAME,...]";
+	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [-n NAME,...]";
 
 enum { GAP = 2, GAP_GREY = 64 };
 static const uint8_t outline_rgb[3] = { 0, 255, 0 };
 
 static struct {
 	const char *dir, *format, *montage, *names;
-	int bits16, cell;
+	int bits16, cell, bare;
 } opt = { .format = "png" };
 
 /* ---- montage cells: RGB planar u8 [3,h,w] at record resolution */
@@ -111,6 +111,25 @@ static void spacing_of(const ms_rec *r, double sp[2])
 		sp[0] = sp[1] = 0;
 }
 
+/* DIR/<id>.<name><suffix>, or DIR/<id><suffix> with --bare */
+static void file_name(char *path, size_t n, const char *id, const char *name,
+                      const char *suffix)
+{
+	int len = opt.bare ? snprintf(path, n, "%s/%s%s", opt.dir, id, suffix)
+	                   : snprintf(path, n, "%s/%s.%s%s", opt.dir, id, name, suffix);
+	if (len < 0 || (size_t)len >= n)
+		die("%s/%s: file name too long", opt.dir, id);
+}
+
+/* the output directory is made when the first file is written */
+static void make_dir(void)
+{
+	static int done;
+	if (!done && mkdir(opt.dir, 0777) < 0 && errno != EEXIST)
+		die("cannot create %s:", opt.dir);
+	done = 1;
+}
+
 static void export_png(const ms_rec *r, const char *id)
 {
 	ms_tensor px = { 0 };
@@ -118,9 +137,10 @@ static void export_png(const ms_rec *r, const char *id)
 	double sp[2];
 	spacing_of(r, sp);
 	to_pixels(r, id, opt.bits16, &px);
+	make_dir();
 	int64_t c = px.shape[0];
 	if (c == 1 || c == 3) {
-		snprintf(path, sizeof path, "%s/%s.%s.png", opt.dir, id, r->name);
+		file_name(path, sizeof path, id, r->name, ".png");
 		if (ms_png_write(path, &px, sp) < 0)
 			die("%s", ms_errmsg());
 	} else {
@@ -131,8 +151,9 @@ static void export_png(const ms_rec *r, const char *id)
 			one.shape[0] = px.shape[1];
 			one.shape[1] = px.shape[2];
 			one.data = (char *)px.data + k * plane;
-			snprintf(path, sizeof path, "%s/%s.%s.c%lld.png", opt.dir, id, r->name,
-			         (long long)k);
+			char suffix[64];
+			snprintf(suffix, sizeof suffix, ".c%lld.png", (long long)k);
+			file_name(path, sizeof path, id, r->name, suffix);
 			if (ms_png_write(path, &one, sp) < 0)
 				die("%s", ms_errmsg());
 		}
@@ -149,7 +170,8 @@ static void export_nifti(const ms_rec *r, const char *id, int gz)
 		xyz[0] = sp[1];
 		xyz[1] = sp[0];
 	}
-	snprintf(path, sizeof path, "%s/%s.%s.%s", opt.dir, id, r->name, gz ? "nii.gz" : "nii");
+	file_name(path, sizeof path, id, r->name, gz ? ".nii.gz" : ".nii");
+	make_dir();
 	if (ms_nifti_write(path, &r->t, xyz, gz) < 0)
 		die("%s: %s", path, ms_errmsg());
 }
@@ -336,8 +358,11 @@ static void check_repeat(const char *name, int new_sample)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(seen[i], name))
+		if (!strcmp(seen[i], name)) {
+			if (opt.bare)
+				die("sample has more than one record to write with --bare");
 			die("sample has two records named '%s'", name);
+		}
 	seen = ereallocarray(seen, n + 1, sizeof *seen);
 	seen[n++] = estrdup(name);
 }
@@ -348,13 +373,14 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, 0, 'd' }, { "format", required_argument, 0, 'f' },
 		{ "16", no_argument, 0, 'w' }, { "montage", required_argument, 0, 'M' },
 		{ "cell", required_argument, 0, 'c' }, { "names", required_argument, 0, 'n' },
-		{ "help", no_argument, 0, 'h' }, { 0 }
+		{ "bare", no_argument, 0, 'b' }, { "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
 	long v;
 	ms_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "d:f:wM:c:n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "bd:f:wM:c:n:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'b': opt.bare = 1; break;
 		case 'd': opt.dir = optarg; break;
 		case 'f': opt.format = optarg; break;
 		case 'w': opt.bits16 = 1; break;
@@ -376,7 +402,8 @@ int main(int argc, char **argv)
 			       "  -M, --montage FILE    contact sheet: a row per sample (only this file\n"
 			       "                        unless -d is given)\n"
 			       "  -c, --cell N          montage cell size N x N (default: largest record)\n"
-			       "  -n, --names A,B       export only records with these names\n",
+			       "  -n, --names A,B       export only records with these names\n"
+			       "  -b, --bare            name files DIR/<id>.png (one record per sample)\n",
 			       argv0, usage);
 			return 0;
 		default: usage_die(usage);
@@ -388,8 +415,6 @@ int main(int argc, char **argv)
 	int files = opt.dir || !opt.montage;
 	if (!opt.dir)
 		opt.dir = ".";
-	if (files && mkdir(opt.dir, 0777) < 0 && errno != EEXIST)
-		die("cannot create %s:", opt.dir);
 
 	ms_rec r;
 	char id[1024], prev[1024] = "";
@@ -408,7 +433,7 @@ int main(int argc, char **argv)
 		int new_sample = first || strcmp(id, prev);
 		first = 0;
 		snprintf(prev, sizeof prev, "%s", id);
-		check_repeat(r.name, new_sample);
+		check_repeat(opt.bare ? "" : r.name, new_sample);
 		if (files && (nii || niigz))
 			export_nifti(&r, id, niigz);
 		else if (files)

@@ -21,7 +21,7 @@ int ms_png_write(const char *path, const ms_tensor *t, const double *spacing);
 /* Resize a [C,H,W] or [H,W] tensor to h x w into out (allocated here).
  * bilinear: f32 only, pixel centres aligned ((x + 0.5) * in / out - 0.5), edges clamped,
  * no antialiasing (as OpenCV INTER_LINEAR on f32). nearest: any dtype, source pixel
- * floor((x + 0.5) * in / out) (as OpenCV INTER_NEAREST_EXACT). */
+ * floor((x + 0.5) * in / out) (as PyTorch's nearest-exact). */
 int ms_resize_bilinear(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out);
 int ms_resize_nearest(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out);
 

@@ -32,6 +32,19 @@ static void on_warning(png_structp png, png_const_charp msg)
 	(void)png, (void)msg;   /* warnings are dropped: the file still decodes */
 }
 
+/* read through stdio with a message that says what happened */
+static void on_read(png_structp png, png_bytep buf, size_t n)
+{
+	struct png_io *s = png_get_io_ptr(png);
+	if (fread(buf, 1, n, s->f) == n)
+		return;
+	if (ferror(s->f))
+		ms_error("%s: read error:", s->path);
+	else
+		ms_error("%s: truncated PNG file", s->path);
+	png_longjmp(png, 1);
+}
+
 static void phys_spacing(png_structp png, png_infop info, double sp[2])
 {
 	png_uint_32 px, py;
@@ -69,7 +82,11 @@ static int read_png(struct png_io *s, int *bits, double sp[2])
 		return -1;
 	png_set_user_limits(s->png, MS_PNG_MAX_DIM, MS_PNG_MAX_DIM);
 	png_set_chunk_malloc_max(s->png, (png_alloc_size_t)1 << 24);
-	png_init_io(s->png, s->f);
+	/* a damaged chunk is an error, not a warning; colour profiles are not used and
+	 * not checked (many files carry slightly wrong ones) */
+	png_set_benign_errors(s->png, 0);
+	png_set_keep_unknown_chunks(s->png, PNG_HANDLE_CHUNK_NEVER, (png_const_bytep) "iCCP", 1);
+	png_set_read_fn(s->png, s, on_read);
 	png_set_sig_bytes(s->png, 8);
 	png_read_info(s->png, s->info);
 
@@ -84,8 +101,7 @@ static int read_png(struct png_io *s, int *bits, double sp[2])
 		png_set_palette_to_rgb(s->png);
 	if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
 		png_set_expand_gray_1_2_4_to_8(s->png);
-	if (ctype & PNG_COLOR_MASK_ALPHA)
-		png_set_strip_alpha(s->png);
+	png_set_strip_alpha(s->png);   /* also the alpha that a palette's tRNS expands to */
 	png_set_interlace_handling(s->png);
 	png_read_update_info(s->png, s->info);
 
