@@ -70,7 +70,8 @@ static void put_chunk(FILE *f, const char *type, const unsigned char *d, uint32_
 	unsigned char b[4] = { n >> 24, n >> 16, n >> 8, n };
 	fwrite(b, 1, 4, f);
 	fwrite(type, 1, 4, f);
-	fwrite(d, 1, n, f);
+	if (n)
+		fwrite(d, 1, n, f);
 	uLong c = crc32(crc32(0, (const Bytef *)type, 4), d, n);
 	unsigned char cb[4] = { c >> 24, c >> 16, c >> 8, c };
 	fwrite(cb, 1, 4, f);
