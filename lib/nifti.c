@@ -121,6 +121,8 @@ static int parse_header(const char *path, const unsigned char *h, header *hd)
 		hd->swap = 0;
 	else if (get32(h, 1) == HDR_SIZE)
 		hd->swap = 1;
+	else if (get32(h, 0) == 540 || get32(h, 1) == 540)
+		return ms_error("%s: nifti-2 is not supported", path);
 	else
 		return ms_error("%s: not a nifti-1 file (sizeof_hdr is not 348)", path);
 	int swap = hd->swap;
@@ -157,8 +159,8 @@ static int parse_header(const char *path, const unsigned char *h, header *hd)
 	}
 	hd->bytes = nvox * vb;   /* no overflow: nvox <= 2^31 */
 
-	for (int i = 0; i < 4; i++) {
-		double p = fabs(getf32(h + 80 + 4 * i, swap));
+	for (int i = 0; i < 4; i++) {   /* pixdim[i + 1]; 1 for absent dimensions */
+		double p = i < nd ? fabs(getf32(h + 80 + 4 * i, swap)) : 1;
 		hd->pixdim[i] = isfinite(p) && p > 0 ? p : 1;
 	}
 	double off = getf32(h + 108, swap);
@@ -265,6 +267,7 @@ int ms_nifti_read(const char *path, ms_nifti *n)
 		close(fd);
 		return ms_error("cannot open %s: out of memory", path);
 	}
+	gzbuffer(gz, 1 << 17);
 	unsigned char h[HDR_SIZE], skip[4096];
 	header hd;
 	if (gz_readn(gz, path, h, HDR_SIZE, "header") < 0 || parse_header(path, h, &hd) < 0)

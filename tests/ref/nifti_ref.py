@@ -11,8 +11,14 @@ nifti_ref.py check DIR   read every volume listed in DIR/written.txt
 import os
 import sys
 
+import shutil
+
 import nibabel as nib
 import numpy as np
+
+# files written by other software, shipped with nibabel's own tests (when installed)
+EXTERNAL = ["anatomical.nii", "functional.nii", "example4d.nii.gz", "standard.nii.gz",
+            "reoriented_anat_moved.nii"]
 
 
 def ramp(shape, lo, hi, seed):
@@ -43,15 +49,23 @@ def cases():
 
 
 def write(d):
-    lines = []
+    names = []
     for name, data, dt, zooms, endian in cases():
         hdr = nib.Nifti1Header(endianness=endian)
         img = nib.Nifti1Image(data, np.diag(list(zooms[:3]) + [1] * (4 - len(zooms[:3]))),
                               hdr)
         img.set_data_dtype(dt)
         img.header.set_zooms(zooms)
+        nib.save(img, os.path.join(d, name))
+        names.append(name)
+    data_dir = os.path.join(os.path.dirname(nib.__file__), "tests", "data")
+    for name in EXTERNAL:
+        if os.path.exists(os.path.join(data_dir, name)):
+            shutil.copy(os.path.join(data_dir, name), os.path.join(d, "ext_" + name))
+            names.append("ext_" + name)
+    lines = []
+    for name in names:
         path = os.path.join(d, name)
-        nib.save(img, path)
         back = nib.load(path)
         exp = np.asanyarray(back.get_fdata(dtype=np.float64)).astype(np.float32)
         exp.T.astype("<f4").tofile(path + ".f32")   # [x,y,z,t] -> [t][z][y][x]
