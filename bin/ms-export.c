@@ -164,16 +164,16 @@ static void export_png(const ms_rec *r, const char *id)
 static void export_nifti(const ms_rec *r, const char *id, int gz)
 {
 	char path[8192];
-	double sp[2], xyz[3] = { 1, 1, 1 };
+	double sp[2], dims[MS_MAX_RANK] = { 1, 1, 1, 1 };
 	spacing_of(r, sp);
-	if (sp[0] > 0 && sp[1] > 0) {
-		xyz[0] = sp[1];
-		xyz[1] = sp[0];
+	if (sp[0] > 0 && sp[1] > 0 && r->t.rank >= 2) {   /* spacing of H and W */
+		dims[r->t.rank - 2] = sp[0];
+		dims[r->t.rank - 1] = sp[1];
 	}
 	file_name(path, sizeof path, id, r->name, gz ? ".nii.gz" : ".nii");
 	make_dir();
-	if (ms_nifti_write(path, &r->t, xyz, gz) < 0)
-		die("%s: %s", path, ms_errmsg());
+	if (ms_nifti_write(path, &r->t, dims, gz) < 0)
+		die("%s", ms_errmsg());
 }
 
 /* ---- montage */

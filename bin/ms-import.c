@@ -100,16 +100,17 @@ static char **list_dir(const char *dir, size_t *n)
 	return v;
 }
 
-/* mask file with the image's stem in --mask-dir, or NULL */
-static char *find_mask(const char *stem)
+/* mask file with the image's stem in --mask-dir, or NULL; the image's kind first */
+static char *find_mask(const char *stem, int volume)
 {
-	static const char *ext[] = { ".png", ".nii.gz", ".nii", ".PNG" };
+	static const char *ext[2][4] = { { ".png", ".PNG", ".nii.gz", ".nii" },
+	                                 { ".nii.gz", ".nii", ".png", ".PNG" } };
 	if (!opt.mask_dir)
 		return NULL;
-	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		char name[4096];
 		struct stat st;
-		snprintf(name, sizeof name, "%s/%s%s", opt.mask_dir, stem, ext[i]);
+		snprintf(name, sizeof name, "%s/%s%s", opt.mask_dir, stem, ext[volume][i]);
 		if (stat(name, &st) == 0 && S_ISREG(st.st_mode))
 			return estrdup(name);
 	}
@@ -224,7 +225,7 @@ static void import_png(const char *path, const char *stem)
 {
 	ms_tensor img = { 0 }, m = { 0 };
 	sample_info si = { .source = path, .slice = -1, .vol = -1 };
-	char *mpath = find_mask(stem);
+	char *mpath = find_mask(stem, 0);
 	if (!mpath && opt.require_mask)
 		die("%s: no mask for '%s' in %s", path, stem, opt.mask_dir);
 	if (ms_png_read(path, &img, NULL, si.sp) < 0 || ms_tensor_to_f32(&img, 1) < 0)
@@ -252,16 +253,16 @@ static void import_png(const char *path, const char *stem)
 static void import_nifti(const char *path, const char *stem)
 {
 	ms_nifti n = { 0 }, mn = { 0 };
-	char *mpath = find_mask(stem);
+	char *mpath = find_mask(stem, 1);
 	if (!mpath && opt.require_mask)
 		die("%s: no mask for '%s' in %s", path, stem, opt.mask_dir);
 	if (ms_nifti_read(path, &n) < 0)
-		die("%s: %s", path, ms_errmsg());
+		die("%s", ms_errmsg());
 	if (mpath) {
 		if (!is_nifti(mpath))
 			die("%s: a volume image needs a volume mask", mpath);
 		if (ms_nifti_read(mpath, &mn) < 0)
-			die("%s: %s", mpath, ms_errmsg());
+			die("%s", ms_errmsg());
 		for (int i = 0; i < 3; i++)
 			if (mn.dim[i] != n.dim[i])
 				die("%s: mask volume is %lldx%lldx%lld but its image is %lldx%lldx%lld",

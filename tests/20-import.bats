@@ -205,33 +205,63 @@ export -f shapes
 	run -1 ms-import -m "$t/nonexistent" $PNG/basn0g08.png
 }
 
-# NIfTI: volumes written by nibabel, read back slice by slice
-nifti_built() {
-	/usr/bin/python3 -c 'import nibabel' 2>/dev/null || return 1
+# NIfTI: volumes written by nibabel, read back slice by slice and compared with nibabel
+make_volumes() {
 	/usr/bin/python3 - "$1" <<-'EOF'
-	import sys, numpy as np, nibabel as nib
-	v = np.arange(5 * 4 * 3, dtype=np.int16).reshape(5, 4, 3)
-	img = nib.Nifti1Image(v, np.diag([0.5, 0.75, 2.0, 1.0]))
-	nib.save(img, sys.argv[1] + "/vol.nii.gz")
-	m = (v % 7 == 0).astype(np.uint8)
-	import os; os.makedirs(sys.argv[1] + "/m", exist_ok=True)
-	nib.save(nib.Nifti1Image(m, np.eye(4)), sys.argv[1] + "/m/vol.nii.gz")
+	import os, sys
+	import nibabel as nib, numpy as np
+	os.chdir(sys.argv[1])
+	os.makedirs("m", exist_ok=True)
+	rng = np.random.default_rng(1)
+	v = (rng.random((7, 5, 4)) * 1000 - 300).astype(np.float32)
+	nib.save(nib.Nifti1Image(v, np.diag([0.5, 0.75, 2.0, 1])), "vol.nii.gz")
+	nib.save(nib.Nifti1Image((v > 200).astype(np.uint8), np.eye(4)), "m/vol.nii.gz")
+	v4 = rng.integers(-100, 100, (6, 5, 3, 2)).astype(np.int16)
+	nib.save(nib.Nifti1Image(v4, np.diag([1.5, 0.8, 3.0, 1])), "v4.nii")
+	nib.save(nib.Nifti1Image((v4[..., 0] > 50).astype(np.uint8), np.eye(4)), "m/v4.nii")
 	EOF
-	! ms-import "$1/vol.nii.gz" 2>&1 >/dev/null | grep -q 'not built'
 }
 
-@test "import: NIfTI volume: one sample per slice with slice, axis, spacing" {
+@test "import: NIfTI slices along x, y, z agree with nibabel, masks too" {
 	t="$BATS_TEST_TMPDIR"
-	nifti_built "$t" || skip "NIfTI support not built"
-	run bash -c "ms-import $t/vol.nii.gz | ms-info | cut -f1,4,8"
-	[ "${#lines[@]}" -eq 3 ]
-	[ "${lines[0]}" = "vol_s0	1x4x5	id=vol_s0 source=$t/vol.nii.gz spacing=0.75,0.5 slice=0 axis=z" ]
-	run bash -c "ms-import -a x -m $t/m $t/vol.nii.gz | ms-info | cut -f1,2,4"
-	[ "${#lines[@]}" -eq 10 ]
-	[ "${lines[1]}" = "vol_s0	mask	1x3x4" ]
-	# min-max over the whole volume: the smallest voxel is 0, the largest 1
-	run bash -c "ms-import $t/vol.nii.gz | ms-info | cut -f5 | sort -g | head -1"
-	[ "$output" = 0 ]
-	run bash -c "ms-import $t/vol.nii.gz | ms-info | cut -f6 | sort -g | tail -1"
-	[ "$output" = 1 ]
+	make_volumes "$t"
+	for a in x y z; do
+		run bash -c "ms-import -a $a -m $t/m $t/vol.nii.gz | /usr/bin/python3 $REF/import_nifti.py $t/vol.nii.gz $a $t/m/vol.nii.gz"
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+	run bash -c "ms-import -c 2,98 $t/vol.nii.gz | /usr/bin/python3 $REF/import_nifti.py --clip 2,98 $t/vol.nii.gz z"
+	[ "$status" -eq 0 ]
+	run bash -c "ms-import $t/vol.nii.gz | ms-info | cut -f1,4,8 | head -1"
+	[ "$output" = "vol_s0	1x5x7	id=vol_s0 source=$t/vol.nii.gz spacing=0.75,0.5 slice=0 axis=z" ]
+}
+
+@test "import: NIfTI 4-D: every slice of every volume, one 3-D mask for all" {
+	t="$BATS_TEST_TMPDIR"
+	make_volumes "$t"
+	run bash -c "ms-import -a y -m $t/m $t/v4.nii | /usr/bin/python3 $REF/import_nifti.py $t/v4.nii y $t/m/v4.nii"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "20 of 20 records agree" ]
+	run bash -c "ms-import $t/v4.nii | ms-info | cut -f1 | sed -n '1p;4p'"
+	[ "$output" = "$(printf 'v4_t0_s0\nv4_t1_s0')" ]
+}
+
+@test "import: NIfTI errors: mask kind or dimensions that do not match, bad files" {
+	t="$BATS_TEST_TMPDIR"
+	make_volumes "$t"
+	cp "$t/m/vol.nii.gz" "$t/m/v4.nii"
+	run -1 ms-import -m "$t/m" "$t/v4.nii"
+	[ "$output" = "ms-import: $t/m/v4.nii: mask volume is 7x5x4 but its image is 6x5x3" ]
+	rm "$t/m/v4.nii"
+	cp $PNG/basn0g08.png "$t/m/v4.png"
+	run -1 ms-import -m "$t/m" "$t/v4.nii"
+	[ "$output" = "ms-import: $t/m/v4.png: a volume image needs a volume mask" ]
+	head -c 100 "$t/vol.nii.gz" > "$t/cut.nii.gz"
+	run -1 ms-import "$t/cut.nii.gz"
+	[[ "$output" == "ms-import: $t/cut.nii.gz: "* ]]
+	[ "${#lines[@]}" -eq 1 ]
+	: > "$t/empty.nii"
+	run -1 ms-import "$t/empty.nii"
+	[[ "$output" == "ms-import: $t/empty.nii: "* ]]
 }

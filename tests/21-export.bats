@@ -193,3 +193,26 @@ print(m.shape, green[:, :cell].sum() == 0, green[:cell, cell:2 * cell].sum() > 5
 	[ "$output" = "(46, 46, 3)" ]
 	no_temps "$t"
 }
+
+@test "export: --format nii and nii.gz write the records unchanged, with spacing" {
+	t="$BATS_TEST_TMPDIR"
+	mkstream 'a:image:f32:1x3x4:ramp:spacing=0.5,0.25' 'a:mask:u8:1x3x4:1' 'b:lab:i32:2x3:-7' > "$t/s.ms"
+	ms-export -f nii.gz -d "$t/gz" < "$t/s.ms"
+	ms-export -f nii -d "$t/nii" < "$t/s.ms"
+	run ls "$t/gz" "$t/nii"
+	[ "$output" = "$(printf '%s\n' "$t/gz:" a.image.nii.gz a.mask.nii.gz b.lab.nii.gz '' "$t/nii:" a.image.nii a.mask.nii b.lab.nii)" ]
+	run /usr/bin/python3 -c '
+import sys, numpy as np, nibabel as nib
+d = sys.argv[1]
+im = nib.load(d + "/a.image.nii.gz")
+a = np.asarray(im.dataobj)
+print(a.shape, a.dtype, np.allclose(a[:, :, 0].T.ravel(), np.arange(12) / 11),
+      [float(z) for z in im.header.get_zooms()])
+m = np.asarray(nib.load(d + "/a.mask.nii.gz").dataobj)
+l = np.asarray(nib.load(sys.argv[2] + "/b.lab.nii").dataobj)
+print(m.dtype, int(m.min()), int(m.max()), l.dtype, l.shape, int(l.min()))
+' "$t/gz" "$t/nii"
+	echo "$output"
+	[ "${lines[0]}" = "(4, 3, 1) float32 True [0.25, 0.5, 1.0]" ]
+	[ "${lines[1]}" = "uint8 1 1 int32 (3, 2) -7" ]
+}
