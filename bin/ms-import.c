@@ -77,7 +77,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* the image files of dir, sorted by name; hidden files skipped */
+/* the image files of dir, sorted by name; hidden files and directories skipped */
 static char **list_dir(const char *dir, size_t *n)
 {
 	DIR *d = opendir(dir);
@@ -89,9 +89,14 @@ static char **list_dir(const char *dir, size_t *n)
 	for (struct dirent *e; (e = readdir(d));) {
 		if (e->d_name[0] == '.' || !is_image(e->d_name))
 			continue;
+		char *p = join(dir, e->d_name);
+		if (is_dir(p)) {
+			free(p);
+			continue;
+		}
 		if (*n == cap)
 			v = ereallocarray(v, cap = cap ? 2 * cap : 64, sizeof *v);
-		v[(*n)++] = join(dir, e->d_name);
+		v[(*n)++] = p;
 	}
 	closedir(d);
 	if (!*n)
