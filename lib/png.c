@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <png.h>
-#include <sys/stat.h>
 
 #include "io.h"
 
@@ -196,11 +195,6 @@ int ms_png_write(const char *path, const ms_tensor *t, const double *spacing)
 	ms_outfile o;
 	if (ms_outfile_open(&o, path) < 0)
 		return -1;
-	/* mkstemp makes 0600 files: give the PNG the usual 0666 & ~umask (belongs in
-	 * ms_outfile_open) */
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(fileno(o.f), 0666 & ~um);
 	struct png_io s = { .path = path, .f = o.f };
 	int ret = write_png(&s, t, spacing);
 	if (s.png)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -268,6 +269,9 @@ int ms_outfile_open(ms_outfile *o, const char *path)
 		ms_error("cannot create %s:", o->tmp);
 		goto fail;
 	}
+	mode_t um = umask(0);   /* mkstemp makes 0600: give the usual 0666 & ~umask */
+	umask(um);
+	fchmod(fd, 0666 & ~um);
 	if (!(o->f = fdopen(fd, "wb"))) {
 		ms_error("cannot open %s:", o->tmp);
 		close(fd);
