@@ -125,58 +125,91 @@ static void pad_border(uint8_t *img, int h, int w)
 	memcpy(img + (h + 1) * P, img + h * P, P);
 }
 
-/* Sobel dx, dy and magnitude of image row y (padded rows y, y+1, y+2) */
-static void sobel_row(const uint8_t *img, int w, int y, int l2,
-                      int16_t *dx, int16_t *dy, int *mag)
+/* Sobel dx, dy and magnitude of pixels x..x+n-1 of a row, from padded rows a, b, c
+ * (inlined with a constant n = 16, gcc -O2 vectorises it) */
+static inline void sobel_px(const uint8_t *restrict a, const uint8_t *restrict b,
+                            const uint8_t *restrict c, int x, int n, int l2,
+                            int16_t *restrict dx, int16_t *restrict dy, int *restrict mag)
+{
+	for (int i = 0; i < n; i++) {
+		const uint8_t *p = a + x + i, *q = b + x + i, *s = c + x + i;
+		int16_t gx = (int16_t)((p[2] - p[0]) + 2 * (q[2] - q[0]) + (s[2] - s[0]));
+		int16_t gy = (int16_t)((s[0] + 2 * s[1] + s[2]) - (p[0] + 2 * p[1] + p[2]));
+		dx[x + i] = gx;
+		dy[x + i] = gy;
+		mag[x + i] = l2 ? gx * gx + gy * gy : (gx < 0 ? -gx : gx) + (gy < 0 ? -gy : gy);
+	}
+}
+
+/* Sobel of image row y (padded rows y, y+1, y+2) */
+static void sobel_row(const uint8_t *restrict img, int w, int y, int l2,
+                      int16_t *restrict dx, int16_t *restrict dy, int *restrict mag)
 {
 	size_t P = (size_t)w + 2;
 	const uint8_t *a = img + y * P, *b = a + P, *c = b + P;
-	for (int x = 0; x < w; x++) {
-		int gx = (a[x + 2] - a[x]) + 2 * (b[x + 2] - b[x]) + (c[x + 2] - c[x]);
-		int gy = (c[x] + 2 * c[x + 1] + c[x + 2]) - (a[x] + 2 * a[x + 1] + a[x + 2]);
-		dx[x] = (int16_t)gx;
-		dy[x] = (int16_t)gy;
-		mag[x] = l2 ? gx * gx + gy * gy : abs(gx) + abs(gy);
-	}
+	int x = 0;
+	if (l2)
+		for (; x + 16 <= w; x += 16)
+			sobel_px(a, b, c, x, 16, 1, dx, dy, mag);
+	else
+		for (; x + 16 <= w; x += 16)
+			sobel_px(a, b, c, x, 16, 0, dx, dy, mag);
+	sobel_px(a, b, c, x, w - x, l2, dx, dy, mag);
 	mag[-1] = mag[w] = 0;
 }
 
 #define TG22 13573   /* tan(22.5 deg) * 2^15, rounded */
 
-/* non-maximum suppression of row y (mp, mc, mn: magnitudes of rows y-1, y, y+1);
- * fills map row y and pushes the strong maxima */
+/* local maxima along the gradient direction (OpenCV's tangent sectors) among pixels
+ * x..x+n-1: bit i set when pixel x+i is above low and a maximum (inlined with a
+ * constant n = 16, gcc -O2 vectorises it) */
+static inline unsigned nms_px(const int16_t *restrict dx, const int16_t *restrict dy,
+                              const int *restrict mp, const int *restrict mc,
+                              const int *restrict mn, int x, int n, int low)
+{
+	unsigned bits = 0;
+	for (int i = 0; i < n; i++) {
+		int j = x + i, m = mc[j], xs = dx[j], ys = dy[j];
+		int ax = abs(xs), ay = abs(ys) << 15, t22 = ax * TG22, neg = (xs ^ ys) < 0;
+		int kh = (m > mc[j - 1]) & (m >= mc[j + 1]);     /* gradient about horizontal */
+		int kv = (m > mp[j]) & (m >= mn[j]);             /* about vertical */
+		int kd = (m > (neg ? mp[j + 1] : mp[j - 1])) &   /* diagonal */
+		         (m > (neg ? mn[j - 1] : mn[j + 1]));
+		unsigned k = (m > low) & (ay < t22 ? kh : ay > t22 + (ax << 16) ? kv : kd);
+		bits |= k << i;
+	}
+	return bits;
+}
+
+/* non-maximum suppression of row y (mp, mc, mn: magnitudes of rows y-1, y, y+1):
+ * fills map row y and pushes the maxima above high, as OpenCV does */
 static uint32_t *nms_row(ms_edges *e, int y, const int16_t *dx, const int16_t *dy,
                          const int *mp, const int *mc, const int *mn,
                          int low, int high, uint32_t *top)
 {
-	int w = e->w;
+	int w = e->w, last = -2;   /* last: the latest pixel pushed or after one, in a run */
 	size_t P = (size_t)w + 2, off = (size_t)(y + 1) * P + 1;
 	uint8_t *map = e->map + off;
-	int prev = 0;
 	map[-1] = map[w] = 1;
-	for (int x = 0; x < w; x++) {
-		int m = mc[x], keep = 0;
-		if (m > low) {
-			int xs = dx[x], ys = dy[x];
-			int ax = abs(xs), ay = abs(ys) << 15, t22 = ax * TG22;
-			if (ay < t22) {                       /* gradient about horizontal */
-				keep = m > mc[x - 1] && m >= mc[x + 1];
-			} else if (ay > t22 + (ax << 16)) {   /* about vertical */
-				keep = m > mp[x] && m >= mn[x];
-			} else {                              /* diagonal */
-				int s = (xs ^ ys) < 0 ? -1 : 1;
-				keep = m > mp[x - s] && m > mn[x + s];
+	for (int x = 0; x < w; x += 16) {
+		int n = w - x < 16 ? w - x : 16;
+		unsigned bits = n == 16 ? nms_px(dx, dy, mp, mc, mn, x, 16, low)
+		                        : nms_px(dx, dy, mp, mc, mn, x, n, low);
+		memset(map + x, 1, n);
+		for (; bits; bits &= bits - 1) {
+			int j = x + __builtin_ctz(bits);
+			/* a strong pixel right after one pushed (in a run of maxima) needs no
+			 * push of its own: hysteresis reaches it (OpenCV's shortcut) */
+			if (last == j - 1) {
+				map[j] = 0;
+				last = j;
+			} else if (mc[j] > high && map[j - P] != 2) {
+				map[j] = 2;
+				*top++ = (uint32_t)(off + j);
+				last = j;
+			} else {
+				map[j] = 0;
 			}
-		}
-		if (!keep) {
-			prev = 0;
-			map[x] = 1;
-		} else if (!prev && m > high && map[x - P] != 2) {
-			map[x] = 2;
-			*top++ = (uint32_t)(off + x);
-			prev = 1;
-		} else {
-			map[x] = 0;
 		}
 	}
 	return top;
@@ -248,6 +281,34 @@ int ms_canny_u8(ms_edges *e, const uint8_t *img, int h, int w, uint8_t *out)
 
 /* ---- the methods */
 
+/* v -> round(255 v) clamped to 0..255 (half up; NaN -> 0) */
+static void quantise(const float *restrict v, uint8_t *restrict q, int w)
+{
+	int x = 0;
+	for (; x + 16 <= w; x += 16)
+		for (int i = 0; i < 16; i++) {
+			float t = v[x + i] * 255 + 0.5f;
+			t = t > 0 ? t : 0;
+			t = t < 255 ? t : 255;
+			q[x + i] = (uint8_t)(int)t;
+		}
+	for (; x < w; x++) {
+		float t = v[x] * 255 + 0.5f;
+		q[x] = t >= 255 ? 255 : t > 0 ? (uint8_t)t : 0;
+	}
+}
+
+/* map row -> 0/1 floats (map 0, 1 -> 0; 2 -> 1) */
+static void edge_row(const uint8_t *restrict m, float *restrict o, int w)
+{
+	int x = 0;
+	for (; x + 16 <= w; x += 16)
+		for (int i = 0; i < 16; i++)
+			o[x + i] = (float)(int)(m[x + i] >> 1);
+	for (; x < w; x++)
+		o[x] = (float)(m[x] >> 1);
+}
+
 /* smoothed luma -> 8 bits (round half up, clamp) -> Canny -> 0/1 floats */
 static void canny_float(ms_edges *e, const float *luma, float *out)
 {
@@ -259,19 +320,12 @@ static void canny_float(ms_edges *e, const float *luma, float *out)
 			ms_gauss_row(luma, h, w, y, e->k, e->r, e->tmp, e->smooth);
 			row = e->smooth;
 		}
-		uint8_t *q = e->img + (y + 1) * P + 1;
-		for (int x = 0; x < w; x++) {
-			float v = row[x] * 255 + 0.5f;
-			q[x] = v >= 255 ? 255 : v > 0 ? (uint8_t)v : 0;
-		}
+		quantise(row, e->img + (y + 1) * P + 1, w);
 	}
 	pad_border(e->img, h, w);
 	canny(e);
 	for (int y = 0; y < h; y++) {
-		const uint8_t *m = e->map + (y + 1) * P + 1;
-		float *o = out + (size_t)y * w;
-		for (int x = 0; x < w; x++)
-			o[x] = m[x] == 2;
+		edge_row(e->map + (y + 1) * P + 1, out + (size_t)y * w, w);
 	}
 }
 
