@@ -1,27 +1,32 @@
-"""Check ms-edges output against independent references (numpy, scipy, OpenCV).
+"""Run ms-edges and check its output against independent references (numpy, scipy, OpenCV).
 
-usage: edges_check.py [options] IN OUT     (the stream given to ms-edges, and its output)
-  --method soft|canny|mask|diffboost  --sigma S  --operator sobel|scharr
-  --low L --high H --l2   --min-f1 F (canny: least F1 per image, default 0.95)
-  --tol T (soft, diffboost: largest absolute difference, default 1e-5)
-Prints one line per sample (id and the figure compared); exit 1 if any check fails.
-Also checks the layout: OUT is IN with one `edges` record appended at the end of
-every sample that has an image, the other records unchanged.
+usage: edges_check.py [--min-f1 F] [--tol T] [--expect-fail] IN CASE...
+Each CASE is a string of ms-edges options (-m/--method, -s/--sigma, --operator, --low,
+--high, --l2), optionally followed by "! OPTIONS" for the reference when it should differ.
+ms-edges (from PATH) runs on the stream IN with those options; its output is compared
+with the reference: canny against cv2.Canny of the same smoothed 8-bit image (F1 of edge
+pixels >= F, default 0.95), mask exactly against scipy's convolve2d, soft and diffboost
+against scipy to T (default 1e-5). Also checked: the output is IN with one `edges`
+record appended at the end of every sample that has an image, the rest unchanged.
+Prints one line per sample and case; exit 1 if a case fails (with --expect-fail: if
+any case passes).
 
 usage: edges_check.py --strip NAME IN OUT   write IN without records named NAME (raw bytes)
 """
 import argparse
+import io
 import math
 import os
+import shlex
 import struct
+import subprocess
 import sys
 
-import cv2
 import numpy as np
-from scipy import ndimage, signal
 
 sys.path.insert(0, os.path.dirname(__file__))
 from msstream import read  # noqa: E402
+# scipy and cv2 are imported where used, so that --strip starts fast
 
 HEAD = struct.Struct("<4sBBBB4IHHIQQ")
 
@@ -35,7 +40,7 @@ def raw_records(data):
     i = 0
     while i < len(data):
         h = HEAD.unpack_from(data, i)
-        nlen, mlen, slen = h[8], h[10], h[12]
+        nlen, mlen, slen = h[9], h[11], h[13]
         n = 48 + nlen + mlen
         end = i + n + pad(n) + slen + pad(slen)
         yield data[i + 48:i + 48 + nlen].decode(), data[i:end]
@@ -50,12 +55,14 @@ def luma(img):
 
 
 def smooth(x, sigma):
+    from scipy import ndimage
     if sigma <= 0:
         return x
     return ndimage.gaussian_filter(x, sigma, mode="reflect", radius=math.ceil(3 * sigma))
 
 
 def soft(img, a):
+    from scipy import ndimage
     s = smooth(luma(img), a.sigma)
     if a.operator == "scharr":
         kx = np.array([[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]], np.float64)
@@ -69,12 +76,14 @@ def soft(img, a):
 
 
 def band(mask):
+    from scipy import signal
     k = np.array([[-3 - 3j, -10j, 3 - 3j], [-10, 0, 10], [-3 + 3j, 10j, 3 + 3j]])
     g = signal.convolve2d(mask[0].astype(np.float64), k, boundary="symm", mode="same")
     return (np.abs(g) != 0).astype(np.float64)
 
 
 def canny(img, a):
+    import cv2
     s = smooth(luma(img), a.sigma)
     q = np.floor(np.clip(s * 255 + 0.5, 0, 255)).astype(np.uint8)
     return cv2.Canny(q, a.low, a.high, L2gradient=a.l2) > 0
@@ -97,10 +106,32 @@ def samples(recs):
     return out
 
 
-def check(a):
+def edges_options(words):
+    ap = argparse.ArgumentParser(prog="ms-edges")
+    ap.add_argument("-m", "--method", default="diffboost")
+    ap.add_argument("-s", "--sigma", type=float, default=1.0)
+    ap.add_argument("--operator", default="sobel")
+    ap.add_argument("--low", type=float, default=50)
+    ap.add_argument("--high", type=float, default=150)
+    ap.add_argument("--l2", action="store_true")
+    return ap.parse_args(words)
+
+
+def check_case(inp_bytes, case, a):
+    words = shlex.split(case)
+    ours, _, refw = case.partition("!")
+    ours = shlex.split(ours)
+    o = edges_options(ours)
+    r = edges_options(shlex.split(refw)) if refw else o
+    out = subprocess.run(["ms-edges"] + ours, input=inp_bytes, capture_output=True, check=True).stdout
+    print(f"== ms-edges {' '.join(words)}")
+    return check(list(read(io.BytesIO(inp_bytes))), list(read(io.BytesIO(out))), o.method, r, a)
+
+
+def check(inp, outp, method, r, a):
     ok = True
-    inp = samples(list(read(open(a.inp, "rb"))))
-    outp = samples(list(read(open(a.out, "rb"))))
+    inp = samples(inp)
+    outp = samples(outp)
     if len(inp) != len(outp):
         print(f"FAIL: {len(inp)} samples in, {len(outp)} out")
         return False
@@ -114,7 +145,7 @@ def check(a):
             continue
         name, meta, e = so[-1]
         if len(so) != len(si) + 1 or name != "edges" or meta.get("id", "") != sid or \
-                meta.get("edges") != a.method:
+                meta.get("edges") != method:
             print(f"FAIL {sid}: expected an edges record at the end of the sample, got {name} {meta}")
             ok = False
             continue
@@ -128,22 +159,22 @@ def check(a):
             ok = False
             continue
         e = e[0].astype(np.float64)
-        if a.method == "canny":
+        if r.method == "canny":
             if not np.all((e == 0) | (e == 1)):
                 print(f"FAIL {sid}: canny output not binary")
                 ok = False
-            ref = canny(img, a)
+            ref = canny(img, r)
             v = f1(e > 0, ref)
             print(f"{sid}\tF1 {v:.5f}\tedge pixels ours {int((e > 0).sum())} opencv {int(ref.sum())}")
             ok &= v >= a.min_f1
-        elif a.method == "mask":
+        elif r.method == "mask":
             ref = band(d["mask"])
             v = int(np.sum(e != ref))
             print(f"{sid}\tpixels differing {v} of {e.size}, band {int(ref.sum())}")
             ok &= v == 0
         else:
-            ref = soft(img, a)
-            if a.method == "diffboost" and "mask" in d:
+            ref = soft(img, r)
+            if r.method == "diffboost" and "mask" in d:
                 ref = np.minimum(1, ref + band(d["mask"]))
             v = float(np.abs(e - ref).max())
             print(f"{sid}\tmax abs difference {v:.3g}")
@@ -154,25 +185,24 @@ def check(a):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strip")
-    ap.add_argument("--method", default="diffboost")
-    ap.add_argument("--sigma", type=float, default=1.0)
-    ap.add_argument("--operator", default="sobel")
-    ap.add_argument("--low", type=float, default=50)
-    ap.add_argument("--high", type=float, default=150)
-    ap.add_argument("--l2", action="store_true")
     ap.add_argument("--min-f1", type=float, default=0.95)
     ap.add_argument("--tol", type=float, default=1e-5)
+    ap.add_argument("--expect-fail", action="store_true")
     ap.add_argument("inp")
-    ap.add_argument("out")
+    ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
     if a.strip:
         data = open(a.inp, "rb").read()
-        with open(a.out, "wb") as f:
+        with open(a.cases[0], "wb") as f:
             for name, raw in raw_records(data):
                 if name != a.strip:
                     f.write(raw)
         return 0
-    return 0 if check(a) else 1
+    data = open(a.inp, "rb").read()
+    res = [check_case(data, c, a) for c in a.cases]
+    if a.expect_fail:
+        return 1 if any(res) else 0
+    return 0 if all(res) else 1
 
 
 sys.exit(main())
