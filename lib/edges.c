@@ -192,9 +192,9 @@ static uint32_t *nms_row(ms_edges *e, int y, const int16_t *dx, const int16_t *d
 	uint8_t *map = e->map + off;
 	map[-1] = map[w] = 1;
 	for (int x = 0; x < w; x += 16) {
-		int n = w - x < 16 ? w - x : 16;
+		size_t n = (size_t)(w - x) < 16 ? (size_t)(w - x) : 16;
 		unsigned bits = n == 16 ? nms_px(dx, dy, mp, mc, mn, x, 16, low)
-		                        : nms_px(dx, dy, mp, mc, mn, x, n, low);
+		                        : nms_px(dx, dy, mp, mc, mn, x, (int)n, low);
 		memset(map + x, 1, n);
 		for (; bits; bits &= bits - 1) {
 			int j = x + __builtin_ctz(bits);

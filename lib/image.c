@@ -176,14 +176,27 @@ void ms_image_normmax(float *a, size_t n)
 		a[i] = a[i] == mx ? 1 : a[i] * s;
 }
 
-static double label(const ms_tensor *t, size_t i)
+/* row y of a label map as doubles */
+static void label_row(const ms_tensor *t, int y, int w, double *out)
 {
-	switch (t->dtype) {
-	case MS_U8: return ((const uint8_t *)t->data)[i];
-	case MS_U16: return ((const uint16_t *)t->data)[i];
-	case MS_I32: return ((const int32_t *)t->data)[i];
-	default: return ((const float *)t->data)[i];
-	}
+	size_t o = (size_t)y * w;
+	for (int x = 0; x < w; x++)
+		switch (t->dtype) {
+		case MS_U8: out[x] = ((const uint8_t *)t->data)[o + x]; break;
+		case MS_U16: out[x] = ((const uint16_t *)t->data)[o + x]; break;
+		case MS_I32: out[x] = ((const int32_t *)t->data)[o + x]; break;
+		default: out[x] = ((const float *)t->data)[o + x]; break;
+		}
+}
+
+/* band of one row at pixel x, neighbours l and r (clamped) in rows a, b, c */
+static inline float band_px(const double *a, const double *b, const double *c,
+                            int l, int x, int r)
+{
+	/* real part: Scharr in x; imaginary part: Scharr in y */
+	double gx = 3 * (a[r] - a[l]) + 10 * (b[r] - b[l]) + 3 * (c[r] - c[l]);
+	double gy = 3 * (c[l] - a[l]) + 10 * (c[x] - a[x]) + 3 * (c[r] - a[r]);
+	return (float)((gx != 0) | (gy != 0));
 }
 
 int ms_mask_band(const ms_tensor *lab, float *out)
@@ -193,20 +206,21 @@ int ms_mask_band(const ms_tensor *lab, float *out)
 		return -1;
 	if (c != 1)
 		return ms_error("mask with %d channels, expected 1", c);
+	double *rows = ms_malloc(3 * (size_t)w * sizeof *rows);
+	if (!rows)
+		return -1;
+	double *a = rows, *b = a + w, *d = b + w;
 	for (int y = 0; y < h; y++) {
-		size_t a = (size_t)(y ? y - 1 : 0) * w, b = (size_t)y * w;
-		size_t d = (size_t)(y + 1 < h ? y + 1 : h - 1) * w;
-		for (int x = 0; x < w; x++) {
-			int l = x ? x - 1 : 0, r = x + 1 < w ? x + 1 : w - 1;
-			/* real part: Scharr in x; imaginary part: Scharr in y */
-			double gx = 3 * (label(lab, a + r) - label(lab, a + l)) +
-			            10 * (label(lab, b + r) - label(lab, b + l)) +
-			            3 * (label(lab, d + r) - label(lab, d + l));
-			double gy = 3 * (label(lab, d + l) - label(lab, a + l)) +
-			            10 * (label(lab, d + x) - label(lab, a + x)) +
-			            3 * (label(lab, d + r) - label(lab, a + r));
-			out[b + x] = gx != 0 || gy != 0;
-		}
+		float *o = out + (size_t)y * w;
+		label_row(lab, y ? y - 1 : 0, w, a);     /* symmetric padding of 1 = repeat */
+		label_row(lab, y, w, b);
+		label_row(lab, y + 1 < h ? y + 1 : h - 1, w, d);
+		o[0] = band_px(a, b, d, 0, 0, w > 1);
+		for (int x = 1; x < w - 1; x++)
+			o[x] = band_px(a, b, d, x - 1, x, x + 1);
+		if (w > 1)
+			o[w - 1] = band_px(a, b, d, w - 2, w - 1, w - 1);
 	}
+	free(rows);
 	return 0;
 }

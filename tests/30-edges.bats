@@ -93,6 +93,20 @@ PYEOF
 	[ "$status" -eq 0 ]
 }
 
+@test "odd sizes (1x1 to 40x47, tails of the 16-pixel blocks) and ties: exact" {
+	mkstream "$BATS_TEST_TMPDIR/s.ms" '
+*[x for h, w in [(1, 1), (1, 7), (7, 1), (2, 2), (17, 33), (31, 16), (3, 100), (40, 47)]
+   for rng in [np.random.default_rng(h * 100 + w)]
+   for x in [("image", {"id": f"r{h}x{w}"},
+              (np.round(rng.random(((h * w) % 2 * 2 + 1, h, w)) * 4) / 4).astype(np.float32)),
+             ("mask", {"id": f"r{h}x{w}"}, (rng.random((1, h, w)) < 0.3).astype(np.uint8))]],'
+	run $PY "$REF/edges_check.py" --min-f1 1 "$BATS_TEST_TMPDIR/s.ms" "-m canny" \
+		"-m canny -s 0 --l2 --low 100 --high 200" "-m canny -s 0.5 --low 10 --high 400" \
+		"-m soft" "-m soft --operator scharr -s 0.6" "-m mask" ""
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "the checks can fail: other thresholds, sigma, or method are caught" {
 	run $PY "$REF/edges_check.py" --expect-fail "$BATS_FILE_TMPDIR/in.ms" \
 		"-m canny --low 10 ! -m canny" "-m soft ! -m soft --sigma 1.1" \
