@@ -35,8 +35,12 @@ int ms_edges_method_parse(const char *s)
 
 ms_edges *ms_edges_new(const ms_edges_opt *o)
 {
+	if (!ms_edges_method_name(o->method))
+		return ms_error("unknown edge method %d", o->method), NULL;
 	if (!(o->sigma >= 0 && o->sigma <= 1000))
 		return ms_error("sigma %g out of range 0..1000", o->sigma), NULL;
+	if (!(fabs(o->low) <= 1e9 && fabs(o->high) <= 1e9))
+		return ms_error("canny thresholds %g, %g out of range", o->low, o->high), NULL;
 	ms_edges *e = ms_calloc(1, sizeof *e);
 	if (!e)
 		return NULL;
@@ -264,7 +268,7 @@ static void canny(ms_edges *e)
 
 int ms_canny_u8(ms_edges *e, const uint8_t *img, int h, int w, uint8_t *out)
 {
-	if (h < 1 || w < 1 || (int64_t)h * w >= INT32_MAX)
+	if (h < 1 || w < 1 || ((int64_t)h + 2) * ((int64_t)w + 2) >= INT32_MAX)
 		return ms_error("bad image size %dx%d", h, w);
 	if (prepare(e, h, w) < 0)
 		return -1;

@@ -20,7 +20,7 @@ int ms_image_dims(const ms_tensor *t, int *c, int *h, int *w)
 	}
 	if (hh < 1 || ww < 1)
 		return ms_error("empty image");
-	if (hh * ww >= INT32_MAX || cc * hh * ww >= INT32_MAX)
+	if ((hh + 2) * (ww + 2) >= INT32_MAX || cc * hh * ww >= INT32_MAX)
 		return ms_error("image of %lldx%lld pixels too large", (long long)hh, (long long)ww);
 	*c = (int)cc;
 	*h = (int)hh;

@@ -12,7 +12,8 @@
 #define MS_LUMA_B 0.114f
 
 /* ---- image.c */
-/* size of an image tensor [C,H,W] or [H,W]; -1 unless 1 <= h, w and h * w < 2^31 */
+/* size of an image tensor [C,H,W] or [H,W]; -1 unless h, w >= 1 and c h w and
+ * (h + 2)(w + 2) (a padded plane) are below 2^31 */
 int ms_image_dims(const ms_tensor *t, int *c, int *h, int *w);
 /* luma of an image [C,H,W] (C = 1: the plane itself, C = 3: RGB, BT.601 weights);
  * u8 and u16 values are scaled to [0,1], f32 and i32 taken as they are */

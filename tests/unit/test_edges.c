@@ -187,6 +187,12 @@ static void test_compute(void)
 	ms_edges_free(e);
 	o.sigma = -1;
 	CHECK(ms_edges_new(&o) == NULL);
+	o.sigma = 1;
+	o.low = NAN;
+	CHECK(ms_edges_new(&o) == NULL && strstr(ms_errmsg(), "thresholds"));
+	o.low = 0;
+	o.method = 9;
+	CHECK(ms_edges_new(&o) == NULL);
 	CHECK(ms_edges_method_parse("canny") == MS_EDGES_CANNY && ms_edges_method_parse("x") < 0);
 	CHECK(!strcmp(ms_edges_method_name(MS_EDGES_DIFFBOOST), "diffboost"));
 }
