@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "ms.h"
 
 const char *argv0 = "ms";
@@ -209,23 +207,6 @@ int ms_parse_size(const char *s, int *w, int *h)
 	*w = (int)a;
 	*h = (int)b;
 	return 0;
-}
-
-int ms_threads(int requested)
-{
-	int n = requested;
-	if (n <= 0) {
-		const char *e = getenv("MS_THREADS");
-		long v;
-		if (e && *e && ms_parse_int(e, 1, 1024, &v) == 0)
-			n = (int)v;
-	}
-	if (n <= 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c > 0 ? (int)c : 1;
-	}
-	openblas_set_num_threads(n);
-	return n;
 }
 
 /* ---- atomic output files */
