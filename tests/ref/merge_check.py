@@ -4,6 +4,7 @@
     merge_check.py binom [--patch P] OUT ALPHA...    real-cell fraction in a 99% interval
     merge_check.py same A B                          per-id grids equal (any order)
     merge_check.py differ A B                        grids differ between the streams
+    merge_check.py subset A B                        A holds whole samples of B, bytes equal
     merge_check.py apply IN OUT SYNTH                image == M*real + (1-M)*synth
     merge_check.py passthrough IN OUT [--name N] [--except R]
                                                      other records byte for byte
@@ -174,13 +175,32 @@ def cmd_passthrough(a):
     print(f"passthrough: {len(rin)} records identical")
 
 
+def cmd_subset(a):
+    """A holds whole samples of B, byte for byte, in B's order"""
+    ra, rb = raw_records(a.a), raw_records(a.b)
+    it = iter(rb)
+    if not all(any(r == q for q in it) for r in ra):
+        fail("records of A are not records of B in order")
+    ida = {ms_id(r[1]) for r in ra}
+    for rid in ida:
+        if [r for r in ra if ms_id(r[1]) == rid] != [r for r in rb if ms_id(r[1]) == rid]:
+            fail(f"sample {rid} is not whole")
+    print(f"subset: {len(ra)} records, {len(ida)} whole samples")
+
+
+def ms_id(raw):
+    f = HEAD.unpack_from(raw)
+    meta = raw[48 + f[9]:48 + f[9] + f[11]].decode().splitlines()
+    return dict(l.split("=", 1) for l in meta).get("id", "")
+
+
 ap = argparse.ArgumentParser()
 sub = ap.add_subparsers(dest="cmd", required=True)
 p = sub.add_parser("cells"); p.add_argument("out"); p.add_argument("--patch", type=int)
 p.add_argument("--flips", action="store_true")
 p = sub.add_parser("binom"); p.add_argument("pairs", nargs="+")
 p.add_argument("--patch", type=int)
-for c in ("same", "differ"):
+for c in ("same", "differ", "subset"):
     p = sub.add_parser(c); p.add_argument("a"); p.add_argument("b")
 p = sub.add_parser("apply"); p.add_argument("inp"); p.add_argument("out"); p.add_argument("synth")
 p = sub.add_parser("passthrough"); p.add_argument("inp"); p.add_argument("out")
