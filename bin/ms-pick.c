@@ -36,6 +36,12 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void sort(list *l)
+{
+	if (l->n)
+		qsort(l->v, l->n, sizeof *l->v, cmp);
+}
+
 static int has(const list *l, const char *s)
 {
 	return l->n && bsearch(&s, l->v, l->n, sizeof *l->v, cmp);
@@ -51,7 +57,7 @@ static void names(list *l, const char *arg, const char *opt)
 		push(l, t);
 	}
 	free(s);
-	qsort(l->v, l->n, sizeof *l->v, cmp);
+	sort(l);
 }
 
 /* "old=new,..." in the order given; the first rule for a name wins */
@@ -90,7 +96,7 @@ static void read_ids(list *l, const char *path)
 		die("cannot read %s:", path);
 	free(line);
 	fclose(f);
-	qsort(l->v, l->n, sizeof *l->v, cmp);
+	sort(l);
 }
 
 static long num(const char *s, long lo, const char *opt)
