@@ -20,9 +20,9 @@ BIN_SRC  != ls bin/ms-*.c
 BIN       = $(BIN_SRC:.c=)
 TEST_SRC != ls tests/unit/test_*.c 2>/dev/null
 TESTS     = $(TEST_SRC:.c=)
-MAN1     != ls man/*.1
-MAN5     != ls man/*.5
-MAN7     != ls man/*.7
+MAN1     != ls man/*.1 2>/dev/null
+MAN5     != ls man/*.5 2>/dev/null
+MAN7     != ls man/*.7 2>/dev/null
 
 all: $(BIN)
 
