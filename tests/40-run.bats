@@ -304,3 +304,22 @@ EOF
 	done < shown > got
 	diff shown got
 }
+
+@test "the edges pipeline of ms-pipeline(5) with the real tools: same bytes as by hand" {
+	BUSI=/work/shared/data/busi
+	man="$BATS_TEST_DIRNAME/../man/ms-pipeline.5"
+	sed -n '/^name: edges$/,/^\.Ed$/p' "$man" | sed '$d' > edges.yaml
+	mkdir img msk run sh
+	for s in benign_1 benign_2 malignant_10; do
+		ln -s "$BUSI/images/$s.png" img/ && ln -s "$BUSI/masks/$s.png" msk/
+	done
+	(cd run && ms-run --set images=../img --set masks=../msk ../edges.yaml)
+	(cd sh && ms-import --size 128x128 --mask-dir ../msk ../img |
+		ms-edges --method canny --sigma 1.5 > edges.ms &&
+		ms-export --dir sheet --montage sheet.png < edges.ms)
+	diff -r run sh
+	[ "$(ms-info run/edges.ms | cut -f2 | sort | uniq -c | tr -s ' ')" = "$(printf ' 3 edges\n 3 image\n 3 mask')" ]
+	[ -s run/sheet.png ] && [ -n "$(ls run/sheet)" ]
+	mkdir pasted && (cd pasted && sh -c "$(ms-run -n --set images=../img --set masks=../msk ../edges.yaml)")
+	diff -r run pasted
+}
