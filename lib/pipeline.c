@@ -559,6 +559,17 @@ static void pvals_free(ms_pval *v, size_t n)
 	free(v);
 }
 
+static void unresolve(ms_stage *s)
+{
+	ms_words_free(s->argv);
+	free(s->in);
+	free(s->out);
+	ms_words_free(s->need);
+	ms_words_free(s->write);
+	s->argv = s->need = s->write = NULL;
+	s->in = s->out = NULL;
+}
+
 void ms_pipeline_free(ms_pipeline *p)
 {
 	if (!p)
@@ -573,11 +584,7 @@ void ms_pipeline_free(ms_pipeline *p)
 		pvals_free(s->needs, s->nneeds);
 		pvals_free(s->writes, s->nwrites);
 		free(s->swap);
-		ms_words_free(s->argv);
-		free(s->in);
-		free(s->out);
-		ms_words_free(s->need);
-		ms_words_free(s->write);
+		unresolve(s);
 	}
 	for (size_t i = 0; i < p->nvars; i++)
 		free(p->var_set[i]);
@@ -774,7 +781,7 @@ static int check_writers(ms_pipeline *p)
 {
 	for (size_t i = 0; i < p->nstages; i++) {
 		ms_stage *s = &p->stage[i];
-		for (size_t k = 0; k <= s->nwrites; k++) {
+		for (size_t k = 0; s->write && k <= s->nwrites; k++) {
 			const char *f = k < s->nwrites ? s->write[k] : s->out;
 			const ms_pval *v = k < s->nwrites ? &s->writes[k] : &s->output, *w;
 			ms_stage *o = f ? writer(p, f, 0, &w) : NULL;
@@ -903,8 +910,11 @@ int ms_pipeline_plan(ms_pipeline *p, int check_files)
 		ms_stage *s = &p->stage[i];
 		if (!p->only)
 			s->selected = 1;
-		if (resolve(p, s) < 0)
-			return -1;
+		if (resolve(p, s) < 0) {
+			if (s->selected)
+				return -1;
+			unresolve(s);   /* a stage not run may use variables not set */
+		}
 	}
 	if (check_writers(p) < 0)
 		return -1;

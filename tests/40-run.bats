@@ -322,4 +322,10 @@ EOF
 	[ -s run/sheet.png ] && [ -n "$(ls run/sheet)" ]
 	mkdir pasted && (cd pasted && sh -c "$(ms-run -n --set images=../img --set masks=../msk ../edges.yaml)")
 	diff -r run pasted
+	# the --only example of ms-run(1): no variables needed for the stage run
+	(cd run && ms-run --only sheet \
+		--swap sheet='ms-export --dir sheet --montage sheet.png --cell 64' ../edges.yaml)
+	(cd sh && ms-export --dir sheet --montage sheet.png --cell 64 < edges.ms)
+	diff -r run sh
+	! cmp -s run/sheet.png pasted/sheet.png
 }

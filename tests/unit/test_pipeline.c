@@ -220,6 +220,18 @@ static void test_parse_plan(void)
 	CHECK(ms_pipeline_plan(p, 0) == 0);
 	CHECK(p->nchains == 1 && p->chain[0].first == 1 && p->stage[1].stdin_);
 	ms_pipeline_free(p);
+	/* a variable without a value used only by stages not selected */
+	static const char unset[] = "name: u\nvars: {a: ~}\nstages:\n"
+		"  - {name: x, run: 'cat ${a}', output: '${a}'}\n"
+		"  - {name: y, run: sort, input: o}\n";
+	p = ms_pipeline_parse("u.yaml", unset, sizeof unset - 1);
+	CHECK(ms_pipeline_only(p, "y") == 0 && ms_pipeline_plan(p, 0) == 0);
+	CHECK(p->nchains == 1 && p->stage[0].argv == NULL && !strcmp(p->stage[1].argv[0], "sort"));
+	ms_pipeline_free(p);
+	p = ms_pipeline_parse("u.yaml", unset, sizeof unset - 1);
+	CHECK(ms_pipeline_only(p, "x") == 0 && ms_pipeline_plan(p, 0) < 0);
+	CHECK(strstr(ms_errmsg(), "u.yaml:4:20: stage 'x': variable 'a' is not set"));
+	ms_pipeline_free(p);
 	p = ms_pipeline_parse("g.yaml", good, sizeof good - 1);
 	CHECK(ms_pipeline_only(p, "a,d") == 0);
 	CHECK(ms_pipeline_plan(p, 0) < 0 && strstr(ms_errmsg(), "stage 'd' reads the output of stage 'c'"));
