@@ -46,6 +46,10 @@ $(TESTS): tests/unit/%: tests/unit/%.c tests/unit/test.h lib/libms.a $(LIB_HDR) 
 check: $(BIN) $(TESTS)
 	@sh tests/run $(TESTS)
 
+# the README's main job on the bundled sample data
+demo: $(BIN)
+	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v pipelines/demo.yaml
+
 bench: $(BIN)
 	@sh tests/bench/run
 
@@ -76,4 +80,4 @@ clean:
 	rm -f $(LIB_OBJ) lib/libms.a $(BIN) $(TESTS) .flags
 
 FORCE:
-.PHONY: all check bench install uninstall deps clean FORCE
+.PHONY: all check demo bench install uninstall deps clean FORCE
