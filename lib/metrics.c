@@ -1,0 +1,450 @@
+/* Mask metrics (overlap, boundary distances via an exact EDT) and image metrics
+ * (PSNR, SSIM, MS-SSIM). Formulas and conventions: ms-score(1). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "ms.h"
+
+#define FAR (1 << 29)   /* "no feature in this column" in the column pass */
+
+void ms_scratch_free(ms_scratch *s)
+{
+	if (!s)
+		return;
+	free(s->p);
+	s->p = NULL;
+	s->cap = 0;
+}
+
+static void *scratch_get(ms_scratch *s, size_t n)
+{
+	if (n > s->cap) {
+		void *p = ms_reallocarray(s->p, n, 1);
+		if (!p)
+			return NULL;
+		s->p = p;
+		s->cap = n;
+	}
+	return s->p;
+}
+
+/* carve n bytes, 64-aligned, from a block */
+static void *carve(unsigned char **at, size_t n)
+{
+	void *p = *at;
+	*at += (n + 63) & ~(size_t)63;
+	return p;
+}
+
+/* 0/0 is 1 when prediction and reference agree (e.g. both empty), else 0 */
+static double ratio(int64_t num, int64_t den, int same)
+{
+	return den ? (double)num / den : same;
+}
+
+int64_t ms_mask_boundary(const uint8_t *m, int h, int w, uint8_t *out)
+{
+	int64_t n = 0;
+	for (int y = 0; y < h; y++) {
+		const uint8_t *r = m + (size_t)y * w;
+		const uint8_t *up = y ? r - w : NULL, *dn = y + 1 < h ? r + w : NULL;
+		uint8_t *o = out + (size_t)y * w;
+		for (int x = 0; x < w; x++) {
+			int edge = !up || !dn || x == 0 || x == w - 1 || !up[x] || !dn[x] ||
+			           !r[x - 1] || !r[x + 1];
+			o[x] = r[x] && edge;
+			n += o[x];
+		}
+	}
+	return n;
+}
+
+/* squared EDT into d2 for the rows where rowsel is set (all if NULL).
+ * g: h*w ints, f, z: w+1 doubles, v: w ints of workspace */
+static void edt_rows(const uint8_t *feat, int h, int w, double sy, double sx,
+                     const uint8_t *rowsel, int32_t *g, double *f, double *z, int *v, double *d2)
+{
+	/* column pass: distance in rows to the nearest feature of the same column */
+	for (int x = 0; x < w; x++)
+		g[x] = feat[x] ? 0 : FAR;
+	for (int y = 1; y < h; y++) {
+		const uint8_t *fr = feat + (size_t)y * w;
+		int32_t *gr = g + (size_t)y * w, *gp = gr - w;
+		for (int x = 0; x < w; x++)
+			gr[x] = fr[x] ? 0 : (gp[x] < FAR ? gp[x] + 1 : FAR);
+	}
+	for (int y = h - 2; y >= 0; y--) {
+		int32_t *gr = g + (size_t)y * w, *gn = gr + w;
+		for (int x = 0; x < w; x++)
+			if (gn[x] + 1 < gr[x])
+				gr[x] = gn[x] + 1;
+	}
+	/* row pass: lower envelope of parabolas sx^2 (x - q)^2 + f(q) */
+	double sx2 = sx * sx;
+	for (int y = 0; y < h; y++) {
+		if (rowsel && !rowsel[y])
+			continue;
+		const int32_t *gr = g + (size_t)y * w;
+		double *out = d2 + (size_t)y * w;
+		int k = -1;
+		for (int q = 0; q < w; q++) {
+			if (gr[q] >= FAR)
+				continue;
+			f[q] = (sy * gr[q]) * (sy * gr[q]);
+			double s = -INFINITY;
+			while (k >= 0) {
+				int p = v[k];
+				s = ((f[q] + sx2 * q * q) - (f[p] + sx2 * p * p)) / (2 * sx2 * (q - p));
+				if (s > z[k])
+					break;
+				k--;
+			}
+			k++;
+			v[k] = q;
+			z[k] = k ? s : -INFINITY;
+			z[k + 1] = INFINITY;
+		}
+		if (k < 0) {
+			for (int x = 0; x < w; x++)
+				out[x] = INFINITY;
+			continue;
+		}
+		k = 0;
+		for (int x = 0; x < w; x++) {
+			while (z[k + 1] < x)
+				k++;
+			double dx = x - v[k];
+			out[x] = sx2 * dx * dx + f[v[k]];
+		}
+	}
+}
+
+int ms_edt_sq(const uint8_t *feat, int h, int w, double sy, double sx, double *d2)
+{
+	int32_t *g = ms_calloc((size_t)h * w, sizeof *g);
+	double *f = ms_calloc((size_t)w + 1, sizeof *f), *z = ms_calloc((size_t)w + 1, sizeof *z);
+	int *v = ms_calloc((size_t)w + 1, sizeof *v);
+	int ret = g && f && z && v ? 0 : -1;
+	if (!ret)
+		edt_rows(feat, h, w, sy, sx, NULL, g, f, z, v, d2);
+	free(g);
+	free(f);
+	free(z);
+	free(v);
+	return ret;
+}
+
+/* quickselect: returns the k-th smallest; afterwards v[0..k] <= v[k] <= v[k+1..] */
+static double select_k(double *v, ptrdiff_t n, ptrdiff_t k)
+{
+	ptrdiff_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+		double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		ptrdiff_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < piv)
+				i++;
+			while (v[j] > piv)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+double ms_quantile(double *v, size_t n, double q)
+{
+	if (!n)
+		return NAN;
+	double pos = q * (double)(n - 1);
+	size_t k = (size_t)pos;
+	if (k >= n - 1)
+		return select_k(v, (ptrdiff_t)n, (ptrdiff_t)n - 1);
+	double lo = select_k(v, (ptrdiff_t)n, (ptrdiff_t)k), frac = pos - (double)k;
+	if (frac == 0)
+		return lo;
+	double hi = v[k + 1];
+	for (size_t i = k + 2; i < n; i++)
+		hi = v[i] < hi ? v[i] : hi;
+	return lo + (hi - lo) * frac;
+}
+
+/* distances from each pixel of query boundary bq to the nearest pixel of bf, appended
+ * to out; returns the new count */
+static size_t directed(const uint8_t *bq, const uint8_t *bf, int h, int w, double sy, double sx,
+                       uint8_t *rowsel, int32_t *g, double *f, double *z, int *v, double *d2,
+                       double *out, size_t n)
+{
+	for (int y = 0; y < h; y++) {
+		const uint8_t *r = bq + (size_t)y * w;
+		rowsel[y] = memchr(r, 1, w) != NULL;
+	}
+	edt_rows(bf, h, w, sy, sx, rowsel, g, f, z, v, d2);
+	for (int y = 0; y < h; y++) {
+		if (!rowsel[y])
+			continue;
+		for (int x = 0; x < w; x++)
+			if (bq[(size_t)y * w + x])
+				out[n++] = sqrt(d2[(size_t)y * w + x]);
+	}
+	return n;
+}
+
+/* HD95 and ASSD inside the bounding box [y0,y1] x [x0,x1] of a | b: every boundary
+ * pixel lies inside it, and outside it is background, so the result is exact */
+static int surface(const uint8_t *a, const uint8_t *b, int w, int y0, int y1, int x0, int x1,
+                   double sy, double sx, ms_scratch *ws, ms_mask_score *s)
+{
+	int bh = y1 - y0 + 1, bw = x1 - x0 + 1;
+	size_t np = (size_t)bh * bw;
+	size_t need = 4 * (np + 64) + (np + 64) * sizeof(int32_t) + (np + 8) * sizeof(double) +
+	              3 * ((size_t)bw + 16) * sizeof(double) + (bh + 64) + 2 * (np + 8) * sizeof(double);
+	unsigned char *at = scratch_get(ws, need);
+	if (!at)
+		return -1;
+	uint8_t *ca = carve(&at, np), *cb = carve(&at, np), *ba = carve(&at, np), *bb = carve(&at, np);
+	uint8_t *rowsel = carve(&at, bh);
+	int32_t *g = carve(&at, np * sizeof *g);
+	double *d2 = carve(&at, np * sizeof *d2);
+	double *f = carve(&at, ((size_t)bw + 1) * sizeof *f), *z = carve(&at, ((size_t)bw + 1) * sizeof *z);
+	int *v = carve(&at, ((size_t)bw + 1) * sizeof *v);
+	double *dist = carve(&at, 2 * np * sizeof *dist);
+	for (int y = 0; y < bh; y++)
+		for (int x = 0; x < bw; x++) {
+			size_t i = (size_t)(y0 + y) * w + x0 + x, o = (size_t)y * bw + x;
+			ca[o] = a[i] != 0;
+			cb[o] = b[i] != 0;
+		}
+	ms_mask_boundary(ca, bh, bw, ba);
+	ms_mask_boundary(cb, bh, bw, bb);
+	size_t n = directed(ba, bb, bh, bw, sy, sx, rowsel, g, f, z, v, d2, dist, 0);
+	n = directed(bb, ba, bh, bw, sy, sx, rowsel, g, f, z, v, d2, dist, n);
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += dist[i];
+	s->assd = sum / n;
+	s->hd95 = ms_quantile(dist, n, 0.95);
+	return 0;
+}
+
+int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy, double sx,
+                    ms_scratch *ws, ms_mask_score *s)
+{
+	ms_scratch own = { 0 };
+	if (!ws)
+		ws = &own;
+	if (h < 1 || w < 1 || !(sy > 0) || !(sx > 0))
+		return ms_error("mask metrics: bad size or spacing");
+	uint8_t *col = scratch_get(ws, w);
+	if (!col)
+		return -1;
+	memset(col, 0, w);
+	int64_t sa = 0, sb = 0, tp = 0;
+	int y0 = -1, y1 = -1;
+	for (int y = 0; y < h; y++) {
+		const uint8_t *ra = a + (size_t)y * w, *rb = b + (size_t)y * w;
+		uint32_t na = 0, nb = 0, nt = 0;
+		for (int x = 0; x < w; x++) {
+			uint8_t p = ra[x] != 0, q = rb[x] != 0;
+			na += p;
+			nb += q;
+			nt += p & q;
+			col[x] |= p | q;
+		}
+		sa += na;
+		sb += nb;
+		tp += nt;
+		if (na + nb) {
+			y0 = y0 < 0 ? y : y0;
+			y1 = y;
+		}
+	}
+	int x0 = 0, x1 = w - 1;
+	while (x0 < w && !col[x0])
+		x0++;
+	while (x1 > x0 && !col[x1])
+		x1--;
+	int64_t n = (int64_t)h * w;
+	s->tp = tp;
+	s->fp = sa - tp;
+	s->fn = sb - tp;
+	s->tn = n - sa - sb + tp;
+	int same = s->fp == 0 && s->fn == 0;
+	s->dice = ratio(2 * tp, sa + sb, same);
+	s->iou = ratio(tp, sa + sb - tp, same);
+	s->precision = ratio(tp, sa, same);
+	s->recall = ratio(tp, sb, same);
+	s->specificity = ratio(s->tn, s->tn + s->fp, same);
+	s->accuracy = (double)(tp + s->tn) / n;
+	int ret = 0;
+	if (!sa && !sb)
+		s->hd95 = s->assd = 0;
+	else if (!sa || !sb)
+		s->hd95 = s->assd = NAN;
+	else
+		ret = surface(a, b, w, y0, y1, x0, x1, sy, sx, ws, s);
+	ms_scratch_free(&own);
+	return ret;
+}
+
+/* ---- images */
+double ms_psnr(const float *a, const float *b, size_t n)
+{
+	double se = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)a[i] - b[i];
+		se += d * d;
+	}
+	return se == 0 ? INFINITY : 10 * log10(n / se);
+}
+
+static const double msssim_w[MS_MSSSIM_SCALES] = { 0.0448, 0.2856, 0.3001, 0.2363, 0.1333 };
+
+/* mean SSIM and mean contrast-structure term over the valid 11 x 11 positions */
+static int ssim_cs(const double *x, const double *y, int h, int w, double *ssim, double *cs)
+{
+	enum { R = MS_SSIM_WIN / 2 };
+	const double C1 = 0.01 * 0.01, C2 = 0.03 * 0.03;
+	double k[MS_SSIM_WIN], ks = 0;
+	for (int i = 0; i < MS_SSIM_WIN; i++)
+		ks += k[i] = exp(-0.5 * (i - R) * (i - R) / (1.5 * 1.5));
+	for (int i = 0; i < MS_SSIM_WIN; i++)
+		k[i] /= ks;
+	int ow = w - 2 * R, oh = h - 2 * R;
+	size_t plane = (size_t)h * ow;
+	double *t = ms_calloc(5 * plane, sizeof *t);
+	if (!t)
+		return -1;
+	/* horizontal pass of x, y, xx, yy, xy */
+	for (int r = 0; r < h; r++)
+		for (int c = 0; c < ow; c++) {
+			double s[5] = { 0 };
+			const double *px = x + (size_t)r * w + c, *py = y + (size_t)r * w + c;
+			for (int i = 0; i < MS_SSIM_WIN; i++) {
+				double u = px[i], v = py[i];
+				s[0] += k[i] * u;
+				s[1] += k[i] * v;
+				s[2] += k[i] * u * u;
+				s[3] += k[i] * v * v;
+				s[4] += k[i] * u * v;
+			}
+			for (int j = 0; j < 5; j++)
+				t[j * plane + (size_t)r * ow + c] = s[j];
+		}
+	double ssum = 0, csum = 0;
+	for (int r = 0; r < oh; r++)
+		for (int c = 0; c < ow; c++) {
+			double s[5] = { 0 };
+			for (int i = 0; i < MS_SSIM_WIN; i++)
+				for (int j = 0; j < 5; j++)
+					s[j] += k[i] * t[j * plane + (size_t)(r + i) * ow + c];
+			double mx = s[0], my = s[1];
+			double vx = s[2] - mx * mx, vy = s[3] - my * my, vxy = s[4] - mx * my;
+			double csv = (2 * vxy + C2) / (vx + vy + C2);
+			csum += csv;
+			ssum += (2 * mx * my + C1) / (mx * mx + my * my + C1) * csv;
+		}
+	free(t);
+	*ssim = ssum / ((double)oh * ow);
+	*cs = csum / ((double)oh * ow);
+	return 0;
+}
+
+static double *to_double(const float *p, size_t n)
+{
+	double *d = ms_malloc(n * sizeof *d);
+	if (d)
+		for (size_t i = 0; i < n; i++)
+			d[i] = p[i];
+	return d;
+}
+
+int ms_ssim(const float *a, const float *b, int c, int h, int w, double *out)
+{
+	if (h < MS_SSIM_WIN || w < MS_SSIM_WIN)
+		return ms_error("image %dx%d is smaller than the %dx%d SSIM window", w, h,
+		                MS_SSIM_WIN, MS_SSIM_WIN);
+	size_t n = (size_t)h * w;
+	double sum = 0;
+	for (int ch = 0; ch < c; ch++) {
+		double *x = to_double(a + ch * n, n), *y = to_double(b + ch * n, n), ss, cs;
+		int ret = x && y ? ssim_cs(x, y, h, w, &ss, &cs) : -1;
+		free(x);
+		free(y);
+		if (ret < 0)
+			return -1;
+		sum += ss;
+	}
+	*out = sum / c;
+	return 0;
+}
+
+int ms_msssim_scales(int h, int w)
+{
+	int m = 0;
+	while (m < MS_MSSSIM_SCALES && h >= MS_SSIM_WIN && w >= MS_SSIM_WIN) {
+		m++;
+		h /= 2;
+		w /= 2;
+	}
+	return m;
+}
+
+/* 2 x 2 average pooling in place (an odd last row or column is dropped) */
+static void pool2(double *p, int *h, int *w)
+{
+	int nh = *h / 2, nw = *w / 2, ow = *w;
+	for (int r = 0; r < nh; r++)
+		for (int c = 0; c < nw; c++) {
+			const double *s = p + (size_t)2 * r * ow + 2 * c;
+			p[(size_t)r * nw + c] = 0.25 * (s[0] + s[1] + s[ow] + s[ow + 1]);
+		}
+	*h = nh;
+	*w = nw;
+}
+
+int ms_msssim(const float *a, const float *b, int c, int h, int w, double *out)
+{
+	int m = ms_msssim_scales(h, w);
+	if (!m)
+		return ms_error("image %dx%d is smaller than the %dx%d SSIM window", w, h,
+		                MS_SSIM_WIN, MS_SSIM_WIN);
+	double wsum = 0, sum = 0;
+	for (int i = 0; i < m; i++)
+		wsum += msssim_w[i];
+	size_t n = (size_t)h * w;
+	for (int ch = 0; ch < c; ch++) {
+		double *x = to_double(a + ch * n, n), *y = to_double(b + ch * n, n), val = 1;
+		int hh = h, ww = w, ret = x && y ? 0 : -1;
+		for (int i = 0; i < m && !ret; i++) {
+			double ss, cs;
+			if ((ret = ssim_cs(x, y, hh, ww, &ss, &cs)) < 0)
+				break;
+			double term = i + 1 < m ? cs : ss;
+			val *= pow(term > 0 ? term : 0, msssim_w[i] / wsum);
+			int th = hh, tw = ww;
+			pool2(x, &th, &tw);
+			pool2(y, &hh, &ww);
+		}
+		free(x);
+		free(y);
+		if (ret < 0)
+			return -1;
+		sum += val;
+	}
+	*out = sum / c;
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* Segmentation and image-quality metrics (ms-score(1) gives the formulas). */
+#ifndef MS_METRICS_H
+#define MS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* a growable scratch buffer a caller keeps between calls (zero-initialise it) */
+typedef struct {
+	void *p;
+	size_t cap;
+} ms_scratch;
+void ms_scratch_free(ms_scratch *s);
+
+/* ---- binary masks: a = prediction, b = reference, h x w bytes, nonzero = foreground */
+typedef struct {
+	int64_t tp, fp, fn, tn;
+	double dice, iou, precision, recall, specificity, accuracy;
+	double hd95, assd;   /* in units of the spacing; 0 if both empty, NAN if one is */
+} ms_mask_score;
+
+/* all metrics; sy, sx: pixel spacing (rows, columns) > 0; ws may be NULL */
+int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy, double sx,
+                    ms_scratch *ws, ms_mask_score *s);
+/* boundary: foreground pixels with a 4-neighbour that is background or outside;
+ * out gets 0/1, returns the number of boundary pixels */
+int64_t ms_mask_boundary(const uint8_t *m, int h, int w, uint8_t *out);
+/* exact squared Euclidean distance from every pixel to the nearest nonzero pixel of feat
+ * (INFINITY if feat is empty), spacing sy, sx (Felzenszwalb-Huttenlocher, O(hw)) */
+int ms_edt_sq(const uint8_t *feat, int h, int w, double sy, double sx, double *d2);
+/* q-quantile (q in [0,1]) with linear interpolation between order statistics
+ * (numpy's default); reorders v; NAN if n == 0 */
+double ms_quantile(double *v, size_t n, double q);
+
+/* ---- images: f32 [c,h,w], data range 1 */
+#define MS_SSIM_WIN 11          /* Gaussian window 11 x 11, sigma 1.5 */
+#define MS_MSSSIM_SCALES 5
+double ms_psnr(const float *a, const float *b, size_t n);   /* INFINITY if equal */
+/* mean SSIM over the valid window positions, averaged over channels; -1 if h or w < 11 */
+int ms_ssim(const float *a, const float *b, int c, int h, int w, double *ssim);
+/* how many MS-SSIM scales an h x w image allows (at most 5, 0 if h or w < 11) */
+int ms_msssim_scales(int h, int w);
+int ms_msssim(const float *a, const float *b, int c, int h, int w, double *msssim);
+
+#endif
