@@ -167,19 +167,25 @@ static int plane_of(const ms_rec *r, int *h, int *w)
 	return *h > 0 && *w > 0 ? 0 : -1;
 }
 
-/* 0/1 mask: integer dtypes nonzero, f32 >= threshold */
-static uint8_t *binarise(const ms_rec *r)
+/* mask bytes, nonzero = foreground: u8 payloads as they are; other integer dtypes
+ * nonzero, f32 >= threshold, into *own (to free) */
+static const uint8_t *binarise(const ms_rec *r, uint8_t **own)
 {
 	size_t n = (size_t)ms_tensor_numel(&r->t);
-	uint8_t *m = emalloc(n);
-	for (size_t i = 0; i < n; i++) {
-		switch (r->t.dtype) {
-		case MS_U8: m[i] = ((uint8_t *)r->t.data)[i] != 0; break;
-		case MS_U16: m[i] = ((uint16_t *)r->t.data)[i] != 0; break;
-		case MS_I32: m[i] = ((int32_t *)r->t.data)[i] != 0; break;
-		default: m[i] = ((float *)r->t.data)[i] >= threshold; break;
-		}
-	}
+	*own = NULL;
+	if (r->t.dtype == MS_U8)
+		return r->t.data;
+	uint8_t *m = *own = emalloc(n);
+	const void *d = r->t.data;
+	if (r->t.dtype == MS_F32)
+		for (size_t i = 0; i < n; i++)
+			m[i] = ((const float *)d)[i] >= threshold;
+	else if (r->t.dtype == MS_U16)
+		for (size_t i = 0; i < n; i++)
+			m[i] = ((const uint16_t *)d)[i] != 0;
+	else
+		for (size_t i = 0; i < n; i++)
+			m[i] = ((const int32_t *)d)[i] != 0;
 	return m;
 }
 
@@ -213,12 +219,13 @@ static int score_masks(const char *id)
 		sp = spacing_of(p, &sy, &sx);
 	if (sp < 0)
 		return skip(id, "bad spacing= metadata (want sy,sx > 0)");
-	uint8_t *a = binarise(p), *b = binarise(ref);
+	uint8_t *fa, *fb;
+	const uint8_t *a = binarise(p, &fa), *b = binarise(ref, &fb);
 	ms_mask_score s;
 	if (ms_mask_compare(a, b, h, w, sy, sx, &scratch, &s) < 0)
 		die("%s", ms_errmsg());
-	free(a);
-	free(b);
+	free(fa);
+	free(fb);
 	double v[] = { s.dice, s.iou, s.precision, s.recall, s.specificity, s.accuracy,
 		       s.hd95, s.assd };
 	add_row(id, v);

@@ -182,56 +182,171 @@ double ms_quantile(double *v, size_t n, double q)
 	return lo + (hi - lo) * frac;
 }
 
-/* distances from each pixel of query boundary bq to the nearest pixel of bf, appended
- * to out; returns the new count */
-static size_t directed(const uint8_t *bq, const uint8_t *bf, int h, int w, double sy, double sx,
-                       uint8_t *rowsel, int32_t *g, double *f, double *z, int *v, double *d2,
-                       double *out, size_t n)
+/* ---- boundary distances. Masks are cropped to the bounding box of a | b (every
+ * boundary pixel lies inside it) with a one-pixel background frame, as 0/1 bytes. */
+#define ONES 0x0101010101010101ull
+#define LOW7 0x7f7f7f7f7f7f7f7full
+
+static uint64_t load8(const uint8_t *p)
 {
-	for (int y = 0; y < h; y++) {
-		const uint8_t *r = bq + (size_t)y * w;
-		rowsel[y] = memchr(r, 1, w) != NULL;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static void store8(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* 1 in every byte of v that is nonzero, else 0 */
+static uint64_t nonzero8(uint64_t v)
+{
+	return ((((v & LOW7) + LOW7) | v) >> 7) & ONES;
+}
+
+typedef struct {
+	int n;               /* boundary pixels */
+	int32_t *at;         /* their indices into the framed crop, row-major */
+	int32_t *start;      /* per column x: rows of its boundary pixels are */
+	int32_t *rows;       /*   rows[start[x] .. start[x + 1]), increasing */
+} bnd;
+
+/* boundary of the framed crop m (stride pw, ph rows) into b, and its pixel lists */
+static void boundary_of(const uint8_t *m, uint8_t *b, int ph, int pw, bnd *o)
+{
+	size_t lo = (size_t)pw, hi = (size_t)(ph - 1) * pw;
+	for (size_t i = lo; i < hi; i += 8) {    /* may run past hi into the frame: b = 0 there */
+		uint64_t c = load8(m + i);
+		if (c)
+			c &= ~(load8(m + i - 1) & load8(m + i + 1) & load8(m + i - pw) & load8(m + i + pw));
+		store8(b + i, c);
 	}
-	edt_rows(bf, h, w, sy, sx, rowsel, g, f, z, v, d2);
-	for (int y = 0; y < h; y++) {
-		if (!rowsel[y])
+	o->n = 0;
+	memset(o->start, 0, ((size_t)pw + 1) * sizeof *o->start);
+	for (size_t i = lo; i < hi; i += 8) {
+		if (!load8(b + i))
 			continue;
-		for (int x = 0; x < w; x++)
-			if (bq[(size_t)y * w + x])
-				out[n++] = sqrt(d2[(size_t)y * w + x]);
+		for (size_t j = i; j < i + 8 && j < hi; j++)
+			if (b[j]) {
+				o->at[o->n++] = (int32_t)j;
+				o->start[j % pw + 1]++;
+			}
 	}
+	for (int x = 0; x < pw; x++)
+		o->start[x + 1] += o->start[x];
+	int32_t *fill = o->start + pw + 1;   /* pw + 1 spare entries after start */
+	memcpy(fill, o->start, (size_t)pw * sizeof *fill);
+	for (int k = 0; k < o->n; k++)
+		o->rows[fill[o->at[k] % pw]++] = o->at[k] / pw;
+}
+
+/* squared distance from (y, x) to the nearest pixel of f: scan columns outwards from x
+ * until the column offset alone exceeds the best distance; *cost counts columns seen */
+static double nearest(const bnd *f, int pw, int y, int x, double sy, double sx, long *cost)
+{
+	double best = INFINITY;
+	for (int k = 0; k < pw; k++) {
+		double dx2 = (sx * k) * (sx * k);
+		if (dx2 >= best || (x - k < 1 && x + k > pw - 2))
+			break;
+		for (int side = 0; side < (k ? 2 : 1); side++) {
+			int c = side ? x + k : x - k;
+			if (c < 1 || c > pw - 2)
+				continue;
+			int s = f->start[c], e = f->start[c + 1];
+			++*cost;
+			if (s == e)
+				continue;
+			while (s < e) {                      /* first row >= y */
+				int mid = (s + e) / 2;
+				if (f->rows[mid] < y)
+					s = mid + 1;
+				else
+					e = mid;
+			}
+			int dy = INT32_MAX;
+			if (s < f->start[c + 1])
+				dy = f->rows[s] - y;
+			if (s > f->start[c] && y - f->rows[s - 1] < dy)
+				dy = y - f->rows[s - 1];
+			double d = dx2 + (sy * dy) * (sy * dy);
+			best = d < best ? d : best;
+		}
+	}
+	return best;
+}
+
+typedef struct {
+	int ph, pw;
+	uint8_t *rowsel;
+	int32_t *g;
+	double *f, *z, *d2;
+	int *v;
+} edt_ws;
+
+/* distances from every pixel of q to the nearest pixel of f (boundary image fb),
+ * appended to out: column scans, or when those grow long (far-apart masks) the exact
+ * EDT restricted to the rows of q */
+static size_t directed(const bnd *q, const bnd *f, const uint8_t *fb, double sy, double sx,
+                       edt_ws *e, double *out, size_t n)
+{
+	long cost = 0, budget = 4L * e->ph * e->pw;
+	size_t n0 = n;
+	for (int k = 0; k < q->n && cost <= budget; k++)
+		out[n++] = sqrt(nearest(f, e->pw, q->at[k] / e->pw, q->at[k] % e->pw, sy, sx, &cost));
+	if (cost <= budget)
+		return n;
+	n = n0;
+	memset(e->rowsel, 0, e->ph);
+	for (int k = 0; k < q->n; k++)
+		e->rowsel[q->at[k] / e->pw] = 1;
+	edt_rows(fb, e->ph, e->pw, sy, sx, e->rowsel, e->g, e->f, e->z, e->v, e->d2);
+	for (int k = 0; k < q->n; k++)
+		out[n++] = sqrt(e->d2[q->at[k]]);
 	return n;
 }
 
-/* HD95 and ASSD inside the bounding box [y0,y1] x [x0,x1] of a | b: every boundary
- * pixel lies inside it, and outside it is background, so the result is exact */
 static int surface(const uint8_t *a, const uint8_t *b, int w, int y0, int y1, int x0, int x1,
                    double sy, double sx, ms_scratch *ws, ms_mask_score *s)
 {
-	int bh = y1 - y0 + 1, bw = x1 - x0 + 1;
-	size_t np = (size_t)bh * bw;
-	size_t need = 4 * (np + 64) + (np + 64) * sizeof(int32_t) + (np + 8) * sizeof(double) +
-	              3 * ((size_t)bw + 16) * sizeof(double) + (bh + 64) + 2 * (np + 8) * sizeof(double);
+	int bw = x1 - x0 + 1, ph = y1 - y0 + 3, pw = bw + 2;
+	size_t np = (size_t)ph * pw, nb = np + 32;
+	size_t need = 4 * (nb + 64) + 2 * (np + 16) * sizeof(int32_t) +
+	              4 * ((size_t)2 * pw + 16) * sizeof(int32_t) + (np + 16) * sizeof(int32_t) +
+	              (size_t)ph + 64 + 3 * ((size_t)pw + 16) * sizeof(double) +
+	              2 * (np + 8) * sizeof(double) + (np + 8) * sizeof(double);
 	unsigned char *at = scratch_get(ws, need);
 	if (!at)
 		return -1;
-	uint8_t *ca = carve(&at, np), *cb = carve(&at, np), *ba = carve(&at, np), *bb = carve(&at, np);
-	uint8_t *rowsel = carve(&at, bh);
-	int32_t *g = carve(&at, np * sizeof *g);
-	double *d2 = carve(&at, np * sizeof *d2);
-	double *f = carve(&at, ((size_t)bw + 1) * sizeof *f), *z = carve(&at, ((size_t)bw + 1) * sizeof *z);
-	int *v = carve(&at, ((size_t)bw + 1) * sizeof *v);
+	uint8_t *ca = (uint8_t *)carve(&at, nb) + 16, *cb = (uint8_t *)carve(&at, nb) + 16;
+	uint8_t *ba = (uint8_t *)carve(&at, nb) + 16, *bb = (uint8_t *)carve(&at, nb) + 16;
+	bnd A = { 0, carve(&at, np * 4), carve(&at, (2 * (size_t)pw + 2) * 4), carve(&at, np * 4) };
+	bnd B = { 0, carve(&at, np * 4), carve(&at, (2 * (size_t)pw + 2) * 4), carve(&at, np * 4) };
+	edt_ws e = { ph, pw, carve(&at, ph), carve(&at, np * 4), carve(&at, ((size_t)pw + 1) * 8),
+		     carve(&at, ((size_t)pw + 1) * 8), carve(&at, np * 8), carve(&at, ((size_t)pw + 1) * 4) };
 	double *dist = carve(&at, 2 * np * sizeof *dist);
-	for (int y = 0; y < bh; y++)
-		for (int x = 0; x < bw; x++) {
-			size_t i = (size_t)(y0 + y) * w + x0 + x, o = (size_t)y * bw + x;
-			ca[o] = a[i] != 0;
-			cb[o] = b[i] != 0;
+	memset(ca - 16, 0, nb);
+	memset(cb - 16, 0, nb);
+	memset(ba - 16, 0, nb);
+	memset(bb - 16, 0, nb);
+	for (int y = y0; y <= y1; y++) {
+		const uint8_t *ra = a + (size_t)y * w + x0, *rb = b + (size_t)y * w + x0;
+		uint8_t *oa = ca + (size_t)(y - y0 + 1) * pw + 1, *ob = cb + (size_t)(y - y0 + 1) * pw + 1;
+		int x = 0;
+		for (; x + 8 <= bw; x += 8) {
+			store8(oa + x, nonzero8(load8(ra + x)));
+			store8(ob + x, nonzero8(load8(rb + x)));
 		}
-	ms_mask_boundary(ca, bh, bw, ba);
-	ms_mask_boundary(cb, bh, bw, bb);
-	size_t n = directed(ba, bb, bh, bw, sy, sx, rowsel, g, f, z, v, d2, dist, 0);
-	n = directed(bb, ba, bh, bw, sy, sx, rowsel, g, f, z, v, d2, dist, n);
+		for (; x < bw; x++) {
+			oa[x] = ra[x] != 0;
+			ob[x] = rb[x] != 0;
+		}
+	}
+	boundary_of(ca, ba, ph, pw, &A);
+	boundary_of(cb, bb, ph, pw, &B);
+	size_t n = directed(&A, &B, bb, sy, sx, &e, dist, 0);
+	n = directed(&B, &A, ba, sy, sx, &e, dist, n);
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += dist[i];
@@ -248,25 +363,36 @@ int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy,
 		ws = &own;
 	if (h < 1 || w < 1 || !(sy > 0) || !(sx > 0))
 		return ms_error("mask metrics: bad size or spacing");
-	uint8_t *col = scratch_get(ws, w);
+	uint8_t *col = scratch_get(ws, (size_t)w + 8);
 	if (!col)
 		return -1;
-	memset(col, 0, w);
+	memset(col, 0, (size_t)w + 8);
 	int64_t sa = 0, sb = 0, tp = 0;
 	int y0 = -1, y1 = -1;
 	for (int y = 0; y < h; y++) {
 		const uint8_t *ra = a + (size_t)y * w, *rb = b + (size_t)y * w;
-		uint32_t na = 0, nb = 0, nt = 0;
-		for (int x = 0; x < w; x++) {
+		int64_t na = 0, nb = 0;
+		int x = 0;
+		for (; x + 8 <= w; x += 8) {   /* 8 pixels at a time; background is skipped */
+			uint64_t va = load8(ra + x), vb = load8(rb + x);
+			if (!(va | vb))
+				continue;
+			va = nonzero8(va);
+			vb = nonzero8(vb);
+			na += __builtin_popcountll(va);
+			nb += __builtin_popcountll(vb);
+			tp += __builtin_popcountll(va & vb);
+			store8(col + x, load8(col + x) | va | vb);
+		}
+		for (; x < w; x++) {
 			uint8_t p = ra[x] != 0, q = rb[x] != 0;
 			na += p;
 			nb += q;
-			nt += p & q;
+			tp += p & q;
 			col[x] |= p | q;
 		}
 		sa += na;
 		sb += nb;
-		tp += nt;
 		if (na + nb) {
 			y0 = y0 < 0 ? y : y0;
 			y1 = y;

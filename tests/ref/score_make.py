@@ -57,7 +57,9 @@ def masks(f):
         spacing = {"spacing": "0.5,0.8"} if i % 2 else {}
         preds = {"same": ref, "erode": cv2.erode(ref, k, iterations=2),
                  "dilate": cv2.dilate(ref, k, iterations=3), "shift": shift(ref, 5, -7),
-                 "other": other, "empty": np.zeros_like(ref)}
+                 "other": other, "empty": np.zeros_like(ref),
+                 # many isolated pixels far from the lesion: ms-score's EDT fallback
+                 "dots": ref[::-1, ::-1] & (np.indices(ref.shape).sum(0) % 2).astype(np.uint8)}
         for kind, p in preds.items():
             sid = f"{ds}/{stem}/{kind}"
             write(f, "image", {"id": sid}, np.zeros((1, 4, 4), np.float32))  # pass-through

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Benchmark: ms-score on N (default 10000) samples of 256x256 mask + pred, against a
+# read-only pass over the same stream (cat, ms-info). Run from the repo root after make.
+#   sh tests/bench/score.sh [N]
+set -eu
+n=${1:-10000}
+dir=${TMPDIR:-/tmp}/ms-bench-score.$$
+mkdir -p "$dir"
+trap 'rm -rf "$dir"' EXIT
+s="$dir/masks.ms"
+/usr/bin/python3 - "$s" "$n" <<'PY'
+# 100 distinct (mask, pred) pairs of random ellipses, the pred a shifted, resized
+# ellipse; cycled with distinct ids
+import sys; sys.path.insert(0, "tests/ref")
+import numpy as np, msstream
+path, n = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+yy, xx = np.mgrid[0:256, 0:256]
+def ellipse(cy, cx, ry, rx):
+    return ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).astype(np.uint8)[None]
+bank = []
+for i in range(100):
+    cy, cx = rng.uniform(60, 196, 2); ry, rx = rng.uniform(10, 60, 2)
+    d = rng.normal(0, 4, 4)
+    bank.append((ellipse(cy, cx, ry, rx), ellipse(cy + d[0], cx + d[1], ry * (1 + d[2] / 20), rx * (1 + d[3] / 20))))
+with open(path, "wb") as f:
+    for i in range(n):
+        m, p = bank[i % 100]
+        msstream.write(f, "mask", {"id": f"s{i}"}, m)
+        msstream.write(f, "pred", {"id": f"s{i}"}, p)
+PY
+echo "stream: $n samples, $(du -m "$s" | cut -f1) MiB"
+cat "$s" > /dev/null   # warm the page cache
+t() { # label command...: best of 3 wall-clock seconds
+	label=$1; shift
+	best=
+	for i in 1 2 3; do
+		a=$(date +%s.%N); "$@" > /dev/null; b=$(date +%s.%N)
+		best=$(echo "$a $b ${best:-999}" | awk '{ d = $2 - $1; print d < $3 ? d : $3 }')
+	done
+	printf '%-36s %6.3f s  %8.0f samples/s\n' "$label" "$best" "$(echo "$n $best" | awk '{ print $1 / $2 }')"
+}
+t "cat stream" cat "$s"
+t "ms-info (decode + stats)" bin/ms-info "$s"
+t "ms-score (all mask metrics)" bin/ms-score "$s"
+t "cat | ms-score (pipe)" sh -c "cat '$s' | bin/ms-score"
