@@ -194,7 +194,7 @@ static int spacing_of(const ms_rec *r, double *sy, double *sx)
 	char buf[128], *end;
 	if (!ms_meta_get(r, "spacing", buf, sizeof buf))
 		return 0;
-	*sy = strtod(buf, &end);
+	*sx = *sy = strtod(buf, &end);   /* one number: the same both ways */
 	if (*end == ',')
 		*sx = strtod(end + 1, &end);
 	return *end || !(*sy > 0 && *sx > 0 && isfinite(*sy) && isfinite(*sx)) ? -1 : 1;

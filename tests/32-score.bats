@@ -174,12 +174,14 @@ w('mask', 'a', m); w('pred', 'a', p)
 w('mask', 'b', m, spacing='3,0.5'); w('pred', 'b', p)
 w('mask', 'c', m); w('pred', 'c', p, spacing='3,0.5')
 w('mask', 'd', m, spacing='0,1'); w('pred', 'd', p)
-w('mask', 'e', m, spacing='1'); w('pred', 'e', p)"
+w('mask', 'e', m, spacing='1,2,3'); w('pred', 'e', p)
+w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 	run bash -c "ms-score '$BATS_TEST_TMPDIR/s.ms' 2>'$BATS_TEST_TMPDIR/err'"
 	[ "$status" -eq 0 ]
 	[ "$(printf '%s\n' "${lines[@]:1:3}" | cut -f1,8,9 | tr '\t\n' ' ')" = "a 2.000000 1.333333 b 1.000000 0.666667 c 1.000000 0.666667 " ]
 	grep -q "sample d: bad spacing= metadata (want sy,sx > 0), skipped" "$BATS_TEST_TMPDIR/err"
 	grep -q "sample e: bad spacing= metadata (want sy,sx > 0), skipped" "$BATS_TEST_TMPDIR/err"
+	[ "$(printf '%s\n' "${lines[4]}" | cut -f1,8,9 | tr '\t' ' ')" = "f 4.000000 2.666667" ]
 }
 
 @test "ms-score masks agree with scipy EDT and exact counts on busi and kvasir-seg" {
