@@ -225,3 +225,24 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 	run bash -c "ms-score --json --diversity synth '$BATS_TEST_TMPDIR/d.ms' | $PY -c 'import json,sys; j = json.load(sys.stdin); print(j[\"pairs\"], j[\"scales\"])'"
 	[ "$output" = "28 3" ]
 }
+
+@test "ms-score(1) EXAMPLES on saved streams run" {
+	mk "$BATS_TEST_TMPDIR/preds.ms" "$SQ
+for i in range(7):
+    w('mask', f's{i}', m); w('prob', f's{i}', np.roll(m, i, 2).astype(np.float32) * 0.6)"
+	mk "$BATS_TEST_TMPDIR/samples.ms" "
+rng = np.random.default_rng(0)
+for i in range(3):
+    x = rng.random((3, 48, 48), np.float32)
+    w('image', str(i), x); w('synth', str(i), np.clip(x + 0.1 * rng.standard_normal(x.shape, np.float32), 0, 1))"
+	sed -n '/^\.Sh EXAMPLES/,/^\.Sh SEE ALSO/p' "$BATS_TEST_DIRNAME/../man/ms-score.1" |
+		grep '^ms-score ' | sed 's/\\e/\\/g' > "$BATS_TEST_TMPDIR/ex.sh"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/ex.sh")" -eq 4 ]
+	cd "$BATS_TEST_TMPDIR"
+	run bash -e ex.sh
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq $((5 + 8 + 2)) ]
+	[ "$(printf '%s\n' "${lines[@]:0:5}" | cut -f1 | tr '\n' ' ')" = "s6 s5 s4 s3 s2 " ]
+	[ "$($PY -c 'import json; print(json.load(open("scores.json"))["scored"])')" = 7 ]
+	[[ "${lines[14]}" == "$(printf 'synth\t3\t3\t3\t')"* ]]
+}
