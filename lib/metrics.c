@@ -241,38 +241,47 @@ static void boundary_of(const uint8_t *m, uint8_t *b, int ph, int pw, bnd *o)
 		o->rows[fill[o->at[k] % pw]++] = o->at[k] / pw;
 }
 
+/* rows from the query row y to the nearest of the sorted rows r[0..n) (n > 0) */
+static int row_gap(const int32_t *r, int n, int y)
+{
+	int s = 0, e = n;
+	while (e - s > 4) {                 /* bisect to a short run, then scan it */
+		int mid = (s + e) / 2;
+		if (r[mid] < y)
+			s = mid;
+		else
+			e = mid + 1;
+	}
+	int best = INT32_MAX;
+	for (int i = s; i < e; i++) {
+		int d = r[i] < y ? y - r[i] : r[i] - y;
+		best = d < best ? d : best;
+	}
+	if (s > 0 && y - r[s - 1] < best)
+		best = y - r[s - 1];
+	if (e < n && r[e] - y < best)
+		best = r[e] - y;
+	return best;
+}
+
 /* squared distance from (y, x) to the nearest pixel of f: scan columns outwards from x
  * until the column offset alone exceeds the best distance; *cost counts columns seen */
-static double nearest(const bnd *f, int pw, int y, int x, double sy, double sx, long *cost)
+static double nearest(const bnd *f, int pw, int y, int x, double sy2, double sx2, long *cost)
 {
 	double best = INFINITY;
-	for (int k = 0; k < pw; k++) {
-		double dx2 = (sx * k) * (sx * k);
-		if (dx2 >= best || (x - k < 1 && x + k > pw - 2))
+	int lo = x, hi = x;                 /* columns x - k and x + k, inside 1 .. pw - 2 */
+	for (int k = 0; lo >= 1 || hi <= pw - 2; k++, lo--, hi++) {
+		double dx2 = sx2 * k * k;
+		if (dx2 >= best)
 			break;
-		for (int side = 0; side < (k ? 2 : 1); side++) {
-			int c = side ? x + k : x - k;
-			if (c < 1 || c > pw - 2)
+		for (int c = lo; c <= hi; c += hi - lo > 0 ? hi - lo : 1) {
+			int s = f->start[c], n = f->start[c + 1] - s;
+			if (c < 1 || c > pw - 2 || !n)
 				continue;
-			int s = f->start[c], e = f->start[c + 1];
-			++*cost;
-			if (s == e)
-				continue;
-			while (s < e) {                      /* first row >= y */
-				int mid = (s + e) / 2;
-				if (f->rows[mid] < y)
-					s = mid + 1;
-				else
-					e = mid;
-			}
-			int dy = INT32_MAX;
-			if (s < f->start[c + 1])
-				dy = f->rows[s] - y;
-			if (s > f->start[c] && y - f->rows[s - 1] < dy)
-				dy = y - f->rows[s - 1];
-			double d = dx2 + (sy * dy) * (sy * dy);
+			double dy = row_gap(f->rows + s, n, y), d = dx2 + sy2 * dy * dy;
 			best = d < best ? d : best;
 		}
+		*cost += 2;
 	}
 	return best;
 }
@@ -294,7 +303,8 @@ static size_t directed(const bnd *q, const bnd *f, const uint8_t *fb, double sy,
 	long cost = 0, budget = 4L * e->ph * e->pw;
 	size_t n0 = n;
 	for (int k = 0; k < q->n && cost <= budget; k++)
-		out[n++] = sqrt(nearest(f, e->pw, q->at[k] / e->pw, q->at[k] % e->pw, sy, sx, &cost));
+		out[n++] = sqrt(nearest(f, e->pw, q->at[k] / e->pw, q->at[k] % e->pw, sy * sy,
+		                        sx * sx, &cost));
 	if (cost <= budget)
 		return n;
 	n = n0;

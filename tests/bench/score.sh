@@ -30,6 +30,23 @@ with open(path, "wb") as f:
         msstream.write(f, "pred", {"id": f"s{i}"}, p)
 PY
 echo "stream: $n samples, $(du -m "$s" | cut -f1) MiB"
+# the pure reading cost: decode every record with the library and free it
+cat > "$dir/read.c" <<'C'
+#include "ms.h"
+int main(int argc, char **argv)
+{
+	ms_rec r;
+	FILE *f = fopen(argv[1], "rb");
+	int ret;
+	(void)argc;
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read(f, &r)) == 1)
+		;
+	ms_rec_free(&r);
+	return ret < 0;
+}
+C
+${CC:-cc} -O2 -Ilib -o "$dir/read" "$dir/read.c" lib/libms.a $(pkg-config --libs zlib openblas 2>/dev/null || echo -lz -lopenblas) -lm
 cat "$s" > /dev/null   # warm the page cache
 t() { # label command...: best of 3 wall-clock seconds
 	label=$1; shift
@@ -41,6 +58,8 @@ t() { # label command...: best of 3 wall-clock seconds
 	printf '%-36s %6.3f s  %8.0f samples/s\n' "$label" "$best" "$(echo "$n $best" | awk '{ print $1 / $2 }')"
 }
 t "cat stream" cat "$s"
+t "read only (ms_rec_read, libms)" "$dir/read" "$s"
 t "ms-info (decode + stats)" bin/ms-info "$s"
 t "ms-score (all mask metrics)" bin/ms-score "$s"
+t "cat | read only (pipe)" sh -c "cat '$s' | '$dir/read' /dev/stdin"
 t "cat | ms-score (pipe)" sh -c "cat '$s' | bin/ms-score"
