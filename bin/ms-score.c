@@ -27,7 +27,7 @@ static int ncol;
 static const char **cols;
 static double *vals[MAXCOL];       /* per column, one value per scored sample */
 static size_t nrows, cap, nsamples, nskipped;
-static ms_scratch scratch;
+static ms_scratch scratch, scratch2;
 static ms_rec *set;                /* --diversity: the images */
 static size_t nset;
 
@@ -256,10 +256,16 @@ static int score_images(const char *id)
 	if (c != c2 || h != h2 || w != w2)
 		return skip(id, "'%s' and '%s' differ in shape", want[0], want[1]);
 	double v[3];
+	ms_ssim_img pa, pb;
 	v[0] = ms_psnr(a->t.data, b->t.data, (size_t)c * h * w);
-	if (ms_ssim(a->t.data, b->t.data, c, h, w, &v[1]) < 0 ||
-	    ms_msssim(a->t.data, b->t.data, c, h, w, &v[2]) < 0)
-		return skip(id, "%s", ms_errmsg());
+	if (!ms_msssim_scales(h, w))
+		return skip(id, "images are smaller than %dx%d", MS_SSIM_WIN, MS_SSIM_WIN);
+	if (ms_ssim_img_init(&pa, a->t.data, c, h, w) < 0 ||
+	    ms_ssim_img_init(&pb, b->t.data, c, h, w) < 0 ||
+	    ms_ssim_compare(&pa, &pb, &scratch2, &v[1], &v[2]) < 0)
+		die("%s", ms_errmsg());
+	ms_ssim_img_free(&pa);
+	ms_ssim_img_free(&pb);
 	add_row(id, v);
 	return 1;
 }
@@ -290,16 +296,50 @@ static int collect(ms_rec *r, const char *id)
 	return 1;
 }
 
+/* prepare images set[i0 .. i0 + n) */
+static void prepare(ms_ssim_img *p, size_t i0, size_t n, int c, int h, int w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ms_ssim_img_init(&p[i], set[i0 + i].t.data, c, h, w) < 0)
+			die("%s", ms_errmsg());
+}
+
+static void unprepare(ms_ssim_img *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ms_ssim_img_free(&p[i]);
+}
+
 static void diversity(void)
 {
 	int c, h, w;
 	size_t np = nset * (nset - 1) / 2, k = 0;
 	double *v = emalloc(np * sizeof *v), s[4];
 	image_of(&set[0], &c, &h, &w);
-	for (size_t i = 0; i < nset; i++)
-		for (size_t j = i + 1; j < nset; j++)
-			if (ms_msssim(set[i].t.data, set[j].t.data, c, h, w, &v[k++]) < 0)
-				die("%s", ms_errmsg());
+	/* all pairs, in blocks of prepared images that fit in about 256 MiB */
+	size_t bs = ((size_t)256 << 20) / ms_ssim_img_bytes(c, h, w);
+	bs = bs < 2 ? 2 : bs > nset ? nset : bs;
+	ms_ssim_img *A = ecalloc(bs, sizeof *A), *B = ecalloc(bs, sizeof *B);
+	for (size_t i0 = 0; i0 < nset; i0 += bs) {
+		size_t na = nset - i0 < bs ? nset - i0 : bs;
+		prepare(A, i0, na, c, h, w);
+		for (size_t j0 = i0; j0 < nset; j0 += bs) {
+			size_t nb = nset - j0 < bs ? nset - j0 : bs;
+			if (j0 != i0)
+				prepare(B, j0, nb, c, h, w);
+			for (size_t i = 0; i < na; i++)
+				for (size_t j = j0 == i0 ? i + 1 : 0; j < nb; j++)
+					if (ms_ssim_compare(&A[i], j0 == i0 ? &A[j] : &B[j], &scratch2,
+					                    NULL, &v[k++]) < 0)
+						die("%s", ms_errmsg());
+			if (j0 != i0)
+				unprepare(B, nb);
+		}
+		unprepare(A, na);
+	}
+	MS_ASSERT(k == np);
+	free(A);
+	free(B);
 	summarise(v, np, s);
 	if (json) {
 		printf("{\"mode\": \"diversity\", \"name\": ");
@@ -471,5 +511,6 @@ int main(int argc, char **argv)
 	for (int j = 0; j < ncol; j++)
 		free(vals[j]);
 	ms_scratch_free(&scratch);
+	ms_scratch_free(&scratch2);
 	return fshut(stdout, "<stdout>");
 }

@@ -447,86 +447,8 @@ double ms_psnr(const float *a, const float *b, size_t n)
 	return se == 0 ? INFINITY : 10 * log10(n / se);
 }
 
+enum { R = MS_SSIM_WIN / 2 };
 static const double msssim_w[MS_MSSSIM_SCALES] = { 0.0448, 0.2856, 0.3001, 0.2363, 0.1333 };
-
-/* mean SSIM and mean contrast-structure term over the valid 11 x 11 positions */
-static int ssim_cs(const double *x, const double *y, int h, int w, double *ssim, double *cs)
-{
-	enum { R = MS_SSIM_WIN / 2 };
-	const double C1 = 0.01 * 0.01, C2 = 0.03 * 0.03;
-	double k[MS_SSIM_WIN], ks = 0;
-	for (int i = 0; i < MS_SSIM_WIN; i++)
-		ks += k[i] = exp(-0.5 * (i - R) * (i - R) / (1.5 * 1.5));
-	for (int i = 0; i < MS_SSIM_WIN; i++)
-		k[i] /= ks;
-	int ow = w - 2 * R, oh = h - 2 * R;
-	size_t plane = (size_t)h * ow;
-	double *t = ms_calloc(5 * plane, sizeof *t);
-	if (!t)
-		return -1;
-	/* horizontal pass of x, y, xx, yy, xy */
-	for (int r = 0; r < h; r++)
-		for (int c = 0; c < ow; c++) {
-			double s[5] = { 0 };
-			const double *px = x + (size_t)r * w + c, *py = y + (size_t)r * w + c;
-			for (int i = 0; i < MS_SSIM_WIN; i++) {
-				double u = px[i], v = py[i];
-				s[0] += k[i] * u;
-				s[1] += k[i] * v;
-				s[2] += k[i] * u * u;
-				s[3] += k[i] * v * v;
-				s[4] += k[i] * u * v;
-			}
-			for (int j = 0; j < 5; j++)
-				t[j * plane + (size_t)r * ow + c] = s[j];
-		}
-	double ssum = 0, csum = 0;
-	for (int r = 0; r < oh; r++)
-		for (int c = 0; c < ow; c++) {
-			double s[5] = { 0 };
-			for (int i = 0; i < MS_SSIM_WIN; i++)
-				for (int j = 0; j < 5; j++)
-					s[j] += k[i] * t[j * plane + (size_t)(r + i) * ow + c];
-			double mx = s[0], my = s[1];
-			double vx = s[2] - mx * mx, vy = s[3] - my * my, vxy = s[4] - mx * my;
-			double csv = (2 * vxy + C2) / (vx + vy + C2);
-			csum += csv;
-			ssum += (2 * mx * my + C1) / (mx * mx + my * my + C1) * csv;
-		}
-	free(t);
-	*ssim = ssum / ((double)oh * ow);
-	*cs = csum / ((double)oh * ow);
-	return 0;
-}
-
-static double *to_double(const float *p, size_t n)
-{
-	double *d = ms_malloc(n * sizeof *d);
-	if (d)
-		for (size_t i = 0; i < n; i++)
-			d[i] = p[i];
-	return d;
-}
-
-int ms_ssim(const float *a, const float *b, int c, int h, int w, double *out)
-{
-	if (h < MS_SSIM_WIN || w < MS_SSIM_WIN)
-		return ms_error("image %dx%d is smaller than the %dx%d SSIM window", w, h,
-		                MS_SSIM_WIN, MS_SSIM_WIN);
-	size_t n = (size_t)h * w;
-	double sum = 0;
-	for (int ch = 0; ch < c; ch++) {
-		double *x = to_double(a + ch * n, n), *y = to_double(b + ch * n, n), ss, cs;
-		int ret = x && y ? ssim_cs(x, y, h, w, &ss, &cs) : -1;
-		free(x);
-		free(y);
-		if (ret < 0)
-			return -1;
-		sum += ss;
-	}
-	*out = sum / c;
-	return 0;
-}
 
 int ms_msssim_scales(int h, int w)
 {
@@ -539,48 +461,188 @@ int ms_msssim_scales(int h, int w)
 	return m;
 }
 
-/* 2 x 2 average pooling in place (an odd last row or column is dropped) */
-static void pool2(double *p, int *h, int *w)
+/* valid 11 x 11 Gaussian (sigma 1.5) filter of an h x w plane into (h-10) x (w-10);
+ * tmp holds h x (w-10) */
+static void gauss_valid(const double *in, int h, int w, double *tmp, double *out)
 {
-	int nh = *h / 2, nw = *w / 2, ow = *w;
-	for (int r = 0; r < nh; r++)
-		for (int c = 0; c < nw; c++) {
-			const double *s = p + (size_t)2 * r * ow + 2 * c;
-			p[(size_t)r * nw + c] = 0.25 * (s[0] + s[1] + s[ow] + s[ow + 1]);
+	static double k[MS_SSIM_WIN];
+	if (k[R] == 0) {
+		double s = 0;
+		for (int i = 0; i < MS_SSIM_WIN; i++)
+			s += k[i] = exp(-0.5 * (i - R) * (i - R) / (1.5 * 1.5));
+		for (int i = 0; i < MS_SSIM_WIN; i++)
+			k[i] /= s;
+	}
+	int ow = w - 2 * R, oh = h - 2 * R;
+	for (int r = 0; r < h; r++) {
+		const double *p = in + (size_t)r * w;
+		double *t = tmp + (size_t)r * ow;
+		for (int c = 0; c < ow; c++) {
+			double s = 0;
+			for (int i = 0; i < MS_SSIM_WIN; i++)
+				s += k[i] * p[c + i];
+			t[c] = s;
 		}
-	*h = nh;
-	*w = nw;
+	}
+	for (int r = 0; r < oh; r++) {
+		double *o = out + (size_t)r * ow;
+		for (int c = 0; c < ow; c++)
+			o[c] = 0;
+		for (int i = 0; i < MS_SSIM_WIN; i++) {
+			const double *t = tmp + (size_t)(r + i) * ow;
+			for (int c = 0; c < ow; c++)
+				o[c] += k[i] * t[c];
+		}
+	}
 }
 
-int ms_msssim(const float *a, const float *b, int c, int h, int w, double *out)
+/* layout of a prepared image: per channel, per scale s (size hs x ws, valid size
+ * os = (hs-10) x (ws-10)): the plane, its local mean, its local variance */
+static size_t scale_len(int h, int w, int s)
 {
+	size_t hs = (size_t)(h >> s), ws = (size_t)(w >> s);
+	return hs * ws + 2 * (hs - 2 * R) * (ws - 2 * R);
+}
+
+static size_t chan_len(int h, int w, int m)
+{
+	size_t n = 0;
+	for (int s = 0; s < m; s++)
+		n += scale_len(h, w, s);
+	return n;
+}
+
+size_t ms_ssim_img_bytes(int c, int h, int w)
+{
+	return (size_t)c * chan_len(h, w, ms_msssim_scales(h, w)) * sizeof(double);
+}
+
+int ms_ssim_img_init(ms_ssim_img *p, const float *x, int c, int h, int w)
+{
+	memset(p, 0, sizeof *p);
 	int m = ms_msssim_scales(h, w);
-	if (!m)
+	if (!m || c < 1)
 		return ms_error("image %dx%d is smaller than the %dx%d SSIM window", w, h,
 		                MS_SSIM_WIN, MS_SSIM_WIN);
-	double wsum = 0, sum = 0;
-	for (int i = 0; i < m; i++)
-		wsum += msssim_w[i];
-	size_t n = (size_t)h * w;
-	for (int ch = 0; ch < c; ch++) {
-		double *x = to_double(a + ch * n, n), *y = to_double(b + ch * n, n), val = 1;
-		int hh = h, ww = w, ret = x && y ? 0 : -1;
-		for (int i = 0; i < m && !ret; i++) {
-			double ss, cs;
-			if ((ret = ssim_cs(x, y, hh, ww, &ss, &cs)) < 0)
-				break;
-			double term = i + 1 < m ? cs : ss;
-			val *= pow(term > 0 ? term : 0, msssim_w[i] / wsum);
-			int th = hh, tw = ww;
-			pool2(x, &th, &tw);
-			pool2(y, &hh, &ww);
-		}
-		free(x);
-		free(y);
-		if (ret < 0)
-			return -1;
-		sum += val;
+	size_t cl = chan_len(h, w, m);
+	double *d = ms_calloc((size_t)c * cl, sizeof *d);
+	double *tmp = ms_malloc((size_t)2 * h * w * sizeof *tmp);
+	if (!d || !tmp) {
+		free(d);
+		free(tmp);
+		return -1;
 	}
-	*out = sum / c;
+	*p = (ms_ssim_img){ c, h, w, m, d };
+	for (int ch = 0; ch < c; ch++) {
+		double *q = d + ch * cl;
+		for (size_t i = 0; i < (size_t)h * w; i++)
+			q[i] = x[ch * (size_t)h * w + i];
+		for (int s = 0; s < m; s++) {
+			int hs = h >> s, ws = w >> s;
+			size_t n = (size_t)hs * ws, on = (size_t)(hs - 2 * R) * (ws - 2 * R);
+			double *mu = q + n, *var = mu + on, *sq = tmp + (size_t)h * w;
+			gauss_valid(q, hs, ws, tmp, mu);
+			for (size_t i = 0; i < n; i++)
+				sq[i] = q[i] * q[i];
+			gauss_valid(sq, hs, ws, tmp, var);
+			for (size_t i = 0; i < on; i++)
+				var[i] -= mu[i] * mu[i];
+			if (s + 1 == m)
+				break;
+			double *next = q + scale_len(h, w, s);   /* 2 x 2 average pooling */
+			for (int r = 0; r < hs / 2; r++)
+				for (int cc = 0; cc < ws / 2; cc++) {
+					const double *u = q + (size_t)2 * r * ws + 2 * cc;
+					next[(size_t)r * (ws / 2) + cc] = 0.25 * (u[0] + u[1] + u[ws] + u[ws + 1]);
+				}
+			q = next;
+		}
+	}
+	free(tmp);
 	return 0;
+}
+
+void ms_ssim_img_free(ms_ssim_img *p)
+{
+	if (p) {
+		free(p->data);
+		p->data = NULL;
+	}
+}
+
+int ms_ssim_compare(const ms_ssim_img *a, const ms_ssim_img *b, ms_scratch *ws, double *ssim,
+                    double *msssim)
+{
+	ms_scratch own = { 0 };
+	const double C1 = 0.01 * 0.01, C2 = 0.03 * 0.03;
+	if (a->c != b->c || a->h != b->h || a->w != b->w)
+		return ms_error("SSIM of images of different shapes");
+	int h = a->h, w = a->w, m = a->m;
+	size_t cl = chan_len(h, w, m);
+	double *tmp = scratch_get(ws ? ws : &own, (size_t)3 * h * w * sizeof *tmp);
+	double wsum = 0, ssum = 0, msum = 0;
+	if (!tmp)
+		return -1;
+	for (int s = 0; s < m; s++)
+		wsum += msssim_w[s];
+	for (int ch = 0; ch < a->c; ch++) {
+		const double *x = a->data + ch * cl, *y = b->data + ch * cl;
+		double val = 1;
+		for (int s = 0; s < m; s++) {
+			int hs = h >> s, ws = w >> s;
+			size_t n = (size_t)hs * ws, on = (size_t)(hs - 2 * R) * (ws - 2 * R);
+			const double *mx = x + n, *vx = mx + on, *my = y + n, *vy = my + on;
+			double *xy = tmp, *exy = tmp + n, *t = tmp + 2 * (size_t)h * w, ls = 0, cs = 0;
+			for (size_t i = 0; i < n; i++)
+				xy[i] = x[i] * y[i];
+			gauss_valid(xy, hs, ws, t, exy);
+			for (size_t i = 0; i < on; i++) {
+				double c = (2 * (exy[i] - mx[i] * my[i]) + C2) / (vx[i] + vy[i] + C2);
+				cs += c;
+				ls += (2 * mx[i] * my[i] + C1) / (mx[i] * mx[i] + my[i] * my[i] + C1) * c;
+			}
+			ls /= on;
+			cs /= on;
+			if (s == 0)
+				ssum += ls;
+			double term = s + 1 < m ? cs : ls;
+			val *= pow(term > 0 ? term : 0, msssim_w[s] / wsum);
+			x += scale_len(h, w, s);
+			y += scale_len(h, w, s);
+		}
+		msum += val;
+	}
+	ms_scratch_free(&own);
+	if (ssim)
+		*ssim = ssum / a->c;
+	if (msssim)
+		*msssim = msum / a->c;
+	return 0;
+}
+
+/* both metrics of two raw images */
+static int ssim_pair(const float *a, const float *b, int c, int h, int w, double *ssim,
+                     double *msssim)
+{
+	ms_ssim_img pa, pb;
+	if (ms_ssim_img_init(&pa, a, c, h, w) < 0)
+		return -1;
+	if (ms_ssim_img_init(&pb, b, c, h, w) < 0) {
+		ms_ssim_img_free(&pa);
+		return -1;
+	}
+	int ret = ms_ssim_compare(&pa, &pb, NULL, ssim, msssim);
+	ms_ssim_img_free(&pa);
+	ms_ssim_img_free(&pb);
+	return ret;
+}
+
+int ms_ssim(const float *a, const float *b, int c, int h, int w, double *ssim)
+{
+	return ssim_pair(a, b, c, h, w, ssim, NULL);
+}
+
+int ms_msssim(const float *a, const float *b, int c, int h, int w, double *msssim)
+{
+	return ssim_pair(a, b, c, h, w, NULL, msssim);
 }

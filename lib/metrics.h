@@ -36,10 +36,23 @@ double ms_quantile(double *v, size_t n, double q);
 #define MS_SSIM_WIN 11          /* Gaussian window 11 x 11, sigma 1.5 */
 #define MS_MSSSIM_SCALES 5
 double ms_psnr(const float *a, const float *b, size_t n);   /* INFINITY if equal */
-/* mean SSIM over the valid window positions, averaged over channels; -1 if h or w < 11 */
-int ms_ssim(const float *a, const float *b, int c, int h, int w, double *ssim);
 /* how many MS-SSIM scales an h x w image allows (at most 5, 0 if h or w < 11) */
 int ms_msssim_scales(int h, int w);
+/* mean SSIM over the valid window positions, averaged over channels; -1 if h or w < 11 */
+int ms_ssim(const float *a, const float *b, int c, int h, int w, double *ssim);
 int ms_msssim(const float *a, const float *b, int c, int h, int w, double *msssim);
+
+/* an image prepared for many comparisons: its pyramid, local means and variances */
+typedef struct {
+	int c, h, w, m;       /* channels, size, MS-SSIM scales */
+	double *data;
+} ms_ssim_img;
+int ms_ssim_img_init(ms_ssim_img *p, const float *x, int c, int h, int w);
+void ms_ssim_img_free(ms_ssim_img *p);      /* NULL-safe */
+size_t ms_ssim_img_bytes(int c, int h, int w);
+/* SSIM and MS-SSIM (either pointer may be NULL) of two images of the same shape;
+ * ws may be NULL */
+int ms_ssim_compare(const ms_ssim_img *a, const ms_ssim_img *b, ms_scratch *ws, double *ssim,
+                    double *msssim);
 
 #endif
