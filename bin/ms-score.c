@@ -27,7 +27,7 @@ static int ncol;
 static const char **cols;
 static double *vals[MAXCOL];       /* per column, one value per scored sample */
 static size_t nrows, cap, nsamples, nskipped;
-static ms_scratch scratch, scratch2;
+static ms_scratch scratch, scratch2;   /* masks, images */
 static ms_rec *set;                /* --diversity: the images */
 static size_t nset;
 
@@ -113,30 +113,19 @@ static void add_row(const char *id, const double *v)
 	nrows++;
 }
 
-/* mean, population std, median and count of the values that are not NaN */
-static void summarise(const double *v, size_t n, double out[4])
-{
-	double *t = emalloc((n ? n : 1) * sizeof *t), sum = 0, ss = 0;
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isnan(v[i]))
-			sum += t[m++] = v[i];
-	double mean = m ? sum / m : NAN;
-	for (size_t i = 0; i < m; i++)
-		ss += (t[i] - mean) * (t[i] - mean);
-	out[0] = mean;
-	out[1] = m ? sqrt(ss / m) : NAN;
-	out[2] = ms_quantile(t, m, 0.5);
-	out[3] = (double)m;
-	free(t);
-}
-
 static void print_summary(void)
 {
 	static const char *rows[] = { "mean", "std", "median", "n" };
 	double s[MAXCOL][4];
-	for (int j = 0; j < ncol; j++)
-		summarise(vals[j], nrows, s[j]);
+	for (int j = 0; j < ncol; j++) {
+		ms_summary m;
+		if (ms_summary_compute(vals[j], nrows, &m) < 0)
+			die("%s", ms_errmsg());
+		s[j][0] = m.mean;
+		s[j][1] = m.std;
+		s[j][2] = m.median;
+		s[j][3] = (double)m.n;
+	}
 	if (json)
 		fputs("\n], \"summary\": {", stdout);
 	for (int r = 0; r < 4; r++) {
@@ -296,51 +285,22 @@ static int collect(ms_rec *r, const char *id)
 	return 1;
 }
 
-/* prepare images set[i0 .. i0 + n) */
-static void prepare(ms_ssim_img *p, size_t i0, size_t n, int c, int h, int w)
-{
-	for (size_t i = 0; i < n; i++)
-		if (ms_ssim_img_init(&p[i], set[i0 + i].t.data, c, h, w) < 0)
-			die("%s", ms_errmsg());
-}
-
-static void unprepare(ms_ssim_img *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		ms_ssim_img_free(&p[i]);
-}
-
 static void diversity(void)
 {
 	int c, h, w;
-	size_t np = nset * (nset - 1) / 2, k = 0;
-	double *v = emalloc(np * sizeof *v), s[4];
+	size_t np = nset * (nset - 1) / 2;
+	const float **img = emalloc(nset * sizeof *img);
+	double *v = emalloc(np * sizeof *v), s[3];
+	ms_summary m;
 	image_of(&set[0], &c, &h, &w);
-	/* all pairs, in blocks of prepared images that fit in about 256 MiB */
-	size_t bs = ((size_t)256 << 20) / ms_ssim_img_bytes(c, h, w);
-	bs = bs < 2 ? 2 : bs > nset ? nset : bs;
-	ms_ssim_img *A = ecalloc(bs, sizeof *A), *B = ecalloc(bs, sizeof *B);
-	for (size_t i0 = 0; i0 < nset; i0 += bs) {
-		size_t na = nset - i0 < bs ? nset - i0 : bs;
-		prepare(A, i0, na, c, h, w);
-		for (size_t j0 = i0; j0 < nset; j0 += bs) {
-			size_t nb = nset - j0 < bs ? nset - j0 : bs;
-			if (j0 != i0)
-				prepare(B, j0, nb, c, h, w);
-			for (size_t i = 0; i < na; i++)
-				for (size_t j = j0 == i0 ? i + 1 : 0; j < nb; j++)
-					if (ms_ssim_compare(&A[i], j0 == i0 ? &A[j] : &B[j], &scratch2,
-					                    NULL, &v[k++]) < 0)
-						die("%s", ms_errmsg());
-			if (j0 != i0)
-				unprepare(B, nb);
-		}
-		unprepare(A, na);
-	}
-	MS_ASSERT(k == np);
-	free(A);
-	free(B);
-	summarise(v, np, s);
+	for (size_t i = 0; i < nset; i++)
+		img[i] = set[i].t.data;
+	if (ms_msssim_pairs(img, nset, c, h, w, v) < 0 || ms_summary_compute(v, np, &m) < 0)
+		die("%s", ms_errmsg());
+	s[0] = m.mean;
+	s[1] = m.std;
+	s[2] = m.median;
+	free(img);
 	if (json) {
 		printf("{\"mode\": \"diversity\", \"name\": ");
 		print_str(want[0]);

@@ -646,3 +646,84 @@ int ms_msssim(const float *a, const float *b, int c, int h, int w, double *msssi
 {
 	return ssim_pair(a, b, c, h, w, NULL, msssim);
 }
+
+/* pair (i, j), i < j, of n: its place in the order (0,1), (0,2) ... (1,2) ... */
+static size_t pair_index(size_t i, size_t j, size_t n)
+{
+	return i * n - i * (i + 1) / 2 + (j - i - 1);
+}
+
+static int prepare(ms_ssim_img *p, const float *const *img, size_t n, int c, int h, int w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ms_ssim_img_init(&p[i], img[i], c, h, w) < 0) {
+			while (i--)
+				ms_ssim_img_free(&p[i]);
+			return -1;
+		}
+	return 0;
+}
+
+static void unprepare(ms_ssim_img *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ms_ssim_img_free(&p[i]);
+}
+
+int ms_msssim_pairs(const float *const *img, size_t n, int c, int h, int w, double *out)
+{
+	if (!ms_msssim_scales(h, w))
+		return ms_error("image %dx%d is smaller than the %dx%d SSIM window", w, h,
+		                MS_SSIM_WIN, MS_SSIM_WIN);
+	if (n < 2)
+		return 0;
+	/* blocks of prepared images that fit in about 256 MiB: block a against itself,
+	 * then against every later block b */
+	size_t bs = ((size_t)256 << 20) / ms_ssim_img_bytes(c, h, w);
+	bs = bs < 2 ? 2 : bs > n ? n : bs;
+	ms_ssim_img *A = ms_calloc(bs, sizeof *A), *B = ms_calloc(bs, sizeof *B);
+	ms_scratch ws = { 0 };
+	int ret = A && B ? 0 : -1;
+	for (size_t i0 = 0; i0 < n && !ret; i0 += bs) {
+		size_t na = n - i0 < bs ? n - i0 : bs;
+		if ((ret = prepare(A, img + i0, na, c, h, w)) < 0)
+			break;
+		for (size_t j0 = i0; j0 < n && !ret; j0 += bs) {
+			size_t nb = n - j0 < bs ? n - j0 : bs;
+			const ms_ssim_img *J = j0 == i0 ? A : B;
+			if (j0 != i0 && (ret = prepare(B, img + j0, nb, c, h, w)) < 0)
+				break;
+			for (size_t i = 0; i < na && !ret; i++)
+				for (size_t j = j0 == i0 ? i + 1 : 0; j < nb && !ret; j++)
+					ret = ms_ssim_compare(&A[i], &J[j], &ws, NULL,
+					                      &out[pair_index(i0 + i, j0 + j, n)]);
+			if (j0 != i0)
+				unprepare(B, nb);
+		}
+		unprepare(A, na);
+	}
+	free(A);
+	free(B);
+	ms_scratch_free(&ws);
+	return ret;
+}
+
+/* ---- summaries */
+int ms_summary_compute(const double *v, size_t n, ms_summary *s)
+{
+	double *t = ms_malloc((n ? n : 1) * sizeof *t), sum = 0, ss = 0;
+	size_t m = 0;
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			sum += t[m++] = v[i];
+	s->n = m;
+	s->mean = m ? sum / m : NAN;
+	for (size_t i = 0; i < m; i++)
+		ss += (t[i] - s->mean) * (t[i] - s->mean);
+	s->std = m ? sqrt(ss / m) : NAN;
+	s->median = ms_quantile(t, m, 0.5);
+	free(t);
+	return 0;
+}

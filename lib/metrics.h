@@ -54,5 +54,16 @@ size_t ms_ssim_img_bytes(int c, int h, int w);
  * ws may be NULL */
 int ms_ssim_compare(const ms_ssim_img *a, const ms_ssim_img *b, ms_scratch *ws, double *ssim,
                     double *msssim);
+/* MS-SSIM of every pair i < j of n images of one shape, into out[n(n-1)/2] in the order
+ * (0,1), (0,2) ... (0,n-1), (1,2) ...; holds at most about 256 MiB of prepared images */
+int ms_msssim_pairs(const float *const *img, size_t n, int c, int h, int w, double *out);
+
+/* ---- summary of a column of values: NaN values are left out (n counts the others);
+ * population std; median as ms_quantile(0.5); NaN statistics when n is 0 */
+typedef struct {
+	double mean, std, median;
+	size_t n;
+} ms_summary;
+int ms_summary_compute(const double *v, size_t n, ms_summary *s);
 
 #endif

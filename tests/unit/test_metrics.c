@@ -216,6 +216,35 @@ static void test_images(void)
 	CHECK(ms_msssim_scales(1024, 1024) == 5);
 }
 
+static void test_pairs_and_summary(void)
+{
+	enum { N = 5, C = 2, H = 24, W = 30 };
+	static float im[N][C * H * W];
+	const float *p[N];
+	double out[N * (N - 1) / 2], v;
+	for (int i = 0; i < N; i++) {
+		for (int k = 0; k < C * H * W; k++)
+			im[i][k] = (float)ms_rng_uniform(&rng) * 0.3f + 0.1f * i;
+		p[i] = im[i];
+	}
+	CHECK(ms_msssim_pairs(p, N, C, H, W, out) == 0);
+	int k = 0;
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++) {
+			CHECK(ms_msssim(im[i], im[j], C, H, W, &v) == 0);
+			CHECK_NEAR(out[k], v, 1e-15);
+			k++;
+		}
+	CHECK(ms_msssim_pairs(p, N, C, 8, 8, out) < 0);
+	double x[] = { 3, NAN, 1, 2, NAN, 6 };
+	ms_summary s;
+	CHECK(ms_summary_compute(x, 6, &s) == 0);
+	CHECK(s.n == 4 && s.mean == 3 && s.median == 2.5);
+	CHECK_NEAR(s.std, sqrt(14.0 / 4), 1e-15);
+	CHECK(ms_summary_compute(x + 1, 1, &s) == 0);
+	CHECK(s.n == 0 && isnan(s.mean) && isnan(s.std) && isnan(s.median));
+}
+
 int main(void)
 {
 	ms_rng_init(&rng, 42, 0);
@@ -224,5 +253,6 @@ int main(void)
 	RUN(test_overlap);
 	RUN(test_quantile);
 	RUN(test_images);
+	RUN(test_pairs_and_summary);
 	return test_summary("metrics");
 }
