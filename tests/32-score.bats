@@ -77,6 +77,14 @@ w('mask', 'd', m); w('pred', 'd', np.zeros((1, 4, 4), np.uint8))"
 	[ "${lines[5]}" = "ms-score: no sample could be scored" ]
 	run ms-score --images image,synth "$BATS_TEST_TMPDIR/s.ms"
 	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "ms-score: sample a: no 'synth' record, skipped" ]
+	mk "$BATS_TEST_TMPDIR/small.ms" "
+w('image', 'a', np.zeros((1, 10, 40), np.float32)); w('synth', 'a', np.ones((1, 10, 40), np.float32))
+w('image', 'b', np.zeros((1, 20, 20), np.float32)); w('synth', 'b', np.ones((3, 20, 20), np.float32))"
+	run ms-score --images image,synth "$BATS_TEST_TMPDIR/small.ms"
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "ms-score: sample a: images are smaller than 11x11, skipped" ]
+	[ "${lines[1]}" = "ms-score: sample b: 'image' and 'synth' differ in shape, skipped" ]
 	run ms-score --diversity image "$BATS_TEST_TMPDIR/s.ms"
 	[ "$status" -eq 1 ]
 	[ "$output" = "ms-score: fewer than 2 'image' images: no pair to compare" ]
