@@ -29,7 +29,7 @@ static double *vals[MAXCOL];       /* per column, one value per scored sample */
 static size_t nrows, cap, nsamples, nskipped;
 static ms_scratch scratch, scratch2;   /* masks, images */
 static ms_rec *set;                /* --diversity: the images */
-static size_t nset;
+static size_t nset, setcap;
 
 static int skip(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int skip(const char *id, const char *fmt, ...)
@@ -146,14 +146,23 @@ static void print_summary(void)
 		printf("}, \"scored\": %zu, \"skipped\": %zu}\n", nrows, nskipped);
 }
 
+/* height and width (the last two dimensions) of a rank 2 or 3 record; -1 otherwise */
+static int hw_of(const ms_rec *r, int *h, int *w)
+{
+	if (r->t.rank < 2 || r->t.rank > 3)
+		return -1;
+	int64_t hh = r->t.shape[r->t.rank - 2], ww = r->t.shape[r->t.rank - 1];
+	if (hh < 1 || ww < 1 || hh > MS_METRICS_MAXDIM || ww > MS_METRICS_MAXDIM)
+		return -1;
+	*h = (int)hh;
+	*w = (int)ww;
+	return 0;
+}
+
 /* spatial size of a [1,H,W] or [H,W] record; -1 otherwise */
 static int plane_of(const ms_rec *r, int *h, int *w)
 {
-	if (r->t.rank < 2 || r->t.rank > 3 || (r->t.rank == 3 && r->t.shape[0] != 1))
-		return -1;
-	*h = (int)r->t.shape[r->t.rank - 2];
-	*w = (int)r->t.shape[r->t.rank - 1];
-	return *h > 0 && *w > 0 ? 0 : -1;
+	return r->t.rank == 3 && r->t.shape[0] != 1 ? -1 : hw_of(r, h, w);
 }
 
 /* mask bytes, nonzero = foreground: u8 payloads as they are; other integer dtypes
@@ -200,7 +209,8 @@ static int score_masks(const char *id)
 		return want[1] ? skip(id, "no '%s' or '%s' record", want[0], want[1])
 		               : skip(id, "no '%s' record", want[0]);
 	if (plane_of(p, &h, &w) < 0 || plane_of(ref, &h2, &w2) < 0)
-		return skip(id, "'%s' and '%s' must be one-channel [1,H,W]", p->name, ref->name);
+		return skip(id, "'%s' and '%s' must be one-channel [1,H,W], H and W at most %d",
+		            p->name, ref->name, MS_METRICS_MAXDIM);
 	if (h != h2 || w != w2)
 		return skip(id, "'%s' is %dx%d but '%s' is %dx%d", p->name, w, h, ref->name, w2, h2);
 	int sp = spacing_of(ref, &sy, &sx);
@@ -226,12 +236,13 @@ static int image_of(ms_rec *r, int *c, int *h, int *w)
 {
 	if (r->t.rank < 2 || r->t.rank > 3 || r->t.dtype == MS_I32)
 		return -1;
-	*c = r->t.rank == 3 ? (int)r->t.shape[0] : 1;
-	*h = (int)r->t.shape[r->t.rank - 2];
-	*w = (int)r->t.shape[r->t.rank - 1];
+	int64_t cc = r->t.rank == 3 ? r->t.shape[0] : 1;
+	if (cc < 1 || cc > MS_METRICS_MAXDIM || hw_of(r, h, w) < 0)
+		return -1;
+	*c = (int)cc;
 	if (ms_tensor_to_f32(&r->t, 1) < 0)
 		die("%s", ms_errmsg());
-	return *c > 0 ? 0 : -1;
+	return 0;
 }
 
 static int score_images(const char *id)
@@ -279,7 +290,8 @@ static int collect(ms_rec *r, const char *id)
 		return skip(id, "'%s' differs in shape from the first one", r->name);
 	if (!ms_msssim_scales(h, w))
 		return skip(id, "'%s' is smaller than %dx%d", r->name, MS_SSIM_WIN, MS_SSIM_WIN);
-	set = ereallocarray(set, nset + 1, sizeof *set);
+	if (nset == setcap)
+		set = ereallocarray(set, setcap = setcap ? 2 * setcap : 64, sizeof *set);
 	set[nset++] = *r;
 	ms_rec_init(r);
 	return 1;

@@ -371,7 +371,8 @@ int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy,
 	ms_scratch own = { 0 };
 	if (!ws)
 		ws = &own;
-	if (h < 1 || w < 1 || !(sy > 0) || !(sx > 0))
+	if (h < 1 || w < 1 || h > MS_METRICS_MAXDIM || w > MS_METRICS_MAXDIM || !(sy > 0) ||
+	    !(sx > 0))
 		return ms_error("mask metrics: bad size or spacing");
 	uint8_t *col = scratch_get(ws, (size_t)w + 8);
 	if (!col)
@@ -521,6 +522,8 @@ int ms_ssim_img_init(ms_ssim_img *p, const float *x, int c, int h, int w)
 {
 	memset(p, 0, sizeof *p);
 	int m = ms_msssim_scales(h, w);
+	if (h > MS_METRICS_MAXDIM || w > MS_METRICS_MAXDIM)
+		return ms_error("image %dx%d is too large", w, h);
 	if (!m || c < 1)
 		return ms_error("image %dx%d is smaller than the %dx%d SSIM window", w, h,
 		                MS_SSIM_WIN, MS_SSIM_WIN);

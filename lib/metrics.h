@@ -12,6 +12,8 @@ typedef struct {
 } ms_scratch;
 void ms_scratch_free(ms_scratch *s);
 
+#define MS_METRICS_MAXDIM 32767   /* largest height or width (int indices) */
+
 /* ---- binary masks: a = prediction, b = reference, h x w bytes, nonzero = foreground */
 typedef struct {
 	int64_t tp, fp, fn, tn;
