@@ -303,7 +303,8 @@ static size_t directed(const bnd *q, const bnd *f, const uint8_t *fb, double sy,
 	long cost = 0, budget = 4L * e->ph * e->pw;
 	size_t n0 = n;
 	for (int k = 0; k < q->n && cost <= budget; k++)
-		out[n++] = sqrt(nearest(f, e->pw, q->at[k] / e->pw, q->at[k] % e->pw, sy * sy,
+		out[n++] = fb[q->at[k]] ? 0 :     /* on both boundaries */
+		           sqrt(nearest(f, e->pw, q->at[k] / e->pw, q->at[k] % e->pw, sy * sy,
 		                        sx * sx, &cost));
 	if (cost <= budget)
 		return n;
