@@ -209,6 +209,15 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 	[ "$status" -eq 1 ]
 }
 
+@test "ms-score masks agree with scipy on random sizes, densities and spacings" {
+	$PY "$REF/score_make.py" random "$BATS_TEST_TMPDIR/r.ms"
+	ms-score -d 12 "$BATS_TEST_TMPDIR/r.ms" > "$BATS_TEST_TMPDIR/r.tsv"
+	run $PY "$REF/score_ref.py" masks "$BATS_TEST_TMPDIR/r.ms" "$BATS_TEST_TMPDIR/r.tsv"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"assd	samples"*"n=300"* ]]
+}
+
 @test "ms-score --images agrees with skimage PSNR/SSIM and a numpy MS-SSIM" {
 	data
 	$PY "$REF/score_make.py" images "$BATS_TEST_TMPDIR/i.ms"

@@ -3,6 +3,7 @@
     score_make.py masks OUT      real masks vs perturbed predictions (busi, kvasir-seg)
     score_make.py images OUT     real images vs noisy / blurred / shifted versions
     score_make.py diversity OUT  a set of 'synth' images (crops of real ones)
+    score_make.py random OUT     random sizes (1 to 69), densities, spacings; f32 prob
 """
 import os
 import sys
@@ -107,6 +108,17 @@ def diversity(f):
         write(f, "synth", {"id": str(i)}, np.ascontiguousarray(a[:, 20:84, 30:94]))
 
 
+def random(f):
+    rng = np.random.default_rng(5)
+    for i in range(300):
+        h, w = rng.integers(1, 70, 2)
+        m = (rng.random((1, h, w)) < rng.random()).astype(np.uint8)
+        p = rng.random((1, h, w)).astype(np.float32)
+        sp = "%g,%g" % tuple(rng.uniform(0.1, 3, 2))
+        write(f, "mask", {"id": str(i), "spacing": sp}, m)
+        write(f, "prob", {"id": str(i)}, p)
+
+
 if __name__ == "__main__":
     with open(sys.argv[2], "wb") as out:
-        {"masks": masks, "images": images, "diversity": diversity}[sys.argv[1]](out)
+        {"masks": masks, "images": images, "diversity": diversity, "random": random}[sys.argv[1]](out)
