@@ -18,12 +18,10 @@ from msstream import write  # noqa: E402
 DATA = os.environ.get("MS_DATA") or next(
     (d for d in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/data"),
                  "/work/shared/data") if os.path.isdir(d)), "/work/shared/data")
-PICK = {"busi": ["benign_1", "benign_100", "malignant_115", "malignant_121"],
-        "kvasir-seg": sorted(os.listdir(os.path.join(DATA, "kvasir-seg/masks")))[:4]}
-
-
 def stems():
-    for ds, names in PICK.items():
+    pick = {"busi": ["benign_1", "benign_100", "malignant_115", "malignant_121"],
+            "kvasir-seg": sorted(os.listdir(os.path.join(DATA, "kvasir-seg/masks")))[:4]}
+    for ds, names in pick.items():
         for n in names:
             yield ds, n.replace(".png", "")
 
