@@ -1,6 +1,7 @@
 #!/bin/sh
 # Benchmark: ms-score on N (default 10000) samples of 256x256 mask + pred, against a
-# read-only pass over the same stream (cat, ms-info). Run from the repo root after make.
+# read-only pass over the same stream (cat, a bare libms reader, ms-info). Run from the repo
+# root after a normal make (not SANITIZE=1: the bare reader links lib/libms.a).
 #   sh tests/bench/score.sh [N]
 set -eu
 n=${1:-10000}
@@ -46,7 +47,8 @@ int main(int argc, char **argv)
 	return ret < 0;
 }
 C
-${CC:-cc} -O2 -Ilib -o "$dir/read" "$dir/read.c" lib/libms.a $(pkg-config --libs zlib openblas 2>/dev/null || echo -lz -lopenblas) -lm
+${CC:-cc} -O2 -Ilib -o "$dir/read" "$dir/read.c" lib/libms.a $(pkg-config --libs zlib openblas 2>/dev/null || echo -lz -lopenblas) -lm \
+	2>/dev/null || { echo "cannot link lib/libms.a: run make (without SANITIZE=1) first"; exit 1; }
 cat "$s" > /dev/null   # warm the page cache
 t() { # label command...: best of 3 wall-clock seconds
 	label=$1; shift
