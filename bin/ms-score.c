@@ -424,6 +424,8 @@ int main(int argc, char **argv)
 			want[0] = name_arg(optarg);
 			want[1] = name_arg(comma + 1);
 			want[2] = NULL;
+			if (!strcmp(want[0], want[1]))
+				usage_die(usage);
 			mode = IMAGES;
 			break;
 		case 'D':

@@ -38,7 +38,7 @@ p = np.roll(m, 2, 2)'
 
 @test "ms-score usage errors exit 2" {
 	for args in "--bogus" "--images image" "--images a,b --diversity c" "--images a,b -t 0.3" \
-		"--diversity a --pred p" "-d 20" "-t abc" "--pred bad/name" "--images a,b,c"; do
+		"--diversity a --pred p" "-d 20" "-t abc" "--pred bad/name" "--images a,b,c" "--images a,a"; do
 		run ms-score $args < /dev/null
 		[ "$status" -eq 2 ] || { echo "args: $args -> $status"; false; }
 		[[ "$output" == *"usage: ms-score "* ]]
@@ -148,6 +148,15 @@ print("ok")
 PY
 	[ "$status" -eq 0 ]
 	[ "$output" = ok ]
+	# identical images: PSNR inf in TSV (and in the mean), null in JSON
+	mk "$BATS_TEST_TMPDIR/i.ms" "
+x = np.linspace(0, 1, 3 * 40 * 40, dtype=np.float32).reshape(3, 40, 40)
+w('image', 'a', x); w('synth', 'a', x); w('image', 'b', x); w('synth', 'b', x * 0.9)"
+	run ms-score -d 3 --images image,synth "$BATS_TEST_TMPDIR/i.ms"
+	[ "${lines[1]}" = "$(printf 'a\tinf\t1.000\t1.000')" ]
+	[[ "${lines[3]}" == "$(printf 'mean\tinf\t')"* ]]
+	run bash -c "ms-score --json --images image,synth '$BATS_TEST_TMPDIR/i.ms' | $PY -c 'import json,sys; j = json.load(sys.stdin); print(j[\"samples\"][0][\"psnr\"], j[\"summary\"][\"mean\"][\"psnr\"], j[\"mode\"])'"
+	[ "$output" = "None None images" ]
 	run bash -c "ms-score --json --images image,synth < /dev/null"
 	[ "$status" -eq 1 ]
 	[ -z "$(ms-score --json --images a,b < /dev/null 2>/dev/null)" ]
