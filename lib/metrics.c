@@ -1,5 +1,6 @@
-/* Mask metrics (overlap, boundary distances via an exact EDT) and image metrics
- * (PSNR, SSIM, MS-SSIM). Formulas and conventions: ms-score(1). */
+/* Mask metrics (overlap counts; boundary distances, exact, by column scans or a
+ * Felzenszwalb-Huttenlocher EDT) and image metrics (PSNR, SSIM, MS-SSIM).
+ * Formulas and conventions: ms-score(1). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,23 +43,6 @@ static void *carve(unsigned char **at, size_t n)
 static double ratio(int64_t num, int64_t den, int same)
 {
 	return den ? (double)num / den : same;
-}
-
-int64_t ms_mask_boundary(const uint8_t *m, int h, int w, uint8_t *out)
-{
-	int64_t n = 0;
-	for (int y = 0; y < h; y++) {
-		const uint8_t *r = m + (size_t)y * w;
-		const uint8_t *up = y ? r - w : NULL, *dn = y + 1 < h ? r + w : NULL;
-		uint8_t *o = out + (size_t)y * w;
-		for (int x = 0; x < w; x++) {
-			int edge = !up || !dn || x == 0 || x == w - 1 || !up[x] || !dn[x] ||
-			           !r[x - 1] || !r[x + 1];
-			o[x] = r[x] && edge;
-			n += o[x];
-		}
-	}
-	return n;
 }
 
 /* squared EDT into d2 for the rows where rowsel is set (all if NULL).

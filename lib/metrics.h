@@ -21,12 +21,10 @@ typedef struct {
 	double hd95, assd;   /* in units of the spacing; 0 if both empty, NAN if one is */
 } ms_mask_score;
 
-/* all metrics; sy, sx: pixel spacing (rows, columns) > 0; ws may be NULL */
+/* all metrics; sy, sx: pixel spacing (rows, columns) > 0; ws may be NULL. The boundary
+ * of a mask: its foreground pixels with a 4-neighbour that is background or outside */
 int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy, double sx,
                     ms_scratch *ws, ms_mask_score *s);
-/* boundary: foreground pixels with a 4-neighbour that is background or outside;
- * out gets 0/1, returns the number of boundary pixels */
-int64_t ms_mask_boundary(const uint8_t *m, int h, int w, uint8_t *out);
 /* exact squared Euclidean distance from every pixel to the nearest nonzero pixel of feat
  * (INFINITY if feat is empty), spacing sy, sx (Felzenszwalb-Huttenlocher, O(hw)) */
 int ms_edt_sq(const uint8_t *feat, int h, int w, double sy, double sx, double *d2);
