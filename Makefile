@@ -11,7 +11,7 @@ PKG_LIBS   != pkg-config --libs $(PKGS) 2>/dev/null || echo -lpng16 -lz -lyaml -
 SAN_1     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Werror
 XFLAGS    = $(SAN_$(SANITIZE))
 ALL_CFLAGS = $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -Ilib
-LDLIBS    = $(PKG_LIBS) -lm -lpthread
+LDLIBS    = -Wl,--as-needed $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  != ls lib/*.c lib/nn/*.c 2>/dev/null
 LIB_OBJ   = $(LIB_SRC:.c=.o)
@@ -20,9 +20,9 @@ BIN_SRC  != ls bin/ms-*.c
 BIN       = $(BIN_SRC:.c=)
 TEST_SRC != ls tests/unit/test_*.c 2>/dev/null
 TESTS     = $(TEST_SRC:.c=)
-MAN1     != ls man/*.1
-MAN5     != ls man/*.5
-MAN7     != ls man/*.7
+MAN1     != ls man/*.1 2>/dev/null
+MAN5     != ls man/*.5 2>/dev/null
+MAN7     != ls man/*.7 2>/dev/null
 
 all: $(BIN)
 
