@@ -272,3 +272,14 @@ for i in range(3):
 	[ "$($PY -c 'import json; print(json.load(open("scores.json"))["scored"])')" = 7 ]
 	[[ "${lines[14]}" == "$(printf 'synth\t3\t3\t3\t')"* ]]
 }
+
+@test "ms-score at the end of a pipeline of real tools (ms-import, ms-pick)" {
+	data
+	mkdir "$BATS_TEST_TMPDIR/m"
+	for s in benign_1 benign_100 malignant_115; do ln -s "$MS_DATA/busi/masks/$s.png" "$BATS_TEST_TMPDIR/m/"; done
+	# the masks as images too: prob = the mask as f32, so every score is perfect
+	run bash -c "ms-import -m '$BATS_TEST_TMPDIR/m' '$BATS_TEST_TMPDIR/m' | ms-pick -r image=prob | ms-score -d 3"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 8 ]
+	[ "${lines[4]}" = "$(printf 'mean\t1.000\t1.000\t1.000\t1.000\t1.000\t1.000\t0.000\t0.000')" ]
+}
