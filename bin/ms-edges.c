@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 {
 	ms_rec r;
 	int ret, started = 0;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	options(argc, argv);
 	if (!(ws = ms_edges_new(&opt)))
 		die("%s", ms_errmsg());

@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	long v;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	while ((c = getopt_long(argc, argv, "bd:f:wM:c:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': opt.bare = 1; break;

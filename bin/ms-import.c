@@ -347,7 +347,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	while ((c = getopt_long(argc, argv, "s:m:p:c:a:f:rz", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	long v;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	while ((c = getopt_long(argc, argv, "p:a:s:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },        { 0 }
 	};
 	int c;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	while ((c = getopt_long(argc, argv, "n:s:e:k:d:r:i:x:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': count = num(optarg, 0, "--count"); break;

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	int c, nset = 0, nswap = 0, nonly = 0, dry = 0, verbose = 0;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	sets = ecalloc((size_t)argc, sizeof *sets);
 	swaps = ecalloc((size_t)argc, sizeof *swaps);
 	onlys = ecalloc((size_t)argc, sizeof *onlys);

@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 	int c, masks_opt = 0;
 	long n;
 	char *comma;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	want[0] = "pred";
 	want[1] = "prob";
 	want[2] = "mask";

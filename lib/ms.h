@@ -12,7 +12,7 @@ const char *ms_errmsg(void);                /* last message, "" if none */
 
 /* ---- tools only: program name, die/warn (prefix "ms-tool: ") */
 extern const char *argv0;
-void ms_setprog(const char *argv0_);
+void ms_setprog(char **argv);          /* argv0 = basename of argv[0] */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void usage_die(const char *usage) __attribute__((noreturn)); /* exit 2 */

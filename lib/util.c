@@ -37,10 +37,10 @@ const char *ms_errmsg(void)
 	return errbuf;
 }
 
-void ms_setprog(const char *a)
+void ms_setprog(char **argv)
 {
-	const char *s = strrchr(a, '/');
-	argv0 = s ? s + 1 : a;
+	char *s = strrchr(argv[0], '/');
+	argv0 = argv[0] = s ? s + 1 : argv[0];   /* getopt's messages use argv[0] too */
 }
 
 void die(const char *fmt, ...)
