@@ -72,10 +72,8 @@ static void flush(void)
 static double number(const char *s, double lo, double hi, const char *what)
 {
 	double v;
-	if (ms_parse_double(s, lo, hi, &v) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", argv0, what, ms_errmsg());
-		usage_die(usage);
-	}
+	if (ms_parse_double(s, lo, hi, &v) < 0)
+		usage_error(usage, "%s: %s", what, ms_errmsg());
 	return v;
 }
 
@@ -93,17 +91,13 @@ static void options(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:s:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if ((opt.method = ms_edges_method_parse(optarg)) < 0) {
-				fprintf(stderr, "%s: unknown method '%s'\n", argv0, optarg);
-				usage_die(usage);
-			}
+			if ((opt.method = ms_edges_method_parse(optarg)) < 0)
+				usage_error(usage, "unknown method '%s'", optarg);
 			break;
 		case 's': opt.sigma = number(optarg, 0, 100, "--sigma"); break;
 		case OPERATOR:
-			if (strcmp(optarg, "sobel") && strcmp(optarg, "scharr")) {
-				fprintf(stderr, "%s: unknown operator '%s'\n", argv0, optarg);
-				usage_die(usage);
-			}
+			if (strcmp(optarg, "sobel") && strcmp(optarg, "scharr"))
+				usage_error(usage, "unknown operator '%s'", optarg);
 			opt.scharr = !strcmp(optarg, "scharr");
 			break;
 		case LOW: opt.low = number(optarg, 0, 1e6, "--low"); break;

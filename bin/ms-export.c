@@ -386,10 +386,8 @@ int main(int argc, char **argv)
 		case 'w': opt.bits16 = 1; break;
 		case 'M': opt.montage = optarg; break;
 		case 'c':
-			if (ms_parse_int(optarg, 1, 4096, &v) < 0) {
-				warn("--cell: %s", ms_errmsg());
-				usage_die(usage);
-			}
+			if (ms_parse_int(optarg, 1, 4096, &v) < 0)
+				usage_error(usage, "--cell: %s", ms_errmsg());
 			opt.cell = (int)v;
 			break;
 		case 'n': opt.names = optarg; break;

@@ -324,15 +324,13 @@ static void parse_clip(const char *s)
 	char a[64];
 	const char *comma = strchr(s, ',');
 	if (!comma || (size_t)(comma - s) >= sizeof a) {
-		warn("--clip needs LO,HI percentiles, e.g. 0.5,99.5");
-		usage_die(usage);
+		usage_error(usage, "--clip needs LO,HI percentiles, e.g. 0.5,99.5");
 	}
 	memcpy(a, s, comma - s);
 	a[comma - s] = '\0';
 	if (ms_parse_double(a, 0, 100, &opt.plo) < 0 ||
 	    ms_parse_double(comma + 1, 0, 100, &opt.phi) < 0 || opt.plo >= opt.phi) {
-		warn("--clip %s: need 0 <= LO < HI <= 100", s);
-		usage_die(usage);
+		usage_error(usage, "--clip %s: need 0 <= LO < HI <= 100", s);
 	}
 	opt.clip = 1;
 }
@@ -351,26 +349,20 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:m:p:c:a:f:rz", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (ms_parse_size(optarg, &opt.w, &opt.h) < 0) {
-				warn("--size: %s", ms_errmsg());
-				usage_die(usage);
-			}
+			if (ms_parse_size(optarg, &opt.w, &opt.h) < 0)
+				usage_error(usage, "--size: %s", ms_errmsg());
 			break;
 		case 'm': opt.mask_dir = optarg; break;
 		case 'p': opt.prompt = optarg; break;
 		case 'c': parse_clip(optarg); break;
 		case 'a':
-			if (strlen(optarg) != 1 || !strchr("xyz", optarg[0])) {
-				warn("--axis must be x, y or z");
-				usage_die(usage);
-			}
+			if (strlen(optarg) != 1 || !strchr("xyz", optarg[0]))
+				usage_error(usage, "--axis must be x, y or z");
 			opt.axis = optarg[0] - 'x';
 			break;
 		case 'f':
-			if (ms_parse_int(optarg, 0, 1L << 40, &opt.min_fg) < 0) {
-				warn("--min-fg: %s", ms_errmsg());
-				usage_die(usage);
-			}
+			if (ms_parse_int(optarg, 0, 1L << 40, &opt.min_fg) < 0)
+				usage_error(usage, "--min-fg: %s", ms_errmsg());
 			break;
 		case 'r': opt.require_mask = 1; break;
 		case 'z': opt.flags = MS_FLAG_ZLIB; break;

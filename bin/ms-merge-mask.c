@@ -119,19 +119,13 @@ out:
 	len = 0;
 }
 
-static void __attribute__((noreturn)) bad_option(const char *opt, const char *why)
-{
-	warn("%s: %s", opt, why);
-	usage_die(usage);
-}
-
 static void parse_seed(const char *s)
 {
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno)
-		bad_option("--seed", "not an integer in [0, 2^64-1]");
+		usage_error(usage, "--seed: not an integer in [0, 2^64-1]");
 	seed = v;
 }
 
@@ -164,12 +158,12 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'p':
 			if (ms_parse_int(optarg, 1, INT_MAX, &v) < 0)
-				bad_option("--patch", ms_errmsg());
+				usage_error(usage, "--patch: %s", ms_errmsg());
 			patch = (int)v;
 			break;
 		case 'a':
 			if (ms_parse_double(optarg, 0, 1, &alpha) < 0)
-				bad_option("--alpha", ms_errmsg());
+				usage_error(usage, "--alpha: %s", ms_errmsg());
 			break;
 		case 's': parse_seed(optarg); break;
 		case 'n': outname = optarg; break;
@@ -179,9 +173,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!ms_name_valid(outname))
-		bad_option("--name", "not a valid record name");
+		usage_error(usage, "--name: not a valid record name");
 	if (synth && (!ms_name_valid(synth) || !strcmp(synth, "image")))
-		bad_option("--apply", "need a valid record name other than 'image'");
+		usage_error(usage, "--apply: need a valid record name other than 'image'");
 	if (optind != argc)
 		usage_die(usage);
 

@@ -19,12 +19,6 @@ static long count = LONG_MAX, skip, every = 1;
 static list keep, drop, from, to, ids, xids;
 static int use_keep, use_ids, use_xids;
 
-static void __attribute__((noreturn)) bad_option(const char *opt, const char *why)
-{
-	warn("%s: %s", opt, why);
-	usage_die(usage);
-}
-
 static void push(list *l, const char *s)
 {
 	l->v = ereallocarray(l->v, l->n + 1, sizeof *l->v);
@@ -53,7 +47,7 @@ static void names(list *l, const char *arg, const char *opt)
 	char *s = estrdup(arg), *save;
 	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (!ms_name_valid(t))
-			bad_option(opt, "not a list of record names");
+			usage_error(usage, "%s: not a list of record names", opt);
 		push(l, t);
 	}
 	free(s);
@@ -67,10 +61,10 @@ static void renames(const char *arg)
 	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(t, '=');
 		if (!eq)
-			bad_option("--rename", "want OLD=NEW");
+			usage_error(usage, "--rename: want OLD=NEW");
 		*eq = '\0';
 		if (!ms_name_valid(t) || !ms_name_valid(eq + 1))
-			bad_option("--rename", "not a valid record name");
+			usage_error(usage, "--rename: not a valid record name");
 		push(&from, t);
 		push(&to, eq + 1);
 	}
@@ -103,7 +97,7 @@ static long num(const char *s, long lo, const char *opt)
 {
 	long v;
 	if (ms_parse_int(s, lo, LONG_MAX, &v) < 0)
-		bad_option(opt, ms_errmsg());
+		usage_error(usage, "%s: %s", opt, ms_errmsg());
 	return v;
 }
 

@@ -378,7 +378,7 @@ static void score_stream(FILE *in, const char *fname)
 static const char *name_arg(const char *s)
 {
 	if (!ms_name_valid(s))
-		usage_die(usage);
+		usage_error(usage, "'%s' is not a valid record name", s);
 	return s;
 }
 
@@ -407,30 +407,30 @@ int main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'd':
 			if (ms_parse_int(optarg, 0, 17, &n) < 0)
-				usage_die(usage);
+				usage_error(usage, "--digits: %s", ms_errmsg());
 			digits = (int)n;
 			break;
 		case 't':
 			if (ms_parse_double(optarg, -1e30, 1e30, &threshold) < 0)
-				usage_die(usage);
+				usage_error(usage, "--threshold: %s", ms_errmsg());
 			masks_opt = 1;
 			break;
 		case 'P': want[0] = name_arg(optarg); want[1] = NULL; masks_opt = 1; break;
 		case 'R': want[2] = name_arg(optarg); masks_opt = 1; break;
 		case 'I':
 			if (mode != MASKS || !(comma = strchr(optarg, ',')))
-				usage_die(usage);
+				usage_error(usage, "--images needs A,B and excludes --diversity");
 			*comma = '\0';
 			want[0] = name_arg(optarg);
 			want[1] = name_arg(comma + 1);
 			want[2] = NULL;
 			if (!strcmp(want[0], want[1]))
-				usage_die(usage);
+				usage_error(usage, "--images needs two different names");
 			mode = IMAGES;
 			break;
 		case 'D':
 			if (mode != MASKS)
-				usage_die(usage);
+				usage_error(usage, "--diversity excludes --images");
 			want[0] = name_arg(optarg);
 			want[1] = want[2] = NULL;
 			mode = DIVERSITY;
@@ -454,7 +454,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (masks_opt && mode != MASKS)
-		usage_die(usage);
+		usage_error(usage, "mask options do not go with --images or --diversity");
 	cols = mode == MASKS ? mask_cols : image_cols;
 	ncol = mode == MASKS ? 8 : 3;
 	if (optind == argc)

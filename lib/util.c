@@ -72,6 +72,17 @@ void usage_die(const char *usage)
 	exit(2);
 }
 
+void usage_error(const char *usage, const char *fmt, ...)
+{
+	char buf[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", argv0, buf);
+	usage_die(usage);
+}
+
 int fshut(FILE *f, const char *name)
 {
 	int ret = 0;
