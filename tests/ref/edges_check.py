@@ -18,34 +18,14 @@ import io
 import math
 import os
 import shlex
-import struct
 import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from msstream import read  # noqa: E402
+from msstream import raw_records, read  # noqa: E402
 # scipy and cv2 are imported where used, so that --strip starts fast
-
-HEAD = struct.Struct("<4sBBBB4IHHIQQ")
-
-
-def pad(n):
-    return (64 - n % 64) % 64
-
-
-def raw_records(data):
-    """(name, bytes) of each record, from the header fields alone"""
-    i = 0
-    while i < len(data):
-        h = HEAD.unpack_from(data, i)
-        nlen, mlen, slen = h[9], h[11], h[13]
-        n = 48 + nlen + mlen
-        end = i + n + pad(n) + slen + pad(slen)
-        yield data[i + 48:i + 48 + nlen].decode(), data[i:end]
-        i = end
-
 
 def luma(img):
     img = img.astype(np.float64)

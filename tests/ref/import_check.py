@@ -8,43 +8,18 @@ numpy.percentile and rescaled to [0,1] when --clip is given, then resized with
 cv2.INTER_LINEAR when --size is given; and, with MASK, a mask record equal to the mask's
 nonzero pixels (any channel) resized with PyTorch's nearest-exact. Exit 1 on mismatch.
 """
-import struct
+import os
 import sys
-import zlib
 
 import cv2
 import numpy as np
 
-DTYPES = {1: np.uint8, 2: np.uint16, 3: np.int32, 4: np.float32}
-
-
-def pad(n):
-    return (64 - n % 64) % 64
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import msstream  # noqa: E402
 
 
 def read_stream(f):
-    recs = []
-    while True:
-        h = f.read(48)
-        if not h:
-            return recs
-        assert h[:4] == b"MSTR" and len(h) == 48, "bad header"
-        dtype, rank, flags = h[5], h[6], h[7]
-        shape = struct.unpack("<4I", h[8:24])[:rank]
-        name_len, = struct.unpack("<H", h[24:26])
-        meta_len, = struct.unpack("<I", h[28:32])
-        data_len, stored = struct.unpack("<QQ", h[32:48])
-        name = f.read(name_len).decode()
-        meta = f.read(meta_len).decode()
-        f.read(pad(48 + name_len + meta_len))
-        data = f.read(stored)
-        f.read(pad(stored))
-        if flags & 1:
-            data = zlib.decompress(data)
-        assert len(data) == data_len
-        arr = np.frombuffer(data, dtype=DTYPES[dtype]).reshape(shape)
-        kv = dict(line.split("=", 1) for line in meta.splitlines())
-        recs.append((name, arr, kv))
+    return [(name, arr, meta) for name, meta, arr in msstream.read(f)]
 
 
 def load(path, grey_ok=True):

@@ -13,14 +13,14 @@ Without --patch the patch is the documented default ceil(min(H,W)/6). Exit 1 on 
 """
 import argparse
 import math
-import struct
 import sys
 
 import numpy as np
 
+import msstream
 from msstream import read
 
-HEAD = struct.Struct("<4sBBBB4IHHIQQ")
+HEAD = msstream.HEAD
 
 
 def fail(msg):
@@ -153,18 +153,7 @@ def cmd_apply(a):
 
 
 def raw_records(path):
-    """the stream split into raw record bytes, parsed independently of msstream"""
-    b = open(path, "rb").read()
-    out, i = [], 0
-    pad = lambda n: (64 - n % 64) % 64
-    while i < len(b):
-        f = HEAD.unpack_from(b, i)
-        nlen, mlen, slen = f[9], f[11], f[13]
-        n = 48 + nlen + mlen
-        n += pad(n) + slen + pad(slen)
-        out.append((b[i + 48:i + 48 + nlen].decode(), b[i:i + n]))
-        i += n
-    return out
+    return list(msstream.raw_records(open(path, "rb").read()))
 
 
 def cmd_passthrough(a):

@@ -50,3 +50,15 @@ def read(f):
         if flags & 1:
             data = zlib.decompress(data)
         yield name, meta, np.frombuffer(data, DTYPES[code]).reshape(shape[:rank])
+
+
+def raw_records(data):
+    """(name, bytes) of each record of a stream held in bytes, from the header alone"""
+    i = 0
+    while i < len(data):
+        h = HEAD.unpack_from(data, i)
+        nlen, mlen, slen = h[9], h[11], h[13]
+        n = 48 + nlen + mlen
+        end = i + n + _pad(n) + slen + _pad(slen)
+        yield data[i + 48:i + 48 + nlen].decode(), data[i:end]
+        i = end
