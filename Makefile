@@ -11,7 +11,7 @@ PKG_LIBS   != pkg-config --libs $(PKGS) 2>/dev/null || echo -lpng16 -lz -lyaml -
 SAN_1     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Werror
 XFLAGS    = $(SAN_$(SANITIZE))
 ALL_CFLAGS = $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -Ilib
-LDLIBS    = $(PKG_LIBS) -lm -lpthread
+LDLIBS    = -Wl,--as-needed $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  != ls lib/*.c lib/nn/*.c 2>/dev/null
 LIB_OBJ   = $(LIB_SRC:.c=.o)
@@ -20,9 +20,9 @@ BIN_SRC  != ls bin/ms-*.c
 BIN       = $(BIN_SRC:.c=)
 TEST_SRC != ls tests/unit/test_*.c 2>/dev/null
 TESTS     = $(TEST_SRC:.c=)
-MAN1     != ls man/*.1
-MAN5     != ls man/*.5
-MAN7     != ls man/*.7
+MAN1     != ls man/*.1 2>/dev/null
+MAN5     != ls man/*.5 2>/dev/null
+MAN7     != ls man/*.7 2>/dev/null
 
 all: $(BIN)
 
@@ -45,6 +45,10 @@ $(TESTS): tests/unit/%: tests/unit/%.c tests/unit/test.h lib/libms.a $(LIB_HDR) 
 
 check: $(BIN) $(TESTS)
 	@sh tests/run $(TESTS)
+
+# the README's main job on the bundled sample data
+demo: $(BIN)
+	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v pipelines/demo.yaml
 
 bench: $(BIN)
 	@sh tests/bench/run
@@ -76,4 +80,4 @@ clean:
 	rm -f $(LIB_OBJ) lib/libms.a $(BIN) $(TESTS) .flags
 
 FORCE:
-.PHONY: all check bench install uninstall deps clean FORCE
+.PHONY: all check demo bench install uninstall deps clean FORCE

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0 } };
 	int c, header = 0, bad = 0;
-	ms_setprog(argv[0]);
+	ms_setprog(argv);
 	while ((c = getopt_long(argc, argv, "H", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H': header = 1; break;

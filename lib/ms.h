@@ -12,10 +12,13 @@ const char *ms_errmsg(void);                /* last message, "" if none */
 
 /* ---- tools only: program name, die/warn (prefix "ms-tool: ") */
 extern const char *argv0;
-void ms_setprog(const char *argv0_);
+void ms_setprog(char **argv);          /* argv0 = basename of argv[0] */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void usage_die(const char *usage) __attribute__((noreturn)); /* exit 2 */
+/* a usage error with its reason: "ms-tool: reason", the usage line, exit 2 */
+void usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 int fshut(FILE *f, const char *name);       /* flush + close check, returns 0/1 */
 
 #define MS_ASSERT(c) do { if (!(c)) ms_assert_fail(#c, __FILE__, __LINE__); } while (0)

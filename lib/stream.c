@@ -7,7 +7,8 @@
 
 #include "ms.h"
 
-#define CHUNK ((size_t)1 << 24)   /* payloads are read in pieces of at most this */
+#define CHUNK ((size_t)1 << 24)        /* payloads are read in pieces of at most this */
+#define COPY_CHUNK ((size_t)1 << 20)   /* pass-through copies; smaller overlaps better in pipes */
 
 static const unsigned char zeros[MS_ALIGN];
 
@@ -308,11 +309,11 @@ static int pass_payload(FILE *in, ms_rec *r, FILE *out)
 	static unsigned char *buf;
 	MS_ASSERT(r->payload_pending);
 	r->payload_pending = 0;
-	if (!buf && !(buf = ms_malloc(CHUNK)))
+	if (!buf && !(buf = ms_malloc(COPY_CHUNK)))
 		return -1;
 	uint64_t left = r->stored_len + pad_of(r->stored_len);
 	while (left) {
-		size_t want = left < CHUNK ? left : CHUNK;
+		size_t want = left < COPY_CHUNK ? left : COPY_CHUNK;
 		size_t got = fread(buf, 1, want, in);
 		if (out && fwrite(buf, 1, got, out) != got)
 			return ms_error("cannot write record '%s':", r->name);

@@ -6,9 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <cblas.h>
 
 #include "ms.h"
 
@@ -38,10 +37,10 @@ const char *ms_errmsg(void)
 	return errbuf;
 }
 
-void ms_setprog(const char *a)
+void ms_setprog(char **argv)
 {
-	const char *s = strrchr(a, '/');
-	argv0 = s ? s + 1 : a;
+	char *s = strrchr(argv[0], '/');
+	argv0 = argv[0] = s ? s + 1 : argv[0];   /* getopt's messages use argv[0] too */
 }
 
 void die(const char *fmt, ...)
@@ -71,6 +70,17 @@ void usage_die(const char *usage)
 {
 	fprintf(stderr, "usage: %s %s\n", argv0, usage);
 	exit(2);
+}
+
+void usage_error(const char *usage, const char *fmt, ...)
+{
+	char buf[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", argv0, buf);
+	usage_die(usage);
 }
 
 int fshut(FILE *f, const char *name)
@@ -210,23 +220,6 @@ int ms_parse_size(const char *s, int *w, int *h)
 	return 0;
 }
 
-int ms_threads(int requested)
-{
-	int n = requested;
-	if (n <= 0) {
-		const char *e = getenv("MS_THREADS");
-		long v;
-		if (e && *e && ms_parse_int(e, 1, 1024, &v) == 0)
-			n = (int)v;
-	}
-	if (n <= 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c > 0 ? (int)c : 1;
-	}
-	openblas_set_num_threads(n);
-	return n;
-}
-
 /* ---- atomic output files */
 #define MAX_OPEN_OUT 16
 static ms_outfile *open_out[MAX_OPEN_OUT];
@@ -268,6 +261,9 @@ int ms_outfile_open(ms_outfile *o, const char *path)
 		ms_error("cannot create %s:", o->tmp);
 		goto fail;
 	}
+	mode_t um = umask(0);   /* mkstemp makes 0600: give the usual 0666 & ~umask */
+	umask(um);
+	fchmod(fd, 0666 & ~um);
 	if (!(o->f = fdopen(fd, "wb"))) {
 		ms_error("cannot open %s:", o->tmp);
 		close(fd);

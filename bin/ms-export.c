@@ -1,0 +1,229 @@
+/* ms-export: write the records of a stream as PNG (or NIfTI) files, and a contact sheet. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io.h"
+#include "nifti.h"
+
+static const char usage[] =
+	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [-n NAME,...]";
+
+static struct {
+	const char *dir, *format, *montage, *names;
+	int bits16, cell, bare;
+} opt = { .format = "png" };
+
+static int wanted(const char *name)
+{
+	if (!opt.names)
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = opt.names; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p += len + (e != NULL);
+	}
+	return 0;
+}
+
+static void spacing_of(const ms_rec *r, double sp[2])
+{
+	char buf[128];
+	sp[0] = sp[1] = 0;
+	if (ms_meta_get(r, "spacing", buf, sizeof buf) && sscanf(buf, "%lf,%lf", sp, sp + 1) != 2)
+		sp[0] = sp[1] = 0;
+}
+
+/* DIR/<id>.<name><suffix>, or DIR/<id><suffix> with --bare */
+static void file_name(char *path, size_t n, const char *id, const char *name,
+                      const char *suffix)
+{
+	int len = opt.bare ? snprintf(path, n, "%s/%s%s", opt.dir, id, suffix)
+	                   : snprintf(path, n, "%s/%s.%s%s", opt.dir, id, name, suffix);
+	if (len < 0 || (size_t)len >= n)
+		die("%s/%s: file name too long", opt.dir, id);
+}
+
+/* the output directory is made when the first file is written */
+static void make_dir(void)
+{
+	static int done;
+	if (!done && mkdir(opt.dir, 0777) < 0 && errno != EEXIST)
+		die("cannot create %s:", opt.dir);
+	done = 1;
+}
+
+static void export_png(const ms_rec *r, const char *id)
+{
+	ms_tensor px = { 0 };
+	char path[8192];
+	double sp[2];
+	spacing_of(r, sp);
+	if (ms_tensor_to_pixels(&r->t, opt.bits16, &px) < 0)
+		die("%s.%s: %s", id, r->name, ms_errmsg());
+	make_dir();
+	int64_t c = px.shape[0];
+	if (c == 1 || c == 3) {
+		file_name(path, sizeof path, id, r->name, ".png");
+		if (ms_png_write(path, &px, sp) < 0)
+			die("%s", ms_errmsg());
+	} else {
+		size_t plane = ms_tensor_bytes(&px) / c;
+		for (int64_t k = 0; k < c; k++) {
+			ms_tensor one = px;
+			one.rank = 2;
+			one.shape[0] = px.shape[1];
+			one.shape[1] = px.shape[2];
+			one.data = (char *)px.data + k * plane;
+			char suffix[64];
+			snprintf(suffix, sizeof suffix, ".c%lld.png", (long long)k);
+			file_name(path, sizeof path, id, r->name, suffix);
+			if (ms_png_write(path, &one, sp) < 0)
+				die("%s", ms_errmsg());
+		}
+	}
+	ms_tensor_free(&px);
+}
+
+static void export_nifti(const ms_rec *r, const char *id, int gz)
+{
+	char path[8192];
+	double sp[2], dims[MS_MAX_RANK] = { 1, 1, 1, 1 };
+	spacing_of(r, sp);
+	if (sp[0] > 0 && sp[1] > 0 && r->t.rank >= 2) {   /* spacing of H and W */
+		dims[r->t.rank - 2] = sp[0];
+		dims[r->t.rank - 1] = sp[1];
+	}
+	file_name(path, sizeof path, id, r->name, gz ? ".nii.gz" : ".nii");
+	make_dir();
+	if (ms_nifti_write(path, &r->t, dims, gz) < 0)
+		die("%s", ms_errmsg());
+}
+
+/* ids become file names: no '/', not empty */
+static void check_id(const ms_rec *r, const char *id)
+{
+	if (!*id)
+		die("record '%s' has no id", r->name);
+	if (strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, ".."))
+		die("id '%s' cannot be used in a file name", id);
+}
+
+/* names seen in the current sample: a repeated name would overwrite a file;
+ * NULL frees the list */
+static void check_repeat(const char *name, int new_sample)
+{
+	static char **seen;
+	static size_t n;
+	if (new_sample) {
+		for (size_t i = 0; i < n; i++)
+			free(seen[i]);
+		n = 0;
+	}
+	if (!name) {
+		free(seen);
+		seen = NULL;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(seen[i], name)) {
+			if (opt.bare)
+				die("sample has more than one record to write with --bare");
+			die("sample has two records named '%s'", name);
+		}
+	seen = ereallocarray(seen, n + 1, sizeof *seen);
+	seen[n++] = estrdup(name);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, 0, 'd' }, { "format", required_argument, 0, 'f' },
+		{ "16", no_argument, 0, 'w' }, { "montage", required_argument, 0, 'M' },
+		{ "cell", required_argument, 0, 'c' }, { "names", required_argument, 0, 'n' },
+		{ "bare", no_argument, 0, 'b' }, { "help", no_argument, 0, 'h' }, { 0 }
+	};
+	int c;
+	long v;
+	ms_setprog(argv);
+	while ((c = getopt_long(argc, argv, "bd:f:wM:c:n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': opt.bare = 1; break;
+		case 'd': opt.dir = optarg; break;
+		case 'f': opt.format = optarg; break;
+		case 'w': opt.bits16 = 1; break;
+		case 'M': opt.montage = optarg; break;
+		case 'c':
+			if (ms_parse_int(optarg, 1, 4096, &v) < 0)
+				usage_error(usage, "--cell: %s", ms_errmsg());
+			opt.cell = (int)v;
+			break;
+		case 'n': opt.names = optarg; break;
+		case 'h':
+			printf("usage: %s %s\n"
+			       "Write each record of the stream on stdin as DIR/<id>.<name>.png.\n"
+			       "  -d, --dir DIR         output directory (default ., created if missing)\n"
+			       "  -f, --format FMT      png (default), nii or nii.gz (values as they are)\n"
+			       "  -w, --16              f32 records as 16-bit PNG (default 8-bit)\n"
+			       "  -M, --montage FILE    contact sheet: a row per sample (only this file\n"
+			       "                        unless -d is given)\n"
+			       "  -c, --cell N          montage cell size N x N (default: largest record)\n"
+			       "  -n, --names A,B       export only records with these names\n"
+			       "  -b, --bare            name files DIR/<id>.png (one record per sample)\n",
+			       argv0, usage);
+			return 0;
+		default: usage_die(usage);
+		}
+	}
+	int nii = !strcmp(opt.format, "nii"), niigz = !strcmp(opt.format, "nii.gz");
+	if (optind != argc || (!nii && !niigz && strcmp(opt.format, "png")))
+		usage_die(usage);
+	int files = opt.dir || !opt.montage;
+	if (!opt.dir)
+		opt.dir = ".";
+
+	ms_rec r;
+	char id[1024], prev[1024] = "";
+	int ret, first = 1;
+	ms_montage *sheet = NULL;
+	if (opt.montage && !(sheet = ms_montage_new(opt.cell)))
+		die("%s", ms_errmsg());
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
+		if (!wanted(r.name)) {
+			if (ms_rec_skip(stdin, &r) < 0)
+				die("%s", ms_errmsg());
+			continue;
+		}
+		if (ms_rec_read_data(stdin, &r) < 0)
+			die("%s", ms_errmsg());
+		ms_rec_id(&r, id, sizeof id);
+		check_id(&r, id);
+		int new_sample = first || strcmp(id, prev);
+		first = 0;
+		snprintf(prev, sizeof prev, "%s", id);
+		check_repeat(opt.bare ? "" : r.name, new_sample);
+		if (files && (nii || niigz))
+			export_nifti(&r, id, niigz);
+		else if (files)
+			export_png(&r, id);
+		if (sheet && ms_montage_add(sheet, &r, new_sample) < 0)
+			die("%s.%s: %s", id, r.name, ms_errmsg());
+	}
+	if (ret < 0)
+		die("%s", ms_errmsg());
+	ms_rec_free(&r);
+	if (sheet && !ms_montage_rows(sheet))
+		warn("empty stream: no montage written");
+	else if (sheet && ms_montage_write(sheet, opt.montage) < 0)
+		die("%s", ms_errmsg());
+	ms_montage_free(sheet);
+	check_repeat(NULL, 1);
+	return fshut(stdout, "<stdout>");
+}

@@ -1,0 +1,490 @@
+/* ms-score: score predicted masks against reference masks, or pairs of images, and
+ * print a table (TSV or JSON) with one row per sample and a summary. */
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "ms.h"
+
+static const char usage[] =
+	"[-j] [-d DIGITS] [[-t T] [--pred NAME] [--ref NAME] | --images A,B | --diversity NAME] [FILE...]";
+
+enum { MASKS, IMAGES, DIVERSITY };
+enum { NSLOT = 3, MAXCOL = 8, MAXWARN = 10 };
+
+static const char *mask_cols[] = { "dice", "iou", "precision", "recall", "specificity",
+                                   "accuracy", "hd95", "assd" };
+static const char *image_cols[] = { "psnr", "ssim", "msssim" };
+
+static int mode = MASKS, json, digits = 6;
+static double threshold = 0.5;
+static const char *want[NSLOT];    /* record names wanted, by slot */
+static ms_rec slot[NSLOT];
+static int ncol;
+static const char **cols;
+static double *vals[MAXCOL];       /* per column, one value per scored sample */
+static size_t nrows, cap, nsamples, nskipped;
+static ms_scratch scratch, scratch2;   /* masks, images */
+static ms_rec *set;                /* --diversity: the images */
+static size_t nset, setcap;
+
+static int skip(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int skip(const char *id, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (nskipped++ < MAXWARN)
+		warn("sample %s: %s, skipped", *id ? id : "-", msg);
+	return 0;
+}
+
+static void print_num(double v, int is_json)
+{
+	if (isnan(v) || (is_json && isinf(v)))
+		fputs(is_json ? "null" : "nan", stdout);
+	else if (isinf(v))
+		fputs(v > 0 ? "inf" : "-inf", stdout);
+	else
+		printf("%.*f", digits, v);
+}
+
+static void print_str(const char *s)
+{
+	if (!json) {
+		for (fputs(*s ? "" : "-", stdout); *s; s++)
+			putchar(*s == '\t' ? ' ' : *s);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void header(void)
+{
+	if (json) {
+		printf("{\"mode\": \"%s\", \"samples\": [\n", mode == MASKS ? "masks" : "images");
+		return;
+	}
+	fputs("id", stdout);
+	for (int j = 0; j < ncol; j++)
+		printf("\t%s", cols[j]);
+	putchar('\n');
+}
+
+static void add_row(const char *id, const double *v)
+{
+	if (!nrows)
+		header();
+	if (nrows == cap) {
+		cap = cap ? 2 * cap : 256;
+		for (int j = 0; j < ncol; j++)
+			vals[j] = ereallocarray(vals[j], cap, sizeof **vals);
+	}
+	if (json) {
+		fputs(nrows ? ",\n {\"id\": " : " {\"id\": ", stdout);
+		print_str(id);
+	} else {
+		print_str(id);
+	}
+	for (int j = 0; j < ncol; j++) {
+		vals[j][nrows] = v[j];
+		if (json)
+			printf(", \"%s\": ", cols[j]);
+		else
+			putchar('\t');
+		print_num(v[j], json);
+	}
+	fputs(json ? "}" : "\n", stdout);
+	nrows++;
+}
+
+static void print_summary(void)
+{
+	static const char *rows[] = { "mean", "std", "median", "n" };
+	double s[MAXCOL][4];
+	for (int j = 0; j < ncol; j++) {
+		ms_summary m;
+		if (ms_summary_compute(vals[j], nrows, &m) < 0)
+			die("%s", ms_errmsg());
+		s[j][0] = m.mean;
+		s[j][1] = m.std;
+		s[j][2] = m.median;
+		s[j][3] = (double)m.n;
+	}
+	if (json)
+		fputs("\n], \"summary\": {", stdout);
+	for (int r = 0; r < 4; r++) {
+		printf(json ? "%s\"%s\": {" : "%s%s", json && r ? ", " : "", rows[r]);
+		for (int j = 0; j < ncol; j++) {
+			if (json)
+				printf("%s\"%s\": ", j ? ", " : "", cols[j]);
+			else
+				putchar('\t');
+			if (r == 3)
+				printf("%.0f", s[j][r]);
+			else
+				print_num(s[j][r], json);
+		}
+		fputs(json ? "}" : "\n", stdout);
+	}
+	if (json)
+		printf("}, \"scored\": %zu, \"skipped\": %zu}\n", nrows, nskipped);
+}
+
+/* height and width (the last two dimensions) of a rank 2 or 3 record; -1 otherwise */
+static int hw_of(const ms_rec *r, int *h, int *w)
+{
+	if (r->t.rank < 2 || r->t.rank > 3)
+		return -1;
+	int64_t hh = r->t.shape[r->t.rank - 2], ww = r->t.shape[r->t.rank - 1];
+	if (hh < 1 || ww < 1 || hh > MS_METRICS_MAXDIM || ww > MS_METRICS_MAXDIM)
+		return -1;
+	*h = (int)hh;
+	*w = (int)ww;
+	return 0;
+}
+
+/* spatial size of a [1,H,W] or [H,W] record; -1 otherwise */
+static int plane_of(const ms_rec *r, int *h, int *w)
+{
+	return r->t.rank == 3 && r->t.shape[0] != 1 ? -1 : hw_of(r, h, w);
+}
+
+/* mask bytes, nonzero = foreground: u8 payloads as they are; other integer dtypes
+ * nonzero, f32 >= threshold, into *own (to free) */
+static const uint8_t *binarise(const ms_rec *r, uint8_t **own)
+{
+	size_t n = (size_t)ms_tensor_numel(&r->t);
+	*own = NULL;
+	if (r->t.dtype == MS_U8)
+		return r->t.data;
+	uint8_t *m = *own = emalloc(n);
+	const void *d = r->t.data;
+	if (r->t.dtype == MS_F32)
+		for (size_t i = 0; i < n; i++)
+			m[i] = ((const float *)d)[i] >= threshold;
+	else if (r->t.dtype == MS_U16)
+		for (size_t i = 0; i < n; i++)
+			m[i] = ((const uint16_t *)d)[i] != 0;
+	else
+		for (size_t i = 0; i < n; i++)
+			m[i] = ((const int32_t *)d)[i] != 0;
+	return m;
+}
+
+static int spacing_of(const ms_rec *r, double *sy, double *sx)
+{
+	char buf[128], *end;
+	if (!ms_meta_get(r, "spacing", buf, sizeof buf))
+		return 0;
+	*sx = *sy = strtod(buf, &end);   /* one number: the same both ways */
+	if (*end == ',')
+		*sx = strtod(end + 1, &end);
+	return *end || !(*sy > 0 && *sx > 0 && isfinite(*sy) && isfinite(*sx)) ? -1 : 1;
+}
+
+static int score_masks(const char *id)
+{
+	ms_rec *p = slot[0].t.data ? &slot[0] : slot[1].t.data ? &slot[1] : NULL, *ref = &slot[2];
+	int h, w, h2, w2;
+	double sy = 1, sx = 1;
+	if (!ref->t.data)
+		return skip(id, "no '%s' record", want[2]);
+	if (!p)
+		return want[1] ? skip(id, "no '%s' or '%s' record", want[0], want[1])
+		               : skip(id, "no '%s' record", want[0]);
+	if (plane_of(p, &h, &w) < 0 || plane_of(ref, &h2, &w2) < 0)
+		return skip(id, "'%s' and '%s' must be one-channel [1,H,W], H and W at most %d",
+		            p->name, ref->name, MS_METRICS_MAXDIM);
+	if (h != h2 || w != w2)
+		return skip(id, "'%s' is %dx%d but '%s' is %dx%d", p->name, w, h, ref->name, w2, h2);
+	int sp = spacing_of(ref, &sy, &sx);
+	if (sp == 0)
+		sp = spacing_of(p, &sy, &sx);
+	if (sp < 0)
+		return skip(id, "bad spacing= metadata (want sy,sx > 0)");
+	uint8_t *fa, *fb;
+	const uint8_t *a = binarise(p, &fa), *b = binarise(ref, &fb);
+	ms_mask_score s;
+	if (ms_mask_compare(a, b, h, w, sy, sx, &scratch, &s) < 0)
+		die("%s", ms_errmsg());
+	free(fa);
+	free(fb);
+	double v[] = { s.dice, s.iou, s.precision, s.recall, s.specificity, s.accuracy,
+		       s.hd95, s.assd };
+	add_row(id, v);
+	return 1;
+}
+
+/* f32 [C,H,W] or [H,W] image (u8/u16 scaled to [0,1]); -1 otherwise */
+static int image_of(ms_rec *r, int *c, int *h, int *w)
+{
+	if (r->t.rank < 2 || r->t.rank > 3 || r->t.dtype == MS_I32)
+		return -1;
+	int64_t cc = r->t.rank == 3 ? r->t.shape[0] : 1;
+	if (cc < 1 || cc > MS_METRICS_MAXDIM || hw_of(r, h, w) < 0)
+		return -1;
+	*c = (int)cc;
+	if (ms_tensor_to_f32(&r->t, 1) < 0)
+		die("%s", ms_errmsg());
+	return 0;
+}
+
+static int score_images(const char *id)
+{
+	ms_rec *a = &slot[0], *b = &slot[1];
+	int c, h, w, c2, h2, w2;
+	if (!a->t.data || !b->t.data)
+		return skip(id, "no '%s' record", a->t.data ? want[1] : want[0]);
+	if (image_of(a, &c, &h, &w) < 0 || image_of(b, &c2, &h2, &w2) < 0)
+		return skip(id, "'%s' and '%s' must be images [C,H,W]", want[0], want[1]);
+	if (c != c2 || h != h2 || w != w2)
+		return skip(id, "'%s' and '%s' differ in shape", want[0], want[1]);
+	double v[3];
+	ms_ssim_img pa, pb;
+	v[0] = ms_psnr(a->t.data, b->t.data, (size_t)c * h * w);
+	if (!ms_msssim_scales(h, w))
+		return skip(id, "images are smaller than %dx%d", MS_SSIM_WIN, MS_SSIM_WIN);
+	if (ms_ssim_img_init(&pa, a->t.data, c, h, w) < 0 ||
+	    ms_ssim_img_init(&pb, b->t.data, c, h, w) < 0 ||
+	    ms_ssim_compare(&pa, &pb, &scratch2, &v[1], &v[2]) < 0)
+		die("%s", ms_errmsg());
+	ms_ssim_img_free(&pa);
+	ms_ssim_img_free(&pb);
+	add_row(id, v);
+	return 1;
+}
+
+static void finish_sample(const char *id)
+{
+	nsamples++;
+	if (mode == MASKS)
+		score_masks(id);
+	else if (mode == IMAGES)
+		score_images(id);
+	for (int i = 0; i < NSLOT; i++)
+		ms_rec_free(&slot[i]);
+}
+
+static int collect(ms_rec *r, const char *id)
+{
+	int c, h, w, c0, h0, w0;
+	if (image_of(r, &c, &h, &w) < 0)
+		return skip(id, "'%s' is not an image [C,H,W]", r->name);
+	if (nset && (image_of(&set[0], &c0, &h0, &w0), c != c0 || h != h0 || w != w0))
+		return skip(id, "'%s' differs in shape from the first one", r->name);
+	if (!ms_msssim_scales(h, w))
+		return skip(id, "'%s' is smaller than %dx%d", r->name, MS_SSIM_WIN, MS_SSIM_WIN);
+	if (nset == setcap)
+		set = ereallocarray(set, setcap = setcap ? 2 * setcap : 64, sizeof *set);
+	set[nset++] = *r;
+	ms_rec_init(r);
+	return 1;
+}
+
+static void diversity(void)
+{
+	int c, h, w;
+	size_t np = nset * (nset - 1) / 2;
+	const float **img = emalloc(nset * sizeof *img);
+	double *v = emalloc(np * sizeof *v), s[3];
+	ms_summary m;
+	image_of(&set[0], &c, &h, &w);
+	for (size_t i = 0; i < nset; i++)
+		img[i] = set[i].t.data;
+	if (ms_msssim_pairs(img, nset, c, h, w, v) < 0 || ms_summary_compute(v, np, &m) < 0)
+		die("%s", ms_errmsg());
+	s[0] = m.mean;
+	s[1] = m.std;
+	s[2] = m.median;
+	free(img);
+	if (json) {
+		printf("{\"mode\": \"diversity\", \"name\": ");
+		print_str(want[0]);
+		printf(", \"images\": %zu, \"pairs\": %zu, \"scales\": %d, \"msssim\": {\"mean\": ",
+		       nset, np, ms_msssim_scales(h, w));
+		print_num(s[0], 1);
+		fputs(", \"std\": ", stdout);
+		print_num(s[1], 1);
+		fputs(", \"median\": ", stdout);
+		print_num(s[2], 1);
+		fputs("}}\n", stdout);
+	} else {
+		printf("name\timages\tpairs\tscales\tmean\tstd\tmedian\n");
+		print_str(want[0]);
+		printf("\t%zu\t%zu\t%d", nset, np, ms_msssim_scales(h, w));
+		for (int i = 0; i < 3; i++) {
+			putchar('\t');
+			print_num(s[i], 0);
+		}
+		putchar('\n');
+	}
+	free(v);
+}
+
+static void score_stream(FILE *in, const char *fname)
+{
+	static char id[MS_META_MAX + 1], cur[MS_META_MAX + 1];
+	ms_rec r;
+	int ret, open = 0;
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read_header(in, &r)) == 1) {
+		ms_rec_id(&r, id, sizeof id);
+		if (open && strcmp(id, cur))
+			finish_sample(cur);
+		open = 1;
+		memcpy(cur, id, strlen(id) + 1);
+		int i = 0;
+		while (i < NSLOT && !(want[i] && !strcmp(r.name, want[i]) && !slot[i].t.data))
+			i++;
+		if (i == NSLOT) {
+			if (ms_rec_skip(in, &r) < 0)
+				break;
+			continue;
+		}
+		if (ms_rec_read_data(in, &r) < 0) {
+			ret = -1;
+			break;
+		}
+		if (mode == DIVERSITY) {
+			collect(&r, id);
+		} else {
+			slot[i] = r;
+			ms_rec_init(&r);
+		}
+	}
+	if (ret != 0)
+		die("%s: %s", fname, ms_errmsg());
+	if (open)
+		finish_sample(cur);
+	ms_rec_free(&r);
+}
+
+static const char *name_arg(const char *s)
+{
+	if (!ms_name_valid(s))
+		usage_error(usage, "'%s' is not a valid record name", s);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, 0, 'j' },
+		{ "digits", required_argument, 0, 'd' },
+		{ "threshold", required_argument, 0, 't' },
+		{ "pred", required_argument, 0, 'P' },
+		{ "ref", required_argument, 0, 'R' },
+		{ "images", required_argument, 0, 'I' },
+		{ "diversity", required_argument, 0, 'D' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0 }
+	};
+	int c, masks_opt = 0;
+	long n;
+	char *comma;
+	ms_setprog(argv);
+	want[0] = "pred";
+	want[1] = "prob";
+	want[2] = "mask";
+	while ((c = getopt_long(argc, argv, "jd:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'd':
+			if (ms_parse_int(optarg, 0, 17, &n) < 0)
+				usage_error(usage, "--digits: %s", ms_errmsg());
+			digits = (int)n;
+			break;
+		case 't':
+			if (ms_parse_double(optarg, -1e30, 1e30, &threshold) < 0)
+				usage_error(usage, "--threshold: %s", ms_errmsg());
+			masks_opt = 1;
+			break;
+		case 'P': want[0] = name_arg(optarg); want[1] = NULL; masks_opt = 1; break;
+		case 'R': want[2] = name_arg(optarg); masks_opt = 1; break;
+		case 'I':
+			if (mode != MASKS || !(comma = strchr(optarg, ',')))
+				usage_error(usage, "--images needs A,B and excludes --diversity");
+			*comma = '\0';
+			want[0] = name_arg(optarg);
+			want[1] = name_arg(comma + 1);
+			want[2] = NULL;
+			if (!strcmp(want[0], want[1]))
+				usage_error(usage, "--images needs two different names");
+			mode = IMAGES;
+			break;
+		case 'D':
+			if (mode != MASKS)
+				usage_error(usage, "--diversity excludes --images");
+			want[0] = name_arg(optarg);
+			want[1] = want[2] = NULL;
+			mode = DIVERSITY;
+			break;
+		case 'h':
+			printf("usage: %s %s\n"
+			       "Score each sample of the stream (stdin if no FILE) and print a table:\n"
+			       "a header, one row per sample, then rows mean, std, median, n.\n"
+			       "  -j, --json          print JSON instead of TSV\n"
+			       "  -d, --digits N      digits after the decimal point (6)\n"
+			       "masks (the default): Dice, IoU, precision, recall, specificity,\n"
+			       "accuracy, HD95, ASSD of a prediction against a reference mask\n"
+			       "  --pred NAME         prediction record (default pred, else prob)\n"
+			       "  --ref NAME          reference record (mask)\n"
+			       "  -t, --threshold T   f32 predictions: foreground where value >= T (0.5)\n"
+			       "  --images A,B        PSNR, SSIM, MS-SSIM between records A and B\n"
+			       "  --diversity NAME    mean pairwise MS-SSIM of all records NAME\n",
+			       argv0, usage);
+			return 0;
+		default: usage_die(usage);
+		}
+	}
+	if (masks_opt && mode != MASKS)
+		usage_error(usage, "mask options do not go with --images or --diversity");
+	cols = mode == MASKS ? mask_cols : image_cols;
+	ncol = mode == MASKS ? 8 : 3;
+	if (optind == argc)
+		score_stream(stdin, "<stdin>");
+	for (int i = optind; i < argc; i++) {
+		FILE *f = fopen(argv[i], "rb");
+		if (!f)
+			die("cannot open %s:", argv[i]);
+		score_stream(f, argv[i]);
+		fclose(f);
+	}
+	if (nskipped > MAXWARN)
+		warn("%zu more samples skipped", nskipped - MAXWARN);
+	if (nskipped)
+		warn("%zu of %zu samples skipped", nskipped, nsamples);
+	if (mode == DIVERSITY) {
+		if (nset < 2)
+			die("fewer than 2 '%s' images: no pair to compare", want[0]);
+		diversity();
+	} else if (!nrows) {
+		die(nsamples ? "no sample could be scored" : "no sample in the input");
+	} else {
+		print_summary();
+	}
+	for (size_t i = 0; i < nset; i++)
+		ms_rec_free(&set[i]);
+	free(set);
+	for (int j = 0; j < ncol; j++)
+		free(vals[j]);
+	ms_scratch_free(&scratch);
+	ms_scratch_free(&scratch2);
+	return fshut(stdout, "<stdout>");
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# The stream format through ms-info: valid streams, every kind of malformed input.
+
+PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+REF="$BATS_TEST_DIRNAME/ref"
+
+# a valid two-sample stream written by the independent Python writer
+mkstream() {
+	/usr/bin/python3 - "$1" <<'PY'
+import sys; sys.path.insert(0, "tests/ref")
+import numpy as np, msstream
+with open(sys.argv[1], "wb") as f:
+    for i, z in ((0, False), (1, True)):
+        msstream.write(f, "image", {"id": f"s{i}", "prompt": "breast ultrasound"},
+                       np.linspace(0, 1, 3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5), compress=z)
+        msstream.write(f, "mask", {"id": f"s{i}"}, (np.arange(20).reshape(1, 4, 5) % 2).astype(np.uint8))
+PY
+}
+
+@test "ms-info describes every record" {
+	mkstream "$BATS_TEST_TMPDIR/s.ms"
+	run ms-info -H "$BATS_TEST_TMPDIR/s.ms"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 5 ]
+	[ "${lines[0]}" = "$(printf 'id\tname\tdtype\tshape\tmin\tmax\tmean\tmeta')" ]
+	[[ "${lines[1]}" == "$(printf 's0\timage\tf32\t3x4x5\t0\t1\t0.5\t')"*"prompt=breast ultrasound" ]]
+	[[ "${lines[4]}" == "$(printf 's1\tmask\tu8\t1x4x5\t0\t1\t0.5\tid=s1')" ]]
+}
+
+@test "ms-info reads stdin and handles an empty stream" {
+	run bash -c 'ms-info < /dev/null'
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "the stream written with printf in ms-stream(5) parses" {
+	sed -n '/^{ printf/,/| ms-info/p' man/ms-stream.5 | sed 's/\\e/\\/g' > "$BATS_TEST_TMPDIR/ex.sh"
+	run bash "$BATS_TEST_TMPDIR/ex.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'a\tmask\tu8\t1x2x3\t0\t1\t0.5\tid=a')" ]
+}
+
+@test "truncated stream: lines for the good records, then exit 1" {
+	mkstream "$BATS_TEST_TMPDIR/s.ms"
+	head -c 700 "$BATS_TEST_TMPDIR/s.ms" > "$BATS_TEST_TMPDIR/t.ms"
+	run ms-info "$BATS_TEST_TMPDIR/t.ms"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"ms-info: "*"truncated"* ]]
+}
+
+@test "random bytes: bad magic, exit 1" {
+	head -c 4096 /dev/urandom > "$BATS_TEST_TMPDIR/r"
+	run ms-info "$BATS_TEST_TMPDIR/r"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "ms-info: "*"bad magic"* ]]
+}
+
+@test "a header claiming a huge shape is refused without allocating" {
+	# 65535^3 f32 = 1 PiB, self-consistent lengths, no payload
+	/usr/bin/python3 -c '
+import struct, sys
+n = 65535 ** 3 * 4
+sys.stdout.buffer.write(struct.pack("<4sBBBB4IHHIQQ", b"MSTR", 1, 4, 3, 0, 65535, 65535, 65535, 0, 5, 0, 0, n, n) + b"image" + bytes(11))' > "$BATS_TEST_TMPDIR/h"
+	run ms-info "$BATS_TEST_TMPDIR/h"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"exceeds the limit"* ]]
+	# a plausible shape whose payload never comes: truncated, not out of memory
+	/usr/bin/python3 -c '
+import struct, sys
+n = 16384 * 16384 * 4
+sys.stdout.buffer.write(struct.pack("<4sBBBB4IHHIQQ", b"MSTR", 1, 4, 2, 0, 16384, 16384, 0, 0, 5, 0, 0, n, n) + b"image" + bytes(11) + bytes(1000))' > "$BATS_TEST_TMPDIR/h2"
+	run ms-info "$BATS_TEST_TMPDIR/h2"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"truncated payload"* ]]
+}
+
+@test "unknown dtype, flags and version are named" {
+	mkstream "$BATS_TEST_TMPDIR/s.ms"
+	for spec in "5:9:unknown dtype" "7:128:unknown flags" "4:2:version"; do
+		IFS=: read -r off val msg <<< "$spec"
+		cp "$BATS_TEST_TMPDIR/s.ms" "$BATS_TEST_TMPDIR/b.ms"
+		printf "$(printf '\\%03o' "$val")" | dd of="$BATS_TEST_TMPDIR/b.ms" bs=1 seek="$off" conv=notrunc 2>/dev/null
+		run ms-info "$BATS_TEST_TMPDIR/b.ms"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"$msg"* ]]
+	done
+}
+
+@test "usage errors exit 2, --help exits 0" {
+	run ms-info --bogus
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"usage: ms-info"* ]]
+	run ms-info --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"usage: ms-info"* ]]
+	run ms-info /nonexistent
+	[ "$status" -eq 1 ]
+	[[ "$output" == "ms-info: cannot open /nonexistent: No such file or directory" ]]
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env bats
+# ms-export: stream in, PNG files and a contact sheet out.
+bats_require_minimum_version 1.5.0
+PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+REF="$BATS_TEST_DIRNAME/ref"
+PNG=/work/shared/data/pngsuite
+BUSI=/work/shared/data/busi
+mkstream() { /usr/bin/python3 "$REF/png_mkstream.py" "$@"; }
+
+# every non-hostile pngsuite file: top level, interlaced/ and badpal/
+suite() { ls $PNG/*.png $PNG/interlaced/*.png $PNG/badpal/*.png; }
+
+# no temporary files (ms_outfile's NAME.tmpXXXXXX) under $1
+no_temps() { ! find "$1" -name '*.tmp*' | grep -q .; }
+
+@test "export: --help exits 0 with usage" {
+	run ms-export --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == usage:* ]]
+	[[ "$output" == *--montage* ]]
+}
+
+@test "export: usage errors exit 2" {
+	run -2 ms-export extra-argument
+	run -2 ms-export --format jpg
+	run -2 ms-export --cell 0
+	run -2 ms-export --cell x
+	run -2 ms-export --no-such-option
+}
+
+@test "export: pngsuite round trip gives back the same pixels (8 bits)" {
+	d="$BATS_TEST_TMPDIR/rt"
+	ms-import $(suite) | ms-export -d "$d"
+	args=()
+	for f in $(suite); do
+		s=$(basename "$f" .png)
+		args+=("$f" "$d/$s.image.png")
+	done
+	[ "${#args[@]}" -eq 138 ]
+	run /usr/bin/python3 "$REF/png_roundtrip.py" 8 "${args[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "69 of 69 round trips exact" ]
+}
+
+@test "export: 16-bit files: exact with --16" {
+	d="$BATS_TEST_TMPDIR/rt16"
+	ms-import $PNG/*16.png | ms-export --16 -d "$d"
+	args=()
+	for f in $PNG/*16.png; do
+		args+=("$f" "$d/$(basename "$f" .png).image.png")
+	done
+	run /usr/bin/python3 "$REF/png_roundtrip.py" 16 "${args[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "14 of 14 round trips exact" ]
+}
+
+@test "export: the round-trip check can fail" {
+	d="$BATS_TEST_TMPDIR/neg"
+	ms-import $PNG/basn0g08.png $PNG/basn2c08.png | ms-export -d "$d"
+	# swapped pairs, and an 8-bit export checked as exact 16-bit
+	run -1 /usr/bin/python3 "$REF/png_roundtrip.py" 8 $PNG/basn0g08.png "$d/basn2c08.image.png"
+	run -1 /usr/bin/python3 "$REF/png_roundtrip.py" 8 $PNG/basn0g04.png "$d/basn0g08.image.png"
+	ms-import $PNG/basn0g16.png | ms-export -d "$d"
+	run -1 /usr/bin/python3 "$REF/png_roundtrip.py" 16 $PNG/basn0g16.png "$d/basn0g16.image.png"
+}
+
+@test "export: masks as 0/255, file names DIR/<id>.<name>.png" {
+	d="$BATS_TEST_TMPDIR/out"
+	ms-import -m $BUSI/masks $BUSI/images/benign_1.png $BUSI/images/malignant_10.png | ms-export -d "$d"
+	run ls "$d"
+	[ "$output" = "$(printf 'benign_1.image.png\nbenign_1.mask.png\nmalignant_10.image.png\nmalignant_10.mask.png')" ]
+	run cmp "$d/benign_1.mask.png" "$d/benign_1.mask.png"
+	# the exported mask equals the original 0/255 mask
+	run /usr/bin/python3 "$REF/png_roundtrip.py" 8 $BUSI/masks/benign_1.png "$d/benign_1.mask.png"
+	[ "$status" -eq 0 ]
+	run /usr/bin/python3 "$REF/png_roundtrip.py" 8 $BUSI/images/malignant_10.png "$d/malignant_10.image.png"
+	[ "$status" -eq 0 ]
+}
+
+@test "export: value rules: f32 rounded, u8 0/1 scaled, large integers 16-bit, channels split" {
+	d="$BATS_TEST_TMPDIR/v"
+	mkstream 'a:prob:f32:1x2x2:0.502' 'a:pred:u8:1x2x2:1' 'a:lab:u8:2x2x3:7' \
+		'a:big:i32:2x2:300' 'a:neg:f32:1x1x1:-3' 'a:rgb:f32:3x2x2:2' | ms-export -d "$d"
+	run ls "$d"
+	[ "$output" = "$(printf 'a.big.png\na.lab.c0.png\na.lab.c1.png\na.neg.png\na.pred.png\na.prob.png\na.rgb.png')" ]
+	run /usr/bin/python3 -c "
+import cv2, sys
+d = sys.argv[1]
+r = lambda n: cv2.imread(d + '/' + n, cv2.IMREAD_UNCHANGED)
+print(r('a.prob.png')[0, 0], r('a.pred.png')[0, 0], r('a.lab.c1.png')[0, 0],
+      r('a.big.png')[0, 0], r('a.big.png').dtype, r('a.neg.png')[0, 0], r('a.rgb.png')[0, 0])
+" "$d"
+	[ "$output" = "128 255 7 300 uint16 0 [255 255 255]" ]
+}
+
+@test "export: negative integers and non-image records are errors" {
+	run -1 bash -c "$(declare -f mkstream); REF=$REF; mkstream 'a:x:i32:1x2x2:-1' | ms-export -d '$BATS_TEST_TMPDIR/e'"
+	[[ "$output" == "ms-export: a.x: value -1 out of range 0..65535 for PNG" ]]
+	run -1 bash -c "$(declare -f mkstream); REF=$REF; mkstream 'a:v:f32:7:0' | ms-export -d '$BATS_TEST_TMPDIR/e'"
+	[[ "$output" == "ms-export: a.v: a 1-dimensional record is not an image" ]]
+	run -1 bash -c "$(declare -f mkstream); REF=$REF; mkstream ':image:f32:1x2x2:0' | ms-export -d '$BATS_TEST_TMPDIR/e'"
+	[[ "$output" == "ms-export: record 'image' has no id" ]]
+	run -1 bash -c "$(declare -f mkstream); REF=$REF; mkstream 'a/b:image:f32:1x2x2:0' | ms-export -d '$BATS_TEST_TMPDIR/e'"
+	[[ "$output" == "ms-export: id 'a/b' cannot be used in a file name" ]]
+	run -1 bash -c "$(declare -f mkstream); REF=$REF; mkstream 'a:image:f32:1x2x2:0' 'a:image:f32:1x2x2:0' | ms-export -d '$BATS_TEST_TMPDIR/e'"
+	[[ "$output" == "ms-export: sample has two records named 'image'" ]]
+}
+
+@test "export: --names selects records; --bare names files by id" {
+	d="$BATS_TEST_TMPDIR/n"
+	ms-import -m $BUSI/masks $BUSI/images/benign_1.png | ms-export -n mask,edges -d "$d"
+	run ls "$d"
+	[ "$output" = benign_1.mask.png ]
+	# images and masks back into an importable layout
+	ms-import -m $BUSI/masks $BUSI/images/benign_1.png | ms-export -b -n image -d "$d/img"
+	ms-import -m $BUSI/masks $BUSI/images/benign_1.png | ms-export -b -n mask -d "$d/msk"
+	run bash -c "ms-import -m '$d/msk' '$d/img' | ms-info | cut -f1,2"
+	[ "$output" = "$(printf 'benign_1\timage\nbenign_1\tmask')" ]
+	run -1 bash -c "ms-import -m $BUSI/masks $BUSI/images/benign_1.png | ms-export -b -d '$d/x'"
+	[ "$output" = "ms-export: sample has more than one record to write with --bare" ]
+}
+
+@test "export: default directory is ." {
+	cd "$BATS_TEST_TMPDIR"
+	ms-import $PNG/basn0g08.png | ms-export
+	[ -f basn0g08.image.png ]
+}
+
+@test "export: empty stream: exit 0, no files" {
+	d="$BATS_TEST_TMPDIR/empty"
+	run ms-export -d "$d" </dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$d" ]
+	run ms-export -M "$d.png" </dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$d.png" ]
+}
+
+@test "export: a stream broken midway leaves complete files only" {
+	t="$BATS_TEST_TMPDIR"
+	ms-import -m $BUSI/masks $BUSI/images/benign_1.png $BUSI/images/malignant_10.png > "$t/s.ms"
+	# benign_1's image and mask, then most of malignant_10's image
+	head -c 450000 "$t/s.ms" > "$t/cut.ms"
+	run -1 ms-export -d "$t/o" -M "$t/m.png" < "$t/cut.ms"
+	[[ "$output" == "ms-export: truncated payload in record 'image'"* ]]
+	run ls "$t/o"
+	[ "$output" = "$(printf 'benign_1.image.png\nbenign_1.mask.png')" ]
+	[ ! -e "$t/m.png" ]
+	no_temps "$t"
+}
+
+@test "export: random bytes and a huge claimed shape exit 1 with no files" {
+	t="$BATS_TEST_TMPDIR"
+	head -c 4096 /dev/urandom > "$t/rand"
+	run -1 ms-export -d "$t/o" < "$t/rand"
+	[ "$output" = "ms-export: bad magic: not an ms stream, or out of sync" ]
+	# a valid header for f32 [3, 65536, 65536, 65536] and nothing after it
+	/usr/bin/python3 -c '
+import struct, sys
+h = b"MSTR" + bytes([1, 4, 4, 0]) + struct.pack("<4I", 3, 65536, 65536, 65536)
+h += struct.pack("<HHI", 5, 0, 0) + struct.pack("<QQ", 4 * 3 * 65536 ** 3, 4 * 3 * 65536 ** 3)
+sys.stdout.buffer.write(h + b"image" + bytes(11))' > "$t/huge"
+	run -1 ms-export -d "$t/o" < "$t/huge"
+	[[ "$output" == ms-export:*"exceeds the limit"* ]]
+	[ ! -e "$t/o" ]
+	no_temps "$t"
+}
+
+@test "export: montage: a row per sample, image, outline, other records" {
+	t="$BATS_TEST_TMPDIR"
+	ms-import -s 64x64 -m $BUSI/masks $BUSI/images/benign_1.png $BUSI/images/malignant_10.png > "$t/s.ms"
+	mkstream 'benign_1:edges:f32:1x32x32:ramp' > "$t/e.ms"
+	cat "$t/s.ms" "$t/e.ms" > "$t/all.ms"
+	# benign_1 twice (the second run, edges only, is a new sample: 3 rows)
+	run ms-export -M "$t/m.png" < "$t/all.ms"
+	[ "$status" -eq 0 ]
+	[ ! -e "$t/benign_1.image.png" ]
+	run /usr/bin/python3 -c '
+import cv2, sys
+m = cv2.imread(sys.argv[1], cv2.IMREAD_UNCHANGED)
+green = ((m[:, :, 1] == 255) & (m[:, :, 0] == 0) & (m[:, :, 2] == 0))
+cell = 64 + 2
+print(m.shape, green[:, :cell].sum() == 0, green[:cell, cell:2 * cell].sum() > 5,
+      green[cell:2 * cell, cell:2 * cell].sum() > 20, green.sum() == green[:2 * cell, cell:2 * cell].sum())
+' "$t/m.png"
+	[ "$output" = "(200, 134, 3) True True True True" ]
+	run ms-export -c 20 -M "$t/m2.png" -d "$t/files" < "$t/s.ms"
+	[ "$status" -eq 0 ]
+	[ -f "$t/files/benign_1.mask.png" ]
+	run /usr/bin/python3 -c 'import cv2, sys; print(cv2.imread(sys.argv[1]).shape)' "$t/m2.png"
+	[ "$output" = "(46, 46, 3)" ]
+	no_temps "$t"
+}
+
+@test "export: --format nii and nii.gz write the records unchanged, with spacing" {
+	t="$BATS_TEST_TMPDIR"
+	mkstream 'a:image:f32:1x3x4:ramp:spacing=0.5,0.25' 'a:mask:u8:1x3x4:1' 'b:lab:i32:2x3:-7' > "$t/s.ms"
+	ms-export -f nii.gz -d "$t/gz" < "$t/s.ms"
+	ms-export -f nii -d "$t/nii" < "$t/s.ms"
+	run ls "$t/gz" "$t/nii"
+	[ "$output" = "$(printf '%s\n' "$t/gz:" a.image.nii.gz a.mask.nii.gz b.lab.nii.gz '' "$t/nii:" a.image.nii a.mask.nii b.lab.nii)" ]
+	run /usr/bin/python3 -c '
+import sys, numpy as np, nibabel as nib
+d = sys.argv[1]
+im = nib.load(d + "/a.image.nii.gz")
+a = np.asarray(im.dataobj)
+print(a.shape, a.dtype, np.allclose(a[:, :, 0].T.ravel(), np.arange(12) / 11),
+      [float(z) for z in im.header.get_zooms()])
+m = np.asarray(nib.load(d + "/a.mask.nii.gz").dataobj)
+l = np.asarray(nib.load(sys.argv[2] + "/b.lab.nii").dataobj)
+print(m.dtype, int(m.min()), int(m.max()), l.dtype, l.shape, int(l.min()))
+' "$t/gz" "$t/nii"
+	echo "$output"
+	[ "${lines[0]}" = "(4, 3, 1) float32 True [0.25, 0.5, 1.0]" ]
+	[ "${lines[1]}" = "uint8 1 1 int32 (3, 2) -7" ]
+}

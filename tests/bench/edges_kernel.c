@@ -1,0 +1,44 @@
+/* Pure-kernel benchmark of ms-edges: edge maps of the images of a stream held in
+ * memory, no stream I/O.  usage: edges_kernel METHOD SIGMA REPEATS < stream */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "image.h"
+
+int main(int argc, char **argv)
+{
+	ms_setprog("edges_kernel");
+	if (argc != 4)
+		die("usage: edges_kernel soft|canny|mask|diffboost SIGMA REPEATS < stream");
+	ms_edges_opt o = { ms_edges_method_parse(argv[1]), atof(argv[2]), 0, 50, 150, 0 };
+	int reps = atoi(argv[3]), n = 0, ret;
+	ms_rec *img = NULL, r;
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read(stdin, &r)) == 1) {
+		if (strcmp(r.name, "image"))
+			continue;
+		img = ereallocarray(img, n + 1, sizeof *img);
+		img[n++] = r;
+		ms_rec_init(&r);
+	}
+	if (ret < 0 || o.method < 0 || !n)
+		die("no images or bad input: %s", ms_errmsg());
+	ms_edges *e = ms_edges_new(&o);
+	float *out = emalloc((size_t)ms_tensor_numel(&img[0].t) * sizeof *out);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	for (int k = 0; k < reps; k++)
+		for (int i = 0; i < n; i++)
+			if (ms_edges_compute(e, &img[i].t, NULL, out) < 0)
+				die("%s", ms_errmsg());
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	printf("%.0f\n", n * reps / s);
+	for (int i = 0; i < n; i++)
+		ms_rec_free(&img[i]);
+	free(img);
+	free(out);
+	ms_edges_free(e);
+	return 0;
+}
