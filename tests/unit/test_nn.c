@@ -643,6 +643,18 @@ static void test_unet_grad(void)
 			}
 			free(gcopy);
 		}
+		if (v) {      /* d loss / d cond, from the first backward */
+			ms_params_zero_grad(ps);
+			un_fwd(&g);
+			un_bwd(&g, r);
+			float dc[2];
+			dc[0] = ms_unet_dcond(u)[0];
+			dc[1] = ms_unet_dcond(u)[ms_unet_tdim(u) + 5];
+			double e = fmax(fd(&g, &c.cond[0], &dc[0], 1, r, 1e-2f, 1),
+			                fd(&g, &c.cond[ms_unet_tdim(u) + 5], &dc[1], 1, r, 1e-2f, 1));
+			printf("unet d/dcond: relative error %.3g\n", e);
+			CHECK(e < 1e-2);
+		}
 		printf("unet%s gradient: worst relative error %.3g (%s), %d parameters\n",
 		       v ? " (temb, attn)" : "", worst, wname, ps->n);
 		CHECK(worst < 1e-2);
