@@ -25,10 +25,12 @@ static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
 
 int ms_error(const char *fmt, ...)
 {
+	char buf[sizeof errbuf];   /* an argument may be ms_errmsg() itself */
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(errbuf, sizeof errbuf, fmt, ap);
+	vformat(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	memcpy(errbuf, buf, sizeof buf);
 	return -1;
 }
 

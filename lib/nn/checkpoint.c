@@ -40,14 +40,6 @@ int ms_params_write(FILE *f, const ms_params *ps, int with_opt)
 	return 0;
 }
 
-/* the last error message prefixed with the file name */
-static int prefixed(const char *fname)
-{
-	char m[1024];
-	snprintf(m, sizeof m, "%s", ms_errmsg());
-	return ms_error("%s: %s", fname, m);
-}
-
 static void shape_str(char *b, size_t n, int rank, const int64_t *s)
 {
 	b[0] = '\0';
@@ -122,7 +114,7 @@ int ms_params_read(FILE *f, const char *fname, ms_params *ps, int *have_opt)
 	ms_rec_free(&r);
 	if (ret < 0) {
 		free(seen);
-		return prefixed(fname);
+		return ms_error("%s: %s", fname, ms_errmsg());
 	}
 	for (int i = 0; i < ps->n; i++)
 		if (!seen[i])
@@ -197,7 +189,7 @@ ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model)
 		if (ret == 0)
 			ms_error("%s: empty file, not a checkpoint", path);
 		else
-			prefixed(path);
+			ms_error("%s: %s", path, ms_errmsg());
 		goto out;
 	}
 	if (strcmp(r.name, "model")) {
@@ -205,7 +197,7 @@ ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model)
 		goto out;
 	}
 	if (ms_unet_cfg_from_rec(&cfg, &r) < 0) {
-		prefixed(path);
+		ms_error("%s: %s", path, ms_errmsg());
 		goto out;
 	}
 	if (!(u = ms_unet_new(&cfg, 0)))

@@ -165,8 +165,16 @@ static void test_malformed(void)
 	ms_rec_free(&a);
 }
 
+static void test_error_prefix(void)
+{
+	ms_error("bad magic");
+	ms_error("%s: %s", "m.ms", ms_errmsg());   /* the message may be its own argument */
+	CHECK(!strcmp(ms_errmsg(), "m.ms: bad magic"));
+}
+
 int main(void)
 {
+	RUN(test_error_prefix);
 	RUN(test_roundtrip);
 	RUN(test_copy_is_byte_exact);
 	RUN(test_meta_edit);
