@@ -12,33 +12,10 @@
 static const char usage[] =
 	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [-n NAME,...]";
 
-enum { GAP = 2, GAP_GREY = 64 };
-static const uint8_t outline_rgb[3] = { 0, 255, 0 };
-
 static struct {
 	const char *dir, *format, *montage, *names;
 	int bits16, cell, bare;
 } opt = { .format = "png" };
-
-/* ---- montage cells: RGB planar u8 [3,h,w] at record resolution */
-typedef struct {
-	int64_t h, w;
-	uint8_t *rgb;
-	int smooth;          /* resize bilinearly (f32 records), else nearest */
-	int kind;            /* 0 other, 1 image, 2 mask */
-	uint8_t *mask;       /* overlay cells: the mask, 0/1 [h,w] */
-	int64_t mh, mw;
-} cell;
-
-typedef struct {
-	cell *c;
-	size_t n;
-} row;
-
-static row *rows;
-static size_t nrows;
-static int64_t max_h, max_w;
-static size_t max_cols;
 
 static int wanted(const char *name)
 {
@@ -53,54 +30,6 @@ static int wanted(const char *name)
 		p += len + (e != NULL);
 	}
 	return 0;
-}
-
-static double value(const ms_tensor *t, int64_t i)
-{
-	switch (t->dtype) {
-	case MS_U8: return ((uint8_t *)t->data)[i];
-	case MS_U16: return ((uint16_t *)t->data)[i];
-	case MS_I32: return ((int32_t *)t->data)[i];
-	default: return ((float *)t->data)[i];
-	}
-}
-
-/* a record as u8 or u16 [C,H,W] pixels: f32 clipped to [0,1] and scaled to 8 bits (16 with
- * bits16); integers: max <= 1 scaled by 255, max <= 255 8 bits, else 16 bits as they are */
-static void to_pixels(const ms_rec *r, const char *id, int bits16, ms_tensor *out)
-{
-	const ms_tensor *t = &r->t;
-	if (t->rank != 2 && t->rank != 3)
-		die("%s.%s: a %d-dimensional record is not an image", id, r->name, t->rank);
-	int64_t c = t->rank == 3 ? t->shape[0] : 1, n = ms_tensor_numel(t);
-	int64_t shape[3] = { c, t->shape[t->rank - 2], t->shape[t->rank - 1] };
-	double scale = 1, mx = 0;
-	int dtype;
-	if (t->dtype == MS_F32) {
-		dtype = bits16 ? MS_U16 : MS_U8;
-		scale = bits16 ? 65535 : 255;
-	} else {
-		for (int64_t i = 0; i < n; i++) {
-			double v = value(t, i);
-			if (v < 0 || v > 65535)
-				die("%s.%s: value %g out of range 0..65535 for PNG", id, r->name, v);
-			mx = v > mx ? v : mx;
-		}
-		scale = mx <= 1 ? 255 : 1;
-		dtype = mx <= 255 ? MS_U8 : MS_U16;
-	}
-	if (ms_tensor_alloc(out, dtype, 3, shape) < 0)
-		die("%s.%s: %s", id, r->name, ms_errmsg());
-	for (int64_t i = 0; i < n; i++) {
-		double v = value(t, i);
-		if (t->dtype == MS_F32)
-			v = v >= 0 ? (v <= 1 ? v : 1) : 0;   /* NaN -> 0 */
-		v = floor(v * scale + 0.5);
-		if (dtype == MS_U8)
-			((uint8_t *)out->data)[i] = (uint8_t)v;
-		else
-			((uint16_t *)out->data)[i] = (uint16_t)v;
-	}
 }
 
 static void spacing_of(const ms_rec *r, double sp[2])
@@ -136,7 +65,8 @@ static void export_png(const ms_rec *r, const char *id)
 	char path[8192];
 	double sp[2];
 	spacing_of(r, sp);
-	to_pixels(r, id, opt.bits16, &px);
+	if (ms_tensor_to_pixels(&r->t, opt.bits16, &px) < 0)
+		die("%s.%s: %s", id, r->name, ms_errmsg());
 	make_dir();
 	int64_t c = px.shape[0];
 	if (c == 1 || c == 3) {
@@ -174,162 +104,6 @@ static void export_nifti(const ms_rec *r, const char *id, int gz)
 	make_dir();
 	if (ms_nifti_write(path, &r->t, dims, gz) < 0)
 		die("%s", ms_errmsg());
-}
-
-/* ---- montage */
-static void add_cell(const ms_rec *r, const char *id)
-{
-	ms_tensor px = { 0 };
-	if ((r->t.rank != 2 && r->t.rank != 3) || (r->t.rank == 3 && r->t.shape[0] != 1 &&
-	                                            r->t.shape[0] != 3))
-		return;                  /* not displayable */
-	to_pixels(r, id, 0, &px);
-	row *w = &rows[nrows - 1];
-	w->c = ereallocarray(w->c, w->n + 1, sizeof *w->c);
-	cell *c = &w->c[w->n++];
-	*c = (cell){ .h = px.shape[1], .w = px.shape[2], .smooth = r->t.dtype == MS_F32 };
-	c->kind = !strcmp(r->name, "image") ? 1 : !strcmp(r->name, "mask") ? 2 : 0;
-	size_t hw = (size_t)(c->h * c->w);
-	c->rgb = emalloc(3 * hw);
-	for (int k = 0; k < 3; k++)
-		memcpy(c->rgb + k * hw, (uint8_t *)px.data + (px.shape[0] == 3 ? k * hw : 0), hw);
-	if (c->kind == 2) {
-		c->mask = emalloc(hw);
-		for (size_t i = 0; i < hw; i++)
-			c->mask[i] = value(&r->t, i) != 0;
-	}
-	ms_tensor_free(&px);
-}
-
-/* put the first image, then image + outline of the first mask, then the rest */
-static void order_row(row *w)
-{
-	cell *v = ecalloc(w->n + 1, sizeof *v);
-	size_t n = 0, img = w->n, msk = w->n;
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->c[i].kind == 1 && img == w->n)
-			img = i;
-		else if (w->c[i].kind == 2 && msk == w->n)
-			msk = i;
-	}
-	if (img < w->n) {
-		v[n++] = w->c[img];
-		if (msk < w->n) {
-			cell *m = &w->c[msk];
-			size_t bytes = 3 * (size_t)(v[0].h * v[0].w);
-			v[n] = v[0];
-			v[n].rgb = memcpy(emalloc(bytes), v[0].rgb, bytes);
-			v[n].mask = m->mask;
-			v[n].mh = m->h;
-			v[n++].mw = m->w;
-			free(m->rgb);
-		}
-	}
-	for (size_t i = 0; i < w->n; i++) {
-		if (i == img || (i == msk && img < w->n))
-			continue;
-		free(w->c[i].mask);       /* a mask without an image is shown as it is */
-		w->c[i].mask = NULL;
-		v[n++] = w->c[i];
-	}
-	free(w->c);
-	w->c = v;
-	w->n = n;
-	max_cols = n > max_cols ? n : max_cols;
-	for (size_t i = 0; i < n; i++) {
-		max_h = v[i].h > max_h ? v[i].h : max_h;
-		max_w = v[i].w > max_w ? v[i].w : max_w;
-	}
-}
-
-static void new_row(void)
-{
-	if (nrows)
-		order_row(&rows[nrows - 1]);
-	rows = ereallocarray(rows, nrows + 1, sizeof *rows);
-	rows[nrows++] = (row){ 0 };
-}
-
-static void resize_u8(const uint8_t *src, int c, int64_t h, int64_t w, int smooth,
-                      int64_t oh, int64_t ow, uint8_t *dst)
-{
-	ms_tensor in = { .dtype = MS_U8, .rank = 3, .shape = { c, h, w }, .data = (void *)src };
-	ms_tensor out = { 0 };
-	if (smooth) {
-		size_t n = (size_t)(c * h * w);
-		float *f = emalloc(n * sizeof *f);
-		for (size_t i = 0; i < n; i++)
-			f[i] = src[i];
-		in = (ms_tensor){ .dtype = MS_F32, .rank = 3, .shape = { c, h, w }, .data = f };
-		if (ms_resize_bilinear(&in, oh, ow, &out) < 0)
-			die("montage: %s", ms_errmsg());
-		free(f);
-		for (size_t i = 0; i < (size_t)(c * oh * ow); i++)
-			dst[i] = (uint8_t)floor(((float *)out.data)[i] + 0.5f);
-	} else {
-		if (ms_resize_nearest(&in, oh, ow, &out) < 0)
-			die("montage: %s", ms_errmsg());
-		memcpy(dst, out.data, (size_t)(c * oh * ow));
-	}
-	ms_tensor_free(&out);
-}
-
-static void draw_cell(const cell *c, int64_t ch, int64_t cw, uint8_t *sheet, int64_t sh,
-                      int64_t sw, int64_t y0, int64_t x0)
-{
-	size_t chw = (size_t)(ch * cw);
-	uint8_t *px = emalloc(3 * chw), *m = NULL;
-	resize_u8(c->rgb, 3, c->h, c->w, c->smooth, ch, cw, px);
-	if (c->mask) {               /* overlay: outline of the mask over the image */
-		m = emalloc(chw);
-		resize_u8(c->mask, 1, c->mh, c->mw, 0, ch, cw, m);
-		for (int64_t y = 0; y < ch; y++)
-			for (int64_t x = 0; x < cw; x++) {
-				int64_t i = y * cw + x;
-				if (!m[i] || (y > 0 && x > 0 && y < ch - 1 && x < cw - 1 && m[i - 1] &&
-				              m[i + 1] && m[i - cw] && m[i + cw]))
-					continue;
-				for (int k = 0; k < 3; k++)
-					px[k * chw + i] = outline_rgb[k];
-			}
-	}
-	for (int k = 0; k < 3; k++)
-		for (int64_t y = 0; y < ch; y++)
-			memcpy(sheet + ((k * sh + y0 + y) * sw + x0), px + k * chw + y * cw, cw);
-	free(px);
-	free(m);
-}
-
-static void write_montage(void)
-{
-	if (!nrows) {
-		warn("empty stream: no montage written");
-		return;
-	}
-	int64_t ch = opt.cell ? opt.cell : max_h, cw = opt.cell ? opt.cell : max_w;
-	int64_t sw = (int64_t)max_cols * (cw + GAP) + GAP, sh = (int64_t)nrows * (ch + GAP) + GAP;
-	if (sw > 0x7fffffff / 3 || sh > 0x7fffffff / 3 || (double)sw * sh * 3 > (double)(1LL << 32))
-		die("montage of %lldx%lld pixels is too large: use --cell", (long long)sw,
-		    (long long)sh);
-	ms_tensor sheet = { 0 };
-	if (ms_tensor_alloc(&sheet, MS_U8, 3, (int64_t[]){ 3, sh, sw }) < 0)
-		die("montage: %s", ms_errmsg());
-	memset(sheet.data, GAP_GREY, ms_tensor_bytes(&sheet));
-	for (size_t r = 0; r < nrows; r++)
-		for (size_t i = 0; i < rows[r].n; i++)
-			draw_cell(&rows[r].c[i], ch, cw, sheet.data, sh, sw,
-			          GAP + (int64_t)r * (ch + GAP), GAP + (int64_t)i * (cw + GAP));
-	if (ms_png_write(opt.montage, &sheet, NULL) < 0)
-		die("%s", ms_errmsg());
-	ms_tensor_free(&sheet);
-	for (size_t r = 0; r < nrows; r++) {
-		for (size_t i = 0; i < rows[r].n; i++) {
-			free(rows[r].c[i].rgb);
-			free(rows[r].c[i].mask);
-		}
-		free(rows[r].c);
-	}
-	free(rows);
 }
 
 /* ids become file names: no '/', not empty */
@@ -417,6 +191,9 @@ int main(int argc, char **argv)
 	ms_rec r;
 	char id[1024], prev[1024] = "";
 	int ret, first = 1;
+	ms_montage *sheet = NULL;
+	if (opt.montage && !(sheet = ms_montage_new(opt.cell)))
+		die("%s", ms_errmsg());
 	ms_rec_init(&r);
 	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
 		if (!wanted(r.name)) {
@@ -436,20 +213,17 @@ int main(int argc, char **argv)
 			export_nifti(&r, id, niigz);
 		else if (files)
 			export_png(&r, id);
-		if (opt.montage) {
-			if (new_sample)
-				new_row();
-			add_cell(&r, id);
-		}
+		if (sheet && ms_montage_add(sheet, &r, new_sample) < 0)
+			die("%s.%s: %s", id, r.name, ms_errmsg());
 	}
 	if (ret < 0)
 		die("%s", ms_errmsg());
 	ms_rec_free(&r);
-	if (opt.montage) {
-		if (nrows)
-			order_row(&rows[nrows - 1]);
-		write_montage();
-	}
+	if (sheet && !ms_montage_rows(sheet))
+		warn("empty stream: no montage written");
+	else if (sheet && ms_montage_write(sheet, opt.montage) < 0)
+		die("%s", ms_errmsg());
+	ms_montage_free(sheet);
 	check_repeat(NULL, 1);
 	return fshut(stdout, "<stdout>");
 }

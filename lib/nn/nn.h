@@ -99,6 +99,14 @@ void ms_upsample2_forward(int N, int C, int H, int W, const float *x, size_t xs,
                           size_t ys);
 void ms_upsample2_backward(int N, int C, int H, int W, const float *dy, size_t dys,
                            float *dx, size_t dxs, int acc);
+/* conv(upsample2(x)) for a 3x3 stride-1 conv c, x [N,cin,h,w], y [N,cout,2h,2w], computed
+ * at low resolution (4 phase 2x2 convolutions, 4/9 of the work); y is overwritten */
+size_t ms_upconv_ws(const ms_conv2d *c, int h, int w);
+void ms_upconv_forward(const ms_conv2d *c, int N, int h, int w, const float *x, size_t xs,
+                       float *y, size_t ys, float *ws);
+void ms_upconv_backward(const ms_conv2d *c, int N, int h, int w, const float *x, size_t xs,
+                        const float *dy, size_t dys, float *dx, size_t dxs, int acc,
+                        float *ws);
 /* y [N,ca+cb,HW] = cat(a [N,ca,HW], b [N,cb,HW]) (copies; the U-Net avoids it) */
 void ms_concat_forward(int N, int HW, const float *a, int ca, const float *b, int cb,
                        float *y);

@@ -28,7 +28,6 @@ typedef struct {
 	resblock rb;
 	ms_conv2d conv;
 	ms_attn at;
-	float *ub;                    /* upsampled input of an ST_UP */
 } stage;
 
 typedef struct {
@@ -328,8 +327,8 @@ static void unplan(ms_unet *u)
 	}
 	for (int i = 0; i < u->nst; i++) {
 		resblock *r = &u->st[i].rb;
-		float **p[] = { &r->n1b, &r->s1b, &r->h1b, &r->n2b, &r->s2b, &r->tb, &u->st[i].ub };
-		for (int j = 0; j < 7; j++) {
+		float **p[] = { &r->n1b, &r->s1b, &r->h1b, &r->n2b, &r->s2b, &r->tb };
+		for (int j = 0; j < 6; j++) {
 			free(*p[j]);
 			*p[j] = NULL;
 		}
@@ -408,11 +407,7 @@ int ms_unet_plan(ms_unet *u, int N, int H, int W, int train)
 		} else if (s->kind == ST_DOWN) {
 			ws = maxz(ws, ms_conv2d_ws(&s->conv, H >> s->lvl, W >> s->lvl));
 		} else if (s->kind == ST_UP) {
-			size_t n = (size_t)N * s->conv.cin * 4 * L;
-			if (get(u, &s->ub, n) < 0)
-				goto fail;
-			ws = maxz(ws, ms_conv2d_ws(&s->conv, H >> (s->lvl - 1), W >> (s->lvl - 1)));
-			scratch = maxz(scratch, n);
+			ws = maxz(ws, ms_upconv_ws(&s->conv, H >> s->lvl, W >> s->lvl));
 		} else if (ms_attn_plan(&s->at, N, (int)L, train) < 0) {
 			goto fail;
 		}
@@ -546,12 +541,7 @@ float *ms_unet_forward(ms_unet *u, const float *x, const float *t, const float *
 		case ST_DOWN:
 			ms_conv2d_forward(&s->conv, N, h, w, in, is, out, os, 0, NULL, u->ws);
 			break;
-		case ST_UP: {
-			size_t us = (size_t)s->conv.cin * 4 * h * w;
-			ms_upsample2_forward(N, s->conv.cin, h, w, in, is, s->ub, us);
-			ms_conv2d_forward(&s->conv, N, 2 * h, 2 * w, s->ub, us, out, os, 0, NULL, u->ws);
-			break;
-		}
+		case ST_UP: ms_upconv_forward(&s->conv, N, h, w, in, is, out, os, u->ws); break;
 		}
 	}
 	int last = u->st[u->nst - 1].out;
@@ -593,14 +583,10 @@ void ms_unet_backward(ms_unet *u, const float *dout)
 			ms_conv2d_backward(&s->conv, N, h, w, in, is, dy, os, sg(u, s->in), is,
 			                   take(u, s->in), u->ws);
 			break;
-		case ST_UP: {
-			size_t us = (size_t)s->conv.cin * 4 * h * w;
-			ms_conv2d_backward(&s->conv, N, 2 * h, 2 * w, s->ub, us, dy, os, u->ds, us, 0,
-			                   u->ws);
-			ms_upsample2_backward(N, s->conv.cin, h, w, u->ds, us, sg(u, s->in), is,
-			                      take(u, s->in));
+		case ST_UP:
+			ms_upconv_backward(&s->conv, N, h, w, in, is, dy, os, sg(u, s->in), is,
+			                   take(u, s->in), u->ws);
 			break;
-		}
 		}
 	}
 	ms_conv2d_backward(&u->cin, N, H, W, sa(u, u->sx), sst(u, u->sx), sg(u, u->s0),

@@ -184,6 +184,46 @@ static void test_conv(void)
 	}
 }
 
+/* fused upsample + conv against the composite of the two (both ways) */
+static void test_upconv(void)
+{
+	enum { N = 2, CI = 3, CO = 4, h = 5, w = 6 };
+	ms_params ps = { .seed = 8 };
+	ms_conv2d c;
+	CHECK(ms_conv2d_init(&c, &ps, "up", CI, CO, 3, 1) == 0);
+	size_t L = h * w, xs = CI * L, ys = CO * 4 * L;
+	float *x = randv(N * xs, 1), *u = calloc(N * CI * 4 * L, sizeof(float));
+	float *y1 = calloc(N * ys, sizeof(float)), *y2 = calloc(N * ys, sizeof(float));
+	float *dy = randv(N * ys, 1), *du = calloc(N * CI * 4 * L, sizeof(float));
+	float *dx1 = calloc(N * xs, sizeof(float)), *dx2 = calloc(N * xs, sizeof(float));
+	float *ws = calloc(ms_conv2d_ws(&c, 2 * h, 2 * w) + ms_upconv_ws(&c, h, w), sizeof(float));
+	float *g1 = calloc(c.w->n + CO, sizeof(float));
+	ms_upsample2_forward(N, CI, h, w, x, xs, u, CI * 4 * L);
+	ms_conv2d_forward(&c, N, 2 * h, 2 * w, u, CI * 4 * L, y1, ys, 0, NULL, ws);
+	ms_conv2d_backward(&c, N, 2 * h, 2 * w, u, CI * 4 * L, dy, ys, du, CI * 4 * L, 0, ws);
+	ms_upsample2_backward(N, CI, h, w, du, CI * 4 * L, dx1, xs, 0);
+	memcpy(g1, c.w->g, c.w->n * sizeof(float));
+	memcpy(g1 + c.w->n, c.b->g, CO * sizeof(float));
+	ms_params_zero_grad(&ps);
+	ms_upconv_forward(&c, N, h, w, x, xs, y2, ys, ws);
+	for (size_t i = 0; i < N * xs; i++)
+		dx2[i] = 1;          /* acc = 1 onto 1 */
+	ms_upconv_backward(&c, N, h, w, x, xs, dy, ys, dx2, xs, 1, ws);
+	double e = 0;
+	for (size_t i = 0; i < N * ys; i++)
+		e = fmax(e, fabs(y1[i] - y2[i]));
+	for (size_t i = 0; i < N * xs; i++)
+		e = fmax(e, fabs(dx1[i] - (dx2[i] - 1)));
+	for (size_t i = 0; i < c.w->n; i++)
+		e = fmax(e, fabs(g1[i] - c.w->g[i]));
+	for (int i = 0; i < CO; i++)
+		e = fmax(e, fabs(g1[c.w->n + i] - c.b->g[i]));
+	CHECK(e < 1e-4);
+	free(x), free(u), free(y1), free(y2), free(dy), free(du), free(dx1), free(dx2);
+	free(ws), free(g1);
+	ms_params_free(&ps);
+}
+
 /* ---- linear */
 typedef struct {
 	ms_linear l;
@@ -853,6 +893,7 @@ int main(void)
 	ms_rng_init(&rng, 1234, 0);
 	ms_threads(0);
 	RUN(test_conv);
+	RUN(test_upconv);
 	RUN(test_linear);
 	RUN(test_groupnorm);
 	RUN(test_elementwise);
