@@ -10,7 +10,7 @@
 
 static const char usage[] =
 	"train -o MODEL [--steps N | --epochs E] [--batch B] [--lr X] [--wd X]\n"
-	"       [--schedule constant|cosine|poly] [--seed S] [--threads T] [--width W]\n"
+	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
 	"       [--val-fraction F] [--resume] [--merge-patch P] [--merge-alpha A]\n"
 	"       [--synthetic mix|extra|ignore] [--synthetic-prob P] [--save-every N] [--report N]\n"
 	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
@@ -52,6 +52,7 @@ static void help(void)
 	       "  --batch B            batch size (default 8; predict: 4)\n"
 	       "  --lr X, --wd X       Adam learning rate (1e-3), AdamW weight decay (0 = Adam)\n"
 	       "  --schedule S         constant, cosine (default) or poly\n"
+	       "  --warmup N           linear learning-rate warmup over N steps (default 0)\n"
 	       "  --seed S, --threads T, --width W (base width, default 32)\n"
 	       "  --val-fraction F     real samples held out by hash of id (default 0.1)\n"
 	       "  --resume             continue training MODEL\n"
@@ -69,7 +70,7 @@ static void help(void)
 static void options(int argc, char **argv, int train)
 {
 	enum { STEPS = 256, EPOCHS, BATCH, LR, WD, SCHED, SEED, THREADS, WIDTH, VAL, RESUME,
-	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH };
+	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP };
 	static const struct option opts[] = {
 		{ "steps", required_argument, 0, STEPS }, { "epochs", required_argument, 0, EPOCHS },
 		{ "batch", required_argument, 0, BATCH }, { "lr", required_argument, 0, LR },
@@ -81,7 +82,7 @@ static void options(int argc, char **argv, int train)
 		{ "synthetic", required_argument, 0, SYNTH },
 		{ "synthetic-prob", required_argument, 0, SPROB },
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
-		{ "threshold", required_argument, 0, THRESH }, { "help", no_argument, 0, 'h' }, { 0 }
+		{ "threshold", required_argument, 0, THRESH }, { "warmup", required_argument, 0, WARMUP }, { "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
 	unsigned tonly = 0;   /* options only for training */
@@ -121,6 +122,7 @@ static void options(int argc, char **argv, int train)
 		case SPROB: opt.synth_prob = number(optarg, 0, 1, "--synthetic-prob"); k = MS_SEG_K_SPROB; break;
 		case SAVE: opt.save_every = integer(optarg, 0, 1L << 40, "--save-every"); tonly = 1; break;
 		case REPORT: opt.report = integer(optarg, 1, 1L << 40, "--report"); tonly = 1; break;
+		case WARMUP: opt.warmup = integer(optarg, 0, 1L << 40, "--warmup"); k = MS_SEG_K_WARMUP; break;
 		case THRESH: threshold = number(optarg, 0, 1, "--threshold"); break;
 		case 'h': help(); break;
 		default: usage_die(usage);

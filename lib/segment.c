@@ -247,6 +247,7 @@ static const struct {
 	[MS_SEG_K_ALPHA] = { "merge_alpha", T_DBL, offsetof(ms_seg_opt, merge_alpha) },
 	[MS_SEG_K_SYNTH] = { "synthetic", T_INT, offsetof(ms_seg_opt, synth) },
 	[MS_SEG_K_SPROB] = { "synthetic_prob", T_DBL, offsetof(ms_seg_opt, synth_prob) },
+	[MS_SEG_K_WARMUP] = { "warmup", T_LONG, offsetof(ms_seg_opt, warmup) },
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
@@ -444,8 +445,7 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 	ms_params *ps = ms_unet_params(t->u);
 	ms_params_zero_grad(ps);
 	ms_unet_backward(t->u, t->dout);
-	long warm = total / 20 < 100 ? total / 20 : 100;
-	a->lr = ms_lr_at(o->schedule, o->lr, s, total, warm);
+	a->lr = ms_lr_at(o->schedule, o->lr, s, total, o->warmup);
 	ms_adam_step(a, ps);
 	return loss;
 }
