@@ -407,12 +407,15 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 	ms_rng_init(&r, o->seed, (2ull << 62) | (uint64_t)s);
 	size_t chw = (size_t)d->C * t->hw;
 	for (int b = 0; b < t->B; b++) {
+		/* the same draws in every mode, so that modes differ only where they must */
 		int i = real_at(t, d, o->seed, s * t->B + b), j = i;
 		int fh = ms_rng_below(&r, 2), fv = ms_rng_below(&r, 2);
-		if (mode == MS_SYN_EXTRA && d->nsyn && ms_rng_uniform(&r) < o->synth_prob)
-			j = d->syn[ms_rng_below(&r, d->nsyn)];
+		double u = ms_rng_uniform(&r);
+		uint64_t k = ms_rng_u32(&r);
+		if (mode == MS_SYN_EXTRA && d->nsyn && u < o->synth_prob)
+			j = d->syn[k * d->nsyn >> 32];
 		if (mode == MS_SYN_MIX && d->s[i].nsyn)
-			j = d->syn[d->s[i].syn0 + ms_rng_below(&r, d->s[i].nsyn)];
+			j = d->syn[d->s[i].syn0 + (k * d->s[i].nsyn >> 32)];
 		const ms_seg_sample *sj = &d->s[j];
 		const float *mask = sj->mask ? sj->mask : d->s[sj->of ? sj->real : j].mask;
 		if (mode == MS_SYN_MIX) {
@@ -523,6 +526,7 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		ms_rec model;
 		char v[64];
 		ms_rec_init(&model);
+		ms_adam_init(&a, o->lr, o->wd, o->wd > 0);
 		if (!(u = ms_unet_load(o->out, &a, &model)))
 			return -1;
 		opts_restore(o, &model);
@@ -557,6 +561,7 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		mode = d->nsyn ? MS_SYN_MIX : MS_SYN_IGNORE;
 	if (mode != MS_SYN_IGNORE && !d->nsyn)
 		mode = MS_SYN_IGNORE;
+	o->synth = mode;          /* stored as used */
 	fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
 	        "(%d without their real sample, %d of validation samples: dropped); "
 	        "synthetic %s; %dx%dx%d; steps %ld from %ld\n", argv0, d->ntrain + d->nval,
