@@ -82,7 +82,8 @@ static void options(int argc, char **argv, int train)
 		{ "synthetic", required_argument, 0, SYNTH },
 		{ "synthetic-prob", required_argument, 0, SPROB },
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
-		{ "threshold", required_argument, 0, THRESH }, { "warmup", required_argument, 0, WARMUP }, { "help", no_argument, 0, 'h' }, { 0 }
+		{ "threshold", required_argument, 0, THRESH },
+		{ "warmup", required_argument, 0, WARMUP }, { "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
 	unsigned tonly = 0;   /* options only for training */
@@ -112,7 +113,10 @@ static void options(int argc, char **argv, int train)
 			break;
 		case VAL: opt.val_fraction = number(optarg, 0, 0.9, "--val-fraction"); k = MS_SEG_K_VAL; break;
 		case RESUME: opt.resume = 1; tonly = 1; break;
-		case PATCH: opt.merge_patch = integer(optarg, 1, 65535, "--merge-patch"); k = MS_SEG_K_PATCH; break;
+		case PATCH:
+			opt.merge_patch = integer(optarg, 1, 65535, "--merge-patch");
+			k = MS_SEG_K_PATCH;
+			break;
 		case ALPHA: opt.merge_alpha = number(optarg, 0, 1, "--merge-alpha"); k = MS_SEG_K_ALPHA; break;
 		case SYNTH:
 			if ((opt.synth = ms_seg_synth_parse(optarg)) < 0)

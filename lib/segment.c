@@ -24,7 +24,7 @@ int ms_seg_synth_parse(const char *s)
 
 static const char *synth_name(int k)
 {
-	return k == MS_SYN_MIX ? "mix" : k == MS_SYN_EXTRA ? "extra" : k == MS_SYN_IGNORE ? "ignore" : "auto";
+	return k == MS_SYN_MIX ? "mix" : k == MS_SYN_EXTRA ? "extra" : "ignore";
 }
 
 /* ---- data set */
@@ -276,14 +276,13 @@ static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
 		return NULL;
 	for (int k = 0; k < NKEYS; k++) {
 		const char *p = (const char *)o + keys[k].off;
-		if (!keys[k].key)
-			continue;
+		const char *key = keys[k].key;
 		switch (keys[k].type) {
-		case T_LONG: len += snprintf(s + len, cap - len, "%s=%ld\n", keys[k].key, *(const long *)p); break;
-		case T_INT: len += snprintf(s + len, cap - len, "%s=%d\n", keys[k].key, *(const int *)p); break;
-		case T_DBL: len += snprintf(s + len, cap - len, "%s=%.17g\n", keys[k].key, *(const double *)p); break;
+		case T_LONG: len += snprintf(s + len, cap - len, "%s=%ld\n", key, *(const long *)p); break;
+		case T_INT: len += snprintf(s + len, cap - len, "%s=%d\n", key, *(const int *)p); break;
+		case T_DBL: len += snprintf(s + len, cap - len, "%s=%.17g\n", key, *(const double *)p); break;
 		default:
-			len += snprintf(s + len, cap - len, "%s=%llu\n", keys[k].key,
+			len += snprintf(s + len, cap - len, "%s=%llu\n", key,
 			                (unsigned long long)*(const uint64_t *)p);
 		}
 	}
