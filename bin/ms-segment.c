@@ -9,7 +9,7 @@
 #include "segment.h"
 
 static const char usage[] =
-	"train -o MODEL [--steps N | --epochs E] [--batch B] [--lr X] [--wd X]\n"
+	"train -o MODEL [--steps N | --epochs E] [--time S] [--batch B] [--lr X] [--wd X]\n"
 	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
 	"       [--val-fraction F] [--resume] [--merge-patch P] [--merge-alpha A]\n"
 	"       [--synthetic mix|extra|ignore] [--synthetic-prob P] [--save-every N] [--report N]\n"
@@ -49,6 +49,7 @@ static void help(void)
 	       "  -o MODEL             checkpoint to write (train)\n"
 	       "  --steps N            training steps (default 1000)\n"
 	       "  --epochs E           steps = E * training samples / batch\n"
+	       "  --time S             wall-clock budget in seconds (not deterministic)\n"
 	       "  --batch B            batch size (default 8; predict: 4)\n"
 	       "  --lr X, --wd X       Adam learning rate (1e-3), AdamW weight decay (0 = Adam)\n"
 	       "  --schedule S         constant, cosine (default) or poly\n"
@@ -70,7 +71,7 @@ static void help(void)
 static void options(int argc, char **argv, int train)
 {
 	enum { STEPS = 256, EPOCHS, BATCH, LR, WD, SCHED, SEED, THREADS, WIDTH, VAL, RESUME,
-	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP };
+	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP, TIME };
 	static const struct option opts[] = {
 		{ "steps", required_argument, 0, STEPS }, { "epochs", required_argument, 0, EPOCHS },
 		{ "batch", required_argument, 0, BATCH }, { "lr", required_argument, 0, LR },
@@ -83,7 +84,8 @@ static void options(int argc, char **argv, int train)
 		{ "synthetic-prob", required_argument, 0, SPROB },
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
 		{ "threshold", required_argument, 0, THRESH },
-		{ "warmup", required_argument, 0, WARMUP }, { "help", no_argument, 0, 'h' }, { 0 }
+		{ "warmup", required_argument, 0, WARMUP }, { "time", required_argument, 0, TIME },
+		{ "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
 	unsigned tonly = 0;   /* options only for training */
@@ -127,6 +129,7 @@ static void options(int argc, char **argv, int train)
 		case SAVE: opt.save_every = integer(optarg, 0, 1L << 40, "--save-every"); tonly = 1; break;
 		case REPORT: opt.report = integer(optarg, 1, 1L << 40, "--report"); tonly = 1; break;
 		case WARMUP: opt.warmup = integer(optarg, 0, 1L << 40, "--warmup"); k = MS_SEG_K_WARMUP; break;
+		case TIME: opt.time = number(optarg, 1, 1e9, "--time"); k = MS_SEG_K_TIME; break;
 		case THRESH: threshold = number(optarg, 0, 1, "--threshold"); break;
 		case 'h': help(); break;
 		default: usage_die(usage);

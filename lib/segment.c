@@ -1,6 +1,7 @@
 /* The segmentor: data set in memory, fixed validation split by hash of id, training with
  * flips, BCE + soft Dice, the random merging mask on logits, progress, checkpoints. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -248,6 +249,8 @@ static const struct {
 	[MS_SEG_K_SYNTH] = { "synthetic", T_INT, offsetof(ms_seg_opt, synth) },
 	[MS_SEG_K_SPROB] = { "synthetic_prob", T_DBL, offsetof(ms_seg_opt, synth_prob) },
 	[MS_SEG_K_WARMUP] = { "warmup", T_LONG, offsetof(ms_seg_opt, warmup) },
+	[MS_SEG_K_TIME] = { "time", T_DBL, offsetof(ms_seg_opt, time) },
+	[MS_SEG_K_USED] = { "time_used", T_DBL, offsetof(ms_seg_opt, time_used) },
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
@@ -277,6 +280,8 @@ static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
 	for (int k = 0; k < NKEYS; k++) {
 		const char *p = (const char *)o + keys[k].off;
 		const char *key = keys[k].key;
+		if (k == MS_SEG_K_USED && o->time <= 0)
+			continue;     /* keeps runs without a budget byte-identical */
 		switch (keys[k].type) {
 		case T_LONG: len += snprintf(s + len, cap - len, "%s=%ld\n", key, *(const long *)p); break;
 		case T_INT: len += snprintf(s + len, cap - len, "%s=%d\n", key, *(const int *)p); break;
@@ -400,7 +405,7 @@ static int real_at(trainer *t, const ms_seg_data *d, uint64_t seed, long pos)
 
 /* one step: returns the loss */
 static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mode,
-                   ms_adam *a, long s, long total)
+                   ms_adam *a, long s)
 {
 	ms_rng r;
 	ms_rng_init(&r, o->seed, (2ull << 62) | (uint64_t)s);
@@ -447,7 +452,6 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 	ms_params *ps = ms_unet_params(t->u);
 	ms_params_zero_grad(ps);
 	ms_unet_backward(t->u, t->dout);
-	a->lr = ms_lr_at(o->schedule, o->lr, s, total, o->warmup);
 	ms_adam_step(a, ps);
 	return loss;
 }
@@ -502,6 +506,15 @@ static void progress(int tty, long s, long total, double loss, double vdice, dou
 	fflush(stderr);
 }
 
+/* how much of the run is done: steps, or time when there is a budget */
+static double done_frac(const ms_seg_opt *o, long s, double used)
+{
+	double f = (double)s / o->steps;
+	if (o->time > 0 && used / o->time > f)
+		f = used / o->time;
+	return f;
+}
+
 static void trainer_free(trainer *t)
 {
 	free(t->x);
@@ -554,18 +567,24 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	a.wd = o->wd;
 	a.decoupled = o->wd > 0;
 	if (o->steps <= 0)
-		o->steps = o->epochs > 0 ? (long)ceil(o->epochs * d->ntrain / o->batch) : 1000;
+		o->steps = o->epochs > 0 ? (long)ceil(o->epochs * d->ntrain / o->batch) :
+		           o->time > 0 ? LONG_MAX / 4 : 1000;
 	int mode = o->synth;
 	if (mode == MS_SYN_AUTO)
 		mode = d->nsyn ? MS_SYN_MIX : MS_SYN_IGNORE;
 	if (mode != MS_SYN_IGNORE && !d->nsyn)
 		mode = MS_SYN_IGNORE;
 	o->synth = mode;          /* stored as used */
+	char plan[64];
+	if (o->time > 0)
+		snprintf(plan, sizeof plan, "%.0f s budget from step %ld", o->time - o->time_used, s0);
+	else
+		snprintf(plan, sizeof plan, "steps %ld from %ld", o->steps, s0);
 	fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
 	        "(%d without their real sample, %d of validation samples: dropped); "
-	        "synthetic %s; %dx%dx%d; steps %ld from %ld\n", argv0, d->ntrain + d->nval,
-	        d->ntrain, d->nval, mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped,
-	        d->nsyn_leak, synth_name(mode), d->C, d->W, d->H, o->steps, s0);
+	        "synthetic %s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain, d->nval,
+	        mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped, d->nsyn_leak,
+	        synth_name(mode), d->C, d->W, d->H, plan);
 	t.u = u;
 	t.B = o->batch;
 	t.N = mode == MS_SYN_MIX ? 2 * t.B : t.B;
@@ -583,32 +602,40 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.perm = ms_calloc(d->ntrain, sizeof(int))))
 		goto out;
 	int tty = isatty(2);
-	long report = o->report > 0 ? o->report : o->steps / 20 > 0 ? o->steps / 20 : 1;
-	double t0 = now(), tshow = 0, lsum = 0, vdice = -1;
+	long report = o->report > 0 ? o->report : o->time > 0 ? 20 : o->steps / 20 > 0 ? o->steps / 20 : 1;
+	double t0 = now(), tshow = 0, lsum = 0, vdice = -1, used0 = o->time_used, f = 0;
 	long nl = 0, s = s0;
 	stop_sig = 0;
 	catch_signals();
-	while (s < o->steps && !stop_sig) {
-		lsum += step(&t, d, o, mode, &a, s, o->steps);
+	while ((f = done_frac(o, s, used0 + now() - t0)) < 1 && !stop_sig) {
+		if (o->time > 0 && s >= o->warmup)   /* the schedule runs on the larger fraction */
+			a.lr = ms_lr_at(o->schedule, o->lr, (long)(f * 1e9), 1000000000L, 0);
+		else
+			a.lr = ms_lr_at(o->schedule, o->lr, s, o->steps, o->warmup);
+		lsum += step(&t, d, o, mode, &a, s);
 		nl++;
 		s++;
-		double tn = now(), ips = (s - s0) * t.B / (tn - t0), left = (o->steps - s) * t.B / ips;
-		int rep = s % report == 0 || s == o->steps;
+		double tn = now(), ips = (s - s0) * t.B / (tn - t0);
+		o->time_used = used0 + tn - t0;
+		f = done_frac(o, s, o->time_used);
+		long total = o->time > 0 ? (long)(s / f + 0.5) : o->steps;
+		double left = o->time > 0 ? o->time - o->time_used : (o->steps - s) * t.B / ips;
+		int rep = s % report == 0 || f >= 1;
 		if (rep)
 			vdice = validate(&t, d);
 		if (rep || (tty && tn - tshow > 0.25)) {
-			progress(tty, s, o->steps, lsum / nl, vdice, ips, left, rep);
+			progress(tty, s, total < s ? s : total, lsum / nl, vdice, ips, left, rep);
 			tshow = tn;
 		}
 		if (rep) {
 			lsum = 0;
 			nl = 0;
 		}
-		if (o->save_every > 0 && s % o->save_every == 0 && s < o->steps &&
+		if (o->save_every > 0 && s % o->save_every == 0 && f < 1 &&
 		    save(u, o, d, &a, s, vdice) < 0)
 			goto out;
 	}
-	if (s == o->steps && s == s0)
+	if (s == s0)
 		vdice = validate(&t, d);
 	if (save(u, o, d, &a, s, vdice) < 0)
 		goto out;
