@@ -266,3 +266,14 @@ synth_stream() {
 	run -1 ms-segment train -o "$T/magic.ms" --resume $TR <"$T/in.ms"
 	[[ "$output" == "ms-segment: $T/magic.ms: bad magic"* ]]
 }
+
+@test "--time: a wall-clock budget stops training and is stored" {
+	run ms-segment train -o "$T/t.ms" --time 1 --report 1000000 $TR <"$T/in.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 s budget from step 0"*"done, "*" steps"* ]]
+	run bash -c "ms-info '$T/t.ms' | head -1"
+	[[ "$output" == *" time=1 time_used=1."* ]]
+	# --steps, when it comes first, ends it
+	run ms-segment train -o "$T/t.ms" --time 1000 --steps 2 $TR <"$T/in.ms"
+	[[ "$output" == *"done, 2 steps"* ]]
+}
