@@ -1,0 +1,279 @@
+#!/usr/bin/env bats
+# ms-segment: training a few steps on tiny images, prediction, determinism, resume,
+# signals, synthetic samples, bad model files, stream handling.
+PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+REF="$BATS_TEST_DIRNAME/ref"
+BUSI="$BATS_TEST_DIRNAME/../pipelines/data/busi"
+bats_require_minimum_version 1.5.0
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	ms-import --size 16x16 --mask-dir "$BUSI/masks" "$BUSI/images" >"$T/in.ms"
+	TR="--width 8 --batch 2 --threads 1"
+}
+
+# a stream of 6 real samples r0..r5 (grey 16x16), each followed by NSYN synthetic samples
+# r<i>.s<k> (image with of=r<i>, the real mask); extra: a synthetic one of a missing id
+synth_stream() {
+	PYTHONPATH="$REF" /usr/bin/python3 - "$@" <<-'EOF'
+	import sys
+	import numpy as np
+	from msstream import write
+	nsyn = int(sys.argv[1])
+	out = sys.stdout.buffer
+	rng = np.random.default_rng(7)
+	for i in range(6):
+	    m = (rng.random((1, 16, 16)) > 0.6).astype(np.uint8)
+	    write(out, "image", {"id": f"r{i}"}, rng.random((1, 16, 16), dtype=np.float32))
+	    write(out, "mask", {"id": f"r{i}"}, m)
+	    for k in range(nsyn):
+	        sid = f"r{i}.s{k}"
+	        write(out, "image", {"id": sid, "of": f"r{i}"}, rng.random((1, 16, 16), dtype=np.float32))
+	        write(out, "mask", {"id": sid}, m)
+	if len(sys.argv) > 2:
+	    write(out, "image", {"id": "x.s0", "of": "gone"}, np.zeros((1, 16, 16), np.float32))
+	EOF
+}
+
+@test "--help prints usage to stdout and exits 0" {
+	run ms-segment --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == usage:\ ms-segment\ train* ]]
+	[[ "$output" == *--merge-alpha* ]]
+	run ms-segment train --help
+	[ "$status" -eq 0 ]
+}
+
+@test "usage errors exit 2 and say why" {
+	for args in "" "train" "train -o m --steps 0" "train -o m --steps x" "train -o m --lr -1" \
+	            "train -o m --schedule step" "train -o m --synthetic both" \
+	            "train -o m --width 12" "train -o m --merge-alpha 2" "train -o m --steps 3 --epochs 1" \
+	            "train -o m -m m" "-m m --steps 3" "-m m --threshold 2" "-m m extra" "--bogus"; do
+		run -2 ms-segment $args </dev/null
+		[[ "$output" == *usage:* ]]
+	done
+	run -2 ms-segment train
+	[[ "$output" == "ms-segment: train needs -o MODEL"* ]]
+	run -2 ms-segment train -o m --width 12
+	[[ "$output" == *"--width: 12 is not a multiple of 8"* ]]
+	run -2 ms-segment -m m --steps 3
+	[[ "$output" == *"training options without train"* ]]
+}
+
+@test "train a few steps, then predict: prob and pred appended to every sample" {
+	run ms-segment train -o "$T/m.ms" --steps 4 $TR <"$T/in.ms"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"6 real samples"* ]]
+	[[ "$output" == *"step 4/4 loss "*" img/s left "* ]]
+	[[ "$output" == *"done, 4 steps"* ]]
+	run bash -c "ms-info '$T/m.ms' | head -1"
+	[[ "$output" == *"arch=unet"*"width=8"*"step=4"*"seed=1"*"size=16x16"* ]]
+	run bash -c "ms-segment -m '$T/m.ms' <'$T/in.ms' | ms-info | cut -f 1-4"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 24 ]
+	[ "${lines[2]}" = "$(printf 'benign_1\tprob\tf32\t1x16x16')" ]
+	[ "${lines[3]}" = "$(printf 'benign_1\tpred\tu8\t1x16x16')" ]
+	[ "${lines[23]}" = "$(printf 'malignant_12\tpred\tu8\t1x16x16')" ]
+	# prob in [0,1], pred = prob > 0.5, for every batch size
+	ms-segment -m "$T/m.ms" --batch 4 <"$T/in.ms" >"$T/p4.ms"
+	ms-segment -m "$T/m.ms" --batch 1 <"$T/in.ms" >"$T/p1.ms"
+	PYTHONPATH="$REF" /usr/bin/python3 - "$T/p4.ms" "$T/p1.ms" <<-'EOF'
+	import sys
+	import numpy as np
+	from msstream import read
+	a = [r for r in read(open(sys.argv[1], "rb"))]
+	b = [r for r in read(open(sys.argv[2], "rb"))]
+	probs = [x for n, m, x in a if n == "prob"]
+	preds = [x for n, m, x in a if n == "pred"]
+	assert len(probs) == 6 and len(preds) == 6
+	for p, q in zip(probs, preds):
+	    assert p.min() >= 0 and p.max() <= 1
+	    assert (q == (p > 0.5)).all()
+	for (n1, m1, x1), (n2, m2, x2) in zip(a, b):
+	    assert n1 == n2 and m1 == m2
+	    assert np.allclose(x1.astype(float), x2.astype(float), atol=1e-5), n1
+	EOF
+	ms-segment -m "$T/m.ms" --threshold 0.99 <"$T/in.ms" | ms-info | grep pred >"$T/hi"
+	run awk -F '\t' '$6 > 0' "$T/hi"
+	[ -z "$output" ]
+}
+
+@test "predict passes unrelated records through byte for byte; empty stream" {
+	ms-segment train -o "$T/m.ms" --steps 2 $TR <"$T/in.ms" 2>/dev/null
+	/usr/bin/python3 "$REF/merge_make.py" -n 3 --size 16x16 --channels 1 --extra >"$T/x.ms"
+	ms-segment -m "$T/m.ms" <"$T/x.ms" >"$T/y.ms"
+	ms-pick --drop prob,pred <"$T/y.ms" | cmp - "$T/x.ms"
+	run bash -c "ms-info '$T/y.ms' | cut -f 1,2 | tr '\t\n' ': '"
+	[ "$output" = "s0:note s0:image s0:mask s0:tail s0:prob s0:pred s1:note s1:image s1:mask s1:tail s1:prob s1:pred s2:note s2:image s2:mask s2:tail s2:prob s2:pred " ]
+	# samples without an image pass through untouched
+	/usr/bin/python3 "$REF/merge_make.py" -n 2 --size 16x16 --mask-only >"$T/mo.ms"
+	ms-segment -m "$T/m.ms" <"$T/mo.ms" | cmp - "$T/mo.ms"
+	run bash -c "ms-segment -m '$T/m.ms' </dev/null | wc -c"
+	[ "$status" -eq 0 ]
+	[ "$output" -eq 0 ]
+}
+
+@test "predict: other sizes padded and cropped back; RGB to a grey model by luma" {
+	ms-segment train -o "$T/m.ms" --steps 2 $TR <"$T/in.ms" 2>/dev/null
+	/usr/bin/python3 "$REF/merge_make.py" -n 3 --size 21x10,16x16,7x5 --channels 3 >"$T/x.ms"
+	run bash -c "ms-segment -m '$T/m.ms' <'$T/x.ms' | ms-info | grep pred | cut -f 1-4"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$(printf 's0\tpred\tu8\t1x10x21')" ]
+	[ "${lines[2]}" = "$(printf 's2\tpred\tu8\t1x5x7')" ]
+	/usr/bin/python3 "$REF/merge_make.py" -n 1 --size 16x16 --channels 2 >"$T/c2.ms"
+	run -1 ms-segment -m "$T/m.ms" <"$T/c2.ms"
+	[[ "$output" == *"ms-segment: sample 's0': image has 2 channels, the model takes 1"* ]]
+}
+
+@test "same seed and threads give the same checkpoint; another seed does not" {
+	ms-segment train -o "$T/a.ms" --steps 3 --seed 5 $TR <"$T/in.ms" 2>/dev/null
+	ms-segment train -o "$T/b.ms" --steps 3 --seed 5 $TR <"$T/in.ms" 2>/dev/null
+	cmp "$T/a.ms" "$T/b.ms"
+	ms-segment train -o "$T/c.ms" --steps 3 --seed 6 $TR <"$T/in.ms" 2>/dev/null
+	run ! cmp -s "$T/a.ms" "$T/c.ms"
+}
+
+@test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
+	ms-segment train -o "$T/s.ms" --steps 6 --schedule constant --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	ms-segment train -o "$T/r.ms" --steps 3 --schedule constant $TR <"$T/in.ms" 2>/dev/null
+	run ! cmp -s "$T/s.ms" "$T/r.ms"
+	# schedule, width, batch come from the checkpoint
+	run ms-segment train -o "$T/r.ms" --resume --steps 6 --threads 1 <"$T/in.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"steps 6 from 3"* ]]
+	cmp "$T/s.ms" "$T/r.ms"
+	run -1 ms-segment train -o "$T/none.ms" --resume $TR <"$T/in.ms"
+	[[ "$output" == "ms-segment: cannot open $T/none.ms: No such file"* ]]
+}
+
+@test "SIGTERM during training writes a checkpoint and exits 143; resuming it ends as straight" {
+	ms-segment train -o "$T/k.ms" --steps 100000 --schedule constant --report 1 \
+		--save-every 0 $TR <"$T/in.ms" 2>"$T/log" &
+	pid=$!
+	for i in $(seq 200); do grep -q 'step 3/' "$T/log" && break; sleep 0.05; done
+	kill -TERM $pid
+	rc=0
+	wait $pid || rc=$?
+	cat "$T/log"
+	[ "$rc" -eq 143 ]
+	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$T/log"
+	k=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
+	[ "$k" -ge 3 ]
+	n=$((k + 2))
+	ms-segment train -o "$T/k.ms" --resume --steps $n --threads 1 <"$T/in.ms" 2>/dev/null
+	ms-segment train -o "$T/s.ms" --steps $n --schedule constant --report 1 \
+		--save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	cmp "$T/k.ms" "$T/s.ms"
+	run bash -c "ls '$T' | grep tmp"
+	[ -z "$output" ]
+}
+
+@test "validation: a fixed fraction of real samples chosen by id, not by position" {
+	run ms-segment train -o "$T/m.ms" --steps 2 --val-fraction 0.5 $TR <"$T/in.ms"
+	[ "$status" -eq 0 ]
+	counts=$(echo "$output" | grep -o '6 real samples ([0-9]* train, [0-9]* validation)')
+	[[ "$output" == *"val_dice 0."* || "$output" == *"val_dice 1."* ]]
+	# the same samples in reverse order
+	PYTHONPATH="$REF" /usr/bin/python3 - "$T/in.ms" "$T/rev.ms" <<-'EOF'
+	import sys
+	from msstream import read, write
+	recs = list(read(open(sys.argv[1], "rb")))
+	with open(sys.argv[2], "wb") as f:
+	    for i in range(len(recs) - 2, -1, -2):
+	        for n, m, x in recs[i:i + 2]:
+	            write(f, n, m, x)
+	EOF
+	run ms-segment train -o "$T/m2.ms" --steps 2 --val-fraction 0.5 $TR <"$T/rev.ms"
+	[[ "$output" == *"$counts"* ]]
+	run bash -c "ms-info '$T/m.ms' | head -1"
+	[[ "$output" == *"val_dice=0."* || "$output" == *"val_dice=1."* ]]
+}
+
+@test "synthetic samples: mix pairs each real image with one of its synthetic ones" {
+	synth_stream 2 extra >"$T/syn.ms"
+	run ms-segment train -o "$T/m.ms" --steps 3 --val-fraction 0 $TR <"$T/syn.ms"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"6 real samples (6 train, 0 validation), 12 synthetic used (1 without their real sample, 0 of validation samples: dropped); synthetic mix"* ]]
+	ms-segment train -o "$T/m2.ms" --steps 3 --val-fraction 0 $TR <"$T/syn.ms" 2>/dev/null
+	cmp "$T/m.ms" "$T/m2.ms"
+	run ms-segment train -o "$T/e.ms" --steps 3 --val-fraction 0 --synthetic extra --synthetic-prob 0.3 $TR <"$T/syn.ms"
+	[[ "$output" == *"12 synthetic used"*"synthetic extra"* ]]
+	run ms-segment train -o "$T/i.ms" --steps 3 --val-fraction 0 --synthetic ignore $TR <"$T/syn.ms"
+	[[ "$output" == *"0 synthetic used"*"synthetic ignore"* ]]
+	# the three modes train differently
+	run ! cmp -s "$T/m.ms" "$T/e.ms"
+	run ! cmp -s "$T/m.ms" "$T/i.ms"
+	# merge-alpha 1 takes only real blocks: the same as ignoring the synthetic images
+	# apart from the batch of 2B (not compared); patch and alpha stored in the checkpoint
+	ms-segment train -o "$T/a.ms" --steps 1 --merge-alpha 1 --merge-patch 4 $TR <"$T/syn.ms" 2>/dev/null
+	run bash -c "ms-info '$T/a.ms' | head -1"
+	[[ "$output" == *"merge_patch=4"*"merge_alpha=1"*"synthetic=1"* ]]
+	# synthetic samples of validation samples are dropped (leakage)
+	run ms-segment train -o "$T/v.ms" --steps 1 --val-fraction 0.5 $TR <"$T/syn.ms"
+	v=$(echo "$output" | grep -o '[0-9]* validation' | cut -d' ' -f1)
+	[ "$v" -gt 0 ]
+	[[ "$output" == *"$((12 - 2 * v)) synthetic used (1 without their real sample, $((2 * v)) of validation samples: dropped)"* ]]
+}
+
+@test "bad inputs: sizes not multiples of 4, mixed sizes, no masks, empty stream" {
+	ms-import --size 18x18 --mask-dir "$BUSI/masks" "$BUSI/images" >"$T/18.ms"
+	run -1 ms-segment train -o "$T/m.ms" $TR <"$T/18.ms"
+	[[ "$output" == *"image 18x18: width and height must be multiples of 4 (resize with ms-import --size)"* ]]
+	/usr/bin/python3 "$REF/merge_make.py" -n 2 --size 16x16,20x16 --channels 1 >"$T/mixed.ms"
+	run -1 ms-segment train -o "$T/m.ms" $TR <"$T/mixed.ms"
+	[[ "$output" == *"differs from the first"* ]]
+	ms-pick --drop mask <"$T/in.ms" >"$T/nomask.ms"
+	run -1 ms-segment train -o "$T/m.ms" $TR <"$T/nomask.ms"
+	[[ "$output" == *"6 samples without image and mask ignored"*"no samples with image and mask on stdin"* ]]
+	run -1 ms-segment train -o "$T/m.ms" $TR </dev/null
+	[[ "$output" == "ms-segment: no samples with image and mask on stdin" ]]
+	run -1 bash -c "head -c 1000 '$T/in.ms' | ms-segment train -o '$T/m.ms'"
+	[[ "$output" == "ms-segment: truncated"* ]]
+	[ ! -e "$T/m.ms" ]
+}
+
+@test "bad model files exit 1 with a message naming the file" {
+	ms-segment train -o "$T/m.ms" --steps 1 $TR <"$T/in.ms" 2>/dev/null
+	printf 'GIF89a this is not a model, but it is long enough for a header....' >"$T/magic.ms"
+	run -1 ms-segment -m "$T/magic.ms" <"$T/in.ms"
+	[[ "$output" == "ms-segment: $T/magic.ms: bad magic"* ]]
+	head -c 5000 "$T/m.ms" >"$T/trunc.ms"
+	run -1 ms-segment -m "$T/trunc.ms" <"$T/in.ms"
+	[[ "$output" == "ms-segment: $T/trunc.ms: truncated"* ]]
+	run -1 ms-segment -m "$T/nope.ms" <"$T/in.ms"
+	[[ "$output" == "ms-segment: cannot open $T/nope.ms: No such file"* ]]
+	# the model record claims width 16, the parameters are width 8; one parameter missing
+	PYTHONPATH="$REF" /usr/bin/python3 - "$T/m.ms" "$T/shape.ms" "$T/miss.ms" <<-'EOF'
+	import sys
+	from msstream import read, write
+	recs = list(read(open(sys.argv[1], "rb")))
+	with open(sys.argv[2], "wb") as f:
+	    for n, m, x in recs:
+	        if n == "model":
+	            m = dict(m, width="16")
+	        write(f, n, m, x)
+	with open(sys.argv[3], "wb") as f:
+	    for n, m, x in recs:
+	        if n != "conv_out.bias":
+	            write(f, n, m, x)
+	EOF
+	run -1 ms-segment -m "$T/shape.ms" <"$T/in.ms"
+	[[ "$output" == "ms-segment: $T/shape.ms: checkpoint does not fit the model: "*"conv_in.weight has shape 8x1x3x3, expected 16x1x3x3"* ]]
+	run -1 ms-segment -m "$T/miss.ms" <"$T/in.ms"
+	[[ "$output" == "ms-segment: $T/miss.ms: checkpoint does not fit the model: missing conv_out.bias"* ]]
+	run -1 ms-segment train -o "$T/magic.ms" --resume $TR <"$T/in.ms"
+	[[ "$output" == "ms-segment: $T/magic.ms: bad magic"* ]]
+}
+
+@test "--time: a wall-clock budget stops training and is stored" {
+	run ms-segment train -o "$T/t.ms" --time 1 --report 1000000 $TR <"$T/in.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 s budget from step 0"*"done, "*" steps"* ]]
+	run bash -c "ms-info '$T/t.ms' | head -1"
+	[[ "$output" == *" time=1 time_used=1."* ]]
+	# --steps, when it comes first, ends it
+	run ms-segment train -o "$T/t.ms" --time 1000 --steps 2 $TR <"$T/in.ms"
+	[[ "$output" == *"done, 2 steps"* ]]
+}

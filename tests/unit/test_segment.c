@@ -1,0 +1,196 @@
+/* Segmentor: validation split by id, synthetic linking and leakage, channel conversion,
+ * the merging mask path (identical synthetic images change nothing), prediction batches. */
+#include <string.h>
+#include <unistd.h>
+
+#include "segment.h"
+#include "test.h"
+
+static void test_is_val(void)
+{
+	char id[32];
+	int n = 0, n0 = 0, n1 = 0;
+	for (int i = 0; i < 20000; i++) {
+		snprintf(id, sizeof id, "case_%d", i);
+		n += ms_seg_is_val(id, 0.1);
+		n0 += ms_seg_is_val(id, 0);
+		n1 += ms_seg_is_val(id, 1);
+	}
+	CHECK(n > 2000 - 130 && n < 2000 + 130);   /* 3 sigma */
+	CHECK(n0 == 0 && n1 == 20000);
+	CHECK(ms_seg_is_val("benign_1", 0.3) == ms_seg_is_val("benign_1", 0.3));
+}
+
+static ms_tensor plane(int C, int H, int W, float v)
+{
+	ms_tensor t;
+	int64_t s[3] = { C, H, W };
+	ms_tensor_alloc(&t, MS_F32, 3, s);
+	for (int64_t i = 0; i < C * H * W; i++)
+		((float *)t.data)[i] = v + 0.01f * (float)(i % 7);
+	return t;
+}
+
+/* 8 real samples r0..r7 with 2 synthetic each (the same pixels when same is set),
+ * and one synthetic sample of a missing id */
+static void make_data(ms_seg_data *d, int same)
+{
+	char id[32], of[32];
+	ms_seg_data_init(d);
+	for (int i = 0; i < 8; i++) {
+		ms_tensor img = plane(1, 8, 8, 0.1f * i), m;
+		int64_t s[3] = { 1, 8, 8 };
+		ms_tensor_alloc(&m, MS_U8, 3, s);
+		for (int p = 0; p < 64; p++)
+			((uint8_t *)m.data)[p] = (p * 7 + i) % 5 < 2;
+		snprintf(id, sizeof id, "r%d", i);
+		CHECK(ms_seg_data_add(d, id, NULL, &img, &m) == 0);
+		for (int k = 0; k < 2; k++) {
+			ms_tensor syn = same ? img : plane(1, 8, 8, 0.5f - 0.05f * i * k);
+			snprintf(of, sizeof of, "r%d.s%d", i, k);
+			CHECK(ms_seg_data_add(d, of, id, &syn, k ? &m : NULL) == 0);
+			if (!same)
+				ms_tensor_free(&syn);
+		}
+		ms_tensor_free(&img);
+		ms_tensor_free(&m);
+	}
+	ms_tensor x = plane(1, 8, 8, 0);
+	CHECK(ms_seg_data_add(d, "x.s0", "missing", &x, NULL) == 0);
+	ms_tensor_free(&x);
+}
+
+static void test_split(void)
+{
+	ms_seg_data d;
+	make_data(&d, 0);
+	CHECK(ms_seg_data_split(&d, 0.4) == 0);
+	int nval = 0;
+	for (int i = 0; i < d.n; i++)
+		if (!d.s[i].of)
+			nval += ms_seg_is_val(d.s[i].id, 0.4);
+	CHECK(d.nval == nval && d.ntrain == 8 - nval);
+	CHECK(d.nsyn_dropped == 1 && d.nsyn_leak == 2 * nval && d.nsyn == 16 - 2 * nval);
+	for (int k = 0; k < d.ntrain; k++) {
+		const ms_seg_sample *r = &d.s[d.train[k]];
+		CHECK(r->nsyn == 2);
+		for (int j = 0; j < r->nsyn; j++)
+			CHECK(d.s[d.syn[r->syn0 + j]].real == d.train[k]);
+	}
+	ms_seg_data_free(&d);
+	/* errors: sizes, duplicate ids, everything held out */
+	ms_seg_data_init(&d);
+	ms_tensor a = plane(1, 8, 8, 0), b = plane(1, 8, 12, 0), c = plane(1, 6, 8, 0);
+	CHECK(ms_seg_data_add(&d, "a", NULL, &a, &a) == 0);
+	CHECK(ms_seg_data_add(&d, "b", NULL, &b, &b) < 0 && strstr(ms_errmsg(), "differs"));
+	CHECK(ms_seg_data_add(&d, "c", NULL, &c, &c) < 0 && strstr(ms_errmsg(), "multiples of 4"));
+	CHECK(ms_seg_data_add(&d, "a", NULL, &a, &a) == 0);
+	CHECK(ms_seg_data_split(&d, 0.1) < 0 && strstr(ms_errmsg(), "'a' occurs twice"));
+	ms_seg_data_free(&d);
+	ms_seg_data_init(&d);
+	CHECK(ms_seg_data_add(&d, "a", NULL, &a, &a) == 0);
+	CHECK(ms_seg_data_split(&d, 1) < 0 && strstr(ms_errmsg(), "no real training samples"));
+	ms_seg_data_free(&d);
+	ms_tensor_free(&a);
+	ms_tensor_free(&b);
+	ms_tensor_free(&c);
+}
+
+static void test_convert(void)
+{
+	int64_t s[3] = { 3, 1, 2 };
+	ms_tensor t;
+	ms_tensor_alloc(&t, MS_U8, 3, s);
+	uint8_t *p = t.data;
+	p[0] = 255, p[1] = 0, p[2] = 0, p[3] = 255, p[4] = 51, p[5] = 0;
+	float out[6];
+	CHECK(ms_seg_convert(&t, 1, out) == 0);
+	CHECK_NEAR(out[0], 0.299 + 0.114 * 0.2, 1e-6);
+	CHECK_NEAR(out[1], 0.587, 1e-6);
+	CHECK(ms_seg_convert(&t, 3, out) == 0);
+	CHECK_NEAR(out[4], 0.2, 1e-6);
+	t.shape[0] = 1;
+	t.shape[2] = 6;      /* grey 1x6 */
+	float rgb[18];
+	CHECK(ms_seg_convert(&t, 3, rgb) == 0);
+	CHECK(rgb[4] == rgb[10] && rgb[10] == rgb[16] && rgb[4] > 0.19f && rgb[4] < 0.21f);
+	t.shape[0] = 2;
+	t.shape[2] = 3;
+	CHECK(ms_seg_convert(&t, 1, out) < 0 && strstr(ms_errmsg(), "2 channels"));
+	ms_tensor_free(&t);
+}
+
+/* trains 3 steps in mode, returns the checkpoint's weights (first 50 floats of each
+ * parameter but biases: those before a GroupNorm have a zero gradient, whose rounding
+ * noise Adam turns into full steps) */
+static int train(ms_seg_data *d, int mode, double alpha, const char *path, float *w, int nw)
+{
+	ms_seg_opt o;
+	ms_seg_opt_default(&o);
+	o.steps = 3;
+	o.batch = 3;
+	o.width = 8;
+	o.synth = mode;
+	o.merge_alpha = alpha;
+	o.merge_patch = 4;
+	o.out = path;
+	o.report = 100;
+	if (ms_seg_train(d, &o) != 0)
+		return -1;
+	ms_unet *u = ms_unet_load(path, NULL, NULL);
+	if (!u)
+		return -1;
+	ms_params *ps = ms_unet_params(u);
+	int k = 0;
+	for (int i = 0; i < ps->n && k < nw; i++)
+		for (size_t j = 0; !strstr(ps->p[i]->name, "bias") && j < ps->p[i]->n && j < 50 &&
+		                   k < nw; j++)
+			w[k++] = ps->p[i]->w[j];
+	ms_unet_free(u);
+	return k;
+}
+
+static void test_mix(void)
+{
+	char path[] = "/tmp/test_segment.XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	enum { NW = 2000 };
+	static float a[NW], b[NW], c[NW];
+	ms_seg_data d;
+	/* synthetic images equal to their real ones: mixing their logits changes nothing */
+	make_data(&d, 1);
+	CHECK(ms_seg_data_split(&d, 0) == 0);
+	int n = train(&d, MS_SYN_IGNORE, 0.6, path, a, NW);
+	CHECK(n > 500 && train(&d, MS_SYN_MIX, 0.6, path, b, NW) == n);
+	/* rounding differs (two halves of the gradient summed): compare with lr = 1e-3 */
+	double worst = 0;
+	for (int i = 0; i < n; i++)
+		worst = fmax(worst, fabs(a[i] - b[i]));
+	CHECK(worst < 1e-4);
+	ms_seg_data_free(&d);
+	/* different synthetic images: alpha 1 takes only the real logits, alpha 0.6 does not */
+	make_data(&d, 0);
+	CHECK(ms_seg_data_split(&d, 0) == 0);
+	train(&d, MS_SYN_MIX, 1, path, b, NW);
+	train(&d, MS_SYN_MIX, 0.6, path, c, NW);
+	double e1 = 0, e2 = 0;
+	for (int i = 0; i < n; i++) {
+		e1 = fmax(e1, fabs(a[i] - b[i]) / (fabs(a[i]) + 1e-3));
+		e2 = fmax(e2, fabs(a[i] - c[i]) / (fabs(a[i]) + 1e-3));
+	}
+	CHECK(e1 < 1e-3);
+	CHECK(e2 > 1e-2);   /* relative */
+	ms_seg_data_free(&d);
+	unlink(path);
+}
+
+int main(void)
+{
+	ms_threads(1);
+	RUN(test_is_val);
+	RUN(test_split);
+	RUN(test_convert);
+	RUN(test_mix);
+	return test_summary("segment");
+}
