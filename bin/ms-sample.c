@@ -1,0 +1,574 @@
+/* ms-sample: train an edge- and text-guided diffusion model on a stream (train), or
+ * follow every sample that has the condition records with N synthetic samples. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "sample.h"
+
+static const char usage[] =
+	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
+	"       [--size WxH] [--width W] [--attention] [--cond NAME,...] [--cond-optional]\n"
+	"       [--schedule linear|cosine] [--prompt TEXT] [--p-uncond P] [--ema D]\n"
+	"       [--save-every N] [--resume]\n"
+	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
+	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]";
+
+enum { O_STEPS, O_BATCH, O_LR, O_SEED, O_SIZE, O_WIDTH, O_ATTN, O_COND, O_OPT, O_SCHED,
+       O_PUNC, O_EMA, O_NOPT };
+static struct {
+	int train, resume, threads, w, h, width, attn, optional, sched;
+	const char *model, *prompt, *cond;
+	long steps, batch, seed, n, save_every;
+	double lr, p_uncond, ema, eta, guidance;
+	int given[O_NOPT];
+} o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
+        .ema = 0.999, .guidance = 9 };
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	stop = sig;
+}
+
+static void catch_signals(void)
+{
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+}
+
+static long integer(const char *s, long lo, long hi, const char *what)
+{
+	long v;
+	if (ms_parse_int(s, lo, hi, &v) < 0)
+		usage_error(usage, "%s: %s", what, ms_errmsg());
+	return v;
+}
+
+static double number(const char *s, double lo, double hi, const char *what)
+{
+	double v;
+	if (ms_parse_double(s, lo, hi, &v) < 0)
+		usage_error(usage, "%s: %s", what, ms_errmsg());
+	return v;
+}
+
+static void options(int argc, char **argv)
+{
+	enum { LR = 256, SEED, THREADS, SIZE, WIDTH, ATTN, COND, COPT, SCHED, PROMPT, PUNC, EMA,
+	       RESUME, SAVE, ETA, GUIDE, BATCH, STEPS };
+	static const struct option opts[] = {
+		{ "steps", required_argument, 0, STEPS }, { "batch", required_argument, 0, BATCH },
+		{ "lr", required_argument, 0, LR }, { "seed", required_argument, 0, SEED },
+		{ "threads", required_argument, 0, THREADS }, { "size", required_argument, 0, SIZE },
+		{ "width", required_argument, 0, WIDTH }, { "attention", no_argument, 0, ATTN },
+		{ "cond", required_argument, 0, COND }, { "cond-optional", no_argument, 0, COPT },
+		{ "schedule", required_argument, 0, SCHED }, { "prompt", required_argument, 0, PROMPT },
+		{ "p-uncond", required_argument, 0, PUNC }, { "ema", required_argument, 0, EMA },
+		{ "resume", no_argument, 0, RESUME }, { "save-every", required_argument, 0, SAVE },
+		{ "eta", required_argument, 0, ETA }, { "guidance", required_argument, 0, GUIDE },
+		{ "model", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' }, { 0 }
+	};
+	int c;
+	if (argc > 1 && !strcmp(argv[1], "train")) {
+		o.train = 1;
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
+	while ((c = getopt_long(argc, argv, "m:n:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case STEPS: o.steps = integer(optarg, 1, 100000000, "--steps"); o.given[O_STEPS] = 1; break;
+		case BATCH: o.batch = integer(optarg, 1, 4096, "--batch"); o.given[O_BATCH] = 1; break;
+		case LR: o.lr = number(optarg, 0, 1, "--lr"); o.given[O_LR] = 1; break;
+		case SEED: o.seed = integer(optarg, 0, 0x7fffffffL, "--seed"); o.given[O_SEED] = 1; break;
+		case THREADS: o.threads = (int)integer(optarg, 1, 1024, "--threads"); break;
+		case SIZE:
+			if (ms_parse_size(optarg, &o.w, &o.h) < 0)
+				usage_error(usage, "--size: %s", ms_errmsg());
+			o.given[O_SIZE] = 1;
+			break;
+		case WIDTH: o.width = (int)integer(optarg, 8, 1024, "--width"); o.given[O_WIDTH] = 1; break;
+		case ATTN: o.attn = 1; o.given[O_ATTN] = 1; break;
+		case COND: o.cond = optarg; o.given[O_COND] = 1; break;
+		case COPT: o.optional = 1; o.given[O_OPT] = 1; break;
+		case SCHED:
+			if ((o.sched = ms_sched_parse(optarg)) < 0)
+				usage_error(usage, "unknown schedule '%s'", optarg);
+			o.given[O_SCHED] = 1;
+			break;
+		case PROMPT: o.prompt = optarg; break;
+		case PUNC: o.p_uncond = number(optarg, 0, 1, "--p-uncond"); o.given[O_PUNC] = 1; break;
+		case EMA: o.ema = number(optarg, 0, 1, "--ema"); o.given[O_EMA] = 1; break;
+		case RESUME: o.resume = 1; break;
+		case SAVE: o.save_every = integer(optarg, 1, 100000000, "--save-every"); break;
+		case ETA: o.eta = number(optarg, 0, 10, "--eta"); break;
+		case GUIDE: o.guidance = number(optarg, -100, 100, "--guidance"); break;
+		case 'm': o.model = optarg; break;
+		case 'o': o.model = optarg; break;
+		case 'n': o.n = integer(optarg, 1, 100000, "-n"); break;
+		case 'h':
+			printf("usage: %s %s\n"
+			       "Train a conditional diffusion model on samples with an image and condition\n"
+			       "records (train), or follow every sample that has the condition records with\n"
+			       "N synthetic samples <id>.s<k> (image of=<id>, copies of mask and conditions).\n"
+			       "  -o, -m MODEL        checkpoint to write (train) or read\n"
+			       "  --steps N           training steps (default 1000); DDIM steps (default 20)\n"
+			       "  --batch B           images per step (default 8); per forward when sampling (8)\n"
+			       "  --lr X              Adam learning rate (default 0.0002)\n"
+			       "  --seed S            initialisation, batches and noise (default 0)\n"
+			       "  --threads T         threads (default MS_THREADS or all cores)\n"
+			       "  --size WxH          train: resize images and conditions first\n"
+			       "  --width W           U-Net base width (default 32), --attention: middle attention\n"
+			       "  --cond NAME,...     condition records (default edges)\n"
+			       "  --cond-optional     missing conditions are zeros, plus a validity channel\n"
+			       "  --schedule S        linear (default) or cosine, T = 1000\n"
+			       "  --prompt TEXT       replaces the samples' prompt= metadata\n"
+			       "  --p-uncond P        train: probability of the empty prompt (default 0.1)\n"
+			       "  --ema D             train: EMA decay of the sampling weights (default 0.999)\n"
+			       "  --save-every N      train: checkpoint every N steps; --resume: continue MODEL\n"
+			       "  -n N                synthetic samples per sample (default 4)\n"
+			       "  --eta E             DDIM eta (default 0); --guidance W: guidance scale (9)\n",
+			       argv0, usage);
+			exit(0);
+		default: usage_die(usage);
+		}
+	}
+	if (optind != argc)
+		usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	if (!o.model)
+		usage_error(usage, o.train ? "train needs -o MODEL" : "sampling needs -m MODEL");
+	if (!o.steps)
+		o.steps = o.train ? 1000 : 20;
+	if (!o.train && o.steps > 1000)
+		usage_error(usage, "--steps: at most 1000 DDIM steps");
+}
+
+/* ---- training: the data set */
+static ms_gen_cfg cfg;
+static ms_gen_data *data;
+static int H, W, skipped;
+static char cur[MS_META_MAX + 1], id[MS_META_MAX + 1];
+static ms_rec img, cond[MS_GEN_MAXCOND];
+static int have_img;
+
+static void resize(ms_tensor *t, const char *what)
+{
+	ms_tensor out;
+	int ret = t->dtype == MS_F32 ? ms_resize_bilinear(t, o.h, o.w, &out)
+	                             : ms_resize_nearest(t, o.h, o.w, &out);
+	if (ret < 0)
+		die("sample '%s': %s: %s", cur, what, ms_errmsg());
+	ms_tensor_free(t);
+	*t = out;
+}
+
+/* end of a sample: add it to the data set */
+static void flush_train(void)
+{
+	if (!have_img) {
+		skipped++;
+		goto out;
+	}
+	ms_tensor *t = &img.t;
+	int c = t->rank == 3 ? (int)t->shape[0] : 1;
+	if (!(t->rank == 2 || (t->rank == 3 && (c == 1 || c == 3))) ||
+	    ms_tensor_to_f32(t, 1) < 0)
+		die("sample '%s': image is not [1,H,W] or [3,H,W]", cur);
+	if (o.w) {
+		resize(t, "image");
+		for (int k = 0; k < cfg.ncond; k++)
+			if (cond[k].t.data)
+				resize(&cond[k].t, cfg.cond[k]);
+	}
+	int h = (int)t->shape[t->rank - 2], w = (int)t->shape[t->rank - 1];
+	if (!data) {
+		int m = 1 << (cfg.unet.nmult - 1);
+		if (h % m || w % m)
+			die("sample '%s' is %dx%d: width and height must be multiples of %d "
+			    "(use --size or ms-import --size)", cur, w, h, m);
+		H = h;
+		W = w;
+		data = ms_gen_data_new(ms_gen_cond_channels(&cfg), H, W);
+		if (!data)
+			die("%s", ms_errmsg());
+	} else if (h != H || w != W) {
+		die("sample '%s' is %dx%d, the first was %dx%d: images must have one size "
+		    "(use --size or ms-import --size)", cur, w, h, W, H);
+	}
+	const ms_tensor *cr[MS_GEN_MAXCOND];
+	char p[MS_META_MAX + 1] = "";
+	float *cb = ereallocarray(NULL, (size_t)ms_gen_cond_channels(&cfg) * H * W + 1, sizeof *cb);
+	for (int k = 0; k < cfg.ncond; k++)
+		cr[k] = cond[k].t.data ? &cond[k].t : NULL;
+	if (ms_gen_cond_fill(&cfg, cr, H, W, cb) < 0)
+		die("sample '%s': %s%s", cur, ms_errmsg(), cfg.optional ? "" : " (see --cond-optional)");
+	ms_meta_get(&img, "prompt", p, sizeof p);
+	if (ms_gen_data_add(data, t->data, c, cb, o.prompt ? o.prompt : p) < 0)
+		die("%s", ms_errmsg());
+	free(cb);
+out:
+	ms_rec_free(&img);
+	for (int k = 0; k < cfg.ncond; k++)
+		ms_rec_free(&cond[k]);
+	have_img = 0;
+}
+
+static int cond_index(const char *name)
+{
+	for (int k = 0; k < cfg.ncond; k++)
+		if (!strcmp(cfg.cond[k], name))
+			return k;
+	return -1;
+}
+
+static void read_train(void)
+{
+	ms_rec r;
+	int ret, started = 0, k;
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
+		ms_rec_id(&r, id, sizeof id);
+		if (started && strcmp(id, cur))
+			flush_train();
+		memcpy(cur, id, strlen(id) + 1);
+		started = 1;
+		ms_rec *keep = !strcmp(r.name, "image") ? &img
+		               : (k = cond_index(r.name)) >= 0 ? &cond[k] : NULL;
+		if (!keep) {
+			if (ms_rec_skip(stdin, &r) < 0)
+				die("%s", ms_errmsg());
+			continue;
+		}
+		if (keep->t.data)
+			die("sample '%s' has more than one '%s' record", cur, r.name);
+		if (ms_rec_read_data(stdin, &r) < 0)
+			die("%s", ms_errmsg());
+		*keep = r;
+		ms_rec_init(&r);
+		have_img |= keep == &img;
+	}
+	if (ret < 0)
+		die("%s", ms_errmsg());
+	if (started)
+		flush_train();
+	if (!data)
+		die("no sample with an 'image' record in the input");
+	if (skipped)
+		warn("%d samples without an 'image' record ignored", skipped);
+}
+
+/* ---- training: the loop */
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* the progress line; 1 when printed */
+static int progress(long step, double loss, double rate, int last)
+{
+	static double last_t;
+	static int tty = -1;
+	double t = now();
+	if (tty < 0)
+		tty = isatty(2);
+	if (!last && t - last_t < (tty ? 0.5 : 30) && step % (tty ? 1 : 1000))
+		return 0;
+	last_t = t;
+	long left = rate > 0 ? (long)((o.steps - step) * o.batch / rate) : 0;
+	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f %.1f img/s %ldm%02lds left%s", tty ? "\r" : "",
+	        argv0, step, o.steps, loss, rate, left / 60, left % 60, tty && !last ? "" : "\n");
+	return 1;
+}
+
+static void save(ms_gen *g, const ms_adam *a, long step)
+{
+	ms_rec extra;
+	char v[64];
+	ms_rec_init(&extra);
+	snprintf(v, sizeof v, "%ld", o.seed);
+	int bad = ms_meta_set(&extra, "seed", v) < 0;
+	snprintf(v, sizeof v, "%ld", o.batch);
+	bad |= ms_meta_set(&extra, "batch", v) < 0;
+	snprintf(v, sizeof v, "%.9g", o.lr);
+	bad |= ms_meta_set(&extra, "lr", v) < 0;
+	snprintf(v, sizeof v, "%.9g", o.p_uncond);
+	bad |= ms_meta_set(&extra, "p_uncond", v) < 0;
+	snprintf(v, sizeof v, "%.9g", o.ema);
+	bad |= ms_meta_set(&extra, "ema", v) < 0;
+	if (bad || ms_gen_save(g, o.model, a, step, &extra) < 0)
+		die("%s", ms_errmsg());
+	ms_rec_free(&extra);
+	catch_signals();     /* ms_outfile_open installs its own handlers once */
+}
+
+/* settings of a checkpoint being resumed, unless given again */
+static void resume_settings(const ms_rec *m)
+{
+	char v[64];
+	if (!o.given[O_SEED] && ms_meta_get(m, "seed", v, sizeof v))
+		o.seed = integer(v, 0, 0x7fffffffL, "checkpoint seed");
+	if (!o.given[O_BATCH] && ms_meta_get(m, "batch", v, sizeof v))
+		o.batch = integer(v, 1, 4096, "checkpoint batch");
+	if (!o.given[O_LR] && ms_meta_get(m, "lr", v, sizeof v))
+		o.lr = number(v, 0, 1, "checkpoint lr");
+	if (!o.given[O_PUNC] && ms_meta_get(m, "p_uncond", v, sizeof v))
+		o.p_uncond = number(v, 0, 1, "checkpoint p_uncond");
+	if (!o.given[O_EMA] && ms_meta_get(m, "ema", v, sizeof v))
+		o.ema = number(v, 0, 1, "checkpoint ema");
+	const ms_gen_cfg *c = &cfg;
+	char list[MS_GEN_MAXCOND * MS_GEN_CONDNAME] = "";
+	ms_meta_get(m, "cond", list, sizeof list);
+	const char *what = o.given[O_WIDTH] && o.width != c->unet.width ? "--width"
+	                   : o.given[O_ATTN] && !c->unet.attn ? "--attention"
+	                   : o.given[O_COND] && strcmp(o.cond, list) ? "--cond"
+	                   : o.given[O_OPT] && !c->optional ? "--cond-optional"
+	                   : o.given[O_SCHED] && o.sched != c->sched ? "--schedule" : NULL;
+	if (what)
+		die("%s: %s differs from the checkpoint being resumed", o.model, what);
+}
+
+static int train(void)
+{
+	ms_gen *g = NULL;
+	ms_adam adam;
+	ms_rec meta;
+	long step = 0;
+	ms_rec_init(&meta);
+	catch_signals();
+	ms_gen_cfg_default(&cfg);
+	if (o.resume && access(o.model, F_OK) == 0) {
+		ms_adam_init(&adam, o.lr, 0, 0);
+		if (!(g = ms_gen_load(o.model, &adam, &meta)))
+			die("%s", ms_errmsg());
+		cfg = *ms_gen_cfg_of(g);
+		char v[32];
+		if (ms_meta_get(&meta, "step", v, sizeof v))
+			step = integer(v, 0, 100000000, "checkpoint step");
+		resume_settings(&meta);
+		adam.lr = o.lr;
+	} else {
+		cfg.unet.width = o.width;
+		cfg.unet.attn = o.attn;
+		cfg.optional = o.optional;
+		cfg.sched = o.sched;
+		if (ms_gen_cfg_cond(&cfg, o.cond) < 0)
+			usage_error(usage, "--cond: %s", ms_errmsg());
+	}
+	read_train();
+	if (stop)
+		die("interrupted");
+	int C = ms_gen_data_channels(data);
+	if (g) {
+		if (C > cfg.img_ch)
+			die("%s: the model is grey, the data has RGB images", o.model);
+		if (H != cfg.H || W != cfg.W)
+			die("%s: the model was trained at %dx%d, the data is %dx%d", o.model, cfg.W,
+			    cfg.H, W, H);
+	} else {
+		cfg.img_ch = C;
+		cfg.H = H;
+		cfg.W = W;
+		if (!(g = ms_gen_new(&cfg, (uint64_t)o.seed)))
+			die("%s", ms_errmsg());
+		ms_adam_init(&adam, o.lr, 0, 0);
+	}
+	C = cfg.img_ch;
+	size_t hw = (size_t)H * W;
+	float *x0 = ereallocarray(NULL, o.batch * C * hw, sizeof *x0);
+	float *cb = ereallocarray(NULL, o.batch * (ms_gen_cond_channels(&cfg) * hw + 1), sizeof *cb);
+	ms_gen_train_opt to = { o.p_uncond, 1.0, o.ema };
+	double t0 = now(), sum = 0, rate = 0, mean = 0;
+	long n = 0, first = step;
+	for (; step < o.steps && !stop; step++) {
+		ms_rng r;
+		ms_rng_init(&r, (uint64_t)o.seed, (uint64_t)step);
+		const char *p = ms_gen_data_batch(data, &r, (int)o.batch, C, x0, cb);
+		double loss = ms_gen_train_step(g, &adam, &to, (int)o.batch, H, W, x0, cb, p, &r);
+		if (loss < 0)
+			die("%s", ms_errmsg());
+		sum += loss;
+		mean = sum / ++n;
+		rate = (step + 1 - first) * o.batch / (now() - t0);
+		if (step + 1 < o.steps && !stop && progress(step + 1, mean, rate, 0))
+			sum = n = 0;
+		if (o.save_every && (step + 1) % o.save_every == 0)
+			save(g, &adam, step + 1);
+	}
+	if (step > first || !o.resume || access(o.model, F_OK) != 0)
+		save(g, &adam, step);
+	if (step > first)
+		progress(step, mean, rate, 1);
+	free(x0);
+	free(cb);
+	ms_gen_free(g);
+	ms_gen_data_free(data);
+	ms_rec_free(&meta);
+	if (stop) {
+		warn("interrupted at step %ld: checkpoint %s written", step, o.model);
+		return 128 + stop;
+	}
+	return 0;
+}
+
+/* ---- sampling: the real sample passes through; its condition and mask records are
+ * kept for the synthetic samples */
+static ms_rec mask, imeta;
+static int have_mask, have_imeta;
+
+static void keep(ms_rec *r, ms_rec *dst)
+{
+	if (dst->t.data)
+		die("sample '%s' has more than one '%s' record", cur, r->name);
+	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_write(stdout, r) < 0)
+		die("%s", ms_errmsg());
+	*dst = *r;
+	ms_rec_init(r);
+}
+
+/* write r with metadata id=<sid>, of=<real id>, then its other keys */
+static void write_copy(ms_rec *r, const char *sid)
+{
+	ms_rec m;
+	char key[MS_NAME_MAX + 1];
+	ms_rec_init(&m);
+	int bad = ms_meta_set(&m, "id", sid) < 0 || ms_meta_set(&m, "of", cur) < 0;
+	for (const char *p = r->meta; !bad && p && *p;) {
+		size_t kl = strcspn(p, "="), l = strcspn(p, "\n");
+		snprintf(key, sizeof key, "%.*s", (int)(kl < l ? kl : l), p);
+		char *val = estrdup(p + (kl < l ? kl + 1 : l));
+		val[l > kl ? l - kl - 1 : 0] = '\0';
+		if (strcmp(key, "id") && strcmp(key, "of"))
+			bad = ms_meta_set(&m, key, val) < 0;
+		free(val);
+		p += l + (p[l] == '\n');
+	}
+	if (bad || ms_meta_copy(r, &m) < 0 || ms_rec_write(stdout, r) < 0)
+		die("%s", ms_errmsg());
+	ms_rec_free(&m);
+}
+
+static void flush_sample(ms_gen *g, const ms_gen_sample_opt *so)
+{
+	const ms_gen_cfg *c = ms_gen_cfg_of(g);
+	const ms_tensor *cr[MS_GEN_MAXCOND];
+	int h = 0, w = 0, ok = 1;
+	for (int k = 0; k < c->ncond; k++) {
+		ms_tensor *t = &cond[k].t;
+		cr[k] = t->data ? t : NULL;
+		ok &= cr[k] != NULL;
+		if (t->data && !h && t->rank >= 2) {
+			h = (int)t->shape[t->rank - 2];
+			w = (int)t->shape[t->rank - 1];
+		}
+	}
+	if (ok && !h)
+		die("sample '%s': '%s' record is not [1,H,W]", cur, c->cond[0]);
+	if (ok) {
+		char prompt[MS_META_MAX + 1] = "", sid[MS_META_MAX + 16], v[32];
+		size_t hw = (size_t)h * w, chw = c->img_ch * hw;
+		float *cb = ereallocarray(NULL, ms_gen_cond_channels(c) * hw, sizeof *cb);
+		float *out = ereallocarray(NULL, o.n * chw, sizeof *out);
+		ms_rng *rng = ereallocarray(NULL, o.n, sizeof *rng);
+		if (ms_gen_cond_fill(c, cr, h, w, cb) < 0)
+			die("sample '%s': %s", cur, ms_errmsg());
+		if (o.prompt)
+			snprintf(prompt, sizeof prompt, "%s", o.prompt);
+		else if (!have_imeta || !ms_meta_get(&imeta, "prompt", prompt, sizeof prompt))
+			ms_meta_get(&cond[0], "prompt", prompt, sizeof prompt);
+		for (int k = 0; k < o.n; k++) {
+			snprintf(sid, sizeof sid, "%s.s%d", cur, k);
+			ms_rng_init(&rng[k], (uint64_t)o.seed, ms_hash64(sid));
+		}
+		if (ms_gen_sample(g, so, h, w, cb, prompt, (int)o.n, rng, out) < 0)
+			die("sample '%s': %s", cur, ms_errmsg());
+		snprintf(v, sizeof v, "%ld", o.seed);
+		for (int k = 0; k < o.n; k++) {
+			ms_rec r;
+			ms_rec_init(&r);
+			snprintf(sid, sizeof sid, "%s.s%d", cur, k);
+			r.t = (ms_tensor){ MS_F32, 3, { c->img_ch, h, w }, out + k * chw };
+			if (ms_rec_set_name(&r, "image") < 0 ||
+			    (have_imeta && ms_meta_copy(&r, &imeta) < 0) ||
+			    ms_meta_set(&r, "source", NULL) < 0 || ms_meta_set(&r, "synthetic", "1") < 0 ||
+			    ms_meta_set(&r, "prompt", prompt) < 0 || ms_meta_set(&r, "seed", v) < 0)
+				die("%s", ms_errmsg());
+			write_copy(&r, sid);
+			r.t.data = NULL;
+			ms_rec_free(&r);
+			if (have_mask && cond_index("mask") < 0)
+				write_copy(&mask, sid);
+			for (int j = 0; j < c->ncond; j++)
+				write_copy(&cond[j], sid);
+		}
+		free(cb);
+		free(out);
+		free(rng);
+	}
+	for (int k = 0; k < c->ncond; k++)
+		ms_rec_free(&cond[k]);
+	ms_rec_free(&mask);
+	ms_rec_free(&imeta);
+	have_mask = have_imeta = 0;
+}
+
+static int sample(void)
+{
+	ms_rec r;
+	int ret, started = 0, k;
+	ms_gen *g = ms_gen_load(o.model, NULL, NULL);
+	if (!g)
+		die("%s", ms_errmsg());
+	ms_params *ps = ms_gen_params(g);
+	if (ps->n && ps->p[0]->ema)
+		ms_params_ema_swap(ps);
+	cfg = *ms_gen_cfg_of(g);
+	ms_gen_sample_opt so = { (int)o.steps, (int)o.batch, o.eta, o.guidance };
+	ms_rec_init(&r);
+	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
+		ms_rec_id(&r, id, sizeof id);
+		if (started && strcmp(id, cur))
+			flush_sample(g, &so);
+		memcpy(cur, id, strlen(id) + 1);
+		started = 1;
+		if ((k = cond_index(r.name)) >= 0) {
+			keep(&r, &cond[k]);
+			continue;
+		}
+		if (!strcmp(r.name, "mask")) {
+			keep(&r, &mask);
+			have_mask = 1;
+			continue;
+		}
+		if (!strcmp(r.name, "image") && !have_imeta) {
+			if (ms_meta_copy(&imeta, &r) < 0)
+				die("%s", ms_errmsg());
+			have_imeta = 1;
+		}
+		if (ms_rec_copy(stdin, &r, stdout) < 0)
+			die("%s", ms_errmsg());
+	}
+	if (ret < 0)
+		die("%s", ms_errmsg());
+	if (started)
+		flush_sample(g, &so);
+	ms_rec_free(&r);
+	ms_gen_free(g);
+	return fshut(stdout, "<stdout>");
+}
+
+int main(int argc, char **argv)
+{
+	ms_setprog(argv);
+	options(argc, argv);
+	ms_threads(o.threads);
+	return o.train ? train() : sample();
+}

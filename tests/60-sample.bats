@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# ms-sample: training (checkpoint contents, determinism, resume, signals, data errors),
+# sampling (synthetic-sample convention, pass-through, determinism), usage errors.
+# Tiny 16x16 images of ../shared/data, U-Net width 8, a few steps.
+PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+bats_require_minimum_version 1.5.0
+PY=/usr/bin/python3
+REF="$BATS_TEST_DIRNAME/ref"
+DATA=/work/shared/data
+T="--width 8 --batch 2 --threads 1"
+
+setup_file() {
+	local d=$BATS_FILE_TMPDIR b=$DATA/busi k=$DATA/kvasir-seg
+	mkdir -p "$d/grey" "$d/rgb"
+	for s in benign_1 benign_2 malignant_10; do cp "$b/images/$s.png" "$d/grey/"; done
+	for s in $(ls $k/images | sed -n '1p;2p'); do cp "$k/images/$s" "$d/rgb/"; done
+	ms-import --size 16x16 -m $b/masks -p "breast ultrasound" "$d/grey" > "$d/grey.ms"
+	ms-import --size 16x16 -m $k/masks -p "colonoscopy polyp" "$d/rgb" > "$d/rgb.ms"
+	ms-edges < "$d/grey.ms" > "$d/in.ms"
+	cat "$d/grey.ms" "$d/rgb.ms" | ms-edges > "$d/mixed.ms"
+	ms-sample train -o "$d/m.ms" --steps 6 $T < "$d/in.ms" 2>/dev/null
+}
+
+# the Python check of a sampled stream: python code with s = list of (name, meta, array)
+pycheck() {
+	$PY - "$1" "$REF" <<PYEOF
+import sys; sys.path.insert(0, sys.argv[2])
+import numpy as np
+from msstream import read, raw_records
+s = list(read(open(sys.argv[1], "rb")))
+$2
+PYEOF
+}
+
+@test "--help prints usage to stdout and exits 0" {
+	run ms-sample --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == usage:* ]]
+	[[ "$output" == *--guidance* ]]
+	run ms-sample train --help
+	[ "$status" -eq 0 ]
+}
+
+@test "usage errors exit 2 with a reason" {
+	run -2 ms-sample < /dev/null
+	[[ "$output" == *"needs -m MODEL"* ]]
+	run -2 ms-sample train --steps 3 < /dev/null
+	[[ "$output" == *"needs -o MODEL"* ]]
+	run -2 ms-sample train -o x.ms --steps 0
+	[[ "$output" == *--steps* ]]
+	run -2 ms-sample train -o x.ms --schedule quadratic
+	[[ "$output" == *quadratic* ]]
+	run -2 ms-sample train -o x.ms --cond edges,,mask < /dev/null
+	[[ "$output" == *--cond* ]]
+	run -2 ms-sample -m x.ms --steps 2000
+	run -2 ms-sample -m x.ms extra
+	run -2 ms-sample -m x.ms --bogus
+	run -2 ms-sample -m x.ms --eta x
+	[ ! -e x.ms ]
+}
+
+@test "bad model files exit 1 naming the file" {
+	local d=$BATS_TEST_TMPDIR
+	run -1 ms-sample -m "$d/none.ms" < /dev/null
+	[[ "$output" == *"cannot open $d/none.ms"* ]]
+	echo "not a stream at all, no" > "$d/bad.ms"
+	run -1 ms-sample -m "$d/bad.ms" < /dev/null
+	[[ "$output" == *"$d/bad.ms"* ]]
+	run -1 ms-sample -m "$BATS_FILE_TMPDIR/in.ms" < /dev/null
+	[[ "$output" == *"not a checkpoint"* ]]
+	head -c 20000 "$BATS_FILE_TMPDIR/m.ms" > "$d/cut.ms"
+	run -1 ms-sample -m "$d/cut.ms" < /dev/null
+	[[ "$output" == *"$d/cut.ms"* ]]
+}
+
+@test "train writes one checkpoint: model record, U-Net, text, Adam and EMA" {
+	run ms-info "$BATS_FILE_TMPDIR/m.ms"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *model*kind=sample* ]]
+	[[ "${lines[0]}" == *" in=2 out=1 width=8 "* ]]
+	[[ "${lines[0]}" == *"image_channels=1 cond=edges cond_optional=0 schedule=linear T=1000"* ]]
+	[[ "${lines[0]}" == *"size=16x16 step=6 adam_t=6"* ]]
+	[[ "$output" == *text.table*1024x64* ]]
+	[[ "$output" == *adam.m.conv_in.weight* ]]
+	[[ "$output" == *ema.text.proj.bias* ]]
+}
+
+@test "progress on stderr, nothing on stdout" {
+	run --separate-stderr ms-sample train -o "$BATS_TEST_TMPDIR/p.ms" --steps 3 $T \
+		< "$BATS_FILE_TMPDIR/in.ms"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"ms-sample: step 3/3 loss "*" img/s "* ]]
+}
+
+@test "sampling: the real sample, then N synthetic samples <id>.s<k> with of=, mask and edges copies" {
+	local d=$BATS_FILE_TMPDIR
+	ms-sample -m "$d/m.ms" -n 3 --steps 4 < "$d/in.ms" > "$BATS_TEST_TMPDIR/out.ms"
+	run pycheck "$BATS_TEST_TMPDIR/out.ms" '
+ids = [m["id"] for n, m, a in s]
+assert len(s) == 3 * 3 * 4, len(s)
+by = {}
+for n, m, a in s:
+    by.setdefault(m["id"], {})[n] = (m, a)
+for rid in ("benign_1", "benign_2", "malignant_10"):
+    assert set(by[rid]) == {"image", "mask", "edges"}
+    for k in range(3):
+        sid = f"{rid}.s{k}"
+        rec = by[sid]
+        assert list(rec) == ["image", "mask", "edges"], list(rec)
+        m, a = rec["image"]
+        assert a.dtype == np.float32 and a.shape == (1, 16, 16), a.shape
+        assert a.min() >= 0 and a.max() <= 1
+        assert m["of"] == rid and m["synthetic"] == "1" and m["seed"] == "0"
+        assert m["prompt"] == "breast ultrasound" and "source" not in m
+        for n in ("mask", "edges"):
+            mm, aa = rec[n]
+            assert mm["of"] == rid and mm["id"] == sid
+            assert aa.dtype == by[rid][n][1].dtype and np.array_equal(aa, by[rid][n][1])
+    assert not np.array_equal(by[rid + ".s0"]["image"][1], by[rid + ".s1"]["image"][1])
+order = []
+for i in ids:
+    if not order or order[-1] != i:
+        order.append(i)
+assert order[:4] == ["benign_1", "benign_1.s0", "benign_1.s1", "benign_1.s2"], order
+print("ok")
+'
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+}
+
+@test "sampling passes the real samples through byte for byte" {
+	local d=$BATS_FILE_TMPDIR
+	ms-sample -m "$d/m.ms" -n 1 --steps 2 < "$d/in.ms" > "$BATS_TEST_TMPDIR/out.ms"
+	run $PY - "$d/in.ms" "$BATS_TEST_TMPDIR/out.ms" "$REF" <<'PYEOF'
+import sys; sys.path.insert(0, sys.argv[3])
+from msstream import raw_records
+a = [r for n, r in raw_records(open(sys.argv[1], "rb").read())]
+b = [r for n, r in raw_records(open(sys.argv[2], "rb").read())]
+real = [r for r in b if b"of=" not in r]
+assert real == a, (len(real), len(a))
+print("ok")
+PYEOF
+	[ "$output" = ok ]
+}
+
+@test "a sample without the condition records passes through unchanged" {
+	local d=$BATS_FILE_TMPDIR
+	ms-sample -m "$d/m.ms" -n 2 --steps 2 < "$d/grey.ms" > "$BATS_TEST_TMPDIR/out.ms"
+	cmp "$d/grey.ms" "$BATS_TEST_TMPDIR/out.ms"
+}
+
+@test "empty stream: sampling gives an empty stream, training an error" {
+	run -0 bash -c "ms-sample -m '$BATS_FILE_TMPDIR/m.ms' < /dev/null | wc -c"
+	[ "$output" -eq 0 ]
+	run -1 ms-sample train -o "$BATS_TEST_TMPDIR/e.ms" < /dev/null
+	[[ "$output" == *"no sample with an 'image' record"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/e.ms" ]
+}
+
+@test "training and sampling are deterministic; the seed matters" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample train -o "$t/a.ms" --steps 6 $T < "$d/in.ms" 2>/dev/null
+	cmp "$t/a.ms" "$d/m.ms"
+	ms-sample train -o "$t/b.ms" --steps 6 --seed 1 $T < "$d/in.ms" 2>/dev/null
+	! cmp -s "$t/b.ms" "$d/m.ms"
+	ms-sample -m "$d/m.ms" -n 2 --steps 3 --eta 1 < "$d/in.ms" > "$t/s1.ms"
+	ms-sample -m "$d/m.ms" -n 2 --steps 3 --eta 1 < "$d/in.ms" > "$t/s2.ms"
+	cmp "$t/s1.ms" "$t/s2.ms"
+	ms-sample -m "$d/m.ms" -n 2 --steps 3 --eta 1 --seed 4 < "$d/in.ms" > "$t/s3.ms"
+	! cmp -s "$t/s1.ms" "$t/s3.ms"
+}
+
+@test "--resume continues exactly: 3 + 3 steps equal 6 steps" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample train -o "$t/r.ms" --steps 3 $T < "$d/in.ms" 2>/dev/null
+	ms-sample train -o "$t/r.ms" --steps 6 --resume --threads 1 < "$d/in.ms" 2>/dev/null
+	cmp "$t/r.ms" "$d/m.ms"
+	cp "$t/r.ms" "$t/r0.ms"
+	run -0 ms-sample train -o "$t/r.ms" --steps 6 --resume < "$d/in.ms"
+	cmp "$t/r.ms" "$t/r0.ms"
+	run -1 ms-sample train -o "$t/r.ms" --steps 9 --resume --width 16 < "$d/in.ms"
+	[[ "$output" == *"--width differs from the checkpoint"* ]]
+	ms-sample train -o "$t/new.ms" --steps 2 --resume $T < "$d/in.ms" 2>/dev/null
+	[ -s "$t/new.ms" ]
+}
+
+@test "SIGINT writes a checkpoint, then exits 130" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample train -o "$t/i.ms" --steps 1000000 $T < "$d/in.ms" 2>"$t/err" &
+	local pid=$!
+	sleep 1
+	kill -INT $pid
+	local st=0
+	wait $pid || st=$?
+	[ "$st" -eq 130 ]
+	grep -q "interrupted at step" "$t/err"
+	run ms-info "$t/i.ms"
+	[[ "${lines[0]}" == *kind=sample*step=* ]]
+	! ls "$t"/i.ms.tmp* 2>/dev/null
+}
+
+@test "mixed grey and RGB data: an RGB model, grey images repeated" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample train -o "$t/rgb.ms" --steps 2 $T < "$d/mixed.ms" 2>/dev/null
+	run ms-info "$t/rgb.ms"
+	[[ "${lines[0]}" == *" in=4 out=3 "*image_channels=3* ]]
+	run bash -c "ms-sample -m '$t/rgb.ms' -n 1 --steps 2 < '$d/in.ms' | ms-info | grep 'benign_1.s0.image'"
+	[[ "$output" == *"f32	3x16x16"* ]]
+	run -1 ms-sample train -o "$d/m.ms" --resume --steps 8 $T < "$d/mixed.ms"
+	[[ "$output" == *"the model is grey"* ]]
+}
+
+@test "several condition records; missing ones: error naming the sample, or --cond-optional" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample train -o "$t/c.ms" --steps 2 --cond edges,mask $T < "$d/in.ms" 2>/dev/null
+	run ms-info "$t/c.ms"
+	[[ "${lines[0]}" == *" in=3 out=1 "*"cond=edges,mask cond_optional=0"* ]]
+	run -1 ms-sample train -o "$t/c2.ms" --cond edges,band $T < "$d/in.ms"
+	[[ "$output" == *"sample 'benign_1': no 'band' record"*--cond-optional* ]]
+	ms-sample train -o "$t/c3.ms" --steps 2 --cond edges,band --cond-optional $T \
+		< "$d/in.ms" 2>/dev/null
+	run ms-info "$t/c3.ms"
+	[[ "${lines[0]}" == *" in=4 out=1 "*"cond=edges,band cond_optional=1"* ]]
+	# sampling needs all the condition records: here none has band
+	ms-sample -m "$t/c3.ms" -n 1 --steps 2 < "$d/in.ms" > "$t/o.ms"
+	cmp "$d/in.ms" "$t/o.ms"
+}
+
+@test "images of different sizes: error suggesting --size; --size resizes" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-import --size 20x20 "$d/rgb" | ms-edges > "$t/20.ms"
+	run -1 bash -c "cat '$d/in.ms' '$t/20.ms' | ms-sample train -o '$t/x.ms' $T"
+	[[ "$output" == *"is 20x20, the first was 16x16"*"--size"* ]]
+	run -0 bash -c "cat '$d/in.ms' '$t/20.ms' | ms-sample train -o '$t/x.ms' --size 8x8 --steps 2 $T"
+	run ms-info "$t/x.ms"
+	[[ "${lines[0]}" == *size=8x8* ]]
+	ms-import --size 18x18 "$d/rgb" | ms-edges > "$t/18.ms"
+	run -1 ms-sample train -o "$t/y.ms" $T < "$t/18.ms"
+	[[ "$output" == *"multiples of 4"* ]]
+	[ ! -e "$t/y.ms" ]
+}
+
+@test "guidance 1 and 0 use one branch; other prompts give other images" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample -m "$d/m.ms" -n 1 --steps 3 --guidance 1 < "$d/in.ms" > "$t/g1.ms"
+	ms-sample -m "$d/m.ms" -n 1 --steps 3 --guidance 1 --prompt "colonoscopy polyp" \
+		< "$d/in.ms" > "$t/g2.ms"
+	! cmp -s "$t/g1.ms" "$t/g2.ms"
+	run bash -c "ms-info '$t/g2.ms' | grep -c 'prompt=colonoscopy polyp seed'"
+	[ "$output" -eq 3 ]
+	ms-sample -m "$d/m.ms" -n 1 --steps 3 --guidance 0 < "$d/in.ms" > "$t/g0.ms"
+	ms-sample -m "$d/m.ms" -n 1 --steps 3 --guidance 0 --prompt other < "$d/in.ms" > "$t/g3.ms"
+	cmp <(ms-info "$t/g0.ms" | cut -f1-7) <(ms-info "$t/g3.ms" | cut -f1-7)
+}
+
+@test "pipes into ms-export --montage" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	run -0 bash -c "ms-sample -m '$d/m.ms' -n 2 --steps 2 < '$d/in.ms' | ms-export --montage '$t/sheet.png'"
+	[ -s "$t/sheet.png" ]
+	# 9 rows (3 real, 6 synthetic samples) of 16-pixel cells and their gaps
+	run $PY -c "import cv2, sys; print(cv2.imread(sys.argv[1]).shape[0])" "$t/sheet.png"
+	[ "$output" -ge 144 ] && [ "$output" -lt 176 ]
+}
