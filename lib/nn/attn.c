@@ -1,0 +1,126 @@
+/* Single-head self-attention block (ref_unet.py AttnBlock), per image:
+ * n = GN(x); q,k,v = qkv(n) [c,L] each; P = softmax_rows(q^T k / sqrt(c)) [L,L];
+ * h = v P^T; y = x + proj(h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "nn.h"
+#include "vec.h"
+
+int ms_attn_init(ms_attn *a, ms_params *ps, const char *name, int c, int groups)
+{
+	char buf[96];
+	memset(a, 0, sizeof *a);
+	a->c = c;
+	snprintf(buf, sizeof buf, "%s.norm", name);
+	if (ms_groupnorm_init(&a->norm, ps, buf, c, groups) < 0)
+		return -1;
+	snprintf(buf, sizeof buf, "%s.qkv", name);
+	if (ms_conv2d_init(&a->qkv, ps, buf, c, 3 * c, 1, 1) < 0)
+		return -1;
+	snprintf(buf, sizeof buf, "%s.proj", name);
+	return ms_conv2d_init(&a->proj, ps, buf, c, c, 1, 1);
+}
+
+static void release(ms_attn *a)
+{
+	float **bufs[] = { &a->n, &a->qkvb, &a->p, &a->h, &a->dn, &a->dqkv, &a->dp, &a->dh };
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+		free(*bufs[i]);
+		*bufs[i] = NULL;
+	}
+}
+
+void ms_attn_free(ms_attn *a)
+{
+	release(a);
+	ms_groupnorm_free(&a->norm);
+}
+
+int ms_attn_plan(ms_attn *a, int N, int L, int train)
+{
+	release(a);
+	a->N = N;
+	a->L = L;
+	size_t cl = (size_t)N * a->c * L, ll = (size_t)N * L * L;
+	if (ms_groupnorm_plan(&a->norm, N) < 0 || !(a->n = ms_malloc(cl * sizeof(float))) ||
+	    !(a->qkvb = ms_malloc(3 * cl * sizeof(float))) ||
+	    !(a->p = ms_malloc(ll * sizeof(float))) || !(a->h = ms_malloc(cl * sizeof(float))))
+		return -1;
+	if (train && (!(a->dn = ms_malloc(cl * sizeof(float))) ||
+	              !(a->dqkv = ms_malloc(3 * cl * sizeof(float))) ||
+	              !(a->dp = ms_malloc((size_t)L * L * sizeof(float))) ||
+	              !(a->dh = ms_malloc(cl * sizeof(float)))))
+		return -1;
+	return 0;
+}
+
+void ms_attn_forward(ms_attn *a, const float *x, size_t xs, float *y, size_t ys)
+{
+	int C = a->c, L = a->L, N = a->N;
+	size_t cl = (size_t)C * L;
+	float scale = 1.0f / sqrtf((float)C);
+	ms_groupnorm_forward(&a->norm, N, L, x, xs, a->n, cl, NULL);
+	ms_conv2d_forward(&a->qkv, N, 1, L, a->n, cl, a->qkvb, 3 * cl, 0, NULL, NULL);
+	for (int n = 0; n < N; n++) {
+		const float *q = a->qkvb + n * 3 * cl, *k = q + cl, *v = k + cl;
+		float *P = a->p + (size_t)n * L * L;
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, L, C, scale, q, L, k, L,
+		            0.0f, P, L);
+		for (int i = 0; i < L; i++) {
+			float *r = P + (size_t)i * L, mx = r[0];
+			for (int j = 1; j < L; j++)
+				mx = r[j] > mx ? r[j] : mx;
+			float s = 0;
+			for (int j = 0; j < L; j++)
+				s += r[j] = expf(r[j] - mx);
+			for (int j = 0; j < L; j++)
+				r[j] /= s;
+		}
+		/* h[c,i] = sum_j v[c,j] P[i,j] */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, L, L, 1.0f, v, L, P, L, 0.0f,
+		            a->h + n * cl, L);
+		memcpy(y + n * ys, x + n * xs, cl * sizeof *y);
+	}
+	ms_conv2d_forward(&a->proj, N, 1, L, a->h, cl, y, ys, 1, NULL, NULL);
+}
+
+void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, size_t dys,
+                      float *dx, size_t dxs, int acc)
+{
+	int C = a->c, L = a->L, N = a->N;
+	size_t cl = (size_t)C * L;
+	float scale = 1.0f / sqrtf((float)C);
+	for (int n = 0; n < N; n++)          /* residual */
+		vadd(dx + n * dxs, dy + n * dys, cl, acc);
+	ms_conv2d_backward(&a->proj, N, 1, L, a->h, cl, dy, dys, a->dh, cl, 0, NULL);
+	for (int n = 0; n < N; n++) {
+		const float *q = a->qkvb + n * 3 * cl, *k = q + cl, *v = k + cl, *dh = a->dh + n * cl;
+		const float *P = a->p + (size_t)n * L * L;
+		float *dq = a->dqkv + n * 3 * cl, *dk = dq + cl, *dv = dk + cl, *dP = a->dp;
+		/* dP[i,j] = sum_c dh[c,i] v[c,j]; dv[c,j] = sum_i dh[c,i] P[i,j] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, L, C, 1.0f, dh, L, v, L, 0.0f,
+		            dP, L);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, L, L, 1.0f, dh, L, P, L,
+		            0.0f, dv, L);
+		/* dS = P (dP - rowsum(dP P)) * scale */
+		for (int i = 0; i < L; i++) {
+			const float *pr = P + (size_t)i * L;
+			float *dr = dP + (size_t)i * L, s = 0;
+			for (int j = 0; j < L; j++)
+				s += pr[j] * dr[j];
+			for (int j = 0; j < L; j++)
+				dr[j] = pr[j] * (dr[j] - s) * scale;
+		}
+		/* dq[c,i] = sum_j k[c,j] dS[i,j]; dk[c,j] = sum_i q[c,i] dS[i,j] */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, L, L, 1.0f, k, L, dP, L, 0.0f,
+		            dq, L);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, L, L, 1.0f, q, L, dP, L,
+		            0.0f, dk, L);
+	}
+	ms_conv2d_backward(&a->qkv, N, 1, L, a->n, cl, a->dqkv, 3 * cl, a->dn, cl, 0, NULL);
+	ms_groupnorm_backward(&a->norm, N, L, x, xs, a->dn, cl, dx, dxs, 1);
+}

@@ -1,0 +1,206 @@
+/* Nearest 2x upsampling (alone, and fused with the 3x3 convolution after it) and channel
+ * concatenation. */
+#include <string.h>
+
+#include <cblas.h>
+
+#include "nn.h"
+#include "vec.h"
+
+void ms_upsample2_forward(int N, int C, int H, int W, const float *x, size_t xs, float *y,
+                          size_t ys)
+{
+	for (int n = 0; n < N; n++)
+		for (int c = 0; c < C; c++) {
+			const float *xc = x + n * xs + (size_t)c * H * W;
+			float *yc = y + n * ys + (size_t)c * 4 * H * W;
+			for (int i = 0; i < H; i++) {
+				float *r0 = yc + (size_t)2 * i * 2 * W, *r1 = r0 + 2 * W;
+				for (int j = 0; j < W; j++)
+					r0[2 * j] = r0[2 * j + 1] = xc[(size_t)i * W + j];
+				memcpy(r1, r0, 2 * W * sizeof *r1);
+			}
+		}
+}
+
+void ms_upsample2_backward(int N, int C, int H, int W, const float *dy, size_t dys,
+                           float *dx, size_t dxs, int acc)
+{
+	for (int n = 0; n < N; n++)
+		for (int c = 0; c < C; c++) {
+			const float *dc = dy + n * dys + (size_t)c * 4 * H * W;
+			float *xc = dx + n * dxs + (size_t)c * H * W;
+			for (int i = 0; i < H; i++) {
+				const float *r0 = dc + (size_t)2 * i * 2 * W, *r1 = r0 + 2 * W;
+				for (int j = 0; j < W; j++) {
+					float d = r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1];
+					float *o = xc + (size_t)i * W + j;
+					*o = acc ? *o + d : d;
+				}
+			}
+		}
+}
+
+void ms_concat_forward(int N, int HW, const float *a, int ca, const float *b, int cb,
+                       float *y)
+{
+	size_t na = (size_t)ca * HW, nb = (size_t)cb * HW;
+	for (int n = 0; n < N; n++) {
+		memcpy(y + n * (na + nb), a + n * na, na * sizeof *y);
+		memcpy(y + n * (na + nb) + na, b + n * nb, nb * sizeof *y);
+	}
+}
+
+static void add_or_copy(float *d, const float *s, size_t n, int acc)
+{
+	if (!acc) {
+		memcpy(d, s, n * sizeof *d);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		d[i] += s[i];
+}
+
+void ms_concat_backward(int N, int HW, const float *dy, float *da, int ca, float *db, int cb,
+                        int acc)
+{
+	size_t na = (size_t)ca * HW, nb = (size_t)cb * HW;
+	for (int n = 0; n < N; n++) {
+		add_or_copy(da + n * na, dy + n * (na + nb), na, acc);
+		add_or_copy(db + n * nb, dy + n * (na + nb) + na, nb, acc);
+	}
+}
+
+/* ---- nearest 2x upsampling followed by a 3x3 stride-1 convolution, computed at the
+ * low resolution: output pixel (2i+a, 2j+b) sees low-res rows i+a-1+r and columns
+ * j+b-1+s (r, s in 0,1) only, so each of the 4 phases (a,b) is a 2x2 convolution whose
+ * taps are sums of the 3x3 taps: 16/36 of the multiplications of conv(upsample(x)). */
+
+/* which tap r of phase a the 3x3 row kh falls on */
+static int tap(int a, int k)
+{
+	return a == 0 ? k > 0 : k == 2;
+}
+
+static void phase_weights(const ms_conv2d *c, const float *w, float *wp)
+{
+	size_t n = (size_t)c->cout * c->cin;
+	memset(wp, 0, 16 * n * sizeof *wp);
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++)
+			for (size_t oc = 0; oc < n; oc++)   /* (co, ci) pairs */
+				for (int kh = 0; kh < 3; kh++)
+					for (int kw = 0; kw < 3; kw++)
+						wp[((a * 2 + b) * n + oc) * 4 + tap(a, kh) * 2 + tap(b, kw)] +=
+						        w[oc * 9 + kh * 3 + kw];
+}
+
+/* out = x shifted by (dy, dx), zero outside; or, with add, x += in shifted back */
+static void shift_plane(const float *in, int h, int w, int dy, int dx, float *out, int add)
+{
+	int lo = dx < 0 ? -dx : 0, hi = dx > 0 ? w - dx : w;
+	for (int i = 0; i < h; i++) {
+		int si = i + dy;
+		if (si < 0 || si >= h) {
+			if (!add)
+				memset(out + (size_t)i * w, 0, w * sizeof *out);
+			continue;
+		}
+		if (add) {     /* in is the col plane, out the image */
+			vadd(out + (size_t)si * w + lo + dx, in + (size_t)i * w + lo, hi - lo, 1);
+			continue;
+		}
+		float *o = out + (size_t)i * w;
+		memset(o, 0, lo * sizeof *o);
+		memcpy(o + lo, in + (size_t)si * w + lo + dx, (hi - lo) * sizeof *o);
+		memset(o + hi, 0, (w - hi) * sizeof *o);
+	}
+}
+
+/* col [cin*4, h*w] of phase (a,b) from one image */
+static void phase_col(const ms_conv2d *c, int h, int w, int a, int b, const float *x,
+                      float *col)
+{
+	size_t L = (size_t)h * w;
+	for (int ci = 0; ci < c->cin; ci++)
+		for (int r = 0; r < 2; r++)
+			for (int s = 0; s < 2; s++)
+				shift_plane(x + ci * L, h, w, a - 1 + r, b - 1 + s,
+				            col + ((size_t)ci * 4 + r * 2 + s) * L, 0);
+}
+
+size_t ms_upconv_ws(const ms_conv2d *c, int h, int w)
+{
+	size_t L = (size_t)h * w;
+	return 4 * (size_t)c->cin * L + (size_t)c->cout * L + 32 * (size_t)c->cout * c->cin;
+}
+
+void ms_upconv_forward(const ms_conv2d *c, int N, int h, int w, const float *x, size_t xs,
+                       float *y, size_t ys, float *ws)
+{
+	MS_ASSERT(c->k == 3 && c->stride == 1);
+	size_t L = (size_t)h * w, K = 4 * (size_t)c->cin, pk = (size_t)c->cout * K;
+	float *col = ws, *yp = col + K * L, *wp = yp + c->cout * L;
+	phase_weights(c, c->w->w, wp);
+	for (int n = 0; n < N; n++)
+		for (int a = 0; a < 2; a++)
+			for (int b = 0; b < 2; b++) {
+				phase_col(c, h, w, a, b, x + n * xs, col);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, L, K, 1.0f,
+				            wp + (a * 2 + b) * pk, K, col, L, 0.0f, yp, L);
+				for (int o = 0; o < c->cout; o++) {
+					float *yo = y + n * ys + (size_t)o * 4 * L, bias = c->b->w[o];
+					const float *p = yp + o * L;
+					for (int i = 0; i < h; i++)
+						for (int j = 0; j < w; j++)
+							yo[(size_t)(2 * i + a) * 2 * w + 2 * j + b] = p[i * w + j] + bias;
+				}
+			}
+}
+
+void ms_upconv_backward(const ms_conv2d *c, int N, int h, int w, const float *x, size_t xs,
+                        const float *dy, size_t dys, float *dx, size_t dxs, int acc,
+                        float *ws)
+{
+	size_t L = (size_t)h * w, K = 4 * (size_t)c->cin, pk = (size_t)c->cout * K;
+	float *col = ws, *dyp = col + K * L, *wp = dyp + c->cout * L, *dwp = wp + 4 * pk;
+	phase_weights(c, c->w->w, wp);
+	memset(dwp, 0, 4 * pk * sizeof *dwp);
+	for (int n = 0; n < N; n++) {
+		float *dxn = dx ? dx + n * dxs : NULL;
+		if (dxn && !acc)
+			memset(dxn, 0, c->cin * L * sizeof *dxn);
+		for (int o = 0; o < c->cout; o++)
+			c->b->g[o] += vsumarr(dy + n * dys + (size_t)o * 4 * L, 4 * L);
+		for (int a = 0; a < 2; a++)
+			for (int b = 0; b < 2; b++) {
+				for (int o = 0; o < c->cout; o++) {   /* gather the phase of dy */
+					const float *d = dy + n * dys + (size_t)o * 4 * L;
+					for (int i = 0; i < h; i++)
+						for (int j = 0; j < w; j++)
+							dyp[o * L + i * w + j] = d[(size_t)(2 * i + a) * 2 * w + 2 * j + b];
+				}
+				phase_col(c, h, w, a, b, x + n * xs, col);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, L, 1.0f, dyp,
+				            L, col, L, 1.0f, dwp + (a * 2 + b) * pk, K);
+				if (!dxn)
+					continue;
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, c->cout, 1.0f,
+				            wp + (a * 2 + b) * pk, K, dyp, L, 0.0f, col, L);
+				for (int ci = 0; ci < c->cin; ci++)
+					for (int r = 0; r < 2; r++)
+						for (int s = 0; s < 2; s++)
+							shift_plane(col + ((size_t)ci * 4 + r * 2 + s) * L, h, w,
+							            a - 1 + r, b - 1 + s, dxn + ci * L, 1);
+			}
+	}
+	/* fold the phase gradients back onto the 3x3 taps */
+	size_t nco = (size_t)c->cout * c->cin;
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++)
+			for (size_t oc = 0; oc < nco; oc++)
+				for (int kh = 0; kh < 3; kh++)
+					for (int kw = 0; kw < 3; kw++)
+						c->w->g[oc * 9 + kh * 3 + kw] +=
+						        dwp[((a * 2 + b) * nco + oc) * 4 + tap(a, kh) * 2 + tap(b, kw)];
+}
