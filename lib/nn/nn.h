@@ -194,6 +194,9 @@ size_t ms_unet_planned_bytes(const ms_unet *u);
 float *ms_unet_forward(ms_unet *u, const float *x, const float *t, const float *cond);
 /* after a forward of a train plan: accumulate parameter gradients from dout */
 void ms_unet_backward(ms_unet *u, const float *dout);
+/* after ms_unet_backward with temb: d loss / d cond [N,tdim] (for a learned text
+ * embedding added through cond), owned by the net; NULL without time embedding */
+const float *ms_unet_dcond(const ms_unet *u);
 
 /* ---- checkpoints (stream container): record "model" (arch metadata, step=, extra),
  * one f32 record per parameter, then adam.m.NAME, adam.v.NAME when opt is given,

@@ -599,3 +599,8 @@ void ms_unet_backward(ms_unet *u, const float *dout)
 		ms_linear_backward(&u->t1, N, u->te0, u->dts1, NULL, 0);
 	}
 }
+
+const float *ms_unet_dcond(const ms_unet *u)
+{
+	return u->tdim && u->train ? u->dtemb : NULL;
+}

@@ -11,7 +11,6 @@ Usage: nn_unet_ref.py DIR. Exits 77 after printing "skip" when torch or ref_unet
 missing. ref_unet.py is looked up in $MS_REF_UNET, ../shared/bench next to the repository,
 then /work/shared/bench."""
 import os
-import struct
 import sys
 
 import numpy as np
@@ -31,32 +30,19 @@ if ref is None:
     print("skip: ref_unet.py not found")
     sys.exit(77)
 sys.path.insert(0, os.path.dirname(ref))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from msstream import write  # noqa: E402
 from ref_unet import UNet  # noqa: E402
-
-DT = {np.dtype(np.float32): 4, np.dtype(np.int32): 3}
-
-
-def pad(n):
-    return (64 - n % 64) % 64
 
 
 def record(f, name, arr, meta=None):
-    arr = np.ascontiguousarray(arr)
-    meta = "".join(f"{k}={v}\n" for k, v in (meta or {}).items()).encode()
-    name = name.encode()
-    shape = list(arr.shape) + [0] * (4 - arr.ndim)
-    data = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-    head = b"MSTR" + struct.pack("<BBBB4IHHIQQ", 1, DT[arr.dtype], arr.ndim, 0, *shape,
-                                 len(name), 0, len(meta), len(data), len(data))
-    assert len(head) == 48
-    f.write(head + name + meta + b"\0" * pad(48 + len(name) + len(meta)))
-    f.write(data + b"\0" * pad(len(data)))
+    write(f, name, meta or {}, arr)
 
 
 def export(d, name, model, arch, x, t):
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        for k, p in model.state_dict().items():  # noqa: B007
+        for k, p in model.state_dict().items():
             if "norm" in k and k.endswith("weight"):
                 p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
             else:

@@ -643,6 +643,18 @@ static void test_unet_grad(void)
 			}
 			free(gcopy);
 		}
+		if (v) {      /* d loss / d cond, from the first backward */
+			ms_params_zero_grad(ps);
+			un_fwd(&g);
+			un_bwd(&g, r);
+			float dc[2];
+			dc[0] = ms_unet_dcond(u)[0];
+			dc[1] = ms_unet_dcond(u)[ms_unet_tdim(u) + 5];
+			double e = fmax(fd(&g, &c.cond[0], &dc[0], 1, r, 1e-2f, 1),
+			                fd(&g, &c.cond[ms_unet_tdim(u) + 5], &dc[1], 1, r, 1e-2f, 1));
+			printf("unet d/dcond: relative error %.3g\n", e);
+			CHECK(e < 1e-2);
+		}
 		printf("unet%s gradient: worst relative error %.3g (%s), %d parameters\n",
 		       v ? " (temb, attn)" : "", worst, wname, ps->n);
 		CHECK(worst < 1e-2);
@@ -756,7 +768,9 @@ static void test_checkpoint(void)
 		d[i] = out[i];
 	ms_params_zero_grad(ms_unet_params(u));
 	ms_unet_backward(u, d);
+	CHECK(ms_params_ema_enable(ms_unet_params(u)) == 0);
 	ms_adam_step(&a, ms_unet_params(u));
+	ms_params_ema_update(ms_unet_params(u), 0.5);
 	CHECK(ms_unet_save(u, path, &a, 1, "note=hello\nsize=8x8\n") == 0);
 	ms_rec model;
 	ms_rec_init(&model);
@@ -775,7 +789,8 @@ static void test_checkpoint(void)
 	for (int k = 0; same && k < pu->n; k++)
 		same = !memcmp(pu->p[k]->w, pv->p[k]->w, pu->p[k]->n * 4) &&
 		       !memcmp(pu->p[k]->m, pv->p[k]->m, pu->p[k]->n * 4) &&
-		       !memcmp(pu->p[k]->v, pv->p[k]->v, pu->p[k]->n * 4);
+		       !memcmp(pu->p[k]->v, pv->p[k]->v, pu->p[k]->n * 4) && pv->p[k]->ema &&
+		       !memcmp(pu->p[k]->ema, pv->p[k]->ema, pu->p[k]->n * 4);
 	CHECK(same);
 	CHECK(ms_unet_plan(v, 2, 8, 8, 0) == 0);
 	float *o1 = ms_unet_forward(u, x, t, NULL), *o2 = ms_unet_forward(v, x, t, NULL);
