@@ -374,7 +374,7 @@ static char *seg_extra(const ms_rec *m)
 
 /* saves with the signals blocked (ms_outfile_open installs its own handlers) */
 static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *sa,
-                 const ms_rec *segm, long step)
+                 const ms_rec *segm, long step, long segstep)
 {
 	sigset_t set, old;
 	sigemptyset(&set);
@@ -387,7 +387,7 @@ static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *s
 	free(e);
 	if (seg) {
 		e = seg_extra(segm);
-		if (ms_unet_save(seg, segout, sa, step, e) < 0)
+		if (ms_unet_save(seg, segout, sa, segstep, e) < 0)
 			die("%s", ms_errmsg());
 		free(e);
 	}
@@ -458,7 +458,7 @@ static void train(void)
 	ms_rec m, segm;
 	ms_refiner *r;
 	ms_unet *seg = NULL;
-	long step = 0;
+	long step = 0, seg0 = 0;
 	ms_rec_init(&m);
 	ms_rec_init(&segm);
 	ms_threads((int)threads);
@@ -485,6 +485,9 @@ static void train(void)
 		memset(&sa, 0, sizeof sa);
 		if (!(seg = ms_unet_load(segpath, &sa, &segm)))
 			die("%s", ms_errmsg());
+		char v[32];
+		if (ms_meta_get(&segm, "step", v, sizeof v))
+			ms_parse_int(v, 0, 1L << 40, &seg0);
 		const ms_unet_cfg *c = ms_unet_cfg_of(seg);
 		if (c->in_ch != d.C || c->out_ch != 1 || c->temb)
 			die("%s: segmentor must take %d channels and give 1", segpath, d.C);
@@ -535,9 +538,9 @@ static void train(void)
 			n = 0;
 		}
 		if (save_every && step % save_every == 0 && step < steps)
-			save(r, &a, seg, &sa, &segm, step);
+			save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
 	}
-	save(r, &a, seg, &sa, &segm, step);
+	save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
 	if (stop_sig) {
 		warn("%s at step %ld: checkpoint written to %s",
 		     stop_sig == SIGINT ? "interrupted" : "terminated", step, out);
