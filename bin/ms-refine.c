@@ -1,0 +1,567 @@
+/* ms-refine: train HiDiff's Bernoulli diffusion refiner on samples with image, mask and
+ * a prior prob (optionally alternating with the segmentor), or refine every sample's
+ * prob and pred with it, adding the per-pixel uncertainty. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "refine.h"
+
+static const char usage[] =
+	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
+	"       [--T T] [--schedule linear|cosine] [--loss focal|bce] [--seed S] [--threads T]\n"
+	"       [--width W] [--resume] [--save-every N] [--report N]\n"
+	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
+	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
+	"       [--seed S] [--threads T]";
+
+enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, SEED, THREADS, WIDTH, RESUME, SAVE,
+       REPORT, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
+static const char *out, *model, *segpath, *segout;
+static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
+            report = 0, samples = 1;
+static double lr = 1e-4, wd = 0.01, lambda = 0.1;
+static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_FOCAL, resume, alternate,
+           sampler = MS_BBDM_ANCESTRAL, given[NOPT];
+
+static void help(void) __attribute__((noreturn));
+static void help(void)
+{
+	printf("usage: %s %s\n"
+	       "Train the Bernoulli diffusion refiner on samples with image, mask and prob\n"
+	       "(train), or refine prob and pred of every sample with image and prob (-m).\n"
+	       "  -o MODEL            checkpoint to write (train)\n"
+	       "  --steps N           training steps (2000); -m: reverse steps (default T)\n"
+	       "  --batch B           batch size (8)\n"
+	       "  --lr X, --wd X      AdamW learning rate (1e-4) and weight decay (0.01)\n"
+	       "  --lr-schedule S     poly (default), cosine or constant\n"
+	       "  --T T               diffusion steps (10)\n"
+	       "  --schedule S        linear (ab_t = 1 - t/T, default) or cosine\n"
+	       "  --loss L            flip loss: focal (gamma 2, default) or bce\n"
+	       "  --seed S, --threads T, --width W (U-Net base width, 32)\n"
+	       "  --resume            continue training MODEL\n"
+	       "  --save-every N      checkpoint every N steps (500, 0 = at the end)\n"
+	       "  --report N          progress every N steps (default steps/20)\n"
+	       "  --segmentor FILE    segmentor checkpoint (ms-segment) for --alternate\n"
+	       "  --alternate         alternate refiner and segmentor steps (HiDiff)\n"
+	       "  --lambda L          weight of the diffusion loss for the segmentor (0.1)\n"
+	       "  --segmentor-out F   where the segmentor goes (default: over --segmentor)\n"
+	       "  -m MODEL            refine with MODEL\n"
+	       "  --samples K         reverse runs averaged per image (1)\n"
+	       "  --sampler S         ancestral (default) or ddim\n", argv0, usage);
+	exit(0);
+}
+
+static long integer(const char *s, long lo, long hi, const char *what)
+{
+	long v;
+	if (ms_parse_int(s, lo, hi, &v) < 0)
+		usage_error(usage, "%s: %s", what, ms_errmsg());
+	return v;
+}
+
+static double number(const char *s, double lo, double hi, const char *what)
+{
+	double v;
+	if (ms_parse_double(s, lo, hi, &v) < 0)
+		usage_error(usage, "%s: %s", what, ms_errmsg());
+	return v;
+}
+
+static int choice(const char *s, const char *const *names, int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	usage_error(usage, "%s: unknown value '%s'", what, s);
+}
+
+static void options(int argc, char **argv, int train)
+{
+	static const struct option opts[] = {
+		{ "steps", required_argument, 0, STEPS }, { "batch", required_argument, 0, BATCH },
+		{ "lr", required_argument, 0, LR }, { "wd", required_argument, 0, WD },
+		{ "lr-schedule", required_argument, 0, LRS }, { "T", required_argument, 0, TT },
+		{ "schedule", required_argument, 0, SCHED }, { "loss", required_argument, 0, LOSS },
+		{ "seed", required_argument, 0, SEED }, { "threads", required_argument, 0, THREADS },
+		{ "width", required_argument, 0, WIDTH }, { "resume", no_argument, 0, RESUME },
+		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
+		{ "segmentor", required_argument, 0, SEGM }, { "alternate", no_argument, 0, ALT },
+		{ "lambda", required_argument, 0, LAMBDA },
+		{ "segmentor-out", required_argument, 0, SEGOUT },
+		{ "samples", required_argument, 0, SAMPLES }, { "sampler", required_argument, 0, SAMPLER },
+		{ "help", no_argument, 0, 'h' }, { 0 } };
+	static const char *const lrn[] = { "constant", "cosine", "poly" },
+	                         *const sn[] = { "linear", "cosine" }, *const ln[] = { "focal", "bce" },
+	                         *const smp[] = { "ancestral", "ddim" };
+	static const int train_only[] = { BATCH, LR, WD, LRS, TT, SCHED, LOSS, WIDTH, RESUME, SAVE,
+	                                  REPORT, SEGM, ALT, LAMBDA, SEGOUT };
+	int c;
+	while ((c = getopt_long(argc, argv, "o:m:", opts, NULL)) != -1) {
+		if (c > 0 && c < NOPT)
+			given[c] = 1;
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'm': model = optarg; break;
+		case STEPS: steps = integer(optarg, 1, 100000000, "--steps"); break;
+		case BATCH: batch = integer(optarg, 1, 4096, "--batch"); break;
+		case LR: lr = number(optarg, 0, 10, "--lr"); break;
+		case WD: wd = number(optarg, 0, 10, "--wd"); break;
+		case LRS: lrs = choice(optarg, lrn, 3, "--lr-schedule"); break;
+		case TT: T = integer(optarg, 1, MS_BBDM_TMAX, "--T"); break;
+		case SCHED: sched = choice(optarg, sn, 2, "--schedule"); break;
+		case LOSS: flip = choice(optarg, ln, 2, "--loss"); break;
+		case SEED: seed = integer(optarg, 0, 1L << 62, "--seed"); break;
+		case THREADS: threads = integer(optarg, 1, 1024, "--threads"); break;
+		case WIDTH: width = integer(optarg, 8, 1024, "--width"); break;
+		case RESUME: resume = 1; break;
+		case SAVE: save_every = integer(optarg, 0, 100000000, "--save-every"); break;
+		case REPORT: report = integer(optarg, 1, 100000000, "--report"); break;
+		case SEGM: segpath = optarg; break;
+		case ALT: alternate = 1; break;
+		case LAMBDA: lambda = number(optarg, 0, 1e6, "--lambda"); break;
+		case SEGOUT: segout = optarg; break;
+		case SAMPLES: samples = integer(optarg, 1, 1024, "--samples"); break;
+		case SAMPLER: sampler = choice(optarg, smp, 2, "--sampler"); break;
+		case 'h': help();
+		default: usage_die(usage);
+		}
+	}
+	if (optind != argc)
+		usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	if (train) {
+		if (!out || model)
+			usage_error(usage, "train needs -o MODEL and takes no -m");
+		if (given[SAMPLES] || given[SAMPLER])
+			usage_error(usage, "--samples and --sampler are for -m");
+		if (alternate != (segpath != NULL))
+			usage_error(usage, "--alternate and --segmentor go together");
+		if (!alternate && (given[LAMBDA] || given[SEGOUT]))
+			usage_error(usage, "--lambda and --segmentor-out need --alternate");
+		if (width % 8)
+			usage_error(usage, "--width %ld: must be a multiple of 8", width);
+		return;
+	}
+	if (!model || out)
+		usage_error(usage, "-m MODEL is needed (or train -o MODEL)");
+	for (size_t i = 0; i < sizeof train_only / sizeof *train_only; i++)
+		for (const struct option *o = opts; given[train_only[i]] && o->name; o++)
+			if (o->val == train_only[i])
+				usage_error(usage, "--%s is for train", o->name);
+}
+
+/* ---- samples: the records of one id, held in memory */
+typedef struct {
+	ms_rec *r;
+	int n, cap;
+	char id[MS_META_MAX + 1];
+} sample;
+
+static int find(const sample *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->r[i].name, name))
+			return i;
+	return -1;
+}
+
+static void clear(sample *s)
+{
+	for (int i = 0; i < s->n; i++)
+		ms_rec_free(&s->r[i]);
+	s->n = 0;
+}
+
+/* reads the next sample; 0 at the end. *pend holds a read-ahead record */
+static int next(FILE *in, sample *s, ms_rec *pend, int *have)
+{
+	char id[MS_META_MAX + 1];
+	int ret;
+	clear(s);
+	for (;;) {
+		if (!*have) {
+			if ((ret = ms_rec_read(in, pend)) < 0)
+				die("<stdin>: %s", ms_errmsg());
+			if (!ret)
+				return s->n > 0;
+			*have = 1;
+		}
+		ms_rec_id(pend, id, sizeof id);
+		if (s->n && strcmp(id, s->id))
+			return 1;
+		if (!s->n)
+			strcpy(s->id, id);
+		if (s->n == s->cap)
+			s->r = ereallocarray(s->r, s->cap = s->cap ? 2 * s->cap : 8, sizeof *s->r);
+		s->r[s->n++] = *pend;
+		ms_rec_init(pend);
+		*have = 0;
+	}
+}
+
+/* image [C,H,W] f32 and a [1,H,W] record of dtype dt at index k; H, W checked */
+static int shaped(const sample *s, int k, int dt, const ms_tensor *im, const char *what)
+{
+	const ms_tensor *t = &s->r[k].t;
+	if (t->dtype != dt || t->rank != 3 || t->shape[0] != 1 || t->shape[1] != im->shape[1] ||
+	    t->shape[2] != im->shape[2])
+		die("sample '%s': %s must be %s [1,%lld,%lld] like the image", s->id, what,
+		    ms_dtype_name(dt), (long long)im->shape[1], (long long)im->shape[2]);
+	return k;
+}
+
+static const ms_tensor *image_of(sample *s)
+{
+	int k = find(s, "image");
+	if (k < 0)
+		return NULL;
+	ms_tensor *t = &s->r[k].t;
+	if (t->rank != 3 || t->shape[0] < 1 || t->shape[0] > 8 || t->shape[1] % 4 ||
+	    t->shape[2] % 4 || !t->shape[1] || !t->shape[2] || ms_tensor_to_f32(t, 1) < 0)
+		die("sample '%s': image must be [C,H,W], C 1..8, H and W multiples of 4", s->id);
+	return t;
+}
+
+/* ---- refining */
+static void put(const ms_rec *src, const char *name, ms_tensor *t)
+{
+	ms_rec r;
+	ms_rec_init(&r);
+	if (ms_meta_copy(&r, src) < 0 || ms_rec_set_name(&r, name) < 0 || ms_rec_set(&r, name, t) < 0 ||
+	    ms_rec_write(stdout, &r) < 0)
+		die("cannot write <stdout>: %s", ms_errmsg());
+	ms_rec_free(&r);
+}
+
+static void write_all(const sample *s)
+{
+	for (int i = 0; i < s->n; i++)
+		if (ms_rec_write(stdout, &s->r[i]) < 0)
+			die("cannot write <stdout>: %s", ms_errmsg());
+}
+
+static void refine_one(ms_refiner *r, sample *s, long idx)
+{
+	const ms_tensor *im = image_of(s);
+	int kp = find(s, "prob");
+	if (!im || kp < 0 || im->shape[0] != r->C) {
+		if (im && kp >= 0)
+			die("sample '%s': image has %lld channels, the model takes %d", s->id,
+			    (long long)im->shape[0], r->C);
+		write_all(s);
+		return;
+	}
+	shaped(s, kp, MS_F32, im, "prob");
+	int kq = find(s, "pred"), H = (int)im->shape[1], W = (int)im->shape[2];
+	if (kq >= 0)
+		shaped(s, kq, MS_U8, im, "pred");
+	ms_tensor prob, unc, pred;
+	int64_t shape[3] = { 1, H, W };
+	if (ms_tensor_alloc(&prob, MS_F32, 3, shape) < 0 || ms_tensor_alloc(&unc, MS_F32, 3, shape) < 0 ||
+	    ms_tensor_alloc(&pred, MS_U8, 3, shape) < 0)
+		die("%s", ms_errmsg());
+	ms_rng rng;
+	ms_rng_init(&rng, (uint64_t)seed, *s->id ? ms_hash64(s->id) : (uint64_t)idx);
+	if (ms_refiner_run(r, H, W, im->data, s->r[kp].t.data, (int)samples,
+	                   given[STEPS] ? (int)steps : r->bb.T, sampler, &rng, prob.data, unc.data) < 0)
+		die("%s", ms_errmsg());
+	for (int i = 0; i < H * W; i++)
+		((uint8_t *)pred.data)[i] = ((float *)prob.data)[i] > 0.5f;
+	/* prob and pred replaced in place; earlier prior, prior_pred, uncertainty dropped */
+	for (int i = 0; i < s->n; i++) {
+		const char *n = s->r[i].name;
+		if (i == kp)
+			put(&s->r[i], "prob", &prob);
+		else if (i == kq)
+			put(&s->r[i], "pred", &pred);
+		else if (strcmp(n, "prior") && strcmp(n, "prior_pred") && strcmp(n, "uncertainty") &&
+		         ms_rec_write(stdout, &s->r[i]) < 0)
+			die("cannot write <stdout>: %s", ms_errmsg());
+	}
+	if (kq < 0)
+		put(&s->r[kp], "pred", &pred);
+	/* appended: the prior (and its pred) under new names, the uncertainty */
+	put(&s->r[kp], "uncertainty", &unc);
+	int keep[2] = { kp, kq };
+	const char *as[2] = { "prior", "prior_pred" };
+	for (int j = 0; j < 2; j++)
+		if (keep[j] >= 0 && (ms_rec_set_name(&s->r[keep[j]], as[j]) < 0 ||
+		                     ms_rec_write(stdout, &s->r[keep[j]]) < 0))
+			die("cannot write <stdout>: %s", ms_errmsg());
+}
+
+static void refine(void)
+{
+	sample s = { 0 };
+	ms_rec pend;
+	int have = 0;
+	long idx = 0;
+	ms_threads((int)threads);
+	ms_refiner *r = ms_refiner_load(model, NULL, NULL);
+	if (!r)
+		die("%s", ms_errmsg());
+	ms_rec_init(&pend);
+	while (next(stdin, &s, &pend, &have))
+		refine_one(r, &s, idx++);
+	clear(&s);
+	free(s.r);
+	ms_refiner_free(r);
+}
+
+/* ---- training */
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *const lr_names[] = { "constant", "cosine", "poly" };
+
+/* the shortest of %.15g and %.17g that reads back as x */
+static const char *dbl(char *b, double x)
+{
+	snprintf(b, 32, "%.15g", x);
+	if (strtod(b, NULL) != x)
+		snprintf(b, 32, "%.17g", x);
+	return b;
+}
+
+/* extra metadata of the refiner: what --resume takes back */
+static char *extra_of(void)
+{
+	char *e = emalloc(512), b[3][32];
+	snprintf(e, 512, "batch=%ld\nlr=%s\nwd=%s\nlr_schedule=%s\nseed=%ld\nlambda=%s\n"
+	         "alternate=%d\n", batch, dbl(b[0], lr), dbl(b[1], wd), lr_names[lrs], seed,
+	         dbl(b[2], lambda), alternate);
+	return e;
+}
+
+/* the segmentor keeps its own metadata, less what ms_unet_save writes */
+static char *seg_extra(const ms_rec *m)
+{
+	static const char *const own[] = { "arch", "in", "out", "width", "mult", "nres", "attn",
+	                                   "temb", "groups", "step", "adam_t" };
+	char *e = ecalloc(1, m->meta_len + 1), *o = e;
+	for (const char *p = m->meta; p && *p;) {
+		const char *nl = strchr(p, '\n'), *eq = strchr(p, '=');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p), skip = 0;
+		for (size_t i = 0; eq && i < sizeof own / sizeof *own; i++)
+			skip |= strlen(own[i]) == (size_t)(eq - p) && !strncmp(p, own[i], eq - p);
+		if (!skip) {
+			memcpy(o, p, len);
+			o += len;
+			*o++ = '\n';
+		}
+		p += len + (nl != NULL);
+	}
+	*o = '\0';
+	return e;
+}
+
+/* saves with the signals blocked (ms_outfile_open installs its own handlers) */
+static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *sa,
+                 const ms_rec *segm, long step, long segstep)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	char *e = extra_of();
+	if (ms_refiner_save(r, out, a, step, e) < 0)
+		die("%s", ms_errmsg());
+	free(e);
+	if (seg) {
+		e = seg_extra(segm);
+		if (ms_unet_save(seg, segout, sa, segstep, e) < 0)
+			die("%s", ms_errmsg());
+		free(e);
+	}
+	catch_signals();
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void read_set(ms_refine_set *d)
+{
+	sample s = { 0 };
+	ms_rec pend;
+	int have = 0, skipped = 0;
+	ms_rec_init(&pend);
+	while (next(stdin, &s, &pend, &have)) {
+		const ms_tensor *im = image_of(&s);
+		int km = find(&s, "mask"), kp = find(&s, "prob");
+		if (!im || km < 0 || (kp < 0 && !alternate)) {
+			skipped++;
+			continue;
+		}
+		shaped(&s, km, MS_U8, im, "mask");
+		if (kp >= 0)
+			shaped(&s, kp, MS_F32, im, "prob");
+		if (ms_refine_set_add(d, (int)im->shape[0], (int)im->shape[1], (int)im->shape[2],
+		                      im->data, s.r[km].t.data, kp >= 0 ? s.r[kp].t.data : NULL) < 0)
+			die("sample '%s': %s", s.id, ms_errmsg());
+	}
+	clear(&s);
+	free(s.r);
+	if (!d->n)
+		die("no samples with image, mask%s", alternate ? "" : " and prob");
+	if (skipped)
+		warn("%d samples without image, mask%s skipped", skipped, alternate ? "" : " or prob");
+}
+
+/* options that --resume takes from the checkpoint unless given */
+static void resume_opts(const ms_rec *m)
+{
+	char v[64];
+	long x;
+	double y;
+	if (!given[BATCH] && ms_meta_get(m, "batch", v, sizeof v) && !ms_parse_int(v, 1, 4096, &x))
+		batch = x;
+	if (!given[LR] && ms_meta_get(m, "lr", v, sizeof v) && !ms_parse_double(v, 0, 10, &y))
+		lr = y;
+	if (!given[WD] && ms_meta_get(m, "wd", v, sizeof v) && !ms_parse_double(v, 0, 10, &y))
+		wd = y;
+	if (!given[LAMBDA] && ms_meta_get(m, "lambda", v, sizeof v) && !ms_parse_double(v, 0, 1e6, &y))
+		lambda = y;
+	if (!given[SEED] && ms_meta_get(m, "seed", v, sizeof v) && !ms_parse_int(v, 0, 1L << 62, &x))
+		seed = x;
+	for (int i = 0; i < 3 && !given[LRS] && ms_meta_get(m, "lr_schedule", v, sizeof v); i++)
+		if (!strcmp(v, lr_names[i]))
+			lrs = i;
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void train(void)
+{
+	ms_refine_set d = { 0 };
+	ms_adam a, sa;
+	ms_rec m, segm;
+	ms_refiner *r;
+	ms_unet *seg = NULL;
+	long step = 0, seg0 = 0;
+	ms_rec_init(&m);
+	ms_rec_init(&segm);
+	ms_threads((int)threads);
+	read_set(&d);
+	memset(&a, 0, sizeof a);
+	if (resume) {
+		char v[32];
+		if (!(r = ms_refiner_load(out, &a, &m)))
+			die("%s", ms_errmsg());
+		if (ms_meta_get(&m, "step", v, sizeof v))
+			ms_parse_int(v, 0, 100000000, &step);
+		resume_opts(&m);
+	} else if (!(r = ms_refiner_new(d.C, (int)width, (int)T, sched, flip, (uint64_t)seed))) {
+		die("%s", ms_errmsg());
+	}
+	long at = a.t;
+	ms_adam_init(&a, lr, wd, 1);
+	a.t = at;
+	if (r->C != d.C)
+		die("%s takes %d image channels, the samples have %d", out, r->C, d.C);
+	if (alternate) {
+		if (!segout)
+			segout = segpath;
+		memset(&sa, 0, sizeof sa);
+		if (!(seg = ms_unet_load(segpath, &sa, &segm)))
+			die("%s", ms_errmsg());
+		char v[32];
+		if (ms_meta_get(&segm, "step", v, sizeof v))
+			ms_parse_int(v, 0, 1L << 40, &seg0);
+		const ms_unet_cfg *c = ms_unet_cfg_of(seg);
+		if (c->in_ch != d.C || c->out_ch != 1 || c->temb)
+			die("%s: segmentor must take %d channels and give 1", segpath, d.C);
+		long st = sa.t;
+		ms_adam_init(&sa, lr, wd, 1);
+		sa.t = st;
+		if (ms_unet_plan(seg, (int)batch, d.H, d.W, 1) < 0)
+			die("%s", ms_errmsg());
+	}
+	if (ms_refiner_plan(r, (int)batch, d.H, d.W, 1) < 0)
+		die("%s", ms_errmsg());
+	size_t hw = (size_t)d.H * d.W;
+	float *img = ecalloc(batch * hw, (d.C + 2) * sizeof(float)), *y0 = img + batch * hw * d.C,
+	      *p = y0 + batch * hw;
+	if (!report)
+		report = steps / 20 > 0 ? steps / 20 : 1;
+	warn("%d samples %dx%dx%d, steps %ld from %ld", d.n, d.C, d.W, d.H, steps, step);
+	catch_signals();
+	double t0 = now(), sum = 0, ssum = 0;
+	long from = step, n = 0;
+	while (step < steps && !stop_sig) {
+		ms_rng rng;
+		double rl, sl = 0;
+		ms_rng_init(&rng, (uint64_t)seed, (uint64_t)step);
+		a.lr = ms_lr_at(lrs, lr, step, steps, 0);
+		ms_refine_set_batch(&d, (int)batch, &rng, img, y0, p);
+		if (seg) {
+			sa.lr = a.lr;
+			if (ms_refiner_alt_step(r, &a, seg, &sa, lambda, img, y0, &rng, &rl, &sl) < 0)
+				die("%s", ms_errmsg());
+		} else {
+			rl = ms_refiner_step(r, &a, img, y0, p, &rng);
+		}
+		if (!isfinite(rl))
+			die("step %ld: loss is not finite", step + 1);
+		step++;
+		sum += rl;
+		ssum += sl;
+		n++;
+		if (step % report == 0 || step == steps) {
+			double dt = (now() - t0) / (step - from);
+			if (seg)
+				warn("step %ld/%ld loss %.4f segmentor %.4f lr %.3g %.3f s/step", step, steps,
+				     sum / n, ssum / n, a.lr, dt);
+			else
+				warn("step %ld/%ld loss %.4f lr %.3g %.3f s/step", step, steps, sum / n, a.lr, dt);
+			sum = ssum = 0;
+			n = 0;
+		}
+		if (save_every && step % save_every == 0 && step < steps)
+			save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
+	}
+	save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
+	if (stop_sig) {
+		warn("%s at step %ld: checkpoint written to %s",
+		     stop_sig == SIGINT ? "interrupted" : "terminated", step, out);
+		exit(128 + stop_sig);
+	}
+	free(img);
+	ms_rec_free(&m);
+	ms_rec_free(&segm);
+	ms_unet_free(seg);
+	ms_refiner_free(r);
+	ms_refine_set_free(&d);
+}
+
+int main(int argc, char **argv)
+{
+	ms_setprog(argv);
+	int tr = argc > 1 && !strcmp(argv[1], "train");
+	options(argc - tr, argv + tr, tr);
+	if (tr)
+		train();
+	else
+		refine();
+	return fshut(stdout, "<stdout>");
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env bats
+# ms-refine: training a few steps on tiny images with a synthetic prior, refinement
+# records, determinism, resume, signals, usage errors, bad models, stream handling.
+PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+bats_require_minimum_version 1.5.0
+REF="$BATS_TEST_DIRNAME/ref"
+BUSI="$BATS_TEST_DIRNAME/../pipelines/data/busi"
+
+setup_file() {
+	D=$BATS_FILE_TMPDIR
+	ms-import --size 16x16 --mask-dir "$BUSI/masks" "$BUSI/images" >"$D/in.ms"
+	/usr/bin/python3 "$REF/refine_prior.py" 1 <"$D/in.ms" >"$D/p.ms"
+	ms-refine train -o "$D/r.ms" --steps 4 --width 8 --batch 2 --threads 1 <"$D/p.ms" 2>/dev/null
+}
+
+setup() {
+	D=$BATS_FILE_TMPDIR
+	T=$BATS_TEST_TMPDIR
+	TR="--width 8 --batch 2 --threads 1"
+}
+
+@test "--help prints usage and options" {
+	run ms-refine --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: ms-refine train -o MODEL"* ]]
+	[[ "$output" == *"--sampler S"* ]]
+}
+
+@test "usage errors exit 2 with a reason" {
+	run -2 ms-refine
+	[[ "$output" == "ms-refine: -m MODEL is needed"* ]]
+	run -2 ms-refine train --steps 3
+	[[ "$output" == "ms-refine: train needs -o MODEL"* ]]
+	run -2 ms-refine -m "$D/r.ms" --samples 0
+	[[ "$output" == "ms-refine: --samples:"* ]]
+	run -2 ms-refine -m "$D/r.ms" --batch 2
+	[[ "$output" == "ms-refine: --batch is for train"* ]]
+	run -2 ms-refine -m "$D/r.ms" --sampler euler
+	[[ "$output" == "ms-refine: --sampler: unknown value 'euler'"* ]]
+	run -2 ms-refine train -o "$T/x.ms" --alternate
+	[[ "$output" == "ms-refine: --alternate and --segmentor go together"* ]]
+	run -2 ms-refine train -o "$T/x.ms" --width 12
+	run -2 ms-refine train -o "$T/x.ms" --samples 2
+	run -2 ms-refine -m "$D/r.ms" extra
+	run -2 ms-refine --bogus
+	[ ! -e "$T/x.ms" ]
+}
+
+@test "train writes a refiner checkpoint with its metadata and reports progress" {
+	run ms-refine train -o "$T/r.ms" --steps 3 --report 1 --T 6 --schedule cosine --loss bce $TR <"$D/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"6 samples 1x16x16, steps 3 from 0"* ]]
+	[[ "$output" == *"step 3/3 loss "* ]]
+	run ms-info "$T/r.ms"
+	[[ "${lines[0]}" == *"in=3 out=1 width=8"*"temb=1"*"step=3"*"kind=refine T=6 schedule=cosine channels=1 loss=bce prior=sigmoid"* ]]
+}
+
+@test "refine: prob and pred replaced, uncertainty, prior, prior_pred appended, values in range" {
+	for k in 1 3; do
+		ms-refine -m "$D/r.ms" --samples $k --threads 1 <"$D/p.ms" >"$T/o$k.ms"
+		run /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$T/o$k.ms" $k
+		[ "$output" = "ok 6" ]
+	done
+	ms-refine -m "$D/r.ms" --samples 2 --sampler ddim --steps 3 <"$D/p.ms" >"$T/d.ms"
+	run /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$T/d.ms" 2
+	[ "$output" = "ok 6" ]
+	# the checker can fail: a stream that is not the refined one
+	run ! /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$D/p.ms" 1
+}
+
+@test "refine is deterministic for a seed; another seed differs" {
+	ms-refine -m "$D/r.ms" --samples 2 --seed 5 <"$D/p.ms" >"$T/a.ms"
+	ms-refine -m "$D/r.ms" --samples 2 --seed 5 <"$D/p.ms" >"$T/b.ms"
+	cmp "$T/a.ms" "$T/b.ms"
+	ms-refine -m "$D/r.ms" --samples 2 --seed 6 <"$D/p.ms" >"$T/c.ms"
+	run ! cmp -s "$T/a.ms" "$T/c.ms"
+}
+
+@test "training is deterministic: same seed and threads give the same checkpoint" {
+	ms-refine train -o "$T/a.ms" --steps 3 --seed 9 $TR <"$D/p.ms" 2>/dev/null
+	ms-refine train -o "$T/b.ms" --steps 3 --seed 9 $TR <"$D/p.ms" 2>/dev/null
+	cmp "$T/a.ms" "$T/b.ms"
+	ms-refine train -o "$T/c.ms" --steps 3 --seed 10 $TR <"$D/p.ms" 2>/dev/null
+	run ! cmp -s "$T/a.ms" "$T/c.ms"
+}
+
+@test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
+	ms-refine train -o "$T/s.ms" --steps 6 --lr-schedule constant --save-every 0 $TR <"$D/p.ms" 2>/dev/null
+	ms-refine train -o "$T/r.ms" --steps 3 --lr-schedule constant $TR <"$D/p.ms" 2>/dev/null
+	run ! cmp -s "$T/s.ms" "$T/r.ms"
+	run ms-refine train -o "$T/r.ms" --resume --steps 6 --threads 1 <"$D/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"steps 6 from 3"* ]]
+	cmp "$T/s.ms" "$T/r.ms"
+	run -1 ms-refine train -o "$T/none.ms" --resume $TR <"$D/p.ms"
+	[[ "$output" == "ms-refine: cannot open $T/none.ms: No such file"* ]]
+}
+
+@test "SIGTERM during training writes a checkpoint and exits 143; resuming it ends as straight" {
+	ms-refine train -o "$T/k.ms" --steps 100000 --lr-schedule constant --report 1 \
+		--save-every 0 $TR <"$D/p.ms" 2>"$T/log" &
+	pid=$!
+	for i in $(seq 200); do grep -q 'step 3/' "$T/log" && break; sleep 0.05; done
+	kill -TERM $pid
+	rc=0
+	wait $pid || rc=$?
+	[ "$rc" -eq 143 ]
+	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$T/log"
+	n=$(ms-info "$T/k.ms" | head -1 | sed 's/.* step=\([0-9]*\).*/\1/')
+	[ "$n" -ge 3 ]
+	n=$((n + 2))
+	ms-refine train -o "$T/k.ms" --resume --steps $n --threads 1 <"$D/p.ms" 2>/dev/null
+	ms-refine train -o "$T/s.ms" --steps $n --lr-schedule constant --save-every 0 $TR <"$D/p.ms" 2>/dev/null
+	cmp "$T/k.ms" "$T/s.ms"
+	run bash -c "ls '$T' | grep tmp"
+	[ -z "$output" ]
+}
+
+@test "bad model files exit 1 and name the problem" {
+	run -1 ms-refine -m "$T/missing.ms" <"$D/p.ms"
+	[[ "$output" == "ms-refine: cannot open $T/missing.ms: No such file"* ]]
+	run -1 ms-refine -m "$D/p.ms" <"$D/p.ms"
+	[[ "$output" == *"not a checkpoint"* ]]
+	: >"$T/empty.ms"
+	run -1 ms-refine -m "$T/empty.ms" <"$D/p.ms"
+	[[ "$output" == *"empty file"* ]]
+	head -c 3000 "$D/r.ms" >"$T/cut.ms"
+	run -1 ms-refine -m "$T/cut.ms" <"$D/p.ms"
+	# a U-Net checkpoint of another kind
+	ms-info "$D/r.ms" >/dev/null
+	run bash -c "cat '$D/r.ms' | /usr/bin/python3 -c '
+import sys; sys.path.insert(0, \"$REF\"); from msstream import read, write
+o = sys.stdout.buffer
+for n, m, a in read(sys.stdin.buffer):
+    m.pop(\"kind\", None) if n == \"model\" else None
+    write(o, n, m, a)' >'$T/nokind.ms'"
+	run -1 ms-refine -m "$T/nokind.ms" <"$D/p.ms"
+	[[ "$output" == "ms-refine: $T/nokind.ms: not a refiner checkpoint"* ]]
+}
+
+@test "empty stream in, empty stream out; training on nothing fails" {
+	run bash -c "ms-refine -m '$D/r.ms' </dev/null | wc -c"
+	[ "$status" -eq 0 ]
+	[ "$output" -eq 0 ]
+	run -1 ms-refine train -o "$T/e.ms" $TR </dev/null
+	[[ "$output" == "ms-refine: no samples with image, mask and prob"* ]]
+	[ ! -e "$T/e.ms" ]
+}
+
+@test "samples without prob pass through unchanged; training skips them" {
+	ms-refine -m "$D/r.ms" <"$D/in.ms" >"$T/o.ms"
+	cmp "$D/in.ms" "$T/o.ms"
+	cat "$D/in.ms" "$D/p.ms" >"$T/mix.ms"
+	run ms-refine train -o "$T/m.ms" --steps 1 $TR <"$T/mix.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"6 samples without image, mask or prob skipped"* ]]
+}
+
+@test "a prob of the wrong shape is a data error" {
+	run bash -c "ms-import --size 16x16 '$BUSI/images/benign_1.png' >'$T/a.ms'; ms-import --size 32x32 '$BUSI/images/benign_1.png' >'$T/b.ms'"
+	/usr/bin/python3 -c "
+import sys; sys.path.insert(0, '$REF'); from msstream import read, write
+import numpy as np
+o = open('$T/bad.ms', 'wb')
+for n, m, a in read(open('$T/a.ms', 'rb')): write(o, n, m, a)
+write(o, 'prob', {'id': 'benign_1'}, np.zeros((1, 8, 8), np.float32))"
+	run -1 ms-refine -m "$D/r.ms" <"$T/bad.ms"
+	[[ "$output" == "ms-refine: sample 'benign_1': prob must be f32 [1,16,16] like the image"* ]]
+}
+
+@test "alternate training writes both models (needs ms-segment)" {
+	command -v ms-segment >/dev/null || skip "ms-segment not built"
+	ms-segment train -o "$T/seg.ms" --steps 2 $TR <"$D/in.ms" 2>/dev/null
+	cp "$T/seg.ms" "$T/seg0.ms"
+	run ms-refine train -o "$T/ra.ms" --segmentor "$T/seg.ms" --alternate --lambda 1 \
+		--segmentor-out "$T/seg2.ms" --steps 2 $TR <"$D/in.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"step 2/2 loss "*" segmentor "* ]]
+	cmp "$T/seg.ms" "$T/seg0.ms"
+	run ! cmp -s "$T/seg.ms" "$T/seg2.ms"
+	ms-info "$T/seg2.ms" | head -1 | grep -q "step=4"
+	run bash -c "ms-segment -m '$T/seg2.ms' <'$D/in.ms' | ms-refine -m '$T/ra.ms' --samples 2 >'$T/o.ms'"
+	[ "$status" -eq 0 ]
+	run /usr/bin/python3 "$REF/refine_check.py" <(ms-segment -m "$T/seg2.ms" <"$D/in.ms") "$T/o.ms" 2
+	[ "$output" = "ok 6" ]
+}
