@@ -61,28 +61,3 @@ double ms_loss_mse(const float *pred, const float *y, size_t n, float *d, float 
 	}
 	return s / n;
 }
-
-void ms_blockmix_forward(int N, int H, int W, int P, double alpha, ms_rng *r, const float *a,
-                         const float *b, float *m, float *out)
-{
-	int gh = (H + P - 1) / P, gw = (W + P - 1) / P;
-	for (int n = 0; n < N; n++)
-		for (int i = 0; i < gh; i++)
-			for (int j = 0; j < gw; j++) {
-				float v = ms_rng_uniform(r) < alpha;
-				for (int y = i * P; y < H && y < (i + 1) * P; y++)
-					for (int x = j * P; x < W && x < (j + 1) * P; x++)
-						m[((size_t)n * H + y) * W + x] = v;
-			}
-	size_t total = (size_t)N * H * W;
-	for (size_t i = 0; i < total; i++)
-		out[i] = m[i] * a[i] + (1 - m[i]) * b[i];
-}
-
-void ms_blockmix_backward(size_t n, const float *m, const float *d, float *da, float *db)
-{
-	for (size_t i = 0; i < n; i++) {
-		da[i] = m[i] * d[i];
-		db[i] = (1 - m[i]) * d[i];
-	}
-}

@@ -140,13 +140,6 @@ double ms_loss_bce(const float *logit, const float *y, size_t n, float *d, float
 double ms_loss_dice(const float *logit, const float *y, int N, size_t per, float *d, float w,
                     int acc);
 double ms_loss_mse(const float *pred, const float *y, size_t n, float *d, float w, int acc);
-/* random merging mask (methods.md 1) on logits of one channel, [N,H,W]: per image a grid
- * of ceil(H/P) x ceil(W/P) blocks, each 1 with probability alpha (take a) else 0 (take b);
- * m receives the grid upsampled to H x W, out = m a + (1 - m) b. Backward: da = m d,
- * db = (1 - m) d. */
-void ms_blockmix_forward(int N, int H, int W, int P, double alpha, ms_rng *r, const float *a,
-                         const float *b, float *m, float *out);
-void ms_blockmix_backward(size_t n, const float *m, const float *d, float *da, float *db);
 
 /* ---- optimisers */
 typedef struct {

@@ -482,38 +482,6 @@ static void test_losses(void)
 	CHECK_NEAR(ms_loss_mse(x, y, 2, d, 1, 0), (1 + 4) / 2.0, 1e-6);
 }
 
-/* ---- random merging mask */
-static void test_blockmix(void)
-{
-	enum { N = 2, H = 40, W = 30, P = 8 };
-	static float a[N * H * W], b[N * H * W], m[N * H * W], out[N * H * W], da[N * H * W],
-	        db[N * H * W];
-	ms_rng r;
-	for (int i = 0; i < N * H * W; i++) {
-		a[i] = 1;
-		b[i] = -1;
-	}
-	ms_rng_init(&r, 3, 0);
-	ms_blockmix_forward(N, H, W, P, 1, &r, a, b, m, out);
-	CHECK(out[0] == 1 && out[N * H * W - 1] == 1);
-	ms_blockmix_forward(N, H, W, P, 0, &r, a, b, m, out);
-	CHECK(out[0] == -1 && out[N * H * W - 1] == -1);
-	ms_blockmix_forward(N, H, W, P, 0.5, &r, a, b, m, out);
-	int blocks_ok = 1, ones = 0;
-	for (int n = 0; n < N; n++)     /* constant within each P x P block */
-		for (int y = 0; y < H; y++)
-			for (int x = 0; x < W; x++) {
-				float v = m[(n * H + y) * W + x];
-				blocks_ok &= v == m[(n * H + y / P * P) * W + x / P * P];
-				blocks_ok &= out[(n * H + y) * W + x] == (v ? 1 : -1);
-				ones += v == 1;
-			}
-	CHECK(blocks_ok);
-	CHECK(ones > 0 && ones < N * H * W);   /* 60 blocks, both kinds drawn */
-	ms_blockmix_backward(N * H * W, m, a, da, db);
-	CHECK(da[0] + db[0] == 1 && da[0] == m[0]);
-}
-
 /* ---- Adam and AdamW against torch.optim (1.13) on two steps */
 static void test_adam(void)
 {
@@ -914,7 +882,6 @@ int main(void)
 	RUN(test_elementwise);
 	RUN(test_attention);
 	RUN(test_losses);
-	RUN(test_blockmix);
 	RUN(test_adam);
 	RUN(test_unet_names);
 	RUN(test_unet_grad);
