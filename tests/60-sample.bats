@@ -262,3 +262,34 @@ PYEOF
 	run $PY -c "import cv2, sys; print(cv2.imread(sys.argv[1]).shape[0])" "$t/sheet.png"
 	[ "$output" -ge 144 ] && [ "$output" -lt 176 ]
 }
+
+@test "the man page's EXAMPLES run (at 16x16, 2 steps) and do what they say" {
+	local t=$BATS_TEST_TMPDIR
+	ln -s "$BATS_TEST_DIRNAME/../pipelines" "$t/pipelines"
+	awk '/^\.Sh /{e=($2=="EXAMPLES")} e&&/^\.Ed/{b=0} e&&b{print} e&&/^\.Bd -literal/{b=1}' \
+		"$BATS_TEST_DIRNAME/../man/ms-sample.1" |
+		sed -e 's/\\e/\\/g' -e 's/32x32/16x16/g' -e 's/--steps 20/--steps 2/g' \
+		    -e 's/--steps 40/--steps 4/' -e 's/--save-every 10/--save-every 1/' > "$t/ex.sh"
+	grep -q 'ms-sample train' "$t/ex.sh"
+	grep -q 'ms-sample -m gen.ms -n 2 |' "$t/ex.sh"
+	grep -q 'ms-segment train' "$t/ex.sh"
+	grep -q 'ms-export --montage' "$t/ex.sh"
+	cd "$t"
+	run --separate-stderr env MS_THREADS=1 bash -e -o pipefail ex.sh
+	[ "$status" -eq 0 ]
+	# the chain: ms-segment links the 12 synthetic samples to the 6 real ones
+	[[ "$stderr" == *"ms-segment: 6 real samples"*"12 synthetic used (0 without"* ]]
+	[[ "${lines[0]}" == *kind=sample*size=16x16*step=2* ]]
+	# -n 1 sampling: image, mask and edges of 6 synthetic samples, all with the prompt
+	[ "$(grep -c 'of=' <<<"$output")" -eq 18 ]
+	[ "$(grep -c 'synthetic=1 prompt=breast seed=0' <<<"$output")" -eq 6 ]
+	# the mask-aware model: only the 3 labelled samples are followed by synthetic ones
+	[ "${lines[-1]}" = 3 ]
+	run ms-info gen.ms
+	[[ "${lines[0]}" == *step=4\ adam_t=4* ]]
+	[[ "$(ms-info gen2.ms | head -1)" == *" in=4 "*cond=soft,mask\ cond_optional=1* ]]
+	[ -s seg.ms ]
+	# 18 rows (6 real samples, 12 synthetic) of 16-pixel cells and their gaps
+	run /usr/bin/python3 -c "import cv2, sys; print(cv2.imread(sys.argv[1]).shape[0])" sheet.png
+	[ "$output" -ge 288 ] && [ "$output" -lt 360 ]
+}
