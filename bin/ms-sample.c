@@ -280,7 +280,7 @@ static int progress(long step, double loss, double rate, int last)
 	double t = now();
 	if (tty < 0)
 		tty = isatty(2);
-	if (!last && t - last_t < (tty ? 0.5 : 30) && step % (tty ? 1 : 1000))
+	if (!last && t - last_t < (tty ? 0.5 : 30) && (tty || step % 1000))
 		return 0;
 	last_t = t;
 	long left = rate > 0 ? (long)((o.steps - step) * o.batch / rate) : 0;
