@@ -50,6 +50,12 @@ check: $(BIN) $(TESTS)
 demo: $(BIN)
 	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v pipelines/demo.yaml
 
+# the small models the demo uses, trained on the BUSI train split (MS_DATA/busi), one
+# thread, fixed steps: about 10 minutes; see pipelines/models.yaml
+MS_DATA ?= /work/shared/data
+models: $(BIN)
+	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v --set data="$(MS_DATA)/busi" pipelines/models.yaml
+
 bench: $(BIN)
 	@sh tests/bench/run
 
@@ -80,4 +86,4 @@ clean:
 	rm -f $(LIB_OBJ) lib/libms.a $(BIN) $(TESTS) .flags
 
 FORCE:
-.PHONY: all check demo bench install uninstall deps clean FORCE
+.PHONY: all check demo models bench install uninstall deps clean FORCE

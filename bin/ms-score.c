@@ -1,5 +1,6 @@
 /* ms-score: score predicted masks against reference masks, or pairs of images, and
- * print a table (TSV or JSON) with one row per sample and a summary. */
+ * print a table (TSV or JSON) with one row per sample and a summary; with several
+ * predictions (--pred A,B,...), one row per sample and prediction, a summary for each. */
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,10 +11,12 @@
 #include "ms.h"
 
 static const char usage[] =
-	"[-j] [-d DIGITS] [[-t T] [--pred NAME] [--ref NAME] | --images A,B | --diversity NAME] [FILE...]";
+	"[-j] [-d DIGITS] [[-t T] [--pred NAME[,NAME...]] [--ref NAME] | --images A,B | --diversity NAME]\n"
+	"       [FILE...]";
 
 enum { MASKS, IMAGES, DIVERSITY };
-enum { NSLOT = 3, MAXCOL = 8, MAXWARN = 10 };
+/* slots: the predictions (or pred, prob; or images A, B), then the reference */
+enum { MAXPRED = 16, NSLOT = MAXPRED + 1, REF = MAXPRED, MAXCOL = 8, MAXWARN = 10 };
 
 static const char *mask_cols[] = { "dice", "iou", "precision", "recall", "specificity",
                                    "accuracy", "hd95", "assd" };
@@ -23,10 +26,11 @@ static int mode = MASKS, json, digits = 6;
 static double threshold = 0.5;
 static const char *want[NSLOT];    /* record names wanted, by slot */
 static ms_rec slot[NSLOT];
-static int ncol;
+static int ncol, npred;          /* npred > 0: --pred A,B,...: a leading column names it */
 static const char **cols;
 static double *vals[MAXCOL];       /* per column, one value per scored sample */
 static size_t nrows, cap, nsamples, nskipped;
+static int *rowpred;               /* per row, the prediction (slot) it scores */
 static ms_scratch scratch, scratch2;   /* masks, images */
 static ms_rec *set;                /* --diversity: the images */
 static size_t nset, setcap;
@@ -77,16 +81,21 @@ static void print_str(const char *s)
 static void header(void)
 {
 	if (json) {
-		printf("{\"mode\": \"%s\", \"samples\": [\n", mode == MASKS ? "masks" : "images");
+		printf("{\"mode\": \"%s\", ", mode == MASKS ? "masks" : "images");
+		for (int k = 0; k < npred; k++) {
+			fputs(k ? ", " : "\"preds\": [", stdout);
+			print_str(want[k]);
+		}
+		printf("%s\"samples\": [\n", npred ? "], " : "");
 		return;
 	}
-	fputs("id", stdout);
+	fputs(npred ? "pred\tid" : "id", stdout);
 	for (int j = 0; j < ncol; j++)
 		printf("\t%s", cols[j]);
 	putchar('\n');
 }
 
-static void add_row(const char *id, const double *v)
+static void add_row(int k, const char *id, const double *v)
 {
 	if (!nrows)
 		header();
@@ -94,13 +103,18 @@ static void add_row(const char *id, const double *v)
 		cap = cap ? 2 * cap : 256;
 		for (int j = 0; j < ncol; j++)
 			vals[j] = ereallocarray(vals[j], cap, sizeof **vals);
+		rowpred = ereallocarray(rowpred, cap, sizeof *rowpred);
 	}
-	if (json) {
-		fputs(nrows ? ",\n {\"id\": " : " {\"id\": ", stdout);
-		print_str(id);
-	} else {
-		print_str(id);
+	rowpred[nrows] = k;
+	if (json)
+		fputs(nrows ? ",\n {" : " {", stdout);
+	if (npred) {
+		fputs(json ? "\"pred\": " : "", stdout);
+		print_str(want[k]);
+		fputs(json ? ", " : "\t", stdout);
 	}
+	fputs(json ? "\"id\": " : "", stdout);
+	print_str(id);
 	for (int j = 0; j < ncol; j++) {
 		vals[j][nrows] = v[j];
 		if (json)
@@ -113,22 +127,35 @@ static void add_row(const char *id, const double *v)
 	nrows++;
 }
 
-static void print_summary(void)
+/* the summary rows of the rows of prediction k (of all rows without --pred A,B) */
+static void print_summary(int k)
 {
 	static const char *rows[] = { "mean", "std", "median", "n" };
-	double s[MAXCOL][4];
+	double s[MAXCOL][4], *v = emalloc((nrows ? nrows : 1) * sizeof *v);
 	for (int j = 0; j < ncol; j++) {
 		ms_summary m;
-		if (ms_summary_compute(vals[j], nrows, &m) < 0)
+		size_t n = 0;
+		for (size_t i = 0; i < nrows; i++)
+			if (rowpred[i] == k)
+				v[n++] = vals[j][i];
+		if (ms_summary_compute(v, n, &m) < 0)
 			die("%s", ms_errmsg());
 		s[j][0] = m.mean;
 		s[j][1] = m.std;
 		s[j][2] = m.median;
 		s[j][3] = (double)m.n;
 	}
-	if (json)
-		fputs("\n], \"summary\": {", stdout);
+	free(v);
+	if (json && npred) {
+		fputs(k ? "}, " : "", stdout);
+		print_str(want[k]);
+		fputs(": {", stdout);
+	}
 	for (int r = 0; r < 4; r++) {
+		if (npred && !json) {
+			print_str(want[k]);
+			putchar('\t');
+		}
 		printf(json ? "%s\"%s\": {" : "%s%s", json && r ? ", " : "", rows[r]);
 		for (int j = 0; j < ncol; j++) {
 			if (json)
@@ -142,8 +169,16 @@ static void print_summary(void)
 		}
 		fputs(json ? "}" : "\n", stdout);
 	}
+}
+
+static void print_summaries(void)
+{
 	if (json)
-		printf("}, \"scored\": %zu, \"skipped\": %zu}\n", nrows, nskipped);
+		fputs("\n], \"summary\": {", stdout);
+	for (int k = 0; k < (npred ? npred : 1); k++)
+		print_summary(k);
+	if (json)
+		printf("%s}, \"scored\": %zu, \"skipped\": %zu}\n", npred ? "}" : "", nrows, nskipped);
 }
 
 /* height and width (the last two dimensions) of a rank 2 or 3 record; -1 otherwise */
@@ -198,16 +233,12 @@ static int spacing_of(const ms_rec *r, double *sy, double *sx)
 	return *end || !(*sy > 0 && *sx > 0 && isfinite(*sy) && isfinite(*sx)) ? -1 : 1;
 }
 
-static int score_masks(const char *id)
+/* one row: prediction p (slot k) against the reference */
+static int score_mask(const char *id, int k, ms_rec *p)
 {
-	ms_rec *p = slot[0].t.data ? &slot[0] : slot[1].t.data ? &slot[1] : NULL, *ref = &slot[2];
+	ms_rec *ref = &slot[REF];
 	int h, w, h2, w2;
 	double sy = 1, sx = 1;
-	if (!ref->t.data)
-		return skip(id, "no '%s' record", want[2]);
-	if (!p)
-		return want[1] ? skip(id, "no '%s' or '%s' record", want[0], want[1])
-		               : skip(id, "no '%s' record", want[0]);
 	if (plane_of(p, &h, &w) < 0 || plane_of(ref, &h2, &w2) < 0)
 		return skip(id, "'%s' and '%s' must be one-channel [1,H,W], H and W at most %d",
 		            p->name, ref->name, MS_METRICS_MAXDIM);
@@ -227,8 +258,34 @@ static int score_masks(const char *id)
 	free(fb);
 	double v[] = { s.dice, s.iou, s.precision, s.recall, s.specificity, s.accuracy,
 		       s.hd95, s.assd };
-	add_row(id, v);
+	add_row(k, id, v);
 	return 1;
+}
+
+static void score_masks(const char *id)
+{
+	if (!npred) {
+		ms_rec *p = slot[0].t.data ? &slot[0] : slot[1].t.data ? &slot[1] : NULL;
+		if (!slot[REF].t.data)
+			skip(id, "no '%s' record", want[REF]);
+		else if (!p && want[1])
+			skip(id, "no '%s' or '%s' record", want[0], want[1]);
+		else if (!p)
+			skip(id, "no '%s' record", want[0]);
+		else
+			score_mask(id, 0, p);
+		return;
+	}
+	if (!slot[REF].t.data) {   /* one message, every prediction skipped */
+		skip(id, "no '%s' record", want[REF]);
+		nskipped += npred - 1;
+		return;
+	}
+	for (int k = 0; k < npred; k++)
+		if (!slot[k].t.data)
+			skip(id, "no '%s' record", want[k]);
+		else
+			score_mask(id, k, &slot[k]);
 }
 
 /* f32 [C,H,W] or [H,W] image (u8/u16 scaled to [0,1]); -1 otherwise */
@@ -266,7 +323,7 @@ static int score_images(const char *id)
 		die("%s", ms_errmsg());
 	ms_ssim_img_free(&pa);
 	ms_ssim_img_free(&pb);
-	add_row(id, v);
+	add_row(0, id, v);
 	return 1;
 }
 
@@ -382,6 +439,29 @@ static const char *name_arg(const char *s)
 	return s;
 }
 
+/* --pred NAME (pred[0] only, no fallback) or --pred A,B,...: one column of names */
+static void pred_arg(char *s)
+{
+	for (int k = 0; k < MAXPRED; k++)
+		want[k] = NULL;
+	npred = 0;
+	if (!strchr(s, ',')) {
+		want[0] = name_arg(s);
+		return;
+	}
+	for (char *t = s, *c; t; t = c) {
+		if ((c = strchr(t, ',')))
+			*c++ = '\0';
+		if (npred == MAXPRED)
+			usage_error(usage, "--pred: more than %d names", MAXPRED);
+		want[npred] = name_arg(t);
+		for (int k = 0; k < npred; k++)
+			if (!strcmp(want[k], t))
+				usage_error(usage, "--pred: '%s' given twice", t);
+		npred++;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -401,7 +481,7 @@ int main(int argc, char **argv)
 	ms_setprog(argv);
 	want[0] = "pred";
 	want[1] = "prob";
-	want[2] = "mask";
+	want[REF] = "mask";
 	while ((c = getopt_long(argc, argv, "jd:t:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
@@ -415,15 +495,15 @@ int main(int argc, char **argv)
 				usage_error(usage, "--threshold: %s", ms_errmsg());
 			masks_opt = 1;
 			break;
-		case 'P': want[0] = name_arg(optarg); want[1] = NULL; masks_opt = 1; break;
-		case 'R': want[2] = name_arg(optarg); masks_opt = 1; break;
+		case 'P': pred_arg(optarg); masks_opt = 1; break;
+		case 'R': want[REF] = name_arg(optarg); masks_opt = 1; break;
 		case 'I':
 			if (mode != MASKS || !(comma = strchr(optarg, ',')))
 				usage_error(usage, "--images needs A,B and excludes --diversity");
 			*comma = '\0';
 			want[0] = name_arg(optarg);
 			want[1] = name_arg(comma + 1);
-			want[2] = NULL;
+			want[REF] = NULL;
 			if (!strcmp(want[0], want[1]))
 				usage_error(usage, "--images needs two different names");
 			mode = IMAGES;
@@ -432,7 +512,7 @@ int main(int argc, char **argv)
 			if (mode != MASKS)
 				usage_error(usage, "--diversity excludes --images");
 			want[0] = name_arg(optarg);
-			want[1] = want[2] = NULL;
+			want[1] = want[REF] = NULL;
 			mode = DIVERSITY;
 			break;
 		case 'h':
@@ -444,6 +524,7 @@ int main(int argc, char **argv)
 			       "masks (the default): Dice, IoU, precision, recall, specificity,\n"
 			       "accuracy, HD95, ASSD of a prediction against a reference mask\n"
 			       "  --pred NAME         prediction record (default pred, else prob)\n"
+			       "  --pred A,B,...      several, one row each per sample, led by the name\n"
 			       "  --ref NAME          reference record (mask)\n"
 			       "  -t, --threshold T   f32 predictions: foreground where value >= T (0.5)\n"
 			       "  --images A,B        PSNR, SSIM, MS-SSIM between records A and B\n"
@@ -455,6 +536,9 @@ int main(int argc, char **argv)
 	}
 	if (masks_opt && mode != MASKS)
 		usage_error(usage, "mask options do not go with --images or --diversity");
+	for (int k = 0; k < npred; k++)
+		if (!strcmp(want[k], want[REF]))
+			usage_error(usage, "--pred: '%s' is also the reference", want[k]);
 	cols = mode == MASKS ? mask_cols : image_cols;
 	ncol = mode == MASKS ? 8 : 3;
 	if (optind == argc)
@@ -468,8 +552,11 @@ int main(int argc, char **argv)
 	}
 	if (nskipped > MAXWARN)
 		warn("%zu more samples skipped", nskipped - MAXWARN);
-	if (nskipped)
+	if (nskipped && !npred)
 		warn("%zu of %zu samples skipped", nskipped, nsamples);
+	else if (nskipped)
+		warn("%zu of %zu scores skipped (%zu samples x %d predictions)", nskipped,
+		     nsamples * npred, nsamples, npred);
 	if (mode == DIVERSITY) {
 		if (nset < 2)
 			die("fewer than 2 '%s' images: no pair to compare", want[0]);
@@ -477,13 +564,14 @@ int main(int argc, char **argv)
 	} else if (!nrows) {
 		die(nsamples ? "no sample could be scored" : "no sample in the input");
 	} else {
-		print_summary();
+		print_summaries();
 	}
 	for (size_t i = 0; i < nset; i++)
 		ms_rec_free(&set[i]);
 	free(set);
 	for (int j = 0; j < ncol; j++)
 		free(vals[j]);
+	free(rowpred);
 	ms_scratch_free(&scratch);
 	ms_scratch_free(&scratch2);
 	return fshut(stdout, "<stdout>");

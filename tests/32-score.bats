@@ -3,6 +3,7 @@
 # references (scipy EDT, skimage SSIM/PSNR, a numpy MS-SSIM) on real masks and images.
 
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+bats_require_minimum_version 1.5.0
 REF="$BATS_TEST_DIRNAME/ref"
 PY=/usr/bin/python3
 
@@ -283,4 +284,89 @@ for i in range(3):
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 8 ]
 	[ "${lines[4]}" = "$(printf 'mean\t1.000\t1.000\t1.000\t1.000\t1.000\t1.000\t0.000\t0.000')" ]
+}
+
+@test "ms-score --pred A,B: usage errors" {
+	for args in "--pred a,a" "--pred a," "--pred ,a" "--pred a,mask" "--pred a,b --ref a" \
+		"--pred a,b --images c,d" "--pred a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q" "--pred a,b/c"; do
+		run ms-score $args < /dev/null
+		[ "$status" -eq 2 ] || { echo "args: $args -> $status"; false; }
+		[[ "$output" == *"usage: ms-score "* ]]
+	done
+	run -2 ms-score --pred a,b --ref a < /dev/null
+	[[ "${lines[0]}" == "ms-score: --pred: 'a' is also the reference" ]]
+	run -1 ms-score --pred a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p < /dev/null
+}
+
+@test "ms-score --pred A,B,C: one table, each part equal to the single --pred table" {
+	mk "$BATS_TEST_TMPDIR/s.ms" "$SQ
+for i in range(4):
+    w('mask', f's{i}', m); w('pa', f's{i}', np.roll(p, i, 1)); w('pb', f's{i}', np.roll(m, -i, 2))
+    w('pc', f's{i}', np.roll(m, i, 1).astype(np.float32) * 0.7)
+w('mask', 'nob', m); w('pa', 'nob', m); w('pc', 'nob', m)
+w('pa', 'noref', m); w('pb', 'noref', m)"
+	cd "$BATS_TEST_TMPDIR"
+	run bash -c "ms-score -d 4 --pred pa,pb,pc s.ms 2>err"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq $((1 + 4 * 3 + 2 + 3 * 4)) ]
+	[ "${lines[0]}" = "$(printf 'pred\tid\tdice\tiou\tprecision\trecall\tspecificity\taccuracy\thd95\tassd')" ]
+	[ "$(printf '%s\n' "${lines[@]:1:4}" | cut -f1,2 | tr '\t\n' ' ')" = "pa s0 pb s0 pc s0 pa s1 " ]
+	[ "$(printf '%s\n' "${lines[@]:13:2}" | cut -f1,2 | tr '\t\n' ' ')" = "pa nob pc nob " ]
+	[ "$(printf '%s\n' "${lines[@]:15}" | cut -f1,2 | tr '\t\n' ' ')" = \
+		"pa mean pa std pa median pa n pb mean pb std pb median pb n pc mean pc std pc median pc n " ]
+	[ "$(cat err)" = "$(printf '%s\n' "ms-score: sample nob: no 'pb' record, skipped" \
+		"ms-score: sample noref: no 'mask' record, skipped" \
+		"ms-score: 4 of 18 scores skipped (6 samples x 3 predictions)")" ]
+	# the rows of each prediction, name column cut, are its own single --pred table
+	for k in pa pb pc; do
+		ms-score -d 4 --pred $k s.ms 2>/dev/null | tail -n +2 > single
+		printf '%s\n' "${lines[@]}" | awk -F'\t' -v k=$k '$1 == k' | cut -f2- > part
+		diff single part
+		[ "$(wc -l < part)" -eq $([ $k = pb ] && echo 8 || echo 9) ]
+	done
+	# JSON: the same numbers, a summary per prediction
+	ms-score -d 4 --pred pa,pb,pc s.ms > t.tsv 2>/dev/null
+	ms-score --json --pred pa,pb,pc s.ms > j.json 2>/dev/null
+	run $PY - <<'PY'
+import json
+j = json.load(open("j.json"))
+rows = [l.split("\t") for l in open("t.tsv").read().splitlines()]
+assert j["mode"] == "masks" and j["preds"] == ["pa", "pb", "pc"], j["preds"]
+assert j["scored"] == 14 and j["skipped"] == 4, (j["scored"], j["skipped"])
+assert [(s["pred"], s["id"]) for s in j["samples"]] == [(r[0], r[1]) for r in rows[1:15]]
+for s, r in zip(j["samples"], rows[1:15]):
+    for k, v in zip(rows[0][2:], r[2:]):
+        assert (s[k] is None and v == "nan") or abs(s[k] - float(v)) < 1e-4, (k, s[k], v)
+assert list(j["summary"]) == ["pa", "pb", "pc"]
+for r in rows[15:]:
+    for k, v in zip(rows[0][2:], r[2:]):
+        got = j["summary"][r[0]][r[1]][k]
+        assert (got is None and v == "nan") or abs(got - float(v)) < 1e-4, (r[0], r[1], k)
+print("ok")
+PY
+	[ "$output" = ok ]
+	# no prediction scored anywhere: exit 1
+	run -1 ms-score --pred px,py s.ms
+	[ "${lines[-1]}" = "ms-score: no sample could be scored" ]
+}
+
+@test "ms-score(1) example: two segmentors in one table" {
+	data
+	cd "$BATS_TEST_TMPDIR"
+	mkdir img
+	for s in benign_1 benign_100 malignant_115; do ln -s "$MS_DATA/busi/images/$s.png" img/; done
+	ms-import -s 16x16 -m "$MS_DATA/busi/masks" img > test.ms
+	ms-segment train -o base.model --steps 2 --width 8 --batch 2 --threads 1 < test.ms 2>/dev/null
+	ms-segment train -o aug.model --steps 3 --width 8 --batch 2 --threads 1 < test.ms 2>/dev/null
+	sed -n '/^Compare two segmentors/,/^\.Ed$/p' "$BATS_TEST_DIRNAME/../man/ms-score.1" |
+		grep -v '^\.' | sed '1,3d;s/\\e/\\/g' > ex.sh
+	[ "$(wc -l < ex.sh)" -eq 3 ]
+	run bash -e ex.sh
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == "pred_base 0."* ]] && [[ "${lines[1]}" == "pred 0."* ]]
+	[ "$(wc -l < both.tsv)" -eq $((1 + 6 + 8)) ]
+	# the first column is the only difference from scoring each on its own
+	ms-segment -m base.model < test.ms | ms-score -d 3 | tail -n +2 > single
+	awk -F'\t' '$1 == "pred_base"' both.tsv | cut -f2- | diff single -
 }

@@ -72,9 +72,9 @@ synth_stream() {
 	run bash -c "ms-segment -m '$T/m.ms' <'$T/in.ms' | ms-info | cut -f 1-4"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 24 ]
-	[ "${lines[2]}" = "$(printf 'benign_1\tprob\tf32\t1x16x16')" ]
-	[ "${lines[3]}" = "$(printf 'benign_1\tpred\tu8\t1x16x16')" ]
-	[ "${lines[23]}" = "$(printf 'malignant_12\tpred\tu8\t1x16x16')" ]
+	[ "${lines[2]}" = "$(printf 'benign_286\tprob\tf32\t1x16x16')" ]
+	[ "${lines[3]}" = "$(printf 'benign_286\tpred\tu8\t1x16x16')" ]
+	[ "${lines[23]}" = "$(printf 'malignant_36\tpred\tu8\t1x16x16')" ]
 	# prob in [0,1], pred = prob > 0.5, for every batch size
 	ms-segment -m "$T/m.ms" --batch 4 <"$T/in.ms" >"$T/p4.ms"
 	ms-segment -m "$T/m.ms" --batch 1 <"$T/in.ms" >"$T/p1.ms"

@@ -157,15 +157,15 @@ for n, m, a in read(sys.stdin.buffer):
 }
 
 @test "a prob of the wrong shape is a data error" {
-	run bash -c "ms-import --size 16x16 '$BUSI/images/benign_1.png' >'$T/a.ms'; ms-import --size 32x32 '$BUSI/images/benign_1.png' >'$T/b.ms'"
+	run bash -c "ms-import --size 16x16 '$BUSI/images/benign_286.png' >'$T/a.ms'; ms-import --size 32x32 '$BUSI/images/benign_286.png' >'$T/b.ms'"
 	/usr/bin/python3 -c "
 import sys; sys.path.insert(0, '$REF'); from msstream import read, write
 import numpy as np
 o = open('$T/bad.ms', 'wb')
 for n, m, a in read(open('$T/a.ms', 'rb')): write(o, n, m, a)
-write(o, 'prob', {'id': 'benign_1'}, np.zeros((1, 8, 8), np.float32))"
+write(o, 'prob', {'id': 'benign_286'}, np.zeros((1, 8, 8), np.float32))"
 	run -1 ms-refine -m "$D/r.ms" <"$T/bad.ms"
-	[[ "$output" == "ms-refine: sample 'benign_1': prob must be f32 [1,16,16] like the image"* ]]
+	[[ "$output" == "ms-refine: sample 'benign_286': prob must be f32 [1,16,16] like the image"* ]]
 }
 
 @test "alternate training writes both models (needs ms-segment)" {
