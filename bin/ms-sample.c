@@ -107,7 +107,7 @@ static void options(int argc, char **argv)
 		case PUNC: o.p_uncond = number(optarg, 0, 1, "--p-uncond"); o.given[O_PUNC] = 1; break;
 		case EMA: o.ema = number(optarg, 0, 1, "--ema"); o.given[O_EMA] = 1; break;
 		case RESUME: o.resume = 1; break;
-		case SAVE: o.save_every = integer(optarg, 1, 100000000, "--save-every"); break;
+		case SAVE: o.save_every = integer(optarg, 0, 100000000, "--save-every"); break;
 		case ETA: o.eta = number(optarg, 0, 10, "--eta"); break;
 		case GUIDE: o.guidance = number(optarg, -100, 100, "--guidance"); break;
 		case 'm': o.model = optarg; break;
@@ -132,7 +132,8 @@ static void options(int argc, char **argv)
 			       "  --prompt TEXT       replaces the samples' prompt= metadata\n"
 			       "  --p-uncond P        train: probability of the empty prompt (default 0.1)\n"
 			       "  --ema D             train: EMA decay of the sampling weights (default 0.999)\n"
-			       "  --save-every N      train: checkpoint every N steps; --resume: continue MODEL\n"
+			       "  --save-every N      train: checkpoint every N steps (0 = at the end, default)\n"
+			       "  --resume            train: continue MODEL\n"
 			       "  -n N                synthetic samples per sample (default 4)\n"
 			       "  --eta E             DDIM eta (default 0); --guidance W: guidance scale (9)\n",
 			       argv0, usage);

@@ -164,6 +164,8 @@ PYEOF
 	cmp "$t/a.ms" "$d/m.ms"
 	ms-sample train -o "$t/b.ms" --steps 6 --seed 1 $T < "$d/in.ms" 2>/dev/null
 	! cmp -s "$t/b.ms" "$d/m.ms"
+	ms-sample train -o "$t/c.ms" --steps 6 --save-every 0 $T < "$d/in.ms" 2>/dev/null
+	cmp "$t/c.ms" "$d/m.ms"
 	ms-sample -m "$d/m.ms" -n 2 --steps 3 --eta 1 < "$d/in.ms" > "$t/s1.ms"
 	ms-sample -m "$d/m.ms" -n 2 --steps 3 --eta 1 < "$d/in.ms" > "$t/s2.ms"
 	cmp "$t/s1.ms" "$t/s2.ms"
