@@ -40,7 +40,15 @@ int ms_mul_overflow(size_t a, size_t b, size_t *out); /* 1 on overflow */
 int ms_parse_int(const char *s, long lo, long hi, long *out);      /* -1 on error */
 int ms_parse_double(const char *s, double lo, double hi, double *out);
 int ms_parse_size(const char *s, int *w, int *h);                  /* "WxH" */
-int ms_threads(int requested);   /* resolves --threads / MS_THREADS, sets OpenBLAS; returns n */
+/* the one thread pool: ms_threads resolves --threads / MS_THREADS (default: the CPUs),
+ * starts the pool and runs OpenBLAS single-threaded inside it; returns the threads */
+int ms_threads(int requested);
+int ms_nthreads(void);
+/* runs f(ctx, tid, nt) on nt = min(items, threads) threads (tid 0 the caller) and waits;
+ * inline with nt = 1 when nested. ms_range: the part [lo, hi) of n items that is tid's */
+typedef void ms_task(void *ctx, int tid, int nt);
+void ms_parallel(int items, ms_task *f, void *ctx);
+void ms_range(long n, int tid, int nt, long *lo, long *hi);
 
 /* ---- tensors: dense, row-major, outermost first ([C,H,W], [N,C,H,W]) */
 enum { MS_INVALID = 0, MS_U8 = 1, MS_U16 = 2, MS_I32 = 3, MS_F32 = 4 };

@@ -2,24 +2,65 @@
 #include "nn.h"
 #include "vec.h"
 
+typedef struct {
+	const float *x, *dy;
+	float *y, *dx;
+	size_t n;
+	int acc;
+} job;
+
+/* a thread's part of n floats: whole vectors, and whole 64 KiB blocks when there are
+ * enough of them (below that, not worth a thread) */
+#define BLOCK 16384
+static int parts(size_t n)
+{
+	return n / BLOCK > 64 ? 64 : (int)(n / BLOCK);
+}
+
+static void part(size_t n, int tid, int nt, size_t *lo, size_t *hi)
+{
+	long a, b, blocks = (long)((n + BLOCK - 1) / BLOCK);
+	ms_range(blocks, tid, nt, &a, &b);
+	*lo = (size_t)a * BLOCK;
+	*hi = (size_t)b * BLOCK < n ? (size_t)b * BLOCK : n;
+}
+
+static void silu_part(void *arg, int tid, int nt)
+{
+	const job *j = arg;
+	size_t lo, hi;
+	part(j->n, tid, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i += VL) {
+		size_t m = vlen(i, hi);
+		vf a = vload(j->x + i, m);
+		vstore(j->y + i, a * vsigmoid(a), m);
+	}
+}
+
 void ms_silu_forward(const float *x, float *y, size_t n)
 {
-	for (size_t i = 0; i < n; i += VL) {
-		size_t m = vlen(i, n);
-		vf a = vload(x + i, m);
-		vstore(y + i, a * vsigmoid(a), m);
+	job j = { .x = x, .y = y, .n = n };
+	ms_parallel(parts(n), silu_part, &j);
+}
+
+static void dsilu_part(void *arg, int tid, int nt)
+{
+	const job *j = arg;
+	size_t lo, hi;
+	part(j->n, tid, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i += VL) {
+		size_t m = vlen(i, hi);
+		vf a = vload(j->x + i, m), s = vsigmoid(a);
+		vf d = vload(j->dy + i, m) * s * (1.0f + a * (1.0f - s));
+		vstore(j->dx + i, j->acc ? vload(j->dx + i, m) + d : d, m);
 	}
 }
 
 /* dx may alias dy */
 void ms_silu_backward(const float *x, const float *dy, float *dx, size_t n, int acc)
 {
-	for (size_t i = 0; i < n; i += VL) {
-		size_t m = vlen(i, n);
-		vf a = vload(x + i, m), s = vsigmoid(a);
-		vf d = vload(dy + i, m) * s * (1.0f + a * (1.0f - s));
-		vstore(dx + i, acc ? vload(dx + i, m) + d : d, m);
-	}
+	job j = { .x = x, .dy = dy, .dx = dx, .n = n, .acc = acc };
+	ms_parallel(parts(n), dsilu_part, &j);
 }
 
 void ms_relu_forward(const float *x, float *y, size_t n)

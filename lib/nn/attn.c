@@ -52,20 +52,31 @@ int ms_attn_plan(ms_attn *a, int N, int L, int train)
 		return -1;
 	if (train && (!(a->dn = ms_malloc(cl * sizeof(float))) ||
 	              !(a->dqkv = ms_malloc(3 * cl * sizeof(float))) ||
-	              !(a->dp = ms_malloc((size_t)L * L * sizeof(float))) ||
+	              !(a->dp = ms_malloc((size_t)ms_nthreads() * L * L * sizeof(float))) ||
 	              !(a->dh = ms_malloc(cl * sizeof(float)))))
 		return -1;
 	return 0;
 }
 
-void ms_attn_forward(ms_attn *a, const float *x, size_t xs, float *y, size_t ys)
+typedef struct {
+	ms_attn *a;
+	const float *x;
+	size_t xs, ys;
+	float *y;
+} part;
+
+/* attention of the thread's images */
+static void forward_part(void *arg, int tid, int nt)
 {
-	int C = a->c, L = a->L, N = a->N;
-	size_t cl = (size_t)C * L;
-	float scale = 1.0f / sqrtf((float)C);
-	ms_groupnorm_forward(&a->norm, N, L, x, xs, a->n, cl, NULL);
-	ms_conv2d_forward(&a->qkv, N, 1, L, a->n, cl, a->qkvb, 3 * cl, 0, NULL, NULL);
-	for (int n = 0; n < N; n++) {
+	const part *pt = arg;
+	ms_attn *a = pt->a;
+	int C = a->c, L = a->L;
+	size_t cl = (size_t)C * L, xs = pt->xs, ys = pt->ys;
+	float scale = 1.0f / sqrtf((float)C), *y = pt->y;
+	const float *x = pt->x;
+	long lo, hi;
+	ms_range(a->N, tid, nt, &lo, &hi);
+	for (long n = lo; n < hi; n++) {
 		const float *q = a->qkvb + n * 3 * cl, *k = q + cl, *v = k + cl;
 		float *P = a->p + (size_t)n * L * L;
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, L, C, scale, q, L, k, L,
@@ -85,22 +96,21 @@ void ms_attn_forward(ms_attn *a, const float *x, size_t xs, float *y, size_t ys)
 		            a->h + n * cl, L);
 		memcpy(y + n * ys, x + n * xs, cl * sizeof *y);
 	}
-	ms_conv2d_forward(&a->proj, N, 1, L, a->h, cl, y, ys, 1, NULL, NULL);
 }
 
-void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, size_t dys,
-                      float *dx, size_t dxs, int acc)
+static void backward_part(void *arg, int tid, int nt)
 {
-	int C = a->c, L = a->L, N = a->N;
+	const part *pt = arg;
+	ms_attn *a = pt->a;
+	int C = a->c, L = a->L;
 	size_t cl = (size_t)C * L;
 	float scale = 1.0f / sqrtf((float)C);
-	for (int n = 0; n < N; n++)          /* residual */
-		vadd(dx + n * dxs, dy + n * dys, cl, acc);
-	ms_conv2d_backward(&a->proj, N, 1, L, a->h, cl, dy, dys, a->dh, cl, 0, NULL);
-	for (int n = 0; n < N; n++) {
+	long lo, hi;
+	ms_range(a->N, tid, nt, &lo, &hi);
+	for (long n = lo; n < hi; n++) {
 		const float *q = a->qkvb + n * 3 * cl, *k = q + cl, *v = k + cl, *dh = a->dh + n * cl;
 		const float *P = a->p + (size_t)n * L * L;
-		float *dq = a->dqkv + n * 3 * cl, *dk = dq + cl, *dv = dk + cl, *dP = a->dp;
+		float *dq = a->dqkv + n * 3 * cl, *dk = dq + cl, *dv = dk + cl, *dP = a->dp + (size_t)tid * L * L;
 		/* dP[i,j] = sum_c dh[c,i] v[c,j]; dv[c,j] = sum_i dh[c,i] P[i,j] */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, L, C, 1.0f, dh, L, v, L, 0.0f,
 		            dP, L);
@@ -121,6 +131,29 @@ void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, si
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, L, L, 1.0f, q, L, dP, L,
 		            0.0f, dk, L);
 	}
+}
+
+void ms_attn_forward(ms_attn *a, const float *x, size_t xs, float *y, size_t ys)
+{
+	int C = a->c, L = a->L, N = a->N;
+	size_t cl = (size_t)C * L;
+	ms_groupnorm_forward(&a->norm, N, L, x, xs, a->n, cl, NULL);
+	ms_conv2d_forward(&a->qkv, N, 1, L, a->n, cl, a->qkvb, 3 * cl, 0, NULL, NULL);
+	part pt = { .a = a, .x = x, .xs = xs, .y = y, .ys = ys };
+	ms_parallel(N, forward_part, &pt);
+	ms_conv2d_forward(&a->proj, N, 1, L, a->h, cl, y, ys, 1, NULL, NULL);
+}
+
+void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, size_t dys,
+                      float *dx, size_t dxs, int acc)
+{
+	int C = a->c, L = a->L, N = a->N;
+	size_t cl = (size_t)C * L;
+	for (int n = 0; n < N; n++)          /* residual */
+		vadd(dx + n * dxs, dy + n * dys, cl, acc);
+	ms_conv2d_backward(&a->proj, N, 1, L, a->h, cl, dy, dys, a->dh, cl, 0, NULL);
+	part pt = { .a = a };
+	ms_parallel(N, backward_part, &pt);
 	ms_conv2d_backward(&a->qkv, N, 1, L, a->n, cl, a->dqkv, 3 * cl, a->dn, cl, 0, NULL);
 	ms_groupnorm_backward(&a->norm, N, L, x, xs, a->dn, cl, dx, dxs, 1);
 }

@@ -78,59 +78,82 @@ static void dsums(const float *dy, const float *x, size_t n, float mu, float *sd
 	}
 }
 
+typedef struct {
+	ms_groupnorm *g;
+	int N, HW, acc;
+	const float *x, *dy;
+	size_t xs, ys, dys, dxs;
+	float *y, *act, *dx;
+} job;
+
+/* (image, group) pairs */
+static void forward_part(void *arg, int tid, int nt)
+{
+	const job *j = arg;
+	ms_groupnorm *g = j->g;
+	int HW = j->HW, cg = g->c / g->groups;
+	size_t m = (size_t)cg * HW;
+	long lo, hi;
+	ms_range((long)j->N * g->groups, tid, nt, &lo, &hi);
+	for (long it = lo; it < hi; it++) {
+		int n = (int)(it / g->groups), k = (int)(it % g->groups);
+		const float *xg = j->x + n * j->xs + (size_t)k * m;
+		double s = 0, s2 = 0;
+		for (int cc = 0; cc < cg; cc++) {   /* per channel, shifted by its first value */
+			const float *xc = xg + (size_t)cc * HW;
+			double a, b, x0 = xc[0];
+			sums(xc, HW, xc[0], &a, &b);
+			s += a + HW * x0;
+			s2 += b + 2 * x0 * a + HW * x0 * x0;
+		}
+		double mean = s / m, var = s2 / m - mean * mean;
+		float mu = (float)mean, rs = (float)(1 / sqrt((var > 0 ? var : 0) + g->eps));
+		g->stats[2 * it] = mu;
+		g->stats[2 * it + 1] = rs;
+		for (int cc = 0; cc < cg; cc++) {
+			int ch = k * cg + cc;
+			float a = rs * g->w->w[ch], b = g->b->w[ch] - mu * a;
+			const float *xc = xg + (size_t)cc * HW;
+			float *yc = j->y + n * j->ys + (size_t)ch * HW;
+			float *ac = j->act ? j->act + n * j->ys + (size_t)ch * HW : NULL;
+			for (size_t i = 0; i < (size_t)HW; i += VL) {
+				size_t l = vlen(i, HW);
+				vf v = vload(xc + i, l) * a + b;
+				vstore(yc + i, v, l);
+				if (ac)
+					vstore(ac + i, v * vsigmoid(v), l);
+			}
+		}
+	}
+}
+
 void ms_groupnorm_forward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
                           float *y, size_t ys, float *act)
 {
 	MS_ASSERT(N <= g->cap);
-	int cg = g->c / g->groups;
-	size_t m = (size_t)cg * HW;
-	for (int n = 0; n < N; n++)
-		for (int k = 0; k < g->groups; k++) {
-			const float *xg = x + n * xs + (size_t)k * m;
-			double s = 0, s2 = 0;
-			for (int cc = 0; cc < cg; cc++) {   /* per channel, shifted by its first value */
-				const float *xc = xg + (size_t)cc * HW;
-				double a, b, x0 = xc[0];
-				sums(xc, HW, xc[0], &a, &b);
-				s += a + HW * x0;
-				s2 += b + 2 * x0 * a + HW * x0 * x0;
-			}
-			double mean = s / m, var = s2 / m - mean * mean;
-			float mu = (float)mean, rs = (float)(1 / sqrt((var > 0 ? var : 0) + g->eps));
-			g->stats[2 * (n * g->groups + k)] = mu;
-			g->stats[2 * (n * g->groups + k) + 1] = rs;
-			for (int cc = 0; cc < cg; cc++) {
-				int ch = k * cg + cc;
-				float a = rs * g->w->w[ch], b = g->b->w[ch] - mu * a;
-				const float *xc = xg + (size_t)cc * HW;
-				float *yc = y + n * ys + (size_t)ch * HW;
-				float *ac = act ? act + n * ys + (size_t)ch * HW : NULL;
-				for (size_t i = 0; i < (size_t)HW; i += VL) {
-					size_t l = vlen(i, HW);
-					vf v = vload(xc + i, l) * a + b;
-					vstore(yc + i, v, l);
-					if (ac)
-						vstore(ac + i, v * vsigmoid(v), l);
-				}
-			}
-		}
+	job j = { .g = g, .N = N, .HW = HW, .x = x, .xs = xs, .y = y, .ys = ys, .act = act };
+	ms_parallel(N * g->groups, forward_part, &j);
 }
 
-void ms_groupnorm_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
-                           const float *dy, size_t dys, float *dx, size_t dxs, int acc)
+/* the thread's groups, every image: the groups' parameter gradients are its own */
+static void backward_part(void *arg, int tid, int nt)
 {
-	int cg = g->c / g->groups;
+	const job *j = arg;
+	ms_groupnorm *g = j->g;
+	int HW = j->HW, cg = g->c / g->groups;
 	size_t m = (size_t)cg * HW;
-	for (int n = 0; n < N; n++)
-		for (int k = 0; k < g->groups; k++) {
+	long k0, k1;
+	ms_range(g->groups, tid, nt, &k0, &k1);
+	for (int n = 0; n < j->N; n++)
+		for (long k = k0; k < k1; k++) {
 			float mu = g->stats[2 * (n * g->groups + k)];
 			float rs = g->stats[2 * (n * g->groups + k) + 1];
 			double sg = 0, sgx = 0;       /* sums of dy*gamma and dy*gamma*xhat */
 			for (int cc = 0; cc < cg; cc++) {
-				int ch = k * cg + cc;
+				int ch = (int)k * cg + cc;
 				float sd, sdx;
-				dsums(dy + n * dys + (size_t)ch * HW, x + n * xs + (size_t)ch * HW, HW, mu,
-				      &sd, &sdx);
+				dsums(j->dy + n * j->dys + (size_t)ch * HW, j->x + n * j->xs + (size_t)ch * HW,
+				      HW, mu, &sd, &sdx);
 				sdx *= rs;
 				g->w->g[ch] += sdx;
 				g->b->g[ch] += sd;
@@ -141,15 +164,23 @@ void ms_groupnorm_backward(ms_groupnorm *g, int N, int HW, const float *x, size_
 			/* dx = rs (dy gamma - mg - xhat mgx) = A dy + B x + C */
 			float B = -rs * rs * mgx, C = rs * (mu * rs * mgx - mg);
 			for (int cc = 0; cc < cg; cc++) {
-				int ch = k * cg + cc;
-				const float *xc = x + n * xs + (size_t)ch * HW;
-				const float *dc = dy + n * dys + (size_t)ch * HW;
-				float *o = dx + n * dxs + (size_t)ch * HW, A = rs * g->w->w[ch];
+				int ch = (int)k * cg + cc;
+				const float *xc = j->x + n * j->xs + (size_t)ch * HW;
+				const float *dc = j->dy + n * j->dys + (size_t)ch * HW;
+				float *o = j->dx + n * j->dxs + (size_t)ch * HW, A = rs * g->w->w[ch];
 				for (size_t i = 0; i < (size_t)HW; i += VL) {
 					size_t l = vlen(i, HW);
 					vf d = vload(dc + i, l) * A + vload(xc + i, l) * B + C;
-					vstore(o + i, acc ? vload(o + i, l) + d : d, l);
+					vstore(o + i, j->acc ? vload(o + i, l) + d : d, l);
 				}
 			}
 		}
+}
+
+void ms_groupnorm_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
+                           const float *dy, size_t dys, float *dx, size_t dxs, int acc)
+{
+	job j = { .g = g, .N = N, .HW = HW, .acc = acc, .x = x, .xs = xs, .dy = dy, .dys = dys,
+	          .dx = dx, .dxs = dxs };
+	ms_parallel(g->groups, backward_part, &j);
 }

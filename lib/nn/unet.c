@@ -54,7 +54,7 @@ struct ms_unet {
 	int ns;
 	int sx, s0;                   /* slots: input, conv_in output */
 	/* plan */
-	int N, H, W, train;
+	int N, H, W, train, threads;    /* planned for ms_nthreads() threads */
 	size_t bytes;
 	float *nob, *sob, *out, *ws, *ds, *dh;
 	float *te0, *ta1, *ts1, *temb, *tst, *dtst, *dtemb, *dts1;
@@ -384,6 +384,7 @@ int ms_unet_plan(ms_unet *u, int N, int H, int W, int train)
 	u->H = H;
 	u->W = W;
 	u->train = train;
+	u->threads = ms_nthreads();
 	size_t ws = ms_conv2d_ws(&u->cin, H, W), scratch = (size_t)N * u->nout.c * H * W;
 	for (int i = 0; i < u->nb; i++) {
 		size_t n = (size_t)N * u->b[i].c * hw(u, u->b[i].lvl);
@@ -513,7 +514,7 @@ static void res_backward(ms_unet *u, resblock *r, const float *x, size_t xs, con
 float *ms_unet_forward(ms_unet *u, const float *x, const float *t, const float *cond)
 {
 	int N = u->N, H = u->H, W = u->W;
-	MS_ASSERT(N > 0);
+	MS_ASSERT(N > 0 && u->threads == ms_nthreads());
 	memcpy(sa(u, u->sx), x, (size_t)N * u->cfg.in_ch * H * W * sizeof *x);
 	if (u->tdim) {
 		size_t td = (size_t)N * u->tdim;
@@ -555,7 +556,7 @@ float *ms_unet_forward(ms_unet *u, const float *x, const float *t, const float *
 void ms_unet_backward(ms_unet *u, const float *dout)
 {
 	int N = u->N, H = u->H, W = u->W;
-	MS_ASSERT(u->train);
+	MS_ASSERT(u->train && u->threads == ms_nthreads());
 	for (int i = 0; i < u->ns; i++)
 		u->s[i].written = 0;
 	if (u->tdim)

@@ -117,90 +117,138 @@ static void shift_plane(const float *in, int h, int w, int dy, int dx, float *ou
 	}
 }
 
-/* col [cin*4, h*w] of phase (a,b) from one image */
-static void phase_col(const ms_conv2d *c, int h, int w, int a, int b, const float *x,
-                      float *col)
+/* col [(c1-c0)*4, h*w] of phase (a,b) from channels [c0,c1) of one image */
+static void phase_col(int h, int w, int a, int b, const float *x, float *col, int c0, int c1)
 {
 	size_t L = (size_t)h * w;
-	for (int ci = 0; ci < c->cin; ci++)
+	for (int ci = c0; ci < c1; ci++)
 		for (int r = 0; r < 2; r++)
 			for (int s = 0; s < 2; s++)
 				shift_plane(x + ci * L, h, w, a - 1 + r, b - 1 + s,
-				            col + ((size_t)ci * 4 + r * 2 + s) * L, 0);
+				            col + ((size_t)(ci - c0) * 4 + r * 2 + s) * L, 0);
+}
+
+/* phase weights and their gradient [4,cout,cin*4] each, then per thread a col
+ * [cin*4,L] and a phase of y or dy [cout,L] */
+static size_t part_floats(const ms_conv2d *c, size_t L)
+{
+	return 4 * (size_t)c->cin * L + (size_t)c->cout * L;
 }
 
 size_t ms_upconv_ws(const ms_conv2d *c, int h, int w)
 {
-	size_t L = (size_t)h * w;
-	return 4 * (size_t)c->cin * L + (size_t)c->cout * L + 32 * (size_t)c->cout * c->cin;
+	return 32 * (size_t)c->cout * c->cin + ms_nthreads() * part_floats(c, (size_t)h * w);
+}
+
+typedef struct {
+	const ms_conv2d *c;
+	int N, h, w, acc;
+	const float *x, *dy;
+	size_t xs, ys, dys, dxs;
+	float *y, *dx, *ws;
+} job;
+
+/* (image, phase) pairs */
+static void forward_part(void *arg, int tid, int nt)
+{
+	const job *j = arg;
+	const ms_conv2d *c = j->c;
+	int h = j->h, w = j->w;
+	size_t L = (size_t)h * w, K = 4 * (size_t)c->cin, pk = (size_t)c->cout * K;
+	float *wp = j->ws, *col = wp + 8 * pk + tid * part_floats(c, L), *yp = col + K * L;
+	long lo, hi;
+	ms_range(4L * j->N, tid, nt, &lo, &hi);
+	for (long i = lo; i < hi; i++) {
+		int n = (int)(i / 4), a = (int)(i % 4) / 2, b = (int)(i % 2);
+		phase_col(h, w, a, b, j->x + n * j->xs, col, 0, c->cin);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, L, K, 1.0f,
+		            wp + (a * 2 + b) * pk, K, col, L, 0.0f, yp, L);
+		for (int o = 0; o < c->cout; o++) {
+			float *yo = j->y + n * j->ys + (size_t)o * 4 * L, bias = c->b->w[o];
+			const float *p = yp + o * L;
+			for (int i = 0; i < h; i++)
+				for (int k = 0; k < w; k++)
+					yo[(size_t)(2 * i + a) * 2 * w + 2 * k + b] = p[i * w + k] + bias;
+		}
+	}
 }
 
 void ms_upconv_forward(const ms_conv2d *c, int N, int h, int w, const float *x, size_t xs,
                        float *y, size_t ys, float *ws)
 {
 	MS_ASSERT(c->k == 3 && c->stride == 1);
+	phase_weights(c, c->w->w, ws);
+	job j = { .c = c, .N = N, .h = h, .w = w, .x = x, .xs = xs, .y = y, .ys = ys, .ws = ws };
+	ms_parallel(4 * N, forward_part, &j);
+}
+
+/* the thread's input channels [c0,c1): its columns of the phase gradients and its
+ * channels of dx; and its output channels of db */
+static void backward_part(void *arg, int tid, int nt)
+{
+	const job *j = arg;
+	const ms_conv2d *c = j->c;
+	int h = j->h, w = j->w;
 	size_t L = (size_t)h * w, K = 4 * (size_t)c->cin, pk = (size_t)c->cout * K;
-	float *col = ws, *yp = col + K * L, *wp = yp + c->cout * L;
-	phase_weights(c, c->w->w, wp);
-	for (int n = 0; n < N; n++)
+	float *wp = j->ws, *dwp = wp + 4 * pk, *col = dwp + 4 * pk + tid * part_floats(c, L);
+	float *dyp = col + K * L;
+	long c0, c1, o0, o1;
+	ms_range(c->cin, tid, nt, &c0, &c1);
+	ms_range(c->cout, tid, nt, &o0, &o1);
+	for (long o = o0; o < o1; o++)
+		for (int n = 0; n < j->N; n++)
+			c->b->g[o] += vsumarr(j->dy + n * j->dys + (size_t)o * 4 * L, 4 * L);
+	size_t Kt = 4 * (size_t)(c1 - c0);
+	if (!Kt)
+		return;
+	for (int ph = 0; ph < 4; ph++)
+		for (int o = 0; o < c->cout; o++)
+			memset(dwp + ph * pk + o * K + 4 * c0, 0, Kt * sizeof *dwp);
+	for (int n = 0; n < j->N; n++) {
+		float *dxn = j->dx ? j->dx + n * j->dxs : NULL;
+		if (dxn && !j->acc)
+			memset(dxn + c0 * L, 0, (c1 - c0) * L * sizeof *dxn);
 		for (int a = 0; a < 2; a++)
 			for (int b = 0; b < 2; b++) {
-				phase_col(c, h, w, a, b, x + n * xs, col);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, L, K, 1.0f,
-				            wp + (a * 2 + b) * pk, K, col, L, 0.0f, yp, L);
-				for (int o = 0; o < c->cout; o++) {
-					float *yo = y + n * ys + (size_t)o * 4 * L, bias = c->b->w[o];
-					const float *p = yp + o * L;
+				for (int o = 0; o < c->cout; o++) {   /* gather the phase of dy */
+					const float *d = j->dy + n * j->dys + (size_t)o * 4 * L;
 					for (int i = 0; i < h; i++)
-						for (int j = 0; j < w; j++)
-							yo[(size_t)(2 * i + a) * 2 * w + 2 * j + b] = p[i * w + j] + bias;
+						for (int k = 0; k < w; k++)
+							dyp[o * L + i * w + k] = d[(size_t)(2 * i + a) * 2 * w + 2 * k + b];
 				}
+				phase_col(h, w, a, b, j->x + n * j->xs, col, (int)c0, (int)c1);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, Kt, L, 1.0f, dyp,
+				            L, col, L, 1.0f, dwp + (a * 2 + b) * pk + 4 * c0, K);
+				if (!dxn)
+					continue;
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, L, c->cout, 1.0f,
+				            wp + (a * 2 + b) * pk + 4 * c0, K, dyp, L, 0.0f, col, L);
+				for (long ci = c0; ci < c1; ci++)
+					for (int r = 0; r < 2; r++)
+						for (int s = 0; s < 2; s++)
+							shift_plane(col + ((size_t)(ci - c0) * 4 + r * 2 + s) * L, h, w,
+							            a - 1 + r, b - 1 + s, dxn + ci * L, 1);
 			}
+	}
+	/* fold the phase gradients back onto the 3x3 taps */
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++)
+			for (int o = 0; o < c->cout; o++)
+				for (long ci = c0; ci < c1; ci++) {
+					size_t oc = (size_t)o * c->cin + ci;
+					const float *d = dwp + (a * 2 + b) * pk + oc * 4;
+					for (int kh = 0; kh < 3; kh++)
+						for (int kw = 0; kw < 3; kw++)
+							c->w->g[oc * 9 + kh * 3 + kw] += d[tap(a, kh) * 2 + tap(b, kw)];
+				}
 }
 
 void ms_upconv_backward(const ms_conv2d *c, int N, int h, int w, const float *x, size_t xs,
                         const float *dy, size_t dys, float *dx, size_t dxs, int acc,
                         float *ws)
 {
-	size_t L = (size_t)h * w, K = 4 * (size_t)c->cin, pk = (size_t)c->cout * K;
-	float *col = ws, *dyp = col + K * L, *wp = dyp + c->cout * L, *dwp = wp + 4 * pk;
-	phase_weights(c, c->w->w, wp);
-	memset(dwp, 0, 4 * pk * sizeof *dwp);
-	for (int n = 0; n < N; n++) {
-		float *dxn = dx ? dx + n * dxs : NULL;
-		if (dxn && !acc)
-			memset(dxn, 0, c->cin * L * sizeof *dxn);
-		for (int o = 0; o < c->cout; o++)
-			c->b->g[o] += vsumarr(dy + n * dys + (size_t)o * 4 * L, 4 * L);
-		for (int a = 0; a < 2; a++)
-			for (int b = 0; b < 2; b++) {
-				for (int o = 0; o < c->cout; o++) {   /* gather the phase of dy */
-					const float *d = dy + n * dys + (size_t)o * 4 * L;
-					for (int i = 0; i < h; i++)
-						for (int j = 0; j < w; j++)
-							dyp[o * L + i * w + j] = d[(size_t)(2 * i + a) * 2 * w + 2 * j + b];
-				}
-				phase_col(c, h, w, a, b, x + n * xs, col);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, L, 1.0f, dyp,
-				            L, col, L, 1.0f, dwp + (a * 2 + b) * pk, K);
-				if (!dxn)
-					continue;
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, c->cout, 1.0f,
-				            wp + (a * 2 + b) * pk, K, dyp, L, 0.0f, col, L);
-				for (int ci = 0; ci < c->cin; ci++)
-					for (int r = 0; r < 2; r++)
-						for (int s = 0; s < 2; s++)
-							shift_plane(col + ((size_t)ci * 4 + r * 2 + s) * L, h, w,
-							            a - 1 + r, b - 1 + s, dxn + ci * L, 1);
-			}
-	}
-	/* fold the phase gradients back onto the 3x3 taps */
-	size_t nco = (size_t)c->cout * c->cin;
-	for (int a = 0; a < 2; a++)
-		for (int b = 0; b < 2; b++)
-			for (size_t oc = 0; oc < nco; oc++)
-				for (int kh = 0; kh < 3; kh++)
-					for (int kw = 0; kw < 3; kw++)
-						c->w->g[oc * 9 + kh * 3 + kw] +=
-						        dwp[((a * 2 + b) * nco + oc) * 4 + tap(a, kh) * 2 + tap(b, kw)];
+	phase_weights(c, c->w->w, ws);
+	job j = { .c = c, .N = N, .h = h, .w = w, .acc = acc, .x = x, .dy = dy, .xs = xs,
+	          .dys = dys, .dx = dx, .dxs = dxs, .ws = ws };
+	ms_parallel(c->cin > c->cout ? c->cin : c->cout, backward_part, &j);
 }

@@ -871,6 +871,71 @@ static void test_resume(void)
 	ms_unet_free(v);
 }
 
+/* the thread pool: every item once; the U-Net's output and gradients on 1 and 3
+ * threads agree (the split changes only the order of a few sums), and a thread count
+ * repeats itself exactly */
+static void count_part(void *arg, int tid, int nt)
+{
+	int *hits = arg;
+	long lo, hi;
+	ms_range(1000, tid, nt, &lo, &hi);
+	for (long i = lo; i < hi; i++)
+		hits[i]++;
+}
+
+static float *unet_run(int threads, const float *x, const float *t, const float *dy, size_t *n)
+{
+	ms_threads(threads);
+	ms_unet_cfg cfg;
+	tiny_cfg(&cfg, 1, 1);
+	ms_unet *u = ms_unet_new(&cfg, 9);
+	CHECK(u && ms_unet_plan(u, 3, 16, 16, 1) == 0);
+	ms_params *ps = ms_unet_params(u);
+	size_t np = ms_params_count(ps), no = 3 * 16 * 16, k = 0;
+	float *r = malloc((no + np) * sizeof *r);
+	ms_params_zero_grad(ps);
+	memcpy(r, ms_unet_forward(u, x, t, NULL), no * sizeof *r);
+	ms_unet_backward(u, dy);
+	for (int i = 0; i < ps->n; k += ps->p[i]->n, i++)
+		memcpy(r + no + k, ps->p[i]->g, ps->p[i]->n * sizeof *r);
+	*n = no + np;
+	ms_unet_free(u);
+	return r;
+}
+
+static void test_threads(void)
+{
+	int hits[1000] = { 0 }, once = 1;
+	for (int th = 1; th <= 4; th++) {
+		ms_threads(th);
+		CHECK(ms_nthreads() == th);
+		memset(hits, 0, sizeof hits);
+		ms_parallel(1000, count_part, hits);
+		for (int i = 0; i < 1000; i++)
+			once &= hits[i] == 1;
+	}
+	CHECK(once);
+	float *x = randv(3 * 2 * 256, 1), *dy = randv(3 * 256, 1), t[3] = { 3, 70, 500 };
+	size_t n;
+	float *a = unet_run(1, x, t, dy, &n), *b = unet_run(3, x, t, dy, &n),
+	      *c = unet_run(3, x, t, dy, &n);
+	double worst = 0, big = 0;
+	for (size_t i = 0; i < n; i++)
+		big = fmax(big, fabs(a[i]));
+	for (size_t i = 0; i < n; i++)
+		worst = fmax(worst, fabs(a[i] - b[i]) / big);
+	printf("threads: 1 vs 3 threads, %zu outputs and gradients, worst difference %.2g of the largest\n",
+	       n, worst);
+	CHECK(worst < 1e-5);
+	CHECK(!memcmp(b, c, n * sizeof *b));
+	free(a);
+	free(b);
+	free(c);
+	free(x);
+	free(dy);
+	ms_threads(0);
+}
+
 int main(void)
 {
 	ms_rng_init(&rng, 1234, 0);
@@ -888,5 +953,6 @@ int main(void)
 	RUN(test_overfit);
 	RUN(test_checkpoint);
 	RUN(test_resume);
+	RUN(test_threads);
 	return test_summary("nn");
 }
