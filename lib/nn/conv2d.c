@@ -1,7 +1,10 @@
-/* 2-D convolution: im2col + sgemm per image; 1x1 stride 1 multiplies directly.
- * Backward: dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass
- * splits (image, tile of output rows) pairs, the backward pass input channels: each
- * thread owns its rows of dW and its channels of dx, so nothing needs a reduction. */
+/* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
+ * the relevant side goes without im2col: the input tile is copied once with a zero border
+ * and nine GEMMs (one per kernel tap) read it shifted; dx is the same forward pass of dy
+ * with the flipped kernel. The rest: im2col + sgemm; backward dW += dY col^T,
+ * dcol = W^T dY, col2im. On the thread pool, the forward pass splits (image, tile of
+ * output rows) pairs, the backward pass input channels: each thread owns its rows of dW
+ * and its channels of dx, so nothing needs a reduction. */
 #include <math.h>
 #include <string.h>
 
@@ -66,12 +69,61 @@ static size_t col_floats(const ms_conv2d *c, int H, int W)
 	return (size_t)c->cin * c->k * c->k * tile_rows(c, H, W) * ms_conv2d_out(c, W);
 }
 
-/* dW transposed [K,cout], then a tile of col per thread */
+/* 3x3 stride 1 with enough input channels skips im2col in the forward pass: a tile of
+ * the input is copied once into a zero-bordered buffer P [cin, rows+2, W+2], and nine GEMMs
+ * (one per kernel tap, K = cin) read P shifted by the tap, writing rows of width W+2 */
+static int shifted(const ms_conv2d *c)
+{
+	return c->k == 3 && c->stride == 1 && c->cin >= 16;
+}
+
+static int shift_rows(const ms_conv2d *c, int H, int W)
+{
+	long r = ms_conv2d_tile(0) / ((long)(c->cin + c->cout) * (W + 2));
+	return (int)(r < 1 ? 1 : r > H ? H : r);
+}
+
+/* P, 2 floats of slack (the last taps read past it, into columns that are dropped), Y */
+static size_t shift_floats(const ms_conv2d *c, int H, int W)
+{
+	size_t rows = shift_rows(c, H, W);
+	return (size_t)c->cin * (rows + 2) * (W + 2) + 2 + (size_t)c->cout * rows * (W + 2);
+}
+
+/* dx of a 3x3 stride 1 convolution with 16+ output channels is the shifted forward pass
+ * of dy with the flipped kernel, wf[ci][o][kh][kw] = W[o][ci][2-kh][2-kw] */
+static ms_conv2d flipped(const ms_conv2d *c, ms_param *wf)
+{
+	return (ms_conv2d){ .cin = c->cout, .cout = c->cin, .k = 3, .stride = 1, .pad = 1,
+	                    .w = wf };
+}
+
+static int flips(const ms_conv2d *c)
+{
+	ms_conv2d f = flipped(c, NULL);
+	return c->k == 3 && c->stride == 1 && shifted(&f);
+}
+
+/* each thread's part of the workspace: any of the tiles above, for c and its flip */
+static size_t thread_floats(const ms_conv2d *c, int H, int W)
+{
+	size_t t = col_floats(c, H, W);
+	if (c->k == 3 && c->stride == 1) {
+		ms_conv2d f = flipped(c, NULL);
+		size_t u[3] = { col_floats(&f, H, W), shift_floats(c, H, W), shift_floats(&f, H, W) };
+		for (int i = 0; i < 3; i++)
+			t = u[i] > t ? u[i] : t;
+	}
+	return t;
+}
+
+/* dW^T [K,cout] or the kernel by tap [9,cout,cin]; the flipped kernel; a tile per thread */
 size_t ms_conv2d_ws(const ms_conv2d *c, int H, int W)
 {
 	if (direct(c))
 		return 0;
-	return (size_t)c->cin * c->k * c->k * c->cout + ms_nthreads() * col_floats(c, H, W);
+	return (flips(c) ? 2 : 1) * (size_t)c->cin * c->k * c->k * c->cout +
+	       ms_nthreads() * thread_floats(c, H, W);
 }
 
 /* the invalid output columns ow of a kernel column kw: ow + kw - p outside [0, W) */
@@ -203,18 +255,92 @@ typedef struct {
 	float *y, *dx, *ws;
 } job;
 
+/* P [c1-c0, r1-r0+2, W+2]: input rows r0-1..r1 of channels [c0,c1) with a zero border,
+ * then 2 zero floats */
+static void pad_rows(const float *x, int H, int W, int c0, int c1, int r0, int r1, float *p)
+{
+	int Wp = W + 2;
+	for (int ci = c0; ci < c1; ci++)
+		for (int ih = r0 - 1; ih <= r1; ih++, p += Wp) {
+			if (ih < 0 || ih >= H) {
+				memset(p, 0, Wp * sizeof *p);
+				continue;
+			}
+			p[0] = p[W + 1] = 0;
+			memcpy(p + 1, x + ((size_t)ci * H + ih) * W, W * sizeof *p);
+		}
+	p[0] = p[1] = 0;
+}
+
+/* output rows [r0,r1) of image n, the shifted way */
+static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
+{
+	const ms_conv2d *c = j->c;
+	int H = j->H, W = j->W, Wp = W + 2, rows = r1 - r0;
+	size_t ps = (size_t)(rows + 2) * Wp, L = (size_t)H * W, Lp = (size_t)rows * Wp;
+	float *yp = p + c->cin * ps + 2;
+	pad_rows(j->x + n * j->xs, H, W, 0, c->cin, r0, r1, p);
+	for (int k = 0; k < 9; k++)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, (int)Lp, c->cin, 1.0f,
+		            j->ws + (size_t)k * c->cout * c->cin, c->cin, p + (k / 3) * Wp + k % 3,
+		            (int)ps, k ? 1.0f : 0.0f, yp, (int)Lp);
+	for (int o = 0; o < c->cout; o++) {
+		float b = (c->b ? c->b->w[o] : 0) + (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
+		float *yo = j->y + n * j->ys + o * L + (size_t)r0 * W;
+		for (int r = 0; r < rows; r++, yo += W)
+			vaddb(yo, yp + o * Lp + (size_t)r * Wp, b, W, j->acc);
+	}
+}
+
+/* dw[9,cout,c1-c0] = dW by tap of channels [c0,c1), the shifted way: per tile, dy in rows
+ * of width W+2 (zero in the two extra columns) times the shifted P, transposed */
+static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
+{
+	const ms_conv2d *c = j->c;
+	int H = j->H, W = j->W, Wp = W + 2, rows = shift_rows(c, H, W), cc = c1 - c0;
+	size_t L = (size_t)H * W;
+	for (int n = 0; n < j->N; n++)
+		for (int r0 = 0; r0 < H; r0 += rows) {
+			int r1 = r0 + rows < H ? r0 + rows : H;
+			size_t ps = (size_t)(r1 - r0 + 2) * Wp, Lp = (size_t)(r1 - r0) * Wp;
+			float *dyp = p + cc * ps + 2;
+			pad_rows(j->x + n * j->xs, H, W, c0, c1, r0, r1, p);
+			for (int o = 0; o < c->cout; o++)
+				for (int r = r0; r < r1; r++) {
+					float *d = dyp + o * Lp + (size_t)(r - r0) * Wp;
+					memcpy(d, j->dy + n * j->dys + o * L + (size_t)r * W, W * sizeof *d);
+					d[W] = d[W + 1] = 0;
+				}
+			for (int k = 0; k < 9; k++)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, cc, (int)Lp, 1.0f,
+				            dyp, (int)Lp, p + (k / 3) * Wp + k % 3, (int)ps,
+				            n || r0 ? 1.0f : 0.0f, dw + (size_t)k * c->cout * cc, cc);
+		}
+	for (int o = 0; o < c->cout; o++)
+		for (int ci = c0; ci < c1; ci++)
+			for (int k = 0; k < 9; k++)
+				c->w->g[((size_t)o * c->cin + ci) * 9 + k] +=
+					dw[((size_t)k * c->cout + o) * cc + ci - c0];
+}
+
 static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
 	int Ho = ms_conv2d_out(c, j->H), Wo = ms_conv2d_out(c, j->W), L = Ho * Wo;
-	int K = c->cin * c->k * c->k, rows = tile_rows(c, j->H, j->W), tiles = (Ho + rows - 1) / rows;
-	float *col = direct(c) ? NULL : j->ws + (size_t)K * c->cout + tid * col_floats(c, j->H, j->W);
+	int K = c->cin * c->k * c->k, shift = shifted(c);
+	int rows = shift ? shift_rows(c, j->H, j->W) : tile_rows(c, j->H, j->W);
+	int tiles = (Ho + rows - 1) / rows;
+	float *col = direct(c) ? NULL : j->ws + (size_t)K * c->cout + tid * thread_floats(c, j->H, j->W);
 	long lo, hi;
 	ms_range((long)j->N * tiles, tid, nt, &lo, &hi);
 	for (long i = lo; i < hi; i++) {
 		int n = (int)(i / tiles), r0 = (int)(i % tiles) * rows, r1 = r0 + rows < Ho ? r0 + rows : Ho;
 		int Lt = (r1 - r0) * Wo;
+		if (shift) {
+			forward_shifted(j, n, r0, r1, col);
+			continue;
+		}
 		float *yt = j->y + n * j->ys + (size_t)r0 * Wo;
 		for (int o = 0; o < c->cout; o++) {           /* y (+)= bias */
 			float b = c->b->w[o] + (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
@@ -235,9 +361,14 @@ static void forward_part(void *arg, int tid, int nt)
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,
                        float *y, size_t ys, int acc, const float *cbias, float *ws)
 {
-	int Ho = ms_conv2d_out(c, H), rows = tile_rows(c, H, W);
+	int Ho = ms_conv2d_out(c, H), rows = shifted(c) ? shift_rows(c, H, W) : tile_rows(c, H, W);
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
 	          .ys = ys, .y = y, .ws = ws };
+	if (shifted(c))      /* the kernel by tap: ws[k][o][ci] = W[o][ci][k] */
+		for (int o = 0; o < c->cout; o++)
+			for (int ci = 0; ci < c->cin; ci++)
+				for (int k = 0; k < 9; k++)
+					ws[((size_t)k * c->cout + o) * c->cin + ci] = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
 	ms_parallel(N * ((Ho + rows - 1) / rows), forward_part, &j);
 }
 
@@ -271,11 +402,16 @@ static void backward_part(void *arg, int tid, int nt)
 		}
 		return;
 	}
+	float *dx = flips(c) ? NULL : j->dx;                /* else a second pass makes dx */
 	float *dwt = j->ws + c0 * kk * c->cout;             /* rows [c0*kk, c1*kk) of [K,cout] */
-	float *col = j->ws + (size_t)K * c->cout + tid * col_floats(c, H, W);
+	float *col = j->ws + (size_t)K * c->cout + tid * thread_floats(c, H, W);
+	if (shifted(c) && flips(c)) {
+		dw_shifted(j, (int)c0, (int)c1, dwt, col);
+		return;
+	}
 	for (int n = 0; n < j->N; n++) {
 		const float *xn = j->x + n * j->xs, *dyn = j->dy + n * j->dys;
-		float *dxn = j->dx ? j->dx + n * j->dxs : NULL;
+		float *dxn = dx ? dx + n * j->dxs : NULL;
 		if (dxn && !j->acc)
 			memset(dxn + c0 * H * W, 0, (size_t)(c1 - c0) * H * W * sizeof *dxn);
 		for (int r0 = 0; r0 < Ho; r0 += rows) {
@@ -306,4 +442,14 @@ void ms_conv2d_backward(const ms_conv2d *c, int N, int H, int W, const float *x,
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .dy = dy, .xs = xs,
 	          .dys = dys, .dxs = dxs, .dx = dx, .ws = ws };
 	ms_parallel(c->cin > c->cout ? c->cin : c->cout, backward_part, &j);
+	if (!dx || !flips(c))
+		return;
+	size_t K = (size_t)c->cin * 9;
+	ms_param wf = { .w = ws };          /* over dW^T, which is added to the gradient by now */
+	for (int o = 0; o < c->cout; o++)
+		for (int ci = 0; ci < c->cin; ci++)
+			for (int k = 0; k < 9; k++)
+				wf.w[((size_t)ci * c->cout + o) * 9 + 8 - k] = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
+	ms_conv2d f = flipped(c, &wf);
+	ms_conv2d_forward(&f, N, H, W, dy, dys, dx, dxs, acc, NULL, ws + K * c->cout);
 }

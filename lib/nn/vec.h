@@ -95,6 +95,16 @@ static inline void vadd(float *d, const float *s, size_t n, int acc)
 	}
 }
 
+/* d[i] = (acc ? d[i] : 0) + s[i] + c */
+static inline void vaddb(float *d, const float *s, float c, size_t n, int acc)
+{
+	for (size_t i = 0; i < n; i += VL) {
+		size_t m = vlen(i, n);
+		vf z = { 0 };
+		vstore(d + i, (acc ? vload(d + i, m) : z) + vload(s + i, m) + c, m);
+	}
+}
+
 static inline float vsumarr(const float *p, size_t n)
 {
 	vf a = { 0 };

@@ -174,12 +174,14 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 static void test_conv(void)
 {
 	for (int tiled = 0; tiled < 2; tiled++) {
-		/* tiled: one output row per im2col tile */
+		/* tiled: one output row per tile */
 		long old = ms_conv2d_tile(tiled ? 1 : 0);
 		check_conv(3, 4, 3, 1, 5, 6);
 		check_conv(3, 5, 3, 2, 7, 6);
 		check_conv(2, 3, 3, 2, 8, 8);
 		check_conv(4, 3, 1, 1, 5, 4);
+		check_conv(16, 5, 3, 1, 5, 7);     /* 16+ channels: the shifted forward */
+		check_conv(16, 20, 3, 1, 3, 4);
 		ms_conv2d_tile(old);
 	}
 }
