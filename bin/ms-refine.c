@@ -12,7 +12,7 @@
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
-	"       [--T T] [--schedule linear|cosine] [--loss focal|bce] [--seed S] [--threads T]\n"
+	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--seed S] [--threads T]\n"
 	"       [--width W] [--resume] [--save-every N] [--report N]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
@@ -24,7 +24,7 @@ static const char *out, *model, *segpath, *segout;
 static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
             report = 0, samples = 1;
 static double lr = 1e-4, wd = 0.01, lambda = 0.1;
-static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_FOCAL, resume, alternate,
+static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_BCE, resume, alternate,
            sampler = MS_BBDM_ANCESTRAL, given[NOPT];
 
 static void help(void) __attribute__((noreturn));
@@ -40,7 +40,7 @@ static void help(void)
 	       "  --lr-schedule S     poly (default), cosine or constant\n"
 	       "  --T T               diffusion steps (10)\n"
 	       "  --schedule S        linear (ab_t = 1 - t/T, default) or cosine\n"
-	       "  --loss L            flip loss: focal (gamma 2, default) or bce\n"
+	       "  --loss L            flip loss: bce (default) or focal (gamma 2)\n"
 	       "  --seed S, --threads T, --width W (U-Net base width, 32)\n"
 	       "  --resume            continue training MODEL\n"
 	       "  --save-every N      checkpoint every N steps (500, 0 = at the end)\n"

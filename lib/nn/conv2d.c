@@ -1,5 +1,5 @@
 /* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
- * the relevant side goes without im2col: the input tile is copied once with a zero border
+ * the relevant side and 32+ columns goes without im2col: the input tile is copied once with a zero border
  * and nine GEMMs (one per kernel tap) read it shifted; dx is the same forward pass of dy
  * with the flipped kernel. The rest: im2col + sgemm; backward dW += dY col^T,
  * dcol = W^T dY, col2im. On the thread pool, the forward pass splits (image, tile of
@@ -69,12 +69,14 @@ static size_t col_floats(const ms_conv2d *c, int H, int W)
 	return (size_t)c->cin * c->k * c->k * tile_rows(c, H, W) * ms_conv2d_out(c, W);
 }
 
-/* 3x3 stride 1 with enough input channels skips im2col in the forward pass: a tile of
- * the input is copied once into a zero-bordered buffer P [cin, rows+2, W+2], and nine GEMMs
- * (one per kernel tap, K = cin) read P shifted by the tap, writing rows of width W+2 */
-static int shifted(const ms_conv2d *c)
+/* 3x3 stride 1 with enough channels and columns skips im2col in the forward pass: a tile
+ * of the input is copied once into a zero-bordered buffer P [cin, rows+2, W+2], and nine
+ * GEMMs (one per kernel tap, K = cin) read P shifted by the tap, writing rows of W+2 */
+static int shifted(const ms_conv2d *c, int W)
 {
-	return c->k == 3 && c->stride == 1 && c->cin >= 16;
+	/* below 32 columns the two extra columns of every row cost more than im2col does
+	 * (measured on the diffusion U-Net at 64x64, whose deepest level is 16 wide) */
+	return c->k == 3 && c->stride == 1 && c->cin >= 16 && W >= 32;
 }
 
 static int shift_rows(const ms_conv2d *c, int H, int W)
@@ -98,10 +100,10 @@ static ms_conv2d flipped(const ms_conv2d *c, ms_param *wf)
 	                    .w = wf };
 }
 
-static int flips(const ms_conv2d *c)
+static int flips(const ms_conv2d *c, int W)
 {
 	ms_conv2d f = flipped(c, NULL);
-	return c->k == 3 && c->stride == 1 && shifted(&f);
+	return c->k == 3 && c->stride == 1 && shifted(&f, W);
 }
 
 /* each thread's part of the workspace: any of the tiles above, for c and its flip */
@@ -122,7 +124,7 @@ size_t ms_conv2d_ws(const ms_conv2d *c, int H, int W)
 {
 	if (direct(c))
 		return 0;
-	return (flips(c) ? 2 : 1) * (size_t)c->cin * c->k * c->k * c->cout +
+	return (flips(c, W) ? 2 : 1) * (size_t)c->cin * c->k * c->k * c->cout +
 	       ms_nthreads() * thread_floats(c, H, W);
 }
 
@@ -328,7 +330,7 @@ static void forward_part(void *arg, int tid, int nt)
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
 	int Ho = ms_conv2d_out(c, j->H), Wo = ms_conv2d_out(c, j->W), L = Ho * Wo;
-	int K = c->cin * c->k * c->k, shift = shifted(c);
+	int K = c->cin * c->k * c->k, shift = shifted(c, j->W);
 	int rows = shift ? shift_rows(c, j->H, j->W) : tile_rows(c, j->H, j->W);
 	int tiles = (Ho + rows - 1) / rows;
 	float *col = direct(c) ? NULL : j->ws + (size_t)K * c->cout + tid * thread_floats(c, j->H, j->W);
@@ -361,14 +363,14 @@ static void forward_part(void *arg, int tid, int nt)
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,
                        float *y, size_t ys, int acc, const float *cbias, float *ws)
 {
-	int Ho = ms_conv2d_out(c, H), rows = shifted(c) ? shift_rows(c, H, W) : tile_rows(c, H, W);
+	int Ho = ms_conv2d_out(c, H), rows = shifted(c, W) ? shift_rows(c, H, W) : tile_rows(c, H, W);
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
 	          .ys = ys, .y = y, .ws = ws };
-	if (shifted(c))      /* the kernel by tap: ws[k][o][ci] = W[o][ci][k] */
+	float *wk = ws;      /* shifted: the kernel by tap, wk[k][o][ci] = W[o][ci][k] */
+	for (int k = 0; k < 9 && shifted(c, W); k++)
 		for (int o = 0; o < c->cout; o++)
 			for (int ci = 0; ci < c->cin; ci++)
-				for (int k = 0; k < 9; k++)
-					ws[((size_t)k * c->cout + o) * c->cin + ci] = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
+				*wk++ = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
 	ms_parallel(N * ((Ho + rows - 1) / rows), forward_part, &j);
 }
 
@@ -402,10 +404,10 @@ static void backward_part(void *arg, int tid, int nt)
 		}
 		return;
 	}
-	float *dx = flips(c) ? NULL : j->dx;                /* else a second pass makes dx */
+	float *dx = flips(c, W) ? NULL : j->dx;                /* else a second pass makes dx */
 	float *dwt = j->ws + c0 * kk * c->cout;             /* rows [c0*kk, c1*kk) of [K,cout] */
 	float *col = j->ws + (size_t)K * c->cout + tid * thread_floats(c, H, W);
-	if (shifted(c) && flips(c)) {
+	if (shifted(c, W) && flips(c, W)) {
 		dw_shifted(j, (int)c0, (int)c1, dwt, col);
 		return;
 	}
@@ -442,12 +444,12 @@ void ms_conv2d_backward(const ms_conv2d *c, int N, int H, int W, const float *x,
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .dy = dy, .xs = xs,
 	          .dys = dys, .dxs = dxs, .dx = dx, .ws = ws };
 	ms_parallel(c->cin > c->cout ? c->cin : c->cout, backward_part, &j);
-	if (!dx || !flips(c))
+	if (!dx || !flips(c, W))
 		return;
 	size_t K = (size_t)c->cin * 9;
 	ms_param wf = { .w = ws };          /* over dW^T, which is added to the gradient by now */
-	for (int o = 0; o < c->cout; o++)
-		for (int ci = 0; ci < c->cin; ci++)
+	for (int ci = 0; ci < c->cin; ci++)
+		for (int o = 0; o < c->cout; o++)
 			for (int k = 0; k < 9; k++)
 				wf.w[((size_t)ci * c->cout + o) * 9 + 8 - k] = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
 	ms_conv2d f = flipped(c, &wf);

@@ -119,13 +119,28 @@ static void conv_bwd(gc *g, const float *dy)
 	float *dyb = calloc(c->N * c->ys, sizeof *dyb);
 	for (int n = 0; n < c->N; n++)
 		memcpy(dyb + n * c->ys, dy + n * per, per * sizeof *dyb);
-	/* acc=1 onto a known value, to test accumulation: dx starts at 1, subtract after */
-	for (size_t i = 0; i < c->N * c->xs; i++)
+	/* acc=0 over stale values, then acc=1 onto 1 (subtracted after): the same dx */
+	size_t nx = c->N * c->xs;
+	float *over = malloc(nx * sizeof *over);
+	for (size_t i = 0; i < nx; i++)
+		c->dx[i] = 7;
+	ms_conv2d_backward(&c->c, c->N, c->H, c->W, c->x, c->xs, dyb, c->ys, c->dx, c->xs, 0,
+	                   c->ws);
+	memcpy(over, c->dx, nx * sizeof *over);
+	memset(c->c.w->g, 0, c->c.w->n * sizeof(float));
+	memset(c->c.b->g, 0, c->c.b->n * sizeof(float));
+	for (size_t i = 0; i < nx; i++)
 		c->dx[i] = 1;
 	ms_conv2d_backward(&c->c, c->N, c->H, c->W, c->x, c->xs, dyb, c->ys, c->dx, c->xs, 1,
 	                   c->ws);
-	for (size_t i = 0; i < c->N * c->xs; i++)
+	int same = 1;                  /* inside the slices; the rest is not dx's */
+	for (int n = 0; n < c->N; n++)
+		for (size_t i = n * c->xs; i < n * c->xs + (size_t)c->c.cin * c->H * c->W; i++)
+			same &= fabsf(c->dx[i] - 1 - over[i]) <= 1e-5f * (1 + fabsf(over[i]));
+	CHECK(same);
+	for (size_t i = 0; i < nx; i++)
 		c->dx[i] -= 1;
+	free(over);
 	free(dyb);
 }
 
@@ -180,8 +195,8 @@ static void test_conv(void)
 		check_conv(3, 5, 3, 2, 7, 6);
 		check_conv(2, 3, 3, 2, 8, 8);
 		check_conv(4, 3, 1, 1, 5, 4);
-		check_conv(16, 5, 3, 1, 5, 7);     /* 16+ channels: the shifted forward */
-		check_conv(16, 20, 3, 1, 3, 4);
+		check_conv(16, 5, 3, 1, 3, 32);    /* 16+ channels, 32+ columns: shifted */
+		check_conv(16, 20, 3, 1, 2, 33);
 		ms_conv2d_tile(old);
 	}
 }
