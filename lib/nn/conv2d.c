@@ -92,8 +92,9 @@ static size_t shift_floats(const ms_conv2d *c, int H, int W)
 	return (size_t)c->cin * (rows + 2) * (W + 2) + 2 + (size_t)c->cout * rows * (W + 2);
 }
 
-/* dx of a 3x3 stride 1 convolution with 16+ output channels is the shifted forward pass
- * of dy with the flipped kernel, wf[ci][o][kh][kw] = W[o][ci][2-kh][2-kw] */
+/* dx of a 3x3 stride 1 convolution with 16+ output channels and 32+ columns is the
+ * shifted forward pass of dy with the flipped kernel, wf[ci][o][kh][kw] =
+ * W[o][ci][2-kh][2-kw] */
 static ms_conv2d flipped(const ms_conv2d *c, ms_param *wf)
 {
 	return (ms_conv2d){ .cin = c->cout, .cout = c->cin, .k = 3, .stride = 1, .pad = 1,
