@@ -312,23 +312,6 @@ static void refine(void)
 }
 
 /* ---- training */
-static volatile sig_atomic_t stop_sig;
-
-static void on_stop(int sig)
-{
-	stop_sig = sig;
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static const char *const lr_names[] = { "constant", "cosine", "poly" };
 
 /* the shortest of %.15g and %.17g that reads back as x */
@@ -372,15 +355,10 @@ static char *seg_extra(const ms_rec *m)
 	return e;
 }
 
-/* saves with the signals blocked (ms_outfile_open installs its own handlers) */
 static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *sa,
                  const ms_rec *segm, long step, long segstep)
 {
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	ms_stop_hold();
 	char *e = extra_of();
 	if (ms_refiner_save(r, out, a, step, e) < 0)
 		die("%s", ms_errmsg());
@@ -391,8 +369,7 @@ static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *s
 			die("%s", ms_errmsg());
 		free(e);
 	}
-	catch_signals();
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	ms_stop_release();
 }
 
 static void read_set(ms_refine_set *d)
@@ -505,10 +482,10 @@ static void train(void)
 	if (!report)
 		report = steps / 20 > 0 ? steps / 20 : 1;
 	warn("%d samples %dx%dx%d, steps %ld from %ld", d.n, d.C, d.W, d.H, steps, step);
-	catch_signals();
+	ms_stop_catch();
 	double t0 = now(), sum = 0, ssum = 0;
 	long from = step, n = 0;
-	while (step < steps && !stop_sig) {
+	while (step < steps && !ms_stop_signal()) {
 		ms_rng rng;
 		double rl, sl = 0;
 		ms_rng_init(&rng, (uint64_t)seed, (uint64_t)step);
@@ -541,10 +518,10 @@ static void train(void)
 			save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
 	}
 	save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
-	if (stop_sig) {
+	if (ms_stop_signal()) {
 		warn("%s at step %ld: checkpoint written to %s",
-		     stop_sig == SIGINT ? "interrupted" : "terminated", step, out);
-		exit(128 + stop_sig);
+		     ms_stop_signal() == SIGINT ? "interrupted" : "terminated", step, out);
+		exit(128 + ms_stop_signal());
 	}
 	free(img);
 	ms_rec_free(&m);

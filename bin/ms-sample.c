@@ -1,7 +1,6 @@
 /* ms-sample: train an edge- and text-guided diffusion model on a stream (train), or
  * follow every sample that has the condition records with N synthetic samples. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,19 +27,6 @@ static struct {
 	int given[O_NOPT];
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	stop = sig;
-}
-
-static void catch_signals(void)
-{
-	signal(SIGINT, on_stop);
-	signal(SIGTERM, on_stop);
-}
 
 static long integer(const char *s, long lo, long hi, const char *what)
 {
@@ -294,6 +280,7 @@ static void save(ms_gen *g, const ms_adam *a, long step)
 {
 	ms_rec extra;
 	char v[64];
+	ms_stop_hold();
 	ms_rec_init(&extra);
 	snprintf(v, sizeof v, "%ld", o.seed);
 	int bad = ms_meta_set(&extra, "seed", v) < 0;
@@ -308,7 +295,7 @@ static void save(ms_gen *g, const ms_adam *a, long step)
 	if (bad || ms_gen_save(g, o.model, a, step, &extra) < 0)
 		die("%s", ms_errmsg());
 	ms_rec_free(&extra);
-	catch_signals();     /* ms_outfile_open installs its own handlers once */
+	ms_stop_release();
 }
 
 /* settings of a checkpoint being resumed, unless given again */
@@ -344,7 +331,7 @@ static int train(void)
 	ms_rec meta;
 	long step = 0;
 	ms_rec_init(&meta);
-	catch_signals();
+	ms_stop_catch();
 	ms_gen_cfg_default(&cfg);
 	if (o.resume && access(o.model, F_OK) == 0) {
 		ms_adam_init(&adam, o.lr, 0, 0);
@@ -365,7 +352,7 @@ static int train(void)
 			usage_error(usage, "--cond: %s", ms_errmsg());
 	}
 	read_train();
-	if (stop)
+	if (ms_stop_signal())
 		die("interrupted");
 	int C = ms_gen_data_channels(data);
 	if (g) {
@@ -389,7 +376,7 @@ static int train(void)
 	ms_gen_train_opt to = { o.p_uncond, 1.0, o.ema };
 	double t0 = now(), sum = 0, rate = 0, mean = 0;
 	long n = 0, first = step;
-	for (; step < o.steps && !stop; step++) {
+	for (; step < o.steps && !ms_stop_signal(); step++) {
 		ms_rng r;
 		ms_rng_init(&r, (uint64_t)o.seed, (uint64_t)step);
 		const char *p = ms_gen_data_batch(data, &r, (int)o.batch, C, x0, cb);
@@ -399,7 +386,7 @@ static int train(void)
 		sum += loss;
 		mean = sum / ++n;
 		rate = (step + 1 - first) * o.batch / (now() - t0);
-		if (step + 1 < o.steps && !stop && progress(step + 1, mean, rate, 0))
+		if (step + 1 < o.steps && !ms_stop_signal() && progress(step + 1, mean, rate, 0))
 			sum = n = 0;
 		if (o.save_every && (step + 1) % o.save_every == 0)
 			save(g, &adam, step + 1);
@@ -413,9 +400,9 @@ static int train(void)
 	ms_gen_free(g);
 	ms_gen_data_free(data);
 	ms_rec_free(&meta);
-	if (stop) {
+	if (ms_stop_signal()) {
 		warn("interrupted at step %ld: checkpoint %s written", step, o.model);
-		return 128 + stop;
+		return 128 + ms_stop_signal();
 	}
 	return 0;
 }

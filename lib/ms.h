@@ -131,6 +131,15 @@ void ms_outfile_abort(ms_outfile *o);   /* unlink the temporary, NULL-safe */
 /* tools: remove every open temporary on die() or a fatal signal */
 void ms_outfile_cleanup_all(void);
 
+/* training loops: SIGINT and SIGTERM only set a flag, which the loop polls between steps
+ * to checkpoint and exit 128 + signal. Checkpoints are saved between ms_stop_hold and
+ * ms_stop_release (signals held; release puts back the handlers that ms_outfile_open
+ * replaces with its own) */
+void ms_stop_catch(void);                /* installs the handlers, clears the flag */
+int ms_stop_signal(void);                /* the signal caught, or 0 */
+void ms_stop_hold(void);
+void ms_stop_release(void);
+
 /* ---- counter-based RNG (Philox4x32-10): values depend only on (seed, stream, counter),
  * so a stream can be re-created anywhere (per sample id, per step) */
 typedef struct {

@@ -317,38 +317,15 @@ static int opts_restore(ms_seg_opt *o, const ms_rec *model)
 	return 0;
 }
 
-/* ---- signals: finish the step, checkpoint, exit */
-static volatile sig_atomic_t stop_sig;
-
-static void on_stop(int sig)
-{
-	stop_sig = sig;
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-/* ms_outfile_open installs its own handlers: save with the signals blocked, then ours again */
+/* signals held while saving: see ms_stop_hold */
 static int save(ms_unet *u, const ms_seg_opt *o, const ms_seg_data *d, const ms_adam *a,
                 long step, double vdice)
 {
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	ms_stop_hold();
 	char *extra = opts_extra(o, d, vdice);
 	int ret = extra ? ms_unet_save(u, o->out, a, step, extra) : -1;
 	free(extra);
-	catch_signals();
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	ms_stop_release();
 	return ret;
 }
 
@@ -605,9 +582,8 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	long report = o->report > 0 ? o->report : o->time > 0 ? 20 : o->steps / 20 > 0 ? o->steps / 20 : 1;
 	double t0 = now(), tshow = 0, lsum = 0, vdice = -1, used0 = o->time_used, f = 0;
 	long nl = 0, s = s0;
-	stop_sig = 0;
-	catch_signals();
-	while ((f = done_frac(o, s, used0 + now() - t0)) < 1 && !stop_sig) {
+	ms_stop_catch();
+	while ((f = done_frac(o, s, used0 + now() - t0)) < 1 && !ms_stop_signal()) {
 		if (o->time > 0 && s >= o->warmup)   /* the schedule runs on the larger fraction */
 			a.lr = ms_lr_at(o->schedule, o->lr, (long)(f * 1e9), 1000000000L, 0);
 		else
@@ -639,14 +615,14 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		vdice = validate(&t, d);
 	if (save(u, o, d, &a, s, vdice) < 0)
 		goto out;
-	if (stop_sig)
+	if (ms_stop_signal())
 		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
-		        stop_sig == SIGINT ? "interrupted" : "terminated", s, o->out);
+		        ms_stop_signal() == SIGINT ? "interrupted" : "terminated", s, o->out);
 	else if (vdice >= 0)
 		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f\n", argv0, s, vdice);
 	else
 		fprintf(stderr, "%s: done, %ld steps, no validation samples\n", argv0, s);
-	ret = stop_sig ? stop_sig : 0;
+	ret = ms_stop_signal();
 out:
 	trainer_free(&t);
 	ms_unet_free(u);

@@ -287,6 +287,50 @@ fail:
 	return -1;
 }
 
+static volatile sig_atomic_t stop_sig;
+static sigset_t stop_held;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void stop_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void ms_stop_catch(void)
+{
+	stop_sig = 0;
+	stop_install();
+}
+
+int ms_stop_signal(void)
+{
+	return stop_sig;
+}
+
+void ms_stop_hold(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &stop_held);
+}
+
+void ms_stop_release(void)
+{
+	stop_install();
+	sigprocmask(SIG_SETMASK, &stop_held, NULL);
+}
+
 int ms_outfile_commit(ms_outfile *o)
 {
 	int bad = fflush(o->f) == EOF || ferror(o->f);
