@@ -1,10 +1,10 @@
 /* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
- * the relevant side and 32+ columns goes without im2col: the input tile is copied once with a zero border
- * and nine GEMMs (one per kernel tap) read it shifted; dx is the same forward pass of dy
- * with the flipped kernel. The rest: im2col + sgemm; backward dW += dY col^T,
- * dcol = W^T dY, col2im. On the thread pool, the forward pass splits (image, tile of
- * output rows) pairs, the backward pass input channels: each thread owns its rows of dW
- * and its channels of dx, so nothing needs a reduction. */
+ * the relevant side and 32+ columns goes without im2col: the input tile is copied once
+ * with a zero border and nine GEMMs (one per kernel tap) read it shifted; dx is the same
+ * forward pass of dy with the flipped kernel. The rest: im2col + sgemm; backward
+ * dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass splits
+ * (image, tile of output rows) pairs, the backward pass input channels: each thread owns
+ * its rows of dW and its channels of dx, so nothing needs a reduction. */
 #include <math.h>
 #include <string.h>
 
@@ -368,10 +368,11 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
 	          .ys = ys, .y = y, .ws = ws };
 	float *wk = ws;      /* shifted: the kernel by tap, wk[k][o][ci] = W[o][ci][k] */
-	for (int k = 0; k < 9 && shifted(c, W); k++)
-		for (int o = 0; o < c->cout; o++)
-			for (int ci = 0; ci < c->cin; ci++)
-				*wk++ = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
+	if (shifted(c, W))
+		for (int k = 0; k < 9; k++)
+			for (int o = 0; o < c->cout; o++)
+				for (int ci = 0; ci < c->cin; ci++)
+					*wk++ = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
 	ms_parallel(N * ((Ho + rows - 1) / rows), forward_part, &j);
 }
 
