@@ -12,19 +12,20 @@
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
-	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--seed S] [--threads T]\n"
-	"       [--width W] [--resume] [--save-every N] [--report N]\n"
+	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--output residual|direct]\n"
+	"       [--seed S] [--threads T] [--width W] [--resume] [--save-every N] [--report N]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
 	"       [--seed S] [--threads T]";
 
-enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, SEED, THREADS, WIDTH, RESUME, SAVE,
+enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, SEED, THREADS, WIDTH, RESUME, SAVE,
        REPORT, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
 static const char *out, *model, *segpath, *segout;
 static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
             report = 0, samples = 1;
 static double lr = 1e-4, wd = 0.01, lambda = 0.1;
-static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_BCE, resume, alternate,
+static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_BCE,
+           output = MS_REFINE_DIRECT, resume, alternate,
            sampler = MS_BBDM_ANCESTRAL, given[NOPT];
 
 static void help(void) __attribute__((noreturn));
@@ -41,6 +42,8 @@ static void help(void)
 	       "  --T T               diffusion steps (10)\n"
 	       "  --schedule S        linear (ab_t = 1 - t/T, default) or cosine\n"
 	       "  --loss L            flip loss: bce (default) or focal (gamma 2)\n"
+	       "  --output O          direct (default): the network gives the flip logit;\n"
+	       "                      residual: it corrects the prior's own flip logit\n"
 	       "  --seed S, --threads T, --width W (U-Net base width, 32)\n"
 	       "  --resume            continue training MODEL\n"
 	       "  --save-every N      checkpoint every N steps (500, 0 = at the end)\n"
@@ -86,6 +89,7 @@ static void options(int argc, char **argv, int train)
 		{ "lr", required_argument, 0, LR }, { "wd", required_argument, 0, WD },
 		{ "lr-schedule", required_argument, 0, LRS }, { "T", required_argument, 0, TT },
 		{ "schedule", required_argument, 0, SCHED }, { "loss", required_argument, 0, LOSS },
+		{ "output", required_argument, 0, OUTPUT },
 		{ "seed", required_argument, 0, SEED }, { "threads", required_argument, 0, THREADS },
 		{ "width", required_argument, 0, WIDTH }, { "resume", no_argument, 0, RESUME },
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
@@ -96,9 +100,9 @@ static void options(int argc, char **argv, int train)
 		{ "help", no_argument, 0, 'h' }, { 0 } };
 	static const char *const lrn[] = { "constant", "cosine", "poly" },
 	                         *const sn[] = { "linear", "cosine" }, *const ln[] = { "focal", "bce" },
-	                         *const smp[] = { "ancestral", "ddim" };
-	static const int train_only[] = { BATCH, LR, WD, LRS, TT, SCHED, LOSS, WIDTH, RESUME, SAVE,
-	                                  REPORT, SEGM, ALT, LAMBDA, SEGOUT };
+	                         *const on[] = { "direct", "residual" }, *const smp[] = { "ancestral", "ddim" };
+	static const int train_only[] = { BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, WIDTH,
+	                                  RESUME, SAVE, REPORT, SEGM, ALT, LAMBDA, SEGOUT };
 	int c;
 	while ((c = getopt_long(argc, argv, "o:m:", opts, NULL)) != -1) {
 		if (c > 0 && c < NOPT)
@@ -114,6 +118,7 @@ static void options(int argc, char **argv, int train)
 		case TT: T = integer(optarg, 1, MS_BBDM_TMAX, "--T"); break;
 		case SCHED: sched = choice(optarg, sn, 2, "--schedule"); break;
 		case LOSS: flip = choice(optarg, ln, 2, "--loss"); break;
+		case OUTPUT: output = choice(optarg, on, 2, "--output"); break;
 		case SEED: seed = integer(optarg, 0, 1L << 62, "--seed"); break;
 		case THREADS: threads = integer(optarg, 1, 1024, "--threads"); break;
 		case WIDTH: width = integer(optarg, 8, 1024, "--width"); break;
@@ -448,7 +453,8 @@ static void train(void)
 		if (ms_meta_get(&m, "step", v, sizeof v))
 			ms_parse_int(v, 0, 100000000, &step);
 		resume_opts(&m);
-	} else if (!(r = ms_refiner_new(d.C, (int)width, (int)T, sched, flip, (uint64_t)seed))) {
+	} else if (!(r = ms_refiner_new(d.C, (int)width, (int)T, sched, flip, output,
+	                                (uint64_t)seed))) {
 		die("%s", ms_errmsg());
 	}
 	long at = a.t;

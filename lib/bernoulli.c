@@ -140,6 +140,20 @@ double ms_bbdm_loss_map(const ms_bbdm *b, const int *t, int N, size_t per, const
 	return sum * k;
 }
 
+double ms_bbdm_prior_logit(const ms_bbdm *b, int t, int yt, double p, double *dp)
+{
+	const double c = MS_BBDM_PRIOR_CLAMP;
+	double k = 1 - b->ab[t], e = k * (yt ? 1 - p : p);
+	if (e < c || e > 1 - c) {
+		if (dp)
+			*dp = 0;
+		e = e < c ? c : 1 - c;
+	} else if (dp) {
+		*dp = (yt ? -k : k) / (e * (1 - e));
+	}
+	return log(e / (1 - e));
+}
+
 double ms_bbdm_step_prob(const ms_bbdm *b, int sampler, int t, int s, int yt, double eps_hat,
                          double p)
 {

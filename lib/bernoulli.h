@@ -12,6 +12,7 @@ enum { MS_BBDM_LINEAR, MS_BBDM_COSINE };    /* schedules */
 enum { MS_BBDM_FOCAL, MS_BBDM_BCE };        /* flip losses */
 enum { MS_BBDM_ANCESTRAL, MS_BBDM_DDIM };   /* samplers */
 #define MS_BBDM_CLAMP 1e-7
+#define MS_BBDM_PRIOR_CLAMP 1e-3   /* flip probabilities of the prior alone, clamped */
 
 typedef struct {
 	int T, kind;
@@ -39,6 +40,10 @@ double ms_bbdm_loss(const ms_bbdm *b, int t, int yt, int y0, double p, double z,
 double ms_bbdm_loss_map(const ms_bbdm *b, const int *t, int N, size_t per, const float *yt,
                         const float *y0, const float *p, const float *z, int flip, float *dz,
                         float *dp, float w);
+/* the logit of P(y_0 != y_t | y_t, p) when y_0 ~ B(p) is all one knows: the flip
+ * probability (1 - ab_t) (y_t ? 1 - p : p), clamped to [c, 1 - c] (MS_BBDM_PRIOR_CLAMP).
+ * dp (may be NULL): its derivative in p (0 where clamped) */
+double ms_bbdm_prior_logit(const ms_bbdm *b, int t, int yt, double p, double *dp);
 /* the probability that pixel y_s is 1 after a reverse step from y_t given the flip
  * probability eps_hat: ancestral clip(posterior(y0_hat)), or DDIM-like
  * s_t y_t + (1 - s_t) y0_hat with s_t = (1 - ab_s) / (1 - ab_t) */

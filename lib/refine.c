@@ -6,8 +6,18 @@
 #include "refine.h"
 
 static const char *const flip_names[] = { "focal", "bce" };
+static const char *const output_names[] = { "direct", "residual" };
 
-ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, uint64_t seed)
+int ms_refine_output_parse(const char *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (!strcmp(s, output_names[i]))
+			return i;
+	return -1;
+}
+
+ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, int output,
+                           uint64_t seed)
 {
 	ms_unet_cfg cfg;
 	ms_unet_cfg_default(&cfg);
@@ -19,12 +29,20 @@ ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, uint
 		return NULL;
 	r->C = C;
 	r->flip = flip;
-	if (C < 1 || C > 8 || (flip != MS_BBDM_FOCAL && flip != MS_BBDM_BCE)) {
-		ms_error("refiner: %d image channels or loss %d out of range", C, flip);
+	r->output = output;
+	if (C < 1 || C > 8 || (flip != MS_BBDM_FOCAL && flip != MS_BBDM_BCE) ||
+	    (output != MS_REFINE_DIRECT && output != MS_REFINE_RESIDUAL)) {
+		ms_error("refiner: %d image channels, loss %d or output %d out of range", C, flip,
+		         output);
 		goto fail;
 	}
 	if (ms_bbdm_init(&r->bb, T, schedule) < 0 || !(r->net = ms_unet_new(&cfg, seed)))
 		goto fail;
+	if (output == MS_REFINE_RESIDUAL) {
+		ms_params *ps = ms_unet_params(r->net);
+		ms_param_fill(ms_params_find(ps, "conv_out.weight"), 0);
+		ms_param_fill(ms_params_find(ps, "conv_out.bias"), 0);
+	}
 	return r;
 fail:
 	ms_refiner_free(r);
@@ -39,8 +57,9 @@ static void unplan(ms_refiner *r)
 	free(r->yt);
 	free(r->eps);
 	free(r->dz);
+	free(r->z);
 	r->t = NULL;
-	r->x = r->tf = r->yt = r->eps = r->dz = NULL;
+	r->x = r->tf = r->yt = r->eps = r->dz = r->z = NULL;
 	r->N = 0;
 }
 
@@ -62,7 +81,8 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train)
 	if (ms_unet_plan(r->net, N, H, W, train) < 0 || !(r->t = ms_calloc(N, sizeof *r->t)) ||
 	    !(r->x = ms_calloc(n, (r->C + 2) * sizeof(float))) ||
 	    !(r->tf = ms_calloc(N, sizeof(float))) || !(r->yt = ms_calloc(n, sizeof(float))) ||
-	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float)))) {
+	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float))) ||
+	    !(r->z = ms_calloc(n, sizeof(float)))) {
 		unplan(r);
 		return -1;
 	}
@@ -96,6 +116,26 @@ void ms_refiner_draw(ms_refiner *r, const float *y0, const float *p, ms_rng *rng
 			r->yt[i] = ms_rng_uniform(rng) < ms_bbdm_marginal(&r->bb, r->t[n], y0[i], p[i]);
 }
 
+/* r->z = the flip logits of the network's output net [N,HW] at times t[N] (residual:
+ * plus the prior's own); dp (may be NULL) += dz times their derivative in p */
+static const float *logits(ms_refiner *r, const float *net, const int *t, const float *p,
+                           size_t ps, const float *dz, float *dp)
+{
+	size_t hw = (size_t)r->H * r->W;
+	if (r->output == MS_REFINE_DIRECT)
+		return net;
+	for (int n = 0; n < r->N; n++)
+		for (size_t i = 0; i < hw; i++) {
+			size_t j = n * hw + i;
+			double d;
+			r->z[j] = net[j] + (float)ms_bbdm_prior_logit(&r->bb, t[n], r->yt[j] > 0.5f,
+			                                              p[n * ps + i], dz ? &d : NULL);
+			if (dz && dp)
+				dp[j] += (float)(dz[j] * d);
+		}
+	return r->z;
+}
+
 double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const float *p,
                        int backward, float *dp, float w)
 {
@@ -104,9 +144,12 @@ double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const f
 	input(r, img, (size_t)r->C * hw, r->yt, p, hw);
 	for (int n = 0; n < r->N; n++)
 		r->tf[n] = (float)r->t[n];
-	const float *z = ms_unet_forward(r->net, r->x, r->tf, NULL);       /* [N,1,H,W] */
+	const float *net = ms_unet_forward(r->net, r->x, r->tf, NULL);     /* [N,1,H,W] */
+	const float *z = logits(r, net, r->t, p, hw, NULL, NULL);
 	double loss = ms_bbdm_loss_map(&r->bb, r->t, r->N, hw, r->yt, y0, p, z, r->flip, r->dz,
 	                               dp, w);
+	if (dp)
+		logits(r, net, r->t, p, hw, r->dz, dp);
 	if (backward)
 		ms_unet_backward(r->net, r->dz);
 	return loss;
@@ -127,9 +170,12 @@ int ms_refiner_run(ms_refiner *r, int H, int W, const float *img, const float *p
 		memset(unc, 0, hw * sizeof *unc);
 	for (int s = 0; s < n; s++) {
 		input(r, img, 0, r->yt, p, 0);
-		for (int k = 0; k < K; k++)
+		for (int k = 0; k < K; k++) {
 			r->tf[k] = (float)ts[s];
+			r->t[k] = ts[s];
+		}
 		const float *z = ms_unet_forward(r->net, r->x, r->tf, NULL);
+		z = logits(r, z, r->t, p, 0, NULL, NULL);
 		ms_sigmoid_forward(z, r->eps, K * hw);                          /* eps_hat */
 		for (int k = 0; k < K && s + 1 < n; k++)
 			ms_bbdm_step(&r->bb, sampler, ts[s], ts[s + 1], hw, r->yt + k * hw,
@@ -157,8 +203,9 @@ int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long st
 {
 	char head[256];
 	snprintf(head, sizeof head,
-	         "kind=refine\nT=%d\nschedule=%s\nchannels=%d\nloss=%s\nprior=sigmoid\n", r->bb.T,
-	         ms_bbdm_schedule_name(r->bb.kind), r->C, flip_names[r->flip]);
+	         "kind=refine\nT=%d\nschedule=%s\nchannels=%d\nloss=%s\noutput=%s\n"
+	         "prior=sigmoid\n", r->bb.T, ms_bbdm_schedule_name(r->bb.kind), r->C,
+	         flip_names[r->flip], output_names[r->output]);
 	size_t n = strlen(head) + (extra ? strlen(extra) : 0) + 2;
 	char *all = ms_malloc(n);
 	if (!all)
@@ -183,7 +230,7 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 	ms_rec m;
 	char b[64];
 	long T, C;
-	int sched, flip;
+	int sched, flip, output = MS_REFINE_DIRECT;
 	ms_refiner *r = NULL;
 	ms_rec_init(&m);
 	ms_unet *u = ms_unet_load(path, opt, &m);
@@ -202,6 +249,10 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 	}
 	flip = ms_meta_get(&m, "loss", b, sizeof b) && !strcmp(b, "bce") ? MS_BBDM_BCE
 	                                                                  : MS_BBDM_FOCAL;
+	if (ms_meta_get(&m, "output", b, sizeof b) && (output = ms_refine_output_parse(b)) < 0) {
+		ms_error("%s: refiner checkpoint has an unknown output=%s", path, b);
+		goto out;
+	}
 	const ms_unet_cfg *c = ms_unet_cfg_of(u);
 	if (c->in_ch != C + 2 || c->out_ch != 1 || !c->temb) {
 		ms_error("%s: refiner network must take %ld+2 channels, give 1, embed time", path, C);
@@ -212,6 +263,7 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 	ms_bbdm_init(&r->bb, (int)T, sched);
 	r->C = (int)C;
 	r->flip = flip;
+	r->output = output;
 	r->net = u;
 	u = NULL;
 	if (model) {

@@ -1,20 +1,27 @@
 /* HiDiff's refiner: a U-Net with time embedding on concat(image, y_t, prior) whose
  * sigmoid output is eps_hat = P(pixel flipped), trained with the BBDM loss and run as
- * a reverse Bernoulli diffusion from the segmentor's prior (methods.md section 3). */
+ * a reverse Bernoulli diffusion from the segmentor's prior (methods.md section 3).
+ * Output direct: eps_hat = sigmoid(net); residual: eps_hat = sigmoid(net + the flip
+ * logit of the prior alone, ms_bbdm_prior_logit), with the last layer zeroed at the
+ * start, so that an untrained refiner samples y_0 ~ B(p) and training learns where to
+ * depart from the segmentor. */
 #ifndef MS_REFINE_H
 #define MS_REFINE_H
 
 #include "bernoulli.h"
 #include "nn/nn.h"
 
+enum { MS_REFINE_DIRECT, MS_REFINE_RESIDUAL };    /* outputs */
+
 typedef struct {
 	ms_unet *net;
 	ms_bbdm bb;
 	int C, flip;                  /* image channels (net input C + 2), MS_BBDM_FOCAL/BCE */
+	int output;                   /* MS_REFINE_DIRECT/RESIDUAL */
 	/* plan */
 	int N, H, W, train;
 	int *t;                       /* [N] timesteps */
-	float *x, *tf, *yt, *eps, *dz; /* [N,C+2,H,W], [N], [N,HW] x3 */
+	float *x, *tf, *yt, *eps, *dz, *z; /* [N,C+2,H,W], [N], [N,HW] x4 */
 } ms_refiner;
 
 /* a training set held in memory: n images [C,H,W], masks y0 [HW] 0/1, priors p [HW] */
@@ -23,8 +30,11 @@ typedef struct {
 	float *img, *y0, *p;
 } ms_refine_set;
 
-ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, uint64_t seed);
-/* checkpoint: ms_unet_save with kind=refine T= schedule= channels= loss= prior=sigmoid
+ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, int output,
+                           uint64_t seed);
+int ms_refine_output_parse(const char *s);          /* -1 if unknown */
+/* checkpoint: ms_unet_save with kind=refine T= schedule= channels= loss= output=
+ * prior=sigmoid (a checkpoint without output= is direct)
  * plus extra ("key=value\n" lines or NULL); load checks kind=refine. model (may be NULL)
  * receives the "model" record */
 int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long step,
@@ -37,7 +47,8 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train);
 void ms_refiner_draw(ms_refiner *r, const float *y0, const float *p, ms_rng *rng);
 /* forward on (img, r->yt, p) at r->t and the loss of methods.md (bits per pixel);
  * backward accumulates parameter gradients when set; dp (may be NULL) receives
- * w d loss / d p through the posterior formulas only (not through the network input) */
+ * w d loss / d p through the posterior formulas and the residual's prior logit, not
+ * through the network input */
 double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const float *p,
                        int backward, float *dp, float w);
 /* K reverse runs of n steps from y_T ~ B(p) on one image [C,H,W] (plans N = K); prob:

@@ -52,7 +52,25 @@ setup() {
 	[[ "$output" == *"6 samples 1x16x16, steps 3 from 0"* ]]
 	[[ "$output" == *"step 3/3 loss "* ]]
 	run ms-info "$T/r.ms"
-	[[ "${lines[0]}" == *"in=3 out=1 width=8"*"temb=1"*"step=3"*"kind=refine T=6 schedule=cosine channels=1 loss=bce prior=sigmoid"* ]]
+	[[ "${lines[0]}" == *"in=3 out=1 width=8"*"temb=1"*"step=3"*"kind=refine T=6 schedule=cosine channels=1 loss=bce output=direct prior=sigmoid"* ]]
+}
+
+@test "--output residual: an untrained refiner keeps the prior (DDIM, mean over 64 runs)" {
+	ms-refine train -o "$T/z.ms" --output residual --steps 1 --lr 0 $TR <"$D/p.ms" 2>/dev/null
+	run ms-info "$T/z.ms"
+	[[ "${lines[0]}" == *"loss=bce output=residual prior=sigmoid"* ]]
+	ms-refine -m "$T/z.ms" --samples 64 --sampler ddim --threads 1 <"$D/p.ms" >"$T/z.out"
+	run /usr/bin/python3 -c '
+import sys; sys.path.insert(0, sys.argv[1])
+from msstream import read
+r = {}
+for name, meta, a in read(open(sys.argv[2], "rb")):
+    r.setdefault(meta["id"], {})[name] = a
+d = max(abs(float(s["prob"].mean()) - float(s["prior"].mean())) for s in r.values())
+print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
+	[ "$output" = "ok" ]
+	run -2 ms-refine train -o "$T/x.ms" --output bent
+	[[ "$output" == "ms-refine: --output: unknown value 'bent'"* ]]
 }
 
 @test "refine: prob and pred replaced, uncertainty, prior, prior_pred appended, values in range" {

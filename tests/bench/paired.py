@@ -1,10 +1,12 @@
 """Paired comparison of two ms-score tables of the same samples (benchmark helper).
 
-    /usr/bin/python3 tests/bench/paired.py A.tsv B.tsv [STREAM.ms]
+    /usr/bin/python3 tests/bench/paired.py A.tsv[,A2.tsv...] B.tsv[,B2.tsv...] [STREAM.ms]
 
 For dice and hd95: mean of A, mean of B, mean of B - A with a 95% t interval and the
 Wilcoxon signed-rank p, over samples scored in both (nan rows dropped per metric).
-With STREAM (holding each sample's `mask`), also for the smallest third by mask area.
+Several tables on a side (one per training seed, say) are averaged per sample first,
+and each table's own mean is printed. With STREAM (holding each sample's `mask`), also
+for the smallest third by mask area.
 """
 import sys
 
@@ -27,6 +29,16 @@ def table(path):
     return rows
 
 
+def tables(arg):
+    """the per-sample mean of comma-separated tables (each printed with its mean)"""
+    ts = [table(p) for p in arg.split(",")]
+    if len(ts) > 1:
+        for p, t in zip(arg.split(","), ts):
+            print(f"table\t{p}\tdice={np.nanmean([r['dice'] for r in t.values()]):.4f}")
+    ids = [i for i in ts[0] if all(i in t for t in ts)]
+    return {i: {m: float(np.mean([t[i][m] for t in ts])) for m in ts[0][i]} for i in ids}
+
+
 def compare(a, b, ids, label):
     for m in ("dice", "hd95"):
         x = np.array([a[i][m] for i in ids])
@@ -41,7 +53,7 @@ def compare(a, b, ids, label):
               f"wilcoxon_p={p:.3g}")
 
 
-a, b = table(sys.argv[1]), table(sys.argv[2])
+a, b = tables(sys.argv[1]), tables(sys.argv[2])
 ids = [i for i in a if i in b]
 compare(a, b, ids, "all")
 if len(sys.argv) > 3:

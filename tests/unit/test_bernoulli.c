@@ -79,6 +79,34 @@ static void test_posterior(void)
 	}
 }
 
+/* the prior's own flip logit: brute-force Bayes over y_0 ~ B(p), derivative, clamp */
+static void test_prior_logit(void)
+{
+	const double ps[] = { 0.01, 0.2, 0.5, 0.77, 0.9995 };
+	ms_bbdm b;
+	ms_bbdm_init(&b, 10, MS_BBDM_COSINE);
+	for (int t = 1; t <= 10; t++)
+		for (int yt = 0; yt < 2; yt++)
+			for (int i = 0; i < 5; i++) {
+				double p = ps[i], j[2], d, h = 1e-7;
+				for (int y0 = 0; y0 < 2; y0++)
+					j[y0] = bern(p, y0) * bern(ms_bbdm_marginal(&b, t, y0, p), yt);
+				double e = j[!yt] / (j[0] + j[1]), z = ms_bbdm_prior_logit(&b, t, yt, p, &d);
+				if (e < MS_BBDM_PRIOR_CLAMP || e > 1 - MS_BBDM_PRIOR_CLAMP) {
+					CHECK(d == 0);
+					CHECK_NEAR(fabs(z), log(1 / MS_BBDM_PRIOR_CLAMP - 1), 1e-12);
+					continue;
+				}
+				CHECK_NEAR(1 / (1 + exp(-z)), e, 1e-12);
+				CHECK_NEAR(d, (ms_bbdm_prior_logit(&b, t, yt, p + h, NULL) -
+				               ms_bbdm_prior_logit(&b, t, yt, p - h, NULL)) / (2 * h),
+				           1e-5 * (1 + fabs(d)));
+			}
+	/* at t = T the flip leaves y0_hat = p whatever y_T is */
+	double z = ms_bbdm_prior_logit(&b, 10, 1, 0.3, NULL);
+	CHECK_NEAR(1 - 1 / (1 + exp(-z)), 0.3, 1e-12);
+}
+
 /* y_t ~ B(q(y_t | y_0, p)) drawn by chaining the one-step transitions from y_0 */
 static void test_marginal(void)
 {
@@ -185,6 +213,7 @@ int main(void)
 {
 	RUN(test_schedule);
 	RUN(test_posterior);
+	RUN(test_prior_logit);
 	RUN(test_marginal);
 	RUN(test_loss_grad);
 	RUN(test_steps);

@@ -22,7 +22,7 @@ static void test_run(void)
 {
 	float img[HW], y0[HW], p[HW], a[HW], u[HW], b[HW], v[HW];
 	fixture(img, y0, p);
-	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, 3);
+	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, MS_REFINE_DIRECT, 3);
 	CHECK(r != NULL);
 	for (int s = 0; s < 2; s++) {
 		ms_rng g, g2;
@@ -69,7 +69,7 @@ static void test_train(void)
 	float img[B * HW], y0[B * HW], p[B * HW];
 	for (int n = 0; n < B; n++)
 		fixture(img + n * HW, y0 + n * HW, p + n * HW);
-	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, 5);
+	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, MS_REFINE_DIRECT, 5);
 	ms_adam a;
 	ms_adam_init(&a, 3e-3, 0, 1);
 	CHECK(ms_refiner_plan(r, B, H, H, 1) == 0);
@@ -86,6 +86,57 @@ static void test_train(void)
 	ms_refiner_free(r);
 }
 
+/* an untrained residual refiner is the prior alone: its DDIM runs keep y_t ~ B(p) and
+ * average to p (ancestral steps with a soft y0_hat do not: the posterior is not linear
+ * in y_0), and its loss's d/dp (the zeroed output ignores the input) matches differences */
+static void test_residual(void)
+{
+	enum { K = 256 };
+	float img[HW], y0[HW], p[HW];
+	static float prob[HW];
+	fixture(img, y0, p);
+	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_BCE, MS_REFINE_RESIDUAL, 5);
+	CHECK(r != NULL);
+	{
+		ms_rng g;
+		ms_rng_init(&g, 9, 0);
+		double sum[2] = { 0 }, n[2] = { 0 };
+		for (int k = 0; k < K / 16; k++) {
+			CHECK(ms_refiner_run(r, H, H, img, p, 16, 10, MS_BBDM_DDIM, &g, prob, NULL) == 0);
+			for (int i = 0; i < HW; i++)
+				if (p[i] == 0.7f || p[i] == 0.2f) {
+					sum[p[i] == 0.7f] += prob[i];
+					n[p[i] == 0.7f]++;
+				}
+		}
+		CHECK_NEAR(sum[0] / n[0], 0.2, 4.5 * 0.5 / sqrt(n[0] * 16));
+		CHECK_NEAR(sum[1] / n[1], 0.7, 4.5 * 0.5 / sqrt(n[1] * 16));
+	}
+	enum { B = 2 };
+	float bi[B * HW], by[B * HW], bp[B * HW], dp[B * HW];
+	for (int n = 0; n < B; n++)
+		fixture(bi + n * HW, by + n * HW, bp + n * HW);
+	CHECK(ms_refiner_plan(r, B, H, H, 1) == 0);
+	ms_rng g;
+	ms_rng_init(&g, 4, 4);
+	ms_refiner_draw(r, by, bp, &g);
+	ms_params_zero_grad(ms_unet_params(r->net));
+	ms_refiner_loss(r, bi, by, bp, 0, dp, 1);
+	double worst = 0, h = 1e-3;
+	for (int i = 0; i < B * HW; i += 5) {
+		float v = bp[i], hi = v + (float)h, lo = v - (float)h;
+		bp[i] = hi;
+		double lp = ms_refiner_loss(r, bi, by, bp, 0, NULL, 1);
+		bp[i] = lo;
+		double lm = ms_refiner_loss(r, bi, by, bp, 0, NULL, 1);
+		bp[i] = v;
+		double fd = (lp - lm) / ((double)hi - lo), e = fabs(fd - dp[i]) / (1e-3 + fabs(fd));
+		worst = e > worst ? e : worst;
+	}
+	CHECK(worst < 1e-2);
+	ms_refiner_free(r);
+}
+
 static void test_alternate(void)
 {
 	enum { B = 2 };
@@ -98,7 +149,7 @@ static void test_alternate(void)
 	float w[2][2];
 	for (int k = 0; k < 2; k++) {
 		ms_unet *seg = ms_unet_new(&c, 7);
-		ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, 5);
+		ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, MS_REFINE_DIRECT, 5);
 		ms_adam a, sa;
 		ms_adam_init(&a, 1e-3, 0.01, 1);
 		ms_adam_init(&sa, 1e-3, 0.01, 1);
@@ -127,6 +178,7 @@ int main(void)
 	ms_threads(1);
 	RUN(test_run);
 	RUN(test_train);
+	RUN(test_residual);
 	RUN(test_alternate);
 	return test_summary("refine");
 }
