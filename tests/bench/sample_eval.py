@@ -3,7 +3,7 @@
     /usr/bin/python3 tests/bench/sample_eval.py MODEL BUSI.ms KVASIR.ms [THREADS]
 
 BUSI.ms / KVASIR.ms: test-split samples with image, mask, edges (ms-edges default) and
-prompt=. Fixed choices (not tuned): the first 12 samples of each; soft edges of an image
+prompt=; either may be - (a generator of one data set). Fixed choices (not tuned): the first 12 samples of each; soft edges of an image
 (ms-edges -m soft) and the condition binarised at 0.25; F1 with a 1-pixel tolerance.
 - condition: F1(soft edges of each synthetic image, its condition), beside the real
   image's own edges and a different real image's edges against the same condition;
@@ -24,8 +24,8 @@ root = __file__.rsplit("/", 3)[0]
 sys.path.insert(0, root + "/tests/ref")
 from msstream import read  # noqa: E402
 
-model, files, threads = sys.argv[1], {"busi": sys.argv[2], "kvasir": sys.argv[3]}, \
-    sys.argv[4] if len(sys.argv) > 4 else "1"
+model, threads = sys.argv[1], sys.argv[4] if len(sys.argv) > 4 else "1"
+files = {k: v for k, v in (("busi", sys.argv[2]), ("kvasir", sys.argv[3])) if v != "-"}
 prompts = {"busi": "breast ultrasound", "kvasir": "colonoscopy polyp"}
 NCOND, TH = 12, 0.25
 

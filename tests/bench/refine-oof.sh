@@ -1,0 +1,56 @@
+#!/bin/sh
+# The refiner recipe of ms-refine(1) on a held-out split, at 64x64 (issue 6): a segmentor
+# on the whole train split (the one scored), two more on its halves, each giving the
+# priors of the other half (held-out-fold priors); a refiner with --output residual
+# learns from those; on the test split the segmentor alone and segmentor + refiner (K
+# samples) are compared paired (tests/bench/paired.py, also for the smallest third).
+# Usage: tests/bench/refine-oof.sh busi|kvasir [OUTDIR [K [REFINE_STEPS]]]
+# Everything width 16, batch 8, seed 1, one thread (the two half segmentors side by
+# side). Writes OUTDIR/NAME-oof.log and the streams, models and tables beside it.
+set -e
+name=$1
+out=${2:-/tmp/refine-oof}
+k=${3:-16}
+steps=${4:-800}
+case $name in
+busi) data=${MS_DATA:-/work/shared/data}/busi ;;
+kvasir) data=${MS_DATA:-/work/shared/data}/kvasir-seg ;;
+*) echo "usage: $0 busi|kvasir [OUTDIR [K [REFINE_STEPS]]]" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/../.."
+bin=$out/bin
+mkdir -p "$bin"
+cp bin/ms-import bin/ms-pick bin/ms-segment bin/ms-refine bin/ms-score "$bin/"
+PATH=$bin:$PATH
+o=$out/$name
+log=$o-oof.log
+{
+	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "commit $(git rev-parse --short HEAD) K $k refine steps $steps"
+} >"$log"
+ms-import --size 64x64 --mask-dir "$data/masks" "$data/images" >"$o-all.ms"
+awk 'NR % 2' "pipelines/splits/$name-train.txt" >"$o-half1.txt"
+awk '!(NR % 2)' "pipelines/splits/$name-train.txt" >"$o-half2.txt"
+seg() {   # MODEL IDS
+	ms-pick --ids "$2" <"$o-all.ms" | ms-segment train -o "$1" --steps 500 --width 16 \
+		--batch 8 --seed 1 --threads 1 --save-every 0 2>"$1.log"
+}
+start=$(date +%s)
+seg "$o-seg.ms" "pipelines/splits/$name-train.txt" &
+seg "$o-seg1.ms" "$o-half1.txt"
+wait
+seg "$o-seg2.ms" "$o-half2.txt"
+{ ms-pick --ids "$o-half2.txt" <"$o-all.ms" | ms-segment -m "$o-seg1.ms" --threads 1
+  ms-pick --ids "$o-half1.txt" <"$o-all.ms" | ms-segment -m "$o-seg2.ms" --threads 1; } >"$o-oof.ms"
+ms-refine train -o "$o-refine.ms" --output residual --steps "$steps" --lr 3e-3 --width 16 \
+	--batch 8 --seed 1 --threads 1 --save-every 0 <"$o-oof.ms" 2>"$o-refine.log"
+echo "train seconds $(($(date +%s) - start))" >>"$log"
+ms-pick --ids "pipelines/splits/$name-test.txt" <"$o-all.ms" |
+	ms-segment -m "$o-seg.ms" --threads 1 >"$o-test.ms"
+ms-refine -m "$o-refine.ms" --samples "$k" --threads 1 <"$o-test.ms" >"$o-refined.ms"
+ms-score --pred pred <"$o-test.ms" >"$o-base.tsv"
+ms-score --pred pred <"$o-refined.ms" >"$o-refined.tsv"
+/usr/bin/python3 tests/bench/paired.py "$o-base.tsv" "$o-refined.tsv" "$o-test.ms" \
+	>"$o-paired.txt" 2>/dev/null
+cat "$o-paired.txt" >>"$log"
+echo "date $(date -u +%FT%TZ) done" >>"$log"
