@@ -18,8 +18,8 @@ static const char usage[] =
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
 	"       [--seed S] [--threads T]";
 
-enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, SEED, THREADS, WIDTH, RESUME, SAVE,
-       REPORT, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
+enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, SEED, THREADS, WIDTH, RESUME,
+       SAVE, REPORT, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
 static const char *out, *model, *segpath, *segout;
 static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
             report = 0, samples = 1;
@@ -100,7 +100,8 @@ static void options(int argc, char **argv, int train)
 		{ "help", no_argument, 0, 'h' }, { 0 } };
 	static const char *const lrn[] = { "constant", "cosine", "poly" },
 	                         *const sn[] = { "linear", "cosine" }, *const ln[] = { "focal", "bce" },
-	                         *const on[] = { "direct", "residual" }, *const smp[] = { "ancestral", "ddim" };
+	                         *const on[] = { "direct", "residual" },
+	                         *const smp[] = { "ancestral", "ddim" };
 	static const int train_only[] = { BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, WIDTH,
 	                                  RESUME, SAVE, REPORT, SEGM, ALT, LAMBDA, SEGOUT };
 	int c;

@@ -1,21 +1,24 @@
 #!/bin/sh
 # The refiner recipe of ms-refine(1) on a held-out split, at 64x64 (issue 6): a segmentor
-# on the whole train split (the one scored), two more on its halves, each giving the
-# priors of the other half (held-out-fold priors); a refiner with --output residual
-# learns from those; on the test split the segmentor alone and segmentor + refiner (K
-# samples) are compared paired (tests/bench/paired.py, also for the smallest third).
-# Usage: tests/bench/refine-oof.sh busi|kvasir [OUTDIR [K [REFINE_STEPS]]]
-# Everything width 16, batch 8, seed 1, one thread (the two half segmentors side by
-# side). Writes OUTDIR/NAME-oof.log and the streams, models and tables beside it.
+# on the whole train split (the one scored) and FOLDS more, each on the train split less
+# one fold and giving the priors of that fold (held-out-fold priors); a refiner with
+# --output residual learns from those; on the test split the segmentor alone and
+# segmentor + refiner (K samples) are compared paired (tests/bench/paired.py, also for
+# the smallest third).
+# Usage: tests/bench/refine-oof.sh busi|kvasir [OUTDIR [K [REFINE_STEPS [FOLDS]]]]
+#   K 16, REFINE_STEPS 800, FOLDS 2.
+# Everything width 16, batch 8, seed 1, one thread (segmentors two side by side). Writes
+# OUTDIR/NAME-oof.log and the streams, models and tables beside it.
 set -e
 name=$1
 out=${2:-/tmp/refine-oof}
 k=${3:-16}
 steps=${4:-800}
+folds=${5:-2}
 case $name in
 busi) data=${MS_DATA:-/work/shared/data}/busi ;;
 kvasir) data=${MS_DATA:-/work/shared/data}/kvasir-seg ;;
-*) echo "usage: $0 busi|kvasir [OUTDIR [K [REFINE_STEPS]]]" >&2; exit 2 ;;
+*) echo "usage: $0 busi|kvasir [OUTDIR [K [REFINE_STEPS [FOLDS]]]]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."
 bin=$out/bin
@@ -26,22 +29,27 @@ o=$out/$name
 log=$o-oof.log
 {
 	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "commit $(git rev-parse --short HEAD) K $k refine steps $steps"
+	echo "commit $(git rev-parse --short HEAD) K $k refine steps $steps folds $folds"
 } >"$log"
 ms-import --size 64x64 --mask-dir "$data/masks" "$data/images" >"$o-all.ms"
-awk 'NR % 2' "pipelines/splits/$name-train.txt" >"$o-half1.txt"
-awk '!(NR % 2)' "pipelines/splits/$name-train.txt" >"$o-half2.txt"
 seg() {   # MODEL IDS
 	ms-pick --ids "$2" <"$o-all.ms" | ms-segment train -o "$1" --steps 500 --width 16 \
 		--batch 8 --seed 1 --threads 1 --save-every 0 2>"$1.log"
 }
 start=$(date +%s)
 seg "$o-seg.ms" "pipelines/splits/$name-train.txt" &
-seg "$o-seg1.ms" "$o-half1.txt"
+for i in $(seq "$folds"); do
+	awk -v i="$i" -v f="$folds" 'NR % f == i % f' "pipelines/splits/$name-train.txt" \
+		>"$o-fold$i.txt"
+	awk -v i="$i" -v f="$folds" 'NR % f != i % f' "pipelines/splits/$name-train.txt" \
+		>"$o-rest$i.txt"
+	seg "$o-seg$i.ms" "$o-rest$i.txt" &
+	if [ $((i % 2)) = 1 ]; then wait; fi
+done
 wait
-seg "$o-seg2.ms" "$o-half2.txt"
-{ ms-pick --ids "$o-half2.txt" <"$o-all.ms" | ms-segment -m "$o-seg1.ms" --threads 1
-  ms-pick --ids "$o-half1.txt" <"$o-all.ms" | ms-segment -m "$o-seg2.ms" --threads 1; } >"$o-oof.ms"
+for i in $(seq "$folds"); do
+	ms-pick --ids "$o-fold$i.txt" <"$o-all.ms" | ms-segment -m "$o-seg$i.ms" --threads 1
+done >"$o-oof.ms"
 ms-refine train -o "$o-refine.ms" --output residual --steps "$steps" --lr 3e-3 --width 16 \
 	--batch 8 --seed 1 --threads 1 --save-every 0 <"$o-oof.ms" 2>"$o-refine.log"
 echo "train seconds $(($(date +%s) - start))" >>"$log"
