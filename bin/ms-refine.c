@@ -9,21 +9,24 @@
 #include <time.h>
 
 #include "refine.h"
+#include "segment.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
 	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--output residual|direct]\n"
 	"       [--seed S] [--threads T] [--width W] [--resume] [--save-every N] [--report N]\n"
+	"       [--val-fraction F [--best FILE]]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
 	"       [--seed S] [--threads T]";
 
 enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, SEED, THREADS, WIDTH, RESUME,
-       SAVE, REPORT, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
-static const char *out, *model, *segpath, *segout;
+       SAVE, REPORT, VAL, BEST, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
+enum { VAL_SAMPLES = 4 };   /* reverse runs averaged per validation image */
+static const char *out, *model, *segpath, *segout, *best;
 static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
             report = 0, samples = 1;
-static double lr = 1e-4, wd = 0.01, lambda = 0.1;
+static double lr = 1e-4, wd = 0.01, lambda = 0.1, val_fraction;
 static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_BCE,
            output = MS_REFINE_DIRECT, resume, alternate,
            sampler = MS_BBDM_ANCESTRAL, given[NOPT];
@@ -47,7 +50,9 @@ static void help(void)
 	       "  --seed S, --threads T, --width W (U-Net base width, 32)\n"
 	       "  --resume            continue training MODEL\n"
 	       "  --save-every N      checkpoint every N steps (500, 0 = at the end)\n"
-	       "  --report N          progress every N steps (default steps/20)\n"
+	       "  --report N          progress (and validation) every N steps (steps/20)\n"
+	       "  --val-fraction F    samples held out by hash of id to validate on (0)\n"
+	       "  --best FILE         write the weights of the best validation Dice there\n"
 	       "  --segmentor FILE    segmentor checkpoint (ms-segment) for --alternate\n"
 	       "  --alternate         alternate refiner and segmentor steps (HiDiff)\n"
 	       "  --lambda L          weight of the diffusion loss for the segmentor (0.1)\n"
@@ -93,6 +98,7 @@ static void options(int argc, char **argv, int train)
 		{ "seed", required_argument, 0, SEED }, { "threads", required_argument, 0, THREADS },
 		{ "width", required_argument, 0, WIDTH }, { "resume", no_argument, 0, RESUME },
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
+		{ "val-fraction", required_argument, 0, VAL }, { "best", required_argument, 0, BEST },
 		{ "segmentor", required_argument, 0, SEGM }, { "alternate", no_argument, 0, ALT },
 		{ "lambda", required_argument, 0, LAMBDA },
 		{ "segmentor-out", required_argument, 0, SEGOUT },
@@ -103,7 +109,8 @@ static void options(int argc, char **argv, int train)
 	                         *const on[] = { "direct", "residual" },
 	                         *const smp[] = { "ancestral", "ddim" };
 	static const int train_only[] = { BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, WIDTH,
-	                                  RESUME, SAVE, REPORT, SEGM, ALT, LAMBDA, SEGOUT };
+	                                  RESUME, SAVE, REPORT, VAL, BEST, SEGM, ALT, LAMBDA,
+	                                  SEGOUT };
 	int c;
 	while ((c = getopt_long(argc, argv, "o:m:", opts, NULL)) != -1) {
 		if (c > 0 && c < NOPT)
@@ -126,6 +133,8 @@ static void options(int argc, char **argv, int train)
 		case RESUME: resume = 1; break;
 		case SAVE: save_every = integer(optarg, 0, 100000000, "--save-every"); break;
 		case REPORT: report = integer(optarg, 1, 100000000, "--report"); break;
+		case VAL: val_fraction = number(optarg, 0, 0.9, "--val-fraction"); break;
+		case BEST: best = optarg; break;
 		case SEGM: segpath = optarg; break;
 		case ALT: alternate = 1; break;
 		case LAMBDA: lambda = number(optarg, 0, 1e6, "--lambda"); break;
@@ -149,6 +158,8 @@ static void options(int argc, char **argv, int train)
 			usage_error(usage, "--lambda and --segmentor-out need --alternate");
 		if (width % 8)
 			usage_error(usage, "--width %ld: must be a multiple of 8", width);
+		if (best && !(val_fraction > 0))
+			usage_error(usage, "--best needs --val-fraction");
 		return;
 	}
 	if (!model || out)
@@ -378,7 +389,8 @@ static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *s
 	ms_stop_release();
 }
 
-static void read_set(ms_refine_set *d)
+/* the training samples into d, those held out for validation into v */
+static void read_set(ms_refine_set *d, ms_refine_set *v)
 {
 	sample s = { 0 };
 	ms_rec pend;
@@ -394,14 +406,19 @@ static void read_set(ms_refine_set *d)
 		shaped(&s, km, MS_U8, im, "mask");
 		if (kp >= 0)
 			shaped(&s, kp, MS_F32, im, "prob");
-		if (ms_refine_set_add(d, (int)im->shape[0], (int)im->shape[1], (int)im->shape[2],
+		ms_refine_set *to = kp >= 0 && ms_seg_is_val(s.id, val_fraction) ? v : d;
+		if (ms_refine_set_add(to, (int)im->shape[0], (int)im->shape[1], (int)im->shape[2],
 		                      im->data, s.r[km].t.data, kp >= 0 ? s.r[kp].t.data : NULL) < 0)
 			die("sample '%s': %s", s.id, ms_errmsg());
 	}
 	clear(&s);
 	free(s.r);
 	if (!d->n)
-		die("no samples with image, mask%s", alternate ? "" : " and prob");
+		die("no %ssamples with image, mask%s", v->n ? "training " : "",
+		    alternate ? "" : " and prob");
+	if (v->n && (v->C != d->C || v->H != d->H || v->W != d->W))
+		die("validation samples of %dx%dx%d differ from the training ones, %dx%dx%d", v->C,
+		    v->W, v->H, d->C, d->W, d->H);
 	if (skipped)
 		warn("%d samples without image, mask%s skipped", skipped, alternate ? "" : " or prob");
 }
@@ -427,6 +444,26 @@ static void resume_opts(const ms_rec *m)
 			lrs = i;
 }
 
+/* validation Dice at this step (and the prior's); a new best above vbest goes to --best */
+static double validate(ms_refiner *r, const ms_refine_set *v, long step, double vbest,
+                       double *prior)
+{
+	double vd = ms_refiner_validate(r, v, VAL_SAMPLES, (uint64_t)seed, prior);
+	if (vd < 0)
+		die("%s", ms_errmsg());
+	warn("step %ld validation Dice %.4f (prior %.4f, %d images)%s", step, vd, *prior, v->n,
+	     best && vd > vbest ? ", best so far" : "");
+	if (best && vd > vbest) {
+		ms_stop_hold();
+		char *e = extra_of();
+		if (ms_refiner_save(r, best, NULL, step, e) < 0)
+			die("%s", ms_errmsg());
+		free(e);
+		ms_stop_release();
+	}
+	return vd;
+}
+
 static double now(void)
 {
 	struct timespec t;
@@ -436,7 +473,7 @@ static double now(void)
 
 static void train(void)
 {
-	ms_refine_set d = { 0 };
+	ms_refine_set d = { 0 }, v = { 0 };
 	ms_adam a, sa;
 	ms_rec m, segm;
 	ms_refiner *r;
@@ -445,7 +482,7 @@ static void train(void)
 	ms_rec_init(&m);
 	ms_rec_init(&segm);
 	ms_threads((int)threads);
-	read_set(&d);
+	read_set(&d, &v);
 	memset(&a, 0, sizeof a);
 	if (resume) {
 		char v[32];
@@ -488,7 +525,14 @@ static void train(void)
 	      *p = y0 + batch * hw;
 	if (!report)
 		report = steps / 20 > 0 ? steps / 20 : 1;
-	warn("%d samples %dx%dx%d, steps %ld from %ld", d.n, d.C, d.W, d.H, steps, step);
+	char held[32] = "";
+	if (v.n)
+		snprintf(held, sizeof held, " (%d validation)", v.n);
+	warn("%d samples%s %dx%dx%d, steps %ld from %ld", d.n + v.n, held, d.C, d.W, d.H, steps,
+	     step);
+	double vbest = -1, vprior = 0;
+	if (v.n)
+		vbest = validate(r, &v, step, -1, &vprior);
 	ms_stop_catch();
 	double t0 = now(), sum = 0, ssum = 0;
 	long from = step, n = 0;
@@ -520,6 +564,10 @@ static void train(void)
 				warn("step %ld/%ld loss %.4f lr %.3g %.3f s/step", step, steps, sum / n, a.lr, dt);
 			sum = ssum = 0;
 			n = 0;
+			if (v.n) {
+				double vd = validate(r, &v, step, vbest, &vprior);
+				vbest = vd > vbest ? vd : vbest;
+			}
 		}
 		if (save_every && step % save_every == 0 && step < steps)
 			save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
@@ -530,12 +578,16 @@ static void train(void)
 		     ms_stop_signal() == SIGINT ? "interrupted" : "terminated", step, out);
 		exit(128 + ms_stop_signal());
 	}
+	if (v.n)
+		warn("done: best validation Dice %.4f (prior %.4f)%s%s", vbest, vprior,
+		     best ? ", weights in " : "", best ? best : "");
 	free(img);
 	ms_rec_free(&m);
 	ms_rec_free(&segm);
 	ms_unet_free(seg);
 	ms_refiner_free(r);
 	ms_refine_set_free(&d);
+	ms_refine_set_free(&v);
 }
 
 int main(int argc, char **argv)

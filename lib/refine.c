@@ -197,6 +197,46 @@ int ms_refiner_run(ms_refiner *r, int H, int W, const float *img, const float *p
 	return 0;
 }
 
+static double dice(const float *a, const float *b, size_t n)
+{
+	size_t both = 0, na = 0, nb = 0;
+	for (size_t i = 0; i < n; i++) {
+		na += a[i] > 0.5f;
+		nb += b[i] > 0.5f;
+		both += a[i] > 0.5f && b[i] > 0.5f;
+	}
+	return na + nb ? 2.0 * both / (na + nb) : 1;
+}
+
+double ms_refiner_validate(ms_refiner *r, const ms_refine_set *v, int K, uint64_t seed,
+                           double *prior)
+{
+	int N = r->N, H = r->H, W = r->W, train = r->train;
+	size_t hw = (size_t)v->H * v->W;
+	double sum = 0, psum = 0;
+	float *prob = ms_malloc(hw * sizeof *prob);
+	if (!prob)
+		return -1;
+	for (int i = 0; i < v->n; i++) {
+		ms_rng rng;
+		ms_rng_init(&rng, seed, (uint64_t)i);
+		const float *y0 = v->y0 + i * hw, *p = v->p + i * hw;
+		if (ms_refiner_run(r, v->H, v->W, v->img + i * v->C * hw, p, K, r->bb.T,
+		                   MS_BBDM_ANCESTRAL, &rng, prob, NULL) < 0) {
+			free(prob);
+			return -1;
+		}
+		sum += dice(prob, y0, hw);
+		psum += dice(p, y0, hw);
+	}
+	free(prob);
+	if (prior)
+		*prior = v->n ? psum / v->n : 0;
+	if (N && ms_refiner_plan(r, N, H, W, train) < 0)
+		return -1;
+	return v->n ? sum / v->n : 0;
+}
+
 /* ---- checkpoints */
 int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long step,
                     const char *extra)

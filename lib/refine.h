@@ -56,6 +56,12 @@ double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const f
 int ms_refiner_run(ms_refiner *r, int H, int W, const float *img, const float *p, int K,
                    int steps, int sampler, ms_rng *rng, float *prob, float *unc);
 
+/* mean Dice (threshold 0.5, both empty = 1) over the n samples of v of K reverse runs
+ * of all T steps (ancestral, noise from seed and the sample's index, so that two calls
+ * are paired), and in *prior (may be NULL) that of the prior itself; keeps r's plan */
+double ms_refiner_validate(ms_refiner *r, const ms_refine_set *v, int K, uint64_t seed,
+                           double *prior);
+
 /* training set: append one sample (copies), free */
 int ms_refine_set_add(ms_refine_set *d, int C, int H, int W, const float *img,
                       const uint8_t *mask, const float *p);

@@ -73,6 +73,27 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	[[ "$output" == "ms-refine: --output: unknown value 'bent'"* ]]
 }
 
+@test "--val-fraction validates held-out samples at each report; --best keeps the best weights" {
+	run ms-refine train -o "$T/x.ms" --steps 4 --report 2 --val-fraction 0.5 --best "$T/b.ms" \
+		$TR <"$D/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "ms-refine: 6 samples (3 validation) 1x16x16, steps 4 from 0" ]]
+	[ "$(grep -c '^ms-refine: step [024] validation Dice 0\.[0-9]* (prior 0\.[0-9]*, 3 images)' \
+		<<<"$output")" -eq 3 ]
+	# the last "best so far" is the step the best checkpoint holds, and it refines
+	s=$(grep 'best so far' <<<"$output" | tail -n 1 | cut -d' ' -f3)
+	[[ "$(ms-info "$T/b.ms" | head -n 1)" == *" step=$s "* ]]
+	! ms-info "$T/b.ms" | cut -f2 | grep -q '^adam\.'
+	ms-refine -m "$T/b.ms" --threads 1 <"$D/p.ms" | ms-info | grep -q uncertainty
+	# the training checkpoint is the last step's, as without validation
+	[[ "$(ms-info "$T/x.ms" | head -n 1)" == *" step=4 "* ]]
+	run -2 ms-refine train -o "$T/y.ms" --best "$T/c.ms" $TR
+	[[ "$output" == "ms-refine: --best needs --val-fraction"* ]]
+	run -2 ms-refine -m "$T/x.ms" --val-fraction 0.5
+	[[ "$output" == "ms-refine: --val-fraction is for train"* ]]
+	[ ! -e "$T/c.ms" ]
+}
+
 @test "refine: prob and pred replaced, uncertainty, prior, prior_pred appended, values in range" {
 	for k in 1 3; do
 		ms-refine -m "$D/r.ms" --samples $k --threads 1 <"$D/p.ms" >"$T/o$k.ms"

@@ -2,9 +2,10 @@
 # The refiner recipe of ms-refine(1) on a held-out split, at 64x64 (issue 6): a segmentor
 # on the whole train split (the one scored) and FOLDS more, each on the train split less
 # one fold and giving the priors of that fold (held-out-fold priors); a refiner with
-# --output residual learns from those; on the test split the segmentor alone and
-# segmentor + refiner (K samples) are compared paired (tests/bench/paired.py, also for
-# the smallest third).
+# --output residual learns from those, a tenth of them held out to keep the weights of
+# the best validation Dice (--val-fraction 0.1 --best, checked every 40 steps and before
+# the first); on the test split the segmentor alone and segmentor + refiner (K samples)
+# are compared paired (tests/bench/paired.py, also for the smallest third).
 # Usage: tests/bench/refine-oof.sh busi|kvasir [OUTDIR [K [REFINE_STEPS [FOLDS]]]]
 #   K 16, REFINE_STEPS 800, FOLDS 2.
 # Everything width 16, batch 8, seed 1, one thread (segmentors two side by side). Writes
@@ -51,11 +52,12 @@ for i in $(seq "$folds"); do
 	ms-pick --ids "$o-fold$i.txt" <"$o-all.ms" | ms-segment -m "$o-seg$i.ms" --threads 1
 done >"$o-oof.ms"
 ms-refine train -o "$o-refine.ms" --output residual --steps "$steps" --lr 3e-3 --width 16 \
-	--batch 8 --seed 1 --threads 1 --save-every 0 <"$o-oof.ms" 2>"$o-refine.log"
+	--batch 8 --seed 1 --threads 1 --save-every 0 --report 40 --val-fraction 0.1 \
+	--best "$o-best.ms" <"$o-oof.ms" 2>"$o-refine.log"
 echo "train seconds $(($(date +%s) - start))" >>"$log"
 ms-pick --ids "pipelines/splits/$name-test.txt" <"$o-all.ms" |
 	ms-segment -m "$o-seg.ms" --threads 1 >"$o-test.ms"
-ms-refine -m "$o-refine.ms" --samples "$k" --threads 1 <"$o-test.ms" >"$o-refined.ms"
+ms-refine -m "$o-best.ms" --samples "$k" --threads 1 <"$o-test.ms" >"$o-refined.ms"
 ms-score --pred pred <"$o-test.ms" >"$o-base.tsv"
 ms-score --pred pred <"$o-refined.ms" >"$o-refined.tsv"
 /usr/bin/python3 tests/bench/paired.py "$o-base.tsv" "$o-refined.tsv" "$o-test.ms" \

@@ -137,6 +137,33 @@ static void test_residual(void)
 	ms_refiner_free(r);
 }
 
+/* validation Dice: an untrained residual refiner on a hard prior keeps it (Dice 1 when the
+ * prior is the mask, 0 when it is its complement), the prior's own Dice exactly, the
+ * same value twice (paired noise), and the training plan left as it was */
+static void test_validate(void)
+{
+	float img[HW], y0[HW], p[HW];
+	fixture(img, y0, p);
+	ms_refine_set v = { 0 };
+	uint8_t m[HW];
+	for (int i = 0; i < HW; i++)
+		m[i] = y0[i] > 0.5f;
+	CHECK(ms_refine_set_add(&v, 1, H, H, img, m, y0) == 0);      /* prior = mask */
+	for (int i = 0; i < HW; i++)
+		p[i] = 1 - y0[i];
+	CHECK(ms_refine_set_add(&v, 1, H, H, img, m, p) == 0);       /* prior = complement */
+	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_BCE, MS_REFINE_RESIDUAL, 5);
+	CHECK(r != NULL && ms_refiner_plan(r, 3, H, H, 1) == 0);
+	double prior = -1, a = ms_refiner_validate(r, &v, 4, 7, &prior),
+	       b = ms_refiner_validate(r, &v, 4, 7, NULL);
+	CHECK_NEAR(prior, 0.5, 1e-12);
+	CHECK_NEAR(a, 0.5, 0.02);
+	CHECK(a == b);
+	CHECK(r->N == 3 && r->train == 1);
+	ms_refiner_free(r);
+	ms_refine_set_free(&v);
+}
+
 static void test_alternate(void)
 {
 	enum { B = 2 };
@@ -179,6 +206,7 @@ int main(void)
 	RUN(test_run);
 	RUN(test_train);
 	RUN(test_residual);
+	RUN(test_validate);
 	RUN(test_alternate);
 	return test_summary("refine");
 }
