@@ -416,6 +416,8 @@ static void read_set(ms_refine_set *d, ms_refine_set *v)
 	if (!d->n)
 		die("no %ssamples with image, mask%s", v->n ? "training " : "",
 		    alternate ? "" : " and prob");
+	if (best && !v->n)
+		die("--val-fraction %g holds out none of the %d samples", val_fraction, d->n);
 	if (v->n && (v->C != d->C || v->H != d->H || v->W != d->W))
 		die("validation samples of %dx%dx%d differ from the training ones, %dx%dx%d", v->C,
 		    v->W, v->H, d->C, d->W, d->H);

@@ -87,6 +87,8 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	ms-refine -m "$T/b.ms" --threads 1 <"$D/p.ms" | ms-info | grep -q uncertainty
 	# the training checkpoint is the last step's, as without validation
 	[[ "$(ms-info "$T/x.ms" | head -n 1)" == *" step=4 "* ]]
+	run -1 ms-refine train -o "$T/y.ms" --val-fraction 0.01 --best "$T/c.ms" $TR <"$D/p.ms"
+	[ "$output" = "ms-refine: --val-fraction 0.01 holds out none of the 6 samples" ]
 	run -2 ms-refine train -o "$T/y.ms" --best "$T/c.ms" $TR
 	[[ "$output" == "ms-refine: --best needs --val-fraction"* ]]
 	run -2 ms-refine -m "$T/x.ms" --val-fraction 0.5
