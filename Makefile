@@ -51,7 +51,7 @@ demo: $(BIN)
 	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v pipelines/demo.yaml
 
 # the small models the demo uses, trained on the BUSI train split (MS_DATA/busi), one
-# thread, fixed steps: about 25 minutes; see pipelines/models.yaml
+# thread, fixed steps: about 30 minutes; see pipelines/models.yaml
 MS_DATA ?= /work/shared/data
 models: $(BIN)
 	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v --set data="$(MS_DATA)/busi" pipelines/models.yaml
