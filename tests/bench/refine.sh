@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	ms_unet_cfg_default(&cfg);
 	cfg.in_ch = C;
 	ms_unet *seg = ms_unet_new(&cfg, 1);
-	ms_refiner *ref = ms_refiner_new(C, 32, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, 1);
+	ms_refiner *ref = ms_refiner_new(C, 32, 10, MS_BBDM_LINEAR, MS_BBDM_BCE, MS_REFINE_DIRECT, 1);
 	if (!seg || !ref || ms_unet_plan(seg, 1, H, H, 0) < 0)
 		return 1;
 	printf("threads %d, 128x128x3, segmentor params %zu, refiner params %zu\n", threads,
