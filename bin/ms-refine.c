@@ -81,10 +81,10 @@ static double number(const char *s, double lo, double hi, const char *what)
 
 static int choice(const char *s, const char *const *names, int n, const char *what)
 {
-	for (int i = 0; i < n; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	usage_error(usage, "%s: unknown value '%s'", what, s);
+	int i = ms_name_index(s, names, n);
+	if (i < 0)
+		usage_error(usage, "%s: unknown value '%s'", what, s);
+	return i;
 }
 
 static void options(int argc, char **argv, int train)
@@ -441,9 +441,9 @@ static void resume_opts(const ms_rec *m)
 		lambda = y;
 	if (!given[SEED] && ms_meta_get(m, "seed", v, sizeof v) && !ms_parse_int(v, 0, 1L << 62, &x))
 		seed = x;
-	for (int i = 0; i < 3 && !given[LRS] && ms_meta_get(m, "lr_schedule", v, sizeof v); i++)
-		if (!strcmp(v, lr_names[i]))
-			lrs = i;
+	int i;
+	if (!given[LRS] && ms_meta_get(m, "lr_schedule", v, sizeof v) && (i = ms_lr_parse(v)) >= 0)
+		lrs = i;
 }
 
 /* validation Dice at this step (and the prior's); a new best above vbest goes to --best */

@@ -9,10 +9,7 @@ static const char *const sched_names[] = { "linear", "cosine" };
 
 int ms_bbdm_schedule_parse(const char *s)
 {
-	for (int i = 0; i < 2; i++)
-		if (!strcmp(s, sched_names[i]))
-			return i;
-	return -1;
+	return ms_name_index(s, sched_names, 2);
 }
 
 const char *ms_bbdm_schedule_name(int kind)

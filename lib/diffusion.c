@@ -14,10 +14,7 @@ const char *ms_sched_name(int kind)
 
 int ms_sched_parse(const char *s)
 {
-	for (int i = 0; i < 2; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
+	return ms_name_index(s, names, 2);
 }
 
 static double cosine_f(double t, int T)

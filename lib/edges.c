@@ -27,10 +27,7 @@ const char *ms_edges_method_name(int m)
 
 int ms_edges_method_parse(const char *s)
 {
-	for (int m = 0; m <= MS_EDGES_DIFFBOOST; m++)
-		if (!strcmp(s, names[m]))
-			return m;
-	return -1;
+	return ms_name_index(s, names, MS_EDGES_DIFFBOOST + 1);
 }
 
 ms_edges *ms_edges_new(const ms_edges_opt *o)

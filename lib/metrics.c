@@ -350,6 +350,17 @@ static int surface(const uint8_t *a, const uint8_t *b, int w, int y0, int y1, in
 	return 0;
 }
 
+double ms_dice_above(const float *a, float ta, const float *b, float tb, size_t n)
+{
+	size_t both = 0, na = 0, nb = 0;
+	for (size_t i = 0; i < n; i++) {
+		na += a[i] > ta;
+		nb += b[i] > tb;
+		both += a[i] > ta && b[i] > tb;
+	}
+	return na + nb ? 2.0 * both / (na + nb) : 1;
+}
+
 int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy, double sx,
                     ms_scratch *ws, ms_mask_score *s)
 {

@@ -25,6 +25,9 @@ typedef struct {
  * of a mask: its foreground pixels with a 4-neighbour that is background or outside */
 int ms_mask_compare(const uint8_t *a, const uint8_t *b, int h, int w, double sy, double sx,
                     ms_scratch *ws, ms_mask_score *s);
+/* Dice of the masks a > ta and b > tb, n values each (1 if both are empty), for
+ * validation during training where maps are thresholded on the fly */
+double ms_dice_above(const float *a, float ta, const float *b, float tb, size_t n);
 /* exact squared Euclidean distance from every pixel to the nearest nonzero pixel of feat
  * (INFINITY if feat is empty), spacing sy, sx (Felzenszwalb-Huttenlocher, O(hw)) */
 int ms_edt_sq(const uint8_t *feat, int h, int w, double sy, double sx, double *d2);

@@ -40,6 +40,7 @@ int ms_mul_overflow(size_t a, size_t b, size_t *out); /* 1 on overflow */
 int ms_parse_int(const char *s, long lo, long hi, long *out);      /* -1 on error */
 int ms_parse_double(const char *s, double lo, double hi, double *out);
 int ms_parse_size(const char *s, int *w, int *h);                  /* "WxH" */
+int ms_name_index(const char *s, const char *const *names, int n); /* -1 if none */
 /* the one thread pool: ms_threads resolves --threads / MS_THREADS (default: the CPUs),
  * starts the pool and runs OpenBLAS single-threaded inside it; returns the threads */
 int ms_threads(int requested);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "refine.h"
 
 static const char *const flip_names[] = { "focal", "bce" };
@@ -10,10 +11,7 @@ static const char *const output_names[] = { "direct", "residual" };
 
 int ms_refine_output_parse(const char *s)
 {
-	for (int i = 0; i < 2; i++)
-		if (!strcmp(s, output_names[i]))
-			return i;
-	return -1;
+	return ms_name_index(s, output_names, 2);
 }
 
 ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, int output,
@@ -197,17 +195,6 @@ int ms_refiner_run(ms_refiner *r, int H, int W, const float *img, const float *p
 	return 0;
 }
 
-static double dice(const float *a, const float *b, size_t n)
-{
-	size_t both = 0, na = 0, nb = 0;
-	for (size_t i = 0; i < n; i++) {
-		na += a[i] > 0.5f;
-		nb += b[i] > 0.5f;
-		both += a[i] > 0.5f && b[i] > 0.5f;
-	}
-	return na + nb ? 2.0 * both / (na + nb) : 1;
-}
-
 double ms_refiner_validate(ms_refiner *r, const ms_refine_set *v, int K, uint64_t seed,
                            double *prior)
 {
@@ -226,8 +213,8 @@ double ms_refiner_validate(ms_refiner *r, const ms_refine_set *v, int K, uint64_
 			free(prob);
 			return -1;
 		}
-		sum += dice(prob, y0, hw);
-		psum += dice(p, y0, hw);
+		sum += ms_dice_above(prob, 0.5f, y0, 0.5f, hw);
+		psum += ms_dice_above(p, 0.5f, y0, 0.5f, hw);
 	}
 	free(prob);
 	if (prior)

@@ -12,15 +12,14 @@
 
 #include "image.h"
 #include "merge.h"
+#include "metrics.h"
 #include "segment.h"
 
 int ms_seg_synth_parse(const char *s)
 {
-	static const char *names[] = { "mix", "extra", "ignore" };
-	for (int i = 0; i < 3; i++)
-		if (!strcmp(s, names[i]))
-			return MS_SYN_MIX + i;
-	return -1;
+	static const char *const names[] = { "mix", "extra", "ignore" };
+	int i = ms_name_index(s, names, 3);
+	return i < 0 ? -1 : MS_SYN_MIX + i;
 }
 
 static const char *synth_name(int k)
@@ -446,17 +445,8 @@ static double validate(trainer *t, const ms_seg_data *d)
 		for (int b = 0; b < k; b++)
 			memcpy(t->x + b * chw, d->s[d->val[i0 + b]].img, chw * sizeof(float));
 		const float *out = ms_unet_forward(t->u, t->x, NULL, NULL);
-		for (int b = 0; b < k; b++) {
-			const float *m = d->s[d->val[i0 + b]].mask, *l = out + b * t->hw;
-			double inter = 0, sa = 0, sb = 0;
-			for (size_t p = 0; p < t->hw; p++) {
-				int v = l[p] > 0;
-				inter += v && m[p] > 0;
-				sa += v;
-				sb += m[p] > 0;
-			}
-			sum += sa + sb > 0 ? 2 * inter / (sa + sb) : 1;
-		}
+		for (int b = 0; b < k; b++)
+			sum += ms_dice_above(out + b * t->hw, 0, d->s[d->val[i0 + b]].mask, 0, t->hw);
 	}
 	return sum / d->nval;
 }

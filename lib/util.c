@@ -195,6 +195,14 @@ int ms_parse_int(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+int ms_name_index(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
 int ms_parse_double(const char *s, double lo, double hi, double *out)
 {
 	char *end;

@@ -69,11 +69,8 @@ double ms_lr_at(int kind, double base, long step, long total, long warmup)
 
 int ms_lr_parse(const char *s)
 {
-	static const char *names[] = { "constant", "cosine", "poly" };
-	for (int i = 0; i < 3; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
+	static const char *const names[] = { "constant", "cosine", "poly" };
+	return ms_name_index(s, names, 3);
 }
 
 int ms_params_ema_enable(ms_params *ps)

@@ -172,6 +172,18 @@ static void test_overlap(void)
 	CHECK(ms_mask_compare(a, b, H, W, 0, 1, NULL, &s) < 0);
 }
 
+/* thresholded float maps: the same counts as the byte masks above (a: 6, b: 4, 3 shared),
+ * strict thresholds, both empty = 1 */
+static void test_dice_above(void)
+{
+	float a[8] = { 0.9f, 0.6f, 0.51f, 0.7f, 0.8f, 0.55f, 0.5f, 0.1f };
+	float b[8] = { 1, 0, 1, 0, 1, 0, 1, 0 };   /* above 0: 0, 2, 4, 6 */
+	CHECK_NEAR(ms_dice_above(a, 0.5f, b, 0, 8), 6.0 / 10, 1e-15);   /* a: 0-5, shared 0, 2, 4 */
+	CHECK_NEAR(ms_dice_above(a, 0.65f, b, 0.5f, 8), 2 * 2.0 / 7, 1e-15);   /* a: 0, 3, 4 */
+	CHECK(ms_dice_above(a, 1, b, 1, 8) == 1);
+	CHECK(ms_dice_above(a, 1, b, 0, 8) == 0);
+}
+
 static void test_quantile(void)
 {
 	double v[101], w[101];
@@ -251,6 +263,7 @@ int main(void)
 	RUN(test_edt);
 	RUN(test_surface_distances);
 	RUN(test_overlap);
+	RUN(test_dice_above);
 	RUN(test_quantile);
 	RUN(test_images);
 	RUN(test_pairs_and_summary);
