@@ -52,7 +52,7 @@ demo: $(BIN)
 
 # the small models the demo uses, trained on the BUSI train split (MS_DATA/busi), one
 # thread, fixed steps: about 30 minutes; see pipelines/models.yaml
-MS_DATA ?= /work/shared/data
+MS_DATA ?= $(CURDIR)/../shared/data
 models: $(BIN)
 	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v --set data="$(MS_DATA)/busi" pipelines/models.yaml
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment.h"
 #include "image.h"
 #include "segment.h"
 
@@ -12,7 +13,8 @@ static const char usage[] =
 	"train -o MODEL [--steps N | --epochs E] [--time S] [--batch B] [--lr X] [--wd X]\n"
 	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
 	"       [--val-fraction F] [--resume] [--merge-patch P] [--merge-alpha A]\n"
-	"       [--synthetic mix|extra|ignore] [--synthetic-prob P] [--save-every N] [--report N]\n"
+	"       [--synthetic mix|extra|ignore] [--synthetic-prob P] [--augment strong|flips|none]\n"
+	"       [--save-every N] [--report N]\n"
 	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
 
 static ms_seg_opt opt;
@@ -61,6 +63,8 @@ static void help(void)
 	       "  --merge-alpha A      probability of a real block (default 0.6)\n"
 	       "  --synthetic M        mix (default with synthetic samples), extra or ignore\n"
 	       "  --synthetic-prob P   extra: probability of drawing a synthetic sample (0.5)\n"
+	       "  --augment A          strong (default: flips, scale, rotation, shift, brightness,\n"
+	       "                       contrast, gamma, noise, blur), flips or none\n"
 	       "  --save-every N       checkpoint every N steps (default 500, 0 = at the end)\n"
 	       "  --report N           progress and validation every N steps (default steps/20)\n"
 	       "  -m MODEL             predict with MODEL\n"
@@ -71,7 +75,7 @@ static void help(void)
 static void options(int argc, char **argv, int train)
 {
 	enum { STEPS = 256, EPOCHS, BATCH, LR, WD, SCHED, SEED, THREADS, WIDTH, VAL, RESUME,
-	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP, TIME };
+	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP, TIME, AUG };
 	static const struct option opts[] = {
 		{ "steps", required_argument, 0, STEPS }, { "epochs", required_argument, 0, EPOCHS },
 		{ "batch", required_argument, 0, BATCH }, { "lr", required_argument, 0, LR },
@@ -82,6 +86,7 @@ static void options(int argc, char **argv, int train)
 		{ "merge-alpha", required_argument, 0, ALPHA },
 		{ "synthetic", required_argument, 0, SYNTH },
 		{ "synthetic-prob", required_argument, 0, SPROB },
+		{ "augment", required_argument, 0, AUG },
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
 		{ "threshold", required_argument, 0, THRESH },
 		{ "warmup", required_argument, 0, WARMUP }, { "time", required_argument, 0, TIME },
@@ -124,6 +129,11 @@ static void options(int argc, char **argv, int train)
 			if ((opt.synth = ms_seg_synth_parse(optarg)) < 0)
 				usage_error(usage, "unknown --synthetic mode '%s'", optarg);
 			k = MS_SEG_K_SYNTH;
+			break;
+		case AUG:
+			if ((opt.augment = ms_aug_parse(optarg)) < 0)
+				usage_error(usage, "unknown --augment level '%s'", optarg);
+			k = MS_SEG_K_AUGMENT;
 			break;
 		case SPROB: opt.synth_prob = number(optarg, 0, 1, "--synthetic-prob"); k = MS_SEG_K_SPROB; break;
 		case SAVE: opt.save_every = integer(optarg, 0, 1L << 40, "--save-every"); tonly = 1; break;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "augment.h"
 #include "image.h"
 #include "merge.h"
 #include "metrics.h"
@@ -250,6 +251,7 @@ static const struct {
 	[MS_SEG_K_WARMUP] = { "warmup", T_LONG, offsetof(ms_seg_opt, warmup) },
 	[MS_SEG_K_TIME] = { "time", T_DBL, offsetof(ms_seg_opt, time) },
 	[MS_SEG_K_USED] = { "time_used", T_DBL, offsetof(ms_seg_opt, time_used) },
+	[MS_SEG_K_AUGMENT] = { "augment", T_INT, offsetof(ms_seg_opt, augment) },
 };
 #define NKEYS (int)(sizeof keys / sizeof keys[0])
 
@@ -268,6 +270,7 @@ void ms_seg_opt_default(ms_seg_opt *o)
 	o->synth_prob = 0.5;
 	o->seed = 1;
 	o->save_every = 500;
+	o->augment = MS_AUG_STRONG;
 }
 
 static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
@@ -300,6 +303,8 @@ static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
 static int opts_restore(ms_seg_opt *o, const ms_rec *model)
 {
 	char v[128];
+	if (!(o->given >> MS_SEG_K_AUGMENT & 1) && !ms_meta_get(model, "augment", v, sizeof v))
+		o->augment = MS_AUG_FLIPS;    /* checkpoints from before augmentation */
 	for (int k = 0; k < NKEYS; k++) {
 		char *p = (char *)o + keys[k].off;
 		if (!keys[k].key || (o->given >> k & 1) || !ms_meta_get(model, keys[k].key, v, sizeof v))
@@ -333,8 +338,9 @@ typedef struct {
 	ms_unet *u;
 	int B, N, C, H, W;            /* N = B, or 2B when mixing */
 	size_t hw;
-	float *x, *y, *d, *dout, *mix;
+	float *x, *y, *d, *dout, *mix, *tmp;   /* tmp: augmentation scratch */
 	uint8_t *m;
+	ms_aug_opt aug;
 	int *perm, perm_epoch;
 } trainer;
 
@@ -345,19 +351,13 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* copy image c x hw (and its mask) into slot with flips */
-static void put(const trainer *t, const float *src, int C, float *dst, int fh, int fv)
+/* an image [C,H,W] (mask = 0) or a mask (mask = 1) into its batch slot, augmented */
+static void put(const trainer *t, const ms_aug_draw *ad, const float *src, int C, float *dst,
+                int mask)
 {
-	for (int c = 0; c < C; c++)
-		for (int y = 0; y < t->H; y++) {
-			const float *s = src + ((size_t)c * t->H + (fv ? t->H - 1 - y : y)) * t->W;
-			float *o = dst + ((size_t)c * t->H + y) * t->W;
-			if (fh)
-				for (int x = 0; x < t->W; x++)
-					o[x] = s[t->W - 1 - x];
-			else
-				memcpy(o, s, t->W * sizeof *o);
-		}
+	ms_aug_warp(ad, C, t->H, t->W, src, dst, mask);
+	if (!mask)
+		ms_aug_intensity(ad, C, t->H, t->W, dst, t->tmp);
 }
 
 /* the real training sample at position pos of the endless sequence of epoch permutations */
@@ -398,14 +398,20 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 			j = d->syn[d->s[i].syn0 + (k * d->s[i].nsyn >> 32)];
 		const ms_seg_sample *sj = &d->s[j];
 		const float *mask = sj->mask ? sj->mask : d->s[sj->of ? sj->real : j].mask;
-		if (mode == MS_SYN_MIX) {
-			put(t, d->s[i].img, d->C, t->x + b * chw, fh, fv);
-			put(t, sj->img, d->C, t->x + (t->B + b) * chw, fh, fv);
+		ms_aug_draw ad;
+		ms_rng ar;             /* a stream of its own: flips-only runs stay as they were */
+		ms_rng_init(&ar, o->seed, (3ull << 62) | (uint64_t)(s * t->B + b));
+		if (o->augment == MS_AUG_NONE)
+			fh = fv = 0;
+		ms_aug_sample(&t->aug, fh, fv, t->H, t->W, &ar, &ad);
+		if (mode == MS_SYN_MIX) {   /* both images get the same draw */
+			put(t, &ad, d->s[i].img, d->C, t->x + b * chw, 0);
+			put(t, &ad, sj->img, d->C, t->x + (t->B + b) * chw, 0);
 			mask = d->s[i].mask;   /* the target is the real mask */
 		} else {
-			put(t, sj->img, d->C, t->x + b * chw, fh, fv);
+			put(t, &ad, sj->img, d->C, t->x + b * chw, 0);
 		}
-		put(t, mask, 1, t->y + b * t->hw, fh, fv);
+		put(t, &ad, mask, 1, t->y + b * t->hw, 1);
 	}
 	float *out = ms_unet_forward(t->u, t->x, NULL, NULL), *logit = out, *d1 = t->dout;
 	int P = o->merge_patch > 0 ? o->merge_patch : ms_merge_patch_default(t->H, t->W);
@@ -491,6 +497,7 @@ static void trainer_free(trainer *t)
 	free(t->mix);
 	free(t->m);
 	free(t->perm);
+	free(t->tmp);
 }
 
 int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
@@ -560,13 +567,15 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	t.W = d->W;
 	t.hw = (size_t)d->H * d->W;
 	t.perm_epoch = -1;
+	ms_aug_level(&t.aug, o->augment);
 	size_t nx = (size_t)t.N * d->C * t.hw;
 	if (ms_unet_plan(u, t.N, d->H, d->W, 1) < 0 || !(t.x = ms_calloc(nx, sizeof(float))) ||
 	    !(t.y = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
 	    !(t.d = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
 	    !(t.mix = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
 	    !(t.dout = ms_calloc((size_t)t.N * t.hw, sizeof(float))) ||
-	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.perm = ms_calloc(d->ntrain, sizeof(int))))
+	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
+	    !(t.tmp = ms_calloc(t.hw + d->W + 64, sizeof(float))))
 		goto out;
 	int tty = isatty(2);
 	long report = o->report > 0 ? o->report : o->time > 0 ? 20 : o->steps / 20 > 0 ? o->steps / 20 : 1;

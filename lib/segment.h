@@ -46,6 +46,7 @@ typedef struct {
 	long steps;                   /* 0: from epochs */
 	double epochs;
 	int batch, width, schedule, synth, merge_patch, threads;
+	int augment;                  /* MS_AUG_* (augment.h), default strong */
 	double lr, wd, val_fraction, merge_alpha, synth_prob;
 	uint64_t seed;
 	long warmup;                  /* linear learning-rate warmup steps */
@@ -60,7 +61,7 @@ typedef struct {
 enum { MS_SEG_K_STEPS, MS_SEG_K_BATCH, MS_SEG_K_LR, MS_SEG_K_WD, MS_SEG_K_SCHEDULE,
        MS_SEG_K_SEED, MS_SEG_K_WIDTH, MS_SEG_K_VAL, MS_SEG_K_PATCH, MS_SEG_K_ALPHA,
        MS_SEG_K_SYNTH, MS_SEG_K_SPROB, MS_SEG_K_WARMUP, MS_SEG_K_TIME,
-       MS_SEG_K_USED, MS_SEG_K_EPOCHS };
+       MS_SEG_K_USED, MS_SEG_K_AUGMENT, MS_SEG_K_EPOCHS };
 
 void ms_seg_opt_default(ms_seg_opt *o);
 /* trains (data already split with o->val_fraction); returns 0 when done, the signal number

@@ -3,8 +3,8 @@
 bats_require_minimum_version 1.5.0
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 REF="$BATS_TEST_DIRNAME/ref"
-PNG=/work/shared/data/pngsuite
-BUSI=/work/shared/data/busi
+PNG=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/pngsuite
+BUSI=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/busi
 
 # the shape column of ms-info for each record
 shapes() { ms-info | cut -f2,4 | tr '\t\n' ': '; }

@@ -5,7 +5,7 @@ PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 bats_require_minimum_version 1.5.0
 PY=/usr/bin/python3
 REF="$BATS_TEST_DIRNAME/ref"
-DATA=/work/shared/data
+DATA=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}
 
 setup_file() {
 	local b=$DATA/busi k=$DATA/kvasir-seg args=

@@ -8,7 +8,7 @@ REF="$BATS_TEST_DIRNAME/ref"
 PY=/usr/bin/python3
 
 data() {
-	[ -n "${MS_DATA:-}" ] || for d in "$BATS_TEST_DIRNAME/../../shared/data" /work/shared/data; do
+	[ -n "${MS_DATA:-}" ] || for d in "$BATS_TEST_DIRNAME/../../shared/data"; do
 		[ -d "$d" ] && export MS_DATA=$d && break
 	done
 	[ -d "${MS_DATA:-}/busi" ] || skip "no data sets (set MS_DATA)"

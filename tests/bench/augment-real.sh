@@ -18,7 +18,7 @@ steps=${3:-500}
 out=${4:-/tmp/augment-runs}
 n=${5:-2}
 size=${6:-64x64}
-data=${MS_DATA:-/work/shared/data}/busi
+data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi
 case $gen in /*) ;; *) gen=$PWD/$gen ;; esac
 cd "$(dirname "$0")/../.."
 bin=$out/bin

@@ -7,7 +7,7 @@ set -e
 N=${1:-64} R=${2:-4}
 PY=/usr/bin/python3
 D=$(mktemp -d) && trap 'rm -rf "$D"' EXIT
-imgs=$(ls /work/shared/data/busi/images/*.png | head -n "$N")
+imgs=$(ls "${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}"/busi/images/*.png | head -n "$N")
 $PY tests/ref/edges_make.py --size 512 "$D/one.ms" $imgs
 i=0; while [ $i -lt "$R" ]; do cat "$D/one.ms"; i=$((i + 1)); done > "$D/in.ms"
 n=$((N * R))

@@ -17,8 +17,8 @@ k=${3:-16}
 steps=${4:-800}
 folds=${5:-2}
 case $name in
-busi) data=${MS_DATA:-/work/shared/data}/busi ;;
-kvasir) data=${MS_DATA:-/work/shared/data}/kvasir-seg ;;
+busi) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi ;;
+kvasir) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/kvasir-seg ;;
 *) echo "usage: $0 busi|kvasir [OUTDIR [K [REFINE_STEPS [FOLDS]]]]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."

@@ -10,7 +10,7 @@ steps=${1:?usage: $0 STEPS [THREADS [OUTDIR [SIZE]]]}
 threads=${2:-1}
 out=${3:-/tmp/segment-runs}
 size=${4:-64x64}
-data=${MS_DATA:-/work/shared/data}
+data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}
 cd "$(dirname "$0")/../.."
 bin=$out/bin-sample
 mkdir -p "$bin"

@@ -12,8 +12,8 @@ budget=${2:-1500}
 threads=${3:-1}
 out=${4:-/tmp/segment-runs}
 case $name in
-busi) data=${MS_DATA:-/work/shared/data}/busi ;;
-kvasir) data=${MS_DATA:-/work/shared/data}/kvasir-seg ;;
+busi) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi ;;
+kvasir) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/kvasir-seg ;;
 *) echo "usage: $0 busi|kvasir [SECONDS [THREADS [OUTDIR]]]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."

@@ -9,7 +9,7 @@ threads=${1:-2}
 steps=${2:-20}
 cd "$(dirname "$0")/../.."
 ref=${MS_REF_UNET:-}
-for c in "$ref" ../shared/bench/ref_unet.py /work/shared/bench/ref_unet.py; do
+for c in "$ref" ../shared/bench/ref_unet.py; do
 	[ -n "$c" ] && [ -f "$c" ] && { ref=$c; break; }
 done
 make -s lib/libms.a 2>/dev/null

@@ -8,8 +8,8 @@ for NAME = seg (the default segmentor, 1 -> 1, no time embedding) and diff (the 
 U-Net with time embedding and attention, 2 -> 1) and var (width 16, mult 1,2,2, two
 ResBlocks per level, 3 -> 2, attention and time embedding).
 Usage: nn_unet_ref.py DIR. Exits 77 after printing "skip" when torch or ref_unet.py is
-missing. ref_unet.py is looked up in $MS_REF_UNET, ../shared/bench next to the repository,
-then /work/shared/bench."""
+missing. ref_unet.py is looked up in $MS_REF_UNET, then ../shared/bench next to the
+repository."""
 import os
 import sys
 
@@ -23,8 +23,7 @@ except ImportError:
 
 repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 cands = [os.environ.get("MS_REF_UNET", ""),
-         os.path.join(repo, "..", "shared", "bench", "ref_unet.py"),
-         "/work/shared/bench/ref_unet.py"]
+         os.path.join(repo, "..", "shared", "bench", "ref_unet.py")]
 ref = next((c for c in cands if c and os.path.isfile(c)), None)
 if ref is None:
     print("skip: ref_unet.py not found")

@@ -14,10 +14,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from msstream import write  # noqa: E402
 
-# the data sets: $MS_DATA, else ../shared/data beside the repository, else /work/shared/data
-DATA = os.environ.get("MS_DATA") or next(
-    (d for d in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/data"),
-                 "/work/shared/data") if os.path.isdir(d)), "/work/shared/data")
+# the data sets: $MS_DATA, else ../shared/data beside the repository
+DATA = os.environ.get("MS_DATA") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "../../../shared/data")
 def stems():
     pick = {"busi": ["benign_1", "benign_100", "malignant_115", "malignant_121"],
             "kvasir-seg": sorted(os.listdir(os.path.join(DATA, "kvasir-seg/masks")))[:4]}

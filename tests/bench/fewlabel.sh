@@ -1,0 +1,130 @@
+#!/bin/sh
+# The few-label benchmark (issue 17): with N labelled train images of a data set, does
+# synthetic data raise a segmentor's Dice on the held-out test split, against the best
+# real-only baseline? Splits: pipelines/splits/SET-nN.txt (labelled), the rest of
+# SET-train.txt (unlabelled pool: masks dropped on import), SET-test.txt (scored).
+#
+# Usage: tests/bench/fewlabel.sh busi|kvasir N [SEEDS [STEPS [OUTDIR [SIZE]]]]
+#   SEEDS segmentor seeds 1..SEEDS (3); STEPS segmentor steps (1000); SIZE (64x64).
+# Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
+#   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
+#   MS_DATA (../shared/data beside the repository).
+# Arms, every segmentor trained with the same steps and seed on all N labelled images
+# (--val-fraction 0: nothing is chosen on the test split, steps are fixed):
+#   flips   real only, flips (the segmentor before augmentation);
+#   strong  real only, --augment strong: the baseline the others must beat;
+#   mix-L   + R images per labelled image from a generator trained on the labelled
+#           images only (--cond edges,mask; DiffBoost), random merging mask;
+#   mix-LU  the same from a generator trained on the labelled images and the pool
+#           (--cond edges,mask --cond-optional: pool images have edges, no mask);
+#   extra-L, extra-LU  the same images as plain extra samples (--synthetic extra).
+# Each stage's output is kept in OUTDIR and not made again when present, so a stopped
+# run resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
+# every arm against "strong" and of "strong" against "flips"). Run from the repository.
+set -e
+set_=${1:?usage: $0 busi|kvasir N [SEEDS [STEPS [OUTDIR [SIZE]]]]}
+n=${2:?usage: $0 busi|kvasir N [SEEDS [STEPS [OUTDIR [SIZE]]]]}
+seeds=${3:-3}
+steps=${4:-1000}
+out=${5:-/tmp/fewlabel-$set_-$n}
+size=${6:-64x64}
+arms=${ARMS:-flips strong mix-L mix-LU}
+r=${R:-8}
+gsteps=${GEN_STEPS:-4000}
+width=${WIDTH:-16}
+cd "$(dirname "$0")/../.."
+case $set_ in
+busi) dir=busi prompt="breast ultrasound" ;;
+kvasir) dir=kvasir-seg prompt="colonoscopy polyp" ;;
+*) echo "$0: unknown data set '$set_' (busi or kvasir)" >&2; exit 2 ;;
+esac
+data=${MS_DATA:-$PWD/../shared/data}/$dir
+splits=$PWD/pipelines/splits
+[ -f "$splits/$set_-n$n.txt" ] || { echo "$0: no split $splits/$set_-n$n.txt" >&2; exit 2; }
+[ -d "$data/images" ] || { echo "$0: no images in $data (set MS_DATA)" >&2; exit 2; }
+bin=$out/bin
+mkdir -p "$bin"
+cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-segment bin/ms-score "$bin/"
+PATH=$bin:$PATH
+log=$out/fewlabel.log
+say() { echo "$*" | tee -a "$log"; }
+# stage NAME CMD...: runs CMD unless OUTDIR/NAME exists, logs its wall time
+stage() {
+	f=$out/$1
+	shift
+	[ -s "$f" ] && return 0
+	t0=$(date +%s)
+	"$@" >"$f.tmp" 2>"$f.err" || { echo "$0: $f failed, see $f.err" >&2; exit 1; }
+	mv "$f.tmp" "$f"
+	say "stage $(basename "$f") seconds $(($(date +%s) - t0))"
+}
+say "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width arms $arms"
+
+# ---- data: one import, then labelled / pool (no masks) / test by the fixed splits
+imp() { ms-import --size "$size" --mask-dir "$data/masks" --prompt "$prompt" "$data/images"; }
+stage all.ms imp
+stage labelled.ms sh -c "ms-pick -i '$splits/$set_-n$n.txt' <'$out/all.ms' | ms-edges --method diffboost"
+stage pool.ms sh -c "ms-pick -i '$splits/$set_-train.txt' -x '$splits/$set_-n$n.txt' -d mask \
+	<'$out/all.ms' | ms-edges --method diffboost"
+stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
+
+# ---- generators (one thread each, side by side) and their samples
+gen() {   # NAME INPUT EXTRA-OPTIONS
+	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
+		$3 --width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$1.ck'"
+}
+pids=
+case " $arms " in *-L" "*) gen L "$out/labelled.ms" "" & pids="$pids $!" ;; esac
+case " $arms " in *-LU" "*) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
+	gen LU "$out/labelled-pool.ms" --cond-optional & pids="$pids $!" ;; esac
+for p in $pids; do wait "$p" || exit 1; done
+for g in L LU; do
+	[ -s "$out/gen-$g.ms" ] || continue
+	stage "syn-$g.ms" sh -c "ms-sample -m '$out/gen-$g.ms' -n $r --steps 20 --seed 1 \
+		--threads 2 <'$out/labelled.ms'"
+done
+
+# ---- segmentors: two at a time, one thread each
+seg() {   # ARM SEED
+	case $1 in
+	flips) in=labelled.ms opt="--augment flips --synthetic ignore" ;;
+	strong) in=labelled.ms opt="--augment strong --synthetic ignore" ;;
+	mix-*) in=syn-${1#mix-}.ms opt="--augment strong --synthetic mix" ;;
+	extra-*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra" ;;
+	*) echo "$0: unknown arm '$1'" >&2; exit 2 ;;
+	esac
+	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps $steps \
+		--width $width --batch 8 --seed $2 --threads 1 --val-fraction 0 --save-every 0 \
+		$opt <'$out/$in' && cat '$out/seg-$1-$2.ck'"
+	stage "score-$1-$2.tsv" sh -c "ms-segment -m '$out/seg-$1-$2.ms' --threads 1 \
+		<'$out/test.ms' | ms-score --pred pred"
+}
+jobs=
+for s in $(seq "$seeds"); do
+	for a in $arms; do
+		jobs="$jobs $a:$s"
+	done
+done
+set -- $jobs
+while [ $# -gt 0 ]; do
+	seg "${1%:*}" "${1#*:}" &
+	p=$!
+	[ $# -gt 1 ] && seg "${2%:*}" "${2#*:}"
+	wait "$p" || exit 1
+	shift
+	[ $# -gt 0 ] && shift
+done
+
+# ---- paired comparisons, per-image means over seeds
+tabs() { t=; for s in $(seq "$seeds"); do t=$t${t:+,}$out/score-$1-$s.tsv; done; echo "$t"; }
+cmp_() {
+	say "== $2 against $1"
+	/usr/bin/python3 tests/bench/paired.py "$(tabs "$1")" "$(tabs "$2")" "$out/test.ms" |
+		tee -a "$log"
+}
+case " $arms " in *" flips "*) case " $arms " in *" strong "*) cmp_ flips strong ;; esac ;; esac
+for a in $arms; do
+	case $a in flips|strong) ;; *) cmp_ strong "$a" ;; esac
+done
+say "date $(date -u +%FT%TZ) done"
