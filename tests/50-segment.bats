@@ -134,6 +134,25 @@ synth_stream() {
 	run ! cmp -s "$T/a.ms" "$T/c.ms"
 }
 
+@test "--augment: strong by default, stored, deterministic; flips and none differ; resume keeps it" {
+	ms-segment train -o "$T/s.ms" --steps 3 --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	ms-info "$T/s.ms" | head -1 | grep -q ' augment=2'
+	ms-segment train -o "$T/s2.ms" --steps 3 --augment strong --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	cmp "$T/s.ms" "$T/s2.ms"
+	ms-segment train -o "$T/f.ms" --steps 3 --augment flips --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	ms-info "$T/f.ms" | head -1 | grep -q ' augment=1'
+	ms-segment train -o "$T/n.ms" --steps 3 --augment none --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	run ! cmp -s "$T/s.ms" "$T/f.ms"
+	run ! cmp -s "$T/f.ms" "$T/n.ms"
+	# resuming takes the level from the checkpoint
+	ms-segment train -o "$T/r.ms" --steps 6 --augment none --schedule constant --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	ms-segment train -o "$T/q.ms" --steps 3 --augment none --schedule constant --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	ms-segment train -o "$T/q.ms" --resume --steps 6 --threads 1 <"$T/in.ms" 2>/dev/null
+	cmp "$T/r.ms" "$T/q.ms"
+	run -2 ms-segment train -o "$T/x.ms" --augment heavy $TR <"$T/in.ms"
+	[[ "$output" == *"unknown --augment level 'heavy'"* ]]
+}
+
 @test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
 	ms-segment train -o "$T/s.ms" --steps 6 --schedule constant --save-every 0 $TR <"$T/in.ms" 2>/dev/null
 	ms-segment train -o "$T/r.ms" --steps 3 --schedule constant $TR <"$T/in.ms" 2>/dev/null
