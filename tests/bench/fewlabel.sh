@@ -83,6 +83,8 @@ for g in L LU; do
 	[ -s "$out/gen-$g.ms" ] || continue
 	stage "syn-$g.ms" sh -c "ms-sample -m '$out/gen-$g.ms' -n $r --steps 20 --seed 1 \
 		--threads 2 <'$out/labelled.ms'"
+	stage "stats-$g.txt" /usr/bin/python3 tests/bench/syn_stats.py "$out/syn-$g.ms"
+	say "generator $g: $(tr '\n' ';' <"$out/stats-$g.txt")"
 done
 
 # ---- segmentors: two at a time, one thread each
