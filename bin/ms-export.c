@@ -10,12 +10,12 @@
 #include "nifti.h"
 
 static const char usage[] =
-	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [-n NAME,...]";
+	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [--no-labels] [-n NAME,...]";
 
 static struct {
 	const char *dir, *format, *montage, *names;
-	int bits16, cell, bare;
-} opt = { .format = "png" };
+	int bits16, cell, bare, labels;
+} opt = { .format = "png", .labels = 1 };
 
 static int wanted(const char *name)
 {
@@ -147,7 +147,8 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, 0, 'd' }, { "format", required_argument, 0, 'f' },
 		{ "16", no_argument, 0, 'w' }, { "montage", required_argument, 0, 'M' },
 		{ "cell", required_argument, 0, 'c' }, { "names", required_argument, 0, 'n' },
-		{ "bare", no_argument, 0, 'b' }, { "help", no_argument, 0, 'h' }, { 0 }
+		{ "bare", no_argument, 0, 'b' }, { "no-labels", no_argument, 0, 'L' },
+		{ "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
 	long v;
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 			opt.cell = (int)v;
 			break;
 		case 'n': opt.names = optarg; break;
+		case 'L': opt.labels = 0; break;
 		case 'h':
 			printf("usage: %s %s\n"
 			       "Write each record of the stream on stdin as DIR/<id>.<name>.png.\n"
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 			       "  -M, --montage FILE    contact sheet: a row per sample (only this file\n"
 			       "                        unless -d is given)\n"
 			       "  -c, --cell N          montage cell size N x N (default: largest record)\n"
+			       "      --no-labels       montage without record names above the columns\n"
+			       "                        and sample ids left of the rows\n"
 			       "  -n, --names A,B       export only records with these names\n"
 			       "  -b, --bare            name files DIR/<id>.png (one record per sample)\n",
 			       argv0, usage);
@@ -192,7 +196,7 @@ int main(int argc, char **argv)
 	char id[1024], prev[1024] = "";
 	int ret, first = 1;
 	ms_montage *sheet = NULL;
-	if (opt.montage && !(sheet = ms_montage_new(opt.cell)))
+	if (opt.montage && !(sheet = ms_montage_new(opt.cell, opt.labels)))
 		die("%s", ms_errmsg());
 	ms_rec_init(&r);
 	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {

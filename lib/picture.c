@@ -1,17 +1,28 @@
 /* Records as pictures: pixel values for image files, and contact sheets (a row per
- * sample, a cell per displayable record, the mask outlined over the image). */
+ * sample, a cell per displayable record, the mask outlined over the image, the record
+ * names above the columns and the sample ids left of the rows). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "font.h"
 #include "io.h"
 
 enum { GAP = 2, GAP_GREY = 64 };
+/* labels: white text on a black header strip above the cells and a black margin left of
+ * them, wide enough for LABEL_CHARS characters; the header's height does not depend on
+ * the cell size */
+enum {
+	LABEL_BG = 0, LABEL_FG = 255, LABEL_PAD = 2, LABEL_CHARS = 16,
+	HEADER_H = LABEL_PAD + MS_FONT_HEIGHT + 1,                /* 11 */
+	MARGIN_W = LABEL_PAD + LABEL_CHARS * MS_FONT_ADVANCE      /* 98 */
+};
 static const uint8_t outline_rgb[3] = { 0, 255, 0 };
 
 /* a cell: RGB planar u8 [3,h,w] at record resolution */
 typedef struct {
 	int64_t h, w;
+	char *name;          /* the record's name (the mask's for an overlay) */
 	uint8_t *rgb;
 	int smooth;          /* resize bilinearly (f32 records), else nearest */
 	int kind;            /* 0 other, 1 image, 2 mask */
@@ -20,12 +31,13 @@ typedef struct {
 } cell;
 
 typedef struct {
+	char *id;            /* the sample's id */
 	cell *c;
 	size_t n;
 } row;
 
 struct ms_montage {
-	int cell;
+	int cell, labels;
 	row *rows;
 	size_t nrows;
 	int64_t max_h, max_w;
@@ -78,16 +90,19 @@ int ms_tensor_to_pixels(const ms_tensor *t, int bits16, ms_tensor *out)
 	return 0;
 }
 
-ms_montage *ms_montage_new(int cell_size)
+ms_montage *ms_montage_new(int cell_size, int labels)
 {
 	ms_montage *m = ms_calloc(1, sizeof *m);
-	if (m)
+	if (m) {
 		m->cell = cell_size;
+		m->labels = labels;
+	}
 	return m;
 }
 
 static void free_cell(cell *c)
 {
+	free(c->name);
 	free(c->rgb);
 	free(c->mask);
 }
@@ -100,6 +115,7 @@ void ms_montage_free(ms_montage *m)
 		for (size_t i = 0; i < m->rows[r].n; i++)
 			free_cell(&m->rows[r].c[i]);
 		free(m->rows[r].c);
+		free(m->rows[r].id);
 	}
 	free(m->rows);
 	free(m);
@@ -129,6 +145,7 @@ static int order_row(ms_montage *mo, row *w)
 				return -1;
 			}
 			memcpy(v[n].rgb, v[0].rgb, bytes);
+			v[n].name = m->name;
 			v[n].mask = m->mask;
 			v[n].mh = m->h;
 			v[n++].mw = m->w;
@@ -159,13 +176,17 @@ int ms_montage_add(ms_montage *m, const ms_rec *r, int new_row)
 	if ((t->rank != 2 && t->rank != 3) || (t->rank == 3 && t->shape[0] != 1 && t->shape[0] != 3))
 		return 0;                 /* not displayable */
 	if (new_row || !m->nrows) {
+		char id[1024];
 		if (m->nrows && order_row(m, &m->rows[m->nrows - 1]) < 0)
 			return -1;
 		row *rows = ms_reallocarray(m->rows, m->nrows + 1, sizeof *rows);
 		if (!rows)
 			return -1;
 		m->rows = rows;
-		m->rows[m->nrows++] = (row){ 0 };
+		if (!(rows[m->nrows].id = ms_strdup(ms_rec_id(r, id, sizeof id))))
+			return -1;
+		rows[m->nrows].c = NULL;
+		rows[m->nrows++].n = 0;
 	}
 	row *w = &m->rows[m->nrows - 1];
 	cell *cs = ms_reallocarray(w->c, w->n + 1, sizeof *w->c);
@@ -178,7 +199,8 @@ int ms_montage_add(ms_montage *m, const ms_rec *r, int new_row)
 	cell c = { .h = px.shape[1], .w = px.shape[2], .smooth = t->dtype == MS_F32 };
 	c.kind = !strcmp(r->name, "image") ? 1 : !strcmp(r->name, "mask") ? 2 : 0;
 	size_t hw = (size_t)(c.h * c.w);
-	if (!(c.rgb = ms_malloc(3 * hw)) || (c.kind == 2 && !(c.mask = ms_malloc(hw)))) {
+	if (!(c.name = ms_strdup(r->name)) || !(c.rgb = ms_malloc(3 * hw)) ||
+	    (c.kind == 2 && !(c.mask = ms_malloc(hw)))) {
 		free_cell(&c);
 		ms_tensor_free(&px);
 		return -1;
@@ -259,6 +281,72 @@ int ms_montage_rows(const ms_montage *m)
 	return (int)m->nrows;
 }
 
+/* whether row r has a cell in column i whose name no earlier row has there */
+static int new_name(const ms_montage *m, size_t r, size_t i)
+{
+	if (m->rows[r].n <= i)
+		return 0;
+	for (size_t q = 0; q < r; q++)
+		if (m->rows[q].n > i && !strcmp(m->rows[q].c[i].name, m->rows[r].c[i].name))
+			return 0;
+	return 1;
+}
+
+/* the label of column i: the names in that column, each once, in row order, joined
+ * by '/' (one name when every row has the same record there) */
+static char *column_label(const ms_montage *m, size_t i)
+{
+	size_t len = 0;
+	for (size_t r = 0; r < m->nrows; r++)
+		if (new_name(m, r, i))
+			len += strlen(m->rows[r].c[i].name) + 1;
+	char *s = ms_malloc(len + 1), *p = s;
+	if (!s)
+		return NULL;
+	*s = '\0';
+	for (size_t r = 0; r < m->nrows; r++)
+		if (new_name(m, r, i))
+			p += sprintf(p, "%s%s", p > s ? "/" : "", m->rows[r].c[i].name);
+	return s;
+}
+
+/* text cut to fit the w x h box at (x, y) of the [3,sh,sw] sheet, in white */
+static void draw_label(uint8_t *sheet, int64_t sh, int64_t sw, int64_t x, int64_t y,
+                       int64_t w, int64_t h, const char *text)
+{
+	char fit[1024];
+	int64_t most = ms_font_width(sizeof fit - 1);
+	ms_font_fit(text, w < most ? w : most, fit, sizeof fit);
+	for (int k = 0; k < 3; k++)
+		ms_font_draw(sheet + (size_t)(k * sh * sw), sw, x, y, w, h, fit, LABEL_FG);
+}
+
+/* the header strip and the left margin in LABEL_BG, the column and row labels on them;
+ * cells at (x0 + i * (cw + GAP), y0 + r * (ch + GAP)) */
+static int draw_labels(const ms_montage *m, uint8_t *sheet, int64_t sh, int64_t sw,
+                       int64_t ch, int64_t cw, int64_t y0, int64_t x0)
+{
+	for (int k = 0; k < 3; k++) {
+		uint8_t *p = sheet + (size_t)(k * sh * sw);
+		memset(p, LABEL_BG, (size_t)(HEADER_H * sw));
+		for (int64_t y = HEADER_H; y < sh; y++)
+			memset(p + y * sw, LABEL_BG, MARGIN_W);
+	}
+	for (size_t i = 0; i < m->max_cols; i++) {
+		char *text = column_label(m, i);
+		if (!text)
+			return -1;
+		draw_label(sheet, sh, sw, x0 + (int64_t)i * (cw + GAP), LABEL_PAD, cw,
+		           MS_FONT_HEIGHT, text);
+		free(text);
+	}
+	/* a row label may use the gap below its row; none on rows too low to read it */
+	for (size_t r = 0; r < m->nrows && ch + GAP >= MS_FONT_ASCENT; r++)
+		draw_label(sheet, sh, sw, LABEL_PAD, y0 + (int64_t)r * (ch + GAP),
+		           LABEL_CHARS * MS_FONT_ADVANCE, ch + GAP, m->rows[r].id);
+	return 0;
+}
+
 int ms_montage_write(ms_montage *m, const char *path)
 {
 	if (!m->nrows)
@@ -266,8 +354,9 @@ int ms_montage_write(ms_montage *m, const char *path)
 	if (order_row(m, &m->rows[m->nrows - 1]) < 0)
 		return -1;
 	int64_t ch = m->cell ? m->cell : m->max_h, cw = m->cell ? m->cell : m->max_w;
-	int64_t sw = (int64_t)m->max_cols * (cw + GAP) + GAP;
-	int64_t sh = (int64_t)m->nrows * (ch + GAP) + GAP;
+	int64_t top = m->labels ? HEADER_H : 0, left = m->labels ? MARGIN_W : 0;
+	int64_t sw = left + (int64_t)m->max_cols * (cw + GAP) + GAP;
+	int64_t sh = top + (int64_t)m->nrows * (ch + GAP) + GAP;
 	if (sw > 0x7fffffff / 3 || sh > 0x7fffffff / 3 || (double)sw * sh * 3 > (double)(1LL << 32))
 		return ms_error("montage of %lldx%lld pixels is too large: use --cell",
 		                (long long)sw, (long long)sh);
@@ -275,11 +364,12 @@ int ms_montage_write(ms_montage *m, const char *path)
 	if (ms_tensor_alloc(&sheet, MS_U8, 3, (int64_t[]){ 3, sh, sw }) < 0)
 		return -1;
 	memset(sheet.data, GAP_GREY, ms_tensor_bytes(&sheet));
-	int ret = 0;
+	int ret = m->labels ? draw_labels(m, sheet.data, sh, sw, ch, cw, top + GAP, left + GAP) : 0;
 	for (size_t r = 0; r < m->nrows && !ret; r++)
 		for (size_t i = 0; i < m->rows[r].n && !ret; i++)
 			ret = draw_cell(&m->rows[r].c[i], ch, cw, sheet.data, sh, sw,
-			                GAP + (int64_t)r * (ch + GAP), GAP + (int64_t)i * (cw + GAP));
+			                top + GAP + (int64_t)r * (ch + GAP),
+			                left + GAP + (int64_t)i * (cw + GAP));
 	if (!ret)
 		ret = ms_png_write(path, &sheet, NULL);
 	ms_tensor_free(&sheet);

@@ -3,8 +3,8 @@
 bats_require_minimum_version 1.5.0
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 REF="$BATS_TEST_DIRNAME/ref"
-PNG=/work/shared/data/pngsuite
-BUSI=/work/shared/data/busi
+PNG=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/pngsuite
+BUSI=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/busi
 mkstream() { /usr/bin/python3 "$REF/png_mkstream.py" "$@"; }
 
 # every non-hostile pngsuite file: top level, interlaced/ and badpal/
@@ -18,6 +18,7 @@ no_temps() { ! find "$1" -name '*.tmp*' | grep -q .; }
 	[ "$status" -eq 0 ]
 	[[ "$output" == usage:* ]]
 	[[ "$output" == *--montage* ]]
+	[[ "$output" == *--no-labels* ]]
 }
 
 @test "export: usage errors exit 2" {
@@ -174,7 +175,7 @@ sys.stdout.buffer.write(h + b"image" + bytes(11))' > "$t/huge"
 	mkstream 'benign_1:edges:f32:1x32x32:ramp' > "$t/e.ms"
 	cat "$t/s.ms" "$t/e.ms" > "$t/all.ms"
 	# benign_1 twice (the second run, edges only, is a new sample: 3 rows)
-	run ms-export -M "$t/m.png" < "$t/all.ms"
+	run ms-export --no-labels -M "$t/m.png" < "$t/all.ms"
 	[ "$status" -eq 0 ]
 	[ ! -e "$t/benign_1.image.png" ]
 	run /usr/bin/python3 -c '
@@ -186,12 +187,85 @@ print(m.shape, green[:, :cell].sum() == 0, green[:cell, cell:2 * cell].sum() > 5
       green[cell:2 * cell, cell:2 * cell].sum() > 20, green.sum() == green[:2 * cell, cell:2 * cell].sum())
 ' "$t/m.png"
 	[ "$output" = "(200, 134, 3) True True True True" ]
-	run ms-export -c 20 -M "$t/m2.png" -d "$t/files" < "$t/s.ms"
+	run ms-export --no-labels -c 20 -M "$t/m2.png" -d "$t/files" < "$t/s.ms"
 	[ "$status" -eq 0 ]
 	[ -f "$t/files/benign_1.mask.png" ]
 	run /usr/bin/python3 -c 'import cv2, sys; print(cv2.imread(sys.argv[1]).shape)' "$t/m2.png"
 	[ "$output" = "(46, 46, 3)" ]
 	no_temps "$t"
+}
+
+# labels: a header strip of 11 pixels above the cells and a margin of 98 left of them,
+# black with white text (columns start at 98 + 2 + i * (cell + 2), rows at 11 + 2 + ...)
+@test "export: montage labels: header strip and margin, cells as with --no-labels" {
+	t="$BATS_TEST_TMPDIR"
+	ms-import -s 64x64 -m $BUSI/masks $BUSI/images/benign_1.png $BUSI/images/malignant_10.png > "$t/s.ms"
+	mkstream 'benign_1:edges:f32:1x32x32:ramp' 'benign_1.s0:image:f32:1x16x16:0.5:of=benign_1' \
+		'benign_1.s0:mask:u8:16x16:1:of=benign_1' >> "$t/s.ms"
+	ms-export -M "$t/l.png" < "$t/s.ms"
+	ms-export --no-labels -M "$t/n.png" < "$t/s.ms"
+	run /usr/bin/python3 -c '
+import cv2, sys
+import numpy as np
+l, n = cv2.imread(sys.argv[1]), cv2.imread(sys.argv[2])
+print(l.shape, n.shape, np.array_equal(l[11:, 98:], n))
+# the strips hold only black and white
+strips = np.concatenate([l[:11].reshape(-1, 3), l[11:, :98].reshape(-1, 3)])
+print(set(np.unique(strips)) == {0, 255})
+white = (l == 255).all(axis=2)
+# every column has text in its header cell, none outside the cells
+cols = [white[2:10, 100 + i * 66:100 + i * 66 + 64].sum() for i in range(2)]
+spans = np.zeros(l.shape[1], bool)
+for i in range(2):
+    spans[100 + i * 66:100 + i * 66 + 64] = True
+print(all(c > 0 for c in cols), white[:11, ~spans].sum())
+# every row has its id left of it, in the text box of the margin; the synthetic
+# sample (benign_1.s0) has a longer label than benign_1
+rows = [white[13 + r * 66:13 + r * 66 + 66, :98].sum() for r in range(4)]
+print(all(r > 0 for r in rows), rows[0] == rows[2] < rows[3], white[11:, 97:98].sum())
+' "$t/l.png" "$t/n.png"
+	echo "$output"
+	[ "${lines[0]}" = "(277, 232, 3) (266, 134, 3) True" ]
+	[ "${lines[1]}" = "True" ]
+	[ "${lines[2]}" = "True 0" ]
+	[ "${lines[3]}" = "True True 0" ]
+	# a different id or record name gives a different sheet
+	mkstream 'a:image:f32:1x16x16:0.5' 'a:prob:f32:1x16x16:0.5' | ms-export -M "$t/a.png"
+	mkstream 'b:image:f32:1x16x16:0.5' 'b:prob:f32:1x16x16:0.5' | ms-export -M "$t/b.png"
+	mkstream 'a:image:f32:1x16x16:0.5' 'a:pred:f32:1x16x16:0.5' | ms-export -M "$t/c.png"
+	! cmp -s "$t/a.png" "$t/b.png"
+	! cmp -s "$t/a.png" "$t/c.png"
+	mkstream 'a:image:f32:1x16x16:0.5' 'a:prob:f32:1x16x16:0.5' | ms-export -M "$t/a2.png"
+	cmp "$t/a.png" "$t/a2.png"
+}
+
+@test "export: montage labels: long names and ids cut with a '~', tiny cells" {
+	t="$BATS_TEST_TMPDIR"
+	long=a_sample_id_much_longer_than_the_margin
+	mkstream "$long:image:f32:1x20x20:ramp" "$long:a_long_record_name:u8:20x20:1" \
+		'b:image:f32:3x8x8:0.5' > "$t/s.ms"
+	ms-export -c 20 -M "$t/l.png" < "$t/s.ms"
+	ms-export -c 1 -M "$t/tiny.png" < "$t/s.ms"
+	run /usr/bin/python3 -c '
+import cv2, sys
+import numpy as np
+l = cv2.imread(sys.argv[1])
+white = (l == 255).all(axis=2)
+tilde = np.array([[0, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 1, 0]], bool)
+# 20-pixel cells: three characters, the third a tilde (rows 2..4 of the glyph)
+x0 = [100 + i * 22 for i in range(2)]
+print(l.shape, [bool((white[4:7, x + 12:x + 17] == tilde).all()) for x in x0],
+      [int(white[:11, x + 17:x + 22].sum()) for x in x0])
+# the id: 16 characters, the last a tilde, nothing past the text box
+print(bool((white[15:18, 92:97] == tilde).all()), int(white[11:, 97:].sum() - white[11:, 98:].sum()))
+t = cv2.imread(sys.argv[2])
+print(t.shape, int((t[:11] != 0).sum()), int((t[11:, :98] != 0).sum()))
+' "$t/l.png" "$t/tiny.png"
+	echo "$output"
+	[ "${lines[0]}" = "(57, 144, 3) [True, True] [0, 0]" ]
+	[ "${lines[1]}" = "True 0" ]
+	# 1-pixel cells: no room for any label, strips stay black
+	[ "${lines[2]}" = "(19, 106, 3) 0 0" ]
 }
 
 @test "export: --format nii and nii.gz write the records unchanged, with spacing" {

@@ -145,7 +145,7 @@ same_as_sh() {
 	[ "$(printf '%s\n' "${lines[@]}" | awk -F'\t' '$2 == "n" { print $1, $3 }' | tr '\n' ' ')" = "prior_pred 6 pred 6 " ]
 	[ "$(ms-info demo.ms | cut -f1 | uniq | wc -l)" -eq 18 ]
 	[ "$(ms-info demo.ms | grep -c '	uncertainty	')" -eq 18 ]
-	[ "$(/usr/bin/python3 -c 'import cv2; print(cv2.imread("demo.png").shape)')" = "(1190, 530, 3)" ]
+	[ "$(/usr/bin/python3 -c 'import cv2; print(cv2.imread("demo.png").shape)')" = "(1201, 628, 3)" ]
 }
 
 @test "demo: the same bytes as its dry run in sh" {
