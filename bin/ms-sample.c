@@ -12,15 +12,15 @@
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
 	"       [--size WxH] [--width W] [--attention] [--cond NAME,...] [--cond-optional]\n"
-	"       [--schedule linear|cosine] [--prompt TEXT] [--p-uncond P] [--ema D]\n"
-	"       [--save-every N] [--resume]\n"
+	"       [--schedule linear|cosine] [--zero-snr] [--prompt TEXT] [--p-uncond P]\n"
+	"       [--ema D] [--save-every N] [--resume]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
 	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]";
 
 enum { O_STEPS, O_BATCH, O_LR, O_SEED, O_SIZE, O_WIDTH, O_ATTN, O_COND, O_OPT, O_SCHED,
-       O_PUNC, O_EMA, O_NOPT };
+       O_ZSNR, O_PUNC, O_EMA, O_NOPT };
 static struct {
-	int train, resume, threads, w, h, width, attn, optional, sched;
+	int train, resume, threads, w, h, width, attn, optional, sched, zero_snr;
 	const char *model, *prompt, *cond;
 	long steps, batch, seed, n, save_every;
 	double lr, p_uncond, ema, eta, guidance;
@@ -46,15 +46,16 @@ static double number(const char *s, double lo, double hi, const char *what)
 
 static void options(int argc, char **argv)
 {
-	enum { LR = 256, SEED, THREADS, SIZE, WIDTH, ATTN, COND, COPT, SCHED, PROMPT, PUNC, EMA,
-	       RESUME, SAVE, ETA, GUIDE, BATCH, STEPS };
+	enum { LR = 256, SEED, THREADS, SIZE, WIDTH, ATTN, COND, COPT, SCHED, ZSNR, PROMPT, PUNC,
+	       EMA, RESUME, SAVE, ETA, GUIDE, BATCH, STEPS };
 	static const struct option opts[] = {
 		{ "steps", required_argument, 0, STEPS }, { "batch", required_argument, 0, BATCH },
 		{ "lr", required_argument, 0, LR }, { "seed", required_argument, 0, SEED },
 		{ "threads", required_argument, 0, THREADS }, { "size", required_argument, 0, SIZE },
 		{ "width", required_argument, 0, WIDTH }, { "attention", no_argument, 0, ATTN },
 		{ "cond", required_argument, 0, COND }, { "cond-optional", no_argument, 0, COPT },
-		{ "schedule", required_argument, 0, SCHED }, { "prompt", required_argument, 0, PROMPT },
+		{ "schedule", required_argument, 0, SCHED }, { "zero-snr", no_argument, 0, ZSNR },
+		{ "prompt", required_argument, 0, PROMPT },
 		{ "p-uncond", required_argument, 0, PUNC }, { "ema", required_argument, 0, EMA },
 		{ "resume", no_argument, 0, RESUME }, { "save-every", required_argument, 0, SAVE },
 		{ "eta", required_argument, 0, ETA }, { "guidance", required_argument, 0, GUIDE },
@@ -89,6 +90,7 @@ static void options(int argc, char **argv)
 				usage_error(usage, "unknown schedule '%s'", optarg);
 			o.given[O_SCHED] = 1;
 			break;
+		case ZSNR: o.zero_snr = 1; o.given[O_ZSNR] = 1; break;
 		case PROMPT: o.prompt = optarg; break;
 		case PUNC: o.p_uncond = number(optarg, 0, 1, "--p-uncond"); o.given[O_PUNC] = 1; break;
 		case EMA: o.ema = number(optarg, 0, 1, "--ema"); o.given[O_EMA] = 1; break;
@@ -115,6 +117,8 @@ static void options(int argc, char **argv)
 			       "  --cond NAME,...     condition records (default edges)\n"
 			       "  --cond-optional     missing conditions are zeros, plus a validity channel\n"
 			       "  --schedule S        linear (default) or cosine, T = 1000\n"
+			       "  --zero-snr          train: schedule rescaled to zero terminal SNR, network\n"
+			       "                      predicts v (Lin et al. 2024); sampling follows the model\n"
 			       "  --prompt TEXT       replaces the samples' prompt= metadata\n"
 			       "  --p-uncond P        train: probability of the empty prompt (default 0.1)\n"
 			       "  --ema D             train: EMA decay of the sampling weights (default 0.999)\n"
@@ -319,7 +323,8 @@ static void resume_settings(const ms_rec *m)
 	                   : o.given[O_ATTN] && !c->unet.attn ? "--attention"
 	                   : o.given[O_COND] && strcmp(o.cond, list) ? "--cond"
 	                   : o.given[O_OPT] && !c->optional ? "--cond-optional"
-	                   : o.given[O_SCHED] && o.sched != c->sched ? "--schedule" : NULL;
+	                   : o.given[O_SCHED] && o.sched != c->sched ? "--schedule"
+	                   : o.given[O_ZSNR] && !c->zero_snr ? "--zero-snr" : NULL;
 	if (what)
 		die("%s: %s differs from the checkpoint being resumed", o.model, what);
 }
@@ -348,6 +353,7 @@ static int train(void)
 		cfg.unet.attn = o.attn;
 		cfg.optional = o.optional;
 		cfg.sched = o.sched;
+		cfg.zero_snr = o.zero_snr;
 		if (ms_gen_cfg_cond(&cfg, o.cond) < 0)
 			usage_error(usage, "--cond: %s", ms_errmsg());
 	}

@@ -1,4 +1,5 @@
-/* Gaussian diffusion: schedules, q_sample, DDPM loss, DDIM step, guidance. */
+/* Gaussian diffusion: schedules, zero terminal SNR, q_sample, DDPM loss, v-prediction,
+ * DDIM step, guidance. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,17 @@ int ms_sched_init(ms_sched *s, int kind, int T)
 	return 0;
 }
 
+void ms_sched_zero_snr(ms_sched *s)
+{
+	double a0 = s->abar[0], s0 = sqrt(a0), sT = sqrt(s->abar[s->T - 1]);
+	for (int i = 0; i < s->T; i++) {
+		double r = (sqrt(s->abar[i]) - sT) / (s0 - sT);    /* 1 at 0, 0 at T-1 */
+		s->abar[i] = a0 * r * r;
+		if (i)
+			s->beta[i] = 1 - s->abar[i] / s->abar[i - 1];
+	}
+}
+
 void ms_sched_free(ms_sched *s)
 {
 	if (s) {
@@ -72,6 +84,27 @@ double ms_ddpm_loss(const float *pred, const float *eps, size_t n, float *d)
 	return s / (double)n;
 }
 
+void ms_v_target(const float *x0, const float *eps, size_t n, double abar, float *v)
+{
+	float a = (float)sqrt(abar), b = (float)sqrt(1 - abar);
+	for (size_t i = 0; i < n; i++)
+		v[i] = a * eps[i] - b * x0[i];
+}
+
+/* x0 and eps of one value x_t from v, a = sqrt(abar), b = sqrt(1 - abar) */
+static void v_split1(float xt, float v, float a, float b, float *x0, float *eps)
+{
+	*x0 = a * xt - b * v;
+	*eps = b * xt + a * v;
+}
+
+void ms_v_split(const float *xt, const float *v, size_t n, double abar, float *x0, float *eps)
+{
+	float a = (float)sqrt(abar), b = (float)sqrt(1 - abar);
+	for (size_t i = 0; i < n; i++)
+		v_split1(xt[i], v[i], a, b, &x0[i], &eps[i]);
+}
+
 void ms_ddim_timesteps(int T, int S, int *seq)
 {
 	for (int i = 0; i < S; i++)
@@ -86,21 +119,26 @@ double ms_ddim_sigma(double ab, double ab_prev, double eta)
 	return v > 0 ? eta * sqrt(v) : 0;
 }
 
-void ms_ddim_step(float *x, const float *eps, size_t n, double ab, double ab_prev, double eta,
-                  const float *z, int clip)
+void ms_ddim_step(float *x, const float *y, int pred, size_t n, double ab, double ab_prev,
+                  double eta, const float *z, int clip)
 {
 	double sigma = ms_ddim_sigma(ab, ab_prev, eta);
 	double dir = 1 - ab_prev - sigma * sigma;
-	float ra = (float)(1 / sqrt(ab)), rb = (float)sqrt(1 - ab);
+	float a = (float)sqrt(ab), rb = (float)sqrt(1 - ab);
+	float ra = pred == MS_PRED_V ? 0 : (float)(1 / sqrt(ab));
 	float pa = (float)sqrt(ab_prev), pd = (float)sqrt(dir > 0 ? dir : 0), ps = (float)sigma;
 	for (size_t i = 0; i < n; i++) {
-		float x0 = (x[i] - rb * eps[i]) * ra;
+		float x0, eps = y[i];
+		if (pred == MS_PRED_V)
+			v_split1(x[i], y[i], a, rb, &x0, &eps);
+		else
+			x0 = (x[i] - rb * eps) * ra;
 		if (clip)
 			x0 = x0 < -1 ? -1 : x0 > 1 ? 1 : x0;
-		float v = pa * x0 + pd * eps[i];
+		float xp = pa * x0 + pd * eps;
 		if (sigma > 0)
-			v += ps * z[i];
-		x[i] = v;
+			xp += ps * z[i];
+		x[i] = xp;
 	}
 }
 

@@ -91,6 +91,8 @@ int ms_gen_cfg_to_rec(const ms_gen_cfg *c, ms_rec *r)
 	    set_int(r, "image_channels", c->img_ch) < 0 || ms_meta_set(r, "cond", list) < 0 ||
 	    set_int(r, "cond_optional", c->optional) < 0 ||
 	    ms_meta_set(r, "schedule", ms_sched_name(c->sched)) < 0 ||
+	    (c->zero_snr && (set_int(r, "zero_snr", 1) < 0 ||
+	                     ms_meta_set(r, "prediction", "v") < 0)) ||
 	    set_int(r, "T", c->T) < 0 || set_int(r, "text_buckets", c->buckets) < 0 ||
 	    set_int(r, "text_dim", c->text_dim) < 0 || ms_meta_set(r, "size", size) < 0)
 		return -1;
@@ -127,6 +129,14 @@ int ms_gen_cfg_from_rec(ms_gen_cfg *c, const ms_rec *r)
 		return ms_error("model metadata image_channels=2: must be 1 or 3");
 	if (!ms_meta_get(r, "schedule", v, sizeof v) || (c->sched = ms_sched_parse(v)) < 0)
 		return ms_error("model metadata schedule= missing or unknown");
+	/* absent in models before --zero-snr: 0 and eps */
+	if (ms_meta_get(r, "zero_snr", v, sizeof v) &&
+	    get_int(r, "zero_snr", 0, 1, &c->zero_snr) < 0)
+		return -1;
+	if (!ms_meta_get(r, "prediction", v, sizeof v))
+		strcpy(v, "eps");
+	if (strcmp(v, c->zero_snr ? "v" : "eps"))
+		return ms_error("model metadata prediction=%s does not fit zero_snr=%d", v, c->zero_snr);
 	if (!ms_meta_get(r, "cond", v, sizeof v) || ms_gen_cfg_cond(c, v) < 0)
 		return ms_error("model metadata cond= missing or invalid");
 	if (!ms_meta_get(r, "size", v, sizeof v) || ms_parse_size(v, &c->W, &c->H) < 0)
@@ -151,6 +161,8 @@ ms_gen *ms_gen_new(const ms_gen_cfg *c, uint64_t seed)
 	g->cfg.unet.temb = 1;
 	if (!(g->u = ms_unet_new(&g->cfg.unet, seed)) || ms_sched_init(&g->sched, c->sched, c->T) < 0)
 		goto fail;
+	if (c->zero_snr)
+		ms_sched_zero_snr(&g->sched);
 	g->tdim = ms_unet_tdim(g->u);
 	if (ms_text_init(&g->text, ms_unet_params(g->u), "text", c->buckets, c->text_dim,
 	                 g->tdim) < 0)
@@ -366,6 +378,8 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
 			e[i] = ms_rng_normal(r);
 		ms_q_sample(x0 + n * chw, e, chw, g->sched.abar[t], x);               /* [C,H,W] */
 		memcpy(x + chw, cond + n * khw, khw * sizeof *x);                      /* [K,H,W] */
+		if (g->cfg.zero_snr)                                   /* the target: v, not eps */
+			ms_v_target(x0 + n * chw, e, chw, g->sched.abar[t], e);
 	}
 	int drop = ms_rng_uniform(r) < o->p_uncond;
 	for (int n = 0; n < N; n++)
@@ -413,6 +427,7 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
                   const char *prompt, int n, ms_rng *rng, float *out)
 {
 	int C = g->cfg.img_ch, in = g->cfg.unet.in_ch, S = o->steps, seq[1000];
+	int pred = g->cfg.zero_snr ? MS_PRED_V : MS_PRED_EPS;
 	double w = o->guidance;
 	int br = w == 1 || w == 0 ? 1 : 2;          /* forwards per image and step */
 	if (n < 1)
@@ -461,7 +476,7 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 					ms_cfg_combine(e, e + chw, chw, w, e);
 				for (size_t q = 0; sigma > 0 && q < chw; q++)
 					g->z[q] = ms_rng_normal(&rng[s0 + j]);
-				ms_ddim_step(g->xs + j * chw, e, chw, ab, abp, o->eta, g->z, 1);
+				ms_ddim_step(g->xs + j * chw, e, pred, chw, ab, abp, o->eta, g->z, 1);
 			}
 		}
 		for (int j = 0; j < cnt; j++)

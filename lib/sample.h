@@ -1,8 +1,9 @@
 /* The conditional generator of ms-sample (methods.md 1, 1.1, 1.2): a U-Net with time
- * embedding predicts the noise eps of x_t; its input is x_t concatenated with condition
- * channels (records such as edges or mask, plus a validity channel when conditions may be
- * missing), and a prompt embedding (text.h) is added to the time embedding. Training:
- * DDPM loss; sampling: DDIM with classifier-free guidance. Images live in [-1,1]. */
+ * embedding predicts the noise eps of x_t (or v, with zero_snr); its input is x_t
+ * concatenated with condition channels (records such as edges or mask, plus a validity
+ * channel when conditions may be missing), and a prompt embedding (text.h) is added to the
+ * time embedding. Training: DDPM loss; sampling: DDIM with classifier-free guidance.
+ * Images live in [-1,1]. */
 #ifndef MS_SAMPLE_H
 #define MS_SAMPLE_H
 
@@ -20,6 +21,8 @@ typedef struct {
 	char cond[MS_GEN_MAXCOND][MS_GEN_CONDNAME];
 	int optional;                 /* conditions may be missing: one validity channel */
 	int sched, T;
+	int zero_snr;                 /* zero terminal SNR schedule and v-prediction (Lin et
+	                               * al. 2024); metadata zero_snr=1 prediction=v, absent: 0 */
 	int buckets, text_dim;
 	int H, W;                     /* training size */
 } ms_gen_cfg;
@@ -57,7 +60,8 @@ int ms_gen_cond_fill(const ms_gen_cfg *c, const ms_tensor *const *rec, int H, in
 
 /* one training step on a batch of N images x0 [N,C,H,W] in [-1,1] with conditions
  * cond [N,K,H,W] and one prompt for the whole batch (see sample.c); plans as needed.
- * Draws t, eps and the prompt dropout from r. Returns the loss. */
+ * Draws t, eps and the prompt dropout from r. The target is eps, or v with zero_snr.
+ * Returns the loss. */
 typedef struct {
 	double p_uncond;              /* probability of training on the empty prompt */
 	double clip;                  /* gradient norm limit, 0 = none */
@@ -68,10 +72,10 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
                          ms_rng *r);
 
 /* n images [n,C,H,W] in [0,1] for one condition [K,H,W]: DDIM over steps of the schedule
- * with eta; classifier-free guidance eps = eu + w (ec - eu) (w = 1: the prompt only,
- * w = 0: the empty prompt only, one forward a step); image k's noise comes from
- * rng[k]. The U-Net runs on at most batch images at once, planned once for (n, batch,
- * H, W). */
+ * with eta; classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr; w = 1:
+ * the prompt only, w = 0: the empty prompt only, one forward a step); image k's noise
+ * comes from rng[k]. The U-Net runs on at most batch images at once, planned once for
+ * (n, batch, H, W). */
 typedef struct {
 	int steps, batch;
 	double eta, guidance;

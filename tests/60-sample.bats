@@ -6,7 +6,7 @@ PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 bats_require_minimum_version 1.5.0
 PY=/usr/bin/python3
 REF="$BATS_TEST_DIRNAME/ref"
-DATA=/work/shared/data
+DATA=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}
 T="--width 8 --batch 2 --threads 1"
 
 setup_file() {
@@ -187,6 +187,41 @@ PYEOF
 	[ -s "$t/new.ms" ]
 }
 
+@test "--zero-snr: zero_snr=1 prediction=v, sampling, resume; a conflicting resume is an error" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	run -0 ms-sample train --help
+	[[ "$output" == *--zero-snr* ]]
+	ms-sample train -o "$t/z.ms" --zero-snr --steps 4 $T < "$d/in.ms" 2>/dev/null
+	run ms-info "$t/z.ms"
+	[[ "${lines[0]}" == *"schedule=linear zero_snr=1 prediction=v T=1000"* ]]
+	run ms-info "$d/m.ms"
+	[[ "${lines[0]}" != *zero_snr=* && "${lines[0]}" != *prediction=* ]]
+	ms-sample -m "$t/z.ms" -n 2 --steps 3 --eta 0.5 < "$d/in.ms" > "$t/s.ms"
+	run pycheck "$t/s.ms" '
+syn = [a for n, m, a in s if n == "image" and "of" in m]
+assert len(syn) == 6, len(syn)
+for a in syn:
+    assert a.shape == (1, 16, 16) and np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
+assert not np.array_equal(syn[0], syn[1])
+print("ok")
+'
+	[ "$output" = ok ]
+	# one DDIM step, from abar = 0 at T
+	run -0 bash -c "ms-sample -m '$t/z.ms' -n 1 --steps 1 < '$d/in.ms' | ms-info | grep -c 'of=benign_1'"
+	[ "$output" -eq 3 ]
+	# resumed without --zero-snr, the checkpoint's setting holds: 2 + 2 steps equal 4
+	ms-sample train -o "$t/r.ms" --zero-snr --steps 2 $T < "$d/in.ms" 2>/dev/null
+	ms-sample train -o "$t/r.ms" --steps 4 --resume --threads 1 < "$d/in.ms" 2>/dev/null
+	cmp "$t/r.ms" "$t/z.ms"
+	cp "$d/m.ms" "$t/m.ms"
+	run -1 ms-sample train -o "$t/m.ms" --steps 8 --resume --zero-snr $T < "$d/in.ms"
+	[[ "$output" == *"--zero-snr differs from the checkpoint being resumed"* ]]
+	cmp "$t/m.ms" "$d/m.ms"
+	ms-sample train -o "$t/c.ms" --zero-snr --schedule cosine --steps 2 $T < "$d/in.ms" 2>/dev/null
+	run ms-info "$t/c.ms"
+	[[ "${lines[0]}" == *"schedule=cosine zero_snr=1 prediction=v"* ]]
+}
+
 @test "SIGINT writes a checkpoint, then exits 130" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-sample train -o "$t/i.ms" --steps 1000000 $T < "$d/in.ms" 2>"$t/err" &
@@ -258,7 +293,7 @@ PYEOF
 
 @test "pipes into ms-export --montage" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
-	run -0 bash -c "ms-sample -m '$d/m.ms' -n 2 --steps 2 < '$d/in.ms' | ms-export --montage '$t/sheet.png'"
+	run -0 bash -c "ms-sample -m '$d/m.ms' -n 2 --steps 2 < '$d/in.ms' | ms-export --no-labels --montage '$t/sheet.png'"
 	[ -s "$t/sheet.png" ]
 	# 9 rows (3 real, 6 synthetic samples) of 16-pixel cells and their gaps
 	run $PY -c "import cv2, sys; print(cv2.imread(sys.argv[1]).shape[0])" "$t/sheet.png"

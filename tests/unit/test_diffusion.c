@@ -1,6 +1,8 @@
 /* Diffusion, prompt embedding and the ms-sample generator: schedules, DDIM timesteps,
  * the DDIM step and the guidance formula against tests/ref/sample_diffusion.py (numpy,
- * float64); DDIM's consistency with q_sample; prompt buckets against a Python FNV-1a;
+ * float64); DDIM's consistency with q_sample; the zero terminal SNR schedule against its
+ * formula, v <-> (x0, eps) and the DDIM step on v against the one on eps; prompt buckets
+ * against a Python FNV-1a;
  * the text embedding's and the prompt path's gradients against finite differences;
  * checkpoints, conditions, bounded sampling memory, and a tiny model that overfits
  * one image. */
@@ -77,6 +79,42 @@ static void test_schedules(void)
 	CHECK(ms_sched_init(&s, MS_SCHED_LINEAR, 1) < 0);
 }
 
+/* Lin et al. 2024: s = sqrt(abar), s' = (s - s_T) s_0 / (s_0 - s_T), abar' = s'^2 */
+static void test_zero_snr(void)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		ms_sched s, z;
+		CHECK(ms_sched_init(&s, kind, 1000) == 0 && ms_sched_init(&z, kind, 1000) == 0);
+		ms_sched_zero_snr(&z);
+		double s0 = sqrt(s.abar[0]), sT = sqrt(s.abar[999]);
+		CHECK(z.abar[0] == s.abar[0] && z.beta[0] == s.beta[0]);
+		CHECK(z.abar[999] == 0 && z.beta[999] == 1);
+		int mid[] = { 1, 500, 998 };
+		for (int k = 0; k < 3; k++) {
+			double sp = (sqrt(s.abar[mid[k]]) - sT) * s0 / (s0 - sT);
+			CHECK_NEAR(z.abar[mid[k]], sp * sp, 1e-12 * sp * sp);
+		}
+		/* the betas give the new abar back; abar decreases; 0 < beta <= 1 */
+		double ab = 1, maxr = 0;
+		int ok = 1;
+		for (int i = 0; i < 1000; i++) {
+			ab *= 1 - z.beta[i];
+			if (i < 999)
+				maxr = fmax(maxr, fabs(ab / z.abar[i] - 1));
+			ok &= z.beta[i] > 0 && z.beta[i] <= 1 && (!i || z.abar[i] < z.abar[i - 1]);
+		}
+		CHECK(ok && ab == 0 && maxr < 1e-12);
+		ms_sched_free(&s);
+		ms_sched_free(&z);
+	}
+	/* numpy float64 on the linear schedule: abar[500] 0.07780 -> 0.07525 */
+	ms_sched z;
+	ms_sched_init(&z, MS_SCHED_LINEAR, 1000);
+	ms_sched_zero_snr(&z);
+	CHECK_NEAR(z.abar[500], 0.0752462157043267, 1e-14);
+	ms_sched_free(&z);
+}
+
 static void test_timesteps(void)
 {
 	int S[] = { 1, 20, 50 }, seq[50], n;
@@ -88,6 +126,7 @@ static void test_timesteps(void)
 		ms_ddim_timesteps(1000, S[k], seq);
 		for (int i = 0; v && i < n; i++)
 			CHECK(seq[i] == (int)v[i]);
+		CHECK(seq[0] == 999);         /* DDIM starts at T: abar = 0 under zero SNR */
 	}
 }
 
@@ -113,8 +152,8 @@ static void test_ddim_step(void)
 	ms_sched_init(&s, MS_SCHED_LINEAR, 1000);
 	for (int k = 0; k < 4; k++) {
 		inputs(x, eps, z);
-		ms_ddim_step(x, eps, NIN, s.abar[c[k].t], c[k].tp < 0 ? 1 : s.abar[c[k].tp], c[k].eta,
-		             c[k].eta > 0 ? z : NULL, 1);
+		ms_ddim_step(x, eps, MS_PRED_EPS, NIN, s.abar[c[k].t], c[k].tp < 0 ? 1 : s.abar[c[k].tp],
+		             c[k].eta, c[k].eta > 0 ? z : NULL, 1);
 		const double *v = get(c[k].key, &n);
 		CHECK(v && n == NIN);
 		for (int i = 0; v && i < n; i++)
@@ -127,7 +166,7 @@ static void test_ddim_step(void)
 		x0[i] *= 0.7f;
 	ms_q_sample(x0, eps, NIN, s.abar[700], xt);
 	ms_q_sample(x0, eps, NIN, s.abar[300], xp);
-	ms_ddim_step(xt, eps, NIN, s.abar[700], s.abar[300], 0, NULL, 1);
+	ms_ddim_step(xt, eps, MS_PRED_EPS, NIN, s.abar[700], s.abar[300], 0, NULL, 1);
 	for (int i = 0; i < NIN; i++)
 		CHECK_NEAR(xt[i], xp[i], 1e-4);
 	float a = 0.5f, e = -1, y;
@@ -135,6 +174,72 @@ static void test_ddim_step(void)
 	CHECK_NEAR(y, 0.25 - sqrt(0.75), 1e-7);
 	CHECK_NEAR(ms_ddim_sigma(0.5, 0.8, 0), 0, 0);
 	CHECK_NEAR(ms_ddim_sigma(0.5, 0.8, 1), sqrt(0.2 / 0.5 * (1 - 0.5 / 0.8)), 1e-12);
+	ms_sched_free(&s);
+}
+
+/* v = sqrt(ab) eps - sqrt(1-ab) x0 and back from x_t */
+static void test_v(void)
+{
+	float x0[NIN], eps[NIN], z[NIN], xt[NIN], v[NIN], x0h[NIN], eh[NIN];
+	double abv[] = { 0, 0.3, 0.9999 };
+	inputs(x0, eps, z);
+	for (int k = 0; k < 3; k++) {
+		double ab = abv[k];
+		ms_q_sample(x0, eps, NIN, ab, xt);
+		ms_v_target(x0, eps, NIN, ab, v);
+		ms_v_split(xt, v, NIN, ab, x0h, eh);
+		for (int i = 0; i < NIN; i++) {
+			CHECK_NEAR(v[i], sqrt(ab) * eps[i] - sqrt(1 - ab) * x0[i], 1e-6);
+			CHECK_NEAR(x0h[i], x0[i], 1e-5);
+			CHECK_NEAR(eh[i], eps[i], 1e-5);
+		}
+	}
+	/* at abar = 0 (zero terminal SNR): v = -x0, x0 = -v and eps = x_t exactly */
+	ms_v_target(x0, eps, NIN, 0, v);
+	ms_v_split(eps, v, NIN, 0, x0h, eh);
+	for (int i = 0; i < NIN; i++)
+		CHECK(v[i] == -x0[i] && x0h[i] == x0[i] && eh[i] == eps[i]);
+	/* in place, as the training step does */
+	memcpy(v, eps, sizeof v);
+	ms_v_target(x0, v, NIN, 0.3, v);
+	CHECK_NEAR(v[5], sqrt(0.3) * eps[5] - sqrt(0.7) * x0[5], 1e-6);
+}
+
+/* DDIM on v = DDIM on eps for the same x0 and eps (x0 partly beyond [-1,1]: clipped);
+ * from abar = 0 it is finite and moves to sqrt(ab') clip(x0) + ... */
+static void test_ddim_v(void)
+{
+	ms_sched s;
+	float x0[NIN], eps[NIN], z[NIN], xe[NIN], xv[NIN], v[NIN];
+	struct { int t, tp; double eta; } c[] = { { 700, 300, 0 }, { 500, 400, 1 }, { 52, -1, 0 } };
+	ms_sched_init(&s, MS_SCHED_LINEAR, 1000);
+	ms_sched_zero_snr(&s);
+	inputs(x0, eps, z);
+	for (int k = 0; k < 3; k++) {
+		double ab = s.abar[c[k].t], abp = c[k].tp < 0 ? 1 : s.abar[c[k].tp];
+		ms_q_sample(x0, eps, NIN, ab, xe);
+		memcpy(xv, xe, sizeof xv);
+		ms_v_target(x0, eps, NIN, ab, v);
+		ms_ddim_step(xe, eps, MS_PRED_EPS, NIN, ab, abp, c[k].eta, z, 1);
+		ms_ddim_step(xv, v, MS_PRED_V, NIN, ab, abp, c[k].eta, z, 1);
+		for (int i = 0; i < NIN; i++)
+			CHECK_NEAR(xv[i], xe[i], 1e-5);
+	}
+	double abp = s.abar[946], sigma = 0.5 * sqrt(1 - abp);
+	CHECK(s.abar[999] == 0);
+	for (int last = 0; last < 2; last++) {
+		if (last)
+			abp = 1, sigma = 0;         /* one step: x = clip(x0) */
+		ms_q_sample(x0, eps, NIN, 0, xv);
+		ms_v_target(x0, eps, NIN, 0, v);
+		ms_ddim_step(xv, v, MS_PRED_V, NIN, 0, abp, 0.5, z, 1);
+		CHECK_NEAR(ms_ddim_sigma(0, abp, 0.5), sigma, 1e-12);
+		for (int i = 0; i < NIN; i++) {
+			double c0 = fmin(fmax(x0[i], -1), 1);
+			CHECK_NEAR(xv[i], sqrt(abp) * c0 + sqrt(1 - abp - sigma * sigma) * eps[i] +
+			           sigma * z[i], 1e-5);
+		}
+	}
 	ms_sched_free(&s);
 }
 
@@ -278,18 +383,24 @@ static void test_cond_grad(void)
 }
 
 /* ---- the generator */
-static ms_gen *tiny(int rgb, int optional)
+static ms_gen *tiny_zsnr(int rgb, int optional, int zero_snr)
 {
 	ms_gen_cfg c;
 	ms_gen_cfg_default(&c);
 	c.unet.width = 8;
 	c.img_ch = rgb ? 3 : 1;
 	c.optional = optional;
+	c.zero_snr = zero_snr;
 	c.H = c.W = 16;
 	c.buckets = 32;
 	c.text_dim = 8;
 	CHECK(ms_gen_cfg_cond(&c, "edges,mask") == 0);
 	return ms_gen_new(&c, 7);
+}
+
+static ms_gen *tiny(int rgb, int optional)
+{
+	return tiny_zsnr(rgb, optional, 0);
 }
 
 static void test_cfg(void)
@@ -416,6 +527,55 @@ static void test_sample(void)
 	ms_gen_free(g);
 }
 
+/* zero_snr=1 prediction=v in the metadata, neither key in other models (which read as
+ * zero_snr 0); keys that do not fit are errors; a zero-SNR model samples other images than
+ * the same weights as an eps model, in [0,1], also in one step (from abar = 0) */
+static void test_zero_snr_model(void)
+{
+	ms_gen *g = tiny_zsnr(0, 0, 1), *h = tiny(0, 0);
+	ms_rec r, q;
+	ms_gen_cfg c;
+	char v[16];
+	ms_rec_init(&r);
+	ms_rec_init(&q);
+	CHECK(ms_gen_cfg_to_rec(ms_gen_cfg_of(g), &r) == 0);
+	CHECK(ms_gen_cfg_to_rec(ms_gen_cfg_of(h), &q) == 0);
+	CHECK(ms_meta_get(&r, "zero_snr", v, sizeof v) && !strcmp(v, "1"));
+	CHECK(ms_meta_get(&r, "prediction", v, sizeof v) && !strcmp(v, "v"));
+	CHECK(!ms_meta_get(&q, "zero_snr", v, sizeof v) && !ms_meta_get(&q, "prediction", v, sizeof v));
+	CHECK(ms_gen_cfg_from_rec(&c, &r) == 0 && c.zero_snr == 1);
+	CHECK(ms_gen_cfg_from_rec(&c, &q) == 0 && c.zero_snr == 0);
+	ms_meta_set(&r, "prediction", "eps");
+	CHECK(ms_gen_cfg_from_rec(&c, &r) < 0 && strstr(ms_errmsg(), "prediction=eps"));
+	ms_meta_set(&r, "prediction", NULL);
+	CHECK(ms_gen_cfg_from_rec(&c, &r) < 0 && strstr(ms_errmsg(), "zero_snr=1"));
+	ms_meta_set(&q, "prediction", "v");
+	CHECK(ms_gen_cfg_from_rec(&c, &q) < 0 && strstr(ms_errmsg(), "zero_snr=0"));
+	ms_meta_set(&q, "zero_snr", "2");
+	CHECK(ms_gen_cfg_from_rec(&c, &q) < 0 && strstr(ms_errmsg(), "zero_snr=2"));
+	ms_rec_free(&r);
+	ms_rec_free(&q);
+	float cond[2 * 256], a[2 * 256], b[2 * 256];
+	ms_rng ra[2], rb[2];
+	for (int i = 0; i < 2 * 256; i++)
+		cond[i] = (i % 16) < 8;
+	for (int steps = 1; steps <= 5; steps += 4) {
+		ms_gen_sample_opt o = { steps, 4, 0.5, 3 };
+		for (int k = 0; k < 2; k++) {
+			ms_rng_init(&ra[k], 1, (uint64_t)k);
+			ms_rng_init(&rb[k], 1, (uint64_t)k);
+		}
+		CHECK(ms_gen_sample(g, &o, 16, 16, cond, "breast", 2, ra, a) == 0);
+		CHECK(ms_gen_sample(h, &o, 16, 16, cond, "breast", 2, rb, b) == 0);
+		int in = 1;
+		for (int i = 0; i < 2 * 256; i++)
+			in &= a[i] >= 0 && a[i] <= 1;
+		CHECK(in && memcmp(a, b, sizeof a));
+	}
+	ms_gen_free(g);
+	ms_gen_free(h);
+}
+
 /* mean loss over 16 fixed (t, noise) draws, weights unchanged (Adam with lr 0) */
 static double eval_loss(ms_gen *g, ms_gen_data *d, float *x0, float *cb)
 {
@@ -432,10 +592,12 @@ static double eval_loss(ms_gen *g, ms_gen_data *d, float *x0, float *cb)
 	return s;
 }
 
-/* one image, random t and noise, the training step of ms-sample: the loss falls by 10x */
-static void test_overfit(void)
+/* one image, random t and noise, the training step of ms-sample: the loss falls by 10x
+ * (target eps, or v with zero SNR); sampled with the averaged weights, the zero-SNR
+ * model keeps the image's mean intensity (methods.md 1.2; the eps model's is printed) */
+static void overfit(int zero_snr)
 {
-	ms_gen *g = tiny(0, 0);
+	ms_gen *g = tiny_zsnr(0, 0, zero_snr);
 	ms_gen_data *d = ms_gen_data_new(2, 16, 16);
 	float img[256], cond[2 * 256], x0[4 * 256], cb[4 * 2 * 256];
 	for (int i = 0; i < 256; i++) {
@@ -458,12 +620,35 @@ static void test_overfit(void)
 		CHECK(ms_gen_train_step(g, &a, &o, 4, 16, 16, x0, cb, p, &r) >= 0);
 	}
 	double last = eval_loss(g, d, x0, cb);
-	printf("overfit one image: loss %.4f -> %.4f after %d steps, %.2f s CPU\n", first, last,
-	       steps, (double)(clock() - c0) / CLOCKS_PER_SEC);
+	printf("overfit one image%s: loss %.4f -> %.4f after %d steps, %.2f s CPU\n",
+	       zero_snr ? " (zero SNR, v)" : "", first, last, steps,
+	       (double)(clock() - c0) / CLOCKS_PER_SEC);
 	CHECK(last < first / 10);
 	CHECK(x0[0] == 2 * img[0] - 1 && cb[256 + 0] == cond[256]);
+	/* 8 images, 20 DDIM steps, the prompt only */
+	float out[8 * 256];
+	ms_rng rng[8];
+	ms_gen_sample_opt so = { 20, 8, 0, 1 };
+	double im = 0, sm = 0;
+	for (int k = 0; k < 8; k++)
+		ms_rng_init(&rng[k], 3, (uint64_t)k);
+	ms_params_ema_swap(ms_gen_params(g));
+	CHECK(ms_gen_sample(g, &so, 16, 16, cond, "a", 8, rng, out) == 0);
+	for (int i = 0; i < 8 * 256; i++) {
+		im += img[i % 256] / (8 * 256.0);
+		sm += out[i] / (8 * 256.0);
+	}
+	printf("  mean intensity: image %.3f, samples %.3f\n", im, sm);
+	if (zero_snr)
+		CHECK(fabs(sm - im) < 0.05);
 	ms_gen_data_free(d);
 	ms_gen_free(g);
+}
+
+static void test_overfit(void)
+{
+	overfit(0);
+	overfit(1);
 }
 
 int main(void)
@@ -471,8 +656,11 @@ int main(void)
 	ms_threads(1);
 	CHECK(load_ref() == 0);
 	RUN(test_schedules);
+	RUN(test_zero_snr);
 	RUN(test_timesteps);
 	RUN(test_ddim_step);
+	RUN(test_v);
+	RUN(test_ddim_v);
 	RUN(test_guidance);
 	RUN(test_tokens);
 	RUN(test_text_grad);
@@ -481,6 +669,7 @@ int main(void)
 	RUN(test_checkpoint);
 	RUN(test_cond_fill);
 	RUN(test_sample);
+	RUN(test_zero_snr_model);
 	RUN(test_overfit);
 	return test_summary("diffusion");
 }
