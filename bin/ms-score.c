@@ -1,6 +1,7 @@
 /* ms-score: score predicted masks against reference masks, or pairs of images, and
  * print a table (TSV or JSON) with one row per sample and a summary; with several
- * predictions (--pred A,B,...), one row per sample and prediction, a summary for each. */
+ * predictions (--pred A,B,...), one row per sample and prediction, a summary for each,
+ * and (--paired) each prediction compared with the first on the samples both scored. */
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,10 +10,11 @@
 
 #include "metrics.h"
 #include "ms.h"
+#include "stats.h"
 
 static const char usage[] =
-	"[-j] [-d DIGITS] [[-t T] [--pred NAME[,NAME...]] [--ref NAME] | --images A,B | --diversity NAME]\n"
-	"       [FILE...]";
+	"[-js] [-d DIGITS] [[-t T] [--pred NAME[,NAME...] [--paired]] [--ref NAME] | --images A,B |\n"
+	"       --diversity NAME] [FILE...]";
 
 enum { MASKS, IMAGES, DIVERSITY };
 /* slots: the predictions (or pred, prob; or images A, B), then the reference */
@@ -22,7 +24,7 @@ static const char *mask_cols[] = { "dice", "iou", "precision", "recall", "specif
                                    "accuracy", "hd95", "assd" };
 static const char *image_cols[] = { "psnr", "ssim", "msssim" };
 
-static int mode = MASKS, json, digits = 6;
+static int mode = MASKS, json, digits = 6, summary_only, paired;
 static double threshold = 0.5;
 static const char *want[NSLOT];    /* record names wanted, by slot */
 static ms_rec slot[NSLOT];
@@ -31,6 +33,7 @@ static const char **cols;
 static double *vals[MAXCOL];       /* per column, one value per scored sample */
 static size_t nrows, cap, nsamples, nskipped;
 static int *rowpred;               /* per row, the prediction (slot) it scores */
+static size_t *rowsample;          /* per row, the sample (0, 1, ...) */
 static ms_scratch scratch, scratch2;   /* masks, images */
 static ms_rec *set;                /* --diversity: the images */
 static size_t nset, setcap;
@@ -58,6 +61,23 @@ static void print_num(double v, int is_json)
 		printf("%.*f", digits, v);
 }
 
+/* length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), 0 if there is none */
+static size_t utf8_len(const char *p)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (s[0] > 0xf4 || !n)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
 static void print_str(const char *s)
 {
 	if (!json) {
@@ -66,14 +86,19 @@ static void print_str(const char *s)
 		return;
 	}
 	putchar('"');
-	for (; *s; s++) {
+	for (size_t n; *s; s += n) {
 		unsigned char ch = (unsigned char)*s;
+		n = 1;
 		if (ch == '"' || ch == '\\')
 			printf("\\%c", ch);
-		else if (ch < 0x20)
+		else if (ch < 0x20 || ch == 0x7f)
 			printf("\\u%04x", ch);
-		else
+		else if (ch < 0x80)
 			putchar(ch);
+		else if ((n = utf8_len(s)))
+			fwrite(s, 1, n, stdout);
+		else
+			fputs("\\ufffd", stdout), n = 1;   /* not UTF-8: U+FFFD per byte */
 	}
 	putchar('"');
 }
@@ -104,8 +129,16 @@ static void add_row(int k, const char *id, const double *v)
 		for (int j = 0; j < ncol; j++)
 			vals[j] = ereallocarray(vals[j], cap, sizeof **vals);
 		rowpred = ereallocarray(rowpred, cap, sizeof *rowpred);
+		rowsample = ereallocarray(rowsample, cap, sizeof *rowsample);
 	}
 	rowpred[nrows] = k;
+	rowsample[nrows] = nsamples - 1;   /* finish_sample counted it */
+	for (int j = 0; j < ncol; j++)
+		vals[j][nrows] = v[j];
+	if (summary_only) {
+		nrows++;
+		return;
+	}
 	if (json)
 		fputs(nrows ? ",\n {" : " {", stdout);
 	if (npred) {
@@ -116,7 +149,6 @@ static void add_row(int k, const char *id, const double *v)
 	fputs(json ? "\"id\": " : "", stdout);
 	print_str(id);
 	for (int j = 0; j < ncol; j++) {
-		vals[j][nrows] = v[j];
 		if (json)
 			printf(", \"%s\": ", cols[j]);
 		else
@@ -171,14 +203,81 @@ static void print_summary(int k)
 	}
 }
 
+/* --paired: prediction k against the first, over the samples where both were scored:
+ * rows diff (mean of k - first), diff_lo95, diff_hi95 (t interval), diff_p (Wilcoxon),
+ * diff_n (pairs where both values are finite) */
+static void print_paired(int k)
+{
+	static const char *rows[] = { "diff", "diff_lo95", "diff_hi95", "diff_p", "diff_n" };
+	double s[MAXCOL][5], *a = emalloc(nsamples * sizeof *a), *b = emalloc(nsamples * sizeof *b);
+	long *ra = emalloc(nsamples * sizeof *ra), *rb = emalloc(nsamples * sizeof *rb);
+	for (size_t i = 0; i < nsamples; i++)
+		ra[i] = rb[i] = -1;
+	for (size_t i = 0; i < nrows; i++)
+		if (rowpred[i] == 0)
+			ra[rowsample[i]] = (long)i;
+		else if (rowpred[i] == k)
+			rb[rowsample[i]] = (long)i;
+	for (int j = 0; j < ncol; j++) {
+		size_t n = 0;
+		ms_paired r;
+		for (size_t i = 0; i < nsamples; i++)
+			if (ra[i] >= 0 && rb[i] >= 0) {
+				a[n] = vals[j][ra[i]];
+				b[n++] = vals[j][rb[i]];
+			}
+		if (ms_paired_compute(a, b, n, &r) < 0)
+			die("%s", ms_errmsg());
+		s[j][0] = r.diff;
+		s[j][1] = r.lo;
+		s[j][2] = r.hi;
+		s[j][3] = r.p;
+		s[j][4] = (double)r.n;
+	}
+	free(a), free(b), free(ra), free(rb);
+	if (json) {
+		fputs(k > 1 ? "}, " : "", stdout);
+		print_str(want[k]);
+		fputs(": {\"against\": ", stdout);
+		print_str(want[0]);
+	}
+	for (int r = 0; r < 5; r++) {
+		if (!json) {
+			print_str(want[k]);
+			printf("\t%s", rows[r]);
+		} else {
+			printf(", \"%s\": {", rows[r]);
+		}
+		for (int j = 0; j < ncol; j++) {
+			if (json)
+				printf("%s\"%s\": ", j ? ", " : "", cols[j]);
+			else
+				putchar('\t');
+			if (r == 4)
+				printf("%.0f", s[j][r]);
+			else if (r == 3 && !isnan(s[j][r]))
+				printf("%.*g", digits > 3 ? digits - 2 : 2, s[j][r]);
+			else
+				print_num(s[j][r], json);
+		}
+		fputs(json ? "}" : "\n", stdout);
+	}
+}
+
 static void print_summaries(void)
 {
 	if (json)
 		fputs("\n], \"summary\": {", stdout);
 	for (int k = 0; k < (npred ? npred : 1); k++)
 		print_summary(k);
+	if (json && npred)
+		fputs("}", stdout);
+	if (json && paired)
+		fputs("}, \"paired\": {", stdout);
+	for (int k = 1; paired && k < npred; k++)
+		print_paired(k);
 	if (json)
-		printf("%s}, \"scored\": %zu, \"skipped\": %zu}\n", npred ? "}" : "", nrows, nskipped);
+		printf("%s}, \"scored\": %zu, \"skipped\": %zu}\n", paired ? "}" : "", nrows, nskipped);
 }
 
 /* height and width (the last two dimensions) of a rank 2 or 3 record; -1 otherwise */
@@ -472,6 +571,8 @@ int main(int argc, char **argv)
 		{ "ref", required_argument, 0, 'R' },
 		{ "images", required_argument, 0, 'I' },
 		{ "diversity", required_argument, 0, 'D' },
+		{ "paired", no_argument, 0, 'p' },
+		{ "summary", no_argument, 0, 's' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
@@ -482,9 +583,11 @@ int main(int argc, char **argv)
 	want[0] = "pred";
 	want[1] = "prob";
 	want[REF] = "mask";
-	while ((c = getopt_long(argc, argv, "jd:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsd:t:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
+		case 's': summary_only = 1; break;
+		case 'p': paired = 1; masks_opt = 1; break;
 		case 'd':
 			if (ms_parse_int(optarg, 0, 17, &n) < 0)
 				usage_error(usage, "--digits: %s", ms_errmsg());
@@ -519,12 +622,16 @@ int main(int argc, char **argv)
 			printf("usage: %s %s\n"
 			       "Score each sample of the stream (stdin if no FILE) and print a table:\n"
 			       "a header, one row per sample, then rows mean, std, median, n.\n"
-			       "  -j, --json          print JSON instead of TSV\n"
+			       "  -j, --json          print JSON instead of TSV (ids not UTF-8: U+FFFD)\n"
+			       "  -s, --summary       the summary rows only, no row per sample\n"
 			       "  -d, --digits N      digits after the decimal point (6)\n"
 			       "masks (the default): Dice, IoU, precision, recall, specificity,\n"
 			       "accuracy, HD95, ASSD of a prediction against a reference mask\n"
 			       "  --pred NAME         prediction record (default pred, else prob)\n"
 			       "  --pred A,B,...      several, one row each per sample, led by the name\n"
+			       "  --paired            then each against the first (B - A): rows diff,\n"
+			       "                      diff_lo95, diff_hi95 (95%% t interval), diff_p\n"
+			       "                      (Wilcoxon signed-rank), diff_n\n"
 			       "  --ref NAME          reference record (mask)\n"
 			       "  -t, --threshold T   f32 predictions: foreground where value >= T (0.5)\n"
 			       "  --images A,B        PSNR, SSIM, MS-SSIM between records A and B\n"
@@ -536,6 +643,8 @@ int main(int argc, char **argv)
 	}
 	if (masks_opt && mode != MASKS)
 		usage_error(usage, "mask options do not go with --images or --diversity");
+	if (paired && npred < 2)
+		usage_error(usage, "--paired needs --pred A,B[,...]");
 	for (int k = 0; k < npred; k++)
 		if (!strcmp(want[k], want[REF]))
 			usage_error(usage, "--pred: '%s' is also the reference", want[k]);
@@ -572,6 +681,7 @@ int main(int argc, char **argv)
 	for (int j = 0; j < ncol; j++)
 		free(vals[j]);
 	free(rowpred);
+	free(rowsample);
 	ms_scratch_free(&scratch);
 	ms_scratch_free(&scratch2);
 	return fshut(stdout, "<stdout>");

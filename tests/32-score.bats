@@ -369,4 +369,89 @@ PY
 	# the first column is the only difference from scoring each on its own
 	ms-segment -m base.model < test.ms | ms-score -d 3 | tail -n +2 > single
 	awk -F'\t' '$1 == "pred_base"' both.tsv | cut -f2- | diff single -
+	# the next example: the paired Dice difference, its interval, p and n
+	sed -n '/^Is the second one better/,/^\.Ed$/p' "$BATS_TEST_DIRNAME/../man/ms-score.1" |
+		grep -v '^\.' | sed '1,2d;s/\\e/\\/g' > ex2.sh
+	[ "$(wc -l < ex2.sh)" -eq 3 ]
+	run bash -e ex2.sh
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | cut -d' ' -f1 | tr '\n' ' ')" = "diff diff_lo95 diff_hi95 diff_p diff_n " ]
+	[ "${lines[4]}" = "diff_n 3" ]
+}
+
+@test "ms-score --paired: each prediction against the first, as scipy's ttest_rel and wilcoxon" {
+	mk "$BATS_TEST_TMPDIR/s.ms" "rng = np.random.default_rng(3)
+for i in range(30):
+    m = np.zeros((1, 24, 24), np.uint8); y, x = rng.integers(4, 12, 2); m[0, y:y+8, x:x+9] = 1
+    w('mask', f's{i}', m)
+    w('pa', f's{i}', np.roll(m, int(rng.integers(-3, 4)), 2))
+    w('pb', f's{i}', np.roll(m, int(rng.integers(-2, 3)), 1))
+    if i != 7: w('pc', f's{i}', (rng.random((1, 24, 24)) < 0.2).astype(np.uint8) | m)"
+	cd "$BATS_TEST_TMPDIR"
+	run -2 ms-score --paired < s.ms
+	[[ "${lines[0]}" == "ms-score: --paired needs --pred A,B[,...]" ]]
+	run -2 ms-score --paired --pred pa < s.ms
+	ms-score -d 8 --pred pa,pb,pc s.ms > all.tsv 2>/dev/null
+	ms-score -d 8 --pred pa,pb,pc --paired s.ms > paired.tsv 2>/dev/null
+	ms-score -s -d 8 --pred pa,pb,pc --paired s.ms > summary.tsv 2>/dev/null
+	ms-score -j -s -d 10 --pred pa,pb,pc --paired s.ms > p.json 2>/dev/null
+	# --paired adds rows at the end; -s leaves out the rows per sample
+	diff all.tsv <(head -n "$(wc -l < all.tsv)" paired.tsv)
+	[ "$(wc -l < paired.tsv)" -eq $(($(wc -l < all.tsv) + 2 * 5)) ]
+	diff <(head -1 paired.tsv; tail -n $((12 + 10)) paired.tsv) summary.tsv
+	[ "$(tail -n 10 summary.tsv | cut -f1,2 | tr '\t\n' ' ')" = "pb diff pb diff_lo95 pb diff_hi95 pb diff_p pb diff_n pc diff pc diff_lo95 pc diff_hi95 pc diff_p pc diff_n " ]
+	run $PY - <<'PY'
+import json, warnings, numpy as np
+warnings.simplefilter("ignore")
+from scipy import stats
+rows = [l.split("\t") for l in open("paired.tsv").read().splitlines()]
+head, rows = rows[0], rows[1:]
+per = {}
+for r in rows:
+    if r[1][0] == "s" and r[1][1:].isdigit():
+        per.setdefault(r[0], {})[r[1]] = [float(x) for x in r[2:]]
+got = {(r[0], r[1]): [float(x) for x in r[2:]] for r in rows if r[1].startswith("diff")}
+j = json.load(open("p.json"))
+assert j["samples"] == [] and list(j["paired"]) == ["pb", "pc"], j["paired"].keys()
+for b in ("pb", "pc"):
+    assert j["paired"][b]["against"] == "pa"
+    ids = [i for i in per["pa"] if i in per[b]]
+    for c, name in enumerate(head[2:]):
+        x = np.array([per["pa"][i][c] for i in ids]); y = np.array([per[b][i][c] for i in ids])
+        ok = np.isfinite(x) & np.isfinite(y); d = y[ok] - x[ok]
+        lo, hi = stats.ttest_rel(y[ok], x[ok]).confidence_interval(0.95)
+        p = stats.wilcoxon(d).pvalue if np.any(d != 0) else 1.0
+        want = [d.mean(), lo, hi, p, len(d)]
+        for k, key in enumerate(("diff", "diff_lo95", "diff_hi95", "diff_p", "diff_n")):
+            g = got[(b, key)][c]
+            assert abs(g - want[k]) <= 2e-6 * max(1, abs(want[k])), (b, name, key, g, want[k])
+            gj = j["paired"][b][key][name]
+            assert abs(gj - want[k]) <= 2e-6 * max(1, abs(want[k])), (b, name, key, gj)
+    assert got[(b, "diff_n")][0] == (29 if b == "pc" else 30)
+print("ok")
+PY
+	[ "$output" = ok ]
+}
+
+@test "ms-score -j writes ids that are not UTF-8 as U+FFFD, valid UTF-8 as it is" {
+	mk "$BATS_TEST_TMPDIR/s.ms" "m = np.zeros((1, 8, 8), np.uint8); m[0, 2:5, 2:6] = 1
+for sid in ('P1____', 'P2________', 'P3__________'):
+    w('mask', sid, m); w('pred', sid, m)"
+	cd "$BATS_TEST_TMPDIR"
+	run $PY - <<'PY'
+import json, subprocess
+raw = [b'x\xff\xfe"\\y', 'gr\u00fc\u00df-\u6f22'.encode(),
+       b'\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80z\xe2\x82']
+s = open("s.ms", "rb").read()
+for k, r in enumerate(raw):
+    ph = f"P{k + 1}".encode().ljust(len(r), b"_")   # placeholders of the same length
+    assert s.count(ph) == 2, ph
+    s = s.replace(ph, r)
+open("s.ms", "wb").write(s)
+out = subprocess.run(["ms-score", "-j", "s.ms"], capture_output=True, check=True).stdout
+ids = [x["id"] for x in json.loads(out.decode("utf-8"))["samples"]]
+assert ids == ['x\ufffd\ufffd"\\y', 'gr\u00fc\u00df-\u6f22', '\ufffd' * 9 + 'z' + '\ufffd' * 2], ids
+print("ok")
+PY
+	[ "$output" = ok ]
 }
