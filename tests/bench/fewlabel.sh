@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The few-label benchmark (issue 17): with N labelled train images of a data set, does
 # synthetic data raise a segmentor's Dice on the held-out test split, against the best
 # real-only baseline? Splits: pipelines/splits/SET-nN.txt (labelled), the rest of
@@ -17,7 +17,9 @@
 #           images only (--cond edges,mask; DiffBoost), random merging mask;
 #   mix-LU  the same from a generator trained on the labelled images and the pool
 #           (--cond edges,mask --cond-optional: pool images have edges, no mask);
-#   extra-L, extra-LU  the same images as plain extra samples (--synthetic extra).
+#   extra-L, extra-LU  the same images as plain extra samples (--synthetic extra);
+#   mix-Lz, mix-LUz, extra-Lz, extra-LUz  generators trained with --zero-snr
+#           (zero terminal SNR, v-prediction).
 # Each stage's output is kept in OUTDIR and not made again when present, so a stopped
 # run resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
 # every arm against "strong" and of "strong" against "flips"). Run from the repository.
@@ -69,24 +71,15 @@ stage pool.ms sh -c "ms-pick -i '$splits/$set_-train.txt' -x '$splits/$set_-n$n.
 	<'$out/all.ms' | ms-edges --method diffboost"
 stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
 
-# ---- generators (one thread each, side by side) and their samples
-gen() {   # NAME INPUT EXTRA-OPTIONS
+# ---- a generator: trained (one thread), sampled, its images against the real ones
+genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, stats
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
 		$3 --width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$1.ck'"
-}
-pids=
-case " $arms " in *-L" "*) gen L "$out/labelled.ms" "" & pids="$pids $!" ;; esac
-case " $arms " in *-LU" "*) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
-	gen LU "$out/labelled-pool.ms" --cond-optional & pids="$pids $!" ;; esac
-for p in $pids; do wait "$p" || exit 1; done
-for g in L LU; do
-	[ -s "$out/gen-$g.ms" ] || continue
-	stage "syn-$g.ms" sh -c "ms-sample -m '$out/gen-$g.ms' -n $r --steps 20 --seed 1 \
+	stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-$1.ms' -n $r --steps 20 --seed 1 \
 		--threads 2 <'$out/labelled.ms'"
-	stage "stats-$g.txt" /usr/bin/python3 tests/bench/syn_stats.py "$out/syn-$g.ms"
-	say "generator $g: $(tr '\n' ';' <"$out/stats-$g.txt")"
-done
-
+	stage "stats-$1.txt" /usr/bin/python3 tests/bench/syn_stats.py "$out/syn-$1.ms"
+	say "generator $1: $(tr '\n' ';' <"$out/stats-$1.txt")"
+}
 # ---- segmentors: two at a time, one thread each
 seg() {   # ARM SEED
 	case $1 in
@@ -102,20 +95,50 @@ seg() {   # ARM SEED
 	stage "score-$1-$2.tsv" sh -c "ms-segment -m '$out/seg-$1-$2.ms' --threads 1 \
 		<'$out/test.ms' | ms-score --pred pred"
 }
-jobs=
+# pool CMD...: runs CMD in the background, at most JOBS (2) at a time; a failed job stops
+# the run when it is reaped
+pool() {
+	while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-2}" ]; do wait -n; done
+	"$@" &
+}
+drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
+
+# ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
+# ---- phase 2: the segmentors on synthetic data, seed by seed
+gens=
+for a in $arms; do
+	case $a in
+	flips|strong) ;;
+	mix-*|extra-*) g=${a#*-}; case " $gens " in *" $g "*) ;; *) gens="$gens $g" ;; esac ;;
+	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
+	esac
+done
+for g in $gens; do
+	case $g in
+	L|Lz) in=$out/labelled.ms opt= ;;
+	LU|LUz) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
+		in=$out/labelled-pool.ms opt=--cond-optional ;;
+	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz)" >&2; exit 2 ;;
+	esac
+	case $g in *z) opt="$opt --zero-snr" ;; esac
+	pool genchain "$g" "$in" "$opt"
+done
 for s in $(seq "$seeds"); do
 	for a in $arms; do
-		jobs="$jobs $a:$s"
+		case $a in flips|strong) pool seg "$a" "$s" ;; esac
 	done
 done
-set -- $jobs
-while [ $# -gt 0 ]; do
-	seg "${1%:*}" "${1#*:}" &
-	p=$!
-	[ $# -gt 1 ] && seg "${2%:*}" "${2#*:}"
-	wait "$p" || exit 1
-	shift
-	[ $# -gt 0 ] && shift
+drain
+for s in $(seq "$seeds"); do
+	for a in $arms; do
+		case $a in flips|strong) ;; *) pool seg "$a" "$s" ;; esac
+	done
+done
+drain
+for s in $(seq "$seeds"); do
+	for a in $arms; do
+		[ -s "$out/score-$a-$s.tsv" ] || { echo "$0: no score-$a-$s.tsv" >&2; exit 1; }
+	done
 done
 
 # ---- paired comparisons, per-image means over seeds
