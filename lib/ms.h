@@ -155,5 +155,8 @@ double ms_rng_uniform(ms_rng *r);          /* [0,1), 53 random bits */
 float ms_rng_normal(ms_rng *r);            /* N(0,1), Box-Muller */
 uint32_t ms_rng_below(ms_rng *r, uint32_t n);  /* uniform in [0,n), unbiased */
 uint64_t ms_hash64(const char *s);         /* FNV-1a, e.g. stream = hash of a sample id */
+/* a sample id's place in [0, 1), uniform over ids: the fixed hold-out splits (ms-segment
+ * --val-fraction F, ms-pick --holdout F) are the ids below F */
+double ms_id_fraction(const char *id);
 
 #endif

@@ -72,3 +72,14 @@ uint64_t ms_hash64(const char *s)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
 	return h;
 }
+
+double ms_id_fraction(const char *id)
+{
+	uint64_t h = ms_hash64(id);   /* FNV-1a, then a murmur finaliser for the top bits */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (double)(h >> 11) * 0x1p-53;
+}

@@ -134,13 +134,7 @@ int ms_seg_data_add(ms_seg_data *d, const char *id, const char *of, const ms_ten
 
 int ms_seg_is_val(const char *id, double frac)
 {
-	uint64_t h = ms_hash64(id);   /* FNV-1a, then a murmur finaliser for the top bits */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return (double)(h >> 11) * 0x1p-53 < frac;
+	return ms_id_fraction(id) < frac;
 }
 
 static const ms_seg_data *sort_d;

@@ -123,3 +123,74 @@ PY
 	run bash -c "ms-pick -i /dev/null <'$T/in.ms' | wc -c"
 	[ "$output" -eq 0 ]
 }
+
+@test "--with and --without select samples by a record they have; counting comes after" {
+	ms-pick -e 3 -d mask <"$T/in.ms" >"$T/nomask.ms"          # s0 s3 s6 s9 lose their mask
+	ms-pick -x <(printf 's0\ns3\ns6\ns9\n') <"$T/in.ms" >"$T/withmask.ms"
+	cat "$T/withmask.ms" "$T/nomask.ms" >"$T/mixed.ms"
+	run bash -c "ms-pick --with mask <'$T/mixed.ms' | ids"
+	[ "$output" = "s1 s2 s4 s5 s7 s8 " ]
+	ms-pick -w mask <"$T/mixed.ms" | cmp - "$T/withmask.ms"   # byte for byte
+	run bash -c "ms-pick --without mask <'$T/mixed.ms' | ids"
+	[ "$output" = "s0 s3 s6 s9 " ]
+	ms-pick -W mask <"$T/mixed.ms" | cmp - "$T/nomask.ms"
+	run bash -c "ms-pick -w mask -s 1 -e 2 -n 2 -k mask,note <'$T/mixed.ms' | recs"
+	[ "$output" = "s2:note s2:mask s5:note s5:mask " ]
+	run bash -c "ms-pick -w mask -W mask <'$T/mixed.ms' | wc -c"
+	[ "$output" -eq 0 ]
+	run bash -c "ms-pick -w image -x <(echo s4) -r mask=m <'$T/mixed.ms' | recs"
+	[[ "$output" == "s1:note s1:image s1:m s1:tail s2:"* ]] && [[ "$output" != *s4:* ]]
+	run -2 ms-pick --with a/b </dev/null
+	[[ "${lines[0]}" == "ms-pick: --with: 'a/b' is not a valid record name" ]]
+}
+
+@test "--holdout F and --no-holdout F split by id as ms-segment --val-fraction F does" {
+	/usr/bin/python3 - "$T/h.ms" <<'PY'
+import sys; sys.path.insert(0, "tests/ref")
+import numpy as np, msstream
+f = open(sys.argv[1], "wb")
+m = np.zeros((1, 8, 8), np.uint8); m[0, 2:6, 2:6] = 1
+for i in range(40):
+    msstream.write(f, "image", {"id": f"r{i}"}, np.full((1, 8, 8), i / 40, np.float32))
+    msstream.write(f, "mask", {"id": f"r{i}"}, m)
+    for k in range(2):
+        msstream.write(f, "image", {"id": f"r{i}.{k}", "of": f"r{i}"},
+                       np.full((1, 8, 8), k / 2, np.float32))
+        msstream.write(f, "mask", {"id": f"r{i}.{k}", "of": f"r{i}"}, m)
+PY
+	ms-pick --holdout 0.3 <"$T/h.ms" >"$T/held.ms"
+	ms-pick --no-holdout 0.3 <"$T/h.ms" >"$T/rest.ms"
+	held=$(ms-info "$T/held.ms" | cut -f1 | uniq | tr '\n' ' ')
+	rest=$(ms-info "$T/rest.ms" | cut -f1 | uniq | tr '\n' ' ')
+	# a partition, in stream order, synthetic samples (of=) with their real one
+	[ "$(echo $held $rest | tr ' ' '\n' | sort | tr '\n' ' ')" = \
+	  "$(ms-info "$T/h.ms" | cut -f1 | uniq | sort | tr '\n' ' ')" ]
+	for s in $held; do [[ " $held " == *" ${s%.*} "* ]]; done
+	for s in $rest; do [[ " $rest " == *" ${s%.*} "* ]]; done
+	nreal=$(echo $held | tr ' ' '\n' | grep -vc '\.')
+	[ "$nreal" -gt 5 ] && [ "$nreal" -lt 20 ]
+	# the same real samples as ms-segment's validation split
+	ms-segment train -o "$T/m.ms" --steps 1 --width 8 --batch 2 --threads 1 \
+		--val-fraction 0.3 --save-every 0 <"$T/h.ms" 2>"$T/log"
+	grep -q "40 real samples ($((40 - nreal)) train, $nreal validation), $((2 * (40 - nreal))) synthetic used (0 without their real sample, $((2 * nreal)) of validation samples" "$T/log"
+	ms-pick --holdout 0 <"$T/h.ms" | cmp - /dev/null
+	ms-pick --no-holdout 0 <"$T/h.ms" | cmp - "$T/h.ms"
+	for args in "--holdout 2" "--holdout x" "--holdout 0.1 --no-holdout 0.2" "--no-holdout -1"; do
+		run -2 ms-pick $args </dev/null
+	done
+}
+
+@test "ms-pick(1) example: held-out, labelled and unlabelled parts partition the stream" {
+	cd "$T"
+	{ ms-pick -e 3 -d mask <in.ms; ms-pick -x <(printf 's0\ns3\ns6\ns9\n') <in.ms; } >busi.ms
+	sed -n '/^A fifth of the labelled samples/,/^\.Ed$/p' "$BATS_TEST_DIRNAME/../man/ms-pick.1" |
+		grep -v '^\.' | sed '1,2d' >ex.sh
+	[ "$(wc -l <ex.sh)" -eq 3 ]
+	bash -e ex.sh
+	# each labelled sample in exactly one of heldout.ms and labelled.ms
+	[ "$(ms-info heldout.ms labelled.ms | cut -f1 | uniq | sort | tr '\n' ' ')" = "s1 s2 s4 s5 s7 s8 " ]
+	# unlabelled.ms: the samples without a mask that are not held out
+	[ "$(ms-info unlabelled.ms | cut -f2 | grep -cx mask)" -eq 0 ]
+	[ "$({ ids <unlabelled.ms; ms-pick -W mask --holdout 0.2 <busi.ms | ids; } | tr ' ' '\n' |
+		grep . | sort | tr '\n' ' ')" = "s0 s3 s6 s9 " ]
+}
