@@ -605,7 +605,7 @@ int ms_ssim_compare(const ms_ssim_img *a, const ms_ssim_img *b, ms_scratch *ws, 
 			if (s == 0)
 				ssum += ls;
 			double term = s + 1 < m ? cs : ls;
-			val *= pow(term > 0 ? term : 0, msssim_w[s] / wsum);
+			val *= pow(term < 0 ? 0 : term, msssim_w[s] / wsum);   /* NaN stays NaN */
 			x += scale_len(h, w, s);
 			y += scale_len(h, w, s);
 		}

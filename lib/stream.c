@@ -165,8 +165,8 @@ int ms_rec_read_header(FILE *in, ms_rec *r)
 	if (read_full(in, r->name, name_len) < 0)
 		return ms_error("truncated record name");
 	r->name[name_len] = '\0';
-	if (!ms_name_valid(r->name))
-		return ms_error("invalid record name");
+	if (strlen(r->name) != name_len || !ms_name_valid(r->name))   /* a NUL would cut it */
+		return ms_error("invalid record name: bytes other than letters, digits, '_', '.', '-'");
 	if (!(r->meta = ms_malloc(meta_len + 1)))
 		return -1;
 	r->meta_len = meta_len;
@@ -174,7 +174,8 @@ int ms_rec_read_header(FILE *in, ms_rec *r)
 		return ms_error("truncated metadata in record '%s'", r->name);
 	r->meta[meta_len] = '\0';
 	if (!meta_valid(r->meta, meta_len))
-		return ms_error("record '%s': metadata is not key=value lines", r->name);
+		return ms_error("record '%s': metadata is not key=value lines (keys of letters, "
+		                "digits, '_', '.', '-'; values without NUL)", r->name);
 	if (pad_check(in, pad_of(MS_HEADER_SIZE + name_len + meta_len), r->name) < 0)
 		return -1;
 	r->payload_pending = 1;

@@ -97,3 +97,29 @@ sys.stdout.buffer.write(struct.pack("<4sBBBB4IHHIQQ", b"MSTR", 1, 4, 2, 0, 16384
 	[ "$status" -eq 1 ]
 	[[ "$output" == "ms-info: cannot open /nonexistent: No such file or directory" ]]
 }
+
+# the 2x3 u8 record of ms-stream(5)'s example with a 4-byte name and 5 bytes of
+# metadata given as printf formats (issue 18: a NUL in a name or key was accepted)
+rec4x5() {
+	printf 'MSTR\001\001\003\0\001\0\0\0\002\0\0\0\003\0\0\0\0\0\0\0'
+	printf '\004\0\0\0\005\0\0\0\006\0\0\0\0\0\0\0\006\0\0\0\0\0\0\0'
+	printf "$1$2"
+	head -c 7 /dev/zero
+	printf '\0\1\1\0\1\0'
+	head -c 58 /dev/zero
+}
+
+@test "names and metadata keys outside letters, digits, _ . - are refused on read" {
+	rec4x5 'mask' 'id=a\n' > "$BATS_TEST_TMPDIR/ok.ms"
+	run bash -c 'ms-pick < "$1" | cmp - "$1"' _ "$BATS_TEST_TMPDIR/ok.ms"
+	[ "$status" -eq 0 ]
+	for bad in 'ma\0k:id=a\n' 'ma k:id=a\n' 'm\303\251k:id=a\n' 'mask:i\0=a\n' 'mask:i/=a\n'; do
+		rec4x5 "${bad%%:*}" "${bad#*:}" > "$BATS_TEST_TMPDIR/bad.ms"
+		[ "$(wc -c < "$BATS_TEST_TMPDIR/bad.ms")" -eq 128 ]
+		run ms-info "$BATS_TEST_TMPDIR/bad.ms"
+		[ "$status" -eq 1 ]
+		[[ "$output" == "ms-info: "*"letters, digits"* ]]
+		run bash -c 'ms-pick < "$1" > /dev/null' _ "$BATS_TEST_TMPDIR/bad.ms"
+		[ "$status" -eq 1 ]
+	done
+}

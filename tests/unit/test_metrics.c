@@ -226,6 +226,13 @@ static void test_images(void)
 	CHECK(ms_msssim_scales(64, 64) == 3 && ms_msssim_scales(128, 128) == 4);
 	CHECK(ms_msssim_scales(175, 300) == 4 && ms_msssim_scales(176, 176) == 5);
 	CHECK(ms_msssim_scales(1024, 1024) == 5);
+	/* a NaN pixel: nan from all three, as PSNR (MS-SSIM's clamp gave 0, issue 18) */
+	b[5 * W + 7] = NAN;
+	CHECK(isnan(ms_psnr(a, b, C * H * W)));
+	CHECK(ms_ssim(a, b, C, H, W, &v) == 0 && isnan(v));
+	CHECK(ms_msssim(a, b, C, H, W, &v) == 0 && isnan(v));
+	CHECK(ms_msssim(b, b, C, H, W, &v) == 0 && isnan(v));
+	b[5 * W + 7] = a[5 * W + 7] + 0.1f;
 }
 
 static void test_pairs_and_summary(void)
