@@ -45,7 +45,7 @@ same_as_sh() {
 		sed -n '/^[^#]/q;p' "$f" | grep -Eq '^#  +(ms-run|make) ' || { echo "$f: no how-to"; false; }
 		ms-run -n "$f" > /dev/null
 	done
-	[ "$(ls "$ROOT"/pipelines/*.yaml | wc -l)" -eq 6 ]
+	[ "$(ls "$ROOT"/pipelines/*.yaml | wc -l)" -eq 7 ]
 }
 
 @test "models: slim checkpoints without optimiser state that give the same bytes" {
@@ -134,6 +134,45 @@ same_as_sh() {
 	ms-import --size 16x16 --mask-dir pipelines/data/busi/masks pipelines/data/busi/images |
 		ms-segment -m ../aug.ms | ms-score -d 4 | tail -n +2 > aug.tsv
 	awk -F'\t' '$1 == "pred_aug"' stdout | cut -f2- | diff aug.tsv -
+}
+
+@test "fewlabel: both segmentors on the held-out labelled images, their paired difference" {
+	# four of the six bundled images labelled; --holdout 0.5 keeps three of them apart
+	mkdir masks
+	for s in benign_286 benign_62 malignant_36 malignant_153; do
+		ln -s "$ROOT/pipelines/data/busi/masks/$s.png" masks/
+	done
+	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set n=1
+		--set sample_steps=2 --set holdout=0.5"
+	same_as_sh fewlabel $FL --set masks="$PWD/masks"
+	cd run
+	# the summary: a header, mean, median, n of each, then the five rows of the difference
+	[ "$(wc -l < stdout)" -eq $((1 + 3 * 2 + 5)) ]
+	[ "$(cut -f1,2 stdout | tail -n +2 | tr '\t\n' ': ')" = "real:mean real:median real:n synthetic:mean synthetic:median synthetic:n synthetic:diff synthetic:diff_lo95 synthetic:diff_hi95 synthetic:diff_p synthetic:diff_n " ]
+	[ "$(awk -F'\t' '$2 == "diff_n" { print $3 }' stdout)" -eq 3 ]
+	grep -v '^real	s\|^synthetic	[^d]' fewlabel.tsv | tail -n 5 | diff - <(tail -n 5 stdout)
+	# held out: the labelled images ms-pick --holdout names, never trained on
+	[ "$(ms-info fewlabel-heldout.ms | cut -f1 | uniq | tr '\n' ' ')" = "benign_62 malignant_153 malignant_36 " ]
+	[ "$(ms-info fewlabel-labelled.ms | cut -f1,2 | tr '\t\n' ': ')" = "benign_286:image benign_286:mask benign_286:edges " ]
+	[ "$(ms-info fewlabel-synthetic.ms | grep -c 'of=benign_286')" -gt 0 ]
+	ms-info fewlabel-heldout.ms | cut -f2 | sort -u | tr '\n' ' ' |
+		grep -qx 'edges image mask prob_real prob_synthetic real synthetic '
+	[[ "$(ms-info fewlabel-generator.ms | head -n 1)" == *"zero_snr=1"* ]]
+	# each column is what its segmentor gives on its own
+	ms-segment -m fewlabel-mixed.ms < fewlabel-heldout.ms | ms-pick -d pred |
+		ms-pick -r synthetic=pred | ms-score -d 4 | tail -n +2 > mixed.tsv
+	awk -F'\t' '$1 == "synthetic" && $2 !~ /^diff/' fewlabel.tsv | cut -f2- | diff mixed.tsv -
+}
+
+@test "fewlabel: images without masks, or masks without images, stop with a message" {
+	mkdir nomasks noimages
+	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set n=1 --set sample_steps=2"
+	run -1 ms-run $FL --set masks=nomasks pipelines/fewlabel.yaml
+	[[ "$output" == *"ms-segment: no samples with image and mask on stdin"* ]]
+	[ ! -e fewlabel-generator.ms ] && [ ! -e fewlabel-real.ms ]
+	run -1 ms-run $FL --set images=noimages --set out=noimages pipelines/fewlabel.yaml
+	[[ "$output" == *"ms-import: noimages: no .png, .nii or .nii.gz files"* ]]
+	[ -z "$(ls noimages-* 2>/dev/null)" ]
 }
 
 @test "demo: as shipped, with the shipped models: a score table and a contact sheet" {
