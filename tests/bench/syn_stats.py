@@ -1,26 +1,77 @@
-"""Intensity of synthetic images against real ones (benchmark helper).
+"""Synthetic images against the real ones they were made from (benchmark helper).
 
     /usr/bin/python3 tests/bench/syn_stats.py SYN.ms
 
 SYN.ms is ms-sample's output: real samples followed by their synthetic ones (image
-metadata of=<id>). Prints the mean intensity of the real and of the synthetic images,
-their difference, and the 5/50/95th percentiles of each (the intensity histogram in
-three numbers).
+metadata of=<id>, copies of the condition records). The ms tools must be on PATH.
+Prints, for the real and the synthetic images:
+- intensity: the mean, its difference, and the 5/50/95th percentiles (the intensity
+  histogram in three numbers);
+- edges: F1 of each image's soft edges (ms-edges -m soft, >= 0.25) against the edge
+  condition it was made for (>= 0.25), 1-pixel tolerance (as tests/bench/sample_eval.py);
+  for real images, against their own condition (what a perfect generator would reach);
+- diversity: mean pairwise MS-SSIM (ms-score --diversity) of the synthetic images of one
+  real sample, averaged over the first 12 real samples, beside that of all real images
+  (lower = more diverse).
 """
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
+from scipy import ndimage
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tests/ref")
 from msstream import read  # noqa: E402
 
-real, syn = [], []
-with open(sys.argv[1], "rb") as f:
+TH, NDIV = 0.25, 12
+
+
+def sh(cmd, data=None):
+    return subprocess.run(cmd, shell=True, input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def f1(a, b):
+    """F1 of binary edge maps a (found) and b (wanted), 1-pixel tolerance"""
+    if not a.any() or not b.any():
+        return float(a.any() == b.any())
+    k = np.ones((3, 3), bool)
+    p = (a & ndimage.binary_dilation(b, k)).sum() / a.sum()
+    r = (b & ndimage.binary_dilation(a, k)).sum() / b.sum()
+    return 0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+def diversity(data):
+    out = sh("ms-score --diversity image", data).decode()
+    return float(out.splitlines()[1].split("\t")[4])
+
+
+path = sys.argv[1]
+s = {}
+with tempfile.TemporaryFile() as f:
+    f.write(sh(f"ms-pick -r edges=cond < {path} | ms-edges -m soft"))
+    f.seek(0)
     for name, meta, a in read(f):
-        if name == "image":
-            (syn if "of" in meta else real).append(np.asarray(a, np.float64).ravel())
-r, s = np.concatenate(real), np.concatenate(syn)
+        s.setdefault(meta["id"], {})[name] = (meta, np.array(a))
+real = [i for i in s if "of" not in s[i]["image"][0]]
+syn = [i for i in s if "of" in s[i]["image"][0]]
+r = np.concatenate([s[i]["image"][1].ravel() for i in real]).astype(np.float64)
+y = np.concatenate([s[i]["image"][1].ravel() for i in syn]).astype(np.float64)
 print(f"images real {len(real)} synthetic {len(syn)}")
-print(f"mean real {r.mean():.4f} synthetic {s.mean():.4f} diff {s.mean() - r.mean():+.4f}")
+print(f"mean real {r.mean():.4f} synthetic {y.mean():.4f} diff {y.mean() - r.mean():+.4f}")
 print("p5/p50/p95 real " + "/".join(f"{v:.3f}" for v in np.percentile(r, [5, 50, 95])) +
-      " synthetic " + "/".join(f"{v:.3f}" for v in np.percentile(s, [5, 50, 95])))
+      " synthetic " + "/".join(f"{v:.3f}" for v in np.percentile(y, [5, 50, 95])))
+ef = {i: f1(s[i]["edges"][1][0] >= TH, s[i]["cond"][1][0] >= TH) for i in s}
+print(f"edge F1 real {np.mean([ef[i] for i in real]):.3f} "
+      f"synthetic {np.mean([ef[i] for i in syn]):.3f}")
+with tempfile.TemporaryDirectory() as d:
+    div = []
+    for i in real[:NDIV]:
+        with open(f"{d}/ids", "w") as f:
+            f.write("".join(f"{j}\n" for j in syn if s[j]["image"][0]["of"] == i))
+        div.append(diversity(sh(f"ms-pick -i {d}/ids < {path}")))
+    with open(f"{d}/ids", "w") as f:
+        f.write("".join(f"{i}\n" for i in real))
+    print(f"diversity MS-SSIM real {diversity(sh(f'ms-pick -i {d}/ids < {path}')):.3f} "
+          f"synthetic per real sample {np.mean(div):.3f}")
