@@ -13,6 +13,8 @@
 # (--val-fraction 0: nothing is chosen on the test split, steps are fixed):
 #   flips   real only, flips (the segmentor before augmentation);
 #   strong  real only, --augment strong: the baseline the others must beat;
+#   strong2x  the same with twice the steps: a mix step segments a real and a synthetic
+#           batch, so this one has seen as many images as a mix arm;
 #   mix-L   + R images per labelled image from a generator trained on the labelled
 #           images only (--cond edges,mask; DiffBoost), random merging mask;
 #   mix-LU  the same from a generator trained on the labelled images and the pool
@@ -82,14 +84,16 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 }
 # ---- segmentors: two at a time, one thread each
 seg() {   # ARM SEED
+	local in opt st
 	case $1 in
 	flips) in=labelled.ms opt="--augment flips --synthetic ignore" ;;
 	strong) in=labelled.ms opt="--augment strong --synthetic ignore" ;;
+	strong2x) in=labelled.ms opt="--augment strong --synthetic ignore" st=$((2 * steps)) ;;
 	mix-*) in=syn-${1#mix-}.ms opt="--augment strong --synthetic mix" ;;
 	extra-*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra" ;;
 	*) echo "$0: unknown arm '$1'" >&2; exit 2 ;;
 	esac
-	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps $steps \
+	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps ${st:-$steps} \
 		--width $width --batch 8 --seed $2 --threads 1 --val-fraction 0 --save-every 0 \
 		$opt <'$out/$in' && cat '$out/seg-$1-$2.ck'"
 	stage "score-$1-$2.tsv" sh -c "ms-segment -m '$out/seg-$1-$2.ms' --threads 1 \
@@ -108,7 +112,7 @@ drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
 gens=
 for a in $arms; do
 	case $a in
-	flips|strong) ;;
+	flips|strong|strong2x) ;;
 	mix-*|extra-*) g=${a#*-}; case " $gens " in *" $g "*) ;; *) gens="$gens $g" ;; esac ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
@@ -125,13 +129,13 @@ for g in $gens; do
 done
 for s in $(seq "$seeds"); do
 	for a in $arms; do
-		case $a in flips|strong) pool seg "$a" "$s" ;; esac
+		case $a in flips|strong*) pool seg "$a" "$s" ;; esac
 	done
 done
 drain
 for s in $(seq "$seeds"); do
 	for a in $arms; do
-		case $a in flips|strong) ;; *) pool seg "$a" "$s" ;; esac
+		case $a in flips|strong*) ;; *) pool seg "$a" "$s" ;; esac
 	done
 done
 drain
