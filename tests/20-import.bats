@@ -3,8 +3,8 @@
 bats_require_minimum_version 1.5.0
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 REF="$BATS_TEST_DIRNAME/ref"
-PNG=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/pngsuite
-BUSI=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/busi
+PNG=$BATS_TEST_DIRNAME/data/pngsuite
+BUSI=$BATS_TEST_DIRNAME/data/busi
 
 # the shape column of ms-info for each record
 shapes() { ms-info | cut -f2,4 | tr '\t\n' ': '; }
@@ -104,7 +104,7 @@ export -f shapes
 	mkdir "$m"
 	cp $BUSI/masks/benign_1.png "$m/basn0g08.png"
 	run -1 ms-import -m "$m" $PNG/basn0g08.png
-	[ "$output" = "ms-import: $m/basn0g08.png: mask is 256x256 but its image is 32x32" ]
+	[ "$output" = "ms-import: $m/basn0g08.png: mask is 96x96 but its image is 32x32" ]
 }
 
 @test "import: --size resizes bilinearly (images) and nearest (masks) as the reference" {

@@ -1,23 +1,23 @@
 #!/usr/bin/env bats
 # ms-edges: options, errors, layout and pass-through, and agreement with independent
-# references (OpenCV's Canny, scipy) on real images from ../shared/data.
+# references (OpenCV's Canny, scipy) on the grey ultrasound and colour images of tests/data.
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 bats_require_minimum_version 1.5.0
 PY=/usr/bin/python3
 REF="$BATS_TEST_DIRNAME/ref"
-DATA=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}
+DATA=$BATS_TEST_DIRNAME/data
 
 setup_file() {
-	local b=$DATA/busi k=$DATA/kvasir-seg args=
+	local b=$DATA/busi k=$DATA/rgb args=
 	for s in benign_1 benign_100 malignant_10 malignant_100; do
 		args="$args $b/images/$s.png:$b/masks/$s.png"
 	done
-	for s in $(ls $k/images | sed -n '1p;100p;300p;700p'); do
-		args="$args $k/images/$s:$k/masks/$s"
+	for s in polyp_1 polyp_2 polyp_3 polyp_4; do
+		args="$args $k/images/$s.png:$k/masks/$s.png"
 	done
 	/usr/bin/python3 "$BATS_TEST_DIRNAME/ref/edges_make.py" --extra "$BATS_FILE_TMPDIR/in.ms" $args
 	/usr/bin/python3 "$BATS_TEST_DIRNAME/ref/edges_make.py" --compress \
-		"$BATS_FILE_TMPDIR/nomask.ms" $b/images/benign_2.png $k/images/$(ls $k/images | sed -n 5p)
+		"$BATS_FILE_TMPDIR/nomask.ms" $b/images/benign_2.png $k/images/polyp_5.png
 }
 
 # write a stream from a Python expression list of (name, meta, array)
@@ -131,7 +131,7 @@ PYEOF
 @test "edges metadata: the image's keys, edges=METHOD; --name, --image" {
 	ms-edges -m soft -n cond --image image < "$BATS_FILE_TMPDIR/nomask.ms" > "$BATS_TEST_TMPDIR/out.ms"
 	run -0 bash -c "ms-info '$BATS_TEST_TMPDIR/out.ms' | awk -F '\t' '\$2 == \"cond\" { print \$4, \$8 }' | head -n 1"
-	[[ "$output" == "1x256x256 id=benign_2 source="*"benign_2.png edges=soft" ]]
+	[[ "$output" == "1x96x96 id=benign_2 source="*"benign_2.png edges=soft" ]]
 	run -0 bash -c "ms-edges --image nothing < '$BATS_FILE_TMPDIR/nomask.ms' | cmp - '$BATS_FILE_TMPDIR/nomask.ms'"
 }
 

@@ -1,18 +1,14 @@
 #!/usr/bin/env bats
 # ms-score: options, bad input, output format, and every metric against independent
-# references (scipy EDT, skimage SSIM/PSNR, a numpy MS-SSIM) on real masks and images.
+# references (scipy EDT, skimage SSIM/PSNR, a numpy MS-SSIM) on the masks and images of
+# tests/data.
 
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 bats_require_minimum_version 1.5.0
 REF="$BATS_TEST_DIRNAME/ref"
 PY=/usr/bin/python3
 
-data() {
-	[ -n "${MS_DATA:-}" ] || for d in "$BATS_TEST_DIRNAME/../../shared/data"; do
-		[ -d "$d" ] && export MS_DATA=$d && break
-	done
-	[ -d "${MS_DATA:-}/busi" ] || skip "no data sets (set MS_DATA)"
-}
+DATA=$BATS_TEST_DIRNAME/data
 
 # write a stream from Python lines using w(name, id, array, **meta)
 mk() {
@@ -202,8 +198,7 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 	[ "$(printf '%s\n' "${lines[4]}" | cut -f1,8,9 | tr '\t' ' ')" = "f 4.000000 2.666667" ]
 }
 
-@test "ms-score masks agree with scipy EDT and exact counts on busi and kvasir-seg" {
-	data
+@test "ms-score masks agree with scipy EDT and exact counts on busi and rgb" {
 	$PY "$REF/score_make.py" masks "$BATS_TEST_TMPDIR/m.ms"
 	ms-score -d 12 "$BATS_TEST_TMPDIR/m.ms" > "$BATS_TEST_TMPDIR/m.tsv"
 	run $PY "$REF/score_ref.py" masks "$BATS_TEST_TMPDIR/m.ms" "$BATS_TEST_TMPDIR/m.tsv"
@@ -230,7 +225,6 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 }
 
 @test "ms-score --images agrees with skimage PSNR/SSIM and a numpy MS-SSIM" {
-	data
 	$PY "$REF/score_make.py" images "$BATS_TEST_TMPDIR/i.ms"
 	ms-score -d 12 --images image,synth "$BATS_TEST_TMPDIR/i.ms" > "$BATS_TEST_TMPDIR/i.tsv"
 	run $PY "$REF/score_ref.py" images "$BATS_TEST_TMPDIR/i.ms" "$BATS_TEST_TMPDIR/i.tsv" image synth
@@ -240,7 +234,6 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 }
 
 @test "ms-score --diversity agrees with the numpy MS-SSIM over all pairs" {
-	data
 	$PY "$REF/score_make.py" diversity "$BATS_TEST_TMPDIR/d.ms"
 	run ms-score -d 12 --diversity synth "$BATS_TEST_TMPDIR/d.ms"
 	[ "$status" -eq 0 ]
@@ -276,9 +269,8 @@ for i in range(3):
 }
 
 @test "ms-score at the end of a pipeline of real tools (ms-import, ms-pick)" {
-	data
 	mkdir "$BATS_TEST_TMPDIR/m"
-	for s in benign_1 benign_100 malignant_115; do ln -s "$MS_DATA/busi/masks/$s.png" "$BATS_TEST_TMPDIR/m/"; done
+	for s in benign_1 benign_100 malignant_115; do ln -s "$DATA/busi/masks/$s.png" "$BATS_TEST_TMPDIR/m/"; done
 	# the masks as images too: prob = the mask as f32, so every score is perfect
 	run bash -c "ms-import -m '$BATS_TEST_TMPDIR/m' '$BATS_TEST_TMPDIR/m' | ms-pick -r image=prob | ms-score -d 3"
 	[ "$status" -eq 0 ]
@@ -351,11 +343,10 @@ PY
 }
 
 @test "ms-score(1) example: two segmentors in one table" {
-	data
 	cd "$BATS_TEST_TMPDIR"
 	mkdir img
-	for s in benign_1 benign_100 malignant_115; do ln -s "$MS_DATA/busi/images/$s.png" img/; done
-	ms-import -s 16x16 -m "$MS_DATA/busi/masks" img > test.ms
+	for s in benign_1 benign_100 malignant_115; do ln -s "$DATA/busi/images/$s.png" img/; done
+	ms-import -s 16x16 -m "$DATA/busi/masks" img > test.ms
 	ms-segment train -o base.model --steps 2 --width 8 --batch 2 --threads 1 < test.ms 2>/dev/null
 	ms-segment train -o aug.model --steps 3 --width 8 --batch 2 --threads 1 < test.ms 2>/dev/null
 	sed -n '/^Compare two segmentors/,/^\.Ed$/p' "$BATS_TEST_DIRNAME/../man/ms-score.1" |

@@ -306,7 +306,7 @@ EOF
 }
 
 @test "the edges pipeline of ms-pipeline(5) with the real tools: same bytes as by hand" {
-	BUSI=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}/busi
+	BUSI=$BATS_TEST_DIRNAME/data/busi
 	man="$BATS_TEST_DIRNAME/../man/ms-pipeline.5"
 	sed -n '/^name: edges$/,/^\.Ed$/p' "$man" | sed '$d' > edges.yaml
 	mkdir img msk run sh

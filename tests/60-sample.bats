@@ -1,19 +1,19 @@
 #!/usr/bin/env bats
 # ms-sample: training (checkpoint contents, determinism, resume, signals, data errors),
 # sampling (synthetic-sample convention, pass-through, determinism), usage errors.
-# Tiny 16x16 images of ../shared/data, U-Net width 8, a few steps.
+# Tiny 16x16 images of tests/data, U-Net width 8, a few steps.
 PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 bats_require_minimum_version 1.5.0
 PY=/usr/bin/python3
 REF="$BATS_TEST_DIRNAME/ref"
-DATA=${MS_DATA:-$BATS_TEST_DIRNAME/../../shared/data}
+DATA=$BATS_TEST_DIRNAME/data
 T="--width 8 --batch 2 --threads 1"
 
 setup_file() {
-	local d=$BATS_FILE_TMPDIR b=$DATA/busi k=$DATA/kvasir-seg
+	local d=$BATS_FILE_TMPDIR b=$DATA/busi k=$DATA/rgb
 	mkdir -p "$d/grey" "$d/rgb"
 	for s in benign_1 benign_2 malignant_10; do cp "$b/images/$s.png" "$d/grey/"; done
-	for s in $(ls $k/images | sed -n '1p;2p'); do cp "$k/images/$s" "$d/rgb/"; done
+	for s in polyp_1 polyp_2; do cp "$k/images/$s.png" "$d/rgb/"; done
 	ms-import --size 16x16 -m $b/masks -p "breast ultrasound" "$d/grey" > "$d/grey.ms"
 	ms-import --size 16x16 -m $k/masks -p "colonoscopy polyp" "$d/rgb" > "$d/rgb.ms"
 	ms-edges < "$d/grey.ms" > "$d/in.ms"

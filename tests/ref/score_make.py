@@ -1,6 +1,6 @@
-"""Build ms-score test streams from real data (../shared/data) with msstream.py.
+"""Build ms-score test streams from the images of tests/data with msstream.py.
 
-    score_make.py masks OUT      real masks vs perturbed predictions (busi, kvasir-seg)
+    score_make.py masks OUT      real masks vs perturbed predictions (busi, rgb)
     score_make.py images OUT     real images vs noisy / blurred / shifted versions
     score_make.py diversity OUT  a set of 'synth' images (crops of real ones)
     score_make.py random OUT     random sizes (1 to 69), densities, spacings; f32 prob
@@ -14,12 +14,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from msstream import write  # noqa: E402
 
-# the data sets: $MS_DATA, else ../shared/data beside the repository
-DATA = os.environ.get("MS_DATA") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "../../../shared/data")
+# the small data sets of the repository
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../data")
 def stems():
     pick = {"busi": ["benign_1", "benign_100", "malignant_115", "malignant_121"],
-            "kvasir-seg": sorted(os.listdir(os.path.join(DATA, "kvasir-seg/masks")))[:4]}
+            "rgb": sorted(os.listdir(os.path.join(DATA, "rgb/masks")))[:4]}
     for ds, names in pick.items():
         for n in names:
             yield ds, n.replace(".png", "")
