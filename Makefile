@@ -46,6 +46,26 @@ $(TESTS): tests/unit/%: tests/unit/%.c tests/unit/test.h lib/libms.a $(LIB_HDR) 
 check: $(BIN) $(TESTS)
 	@sh tests/run $(TESTS)
 
+# libFuzzer harnesses (clang) for the stream reader, PNG and NIfTI import and the
+# pipeline parser, built apart in tests/fuzz/build; each runs FUZZ_SECONDS on its seeds
+FUZZ_SECONDS ?= 60
+FUZZ_CC    = clang
+FUZZ_FLAGS = -std=c11 -D_DEFAULT_SOURCE -O1 -g -march=native -fsanitize=fuzzer-no-link,address,undefined \
+             -fno-sanitize-recover=undefined $(PKG_CFLAGS) -Ilib
+FUZZ_BIN   = tests/fuzz/build/fuzz_stream tests/fuzz/build/fuzz_png \
+             tests/fuzz/build/fuzz_nifti tests/fuzz/build/fuzz_pipeline
+FUZZ_OBJ   = $(LIB_SRC:%.c=tests/fuzz/build/%.o)
+
+$(FUZZ_OBJ): tests/fuzz/build/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_BIN): tests/fuzz/build/%: tests/fuzz/%.c tests/fuzz/fuzz_file.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@sh tests/fuzz/run $(FUZZ_SECONDS)
+
 # the README's main job on the bundled sample data
 demo: $(BIN)
 	PATH="$(CURDIR)/bin:$$PATH" bin/ms-run -v pipelines/demo.yaml
@@ -73,7 +93,8 @@ uninstall:
 
 # Debian packages for building and testing (run as root, or with sudo)
 DEBS = build-essential pkg-config libpng-dev zlib1g-dev libopenblas-dev libyaml-dev \
-       bats mandoc python3-numpy python3-scipy python3-skimage python3-opencv python3-nibabel
+       bats mandoc python3-numpy python3-scipy python3-skimage python3-opencv python3-nibabel \
+       clang libclang-rt-dev
 deps:
 	@missing=; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -84,6 +105,7 @@ deps:
 
 clean:
 	rm -f $(LIB_OBJ) lib/libms.a $(BIN) $(TESTS) .flags
+	rm -rf tests/fuzz/build
 
 FORCE:
-.PHONY: all check demo models bench install uninstall deps clean FORCE
+.PHONY: all check fuzz demo models bench install uninstall deps clean FORCE
