@@ -121,13 +121,18 @@ int ms_name_valid(const char *name);
 /* a sample is the run of consecutive records with the same id= */
 const char *ms_rec_id(const ms_rec *r, char *buf, size_t bufsz);  /* "" if none */
 
-/* atomic output files: write to path.tmpXXXXXX, then rename on commit */
+/* atomic output files: written unnamed (O_TMPFILE) and linked into place on commit, or
+ * where the file system cannot, written to path.tmpXXXXXX and renamed; a rename replaces
+ * only a regular file. A path naming a FIFO or a device is written in place, never
+ * replaced */
+enum { MS_OUT_NAMED, MS_OUT_UNNAMED, MS_OUT_SPECIAL };
 typedef struct {
 	FILE *f;
-	char *path, *tmp;
+	char *path, *tmp;        /* tmp: the temporary's name while it has one */
+	int kind;                /* MS_OUT_* */
 } ms_outfile;
 int ms_outfile_open(ms_outfile *o, const char *path);
-int ms_outfile_commit(ms_outfile *o);   /* flush, fsync-free close, rename */
+int ms_outfile_commit(ms_outfile *o);   /* flush, fsync-free close, link or rename */
 void ms_outfile_abort(ms_outfile *o);   /* unlink the temporary, NULL-safe */
 /* tools: remove every open temporary on die() or a fatal signal */
 void ms_outfile_cleanup_all(void);

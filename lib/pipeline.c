@@ -1121,7 +1121,12 @@ static int open_ends(run *r, const ms_stage *head, const ms_stage *tail)
 	if (head->in ? (r->in = open_in(head->in)) < 0 :
 	    !head->stdin_ && (r->in = open_in("/dev/null")) < 0)
 		return -1;
-	if (tail->out) {
+	struct stat st;
+	if (tail->out && stat(tail->out, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		/* a FIFO, a device: written in place, never replaced by a rename */
+		if ((r->out = open(tail->out, O_WRONLY | O_NOCTTY | O_CLOEXEC)) < 0)
+			return ms_error("cannot open %s:", tail->out);
+	} else if (tail->out) {
 		size_t len = strlen(tail->out) + 16;
 		if (!(r->tmp = ms_malloc(len)))
 			return -1;

@@ -45,6 +45,25 @@ static void on_read(png_structp png, png_bytep buf, size_t n)
 	png_longjmp(png, 1);
 }
 
+/* write through stdio with errno in the message, not libpng's "Write Error" */
+static void on_write(png_structp png, png_bytep buf, size_t n)
+{
+	struct png_io *s = png_get_io_ptr(png);
+	if (fwrite(buf, 1, n, s->f) == n)
+		return;
+	ms_error("cannot write %s:", s->path);
+	png_longjmp(png, 1);
+}
+
+static void on_flush(png_structp png)
+{
+	struct png_io *s = png_get_io_ptr(png);
+	if (fflush(s->f) == 0)
+		return;
+	ms_error("cannot write %s:", s->path);
+	png_longjmp(png, 1);
+}
+
 static void phys_spacing(png_structp png, png_infop info, double sp[2])
 {
 	png_uint_32 px, py;
@@ -152,7 +171,7 @@ static int write_png(struct png_io *s, const ms_tensor *t, const double *sp)
 		return ms_error("%s: out of memory", s->path);
 	if (setjmp(png_jmpbuf(s->png)))
 		return -1;
-	png_init_io(s->png, s->f);
+	png_set_write_fn(s->png, s, on_write, on_flush);
 	png_set_IHDR(s->png, s->info, (png_uint_32)w, (png_uint_32)h, depth,
 	             c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
 	             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

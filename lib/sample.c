@@ -263,9 +263,11 @@ int ms_gen_save(ms_gen *g, const char *path, const ms_adam *opt, long step,
 		ms_rec_free(&r);
 		return -1;
 	}
-	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_gen_params(g), opt != NULL) < 0 ||
-	    ms_outfile_commit(&o) < 0) {
+	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_gen_params(g), opt != NULL) < 0) {
+		ms_error("%s: %s", path, ms_errmsg());   /* a full disk names the file */
 		ms_outfile_abort(&o);
+		ret = -1;
+	} else if (ms_outfile_commit(&o) < 0) {
 		ret = -1;
 	}
 	ms_rec_free(&r);

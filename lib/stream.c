@@ -244,6 +244,12 @@ int ms_rec_read_data(FILE *in, ms_rec *r)
 	return 0;
 }
 
+/* write errors on standard output say so, as fshut's "<stdout>"; callers name files */
+static const char *to(FILE *out)
+{
+	return out == stdout ? " to <stdout>" : "";
+}
+
 static int write_head(FILE *out, const ms_rec *r, uint64_t stored)
 {
 	unsigned char h[MS_HEADER_SIZE] = { 0 };
@@ -265,7 +271,7 @@ static int write_head(FILE *out, const ms_rec *r, uint64_t stored)
 	    fwrite(r->meta ? r->meta : "", 1, meta_len, out) != meta_len ||
 	    fwrite(zeros, 1, pad_of(sizeof h + name_len + meta_len), out) !=
 	            pad_of(sizeof h + name_len + meta_len))
-		return ms_error("cannot write record '%s':", r->name);
+		return ms_error("cannot write record '%s'%s:", r->name, to(out));
 	return 0;
 }
 
@@ -300,7 +306,7 @@ int ms_rec_write(FILE *out, const ms_rec *r)
 	int ret = write_head(out, r, stored);
 	if (!ret && (fwrite(payload, 1, stored, out) != stored ||
 	             fwrite(zeros, 1, pad_of(stored), out) != pad_of(stored)))
-		ret = ms_error("cannot write record '%s':", r->name);
+		ret = ms_error("cannot write record '%s'%s:", r->name, to(out));
 	free(z);
 	return ret;
 }
@@ -317,7 +323,7 @@ static int pass_payload(FILE *in, ms_rec *r, FILE *out)
 		size_t want = left < COPY_CHUNK ? left : COPY_CHUNK;
 		size_t got = fread(buf, 1, want, in);
 		if (out && fwrite(buf, 1, got, out) != got)
-			return ms_error("cannot write record '%s':", r->name);
+			return ms_error("cannot write record '%s'%s:", r->name, to(out));
 		if (got < want)
 			return ms_error("truncated payload in record '%s'", r->name);
 		left -= got;

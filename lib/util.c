@@ -1,6 +1,7 @@
 /* Errors, allocation, option parsing, atomic output files. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -257,27 +258,69 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* an unnamed file in path's folder (O_TMPFILE), linked into place on commit through
+ * /proc/self/fd: nothing is left behind whenever the process dies; -1 where the file
+ * system or the kernel cannot */
+static int open_unnamed(const char *path)
+{
+#ifdef O_TMPFILE
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? ms_strdup(path) : NULL;
+	if (slash && !dir)
+		return -1;
+	if (dir)
+		dir[slash == path ? 1 : slash - path] = '\0';
+	int fd = access("/proc/self/fd", X_OK) < 0 ? -1 :
+	         open(dir ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+	free(dir);
+	return fd;
+#else
+	(void)path;
+	return -1;
+#endif
+}
+
 int ms_outfile_open(ms_outfile *o, const char *path)
 {
 	static int handlers;
+	struct stat st;
+	int fd;
 	o->f = NULL;
 	o->path = o->tmp = NULL;
-	size_t n = strlen(path) + 16;
-	if (!(o->path = ms_strdup(path)) || !(o->tmp = ms_malloc(n)))
-		goto fail;
-	snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(o->tmp);
-	if (fd < 0) {
-		ms_error("cannot create %s:", o->tmp);
+	o->kind = MS_OUT_NAMED;
+	if (!(o->path = ms_strdup(path)))
+		return -1;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		ms_error("cannot write %s: Is a directory", path);
 		goto fail;
 	}
-	mode_t um = umask(0);   /* mkstemp makes 0600: give the usual 0666 & ~umask */
-	umask(um);
-	fchmod(fd, 0666 & ~um);
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* a FIFO, a device: written in place, never replaced */
+		if ((fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)) < 0) {
+			ms_error("cannot open %s:", path);
+			goto fail;
+		}
+		o->kind = MS_OUT_SPECIAL;
+	} else if ((fd = open_unnamed(path)) >= 0) {
+		o->kind = MS_OUT_UNNAMED;
+	} else {
+		size_t n = strlen(path) + 16;
+		if (!(o->tmp = ms_malloc(n)))
+			goto fail;
+		snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
+		if ((fd = mkostemp(o->tmp, O_CLOEXEC)) < 0) {
+			ms_error("cannot create %s:", o->tmp);
+			goto fail;
+		}
+		mode_t um = umask(0);   /* mkstemp makes 0600: give the usual 0666 & ~umask */
+		umask(um);
+		fchmod(fd, 0666 & ~um);
+	}
 	if (!(o->f = fdopen(fd, "wb"))) {
-		ms_error("cannot open %s:", o->tmp);
+		ms_error("cannot open %s:", path);
 		close(fd);
-		unlink(o->tmp);
+		if (o->tmp)
+			unlink(o->tmp);
 		goto fail;
 	}
 	track(o, 1);
@@ -339,34 +382,81 @@ void ms_stop_release(void)
 	sigprocmask(SIG_SETMASK, &stop_held, NULL);
 }
 
+/* gives the unnamed file of o the name o->tmp (random, beside o->path) */
+static int link_tmp(ms_outfile *o, const char *proc)
+{
+	size_t n = strlen(o->path) + 16;
+	if (!(o->tmp = ms_malloc(n)))
+		return -1;
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned char r[4];
+		if (getentropy(r, sizeof r) < 0)
+			return ms_error("cannot name a temporary for %s:", o->path);
+		snprintf(o->tmp, n, "%s.tmp%02x%02x%02x", o->path, r[0], r[1], r[2]);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	ms_error("cannot create %s:", o->tmp);
+	free(o->tmp);
+	o->tmp = NULL;
+	return -1;
+}
+
+/* puts the finished file in place: a link to the unnamed file where nothing has the
+ * name yet, else a rename over the regular file there, never over anything else */
+static int place(ms_outfile *o)
+{
+	struct stat st;
+	char proc[64];
+	if (o->kind == MS_OUT_SPECIAL)
+		return 0;
+	if (o->kind == MS_OUT_UNNAMED) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(o->f));
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return ms_error("cannot create %s:", o->path);
+	}
+	if (stat(o->path, &st) == 0 && !S_ISREG(st.st_mode))
+		return ms_error("%s is no longer a regular file: not replaced", o->path);
+	if (o->kind == MS_OUT_UNNAMED && link_tmp(o, proc) < 0)
+		return -1;
+	if (rename(o->tmp, o->path) < 0)
+		return ms_error("cannot rename %s to %s:", o->tmp, o->path);
+	return 0;
+}
+
 int ms_outfile_commit(ms_outfile *o)
 {
-	int bad = fflush(o->f) == EOF || ferror(o->f);
-	if (fclose(o->f) == EOF)
-		bad = 1;
+	int ret = 0;
+	if (fflush(o->f) == EOF || ferror(o->f))
+		ret = ms_error("cannot write %s:", o->path);
+	if (!ret && o->kind == MS_OUT_UNNAMED)   /* linked through its descriptor */
+		ret = place(o);
+	if (fclose(o->f) == EOF && !ret)
+		ret = ms_error("cannot write %s:", o->path);
 	o->f = NULL;
-	if (bad) {
-		ms_error("cannot write %s:", o->path);
+	if (!ret && o->kind != MS_OUT_UNNAMED)
+		ret = place(o);
+	if (ret && o->tmp)
 		unlink(o->tmp);
-	} else if (rename(o->tmp, o->path) < 0) {
-		bad = 1;
-		ms_error("cannot rename %s to %s:", o->tmp, o->path);
-		unlink(o->tmp);
-	}
 	track(o, 0);
 	free(o->path);
 	free(o->tmp);
 	o->path = o->tmp = NULL;
-	return bad ? -1 : 0;
+	return ret;
 }
 
 void ms_outfile_abort(ms_outfile *o)
 {
-	if (!o || !o->tmp)
+	if (!o || !o->path)
 		return;
 	if (o->f)
 		fclose(o->f);
-	unlink(o->tmp);
+	if (o->tmp)
+		unlink(o->tmp);
 	track(o, 0);
 	free(o->path);
 	free(o->tmp);

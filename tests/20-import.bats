@@ -265,3 +265,8 @@ make_volumes() {
 	run -1 ms-import "$t/empty.nii"
 	[[ "$output" == "ms-import: $t/empty.nii: "* ]]
 }
+
+@test "import: a write error on standard output says <stdout>" {
+	run -1 bash -c 'ms-import --mask-dir "$1/masks" "$1/images" > /dev/full' _ "$BUSI"
+	[ "$output" = "ms-import: cannot write record 'image' to <stdout>: No space left on device" ]
+}

@@ -290,3 +290,14 @@ print(m.dtype, int(m.min()), int(m.max()), l.dtype, l.shape, int(l.min()))
 	[ "${lines[0]}" = "(4, 3, 1) float32 True [0.25, 0.5, 1.0]" ]
 	[ "${lines[1]}" = "uint8 1 1 int32 (3, 2) -7" ]
 }
+
+@test "export: a montage that cannot be written names the file and the reason" {
+	t="$BATS_TEST_TMPDIR"
+	ms-import -s 128x128 -m $BUSI/masks $BUSI/images > "$t/s.ms"
+	mkdir "$t/d"
+	ln -s /dev/full "$t/d/sheet.png"    # a full disk
+	run -1 ms-export -M "$t/d/sheet.png" < "$t/s.ms"
+	[ "$output" = "ms-export: cannot write $t/d/sheet.png: No space left on device" ]
+	[ -L "$t/d/sheet.png" ] && [ -c /dev/full ]
+	[ "$(ls "$t/d")" = sheet.png ]
+}

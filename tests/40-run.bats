@@ -177,6 +177,22 @@ EOF
 	[ -z "$(ls | grep out)" ]
 }
 
+@test "an output that is a FIFO or a device is written in place, never replaced" {
+	printf 'name: fifo\nstages:\n  - name: gen\n    run: [printf, "x\\n"]\n    output: out\n' > fifo.yaml
+	mkfifo out
+	timeout 10 cat out > got &   # a replaced FIFO never gets a writer
+	run ms-run fifo.yaml
+	wait
+	[ "$status" -eq 0 ]
+	[ -p out ]
+	[ "$(cat got)" = x ]
+	rm out
+	ln -s /dev/null out
+	run ms-run fifo.yaml
+	[ "$status" -eq 0 ]
+	[ -L out ] && [ -c /dev/null ]
+}
+
 @test "a missing program is named with its stage" {
 	run -1 ms-run --swap sort='nosuchprog-ms -x' "$P/output.yaml"
 	[ "$output" = "ms-run: stage 'sort': cannot run nosuchprog-ms: No such file or directory" ]

@@ -296,3 +296,19 @@ synth_stream() {
 	run ms-segment train -o "$T/t.ms" --time 1000 --steps 2 $TR <"$T/in.ms"
 	[[ "$output" == *"done, 2 steps"* ]]
 }
+
+@test "-o: a FIFO or a device is written in place, not replaced; a full disk names the file" {
+	ms-segment train -o "$T/m.ms" --steps 1 $TR <"$T/in.ms" 2>/dev/null
+	mkfifo "$T/fifo"
+	timeout 60 cat "$T/fifo" > "$T/got" &   # a replaced FIFO never gets a writer
+	run ms-segment train -o "$T/fifo" --steps 1 $TR <"$T/in.ms"
+	wait
+	[ "$status" -eq 0 ]
+	[ -p "$T/fifo" ]
+	cmp "$T/got" "$T/m.ms"
+	ln -s /dev/full "$T/full"
+	run -1 ms-segment train -o "$T/full" --steps 1 $TR <"$T/in.ms"
+	[[ "$output" == *"ms-segment: $T/full: cannot write "*"No space left on device" ]]
+	[ -L "$T/full" ] && [ -c /dev/full ]
+	[ "$(ls "$T")" = "$(printf 'fifo\nfull\ngot\nin.ms\nm.ms')" ]
+}

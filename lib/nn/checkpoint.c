@@ -163,14 +163,15 @@ int ms_unet_save(ms_unet *u, const char *path, const ms_adam *opt, long step,
 		ms_rec_free(&r);
 		return -1;
 	}
-	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_unet_params(u), opt != NULL) < 0 ||
-	    ms_outfile_commit(&o) < 0) {
+	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_unet_params(u), opt != NULL) < 0) {
+		ms_error("%s: %s", path, ms_errmsg());   /* a full disk names the file */
 		ms_outfile_abort(&o);
-		ms_rec_free(&r);
-		return -1;
+		ret = -1;
+	} else if (ms_outfile_commit(&o) < 0) {
+		ret = -1;
 	}
 	ms_rec_free(&r);
-	return 0;
+	return ret;
 }
 
 ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model)
