@@ -425,25 +425,46 @@ static void read_set(ms_refine_set *d, ms_refine_set *v)
 		warn("%d samples without image, mask%s skipped", skipped, alternate ? "" : " or prob");
 }
 
-/* options that --resume takes from the checkpoint unless given */
+/* options that --resume takes from the checkpoint unless given; a value there that the
+ * option would refuse is an error (absent: the default) */
 static void resume_opts(const ms_rec *m)
 {
 	char v[64];
 	long x;
 	double y;
-	if (!given[BATCH] && ms_meta_get(m, "batch", v, sizeof v) && !ms_parse_int(v, 1, 4096, &x))
-		batch = x;
-	if (!given[LR] && ms_meta_get(m, "lr", v, sizeof v) && !ms_parse_double(v, 0, 10, &y))
-		lr = y;
-	if (!given[WD] && ms_meta_get(m, "wd", v, sizeof v) && !ms_parse_double(v, 0, 10, &y))
-		wd = y;
-	if (!given[LAMBDA] && ms_meta_get(m, "lambda", v, sizeof v) && !ms_parse_double(v, 0, 1e6, &y))
-		lambda = y;
-	if (!given[SEED] && ms_meta_get(m, "seed", v, sizeof v) && !ms_parse_int(v, 0, 1L << 62, &x))
-		seed = x;
 	int i;
-	if (!given[LRS] && ms_meta_get(m, "lr_schedule", v, sizeof v) && (i = ms_lr_parse(v)) >= 0)
+#define BAD(key) die("%s: checkpoint has an invalid %s=%s", out, key, v)
+	if (!given[BATCH] && ms_meta_get(m, "batch", v, sizeof v)) {
+		if (ms_parse_int(v, 1, 4096, &x) < 0)
+			BAD("batch");
+		batch = x;
+	}
+	if (!given[LR] && ms_meta_get(m, "lr", v, sizeof v)) {
+		if (ms_parse_double(v, 0, 10, &y) < 0)
+			BAD("lr");
+		lr = y;
+	}
+	if (!given[WD] && ms_meta_get(m, "wd", v, sizeof v)) {
+		if (ms_parse_double(v, 0, 10, &y) < 0)
+			BAD("wd");
+		wd = y;
+	}
+	if (!given[LAMBDA] && ms_meta_get(m, "lambda", v, sizeof v)) {
+		if (ms_parse_double(v, 0, 1e6, &y) < 0)
+			BAD("lambda");
+		lambda = y;
+	}
+	if (!given[SEED] && ms_meta_get(m, "seed", v, sizeof v)) {
+		if (ms_parse_int(v, 0, 1L << 62, &x) < 0)
+			BAD("seed");
+		seed = x;
+	}
+	if (!given[LRS] && ms_meta_get(m, "lr_schedule", v, sizeof v)) {
+		if ((i = ms_lr_parse(v)) < 0)
+			BAD("lr_schedule");
 		lrs = i;
+	}
+#undef BAD
 }
 
 /* validation Dice at this step (and the prior's); a new best above vbest goes to --best */
@@ -490,8 +511,8 @@ static void train(void)
 		char v[32];
 		if (!(r = ms_refiner_load(out, &a, &m)))
 			die("%s", ms_errmsg());
-		if (ms_meta_get(&m, "step", v, sizeof v))
-			ms_parse_int(v, 0, 100000000, &step);
+		if (ms_meta_get(&m, "step", v, sizeof v) && ms_parse_int(v, 0, 100000000, &step) < 0)
+			die("%s: checkpoint has an invalid step=%s", out, v);
 		resume_opts(&m);
 	} else if (!(r = ms_refiner_new(d.C, (int)width, (int)T, sched, flip, output,
 	                                (uint64_t)seed))) {

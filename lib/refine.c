@@ -274,8 +274,11 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 		ms_error("%s: refiner checkpoint lacks a known schedule=", path);
 		goto out;
 	}
-	flip = ms_meta_get(&m, "loss", b, sizeof b) && !strcmp(b, "bce") ? MS_BBDM_BCE
-	                                                                  : MS_BBDM_FOCAL;
+	/* written by every refiner: missing or misspelled is an error, not focal */
+	if (!ms_meta_get(&m, "loss", b, sizeof b) || (flip = ms_name_index(b, flip_names, 2)) < 0) {
+		ms_error("%s: refiner checkpoint lacks a known loss= (focal or bce)", path);
+		goto out;
+	}
 	if (ms_meta_get(&m, "output", b, sizeof b) && (output = ms_refine_output_parse(b)) < 0) {
 		ms_error("%s: refiner checkpoint has an unknown output=%s", path, b);
 		goto out;

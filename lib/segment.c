@@ -1,6 +1,8 @@
 /* The segmentor: data set in memory, fixed validation split by hash of id, training with
  * flips, BCE + soft Dice, the random merging mask on logits, progress, checkpoints. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -293,24 +295,46 @@ static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
 	return s;
 }
 
-/* options not given on the command line are taken from the checkpoint */
+/* options not given on the command line are taken from the checkpoint; a value that is
+ * not a number, or not one of its enumeration, is an error (absent: the default) */
 static int opts_restore(ms_seg_opt *o, const ms_rec *model)
 {
-	char v[128];
+	char v[128], *end;
 	if (!(o->given >> MS_SEG_K_AUGMENT & 1) && !ms_meta_get(model, "augment", v, sizeof v))
 		o->augment = MS_AUG_FLIPS;    /* checkpoints from before augmentation */
 	for (int k = 0; k < NKEYS; k++) {
 		char *p = (char *)o + keys[k].off;
+		long lo = k == MS_SEG_K_SCHEDULE ? MS_LR_CONSTANT : k == MS_SEG_K_SYNTH ? MS_SYN_AUTO :
+		          k == MS_SEG_K_AUGMENT ? MS_AUG_NONE : INT_MIN;
+		long hi = k == MS_SEG_K_SCHEDULE ? MS_LR_POLY : k == MS_SEG_K_SYNTH ? MS_SYN_IGNORE :
+		          k == MS_SEG_K_AUGMENT ? MS_AUG_STRONG : INT_MAX;
+		long x;
+		double y;
 		if (!keys[k].key || (o->given >> k & 1) || !ms_meta_get(model, keys[k].key, v, sizeof v))
 			continue;
 		if (k == MS_SEG_K_STEPS && (o->given >> MS_SEG_K_EPOCHS & 1))
 			continue;
+		int bad = 0;
 		switch (keys[k].type) {
-		case T_LONG: *(long *)p = strtol(v, NULL, 10); break;
-		case T_INT: *(int *)p = (int)strtol(v, NULL, 10); break;
-		case T_DBL: *(double *)p = strtod(v, NULL); break;
-		default: *(uint64_t *)p = strtoull(v, NULL, 10);
+		case T_LONG:
+			if (!(bad = ms_parse_int(v, LONG_MIN, LONG_MAX, &x) < 0))
+				*(long *)p = x;
+			break;
+		case T_INT:
+			if (!(bad = ms_parse_int(v, lo, hi, &x) < 0))
+				*(int *)p = (int)x;
+			break;
+		case T_DBL:
+			if (!(bad = ms_parse_double(v, -DBL_MAX, DBL_MAX, &y) < 0))
+				*(double *)p = y;
+			break;
+		default:
+			errno = 0;
+			*(uint64_t *)p = strtoull(v, &end, 10);
+			bad = !*v || *end || errno || *v == '-';
 		}
+		if (bad)
+			return ms_error("checkpoint has an invalid %s=%s", keys[k].key, v);
 	}
 	return 0;
 }
@@ -509,7 +533,11 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		ms_adam_init(&a, o->lr, o->wd, o->wd > 0);
 		if (!(u = ms_unet_load(o->out, &a, &model)))
 			return -1;
-		opts_restore(o, &model);
+		if (opts_restore(o, &model) < 0) {
+			ms_error("%s: %s", o->out, ms_errmsg());
+			ms_rec_free(&model);
+			goto out;
+		}
 		int bad = !ms_meta_get(&model, "step", v, sizeof v) ||
 		          ms_parse_int(v, 0, 1L << 40, &s0) < 0;
 		ms_rec_free(&model);

@@ -166,6 +166,23 @@ synth_stream() {
 	[[ "$output" == "ms-segment: cannot open $T/none.ms: No such file"* ]]
 }
 
+@test "resume: an enumerated or numeric option in the checkpoint that is not valid is an error" {
+	ms-segment train -o "$T/s.ms" --steps 2 --save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	for kv in augment=7 augment=strong schedule=9 synthetic=-1 lr=fast seed=x; do
+		PYTHONPATH="$REF" /usr/bin/python3 -c '
+import sys
+from msstream import read, write
+k, v = sys.argv[1].split("=")
+o = sys.stdout.buffer
+for n, m, a in read(sys.stdin.buffer):
+    if n == "model":
+        m[k] = v
+    write(o, n, m, a)' "$kv" <"$T/s.ms" >"$T/e.ms"
+		run -1 ms-segment train -o "$T/e.ms" --resume --steps 3 --threads 1 <"$T/in.ms"
+		[ "$output" = "ms-segment: $T/e.ms: checkpoint has an invalid $kv" ]
+	done
+}
+
 @test "SIGTERM during training writes a checkpoint and exits 143; resuming it ends as straight" {
 	ms-segment train -o "$T/k.ms" --steps 100000 --schedule constant --report 1 \
 		--save-every 0 $TR <"$T/in.ms" 2>"$T/log" &

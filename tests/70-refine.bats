@@ -179,6 +179,33 @@ for n, m, a in read(sys.stdin.buffer):
 	[[ "$output" == "ms-refine: $T/nokind.ms: not a refiner checkpoint"* ]]
 }
 
+@test "enumerated metadata of a checkpoint is checked: misspelled or missing loss=, bad lr_schedule=" {
+	# edit KEY=VALUE of the model record (VALUE empty: delete the key)
+	edit() {
+		/usr/bin/python3 -c '
+import sys; sys.path.insert(0, sys.argv[1]); from msstream import read, write
+o = sys.stdout.buffer
+for n, m, a in read(sys.stdin.buffer):
+    if n == "model":
+        m.pop(sys.argv[2]) if sys.argv[3] == "" else m.__setitem__(sys.argv[2], sys.argv[3])
+    write(o, n, m, a)' "$REF" "$1" "$2" <"$D/r.ms" >"$T/e.ms"
+	}
+	for v in focul ""; do
+		edit loss "$v"
+		run -1 ms-refine -m "$T/e.ms" <"$D/p.ms"
+		[ "$output" = "ms-refine: $T/e.ms: refiner checkpoint lacks a known loss= (focal or bce)" ]
+		run -1 ms-refine train --resume -o "$T/e.ms" --steps 5 $TR <"$D/p.ms"
+		[[ "$output" == *"lacks a known loss="* ]]
+	done
+	edit lr_schedule cosin
+	run -1 ms-refine train --resume -o "$T/e.ms" --steps 5 $TR <"$D/p.ms"
+	[[ "$output" == "ms-refine: $T/e.ms: checkpoint has an invalid lr_schedule=cosin"* ]]
+	edit loss bce
+	run ms-refine train --resume -o "$T/e.ms" --steps 5 $TR <"$D/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "$(ms-info "$T/e.ms" | head -1)" == *" loss=bce "* ]]
+}
+
 @test "empty stream in, empty stream out; training on nothing fails" {
 	run bash -c "ms-refine -m '$D/r.ms' </dev/null | wc -c"
 	[ "$status" -eq 0 ]
