@@ -177,11 +177,15 @@ typedef struct {
 	char id[MS_META_MAX + 1];
 } sample;
 
+/* the index of the record it uses as data, non-finite values refused (ms-stream(5)) */
 static int find(const sample *s, const char *name)
 {
 	for (int i = 0; i < s->n; i++)
-		if (!strcmp(s->r[i].name, name))
+		if (!strcmp(s->r[i].name, name)) {
+			if (ms_rec_check_finite(&s->r[i]) < 0)
+				die("%s", ms_errmsg());
 			return i;
+		}
 	return -1;
 }
 
@@ -573,7 +577,7 @@ static void train(void)
 			rl = ms_refiner_step(r, &a, img, y0, p, &rng);
 		}
 		if (!isfinite(rl))
-			die("step %ld: loss is not finite", step + 1);
+			die("step %ld: loss is not finite: no checkpoint written", step + 1);
 		step++;
 		sum += rl;
 		ssum += sl;

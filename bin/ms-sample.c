@@ -1,6 +1,7 @@
 /* ms-sample: train an edge- and text-guided diffusion model on a stream (train), or
  * follow every sample that has the condition records with N synthetic samples. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -239,7 +240,7 @@ static void read_train(void)
 		}
 		if (keep->t.data)
 			die("sample '%s' has more than one '%s' record", cur, r.name);
-		if (ms_rec_read_data(stdin, &r) < 0)
+		if (ms_rec_read_data(stdin, &r) < 0 || ms_rec_check_finite(&r) < 0)
 			die("%s", ms_errmsg());
 		*keep = r;
 		ms_rec_init(&r);
@@ -389,6 +390,8 @@ static int train(void)
 		double loss = ms_gen_train_step(g, &adam, &to, (int)o.batch, H, W, x0, cb, p, &r);
 		if (loss < 0)
 			die("%s", ms_errmsg());
+		if (!isfinite(loss))    /* as ms-refine and ms-segment: no NaN checkpoint */
+			die("step %ld: loss is not finite: no checkpoint written", step + 1);
 		sum += loss;
 		mean = sum / ++n;
 		rate = (step + 1 - first) * o.batch / (now() - t0);
@@ -422,7 +425,8 @@ static void keep(ms_rec *r, ms_rec *dst)
 {
 	if (dst->t.data)
 		die("sample '%s' has more than one '%s' record", cur, r->name);
-	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_write(stdout, r) < 0)
+	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_check_finite(r) < 0 ||
+	    ms_rec_write(stdout, r) < 0)
 		die("%s", ms_errmsg());
 	*dst = *r;
 	ms_rec_init(r);

@@ -171,7 +171,7 @@ static void keep(ms_rec *r, ms_rec *k, int *have)
 {
 	if (*have)
 		die("sample '%s' has more than one '%s' record", cur, r->name);
-	if (ms_rec_read_data(stdin, r) < 0)
+	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_check_finite(r) < 0)
 		die("%s", ms_errmsg());
 	*k = *r;
 	ms_rec_init(r);

@@ -118,6 +118,11 @@ int ms_meta_set(ms_rec *r, const char *key, const char *value);  /* NULL value d
 int ms_meta_copy(ms_rec *dst, const ms_rec *src);                /* replace all */
 int ms_name_valid(const char *name);
 
+/* the NaN and Inf policy (ms-stream(5), NON-FINITE VALUES): 0 when every value of an f32
+ * record is finite (other dtypes always are), else -1 and a message naming the sample,
+ * the record and the first such value */
+int ms_rec_check_finite(const ms_rec *r);
+
 /* a sample is the run of consecutive records with the same id= */
 const char *ms_rec_id(const ms_rec *r, char *buf, size_t bufsz);  /* "" if none */
 

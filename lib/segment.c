@@ -609,7 +609,12 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 			a.lr = ms_lr_at(o->schedule, o->lr, (long)(f * 1e9), 1000000000L, 0);
 		else
 			a.lr = ms_lr_at(o->schedule, o->lr, s, o->steps, o->warmup);
-		lsum += step(&t, d, o, mode, &a, s);
+		double l = step(&t, d, o, mode, &a, s);
+		if (!isfinite(l)) {     /* as ms-refine: no checkpoint of NaN weights */
+			ms_error("step %ld: loss is not finite: no checkpoint written", s + 1);
+			goto out;
+		}
+		lsum += l;
 		nl++;
 		s++;
 		double tn = now(), ips = (s - s0) * t.B / (tn - t0);

@@ -1,5 +1,6 @@
 /* The record stream (ms-stream(5)): read, write, copy through, metadata. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -439,6 +440,28 @@ int ms_meta_copy(ms_rec *dst, const ms_rec *src)
 	dst->meta = m;
 	dst->meta_len = src->meta_len;
 	return 0;
+}
+
+int ms_rec_check_finite(const ms_rec *r)
+{
+	if (r->t.dtype != MS_F32 || !r->t.data)
+		return 0;
+	const float *v = r->t.data;
+	size_t n = (size_t)ms_tensor_numel(&r->t), i = 0;
+	while (i < n && isfinite(v[i]))
+		i++;
+	if (i == n)
+		return 0;
+	char id[256], at[96] = "";
+	size_t rest = i;
+	for (int d = r->t.rank - 1; d >= 0; d--) {     /* the index as [c,y,x] */
+		char b[96];
+		snprintf(b, sizeof b, "%zu%s%s", rest % (size_t)r->t.shape[d], *at ? "," : "", at);
+		memcpy(at, b, sizeof at);
+		rest /= (size_t)r->t.shape[d];
+	}
+	return ms_error("sample '%s', record '%s': non-finite value %g at [%s]",
+	                ms_rec_id(r, id, sizeof id), r->name, (double)v[i], at);
 }
 
 const char *ms_rec_id(const ms_rec *r, char *buf, size_t bufsz)

@@ -329,3 +329,36 @@ for n, m, a in read(sys.stdin.buffer):
 	[ -L "$T/full" ] && [ -c /dev/full ]
 	[ "$(ls "$T")" = "$(printf 'fifo\nfull\ngot\nin.ms\nm.ms')" ]
 }
+
+# 6 samples r0..r5 (grey 16x16, f32 image and mask); $1 record of r2 gets value $2 at
+# [0,3,4]
+bad_stream() {
+	PYTHONPATH="$REF" /usr/bin/python3 - "$@" <<-'EOF'
+	import sys
+	import numpy as np
+	from msstream import write
+	rec, val = sys.argv[1], sys.argv[2]
+	rng = np.random.default_rng(3)
+	for i in range(6):
+	    x = {"image": rng.random((1, 16, 16), dtype=np.float32),
+	         "mask": (rng.random((1, 16, 16)) > 0.5).astype(np.float32)}
+	    if i == 2:
+	        x[rec][0, 3, 4] = float(val)
+	    for n in ("image", "mask"):
+	        write(sys.stdout.buffer, n, {"id": f"r{i}"}, x[n])
+	EOF
+}
+
+@test "non-finite values: an error naming sample and record in training and prediction" {
+	for spec in image:nan mask:inf image:-inf; do
+		bad_stream "${spec%:*}" "${spec#*:}" > "$T/bad.ms"
+		run -1 ms-segment train -o "$T/m.ms" --steps 2 $TR <"$T/bad.ms"
+		[ "$output" = "ms-segment: sample 'r2', record '${spec%:*}': non-finite value ${spec#*:} at [0,3,4]" ]
+		[ ! -e "$T/m.ms" ]
+	done
+	# prediction: one NaN pixel is an error, not an all-NaN prob
+	ms-segment train -o "$T/m.ms" --steps 2 $TR <"$T/in.ms" 2>/dev/null
+	bad_stream image nan > "$T/bad.ms"
+	run -1 bash -c 'ms-segment -m "$1" < "$2" > /dev/null' _ "$T/m.ms" "$T/bad.ms"
+	[ "$output" = "ms-segment: sample 'r2', record 'image': non-finite value nan at [0,3,4]" ]
+}

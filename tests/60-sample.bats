@@ -330,3 +330,26 @@ print("ok")
 	run /usr/bin/python3 -c "import cv2, sys; print(cv2.imread(sys.argv[1]).shape[0])" sheet.png
 	[ "$output" -ge 288 ] && [ "$output" -lt 360 ]
 }
+
+@test "non-finite values in training images or conditions are an error naming sample and record" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	# set $1 of sample benign_2 to $2 at [0,3,4]
+	poke() {
+		$PY -c '
+import sys; sys.path.insert(0, sys.argv[1])
+from msstream import read, write
+for n, m, a in read(sys.stdin.buffer):
+    if n == sys.argv[2] and m.get("id") == "benign_2":
+        a = a.copy(); a[0, 3, 4] = float(sys.argv[3])
+    write(sys.stdout.buffer, n, m, a)' "$REF" "$1" "$2" < "$d/in.ms"
+	}
+	poke image nan > "$t/bad.ms"
+	run -1 ms-sample train -o "$t/m.ms" --steps 2 $T < "$t/bad.ms"
+	[ "$output" = "ms-sample: sample 'benign_2', record 'image': non-finite value nan at [0,3,4]" ]
+	[ ! -e "$t/m.ms" ]
+	poke edges inf > "$t/bad.ms"
+	run -1 ms-sample train -o "$t/m.ms" --steps 2 $T < "$t/bad.ms"
+	[ "$output" = "ms-sample: sample 'benign_2', record 'edges': non-finite value inf at [0,3,4]" ]
+	run -1 bash -c 'ms-sample -m "$1" -n 1 < "$2" > /dev/null' _ "$d/m.ms" "$t/bad.ms"
+	[ "$output" = "ms-sample: sample 'benign_2', record 'edges': non-finite value inf at [0,3,4]" ]
+}

@@ -206,6 +206,31 @@ for n, m, a in read(sys.stdin.buffer):
 	[[ "$(ms-info "$T/e.ms" | head -1)" == *" loss=bce "* ]]
 }
 
+@test "non-finite values in image or prob are an error naming sample and record" {
+	# set $1 of the first sample to $2 at [0,3,4]
+	poke() {
+		/usr/bin/python3 -c '
+import sys; sys.path.insert(0, sys.argv[1])
+from msstream import read, write
+first = None
+for n, m, a in read(sys.stdin.buffer):
+    first = first or m.get("id")
+    if n == sys.argv[2] and m.get("id") == first:
+        a = a.copy(); a[0, 3, 4] = float(sys.argv[3])
+    write(sys.stdout.buffer, n, m, a)' "$REF" "$1" "$2" <"$D/p.ms"
+	}
+	id=$(ms-info "$D/p.ms" | head -1 | cut -f1)
+	poke prob nan >"$T/bad.ms"
+	run -1 ms-refine train -o "$T/m.ms" --steps 2 $TR <"$T/bad.ms"
+	[ "$output" = "ms-refine: sample '$id', record 'prob': non-finite value nan at [0,3,4]" ]
+	[ ! -e "$T/m.ms" ]
+	run -1 bash -c 'ms-refine -m "$1" < "$2" > /dev/null' _ "$D/r.ms" "$T/bad.ms"
+	[ "$output" = "ms-refine: sample '$id', record 'prob': non-finite value nan at [0,3,4]" ]
+	poke image -inf >"$T/bad.ms"
+	run -1 bash -c 'ms-refine -m "$1" < "$2" > /dev/null' _ "$D/r.ms" "$T/bad.ms"
+	[ "$output" = "ms-refine: sample '$id', record 'image': non-finite value -inf at [0,3,4]" ]
+}
+
 @test "empty stream in, empty stream out; training on nothing fails" {
 	run bash -c "ms-refine -m '$D/r.ms' </dev/null | wc -c"
 	[ "$status" -eq 0 ]

@@ -185,6 +185,36 @@ static void test_mix(void)
 	unlink(path);
 }
 
+/* a non-finite loss (NaN pixels given to the library) stops training with an error and
+ * no checkpoint, not a checkpoint full of NaN (issue 18) */
+static void test_nan_loss(void)
+{
+	char path[] = "/tmp/test_segment.XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	ms_seg_data d;
+	make_data(&d, 1);
+	ms_tensor img = plane(1, 8, 8, NAN), m = plane(1, 8, 8, 1);
+	CHECK(ms_seg_data_add(&d, "nan", NULL, &img, &m) == 0);
+	CHECK(ms_seg_data_split(&d, 0) == 0);
+	ms_seg_opt o;
+	ms_seg_opt_default(&o);
+	o.steps = 3;
+	o.batch = 9;                /* every batch holds the NaN sample */
+	o.width = 8;
+	o.synth = MS_SYN_IGNORE;
+	o.save_every = 1;
+	o.out = path;
+	CHECK(ms_seg_train(&d, &o) < 0);
+	CHECK(strstr(ms_errmsg(), "step 1: loss is not finite: no checkpoint written"));
+	CHECK(access(path, F_OK) < 0);
+	ms_tensor_free(&img);
+	ms_tensor_free(&m);
+	ms_seg_data_free(&d);
+	unlink(path);
+}
+
 int main(void)
 {
 	ms_threads(1);
@@ -192,5 +222,6 @@ int main(void)
 	RUN(test_split);
 	RUN(test_convert);
 	RUN(test_mix);
+	RUN(test_nan_loss);
 	return test_summary("segment");
 }
