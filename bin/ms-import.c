@@ -1,5 +1,6 @@
 /* ms-import: PNG images and NIfTI volumes (with optional masks) -> a sample stream. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "nifti.h"
 
 static const char usage[] =
-	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] PATH...";
+	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] [--max-decoded N] PATH...";
 
 static struct {
 	int w, h;                  /* --size, 0 = keep */
@@ -21,6 +22,7 @@ static struct {
 	long min_fg;               /* -1 = keep all */
 	int require_mask;
 	unsigned flags;
+	size_t max_bytes;          /* --max-decoded, 0 = the library's limit */
 } opt = { .plo = 0, .phi = 100, .axis = 2, .min_fg = -1 };
 
 static char prev_id[1024];
@@ -30,6 +32,8 @@ typedef struct {
 	const char *source, *mask_source;
 	double sp[2];              /* sy, sx in mm; 0 = unknown */
 	long slice, vol;           /* -1 = not a volume slice / not 4-D */
+	int64_t size[2];           /* PNG: read already at --size from a file of this size */
+	int64_t fg;                /* PNG: the mask's foreground pixels at that size */
 } sample_info;
 
 static int is_nifti(const char *p)
@@ -174,8 +178,8 @@ static void resize_to(ms_tensor *t, int bilinear, const char *what)
 static void emit(const char *id, ms_tensor *img, ms_tensor *mask, sample_info *si)
 {
 	if (opt.min_fg >= 0) {
-		long fg = 0;
-		for (int64_t i = 0; mask->data && i < ms_tensor_numel(mask); i++)
+		long fg = si->size[0] ? si->fg : 0;
+		for (int64_t i = 0; !si->size[0] && mask->data && i < ms_tensor_numel(mask); i++)
 			fg += ((uint8_t *)mask->data)[i];
 		if (fg <= opt.min_fg) {
 			ms_tensor_free(img);
@@ -186,7 +190,10 @@ static void emit(const char *id, ms_tensor *img, ms_tensor *mask, sample_info *s
 	if (!strcmp(id, prev_id))
 		die("%s: id '%s' repeats the previous sample's id", si->source, id);
 	snprintf(prev_id, sizeof prev_id, "%s", id);
-	if (opt.w) {
+	if (opt.w && si->size[0]) {
+		si->sp[0] *= (double)si->size[0] / opt.h;
+		si->sp[1] *= (double)si->size[1] / opt.w;
+	} else if (opt.w) {
 		si->sp[0] *= (double)img->shape[1] / opt.h;
 		si->sp[1] *= (double)img->shape[2] / opt.w;
 		resize_to(img, 1, si->source);
@@ -218,37 +225,37 @@ static void binarize(ms_tensor *m, const char *path)
 	*m = b;
 }
 
-static void check_size(const ms_tensor *img, const ms_tensor *m, const char *mpath)
+/* a PNG image or mask, converted, clipped and resized as it is decoded */
+static void read_png(const char *path, int mask, ms_tensor *t, int64_t size[2], double sp[2],
+                     int64_t *fg)
 {
-	if (img->shape[1] != m->shape[1] || img->shape[2] != m->shape[2])
-		die("%s: mask is %lldx%lld but its image is %lldx%lld", mpath,
-		    (long long)m->shape[2], (long long)m->shape[1], (long long)img->shape[2],
-		    (long long)img->shape[1]);
+	ms_png_opts o = { .h = opt.h, .w = opt.w, .mask = mask, .clip = opt.clip,
+	                  .plo = opt.plo, .phi = opt.phi, .max_bytes = opt.max_bytes };
+	int ret = ms_png_read_scaled(path, &o, t, size, sp, fg);
+	if (ret == -2)
+		die("%s (--max-decoded raises it)", ms_errmsg());
+	if (ret < 0)
+		die("%s", ms_errmsg());
 }
 
 static void import_png(const char *path, const char *stem)
 {
 	ms_tensor img = { 0 }, m = { 0 };
 	sample_info si = { .source = path, .slice = -1, .vol = -1 };
+	int64_t msize[2];
+	double msp[2];
 	char *mpath = find_mask(stem, 0);
 	if (!mpath && opt.require_mask)
 		die("%s: no mask for '%s' in %s", path, stem, opt.mask_dir);
-	if (ms_png_read(path, &img, NULL, si.sp) < 0 || ms_tensor_to_f32(&img, 1) < 0)
-		die("%s", ms_errmsg());
-	if (opt.clip) {
-		float lo, hi;
-		size_t n = ms_tensor_numel(&img);
-		if (ms_percentiles(img.data, n, opt.plo, opt.phi, &lo, &hi) < 0)
-			die("%s: %s", path, ms_errmsg());
-		ms_rescale(img.data, n, lo, hi);
-	}
+	read_png(path, 0, &img, si.size, si.sp, NULL);
 	if (mpath) {
 		if (is_nifti(mpath))
 			die("%s: a volume mask needs a volume image", mpath);
-		if (ms_png_read(mpath, &m, NULL, NULL) < 0)
-			die("%s", ms_errmsg());
-		check_size(&img, &m, mpath);
-		binarize(&m, mpath);
+		read_png(mpath, 1, &m, msize, msp, &si.fg);
+		if (msize[0] != si.size[0] || msize[1] != si.size[1])
+			die("%s: mask is %lldx%lld but its image is %lldx%lld", mpath,
+			    (long long)msize[1], (long long)msize[0], (long long)si.size[1],
+			    (long long)si.size[0]);
 	}
 	si.mask_source = mpath;
 	emit(stem, &img, &m, &si);
@@ -335,6 +342,19 @@ static void parse_clip(const char *s)
 	opt.clip = 1;
 }
 
+/* N, NK, NM or NG (binary multiples) bytes, at least 1 */
+static size_t parse_bytes(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10), m = 1;
+	if (*end && !end[1] && strchr("KMG", *end))
+		m = 1ULL << (*end == 'K' ? 10 : *end == 'M' ? 20 : 30), end++;
+	if (errno || *end || !v || s[0] == '-' || v > SIZE_MAX / m)
+		usage_error(usage, "--max-decoded %s: need a byte count like 4096, 512M or 4G", s);
+	return (size_t)(v * m);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -342,7 +362,7 @@ int main(int argc, char **argv)
 		{ "prompt", required_argument, 0, 'p' }, { "clip", required_argument, 0, 'c' },
 		{ "axis", required_argument, 0, 'a' }, { "min-fg", required_argument, 0, 'f' },
 		{ "require-mask", no_argument, 0, 'r' }, { "compress", no_argument, 0, 'z' },
-		{ "help", no_argument, 0, 'h' }, { 0 }
+		{ "max-decoded", required_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
 	ms_setprog(argv);
@@ -366,6 +386,7 @@ int main(int argc, char **argv)
 			break;
 		case 'r': opt.require_mask = 1; break;
 		case 'z': opt.flags = MS_FLAG_ZLIB; break;
+		case 'D': opt.max_bytes = parse_bytes(optarg); break;
 		case 'h':
 			printf("usage: %s %s\n"
 			       "Read PNG images and NIfTI volumes (files or directories) and write\n"
@@ -379,7 +400,9 @@ int main(int argc, char **argv)
 			       "  -f, --min-fg N        keep only samples whose mask has more than N\n"
 			       "                        foreground pixels\n"
 			       "  -r, --require-mask    an image without a mask is an error\n"
-			       "  -z, --compress        zlib-compress the payloads\n", argv0, usage);
+			       "  -z, --compress        zlib-compress the payloads\n"
+			       "      --max-decoded N   refuse a PNG of more than N bytes of pixels\n"
+			       "                        (K, M, G suffixes; default 1G)\n", argv0, usage);
 			return 0;
 		default: usage_die(usage);
 		}

@@ -18,12 +18,37 @@ int ms_png_read(const char *path, ms_tensor *t, int *bits, double spacing[2]);
  * PNG, atomically (ms_outfile). spacing (mm, sy,sx) may be NULL; else a pHYs chunk. */
 int ms_png_write(const char *path, const ms_tensor *t, const double *spacing);
 
+/* Reading a PNG file for import without holding it at full resolution in f32. */
+typedef struct {
+	int64_t h, w;      /* resize to h x w (both or neither); 0: keep the file's size */
+	int mask;          /* 0: an image, f32 [C,H,W] v/255 or v/65535 (ms_tensor_to_f32),
+	                    * bilinear; 1: a mask, u8 [1,H,W], 1 where any channel is not 0,
+	                    * nearest */
+	int clip;          /* images: ms_percentiles plo..phi of the full-resolution values,
+	                    * then ms_rescale, before resizing */
+	double plo, phi;
+	size_t max_bytes;  /* decoded pixels (8 or 16 bits) allowed; 0: MS_PNG_MAX_BYTES */
+} ms_png_opts;
+/* The same values, byte for byte, as ms_png_read, the conversion, clipping and
+ * ms_resize_bilinear / ms_resize_nearest in turn, but decoded row by row: only the
+ * output, its two source rows per output row (resampled along x) and one row of the file
+ * are held. Interlaced files, and images with clip, are held whole at 8 or 16 bits.
+ * size gets the file's height and width, fg (may be NULL) the foreground pixels of a
+ * mask at full resolution, spacing as ms_png_read. -1 + ms_errmsg() on error, -2 when
+ * the image holds more than max_bytes of pixels (nothing decoded). */
+int ms_png_read_scaled(const char *path, const ms_png_opts *o, ms_tensor *t, int64_t size[2],
+                       double spacing[2], int64_t *fg);
+
 /* Resize a [C,H,W] or [H,W] tensor to h x w into out (allocated here).
  * bilinear: f32 only, pixel centres aligned ((x + 0.5) * in / out - 0.5), edges clamped,
  * no antialiasing (as OpenCV INTER_LINEAR on f32). nearest: any dtype, source pixel
  * floor((x + 0.5) * in / out) (as PyTorch's nearest-exact). */
 int ms_resize_bilinear(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out);
 int ms_resize_nearest(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out);
+/* the source index (bilinear: i0, i1 and weight f of i1) of output index i along an
+ * axis of n_in resized to n_out, as the two functions above use them */
+void ms_lin_coord(int64_t i, int64_t n_in, int64_t n_out, int64_t *i0, int64_t *i1, float *f);
+int64_t ms_near_coord(int64_t i, int64_t n_in, int64_t n_out);
 
 /* The plo and phi percentiles (0..100, linear interpolation between order statistics as
  * numpy.percentile's default) of the finite values of v; -1 if there are none. */

@@ -18,6 +18,9 @@ struct png_io {
 	png_bytep buf;          /* interleaved pixels */
 	png_bytepp rows;
 	ms_tensor t;
+	png_uint_32 w, h;       /* after read_head: size, channels (1 or 3), bit depth */
+	int c, d;
+	size_t rowbytes;
 };
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -89,7 +92,9 @@ static void deinterleave(struct png_io *s, int c, size_t h, size_t w, int depth)
 			}
 }
 
-static int read_png(struct png_io *s, int *bits, double sp[2])
+/* signature, header and conversions up to the first row; the size checked against
+ * max_bytes of decoded pixels (-2 when over it) */
+static int read_head(struct png_io *s, int *bits, double sp[2], size_t max_bytes)
 {
 	unsigned char sig[8];
 	if (fread(sig, 1, 8, s->f) != 8 || png_sig_cmp(sig, 0, 8))
@@ -128,18 +133,41 @@ static int read_png(struct png_io *s, int *bits, double sp[2])
 	size_t rowbytes = png_get_rowbytes(s->png, s->info), total;
 	if ((c != 1 && c != 3) || (d != 8 && d != 16) || rowbytes != (size_t)w * c * (d / 8))
 		return ms_error("%s: unexpected PNG layout after conversion", s->path);
-	if (ms_mul_overflow(rowbytes, h, &total) || total > MS_PNG_MAX_BYTES)
-		return ms_error("%s: image of %lux%lu is too large", s->path, (unsigned long)w,
-		                (unsigned long)h);
-	int64_t shape[3] = { c, h, w };
-	if (!(s->buf = ms_malloc(total)) || !(s->rows = ms_calloc(h, sizeof *s->rows)) ||
-	    ms_tensor_alloc(&s->t, d == 16 ? MS_U16 : MS_U8, 3, shape) < 0)
+	if (ms_mul_overflow(rowbytes, h, &total) || total > max_bytes) {
+		ms_error("%s: image of %lux%lu is too large: %.0f MiB of pixels, the limit is %.0f MiB",
+		         s->path, (unsigned long)w, (unsigned long)h, (double)rowbytes * h / (1 << 20),
+		         (double)max_bytes / (1 << 20));
+		return -2;
+	}
+	s->w = w, s->h = h, s->c = c, s->d = d, s->rowbytes = rowbytes;
+	return 0;
+}
+
+/* the whole image, interleaved, into s->buf and s->rows */
+static int read_rows(struct png_io *s)
+{
+	if (!(s->buf = ms_malloc(s->rowbytes * s->h)) || !(s->rows = ms_calloc(s->h, sizeof *s->rows)))
 		return ms_error("%s: out of memory", s->path);
-	for (size_t y = 0; y < h; y++)
-		s->rows[y] = s->buf + y * rowbytes;
+	if (setjmp(png_jmpbuf(s->png)))
+		return -1;
+	for (size_t y = 0; y < s->h; y++)
+		s->rows[y] = s->buf + y * s->rowbytes;
 	png_read_image(s->png, s->rows);
 	png_read_end(s->png, NULL);
-	deinterleave(s, c, h, w, d);
+	return 0;
+}
+
+static int read_png(struct png_io *s, int *bits, double sp[2])
+{
+	int ret = read_head(s, bits, sp, MS_PNG_MAX_BYTES);
+	if (ret < 0)
+		return ret;
+	int64_t shape[3] = { s->c, s->h, s->w };
+	if (ms_tensor_alloc(&s->t, s->d == 16 ? MS_U16 : MS_U8, 3, shape) < 0)
+		return ms_error("%s: out of memory", s->path);
+	if (read_rows(s) < 0)
+		return -1;
+	deinterleave(s, s->c, s->h, s->w, s->d);
 	return 0;
 }
 
@@ -149,6 +177,184 @@ int ms_png_read(const char *path, ms_tensor *t, int *bits, double spacing[2])
 	if (!(s.f = fopen(path, "rb")))
 		return ms_error("cannot open %s:", path);
 	int ret = read_png(&s, bits, spacing);
+	if (s.png)
+		png_destroy_read_struct(&s.png, s.info ? &s.info : NULL, NULL);
+	fclose(s.f);
+	free(s.buf);
+	free(s.rows);
+	if (ret < 0)
+		ms_tensor_free(&s.t);
+	else
+		*t = s.t;
+	return ret < 0 ? -1 : 0;
+}
+
+/* ---- ms_png_read_scaled: rows converted and resampled as they are decoded */
+
+/* the value of sample i of an interleaved row */
+static unsigned row_at(const png_byte *row, size_t i, int d)
+{
+	return d == 16 ? (unsigned)row[2 * i] << 8 | row[2 * i + 1] : row[i];
+}
+
+/* the plo and phi percentiles of all samples of the held image, as ms_percentiles gives
+ * them for the same values as f32 (v * scale is increasing in v, so the order
+ * statistics are those of the integers): from a histogram, without a sorted copy */
+static int held_percentiles(struct png_io *s, double plo, double phi, float scale,
+                            float *lo, float *hi)
+{
+	size_t nv = s->d == 16 ? 65536 : 256, per_row = (size_t)s->w * s->c;
+	size_t *hist = ms_calloc(nv, sizeof *hist), n = per_row * s->h;
+	if (!hist)
+		return -1;
+	for (size_t y = 0; y < s->h; y++)
+		for (size_t i = 0; i < per_row; i++)
+			hist[row_at(s->rows[y], i, s->d)]++;
+	double p[2] = { plo, phi };
+	float *out[2] = { lo, hi };
+	for (int j = 0; j < 2; j++) {
+		/* ms_percentiles: rank r = p/100 (n-1), s[i] + (r - i)(s[i+1] - s[i]) */
+		double r = p[j] / 100 * (double)(n - 1);
+		size_t i = (size_t)r, seen = 0, v = 0, v1;
+		if (i > n - 1)
+			i = n - 1;
+		while (seen + hist[v] <= i)
+			seen += hist[v++];
+		for (v1 = v; i + 1 < n && seen + hist[v1] <= i + 1; )
+			seen += hist[v1++];
+		float a = v * scale, b = v1 * scale;
+		*out[j] = i >= n - 1 ? a : (float)(a + (r - (double)i) * ((double)b - a));
+	}
+	free(hist);
+	return 0;
+}
+
+/* row r of the image: held, or decoded now (the rows come in order) */
+static const png_byte *next_row(struct png_io *s, size_t r, int hold)
+{
+	if (hold)
+		return s->rows[r];
+	if (setjmp(png_jmpbuf(s->png)))
+		return NULL;
+	png_read_row(s->png, s->buf, NULL);
+	if (r + 1 == s->h)
+		png_read_end(s->png, NULL);
+	return s->buf;
+}
+
+static int read_scaled(struct png_io *s, const ms_png_opts *o, int64_t size[2],
+                       double sp[2], int64_t *fg)
+{
+	int ret = read_head(s, NULL, sp, o->max_bytes ? o->max_bytes : MS_PNG_MAX_BYTES);
+	if (ret < 0)
+		return ret;
+	int64_t c = s->c, ih = s->h, iw = s->w, oc = o->mask ? 1 : c;
+	int64_t oh = o->h ? o->h : ih, ow = o->w ? o->w : iw, resize = o->h && o->w;
+	float scale = s->d == 16 ? 1.0f / 65535 : 1.0f / 255, lo = 0, hi = 0;
+	size[0] = ih, size[1] = iw;
+	int hold = png_get_interlace_type(s->png, s->info) != PNG_INTERLACE_NONE ||
+	           (o->clip && !o->mask);
+	int64_t shape[3] = { oc, oh, ow }, ny = resize ? oh : 0, nx = resize ? ow : 0;
+	size_t plane = (size_t)oh * ow;
+	/* source rows and columns of each output pixel, as ms_resize_bilinear/_nearest */
+	int64_t *y0 = ms_calloc(ny + 1, sizeof *y0), *y1 = ms_calloc(ny + 1, sizeof *y1);
+	int64_t *x0 = ms_calloc(nx + 1, sizeof *x0), *x1 = ms_calloc(nx + 1, sizeof *x1);
+	float *fy = ms_calloc(ny + 1, sizeof *fy), *fx = ms_calloc(nx + 1, sizeof *fx);
+	float *row = ms_calloc((size_t)c * iw, sizeof *row);
+	/* bilinear: each output row's top and bottom source rows, resampled along x */
+	float *top = resize && !o->mask ? ms_calloc((size_t)c * plane, sizeof *top) : NULL;
+	float *bot = resize && !o->mask ? ms_calloc((size_t)c * plane, sizeof *bot) : NULL;
+	ret = -1;
+	if (!y0 || !y1 || !x0 || !x1 || !fy || !fx || !row || (resize && !o->mask && (!top || !bot)) ||
+	    ms_tensor_alloc(&s->t, o->mask ? MS_U8 : MS_F32, 3, shape) < 0) {
+		ms_error("%s: out of memory", s->path);
+		goto done;
+	}
+	for (int64_t y = 0; y < ny; y++)
+		if (o->mask)
+			y0[y] = ms_near_coord(y, ih, oh);
+		else
+			ms_lin_coord(y, ih, oh, &y0[y], &y1[y], &fy[y]);
+	for (int64_t x = 0; x < nx; x++)
+		if (o->mask)
+			x0[x] = ms_near_coord(x, iw, ow);
+		else
+			ms_lin_coord(x, iw, ow, &x0[x], &x1[x], &fx[x]);
+	if (hold) {
+		if (read_rows(s) < 0)
+			goto done;
+		if (o->clip && !o->mask && held_percentiles(s, o->plo, o->phi, scale, &lo, &hi) < 0)
+			goto done;
+	} else if (!(s->buf = ms_malloc(s->rowbytes))) {
+		ms_error("%s: out of memory", s->path);
+		goto done;
+	}
+	*fg = 0;
+	int64_t a = 0;        /* the first output row still waiting for source rows */
+	for (int64_t r = 0; r < ih; r++) {
+		const png_byte *src = next_row(s, r, hold);
+		if (!src)
+			goto done;
+		if (o->mask) {   /* 1 where any channel is nonzero, as ms-import's masks */
+			unsigned char *m = (unsigned char *)row;
+			for (int64_t x = 0; x < iw; x++) {
+				m[x] = 0;
+				for (int64_t k = 0; k < c; k++)
+					m[x] |= row_at(src, x * c + k, s->d) != 0;
+				*fg += m[x];
+			}
+			unsigned char *dst = s->t.data;
+			if (!resize)
+				memcpy(dst + r * iw, m, iw);
+			for (; resize && a < oh && y0[a] == r; a++)
+				for (int64_t x = 0; x < ow; x++)
+					dst[a * ow + x] = m[x0[x]];
+			continue;
+		}
+		/* planar f32 as ms_tensor_to_f32, clipped as ms_rescale, at full resolution */
+		for (int64_t k = 0; k < c; k++)
+			for (int64_t x = 0; x < iw; x++)
+				row[k * iw + x] = row_at(src, x * c + k, s->d) * scale;
+		if (o->clip)
+			ms_rescale(row, (size_t)c * iw, lo, hi);
+		if (!resize) {
+			for (int64_t k = 0; k < c; k++)
+				memcpy((float *)s->t.data + (k * ih + r) * iw, row + k * iw, iw * sizeof *row);
+			continue;
+		}
+		while (a < oh && y1[a] < r)
+			a++;
+		for (int64_t y = a; y < oh && y0[y] <= r; y++)
+			for (int pass = 0; pass < 2; pass++) {
+				if ((pass ? y1[y] : y0[y]) != r)
+					continue;
+				float *dst = pass ? bot : top;
+				for (int64_t k = 0; k < c; k++) {
+					const float *p = row + k * iw;
+					for (int64_t x = 0; x < ow; x++)
+						dst[k * plane + y * ow + x] = p[x0[x]] + fx[x] * (p[x1[x]] - p[x0[x]]);
+				}
+			}
+	}
+	if (resize && !o->mask)
+		for (size_t i = 0; i < (size_t)c * plane; i++) {
+			float *dst = s->t.data;
+			dst[i] = top[i] + fy[(i % plane) / ow] * (bot[i] - top[i]);
+		}
+	ret = 0;
+done:
+	free(y0), free(y1), free(x0), free(x1), free(fy), free(fx), free(row), free(top), free(bot);
+	return ret;
+}
+
+int ms_png_read_scaled(const char *path, const ms_png_opts *o, ms_tensor *t, int64_t size[2],
+                       double spacing[2], int64_t *fg)
+{
+	struct png_io s = { .path = path };
+	int64_t n;
+	if (!(s.f = fopen(path, "rb")))
+		return ms_error("cannot open %s:", path);
+	int ret = read_scaled(&s, o, size, spacing, fg ? fg : &n);
 	if (s.png)
 		png_destroy_read_struct(&s.png, s.info ? &s.info : NULL, NULL);
 	fclose(s.f);

@@ -18,8 +18,7 @@ static int prepare(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out, in
 	return ms_tensor_alloc(out, in->dtype, 3, shape);
 }
 
-/* source coordinate and weight of destination index i along one axis */
-static void lin_coord(int64_t i, int64_t n_in, int64_t n_out, int64_t *i0, int64_t *i1, float *f)
+void ms_lin_coord(int64_t i, int64_t n_in, int64_t n_out, int64_t *i0, int64_t *i1, float *f)
 {
 	double s = (i + 0.5) * n_in / n_out - 0.5;
 	if (s < 0)
@@ -45,11 +44,11 @@ int ms_resize_bilinear(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out
 	for (int64_t y = 0; y < h; y++) {
 		int64_t y0, y1;
 		float fy;
-		lin_coord(y, ih, h, &y0, &y1, &fy);
+		ms_lin_coord(y, ih, h, &y0, &y1, &fy);
 		for (int64_t x = 0; x < w; x++) {
 			int64_t x0, x1;
 			float fx;
-			lin_coord(x, iw, w, &x0, &x1, &fx);
+			ms_lin_coord(x, iw, w, &x0, &x1, &fx);
 			for (int64_t k = 0; k < c; k++) {
 				const float *p = src + k * ih * iw;
 				float top = p[y0 * iw + x0] + fx * (p[y0 * iw + x1] - p[y0 * iw + x0]);
@@ -61,7 +60,7 @@ int ms_resize_bilinear(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out
 	return 0;
 }
 
-static int64_t near_coord(int64_t i, int64_t n_in, int64_t n_out)
+int64_t ms_near_coord(int64_t i, int64_t n_in, int64_t n_out)
 {
 	int64_t s = (int64_t)floor((i + 0.5) * n_in / n_out);
 	return s < n_in ? s : n_in - 1;
@@ -78,9 +77,9 @@ int ms_resize_nearest(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out)
 	unsigned char *dst = out->data;
 	for (int64_t k = 0; k < c; k++)
 		for (int64_t y = 0; y < h; y++) {
-			int64_t sy = near_coord(y, ih, h);
+			int64_t sy = ms_near_coord(y, ih, h);
 			for (int64_t x = 0; x < w; x++) {
-				int64_t sx = near_coord(x, iw, w);
+				int64_t sx = ms_near_coord(x, iw, w);
 				memcpy(dst + ((k * h + y) * w + x) * es,
 				       src + ((k * ih + sy) * iw + sx) * es, es);
 			}

@@ -205,6 +205,68 @@ export -f shapes
 	run -1 ms-import -m "$t/nonexistent" $PNG/basn0g08.png
 }
 
+# a grey 8-bit PNG of W x H zero pixels written row by row, of which only the first ROWS
+# rows (default H) are stored: small files that decode to many bytes
+zero_png() {
+	/usr/bin/python3 - "$@" <<-'EOF'
+	import struct, sys, zlib
+	out, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+	rows = int(sys.argv[4]) if len(sys.argv) > 4 else h
+	def chunk(t, d):
+	    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+	z, row = zlib.compressobj(9), bytes(w + 1)
+	idat = b"".join(z.compress(row) for _ in range(rows)) + z.flush()
+	open(out, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+	                      + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+	EOF
+}
+
+# ms-import's exit status, output bytes and peak memory (MiB, max RSS)
+peak() {
+	/usr/bin/python3 -c '
+import resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
+print(p.returncode, len(p.stdout), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' ms-import "$@"
+}
+
+@test "import: a large PNG with --size is reduced row by row, never held as f32" {
+	t="$BATS_TEST_TMPDIR"
+	zero_png "$t/big.png" 8000 8000       # 61 MiB of pixels, 244 MiB as f32
+	run peak -s 64x64 "$t/big.png"
+	echo "$output"
+	read -r st bytes mib <<<"$output"
+	[ "$st" -eq 0 ] && [ "$bytes" -gt 16384 ]
+	[ "$mib" -lt 48 ]
+	# --clip holds the image at 8 bits for its percentiles, not as f32
+	run peak -s 64x64 -c 1,99 "$t/big.png"
+	echo "$output"
+	read -r st bytes mib <<<"$output"
+	[ "$st" -eq 0 ] && [ "$mib" -lt 160 ]
+	# the mask too, and its foreground is counted at full size
+	mkdir "$t/m" && cp "$t/big.png" "$t/m/"
+	run peak -s 64x64 -m "$t/m" -f 0 "$t/big.png"
+	read -r st bytes mib <<<"$output"
+	[ "$st" -eq 0 ] && [ "$bytes" -eq 0 ] && [ "$mib" -lt 48 ]
+}
+
+@test "import: --max-decoded caps the decoded bytes of a PNG (decompression bombs)" {
+	t="$BATS_TEST_TMPDIR"
+	zero_png "$t/big.png" 8000 8000
+	run -1 ms-import -s 64x64 --max-decoded 32M "$t/big.png"
+	[ "$output" = "ms-import: $t/big.png: image of 8000x8000 is too large: 61 MiB of pixels, the limit is 32 MiB (--max-decoded raises it)" ]
+	run -0 bash -c "ms-import -s 64x64 --max-decoded 64000000 '$t/big.png' | ms-info | cut -f4,5,6"
+	[ "$output" = "$(printf '1x64x64\t0\t0')" ]
+	# the default limit, 1 GiB, is checked on the header: nothing is decoded
+	zero_png "$t/bomb.png" 40000 30000 1
+	run -1 ms-import -s 64x64 "$t/bomb.png"
+	[ "$output" = "ms-import: $t/bomb.png: image of 40000x30000 is too large: 1144 MiB of pixels, the limit is 1024 MiB (--max-decoded raises it)" ]
+	run -1 ms-import -s 64x64 --max-decoded 2G "$t/bomb.png"
+	[ "$output" = "ms-import: $t/bomb.png: Not enough image data" ]
+	run -2 ms-import --max-decoded 0 "$t/big.png"
+	run -2 ms-import --max-decoded 3T "$t/big.png"
+	run -2 ms-import --max-decoded -1 "$t/big.png"
+}
+
 # NIfTI: volumes written by nibabel, read back slice by slice and compared with nibabel
 make_volumes() {
 	/usr/bin/python3 - "$1" <<-'EOF'

@@ -180,6 +180,94 @@ static void test_percentiles(void)
 	CHECK(c[0] == 0 && c[2] == 0);
 }
 
+/* ms_png_read_scaled: the same bytes as reading the whole image, converting, clipping
+ * and resizing it (the way ms-import did before it read row by row), for grey and RGB, 8
+ * and 16 bits, sizes down and up, with and without clip, images and masks */
+static void test_read_scaled(void)
+{
+	static const int64_t dims[][4] = {      /* file h, w; output h, w (0: keep) */
+		{ 37, 53, 8, 8 }, { 37, 53, 100, 71 }, { 1, 1, 3, 2 }, { 64, 48, 0, 0 },
+		{ 50, 9, 50, 9 }, { 16, 300, 5, 600 },
+	};
+	static const double clips[][2] = { { 0, 100 }, { 0.5, 99.5 }, { 12.5, 60 } };
+	char p[256];
+	ms_rng rng;
+	ms_rng_init(&rng, 18, 0);
+	path_in(p, sizeof p, "scaled.png");
+	for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
+		for (int c = 1; c <= 3; c += 2)
+			for (int bits = 8; bits <= 16; bits += 8)
+				for (int mode = 0; mode < 5; mode++) {   /* 0-2: clips, 3: none, 4: mask */
+					ms_tensor t = { 0 }, a = { 0 }, b = { 0 }, r = { 0 };
+					int64_t shape[3] = { c, dims[d][0], dims[d][1] }, size[2], fg = -1;
+					CHECK(ms_tensor_alloc(&t, bits == 16 ? MS_U16 : MS_U8, 3, shape) == 0);
+					for (int64_t i = 0; i < ms_tensor_numel(&t); i++) {
+						/* few distinct values, so that ranks tie; zeros for the masks */
+						uint32_t v = ms_rng_below(&rng, 7) ? ms_rng_below(&rng, 5) * 41 : 0;
+						if (bits == 16)
+							((uint16_t *)t.data)[i] = (uint16_t)(v * 300 + ms_rng_below(&rng, 3));
+						else
+							((uint8_t *)t.data)[i] = (uint8_t)v;
+					}
+					CHECK(ms_png_write(p, &t, NULL) == 0);
+					ms_png_opts o = { .h = dims[d][2], .w = dims[d][3], .mask = mode == 4,
+					                  .clip = mode < 3, .plo = clips[mode % 3][0],
+					                  .phi = clips[mode % 3][1] };
+					CHECK(ms_png_read_scaled(p, &o, &a, size, NULL, &fg) == 0);
+					CHECK(size[0] == dims[d][0] && size[1] == dims[d][1]);
+					/* the reference: whole image, then each step on it */
+					CHECK(ms_png_read(p, &r, NULL, NULL) == 0);
+					int64_t n = ms_tensor_numel(&r);
+					if (mode == 4) {
+						int64_t s1[3] = { 1, dims[d][0], dims[d][1] }, nfg = 0;
+						CHECK(ms_tensor_alloc(&b, MS_U8, 3, s1) == 0);
+						for (int64_t i = 0; i < n; i++) {
+							int64_t px = i % (n / c);
+							unsigned v = bits == 16 ? ((uint16_t *)r.data)[i] : ((uint8_t *)r.data)[i];
+							((uint8_t *)b.data)[px] |= v != 0;
+						}
+						for (int64_t i = 0; i < n / c; i++)
+							nfg += ((uint8_t *)b.data)[i];
+						CHECK(fg == nfg);
+					} else {
+						CHECK(ms_tensor_to_f32(&r, 1) == 0);
+						if (mode < 3) {
+							float lo, hi;
+							CHECK(ms_percentiles(r.data, n, o.plo, o.phi, &lo, &hi) == 0);
+							ms_rescale(r.data, n, lo, hi);
+						}
+						b = r;
+						r = (ms_tensor){ 0 };
+					}
+					if (o.h) {
+						ms_tensor e = { 0 };
+						CHECK((mode == 4 ? ms_resize_nearest(&b, o.h, o.w, &e)
+						                 : ms_resize_bilinear(&b, o.h, o.w, &e)) == 0);
+						ms_tensor_free(&b);
+						b = e;
+					}
+					CHECK(a.dtype == b.dtype && a.rank == 3 && a.shape[0] == b.shape[0] &&
+					      a.shape[1] == b.shape[1] && a.shape[2] == b.shape[2]);
+					CHECK(a.data && b.data &&
+					      !memcmp(a.data, b.data, ms_tensor_numel(&a) * ms_dtype_size(a.dtype)));
+					ms_tensor_free(&t), ms_tensor_free(&a), ms_tensor_free(&b), ms_tensor_free(&r);
+				}
+	/* the limit on decoded bytes: -2, nothing allocated */
+	ms_tensor t = { 0 };
+	int64_t size[2];
+	ms_png_opts o = { .h = 4, .w = 4, .max_bytes = 37 * 53 - 1 };
+	ms_tensor g = { 0 };
+	int64_t s2[2] = { 37, 53 };
+	CHECK(ms_tensor_alloc(&g, MS_U8, 2, s2) == 0);
+	CHECK(ms_png_write(p, &g, NULL) == 0);
+	CHECK(ms_png_read_scaled(p, &o, &t, size, NULL, NULL) == -2);
+	CHECK(strstr(ms_errmsg(), "too large") != NULL && t.data == NULL);
+	o.max_bytes = 37 * 53;
+	CHECK(ms_png_read_scaled(p, &o, &t, size, NULL, NULL) == 0 && t.shape[2] == 4);
+	ms_tensor_free(&t);
+	ms_tensor_free(&g);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -189,6 +277,7 @@ int main(void)
 	RUN(test_read_limits);
 	RUN(test_resize);
 	RUN(test_percentiles);
+	RUN(test_read_scaled);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
