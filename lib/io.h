@@ -31,8 +31,8 @@ typedef struct {
 } ms_png_opts;
 /* The same values, byte for byte, as ms_png_read, the conversion, clipping and
  * ms_resize_bilinear / ms_resize_nearest in turn, but decoded row by row: only the
- * output, its two source rows per output row (resampled along x) and one row of the file
- * are held. Interlaced files, and images with clip, are held whole at 8 or 16 bits.
+ * output and a few rows are held. Interlaced files, and images with clip, are held whole
+ * at 8 or 16 bits.
  * size gets the file's height and width, fg (may be NULL) the foreground pixels of a
  * mask at full resolution, spacing as ms_png_read. -1 + ms_errmsg() on error, -2 when
  * the image holds more than max_bytes of pixels (nothing decoded). */

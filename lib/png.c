@@ -261,11 +261,11 @@ static int read_scaled(struct png_io *s, const ms_png_opts *o, int64_t size[2],
 	int64_t *x0 = ms_calloc(nx + 1, sizeof *x0), *x1 = ms_calloc(nx + 1, sizeof *x1);
 	float *fy = ms_calloc(ny + 1, sizeof *fy), *fx = ms_calloc(nx + 1, sizeof *fx);
 	float *row = ms_calloc((size_t)c * iw, sizeof *row);
-	/* bilinear: each output row's top and bottom source rows, resampled along x */
-	float *top = resize && !o->mask ? ms_calloc((size_t)c * plane, sizeof *top) : NULL;
-	float *bot = resize && !o->mask ? ms_calloc((size_t)c * plane, sizeof *bot) : NULL;
+	/* bilinear: an output row's bottom source row resampled along x (its top one waits
+	 * in the output) */
+	float *bot = ms_calloc(nx + 1, sizeof *bot);
 	ret = -1;
-	if (!y0 || !y1 || !x0 || !x1 || !fy || !fx || !row || (resize && !o->mask && (!top || !bot)) ||
+	if (!y0 || !y1 || !x0 || !x1 || !fy || !fx || !row || !bot ||
 	    ms_tensor_alloc(&s->t, o->mask ? MS_U8 : MS_F32, 3, shape) < 0) {
 		ms_error("%s: out of memory", s->path);
 		goto done;
@@ -325,25 +325,23 @@ static int read_scaled(struct png_io *s, const ms_png_opts *o, int64_t size[2],
 		while (a < oh && y1[a] < r)
 			a++;
 		for (int64_t y = a; y < oh && y0[y] <= r; y++)
-			for (int pass = 0; pass < 2; pass++) {
-				if ((pass ? y1[y] : y0[y]) != r)
-					continue;
-				float *dst = pass ? bot : top;
-				for (int64_t k = 0; k < c; k++) {
-					const float *p = row + k * iw;
+			for (int64_t k = 0; k < c; k++) {
+				const float *p = row + k * iw;
+				float *top = (float *)s->t.data + k * plane + y * ow;
+				if (y0[y] == r)
 					for (int64_t x = 0; x < ow; x++)
-						dst[k * plane + y * ow + x] = p[x0[x]] + fx[x] * (p[x1[x]] - p[x0[x]]);
-				}
+						top[x] = p[x0[x]] + fx[x] * (p[x1[x]] - p[x0[x]]);
+				if (y1[y] != r)
+					continue;
+				for (int64_t x = 0; x < ow; x++)
+					bot[x] = p[x0[x]] + fx[x] * (p[x1[x]] - p[x0[x]]);
+				for (int64_t x = 0; x < ow; x++)
+					top[x] = top[x] + fy[y] * (bot[x] - top[x]);
 			}
 	}
-	if (resize && !o->mask)
-		for (size_t i = 0; i < (size_t)c * plane; i++) {
-			float *dst = s->t.data;
-			dst[i] = top[i] + fy[(i % plane) / ow] * (bot[i] - top[i]);
-		}
 	ret = 0;
 done:
-	free(y0), free(y1), free(x0), free(x1), free(fy), free(fx), free(row), free(top), free(bot);
+	free(y0), free(y1), free(x0), free(x1), free(fy), free(fx), free(row), free(bot);
 	return ret;
 }
 
