@@ -47,10 +47,13 @@ static inline float vsum(vf v)
 	return s;
 }
 
-/* exp: Cephes expf polynomial, relative error about 2e-7, input clamped to [-87, 88] */
+/* exp: Cephes expf polynomial, relative error about 2e-7, input clamped to [-87, 88];
+ * NaN gives NaN (computed on 0: a NaN converted to int is undefined) */
 static inline vf vexp(vf x)
 {
-	vf z = { 0 };
+	vf z = { 0 }, in = x;
+	vi nan = x != x;
+	x = vsel(nan, z, x);
 	x = vsel(x < -87.0f, z - 87.0f, x);
 	x = vsel(x > 88.0f, z + 88.0f, x);
 	vi k = __builtin_convertvector(x * 1.44269504089f + 128.5f, vi) - 128;
@@ -62,7 +65,7 @@ static inline vf vexp(vf x)
 	p = p * r + 1.6666665459e-1f;
 	p = p * r + 5.0000001201e-1f;
 	p = p * r * r + r + 1.0f;
-	return p * (vf)((k + 127) << 23);
+	return vsel(nan, in, p * (vf)((k + 127) << 23));
 }
 
 static inline vf vsigmoid(vf x)
