@@ -142,8 +142,8 @@ same_as_sh() {
 	for s in benign_286 benign_62 malignant_36 malignant_153; do
 		ln -s "$ROOT/pipelines/data/busi/masks/$s.png" masks/
 	done
-	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set n=1
-		--set sample_steps=2 --set holdout=0.5"
+	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set real_steps=3
+		--set n=1 --set sample_steps=2 --set holdout=0.5"
 	same_as_sh fewlabel $FL --set masks="$PWD/masks"
 	cd run
 	# the summary: a header, mean, median, n of each, then the five rows of the difference
@@ -158,6 +158,8 @@ same_as_sh() {
 	ms-info fewlabel-heldout.ms | cut -f2 | sort -u | tr '\n' ' ' |
 		grep -qx 'edges image mask prob_real prob_synthetic real synthetic '
 	[[ "$(ms-info fewlabel-generator.ms | head -n 1)" == *"zero_snr=1"* ]]
+	[[ "$(ms-info fewlabel-real.ms | head -n 1)" == *"steps=3"* ]]
+	[[ "$(ms-info fewlabel-mixed.ms | head -n 1)" == *"steps=2"* ]]
 	# each column is what its segmentor gives on its own
 	ms-segment -m fewlabel-mixed.ms < fewlabel-heldout.ms | ms-pick -d pred |
 		ms-pick -r synthetic=pred | ms-score -d 4 | tail -n +2 > mixed.tsv
