@@ -159,11 +159,40 @@ static void add_row(int k, const char *id, const double *v)
 	nrows++;
 }
 
+/* one summary row over the columns: led by prediction k's name (TSV, with --pred A,B),
+ * then the row's name; fmt 'n' a count, 'p' a p-value (digits - 2 significant), else a
+ * number; JSON: "row": {...}, after ", " when sep */
+static void stat_row(int k, const char *row, int sep, const double *v, char fmt)
+{
+	if (json) {
+		printf("%s\"%s\": {", sep ? ", " : "", row);
+	} else {
+		if (npred) {
+			print_str(want[k]);
+			putchar('\t');
+		}
+		fputs(row, stdout);
+	}
+	for (int j = 0; j < ncol; j++) {
+		if (json)
+			printf("%s\"%s\": ", j ? ", " : "", cols[j]);
+		else
+			putchar('\t');
+		if (fmt == 'n')
+			printf("%.0f", v[j]);
+		else if (fmt == 'p' && !isnan(v[j]))
+			printf("%.*g", digits > 3 ? digits - 2 : 2, v[j]);
+		else
+			print_num(v[j], json);
+	}
+	fputs(json ? "}" : "\n", stdout);
+}
+
 /* the summary rows of the rows of prediction k (of all rows without --pred A,B) */
 static void print_summary(int k)
 {
 	static const char *rows[] = { "mean", "std", "median", "n" };
-	double s[MAXCOL][4], *v = emalloc((nrows ? nrows : 1) * sizeof *v);
+	double s[4][MAXCOL], *v = emalloc((nrows ? nrows : 1) * sizeof *v);
 	for (int j = 0; j < ncol; j++) {
 		ms_summary m;
 		size_t n = 0;
@@ -172,10 +201,10 @@ static void print_summary(int k)
 				v[n++] = vals[j][i];
 		if (ms_summary_compute(v, n, &m) < 0)
 			die("%s", ms_errmsg());
-		s[j][0] = m.mean;
-		s[j][1] = m.std;
-		s[j][2] = m.median;
-		s[j][3] = (double)m.n;
+		s[0][j] = m.mean;
+		s[1][j] = m.std;
+		s[2][j] = m.median;
+		s[3][j] = (double)m.n;
 	}
 	free(v);
 	if (json && npred) {
@@ -183,24 +212,8 @@ static void print_summary(int k)
 		print_str(want[k]);
 		fputs(": {", stdout);
 	}
-	for (int r = 0; r < 4; r++) {
-		if (npred && !json) {
-			print_str(want[k]);
-			putchar('\t');
-		}
-		printf(json ? "%s\"%s\": {" : "%s%s", json && r ? ", " : "", rows[r]);
-		for (int j = 0; j < ncol; j++) {
-			if (json)
-				printf("%s\"%s\": ", j ? ", " : "", cols[j]);
-			else
-				putchar('\t');
-			if (r == 3)
-				printf("%.0f", s[j][r]);
-			else
-				print_num(s[j][r], json);
-		}
-		fputs(json ? "}" : "\n", stdout);
-	}
+	for (int r = 0; r < 4; r++)
+		stat_row(k, rows[r], r > 0, s[r], r == 3 ? 'n' : 0);
 }
 
 /* --paired: prediction k against the first, over the samples where both were scored:
@@ -209,7 +222,7 @@ static void print_summary(int k)
 static void print_paired(int k)
 {
 	static const char *rows[] = { "diff", "diff_lo95", "diff_hi95", "diff_p", "diff_n" };
-	double s[MAXCOL][5], *a = emalloc(nsamples * sizeof *a), *b = emalloc(nsamples * sizeof *b);
+	double s[5][MAXCOL], *a = emalloc(nsamples * sizeof *a), *b = emalloc(nsamples * sizeof *b);
 	long *ra = emalloc(nsamples * sizeof *ra), *rb = emalloc(nsamples * sizeof *rb);
 	for (size_t i = 0; i < nsamples; i++)
 		ra[i] = rb[i] = -1;
@@ -228,11 +241,11 @@ static void print_paired(int k)
 			}
 		if (ms_paired_compute(a, b, n, &r) < 0)
 			die("%s", ms_errmsg());
-		s[j][0] = r.diff;
-		s[j][1] = r.lo;
-		s[j][2] = r.hi;
-		s[j][3] = r.p;
-		s[j][4] = (double)r.n;
+		s[0][j] = r.diff;
+		s[1][j] = r.lo;
+		s[2][j] = r.hi;
+		s[3][j] = r.p;
+		s[4][j] = (double)r.n;
 	}
 	free(a), free(b), free(ra), free(rb);
 	if (json) {
@@ -241,27 +254,8 @@ static void print_paired(int k)
 		fputs(": {\"against\": ", stdout);
 		print_str(want[0]);
 	}
-	for (int r = 0; r < 5; r++) {
-		if (!json) {
-			print_str(want[k]);
-			printf("\t%s", rows[r]);
-		} else {
-			printf(", \"%s\": {", rows[r]);
-		}
-		for (int j = 0; j < ncol; j++) {
-			if (json)
-				printf("%s\"%s\": ", j ? ", " : "", cols[j]);
-			else
-				putchar('\t');
-			if (r == 4)
-				printf("%.0f", s[j][r]);
-			else if (r == 3 && !isnan(s[j][r]))
-				printf("%.*g", digits > 3 ? digits - 2 : 2, s[j][r]);
-			else
-				print_num(s[j][r], json);
-		}
-		fputs(json ? "}" : "\n", stdout);
-	}
+	for (int r = 0; r < 5; r++)
+		stat_row(k, rows[r], 1, s[r], r == 4 ? 'n' : r == 3 ? 'p' : 0);
 }
 
 static void print_summaries(void)
