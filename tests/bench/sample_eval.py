@@ -13,26 +13,20 @@ prompt=; either may be - (a generator of one data set). Fixed choices (not tuned
   4 conditions per data set, beside 8 real test images of that data set.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
-from scipy import ndimage
 
 root = __file__.rsplit("/", 3)[0]
 sys.path.insert(0, root + "/tests/ref")
 from msstream import read  # noqa: E402
+from benchutil import f1, sh  # noqa: E402
 
 model, threads = sys.argv[1], sys.argv[4] if len(sys.argv) > 4 else "1"
 files = {k: v for k, v in (("busi", sys.argv[2]), ("kvasir", sys.argv[3])) if v != "-"}
 prompts = {"busi": "breast ultrasound", "kvasir": "colonoscopy polyp"}
 NCOND, TH = 12, 0.25
-
-
-def sh(cmd, data=None):
-    return subprocess.run(cmd, shell=True, input=data, stdout=subprocess.PIPE,
-                          check=True).stdout
 
 
 def samples(data):
@@ -43,16 +37,6 @@ def samples(data):
         for name, meta, a in read(f):
             out.setdefault(meta["id"], {})[name] = (meta, a.copy())
     return out
-
-
-def f1(a, b):
-    """F1 of binary edge maps a (found) and b (wanted), 1-pixel tolerance"""
-    if not a.any() or not b.any():
-        return float(a.any() == b.any())
-    k = np.ones((3, 3), bool)
-    p = (a & ndimage.binary_dilation(b, k)).sum() / a.sum()
-    r = (b & ndimage.binary_dilation(a, k)).sum() / b.sum()
-    return 0 if p + r == 0 else 2 * p * r / (p + r)
 
 
 def saturation(img):

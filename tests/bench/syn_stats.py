@@ -14,32 +14,16 @@ Prints, for the real and the synthetic images:
   real sample, averaged over the first 12 real samples, beside that of all real images
   (lower = more diverse).
 """
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
-from scipy import ndimage
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tests/ref")
 from msstream import read  # noqa: E402
+from benchutil import f1, sh  # noqa: E402
 
 TH, NDIV = 0.25, 12
-
-
-def sh(cmd, data=None):
-    return subprocess.run(cmd, shell=True, input=data, stdout=subprocess.PIPE,
-                          check=True).stdout
-
-
-def f1(a, b):
-    """F1 of binary edge maps a (found) and b (wanted), 1-pixel tolerance"""
-    if not a.any() or not b.any():
-        return float(a.any() == b.any())
-    k = np.ones((3, 3), bool)
-    p = (a & ndimage.binary_dilation(b, k)).sum() / a.sum()
-    r = (b & ndimage.binary_dilation(a, k)).sum() / b.sum()
-    return 0 if p + r == 0 else 2 * p * r / (p + r)
 
 
 def diversity(data):
