@@ -12,13 +12,13 @@
 static const char usage[] =
 	"train -o MODEL [--steps N | --epochs E] [--time S] [--batch B] [--lr X] [--wd X]\n"
 	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
-	"       [--val-fraction F] [--resume] [--merge-patch P] [--merge-alpha A]\n"
-	"       [--synthetic mix|extra|ignore] [--synthetic-prob P] [--augment strong|flips|none]\n"
-	"       [--save-every N] [--report N]\n"
+	"       [--val-fraction F] [--val FILE] [--best FILE] [--resume] [--merge-patch P]\n"
+	"       [--merge-alpha A] [--synthetic mix|extra|ignore] [--synthetic-prob P]\n"
+	"       [--augment strong|flips|none] [--save-every N] [--report N]\n"
 	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
 
 static ms_seg_opt opt;
-static const char *model;
+static const char *model, *valpath;
 static double threshold = 0.5;
 static int pbatch = 4;
 
@@ -57,7 +57,10 @@ static void help(void)
 	       "  --schedule S         constant, cosine (default) or poly\n"
 	       "  --warmup N           linear learning-rate warmup over N steps (default 0)\n"
 	       "  --seed S, --threads T, --width W (base width, default 32)\n"
-	       "  --val-fraction F     real samples held out by hash of id (default 0.1)\n"
+	       "  --val-fraction F     real samples held out by hash of id (default 0.1;\n"
+	       "                       0 with --val)\n"
+	       "  --val FILE           validation samples (image and mask) from FILE\n"
+	       "  --best FILE          write the weights of the best validation Dice there\n"
 	       "  --resume             continue training MODEL\n"
 	       "  --merge-patch P      merging mask block size (default ceil(min(H,W)/6))\n"
 	       "  --merge-alpha A      probability of a real block (default 0.6)\n"
@@ -75,7 +78,7 @@ static void help(void)
 static void options(int argc, char **argv, int train)
 {
 	enum { STEPS = 256, EPOCHS, BATCH, LR, WD, SCHED, SEED, THREADS, WIDTH, VAL, RESUME,
-	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP, TIME, AUG };
+	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP, TIME, AUG, VALF, BEST };
 	static const struct option opts[] = {
 		{ "steps", required_argument, 0, STEPS }, { "epochs", required_argument, 0, EPOCHS },
 		{ "batch", required_argument, 0, BATCH }, { "lr", required_argument, 0, LR },
@@ -90,6 +93,7 @@ static void options(int argc, char **argv, int train)
 		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
 		{ "threshold", required_argument, 0, THRESH },
 		{ "warmup", required_argument, 0, WARMUP }, { "time", required_argument, 0, TIME },
+		{ "val", required_argument, 0, VALF }, { "best", required_argument, 0, BEST },
 		{ "help", no_argument, 0, 'h' }, { 0 }
 	};
 	int c;
@@ -119,6 +123,8 @@ static void options(int argc, char **argv, int train)
 			k = MS_SEG_K_WIDTH;
 			break;
 		case VAL: opt.val_fraction = number(optarg, 0, 0.9, "--val-fraction"); k = MS_SEG_K_VAL; break;
+		case VALF: valpath = optarg; tonly = 1; break;
+		case BEST: opt.best = optarg; tonly = 1; break;
 		case RESUME: opt.resume = 1; tonly = 1; break;
 		case PATCH:
 			opt.merge_patch = integer(optarg, 1, 65535, "--merge-patch");
@@ -161,17 +167,24 @@ static void options(int argc, char **argv, int train)
 		usage_error(usage, "training options without train");
 	if (opt.steps && opt.epochs)
 		usage_error(usage, "--steps and --epochs exclude each other");
+	if (valpath && !(opt.given >> MS_SEG_K_VAL & 1)) {
+		opt.val_fraction = 0;       /* the validation set is FILE */
+		opt.given |= 1u << MS_SEG_K_VAL;
+	}
+	if (opt.best && opt.val_fraction <= 0 && !valpath && !opt.resume)
+		usage_error(usage, "--best needs validation samples (--val or --val-fraction)");
 }
 
 /* ---- train: read the data set */
 static ms_seg_data data;
 static long nskip;
+static int held;                  /* samples read now are validation samples (--val) */
 
-static void keep(ms_rec *r, ms_rec *k, int *have)
+static void keep(FILE *f, ms_rec *r, ms_rec *k, int *have)
 {
 	if (*have)
 		die("sample '%s' has more than one '%s' record", cur, r->name);
-	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_check_finite(r) < 0)
+	if (ms_rec_read_data(f, r) < 0 || ms_rec_check_finite(r) < 0)
 		die("%s", ms_errmsg());
 	*k = *r;
 	ms_rec_init(r);
@@ -182,9 +195,13 @@ static void end_train_sample(void)
 {
 	char of[MS_META_MAX + 1];
 	int syn = have_img && ms_meta_get(&img, "of", of, sizeof of);
+	if (held && have_img && syn)
+		die("%s: sample '%s' is synthetic (of=%s): validation samples must be real",
+		    valpath, cur, of);
 	if (have_img && (have_msk || syn)) {
 		if (ms_seg_data_add(&data, cur, syn ? of : NULL, &img.t, have_msk ? &msk.t : NULL) < 0)
 			die("%s", ms_errmsg());
+		data.s[data.n - 1].held = held;
 	} else {
 		nskip++;
 	}
@@ -193,23 +210,22 @@ static void end_train_sample(void)
 	have_img = have_msk = 0;
 }
 
-static int train(void)
+static void read_samples(FILE *f)
 {
 	ms_rec r;
 	int ret, started = 0;
 	ms_rec_init(&r);
-	ms_seg_data_init(&data);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
+	while ((ret = ms_rec_read_header(f, &r)) == 1) {
 		ms_rec_id(&r, id, sizeof id);
 		if (started && strcmp(id, cur))
 			end_train_sample();
 		memcpy(cur, id, strlen(id) + 1);
 		started = 1;
 		if (!strcmp(r.name, "image"))
-			keep(&r, &img, &have_img);
+			keep(f, &r, &img, &have_img);
 		else if (!strcmp(r.name, "mask"))
-			keep(&r, &msk, &have_msk);
-		else if (ms_rec_skip(stdin, &r) < 0)
+			keep(f, &r, &msk, &have_msk);
+		else if (ms_rec_skip(f, &r) < 0)
 			die("%s", ms_errmsg());
 	}
 	if (ret < 0)
@@ -217,10 +233,30 @@ static int train(void)
 	if (started)
 		end_train_sample();
 	ms_rec_free(&r);
+}
+
+static int train(void)
+{
+	ms_seg_data_init(&data);
+	read_samples(stdin);
 	if (nskip)
 		warn("%ld samples without image and mask ignored", nskip);
-	if (!data.n)
+	int n = data.n;
+	if (!n)
 		die("no samples with image and mask on stdin");
+	if (valpath) {
+		FILE *f = fopen(valpath, "rb");
+		if (!f)
+			die("cannot open %s:", valpath);
+		held = 1;
+		nskip = 0;
+		read_samples(f);
+		fclose(f);
+		if (nskip)
+			warn("%s: %ld samples without image and mask ignored", valpath, nskip);
+		if (data.n == n)
+			die("%s: no samples with image and mask", valpath);
+	}
 	if (ms_seg_data_split(&data, opt.val_fraction) < 0)
 		die("%s", ms_errmsg());
 	ms_threads(opt.threads);
@@ -358,7 +394,7 @@ static int predict(void)
 		memcpy(cur, id, strlen(id) + 1);
 		started = 1;
 		if (!strcmp(r.name, "image")) {
-			keep(&r, &img, &have_img);
+			keep(stdin, &r, &img, &have_img);
 			if (ms_rec_write(mem, &img) < 0)
 				die("%s", ms_errmsg());
 		} else if (ms_rec_copy(stdin, &r, mem) < 0) {

@@ -161,7 +161,7 @@ int ms_seg_data_split(ms_seg_data *d, double frac)
 		ms_seg_sample *s = &d->s[i];
 		if (s->of)
 			continue;
-		s->val = ms_seg_is_val(s->id, frac);
+		s->val = s->held || ms_seg_is_val(s->id, frac);
 		if (s->val)
 			d->val[d->nval++] = i;
 		else
@@ -218,7 +218,7 @@ int ms_seg_data_split(ms_seg_data *d, double frac)
 	}
 	free(ord);
 	if (d->ntrain == 0)
-		return ms_error("no real training samples (%d held out for validation)", d->nval);
+		return ms_error("no real training samples (%d for validation)", d->nval);
 	return 0;
 fail:
 	free(ord);
@@ -340,12 +340,12 @@ static int opts_restore(ms_seg_opt *o, const ms_rec *model)
 }
 
 /* signals held while saving: see ms_stop_hold */
-static int save(ms_unet *u, const ms_seg_opt *o, const ms_seg_data *d, const ms_adam *a,
-                long step, double vdice)
+static int save(ms_unet *u, const char *path, const ms_seg_opt *o, const ms_seg_data *d,
+                const ms_adam *a, long step, double vdice)
 {
 	ms_stop_hold();
 	char *extra = opts_extra(o, d, vdice);
-	int ret = extra ? ms_unet_save(u, o->out, a, step, extra) : -1;
+	int ret = extra ? ms_unet_save(u, path, a, step, extra) : -1;
 	free(extra);
 	ms_stop_release();
 	return ret;
@@ -601,8 +601,8 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		goto out;
 	int tty = isatty(2);
 	long report = o->report > 0 ? o->report : o->time > 0 ? 20 : o->steps / 20 > 0 ? o->steps / 20 : 1;
-	double t0 = now(), tshow = 0, lsum = 0, vdice = -1, used0 = o->time_used, f = 0;
-	long nl = 0, s = s0;
+	double t0 = now(), tshow = 0, lsum = 0, vdice = -1, used0 = o->time_used, f = 0, vbest = -1;
+	long nl = 0, s = s0, sbest = -1;
 	ms_stop_catch();
 	while ((f = done_frac(o, s, used0 + now() - t0)) < 1 && !ms_stop_signal()) {
 		if (o->time > 0 && s >= o->warmup)   /* the schedule runs on the larger fraction */
@@ -623,8 +623,12 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		long total = o->time > 0 ? (long)(s / f + 0.5) : o->steps;
 		double left = o->time > 0 ? o->time - o->time_used : (o->steps - s) * t.B / ips;
 		int rep = s % report == 0 || f >= 1;
-		if (rep)
-			vdice = validate(&t, d);
+		if (rep && (vdice = validate(&t, d)) > vbest && o->best) {
+			if (save(u, o->best, o, d, NULL, s, vdice) < 0)
+				goto out;
+			vbest = vdice;
+			sbest = s;
+		}
 		if (rep || (tty && tn - tshow > 0.25)) {
 			progress(tty, s, total < s ? s : total, lsum / nl, vdice, ips, left, rep);
 			tshow = tn;
@@ -634,16 +638,23 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 			nl = 0;
 		}
 		if (o->save_every > 0 && s % o->save_every == 0 && f < 1 &&
-		    save(u, o, d, &a, s, vdice) < 0)
+		    save(u, o->out, o, d, &a, s, vdice) < 0)
 			goto out;
 	}
-	if (s == s0)
-		vdice = validate(&t, d);
-	if (save(u, o, d, &a, s, vdice) < 0)
+	if (s == s0 && (vdice = validate(&t, d)) > vbest && o->best) {
+		if (save(u, o->best, o, d, NULL, s, vdice) < 0)
+			goto out;
+		vbest = vdice;
+		sbest = s;
+	}
+	if (save(u, o->out, o, d, &a, s, vdice) < 0)
 		goto out;
 	if (ms_stop_signal())
 		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
 		        ms_stop_signal() == SIGINT ? "interrupted" : "terminated", s, o->out);
+	else if (vdice >= 0 && o->best)
+		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f; best %.4f at step %ld "
+		        "in %s\n", argv0, s, vdice, vbest, sbest, o->best);
 	else if (vdice >= 0)
 		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f\n", argv0, s, vdice);
 	else

@@ -17,6 +17,7 @@ typedef struct {
 	float *img, *mask;            /* [C,H,W], [H,W]; a synthetic mask may be NULL */
 	int real;                     /* synthetic: index of its real sample, -1 if absent */
 	int val;                      /* real: held out for validation */
+	int held;                     /* real: always validation (ms-segment train --val) */
 	int nsyn, syn0;               /* real: its synthetic samples, syn[syn0 .. syn0+nsyn) */
 } ms_seg_sample;
 
@@ -36,7 +37,8 @@ void ms_seg_data_free(ms_seg_data *d);
 /* adds a sample (copies img and mask; mask may be NULL only when of is set) */
 int ms_seg_data_add(ms_seg_data *d, const char *id, const char *of, const ms_tensor *img,
                     const ms_tensor *mask);
-/* validation: real samples whose id hashes below frac; links synthetic samples */
+/* validation: real samples marked held, and those whose id hashes below frac; links
+ * synthetic samples */
 int ms_seg_data_split(ms_seg_data *d, double frac);
 /* 1 when sample id falls in the validation fraction */
 int ms_seg_is_val(const char *id, double frac);
@@ -53,6 +55,7 @@ typedef struct {
 	double time, time_used;       /* wall-clock budget (0: none) and seconds spent */
 	long save_every, report;      /* 0: none / default interval */
 	const char *out;
+	const char *best;             /* weights of the best validation Dice go there */
 	int resume;
 	unsigned given;               /* 1 << MS_SEG_K_* for options set by the user */
 } ms_seg_opt;

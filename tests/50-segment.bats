@@ -226,6 +226,68 @@ for n, m, a in read(sys.stdin.buffer):
 	[[ "$output" == *"val_dice=0."* || "$output" == *"val_dice=1."* ]]
 }
 
+@test "--val FILE validates on its samples only; --best keeps the weights of the best report" {
+	ms-pick -n 4 <"$T/in.ms" >"$T/tr.ms"
+	ms-pick -s 4 <"$T/in.ms" >"$T/va.ms"
+	run ms-segment train -o "$T/m.ms" --val "$T/va.ms" --best "$T/b.ms" --steps 6 --report 2 \
+		$TR <"$T/tr.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"6 real samples (4 train, 2 validation)"* ]]
+	# the best of the three reported validation Dice values, at its step, is in b.ms
+	best=$(echo "$output" | grep -o 'val_dice [0-9.]*' | cut -d' ' -f2 | sort -g | tail -1)
+	[[ "$output" == *"best $best at step "*" in $T/b.ms"* ]]
+	step=$(echo "$output" | sed -n 's/.*best [0-9.]* at step \([0-9]*\) in.*/\1/p')
+	run bash -c "ms-info '$T/b.ms' | head -1"
+	[[ "$output" == *" step=$step "* && "$output" == *"val_dice=$best"* ]]
+	[[ "$output" == *"val_fraction=0 "* ]]
+	ms-segment -m "$T/b.ms" --threads 1 <"$T/va.ms" | ms-info | grep -q pred
+	# --val-fraction given too: both sets validate
+	run ms-segment train -o "$T/m.ms" --val "$T/va.ms" --val-fraction 0.5 --steps 1 $TR <"$T/tr.ms"
+	[[ "$output" == *"6 real samples ("*" train, "*" validation)"* ]]
+	[[ "$output" != *"(4 train, 2 validation)"* ]]
+}
+
+@test "--val and --best: bad uses are errors that say why" {
+	ms-pick -n 4 <"$T/in.ms" >"$T/tr.ms"
+	ms-pick -s 4 <"$T/in.ms" >"$T/va.ms"
+	run ms-segment train -o "$T/m.ms" --best "$T/b.ms" --val-fraction 0 --steps 1 $TR <"$T/tr.ms"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--best needs validation samples"* ]]
+	run ms-segment train -o "$T/m.ms" --val "$T/none.ms" --steps 1 $TR <"$T/tr.ms"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"ms-segment: cannot open $T/none.ms"* ]]
+	: >"$T/empty.ms"
+	run ms-segment train -o "$T/m.ms" --val "$T/empty.ms" --steps 1 $TR <"$T/tr.ms"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$T/empty.ms: no samples with image and mask"* ]]
+	run ms-segment train -o "$T/m.ms" --val "$T/in.ms" --steps 1 $TR <"$T/tr.ms"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"occurs twice"* ]]
+	synth_stream 1 >"$T/syn.ms"
+	run ms-segment train -o "$T/m.ms" --val "$T/syn.ms" --steps 1 $TR <"$T/tr.ms"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$T/syn.ms: sample 'r0.s0' is synthetic (of=r0)"* ]]
+	[ ! -e "$T/m.ms" ] && [ ! -e "$T/b.ms" ]
+	run ms-segment -m "$T/m.ms" --best "$T/b.ms" <"$T/tr.ms"
+	[ "$status" -eq 2 ]
+}
+
+@test "the man page's EXAMPLES on bundled data run (fewer steps)" {
+	man="$BATS_TEST_DIRNAME/../man/ms-segment.1"
+	cd "$BATS_TEST_DIRNAME/.."
+	for start in '^Train on the bundled' '^Validate on the labelled'; do
+		sed -n "/$start/,/^\.Ed\$/p" "$man" | sed '1,/^\.Bd/d;$d' |
+			sed 's/--steps [0-9]*/--steps 4/; s/--report [0-9]*/--report 2/; s/\\e/\\/g' |
+			sed "s|seg\.ms|$T/seg.ms|g; s|best\.ms|$T/best.ms|g; s|busi\.ms|$T/busi.ms|g;
+				s|train\.ms|$T/train.ms|g; s|val\.ms|$T/val.ms|g" >"$T/ex.sh"
+		grep -q ms-segment "$T/ex.sh"
+		run bash -e -o pipefail "$T/ex.sh"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"dice"* ]]
+	done
+	[ -s "$T/best.ms" ]
+}
+
 @test "synthetic samples: mix pairs each real image with one of its synthetic ones" {
 	synth_stream 2 extra >"$T/syn.ms"
 	run ms-segment train -o "$T/m.ms" --steps 3 --val-fraction 0 $TR <"$T/syn.ms"
