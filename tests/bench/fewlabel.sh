@@ -8,9 +8,12 @@
 #   SEEDS segmentor seeds 1..SEEDS (3); STEPS segmentor steps (1000); SIZE (64x64).
 # Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
 #   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
-#   MS_DATA (../shared/data beside the repository).
-# Arms, every segmentor trained with the same steps and seed on all N labelled images
-# (--val-fraction 0: nothing is chosen on the test split, steps are fixed):
+#   REPORT validation interval (STEPS/20), MS_DATA (../shared/data beside the repository).
+# Arms, every segmentor trained with the same steps and seed on all N labelled images,
+# validated every REPORT steps on the fixed validation split SET-val.txt (60 train images
+# outside the N = 100 subset, not in the pool) and scored with the weights of its best
+# validation Dice (--val, --best): the training length is chosen on validation, never on
+# the test split:
 #   flips   real only, flips (the segmentor before augmentation);
 #   strong  real only, --augment strong: the baseline the others must beat;
 #   strong2x  the same with twice the steps: a mix step segments a real and a synthetic
@@ -36,6 +39,7 @@ arms=${ARMS:-flips strong mix-L mix-LU}
 r=${R:-8}
 gsteps=${GEN_STEPS:-4000}
 width=${WIDTH:-16}
+report=${REPORT:-$((steps / 20 > 0 ? steps / 20 : 1))}
 cd "$(dirname "$0")/../.."
 case $set_ in
 busi) dir=busi prompt="breast ultrasound" ;;
@@ -63,14 +67,15 @@ stage() {
 	say "stage $(basename "$f") seconds $(($(date +%s) - t0))"
 }
 say "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
-say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width arms $arms"
+say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width report $report arms $arms"
 
 # ---- data: one import, then labelled / pool (no masks) / test by the fixed splits
 imp() { ms-import --size "$size" --mask-dir "$data/masks" --prompt "$prompt" "$data/images"; }
 stage all.ms imp
 stage labelled.ms sh -c "ms-pick -i '$splits/$set_-n$n.txt' <'$out/all.ms' | ms-edges --method diffboost"
 stage pool.ms sh -c "ms-pick -i '$splits/$set_-train.txt' -x '$splits/$set_-n$n.txt' -d mask \
-	<'$out/all.ms' | ms-edges --method diffboost"
+	<'$out/all.ms' | ms-pick -x '$splits/$set_-val.txt' | ms-edges --method diffboost"
+stage val.ms sh -c "ms-pick -i '$splits/$set_-val.txt' <'$out/all.ms'"
 stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
 
 # ---- a generator: trained (one thread), sampled, its images against the real ones
@@ -94,8 +99,10 @@ seg() {   # ARM SEED
 	*) echo "$0: unknown arm '$1'" >&2; exit 2 ;;
 	esac
 	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps ${st:-$steps} \
-		--width $width --batch 8 --seed $2 --threads 1 --val-fraction 0 --save-every 0 \
-		$opt <'$out/$in' && cat '$out/seg-$1-$2.ck'"
+		--width $width --batch 8 --seed $2 --threads 1 --val '$out/val.ms' \
+		--best '$out/seg-$1-$2.best' --report $report --save-every 0 \
+		$opt <'$out/$in' && cat '$out/seg-$1-$2.best'"
+	say "segmentor $1 seed $2: $(grep -o 'validation Dice.*' "$out/seg-$1-$2.ms.err")"
 	stage "score-$1-$2.tsv" sh -c "ms-segment -m '$out/seg-$1-$2.ms' --threads 1 \
 		<'$out/test.ms' | ms-score --pred pred"
 }
