@@ -13,9 +13,9 @@ XFLAGS    = $(SAN_$(SANITIZE))
 ALL_CFLAGS = $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -Ilib
 LDLIBS    = -Wl,--as-needed $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  != ls lib/*.c lib/nn/*.c 2>/dev/null
+LIB_SRC  != ls lib/*/*.c 2>/dev/null
 LIB_OBJ   = $(LIB_SRC:.c=.o)
-LIB_HDR  != ls lib/*.h lib/nn/*.h 2>/dev/null
+LIB_HDR  != ls lib/*/*.h 2>/dev/null
 BIN_SRC  != ls bin/ms-*.c
 BIN       = $(BIN_SRC:.c=)
 TEST_SRC != ls tests/unit/test_*.c 2>/dev/null

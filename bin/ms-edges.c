@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "image/image.h"
 
 static const char usage[] =
 	"[-m soft|canny|mask|diffboost] [-s sigma] [--operator sobel|scharr]\n"

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io.h"
-#include "nifti.h"
+#include "io/png.h"
+#include "io/nifti.h"
 
 static const char usage[] =
 	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [--no-labels] [-n NAME,...]";

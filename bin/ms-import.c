@@ -7,8 +7,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "io.h"
-#include "nifti.h"
+#include "io/png.h"
+#include "io/nifti.h"
 
 static const char usage[] =
 	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] [--max-decoded N] PATH...";

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ms.h"
+#include "core/ms.h"
 
 static const char usage[] = "[-H] [FILE...]";
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "merge.h"
+#include "image/merge.h"
 
 static const char usage[] =
 	"[-p P] [-a ALPHA] [-s SEED] [-n NAME] [--apply SYNTH]";

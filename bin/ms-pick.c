@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ms.h"
+#include "core/ms.h"
 
 static const char usage[] =
 	"[-n N] [-s SKIP] [-e K] [-k NAME,...] [-d NAME,...] [-r OLD=NEW,...]\n"

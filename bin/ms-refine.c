@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "refine.h"
-#include "segment.h"
+#include "models/refine.h"
+#include "models/segment.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"

@@ -2,8 +2,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include "ms.h"
-#include "pipeline.h"
+#include "core/ms.h"
+#include "pipeline/pipeline.h"
 
 static const char usage[] =
 	"[-nv] [--set VAR=VALUE]... [--swap STAGE=COMMAND]... [--only STAGE[,STAGE]...] FILE";

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "sample.h"
+#include "io/png.h"
+#include "diffusion/generator.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
-#include "ms.h"
-#include "stats.h"
+#include "metrics/mask.h"
+#include "core/ms.h"
+#include "metrics/stats.h"
 
 static const char usage[] =
 	"[-js] [-d DIGITS] [[-t T] [--pred NAME[,NAME...] [--paired]] [--ref NAME] | --images A,B |\n"

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "augment.h"
-#include "image.h"
-#include "segment.h"
+#include "image/augment.h"
+#include "image/image.h"
+#include "models/segment.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N | --epochs E] [--time S] [--batch B] [--lr X] [--wd X]\n"

@@ -7,7 +7,7 @@
 #ifndef MS_NN_H
 #define MS_NN_H
 
-#include "ms.h"
+#include "core/ms.h"
 
 /* ---- parameters: name and shape as in a PyTorch state dict, with gradient and
  * optimiser state, allocated once */

@@ -1,7 +1,7 @@
-/* libFuzzer: NIfTI import (lib/nifti.c) on arbitrary bytes, .nii or gzipped: the
+/* libFuzzer: NIfTI import (lib/io/nifti.c) on arbitrary bytes, .nii or gzipped: the
  * volume, then its first, middle and last slice along each axis. */
 #include "fuzz_file.h"
-#include "nifti.h"
+#include "io/nifti.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

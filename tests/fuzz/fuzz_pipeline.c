@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
+#include "pipeline/pipeline.h"
 
 static const char *lookup(void *ctx, const char *name)
 {

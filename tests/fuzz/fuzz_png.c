@@ -1,7 +1,7 @@
-/* libFuzzer: PNG import (lib/png.c) on arbitrary bytes: the file as it is, then as
+/* libFuzzer: PNG import (lib/io/png.c) on arbitrary bytes: the file as it is, then as
  * ms-import reads images (resized, clipped) and masks row by row. */
 #include "fuzz_file.h"
-#include "io.h"
+#include "io/png.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -2,7 +2,7 @@
  * frequencies, intensity changes against hand-computed values, determinism. */
 #include <string.h>
 
-#include "augment.h"
+#include "image/augment.h"
 #include "test.h"
 
 enum { H = 6, W = 6 };

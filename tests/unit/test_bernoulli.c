@@ -2,7 +2,7 @@
  * against central differences, schedules, sampler steps. */
 #include <string.h>
 
-#include "bernoulli.h"
+#include "diffusion/bbdm.h"
 #include "test.h"
 
 /* q(y_t = v | y_{t-1} = u): B(alpha u + (1 - alpha) p) */

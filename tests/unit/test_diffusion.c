@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sample.h"
+#include "diffusion/generator.h"
 #include "test.h"
 
 /* ---- reference values: "key v1 v2 ..." lines */

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "test.h"
 
 static ms_tensor plane(int c, int h, int w, float *data)

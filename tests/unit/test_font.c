@@ -1,7 +1,7 @@
 /* The label font: glyph table, fitting text to a width, drawing clipped to a box. */
 #include <string.h>
 
-#include "font.h"
+#include "image/font.h"
 #include "test.h"
 
 enum { W = 40, H = 16 };                 /* a test canvas */

@@ -1,7 +1,7 @@
 /* Random merging mask: grid geometry, draw order, frequencies, determinism, mixing. */
 #include <string.h>
 
-#include "merge.h"
+#include "image/merge.h"
 #include "test.h"
 
 /* every P x P cell (cropped at the border) constant, and equal to the documented draw */

@@ -3,8 +3,8 @@
  * (Agreement with scipy/skimage on real data: tests/32-score.bats.) */
 #include <string.h>
 
-#include "metrics.h"
-#include "ms.h"
+#include "metrics/mask.h"
+#include "core/ms.h"
 #include "test.h"
 
 static ms_rng rng;

@@ -7,7 +7,7 @@
 
 #include <zlib.h>
 
-#include "nifti.h"
+#include "io/nifti.h"
 #include "test.h"
 
 #define REF "tests/ref/nifti_ref.py"

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ms.h"
+#include "core/ms.h"
 #include "test.h"
 
 static char dir[] = "/tmp/ms-test-outfile-XXXXXX";

@@ -1,8 +1,8 @@
 /* Pipeline files: word splitting, quoting round trips, substitution, parsing, planning. */
 #include <string.h>
 
-#include "ms.h"
-#include "pipeline.h"
+#include "core/ms.h"
+#include "pipeline/pipeline.h"
 #include "test.h"
 
 /* words joined by '|' for compact comparisons; "ERR" when split failed */

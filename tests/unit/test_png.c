@@ -4,7 +4,7 @@
 
 #include <zlib.h>
 
-#include "io.h"
+#include "io/png.h"
 #include "test.h"
 
 static char dir[] = "/tmp/ms-test-png-XXXXXX";

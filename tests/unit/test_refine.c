@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "refine.h"
+#include "models/refine.h"
 #include "test.h"
 
 enum { H = 8, HW = H * H };

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "segment.h"
+#include "models/segment.h"
 #include "test.h"
 
 static void test_is_val(void)

@@ -1,7 +1,7 @@
 /* Paired statistics against scipy 1.10 (values printed by stats.t.ppf, stats.wilcoxon,
  * stats.ttest_rel(b, a).confidence_interval(0.95) on the vectors below). */
-#include "ms.h"
-#include "stats.h"
+#include "core/ms.h"
+#include "metrics/stats.h"
 #include "test.h"
 
 static void t_quantiles(void)

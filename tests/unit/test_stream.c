@@ -1,7 +1,7 @@
 /* Record stream: round trips, metadata, pass-through, and every malformed-header error. */
 #include <string.h>
 
-#include "ms.h"
+#include "core/ms.h"
 #include "test.h"
 
 static FILE *mem(const void *buf, size_t n)

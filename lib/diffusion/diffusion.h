@@ -1,0 +1,56 @@
+/* Gaussian diffusion (methods.md 1.2): noise schedules, forward noising, the DDPM
+ * target, DDIM steps and classifier-free guidance, as short pure functions; zero
+ * terminal SNR and v-prediction (Lin et al., WACV 2024).
+ * Timesteps are indices 0..T-1 (index i is DDPM's t = i + 1); abar[i] = prod_{j<=i} (1 - beta_j). */
+#ifndef MS_DIFFUSION_H
+#define MS_DIFFUSION_H
+
+#include "core/ms.h"
+
+enum { MS_SCHED_LINEAR, MS_SCHED_COSINE };
+enum { MS_PRED_EPS, MS_PRED_V };          /* what the network predicts */
+
+typedef struct {
+	int kind, T;
+	double *beta, *abar;          /* T values each */
+} ms_sched;
+
+/* linear: beta = linspace(1e-4, 0.02, T); cosine (Nichol and Dhariwal 2021):
+ * f(t) = cos((t/T + 0.008) / 1.008 * pi/2)^2, beta_i = min(1 - f(i+1)/f(i), 0.999) */
+int ms_sched_init(ms_sched *s, int kind, int T);
+void ms_sched_free(ms_sched *s);
+const char *ms_sched_name(int kind);
+int ms_sched_parse(const char *s);        /* -1 if unknown */
+/* zero terminal SNR (Lin et al. 2024): s_i = sqrt(abar_i) shifted and scaled so that it
+ * is s_0 at 0 and 0 at T-1, abar_i <- abar_0 ((s_i - s_{T-1}) / (s_0 - s_{T-1}))^2;
+ * beta_i = 1 - abar_i / abar_{i-1} (beta_0 unchanged, beta_{T-1} = 1) */
+void ms_sched_zero_snr(ms_sched *s);
+
+/* x_t = sqrt(abar) x0 + sqrt(1 - abar) eps on n floats */
+void ms_q_sample(const float *x0, const float *eps, size_t n, double abar, float *xt);
+/* the DDPM loss mean((pred - eps)^2) and its gradient d (NULL for none); eps is the
+ * target, v for v-prediction */
+double ms_ddpm_loss(const float *pred, const float *eps, size_t n, float *d);
+/* the v-prediction target v = sqrt(abar) eps - sqrt(1 - abar) x0; v may alias x0 or eps */
+void ms_v_target(const float *x0, const float *eps, size_t n, double abar, float *v);
+/* v at x_t to x0 = sqrt(abar) x_t - sqrt(1 - abar) v and eps = sqrt(1 - abar) x_t +
+ * sqrt(abar) v (defined at abar = 0: x0 = -v, eps = x_t) */
+void ms_v_split(const float *xt, const float *v, size_t n, double abar, float *x0, float *eps);
+
+/* S timesteps of DDIM, from T-1 down to 0: seq[i] = floor((T-1) (S-1-i) / (S-1))
+ * (torch.linspace(T-1, 0, S).long() of ref_unet.py); S = 1 gives T-1 */
+void ms_ddim_timesteps(int T, int S, int *seq);
+/* one DDIM step on n floats, from abar ab to ab_prev (1 after the last step), with the
+ * network's output y, an eps (MS_PRED_EPS) or v (MS_PRED_V) prediction: eps = y and
+ * x0 = (x - sqrt(1-ab) eps) / sqrt(ab), or x0 and eps from ms_v_split (ab may be 0);
+ * x0 = clip(x0, -1, 1) (when clip is set),
+ * sigma = eta sqrt((1-ab_prev)/(1-ab)) sqrt(1 - ab/ab_prev),
+ * x <- sqrt(ab_prev) x0 + sqrt(1 - ab_prev - sigma^2) eps + sigma z.
+ * z (n standard normals) is used only when sigma > 0 and may be NULL otherwise. */
+void ms_ddim_step(float *x, const float *y, int pred, size_t n, double ab, double ab_prev,
+                  double eta, const float *z, int clip);
+double ms_ddim_sigma(double ab, double ab_prev, double eta);
+/* classifier-free guidance: out = eu + w (ec - eu) (eps or v); out may alias eu or ec */
+void ms_cfg_combine(const float *eu, const float *ec, size_t n, double w, float *out);
+
+#endif

@@ -1,0 +1,629 @@
+/* The conditional diffusion generator: model, checkpoints, training step, DDIM sampling
+ * with classifier-free guidance, and the training set.
+ *
+ * The prompt's gradient: ms_unet adds cond to its time embedding (temb = time_mlp.2(h) +
+ * cond) but does not export d loss / d cond. Summed over the batch it equals the
+ * gradient of time_mlp.2.bias, which is exact for the text embedding when every image
+ * of a batch has the same prompt: so training batches share one prompt (and its
+ * dropout), see ms_gen_data_batch. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diffusion/generator.h"
+
+struct ms_gen {
+	ms_gen_cfg cfg;
+	ms_unet *u;
+	ms_text text;
+	ms_sched sched;
+	ms_param *tbias;              /* time_mlp.2.bias */
+	int tdim;
+	/* plan */
+	int N, H, W, train;
+	size_t bytes;
+	float *xin, *tf, *tv, *tp, *eps, *d, *dtv;
+	const char **pp;
+	/* sampling state */
+	size_t scap;
+	float *xs, *es, *z;
+};
+
+/* ---- configuration */
+void ms_gen_cfg_default(ms_gen_cfg *c)
+{
+	memset(c, 0, sizeof *c);
+	ms_unet_cfg_default(&c->unet);
+	c->img_ch = 1;
+	c->ncond = 1;
+	strcpy(c->cond[0], "edges");
+	c->sched = MS_SCHED_LINEAR;
+	c->T = 1000;
+	c->buckets = 1024;
+	c->text_dim = 64;
+}
+
+int ms_gen_cfg_cond(ms_gen_cfg *c, const char *list)
+{
+	const char *p = list;
+	c->ncond = 0;
+	for (;;) {
+		size_t l = strcspn(p, ",");
+		char name[MS_GEN_CONDNAME];
+		if (c->ncond == MS_GEN_MAXCOND)
+			return ms_error("more than %d condition records", MS_GEN_MAXCOND);
+		if (l >= sizeof name)
+			return ms_error("condition record name too long");
+		memcpy(name, p, l);
+		name[l] = '\0';
+		if (!ms_name_valid(name) || strchr(name, '='))
+			return ms_error("invalid condition record name '%s'", name);
+		for (int i = 0; i < c->ncond; i++)
+			if (!strcmp(c->cond[i], name))
+				return ms_error("condition record '%s' named twice", name);
+		strcpy(c->cond[c->ncond++], name);
+		if (!p[l])
+			return 0;
+		p += l + 1;
+	}
+}
+
+int ms_gen_cond_channels(const ms_gen_cfg *c)
+{
+	return c->ncond + c->optional;
+}
+
+static int set_int(ms_rec *r, const char *key, long v)
+{
+	char b[32];
+	snprintf(b, sizeof b, "%ld", v);
+	return ms_meta_set(r, key, b);
+}
+
+int ms_gen_cfg_to_rec(const ms_gen_cfg *c, ms_rec *r)
+{
+	char list[MS_GEN_MAXCOND * MS_GEN_CONDNAME] = "", size[48];
+	for (int i = 0; i < c->ncond; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "",
+		         c->cond[i]);
+	snprintf(size, sizeof size, "%dx%d", c->W, c->H);
+	if (ms_meta_set(r, "kind", "sample") < 0 || ms_unet_cfg_to_rec(&c->unet, r) < 0 ||
+	    set_int(r, "image_channels", c->img_ch) < 0 || ms_meta_set(r, "cond", list) < 0 ||
+	    set_int(r, "cond_optional", c->optional) < 0 ||
+	    ms_meta_set(r, "schedule", ms_sched_name(c->sched)) < 0 ||
+	    (c->zero_snr && (set_int(r, "zero_snr", 1) < 0 ||
+	                     ms_meta_set(r, "prediction", "v") < 0)) ||
+	    set_int(r, "T", c->T) < 0 || set_int(r, "text_buckets", c->buckets) < 0 ||
+	    set_int(r, "text_dim", c->text_dim) < 0 || ms_meta_set(r, "size", size) < 0)
+		return -1;
+	return 0;
+}
+
+static int get_int(const ms_rec *r, const char *key, long lo, long hi, int *out)
+{
+	char v[64];
+	long x;
+	if (!ms_meta_get(r, key, v, sizeof v))
+		return ms_error("model metadata lacks %s=", key);
+	if (ms_parse_int(v, lo, hi, &x) < 0)
+		return ms_error("model metadata %s=%s is not an integer in %ld..%ld", key, v, lo, hi);
+	*out = (int)x;
+	return 0;
+}
+
+int ms_gen_cfg_from_rec(ms_gen_cfg *c, const ms_rec *r)
+{
+	char v[MS_GEN_MAXCOND * MS_GEN_CONDNAME];
+	ms_gen_cfg_default(c);
+	if (!ms_meta_get(r, "kind", v, sizeof v) || strcmp(v, "sample"))
+		return ms_error("not an ms-sample model (metadata kind=sample missing)");
+	if (ms_unet_cfg_from_rec(&c->unet, r) < 0)
+		return -1;
+	if (get_int(r, "image_channels", 1, 3, &c->img_ch) < 0 ||
+	    get_int(r, "cond_optional", 0, 1, &c->optional) < 0 ||
+	    get_int(r, "T", 2, 100000, &c->T) < 0 ||
+	    get_int(r, "text_buckets", 1, 1 << 20, &c->buckets) < 0 ||
+	    get_int(r, "text_dim", 1, 4096, &c->text_dim) < 0)
+		return -1;
+	if (c->img_ch == 2)
+		return ms_error("model metadata image_channels=2: must be 1 or 3");
+	if (!ms_meta_get(r, "schedule", v, sizeof v) || (c->sched = ms_sched_parse(v)) < 0)
+		return ms_error("model metadata schedule= missing or unknown");
+	/* absent in models before --zero-snr: 0 and eps */
+	if (ms_meta_get(r, "zero_snr", v, sizeof v) &&
+	    get_int(r, "zero_snr", 0, 1, &c->zero_snr) < 0)
+		return -1;
+	if (!ms_meta_get(r, "prediction", v, sizeof v))
+		strcpy(v, "eps");
+	if (strcmp(v, c->zero_snr ? "v" : "eps"))
+		return ms_error("model metadata prediction=%s does not fit zero_snr=%d", v, c->zero_snr);
+	if (!ms_meta_get(r, "cond", v, sizeof v) || ms_gen_cfg_cond(c, v) < 0)
+		return ms_error("model metadata cond= missing or invalid");
+	if (!ms_meta_get(r, "size", v, sizeof v) || ms_parse_size(v, &c->W, &c->H) < 0)
+		return ms_error("model metadata size= missing or invalid");
+	if (c->unet.in_ch != c->img_ch + ms_gen_cond_channels(c) || c->unet.out_ch != c->img_ch ||
+	    !c->unet.temb)
+		return ms_error("model metadata: U-Net in=%d out=%d temb=%d do not fit %d image "
+		                "and %d condition channels", c->unet.in_ch, c->unet.out_ch,
+		                c->unet.temb, c->img_ch, ms_gen_cond_channels(c));
+	return 0;
+}
+
+/* ---- construction */
+ms_gen *ms_gen_new(const ms_gen_cfg *c, uint64_t seed)
+{
+	ms_gen *g = ms_calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	g->cfg = *c;
+	g->cfg.unet.in_ch = c->img_ch + ms_gen_cond_channels(c);
+	g->cfg.unet.out_ch = c->img_ch;
+	g->cfg.unet.temb = 1;
+	if (!(g->u = ms_unet_new(&g->cfg.unet, seed)) || ms_sched_init(&g->sched, c->sched, c->T) < 0)
+		goto fail;
+	if (c->zero_snr)
+		ms_sched_zero_snr(&g->sched);
+	g->tdim = ms_unet_tdim(g->u);
+	if (ms_text_init(&g->text, ms_unet_params(g->u), "text", c->buckets, c->text_dim,
+	                 g->tdim) < 0)
+		goto fail;
+	g->tbias = ms_params_find(ms_unet_params(g->u), "time_mlp.2.bias");
+	MS_ASSERT(g->tbias && (int)g->tbias->n == g->tdim);
+	return g;
+fail:
+	ms_gen_free(g);
+	return NULL;
+}
+
+static void unplan(ms_gen *g)
+{
+	float **p[] = { &g->xin, &g->tf, &g->tv, &g->tp, &g->eps, &g->d, &g->dtv, &g->xs, &g->es, &g->z };
+	for (size_t i = 0; i < sizeof p / sizeof *p; i++) {
+		free(*p[i]);
+		*p[i] = NULL;
+	}
+	free(g->pp);
+	g->pp = NULL;
+	ms_text_free(&g->text);
+	g->N = 0;
+	g->scap = 0;
+	g->bytes = 0;
+}
+
+void ms_gen_free(ms_gen *g)
+{
+	if (!g)
+		return;
+	unplan(g);
+	ms_unet_free(g->u);
+	ms_sched_free(&g->sched);
+	free(g);
+}
+
+const ms_gen_cfg *ms_gen_cfg_of(const ms_gen *g)
+{
+	return &g->cfg;
+}
+
+ms_params *ms_gen_params(ms_gen *g)
+{
+	return ms_unet_params(g->u);
+}
+
+size_t ms_gen_planned_bytes(const ms_gen *g)
+{
+	return g->bytes + ms_unet_planned_bytes(g->u);
+}
+
+static int get(ms_gen *g, float **p, size_t n)
+{
+	g->bytes += n * sizeof(float);
+	return (*p = ms_calloc(n ? n : 1, sizeof(float))) ? 0 : -1;
+}
+
+static int plan(ms_gen *g, int N, int H, int W, int train)
+{
+	if (g->N == N && g->H == H && g->W == W && g->train == train)
+		return 0;
+	unplan(g);
+	size_t hw = (size_t)H * W, c = (size_t)g->cfg.img_ch * hw;
+	if (ms_unet_plan(g->u, N, H, W, train) < 0 || ms_text_plan(&g->text, N < 2 ? 2 : N) < 0 ||
+	    get(g, &g->xin, (size_t)N * g->cfg.unet.in_ch * hw) < 0 || get(g, &g->tf, N) < 0 ||
+	    get(g, &g->tv, (size_t)N * g->tdim) < 0 || get(g, &g->tp, 2 * (size_t)g->tdim) < 0 ||
+	    !(g->pp = ms_calloc(N, sizeof *g->pp)))
+		goto fail;
+	if (train && (get(g, &g->eps, N * c) < 0 || get(g, &g->d, N * c) < 0 ||
+	              get(g, &g->dtv, (size_t)N * g->tdim) < 0))
+		goto fail;
+	g->N = N;
+	g->H = H;
+	g->W = W;
+	g->train = train;
+	return 0;
+fail:
+	unplan(g);
+	return -1;
+}
+
+/* ---- checkpoints */
+int ms_gen_save(ms_gen *g, const char *path, const ms_adam *opt, long step,
+                const ms_rec *extra)
+{
+	ms_rec r;
+	ms_outfile o;
+	int64_t one = 1;
+	ms_rec_init(&r);
+	if (ms_tensor_alloc(&r.t, MS_I32, 0, &one) < 0)
+		return -1;
+	*(int32_t *)r.t.data = 1;                   /* checkpoint layout version */
+	int ret = ms_rec_set_name(&r, "model") < 0 || (extra && ms_meta_copy(&r, extra) < 0) ||
+	          ms_gen_cfg_to_rec(&g->cfg, &r) < 0 || set_int(&r, "step", step) < 0 ||
+	          (opt && set_int(&r, "adam_t", opt->t) < 0) ? -1 : 0;
+	if (ret < 0 || ms_outfile_open(&o, path) < 0) {
+		ms_rec_free(&r);
+		return -1;
+	}
+	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_gen_params(g), opt != NULL) < 0) {
+		ms_error("%s: %s", path, ms_errmsg());   /* a full disk names the file */
+		ms_outfile_abort(&o);
+		ret = -1;
+	} else if (ms_outfile_commit(&o) < 0) {
+		ret = -1;
+	}
+	ms_rec_free(&r);
+	return ret;
+}
+
+ms_gen *ms_gen_load(const char *path, ms_adam *opt, ms_rec *model)
+{
+	ms_rec r;
+	ms_gen_cfg cfg;
+	ms_gen *g = NULL;
+	int have_opt = 0, ret;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		ms_error("cannot open %s:", path);
+		return NULL;
+	}
+	ms_rec_init(&r);
+	if ((ret = ms_rec_read(f, &r)) <= 0) {
+		char m[1024];
+		snprintf(m, sizeof m, "%s", ret ? ms_errmsg() : "empty file, not a checkpoint");
+		ms_error("%s: %s", path, m);
+		goto out;
+	}
+	if (strcmp(r.name, "model")) {
+		ms_error("%s: first record is '%s', not 'model': not a checkpoint", path, r.name);
+		goto out;
+	}
+	if (ms_gen_cfg_from_rec(&cfg, &r) < 0) {
+		char m[1024];
+		snprintf(m, sizeof m, "%s", ms_errmsg());
+		ms_error("%s: %s", path, m);
+		goto out;
+	}
+	if (!(g = ms_gen_new(&cfg, 0)))
+		goto out;
+	if (ms_params_read(f, path, ms_gen_params(g), &have_opt) < 0) {
+		ms_gen_free(g);
+		g = NULL;
+		goto out;
+	}
+	if (opt && have_opt) {
+		int t;
+		if (get_int(&r, "adam_t", 0, 1L << 30, &t) == 0)
+			opt->t = t;
+	}
+	if (model) {
+		ms_rec_free(model);
+		*model = r;
+		ms_rec_init(&r);
+	}
+out:
+	ms_rec_free(&r);
+	fclose(f);
+	return g;
+}
+
+/* ---- conditions */
+int ms_gen_cond_fill(const ms_gen_cfg *c, const ms_tensor *const *rec, int H, int W,
+                     float *out)
+{
+	size_t hw = (size_t)H * W;
+	int valid = 1;
+	for (int k = 0; k < c->ncond; k++) {
+		const ms_tensor *t = rec[k];
+		float *o = out + k * hw;
+		if (!t) {
+			if (!c->optional)
+				return ms_error("no '%s' record", c->cond[k]);
+			memset(o, 0, hw * sizeof *o);
+			valid = 0;
+			continue;
+		}
+		int r = t->rank;
+		if (!((r == 3 && t->shape[0] == 1) || r == 2) || t->shape[r - 2] != H ||
+		    t->shape[r - 1] != W)
+			return ms_error("'%s' record is not [1,%d,%d] as the image", c->cond[k], H, W);
+		if (t->dtype == MS_U8) {
+			const uint8_t *s = t->data;
+			for (size_t i = 0; i < hw; i++)
+				o[i] = s[i] != 0;
+		} else if (t->dtype == MS_F32) {
+			memcpy(o, t->data, hw * sizeof *o);
+		} else {
+			return ms_error("'%s' record is %s, not u8 or f32", c->cond[k],
+			                ms_dtype_name(t->dtype));
+		}
+	}
+	if (c->optional)
+		for (size_t i = 0; i < hw; i++)
+			out[c->ncond * hw + i] = (float)valid;
+	return 0;
+}
+
+/* ---- training */
+double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int N, int H,
+                         int W, const float *x0, const float *cond, const char *prompt,
+                         ms_rng *r)
+{
+	if (plan(g, N, H, W, 1) < 0)
+		return -1;
+	ms_params *ps = ms_gen_params(g);
+	int C = g->cfg.img_ch, in = g->cfg.unet.in_ch;
+	size_t hw = (size_t)H * W, chw = C * hw, khw = (in - C) * hw;
+	for (int n = 0; n < N; n++) {
+		int t = (int)ms_rng_below(r, (uint32_t)g->sched.T);
+		float *e = g->eps + n * chw, *x = g->xin + n * in * hw;
+		g->tf[n] = (float)t;
+		for (size_t i = 0; i < chw; i++)
+			e[i] = ms_rng_normal(r);
+		ms_q_sample(x0 + n * chw, e, chw, g->sched.abar[t], x);               /* [C,H,W] */
+		memcpy(x + chw, cond + n * khw, khw * sizeof *x);                      /* [K,H,W] */
+		if (g->cfg.zero_snr)                                   /* the target: v, not eps */
+			ms_v_target(x0 + n * chw, e, chw, g->sched.abar[t], e);
+	}
+	int drop = ms_rng_uniform(r) < o->p_uncond;
+	for (int n = 0; n < N; n++)
+		g->pp[n] = drop ? "" : prompt;
+	ms_params_zero_grad(ps);
+	ms_text_forward(&g->text, N, g->pp, g->tv);                               /* [N,tdim] */
+	float *y = ms_unet_forward(g->u, g->xin, g->tf, g->tv);                    /* [N,C,H,W] */
+	double loss = ms_ddpm_loss(y, g->eps, N * chw, g->d);
+	ms_unet_backward(g->u, g->d);
+	/* the batch shares one prompt vector: its gradient, summed, goes to row 0 */
+	memset(g->dtv, 0, (size_t)N * g->tdim * sizeof *g->dtv);
+	memcpy(g->dtv, g->tbias->g, g->tdim * sizeof *g->dtv);
+	ms_text_backward(&g->text, N, g->dtv);
+	if (o->clip > 0)
+		ms_params_clip(ps, o->clip);
+	ms_adam_step(opt, ps);
+	if (o->ema > 0) {
+		if (!ps->p[0]->ema && ms_params_ema_enable(ps) < 0)
+			return -1;
+		/* warm-up: the average forgets its start quickly */
+		double t = (double)opt->t, d = (1 + t) / (10 + t);
+		ms_params_ema_update(ps, d < o->ema ? d : o->ema);
+	}
+	return loss;
+}
+
+/* ---- sampling */
+static int sample_buffers(ms_gen *g, size_t xs, size_t es, size_t z)
+{
+	size_t need = xs + es + z;
+	if (need <= g->scap)
+		return 0;
+	free(g->xs);
+	free(g->es);
+	free(g->z);
+	g->xs = g->es = g->z = NULL;
+	g->scap = 0;
+	if (get(g, &g->xs, xs) < 0 || get(g, &g->es, es) < 0 || get(g, &g->z, z) < 0)
+		return -1;
+	g->scap = need;
+	return 0;
+}
+
+int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const float *cond,
+                  const char *prompt, int n, ms_rng *rng, float *out)
+{
+	int C = g->cfg.img_ch, in = g->cfg.unet.in_ch, S = o->steps, seq[1000];
+	int pred = g->cfg.zero_snr ? MS_PRED_V : MS_PRED_EPS;
+	double w = o->guidance;
+	int br = w == 1 || w == 0 ? 1 : 2;          /* forwards per image and step */
+	if (n < 1)
+		return 0;
+	if (S < 1 || S > g->sched.T || S > 1000 || o->batch < 1)
+		return ms_error("sample: %d steps (1..%d) with batch %d", S,
+		                g->sched.T < 1000 ? g->sched.T : 1000, o->batch);
+	int fb = o->batch < n * br ? o->batch : n * br;
+	int kmax = fb >= br ? fb / br : 1;
+	int nch = (n + kmax - 1) / kmax, k = (n + nch - 1) / nch;
+	size_t hw = (size_t)H * W, chw = C * hw, khw = (in - C) * hw;
+	if (plan(g, fb, H, W, 0) < 0 || sample_buffers(g, k * chw, (size_t)k * br * chw, chw) < 0)
+		return -1;
+	/* text vectors: row 0 the empty prompt, row 1 the prompt; conditions in every row */
+	const char *pr[2] = { "", prompt ? prompt : "" };
+	float *null_v = g->tp, *pv = g->tp + g->tdim;
+	ms_text_forward(&g->text, 2, pr, g->tp);
+	for (int q = 0; q < fb; q++)
+		memcpy(g->xin + (size_t)q * in * hw + chw, cond, khw * sizeof *cond);
+	ms_ddim_timesteps(g->sched.T, S, seq);
+	for (int s0 = 0; s0 < n; s0 += k) {
+		int cnt = n - s0 < k ? n - s0 : k, rows = cnt * br;
+		for (int j = 0; j < cnt; j++)
+			for (size_t i = 0; i < chw; i++)
+				g->xs[j * chw + i] = ms_rng_normal(&rng[s0 + j]);
+		for (int i = 0; i < S; i++) {
+			int t = seq[i];
+			double ab = g->sched.abar[t], abp = i + 1 < S ? g->sched.abar[seq[i + 1]] : 1;
+			for (int r0 = 0; r0 < rows; r0 += fb) {
+				int m = rows - r0 < fb ? rows - r0 : fb;
+				for (int q = 0; q < fb; q++) {    /* rows past m repeat the last */
+					int row = r0 + (q < m ? q : m - 1), j = row / br, b = row % br;
+					int uncond = br == 2 ? b == 0 : w == 0;
+					memcpy(g->xin + (size_t)q * in * hw, g->xs + j * chw, chw * sizeof(float));
+					g->tf[q] = (float)t;
+					memcpy(g->tv + (size_t)q * g->tdim, uncond ? null_v : pv,
+					       g->tdim * sizeof(float));
+				}
+				float *y = ms_unet_forward(g->u, g->xin, g->tf, g->tv);   /* [fb,C,H,W] */
+				memcpy(g->es + (size_t)r0 * chw, y, (size_t)m * chw * sizeof *y);
+			}
+			double sigma = ms_ddim_sigma(ab, abp, o->eta);
+			for (int j = 0; j < cnt; j++) {
+				float *e = g->es + (size_t)j * br * chw;
+				if (br == 2)
+					ms_cfg_combine(e, e + chw, chw, w, e);
+				for (size_t q = 0; sigma > 0 && q < chw; q++)
+					g->z[q] = ms_rng_normal(&rng[s0 + j]);
+				ms_ddim_step(g->xs + j * chw, e, pred, chw, ab, abp, o->eta, g->z, 1);
+			}
+		}
+		for (int j = 0; j < cnt; j++)
+			for (size_t i = 0; i < chw; i++) {
+				float v = (g->xs[j * chw + i] + 1) * 0.5f;
+				out[(s0 + j) * chw + i] = v < 0 ? 0 : v > 1 ? 1 : v;
+			}
+	}
+	return 0;
+}
+
+/* ---- the training set */
+typedef struct {
+	float *img, *cond;
+	int c, p;
+} item;
+
+struct ms_gen_data {
+	int K, H, W, n, cap, np, pcap, rgb;
+	item *it;
+	char **prompt;
+	int **pidx, *pn, *pcapv;
+};
+
+ms_gen_data *ms_gen_data_new(int K, int H, int W)
+{
+	ms_gen_data *d = ms_calloc(1, sizeof *d);
+	if (d) {
+		d->K = K;
+		d->H = H;
+		d->W = W;
+	}
+	return d;
+}
+
+void ms_gen_data_free(ms_gen_data *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < d->n; i++) {
+		free(d->it[i].img);
+		free(d->it[i].cond);
+	}
+	for (int i = 0; i < d->np; i++) {
+		free(d->prompt[i]);
+		free(d->pidx[i]);
+	}
+	free(d->it);
+	free(d->prompt);
+	free(d->pidx);
+	free(d->pn);
+	free(d->pcapv);
+	free(d);
+}
+
+static int grow(void **p, int *cap, int need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	int c = *cap ? 2 * *cap : 16;
+	void *q = ms_reallocarray(*p, c, size);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static int prompt_index(ms_gen_data *d, const char *s)
+{
+	for (int i = 0; i < d->np; i++)
+		if (!strcmp(d->prompt[i], s))
+			return i;
+	int pc = d->pcap;
+	if (grow((void **)&d->prompt, &pc, d->np + 1, sizeof *d->prompt) < 0)
+		return -1;
+	pc = d->pcap;
+	if (grow((void **)&d->pidx, &pc, d->np + 1, sizeof *d->pidx) < 0)
+		return -1;
+	pc = d->pcap;
+	if (grow((void **)&d->pn, &pc, d->np + 1, sizeof *d->pn) < 0)
+		return -1;
+	if (grow((void **)&d->pcapv, &d->pcap, d->np + 1, sizeof *d->pcapv) < 0)
+		return -1;
+	if (!(d->prompt[d->np] = ms_strdup(s)))
+		return -1;
+	d->pidx[d->np] = NULL;
+	d->pn[d->np] = d->pcapv[d->np] = 0;
+	return d->np++;
+}
+
+int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *cond,
+                    const char *prompt)
+{
+	size_t hw = (size_t)d->H * d->W;
+	int p = prompt_index(d, prompt ? prompt : "");
+	if (p < 0 || grow((void **)&d->it, &d->cap, d->n + 1, sizeof *d->it) < 0 ||
+	    grow((void **)&d->pidx[p], &d->pcapv[p], d->pn[p] + 1, sizeof **d->pidx) < 0)
+		return -1;
+	item *t = &d->it[d->n];
+	t->c = c;
+	t->p = p;
+	t->cond = NULL;
+	if (!(t->img = ms_malloc(c * hw * sizeof(float))) ||
+	    !(t->cond = ms_malloc((d->K ? d->K : 1) * hw * sizeof(float)))) {
+		free(t->img);
+		return -1;
+	}
+	memcpy(t->img, img, c * hw * sizeof(float));
+	memcpy(t->cond, cond, d->K * hw * sizeof(float));
+	d->rgb |= c == 3;
+	d->pidx[p][d->pn[p]++] = d->n++;
+	return 0;
+}
+
+int ms_gen_data_count(const ms_gen_data *d)
+{
+	return d->n;
+}
+
+int ms_gen_data_channels(const ms_gen_data *d)
+{
+	return d->rgb ? 3 : 1;
+}
+
+int ms_gen_data_prompts(const ms_gen_data *d)
+{
+	return d->np;
+}
+
+const char *ms_gen_data_batch(const ms_gen_data *d, ms_rng *r, int N, int C, float *x0,
+                              float *cond)
+{
+	size_t hw = (size_t)d->H * d->W;
+	MS_ASSERT(d->n > 0);
+	int first = (int)ms_rng_below(r, (uint32_t)d->n), p = d->it[first].p;
+	for (int b = 0; b < N; b++) {
+		const item *t = &d->it[b ? d->pidx[p][ms_rng_below(r, (uint32_t)d->pn[p])] : first];
+		float *x = x0 + (size_t)b * C * hw;
+		for (int c = 0; c < C; c++) {
+			const float *s = t->img + (t->c == C ? c : 0) * hw;
+			for (size_t i = 0; i < hw; i++)
+				x[c * hw + i] = 2 * s[i] - 1;
+		}
+		memcpy(cond + (size_t)b * d->K * hw, t->cond, d->K * hw * sizeof *cond);
+	}
+	return d->prompt[p];
+}

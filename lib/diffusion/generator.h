@@ -1,0 +1,103 @@
+/* The conditional generator of ms-sample (methods.md 1, 1.1, 1.2): a U-Net with time
+ * embedding predicts the noise eps of x_t (or v, with zero_snr); its input is x_t
+ * concatenated with condition channels (records such as edges or mask, plus a validity
+ * channel when conditions may be missing), and a prompt embedding (text.h) is added to the
+ * time embedding. Training: DDPM loss; sampling: DDIM with classifier-free guidance.
+ * Images live in [-1,1]. */
+#ifndef MS_SAMPLE_H
+#define MS_SAMPLE_H
+
+#include "diffusion/diffusion.h"
+#include "nn/nn.h"
+#include "diffusion/text.h"
+
+#define MS_GEN_MAXCOND 8
+#define MS_GEN_CONDNAME 64
+
+typedef struct {
+	ms_unet_cfg unet;             /* in_ch, out_ch and temb are set by ms_gen_new */
+	int img_ch;                   /* 1 or 3 */
+	int ncond;                    /* condition records */
+	char cond[MS_GEN_MAXCOND][MS_GEN_CONDNAME];
+	int optional;                 /* conditions may be missing: one validity channel */
+	int sched, T;
+	int zero_snr;                 /* zero terminal SNR schedule and v-prediction (Lin et
+	                               * al. 2024); metadata zero_snr=1 prediction=v, absent: 0 */
+	int buckets, text_dim;
+	int H, W;                     /* training size */
+} ms_gen_cfg;
+
+typedef struct ms_gen ms_gen;
+
+/* width 32, mult 1,2,4, no attention, grey, cond "edges", linear T = 1000,
+ * 1024 buckets of 64 */
+void ms_gen_cfg_default(ms_gen_cfg *c);
+/* "edges,mask": condition record names */
+int ms_gen_cfg_cond(ms_gen_cfg *c, const char *list);
+int ms_gen_cond_channels(const ms_gen_cfg *c);   /* ncond + optional */
+/* model metadata (kind=sample ...) to a record and back */
+int ms_gen_cfg_to_rec(const ms_gen_cfg *c, ms_rec *r);
+int ms_gen_cfg_from_rec(ms_gen_cfg *c, const ms_rec *r);
+
+ms_gen *ms_gen_new(const ms_gen_cfg *c, uint64_t seed);
+void ms_gen_free(ms_gen *g);
+const ms_gen_cfg *ms_gen_cfg_of(const ms_gen *g);
+ms_params *ms_gen_params(ms_gen *g);
+/* checkpoint: record "model" (the metadata of extra (may be NULL), then
+ * ms_gen_cfg_to_rec's, step=, adam_t=), then U-Net and text parameters, Adam state
+ * (when opt), EMA; written atomically */
+int ms_gen_save(ms_gen *g, const char *path, const ms_adam *opt, long step,
+                const ms_rec *extra);
+/* opt (may be NULL) receives Adam's state, model (may be NULL) the "model" record */
+ms_gen *ms_gen_load(const char *path, ms_adam *opt, ms_rec *model);
+
+/* condition channels [ncond + optional, H, W] of one sample from its records rec[i]
+ * (NULL when missing; [1,H,W] or [H,W], u8 as nonzero = 1, else f32 values); missing
+ * records are zeros and clear the validity channel. -1 on a shape mismatch or a
+ * missing record of a model without the validity channel. */
+int ms_gen_cond_fill(const ms_gen_cfg *c, const ms_tensor *const *rec, int H, int W,
+                     float *out);
+
+/* one training step on a batch of N images x0 [N,C,H,W] in [-1,1] with conditions
+ * cond [N,K,H,W] and one prompt for the whole batch (see sample.c); plans as needed.
+ * Draws t, eps and the prompt dropout from r. The target is eps, or v with zero_snr.
+ * Returns the loss. */
+typedef struct {
+	double p_uncond;              /* probability of training on the empty prompt */
+	double clip;                  /* gradient norm limit, 0 = none */
+	double ema;                   /* EMA decay, 0 = no EMA */
+} ms_gen_train_opt;
+double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int N, int H,
+                         int W, const float *x0, const float *cond, const char *prompt,
+                         ms_rng *r);
+
+/* n images [n,C,H,W] in [0,1] for one condition [K,H,W]: DDIM over steps of the schedule
+ * with eta; classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr; w = 1:
+ * the prompt only, w = 0: the empty prompt only, one forward a step); image k's noise
+ * comes from rng[k]. The U-Net runs on at most batch images at once, planned once for
+ * (n, batch, H, W). */
+typedef struct {
+	int steps, batch;
+	double eta, guidance;
+} ms_gen_sample_opt;
+int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const float *cond,
+                  const char *prompt, int n, ms_rng *rng, float *out);
+size_t ms_gen_planned_bytes(const ms_gen *g);
+
+/* ---- the training set: images (any of 1 or C channels), conditions, prompts */
+typedef struct ms_gen_data ms_gen_data;
+ms_gen_data *ms_gen_data_new(int K, int H, int W);
+void ms_gen_data_free(ms_gen_data *d);
+/* takes a copy of img [c,H,W] in [0,1] and cond [K,H,W] */
+int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *cond,
+                    const char *prompt);
+int ms_gen_data_count(const ms_gen_data *d);
+int ms_gen_data_channels(const ms_gen_data *d);  /* 3 if any image is RGB, else 1 */
+int ms_gen_data_prompts(const ms_gen_data *d);   /* distinct prompts */
+/* a batch of N sharing one prompt: a first sample uniformly at random, the others
+ * uniformly among samples with its prompt; x0 [N,C,H,W] in [-1,1] (grey repeated when
+ * C = 3), cond [N,K,H,W]; returns the prompt */
+const char *ms_gen_data_batch(const ms_gen_data *d, ms_rng *r, int N, int C, float *x0,
+                              float *cond);
+
+#endif

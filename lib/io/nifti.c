@@ -1,0 +1,483 @@
+/* NIfTI-1 single-file volumes (.nii, .nii.gz through zlib) <-> tensors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "io/nifti.h"
+
+#define HDR_SIZE 348
+#define VOX_OFFSET 352                 /* header + 4-byte extension flag */
+#define CHUNK ((size_t)1 << 20)        /* read and write in pieces of this */
+
+/* ---- byte decoding, either order */
+static uint32_t get32(const unsigned char *p, int swap)
+{
+	return swap ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+	            : p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t get16(const unsigned char *p, int swap)
+{
+	return swap ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint64_t get64(const unsigned char *p, int swap)
+{
+	uint64_t lo = get32(p, swap), hi = get32(p + 4, swap);
+	return swap ? lo << 32 | hi : hi << 32 | lo;
+}
+
+static float getf32(const unsigned char *p, int swap)
+{
+	uint32_t u = get32(p, swap);
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static double getf64(const unsigned char *p, int swap)
+{
+	uint64_t u = get64(p, swap);
+	double d;
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> 8 * i;
+}
+
+static void putf32(unsigned char *p, float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	put32(p, u);
+}
+
+/* ---- reading */
+static size_t dtype_bytes(int code)
+{
+	switch (code) {
+	case MS_NIFTI_UINT8: case MS_NIFTI_INT8: return 1;
+	case MS_NIFTI_INT16: case MS_NIFTI_UINT16: return 2;
+	case MS_NIFTI_INT32: case MS_NIFTI_UINT32: case MS_NIFTI_FLOAT32: return 4;
+	case MS_NIFTI_FLOAT64: return 8;
+	}
+	return 0;
+}
+
+static const char *dtype_unsupported(int code)
+{
+	switch (code) {
+	case 1: return "binary";
+	case 32: case 1792: case 2048: return "complex";
+	case 128: case 2304: return "rgb";
+	case 1024: case 1280: return "64-bit integer";
+	case 1536: return "float128";
+	}
+	return NULL;
+}
+
+/* one voxel of datatype code at p as a double */
+static double voxel(const unsigned char *p, int code, int swap)
+{
+	switch (code) {
+	case MS_NIFTI_UINT8: return p[0];
+	case MS_NIFTI_INT8: return (int8_t)p[0];
+	case MS_NIFTI_INT16: return (int16_t)get16(p, swap);
+	case MS_NIFTI_UINT16: return get16(p, swap);
+	case MS_NIFTI_INT32: return (int32_t)get32(p, swap);
+	case MS_NIFTI_UINT32: return get32(p, swap);
+	case MS_NIFTI_FLOAT32: return getf32(p, swap);
+	default: return getf64(p, swap);
+	}
+}
+
+typedef struct {
+	int swap, datatype, units;
+	int64_t dim[4], offset;
+	size_t bytes;                /* voxel data bytes */
+	double pixdim[4], slope, inter;
+} header;
+
+static int parse_header(const char *path, const unsigned char *h, header *hd)
+{
+	memset(hd, 0, sizeof *hd);
+	if (get32(h, 0) == HDR_SIZE)
+		hd->swap = 0;
+	else if (get32(h, 1) == HDR_SIZE)
+		hd->swap = 1;
+	else if (get32(h, 0) == 540 || get32(h, 1) == 540)
+		return ms_error("%s: nifti-2 is not supported", path);
+	else
+		return ms_error("%s: not a nifti-1 file (sizeof_hdr is not 348)", path);
+	int swap = hd->swap;
+	if (!memcmp(h + 344, "ni1", 4))
+		return ms_error("%s: two-file nifti-1 (.hdr/.img) is not supported", path);
+	if (memcmp(h + 344, "n+1", 4))
+		return ms_error("%s: bad nifti-1 magic (want \"n+1\")", path);
+
+	int nd = (int16_t)get16(h + 40, swap);
+	if (nd < 1 || nd > 7)
+		return ms_error("%s: dim[0] = %d is not in 1..7", path, nd);
+	size_t nvox = 1;
+	for (int i = 1; i <= 7; i++) {
+		int d = i <= nd ? (int16_t)get16(h + 40 + 2 * i, swap) : 1;
+		if (d < 1)
+			return ms_error("%s: dim[%d] = %d is not positive", path, i, d);
+		if (i > 4 && d > 1)
+			return ms_error("%s: dim[%d] = %d: 5-d and higher volumes are not supported",
+			                path, i, d);
+		if (i <= 4)
+			hd->dim[i - 1] = d;
+		if (ms_mul_overflow(nvox, (size_t)d, &nvox) || nvox > (size_t)MS_NIFTI_MAX_VOXELS)
+			return ms_error("%s: volume over the limit of %lld voxels", path,
+			                (long long)MS_NIFTI_MAX_VOXELS);
+	}
+
+	hd->datatype = (int16_t)get16(h + 70, swap);
+	size_t vb = dtype_bytes(hd->datatype);
+	if (!vb) {
+		const char *what = dtype_unsupported(hd->datatype);
+		return what ? ms_error("%s: nifti datatype %d (%s) is not supported", path,
+		                       hd->datatype, what)
+		            : ms_error("%s: unknown nifti datatype %d", path, hd->datatype);
+	}
+	hd->bytes = nvox * vb;   /* no overflow: nvox <= 2^31 */
+
+	for (int i = 0; i < 4; i++) {   /* pixdim[i + 1]; 1 for absent dimensions */
+		double p = i < nd ? fabs(getf32(h + 80 + 4 * i, swap)) : 1;
+		hd->pixdim[i] = isfinite(p) && p > 0 ? p : 1;
+	}
+	double off = getf32(h + 108, swap);
+	if (off == 0)
+		off = VOX_OFFSET;   /* as nibabel: 0 in a single file means the minimum */
+	if (!(off >= VOX_OFFSET && off <= (double)MS_NIFTI_MAX_OFFSET) || off != floor(off))
+		return ms_error("%s: vox_offset %g is not a whole number in [%d, %lld]", path, off,
+		                VOX_OFFSET, (long long)MS_NIFTI_MAX_OFFSET);
+	hd->offset = (int64_t)off;
+	hd->slope = getf32(h + 112, swap);
+	hd->inter = getf32(h + 116, swap);
+	if (hd->slope == 0 || !isfinite(hd->slope)) {
+		hd->slope = 1;
+		hd->inter = 0;
+	} else if (!isfinite(hd->inter)) {
+		return ms_error("%s: scl_slope is set but scl_inter is not finite", path);
+	}
+	hd->units = h[123] & 7;
+	return 0;
+}
+
+/* read exactly n bytes; 0 ok, -1 on error or a short read */
+static int gz_readn(gzFile gz, const char *path, void *buf, size_t n, const char *what)
+{
+	unsigned char *p = buf;
+	while (n > 0) {
+		unsigned len = n < CHUNK ? (unsigned)n : (unsigned)CHUNK;
+		int got = gzread(gz, p, len);
+		if (got < 0) {
+			int e;
+			const char *m = gzerror(gz, &e);
+			if (e == Z_ERRNO)
+				return ms_error("cannot read %s:", path);
+			const char *c = strstr(m, ": ");   /* "<fd:3>: message" */
+			return ms_error("%s: corrupt gzip data (%s)", path, c ? c + 2 : m);
+		}
+		if (got == 0)
+			return ms_error("%s: truncated %s", path, what);
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+static void convert(float *f, const unsigned char *raw, size_t n, const header *hd)
+{
+	size_t vb = dtype_bytes(hd->datatype);
+	int scaled = hd->slope != 1 || hd->inter != 0;
+	for (size_t i = 0; i < n; i++) {
+		double v = voxel(raw + i * vb, hd->datatype, hd->swap);
+		f[i] = (float)(scaled ? v * hd->slope + hd->inter : v);
+	}
+}
+
+/* the voxels as f32, read and converted a piece at a time; the output is allocated at
+ * once when the file size was checked, else (gzip, pipes) it grows with the data that is
+ * really there, so that a lying header costs no more than twice that */
+static float *read_voxels(gzFile gz, const char *path, const header *hd, int checked)
+{
+	size_t vb = dtype_bytes(hd->datatype), need = hd->bytes / vb, per = CHUNK / vb;
+	size_t cap = checked || need < per ? need : per, have = 0;
+	unsigned char *raw = ms_malloc((need < per ? need : per) * vb);
+	float *f = raw ? ms_reallocarray(NULL, cap, sizeof *f) : NULL;
+	while (f && have < need) {
+		if (have == cap) {
+			cap = cap > need / 2 ? need : 2 * cap;
+			float *nf = ms_reallocarray(f, cap, sizeof *f);
+			if (!nf)
+				break;
+			f = nf;
+		}
+		size_t k = cap - have < per ? cap - have : per;
+		if (gz_readn(gz, path, raw, k * vb, "voxel data") < 0)
+			break;
+		convert(f + have, raw, k, hd);
+		have += k;
+	}
+	free(raw);
+	if (have < need) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static double unit_mm(int units)
+{
+	return units == 1 ? 1000 : units == 3 ? 0.001 : 1;   /* metre, micron, else mm */
+}
+
+int ms_nifti_read(const char *path, ms_nifti *n)
+{
+	memset(n, 0, sizeof *n);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return ms_error("cannot open %s:", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return ms_error("cannot stat %s:", path);
+	}
+	gzFile gz = gzdopen(fd, "rb");
+	if (!gz) {
+		close(fd);
+		return ms_error("cannot open %s: out of memory", path);
+	}
+	gzbuffer(gz, 1 << 17);
+	unsigned char h[HDR_SIZE], skip[4096];
+	header hd;
+	if (gz_readn(gz, path, h, HDR_SIZE, "header") < 0 || parse_header(path, h, &hd) < 0)
+		goto fail;
+	/* a plain regular file: its size must hold the data before anything is allocated */
+	int checked = gzdirect(gz) && S_ISREG(st.st_mode);
+	if (checked && (uint64_t)st.st_size < (uint64_t)hd.offset + hd.bytes) {
+		if (st.st_size < hd.offset)
+			ms_error("%s: vox_offset %lld is beyond the end of the file (%lld bytes)", path,
+			         (long long)hd.offset, (long long)st.st_size);
+		else
+			ms_error("%s: truncated voxel data (%lld of %zu bytes)", path,
+			         (long long)(st.st_size - hd.offset), hd.bytes);
+		goto fail;
+	}
+	for (int64_t left = hd.offset - HDR_SIZE; left > 0;) {
+		size_t k = left < (int64_t)sizeof skip ? (size_t)left : sizeof skip;
+		if (gz_readn(gz, path, skip, k, "file before vox_offset") < 0)
+			goto fail;
+		left -= (int64_t)k;
+	}
+	float *f = read_voxels(gz, path, &hd, checked);
+	if (!f)
+		goto fail;
+	gzclose(gz);
+	int rank = hd.dim[3] > 1 ? 4 : 3;
+	n->vol = (ms_tensor){ .dtype = MS_F32, .rank = rank, .data = f };
+	for (int i = 0; i < rank; i++)
+		n->vol.shape[i] = hd.dim[rank - 1 - i];
+	double mm = unit_mm(hd.units);
+	for (int i = 0; i < 4; i++) {
+		n->dim[i] = hd.dim[i];
+		n->spacing[i] = i < 3 ? hd.pixdim[i] * mm : hd.pixdim[i];
+	}
+	n->datatype = hd.datatype;
+	return 0;
+fail:
+	gzclose(gz);
+	ms_nifti_free(n);
+	return -1;
+}
+
+void ms_nifti_free(ms_nifti *n)
+{
+	if (!n)
+		return;
+	ms_tensor_free(&n->vol);
+	memset(n, 0, sizeof *n);
+}
+
+int ms_nifti_slice(const ms_nifti *n, int axis, int64_t index, int64_t t, ms_tensor *out,
+                   double spacing[2])
+{
+	const int64_t nx = n->dim[0], ny = n->dim[1], nz = n->dim[2], nt = n->dim[3];
+	if (!n->vol.data || n->vol.dtype != MS_F32)
+		return ms_error("nifti slice: no volume");
+	if (axis < 0 || axis > 2)
+		return ms_error("nifti slice: axis %d is not 0 (x), 1 (y) or 2 (z)", axis);
+	if (index < 0 || index >= n->dim[axis])
+		return ms_error("nifti slice: index %lld out of range [0, %lld)", (long long)index,
+		                (long long)n->dim[axis]);
+	if (t < 0 || t >= nt)
+		return ms_error("nifti slice: volume %lld out of range [0, %lld)", (long long)t,
+		                (long long)nt);
+	/* H and W axes, and the strides of H, W and the slice axis in the volume */
+	static const int hax[3] = { 2, 2, 1 }, wax[3] = { 1, 0, 0 };
+	const int64_t stride[3] = { 1, nx, nx * ny };
+	int ha = hax[axis], wa = wax[axis];
+	int64_t H = n->dim[ha], W = n->dim[wa], shape[3] = { 1, H, W };
+	if (ms_tensor_alloc(out, MS_F32, 3, shape) < 0)
+		return -1;
+	const float *v = (const float *)n->vol.data + t * nx * ny * nz + index * stride[axis];
+	float *o = out->data;
+	for (int64_t y = 0; y < H; y++)
+		for (int64_t x = 0; x < W; x++)
+			o[y * W + x] = v[y * stride[ha] + x * stride[wa]];
+	if (spacing) {
+		spacing[0] = n->spacing[ha];
+		spacing[1] = n->spacing[wa];
+	}
+	return 0;
+}
+
+/* ---- writing: plain, or deflate with a gzip wrapper, into an atomic output file */
+typedef struct {
+	FILE *f;
+	z_stream z;
+	int gz;
+	unsigned char out[CHUNK];
+} sink;
+
+static int sink_write(sink *s, const void *p, size_t n, int flush)
+{
+	if (!s->gz)
+		return fwrite(p, 1, n, s->f) == n ? 0 : -1;
+	s->z.next_in = (unsigned char *)p;
+	s->z.avail_in = (uInt)n;   /* n <= CHUNK */
+	int ret;
+	do {
+		s->z.next_out = s->out;
+		s->z.avail_out = sizeof s->out;
+		ret = deflate(&s->z, flush);
+		if (ret == Z_STREAM_ERROR)
+			return -1;
+		size_t k = sizeof s->out - s->z.avail_out;
+		if (fwrite(s->out, 1, k, s->f) != k)
+			return -1;
+	} while (s->z.avail_out == 0 || (flush == Z_FINISH && ret != Z_STREAM_END));
+	return 0;
+}
+
+static int nifti_code(int dtype)
+{
+	switch (dtype) {
+	case MS_U8: return MS_NIFTI_UINT8;
+	case MS_U16: return MS_NIFTI_UINT16;
+	case MS_I32: return MS_NIFTI_INT32;
+	case MS_F32: return MS_NIFTI_FLOAT32;
+	}
+	return 0;
+}
+
+static void make_header(unsigned char *h, const ms_tensor *t, const double *sp)
+{
+	memset(h, 0, VOX_OFFSET);
+	put32(h, HDR_SIZE);
+	put16(h + 40, (uint16_t)t->rank);
+	for (int i = 1; i <= 7; i++)   /* dim[1] = W, the innermost axis */
+		put16(h + 40 + 2 * i, (uint16_t)(i <= t->rank ? t->shape[t->rank - i] : 1));
+	put16(h + 70, (uint16_t)nifti_code(t->dtype));
+	put16(h + 72, (uint16_t)(8 * ms_dtype_size(t->dtype)));
+	putf32(h + 76, 1);   /* qfac */
+	for (int i = 1; i <= 7; i++)
+		putf32(h + 76 + 4 * i, i <= t->rank ? (float)sp[t->rank - i] : 1);
+	putf32(h + 108, VOX_OFFSET);
+	putf32(h + 112, 1);   /* scl_slope */
+	h[123] = 2 | (t->rank == 4 ? 8 : 0);   /* mm, s */
+	memcpy(h + 148, "ms", 2);
+	put16(h + 252, 1);   /* qform_code: scanner; identity quaternion */
+	put16(h + 254, 1);   /* sform_code: diagonal affine */
+	for (int i = 0; i < 3; i++)
+		putf32(h + 280 + 16 * i + 4 * i, i < t->rank ? (float)sp[t->rank - 1 - i] : 1);
+	memcpy(h + 344, "n+1", 4);
+}
+
+/* encode voxels [i, i + n) of t little-endian into buf */
+static void encode(unsigned char *buf, const ms_tensor *t, size_t i, size_t n)
+{
+	size_t b = ms_dtype_size(t->dtype);
+	for (size_t k = 0; k < n; k++, buf += b) {
+		switch (t->dtype) {
+		case MS_U8: buf[0] = ((const uint8_t *)t->data)[i + k]; break;
+		case MS_U16: put16(buf, ((const uint16_t *)t->data)[i + k]); break;
+		case MS_I32: put32(buf, (uint32_t)((const int32_t *)t->data)[i + k]); break;
+		default: putf32(buf, ((const float *)t->data)[i + k]); break;
+		}
+	}
+}
+
+int ms_nifti_write(const char *path, const ms_tensor *t, const double *spacing, int gz)
+{
+	if (!nifti_code(t->dtype))
+		return ms_error("%s: cannot write dtype %d as nifti", path, t->dtype);
+	if (t->rank < 2 || t->rank > 4)
+		return ms_error("%s: cannot write a rank %d tensor as nifti (want 2 to 4)", path,
+		                t->rank);
+	double sp[4] = { 1, 1, 1, 1 };
+	for (int i = 0; i < t->rank; i++) {
+		if (t->shape[i] < 1 || t->shape[i] > 32767)
+			return ms_error("%s: dimension %lld is not in 1..32767", path,
+			                (long long)t->shape[i]);
+		if (spacing && !(isfinite(spacing[i]) && spacing[i] > 0))
+			return ms_error("%s: spacing %g is not positive", path, spacing[i]);
+		if (spacing)
+			sp[i] = spacing[i];
+	}
+	sink *s = ms_calloc(1, sizeof *s);
+	unsigned char *buf = ms_malloc(CHUNK);
+	ms_outfile o = { 0 };
+	int ret = -1;
+	if (!s || !buf || ms_outfile_open(&o, path) < 0)
+		goto out;
+	s->f = o.f;
+	s->gz = gz;
+	if (gz && deflateInit2(&s->z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		ms_error("%s: cannot initialise zlib", path);
+		s->gz = 0;
+		goto out;
+	}
+	make_header(buf, t, sp);
+	int bad = sink_write(s, buf, VOX_OFFSET, Z_NO_FLUSH);
+	size_t nvox = (size_t)ms_tensor_numel(t), b = ms_dtype_size(t->dtype), per = CHUNK / b;
+	for (size_t i = 0; i < nvox && !bad; i += per) {
+		size_t k = nvox - i < per ? nvox - i : per;
+		encode(buf, t, i, k);
+		bad = sink_write(s, buf, k * b, Z_NO_FLUSH);
+	}
+	if (!bad && gz)
+		bad = sink_write(s, NULL, 0, Z_FINISH);
+	if (bad) {
+		ms_error("cannot write %s:", path);
+		goto out;
+	}
+	ret = ms_outfile_commit(&o);
+out:
+	if (s && s->gz)
+		deflateEnd(&s->z);
+	if (ret < 0)
+		ms_outfile_abort(&o);
+	free(s);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,727 @@
+/* The segmentor: data set in memory, fixed validation split by hash of id, training with
+ * flips, BCE + soft Dice, the random merging mask on logits, progress, checkpoints. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "image/augment.h"
+#include "image/image.h"
+#include "image/merge.h"
+#include "metrics/mask.h"
+#include "models/segment.h"
+
+int ms_seg_synth_parse(const char *s)
+{
+	static const char *const names[] = { "mix", "extra", "ignore" };
+	int i = ms_name_index(s, names, 3);
+	return i < 0 ? -1 : MS_SYN_MIX + i;
+}
+
+static const char *synth_name(int k)
+{
+	return k == MS_SYN_MIX ? "mix" : k == MS_SYN_EXTRA ? "extra" : "ignore";
+}
+
+/* ---- data set */
+void ms_seg_data_init(ms_seg_data *d)
+{
+	memset(d, 0, sizeof *d);
+}
+
+void ms_seg_data_free(ms_seg_data *d)
+{
+	for (int i = 0; i < d->n; i++) {
+		free(d->s[i].id);
+		free(d->s[i].of);
+		free(d->s[i].img);
+		free(d->s[i].mask);
+	}
+	free(d->s);
+	free(d->train);
+	free(d->val);
+	free(d->syn);
+	ms_seg_data_init(d);
+}
+
+int ms_seg_convert(const ms_tensor *img, int want, float *out)
+{
+	int c, h, w;
+	if (ms_image_dims(img, &c, &h, &w) < 0)
+		return -1;
+	size_t n = (size_t)h * w;
+	if (c == want && img->dtype == MS_F32) {
+		memcpy(out, img->data, (size_t)c * n * sizeof *out);
+	} else if (c == want || (c == 3 && want == 1)) {
+		ms_tensor t = *img;     /* one plane at a time through the luma routine */
+		if (c == 3 && want == 1)
+			return ms_image_luma(img, out);
+		for (int k = 0; k < c; k++) {
+			t.rank = 3;
+			t.shape[0] = 1;
+			t.shape[1] = h;
+			t.shape[2] = w;
+			t.data = (char *)img->data + k * n * ms_dtype_size(img->dtype);
+			if (ms_image_luma(&t, out + k * n) < 0)
+				return -1;
+		}
+	} else if (c == 1 && want == 3) {
+		if (ms_image_luma(img, out) < 0)
+			return -1;
+		memcpy(out + n, out, n * sizeof *out);
+		memcpy(out + 2 * n, out, n * sizeof *out);
+	} else {
+		return ms_error("image has %d channels, the model takes %d", c, want);
+	}
+	return 0;
+}
+
+int ms_seg_data_add(ms_seg_data *d, const char *id, const char *of, const ms_tensor *img,
+                    const ms_tensor *mask)
+{
+	int c, h, w, mc, mh, mw;
+	if (ms_image_dims(img, &c, &h, &w) < 0)
+		return ms_error("sample '%s': image: %s", id, ms_errmsg());
+	if (c != 1 && c != 3)
+		return ms_error("sample '%s': image has %d channels, expected 1 or 3", id, c);
+	if (h % 4 || w % 4)
+		return ms_error("sample '%s': image %dx%d: width and height must be multiples of 4 "
+		                "(resize with ms-import --size)", id, w, h);
+	if (d->n == 0) {
+		d->C = c;
+		d->H = h;
+		d->W = w;
+	} else if (c != d->C || h != d->H || w != d->W) {
+		return ms_error("sample '%s': image %dx%dx%d differs from the first (%dx%dx%d): "
+		                "training images must all have one size (ms-import --size)",
+		                id, c, w, h, d->C, d->W, d->H);
+	}
+	if (mask && (ms_image_dims(mask, &mc, &mh, &mw) < 0 || mc != 1 || mh != h || mw != w))
+		return ms_error("sample '%s': mask is not one %dx%d plane", id, w, h);
+	if (d->n == d->cap) {
+		int cap = d->cap ? 2 * d->cap : 64;
+		ms_seg_sample *s = ms_reallocarray(d->s, cap, sizeof *s);
+		if (!s)
+			return -1;
+		d->s = s;
+		d->cap = cap;
+	}
+	ms_seg_sample *s = &d->s[d->n];
+	memset(s, 0, sizeof *s);
+	size_t n = (size_t)h * w;
+	s->id = ms_strdup(id);
+	s->of = of ? ms_strdup(of) : NULL;
+	s->img = ms_malloc((size_t)c * n * sizeof(float));
+	s->mask = mask ? ms_malloc(n * sizeof(float)) : NULL;
+	d->n++;                  /* freed by ms_seg_data_free even when incomplete */
+	if (!s->id || (of && !s->of) || !s->img || (mask && !s->mask))
+		return -1;
+	if (ms_seg_convert(img, c, s->img) < 0)
+		return ms_error("sample '%s': %s", id, ms_errmsg());
+	if (mask) {
+		if (ms_image_luma(mask, s->mask) < 0)
+			return ms_error("sample '%s': mask: %s", id, ms_errmsg());
+		for (size_t i = 0; i < n; i++)
+			s->mask[i] = s->mask[i] != 0;
+	}
+	return 0;
+}
+
+int ms_seg_is_val(const char *id, double frac)
+{
+	return ms_id_fraction(id) < frac;
+}
+
+static const ms_seg_data *sort_d;
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(sort_d->s[*(const int *)a].id, sort_d->s[*(const int *)b].id);
+}
+
+int ms_seg_data_split(ms_seg_data *d, double frac)
+{
+	int nreal = 0, *ord = NULL;
+	for (int i = 0; i < d->n; i++)
+		nreal += !d->s[i].of;
+	if (!(d->train = ms_calloc(nreal + 1, sizeof(int))) ||
+	    !(d->val = ms_calloc(nreal + 1, sizeof(int))) ||
+	    !(d->syn = ms_calloc(d->n - nreal + 1, sizeof(int))) ||
+	    !(ord = ms_calloc(nreal + 1, sizeof(int))))
+		goto fail;
+	d->ntrain = d->nval = d->nsyn = d->nsyn_dropped = d->nsyn_leak = 0;
+	int k = 0;
+	for (int i = 0; i < d->n; i++) {
+		ms_seg_sample *s = &d->s[i];
+		if (s->of)
+			continue;
+		s->val = s->held || ms_seg_is_val(s->id, frac);
+		if (s->val)
+			d->val[d->nval++] = i;
+		else
+			d->train[d->ntrain++] = i;
+		s->nsyn = s->syn0 = 0;
+		ord[k++] = i;
+	}
+	sort_d = d;
+	qsort(ord, nreal, sizeof *ord, by_id);
+	for (int i = 1; i < nreal; i++)
+		if (!strcmp(d->s[ord[i]].id, d->s[ord[i - 1]].id)) {
+			ms_error("sample id '%s' occurs twice in the stream", d->s[ord[i]].id);
+			goto fail;
+		}
+	/* link each synthetic sample to its real one; count per real sample */
+	for (int i = 0; i < d->n; i++) {
+		ms_seg_sample *s = &d->s[i];
+		if (!s->of)
+			continue;
+		int idx = -1, lo = 0, hi = nreal;
+		while (lo < hi) {        /* binary search of ord by id */
+			int mid = (lo + hi) / 2, c = strcmp(s->of, d->s[ord[mid]].id);
+			if (!c) {
+				idx = ord[mid];
+				break;
+			}
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		s->real = idx;
+		if (idx < 0)
+			d->nsyn_dropped++;
+		else if (d->s[idx].val)
+			d->nsyn_leak++;
+		else
+			d->s[idx].nsyn++;
+	}
+	int pos = 0;
+	for (int i = 0; i < d->n; i++)
+		if (!d->s[i].of) {
+			d->s[i].syn0 = pos;
+			pos += d->s[i].nsyn;
+			d->s[i].nsyn = 0;
+		}
+	for (int i = 0; i < d->n; i++) {
+		ms_seg_sample *s = &d->s[i];
+		if (s->of && s->real >= 0 && !d->s[s->real].val) {
+			ms_seg_sample *r = &d->s[s->real];
+			d->syn[r->syn0 + r->nsyn++] = i;
+			d->nsyn++;
+		}
+	}
+	free(ord);
+	if (d->ntrain == 0)
+		return ms_error("no real training samples (%d for validation)", d->nval);
+	return 0;
+fail:
+	free(ord);
+	return -1;
+}
+
+/* ---- options stored in the checkpoint */
+enum { T_LONG, T_INT, T_DBL, T_U64 };
+static const struct {
+	const char *key;
+	int type;
+	size_t off;
+} keys[] = {
+	[MS_SEG_K_STEPS] = { "steps", T_LONG, offsetof(ms_seg_opt, steps) },
+	[MS_SEG_K_BATCH] = { "batch", T_INT, offsetof(ms_seg_opt, batch) },
+	[MS_SEG_K_LR] = { "lr", T_DBL, offsetof(ms_seg_opt, lr) },
+	[MS_SEG_K_WD] = { "wd", T_DBL, offsetof(ms_seg_opt, wd) },
+	[MS_SEG_K_SCHEDULE] = { "schedule", T_INT, offsetof(ms_seg_opt, schedule) },
+	[MS_SEG_K_SEED] = { "seed", T_U64, offsetof(ms_seg_opt, seed) },
+	[MS_SEG_K_WIDTH] = { "train_width", T_INT, offsetof(ms_seg_opt, width) },
+	[MS_SEG_K_VAL] = { "val_fraction", T_DBL, offsetof(ms_seg_opt, val_fraction) },
+	[MS_SEG_K_PATCH] = { "merge_patch", T_INT, offsetof(ms_seg_opt, merge_patch) },
+	[MS_SEG_K_ALPHA] = { "merge_alpha", T_DBL, offsetof(ms_seg_opt, merge_alpha) },
+	[MS_SEG_K_SYNTH] = { "synthetic", T_INT, offsetof(ms_seg_opt, synth) },
+	[MS_SEG_K_SPROB] = { "synthetic_prob", T_DBL, offsetof(ms_seg_opt, synth_prob) },
+	[MS_SEG_K_WARMUP] = { "warmup", T_LONG, offsetof(ms_seg_opt, warmup) },
+	[MS_SEG_K_TIME] = { "time", T_DBL, offsetof(ms_seg_opt, time) },
+	[MS_SEG_K_USED] = { "time_used", T_DBL, offsetof(ms_seg_opt, time_used) },
+	[MS_SEG_K_AUGMENT] = { "augment", T_INT, offsetof(ms_seg_opt, augment) },
+};
+#define NKEYS (int)(sizeof keys / sizeof keys[0])
+
+void ms_seg_opt_default(ms_seg_opt *o)
+{
+	memset(o, 0, sizeof *o);
+	o->steps = 0;
+	o->epochs = 0;
+	o->batch = 8;
+	o->width = 32;
+	o->schedule = MS_LR_COSINE;
+	o->synth = MS_SYN_AUTO;
+	o->lr = 1e-3;
+	o->val_fraction = 0.1;
+	o->merge_alpha = 0.6;
+	o->synth_prob = 0.5;
+	o->seed = 1;
+	o->save_every = 500;
+	o->augment = MS_AUG_STRONG;
+}
+
+static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
+{
+	size_t cap = 1024, len = 0;
+	char *s = ms_malloc(cap);
+	if (!s)
+		return NULL;
+	for (int k = 0; k < NKEYS; k++) {
+		const char *p = (const char *)o + keys[k].off;
+		const char *key = keys[k].key;
+		if (k == MS_SEG_K_USED && o->time <= 0)
+			continue;     /* keeps runs without a budget byte-identical */
+		switch (keys[k].type) {
+		case T_LONG: len += snprintf(s + len, cap - len, "%s=%ld\n", key, *(const long *)p); break;
+		case T_INT: len += snprintf(s + len, cap - len, "%s=%d\n", key, *(const int *)p); break;
+		case T_DBL: len += snprintf(s + len, cap - len, "%s=%.17g\n", key, *(const double *)p); break;
+		default:
+			len += snprintf(s + len, cap - len, "%s=%llu\n", key,
+			                (unsigned long long)*(const uint64_t *)p);
+		}
+	}
+	len += snprintf(s + len, cap - len, "size=%dx%d\nchannels=%d\n", d->W, d->H, d->C);
+	if (vdice >= 0)
+		snprintf(s + len, cap - len, "val_dice=%.6f\n", vdice);
+	return s;
+}
+
+/* options not given on the command line are taken from the checkpoint; a value that is
+ * not a number, or not one of its enumeration, is an error (absent: the default) */
+static int opts_restore(ms_seg_opt *o, const ms_rec *model)
+{
+	char v[128], *end;
+	if (!(o->given >> MS_SEG_K_AUGMENT & 1) && !ms_meta_get(model, "augment", v, sizeof v))
+		o->augment = MS_AUG_FLIPS;    /* checkpoints from before augmentation */
+	for (int k = 0; k < NKEYS; k++) {
+		char *p = (char *)o + keys[k].off;
+		long lo = k == MS_SEG_K_SCHEDULE ? MS_LR_CONSTANT : k == MS_SEG_K_SYNTH ? MS_SYN_AUTO :
+		          k == MS_SEG_K_AUGMENT ? MS_AUG_NONE : INT_MIN;
+		long hi = k == MS_SEG_K_SCHEDULE ? MS_LR_POLY : k == MS_SEG_K_SYNTH ? MS_SYN_IGNORE :
+		          k == MS_SEG_K_AUGMENT ? MS_AUG_STRONG : INT_MAX;
+		long x;
+		double y;
+		if (!keys[k].key || (o->given >> k & 1) || !ms_meta_get(model, keys[k].key, v, sizeof v))
+			continue;
+		if (k == MS_SEG_K_STEPS && (o->given >> MS_SEG_K_EPOCHS & 1))
+			continue;
+		int bad = 0;
+		switch (keys[k].type) {
+		case T_LONG:
+			if (!(bad = ms_parse_int(v, LONG_MIN, LONG_MAX, &x) < 0))
+				*(long *)p = x;
+			break;
+		case T_INT:
+			if (!(bad = ms_parse_int(v, lo, hi, &x) < 0))
+				*(int *)p = (int)x;
+			break;
+		case T_DBL:
+			if (!(bad = ms_parse_double(v, -DBL_MAX, DBL_MAX, &y) < 0))
+				*(double *)p = y;
+			break;
+		default:
+			errno = 0;
+			*(uint64_t *)p = strtoull(v, &end, 10);
+			bad = !*v || *end || errno || *v == '-';
+		}
+		if (bad)
+			return ms_error("checkpoint has an invalid %s=%s", keys[k].key, v);
+	}
+	return 0;
+}
+
+/* signals held while saving: see ms_stop_hold */
+static int save(ms_unet *u, const char *path, const ms_seg_opt *o, const ms_seg_data *d,
+                const ms_adam *a, long step, double vdice)
+{
+	ms_stop_hold();
+	char *extra = opts_extra(o, d, vdice);
+	int ret = extra ? ms_unet_save(u, path, a, step, extra) : -1;
+	free(extra);
+	ms_stop_release();
+	return ret;
+}
+
+/* ---- training */
+typedef struct {
+	ms_unet *u;
+	int B, N, C, H, W;            /* N = B, or 2B when mixing */
+	size_t hw;
+	float *x, *y, *d, *dout, *mix, *tmp;   /* tmp: augmentation scratch */
+	uint8_t *m;
+	ms_aug_opt aug;
+	int *perm, perm_epoch;
+} trainer;
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* an image [C,H,W] (mask = 0) or a mask (mask = 1) into its batch slot, augmented */
+static void put(const trainer *t, const ms_aug_draw *ad, const float *src, int C, float *dst,
+                int mask)
+{
+	ms_aug_warp(ad, C, t->H, t->W, src, dst, mask);
+	if (!mask)
+		ms_aug_intensity(ad, C, t->H, t->W, dst, t->tmp);
+}
+
+/* the real training sample at position pos of the endless sequence of epoch permutations */
+static int real_at(trainer *t, const ms_seg_data *d, uint64_t seed, long pos)
+{
+	long e = pos / d->ntrain;
+	if (e != t->perm_epoch) {
+		ms_rng r;
+		ms_rng_init(&r, seed, (1ull << 62) | (uint64_t)e);
+		for (int i = 0; i < d->ntrain; i++)
+			t->perm[i] = d->train[i];
+		for (int i = d->ntrain - 1; i > 0; i--) {
+			int j = (int)ms_rng_below(&r, (uint32_t)i + 1), k = t->perm[i];
+			t->perm[i] = t->perm[j];
+			t->perm[j] = k;
+		}
+		t->perm_epoch = (int)e;
+	}
+	return t->perm[pos % d->ntrain];
+}
+
+/* one step: returns the loss */
+static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mode,
+                   ms_adam *a, long s)
+{
+	ms_rng r;
+	ms_rng_init(&r, o->seed, (2ull << 62) | (uint64_t)s);
+	size_t chw = (size_t)d->C * t->hw;
+	for (int b = 0; b < t->B; b++) {
+		/* the same draws in every mode, so that modes differ only where they must */
+		int i = real_at(t, d, o->seed, s * t->B + b), j = i;
+		int fh = ms_rng_below(&r, 2), fv = ms_rng_below(&r, 2);
+		double u = ms_rng_uniform(&r);
+		uint64_t k = ms_rng_u32(&r);
+		if (mode == MS_SYN_EXTRA && d->nsyn && u < o->synth_prob)
+			j = d->syn[k * d->nsyn >> 32];
+		if (mode == MS_SYN_MIX && d->s[i].nsyn)
+			j = d->syn[d->s[i].syn0 + (k * d->s[i].nsyn >> 32)];
+		const ms_seg_sample *sj = &d->s[j];
+		const float *mask = sj->mask ? sj->mask : d->s[sj->of ? sj->real : j].mask;
+		ms_aug_draw ad;
+		ms_rng ar;             /* a stream of its own: flips-only runs stay as they were */
+		ms_rng_init(&ar, o->seed, (3ull << 62) | (uint64_t)(s * t->B + b));
+		if (o->augment == MS_AUG_NONE)
+			fh = fv = 0;
+		ms_aug_sample(&t->aug, fh, fv, t->H, t->W, &ar, &ad);
+		if (mode == MS_SYN_MIX) {   /* both images get the same draw */
+			put(t, &ad, d->s[i].img, d->C, t->x + b * chw, 0);
+			put(t, &ad, sj->img, d->C, t->x + (t->B + b) * chw, 0);
+			mask = d->s[i].mask;   /* the target is the real mask */
+		} else {
+			put(t, &ad, sj->img, d->C, t->x + b * chw, 0);
+		}
+		put(t, &ad, mask, 1, t->y + b * t->hw, 1);
+	}
+	float *out = ms_unet_forward(t->u, t->x, NULL, NULL), *logit = out, *d1 = t->dout;
+	int P = o->merge_patch > 0 ? o->merge_patch : ms_merge_patch_default(t->H, t->W);
+	if (mode == MS_SYN_MIX) {
+		for (int b = 0; b < t->B; b++) {
+			ms_merge_grid(t->m + b * t->hw, t->H, t->W, P, o->merge_alpha, &r);
+			ms_merge_mix(t->mix + b * t->hw, out + b * t->hw, out + (t->B + b) * t->hw,
+			             t->m + b * t->hw, 1, t->hw);
+		}
+		logit = t->mix;
+		d1 = t->d;
+	}
+	size_t n = (size_t)t->B * t->hw;
+	double loss = ms_loss_bce(logit, t->y, n, d1, 1, 0);
+	loss += ms_loss_dice(logit, t->y, t->B, t->hw, d1, 1, 1);
+	if (mode == MS_SYN_MIX)
+		for (int b = 0; b < t->B; b++)
+			ms_merge_mix_backward(t->d + b * t->hw, t->m + b * t->hw, 1, t->hw,
+			                      t->dout + b * t->hw, t->dout + (t->B + b) * t->hw);
+	ms_params *ps = ms_unet_params(t->u);
+	ms_params_zero_grad(ps);
+	ms_unet_backward(t->u, t->dout);
+	ms_adam_step(a, ps);
+	return loss;
+}
+
+/* mean Dice (threshold 0.5, both empty = 1) over the validation images */
+static double validate(trainer *t, const ms_seg_data *d)
+{
+	if (!d->nval)
+		return -1;
+	size_t chw = (size_t)d->C * t->hw;
+	double sum = 0;
+	for (int i0 = 0; i0 < d->nval; i0 += t->N) {
+		int k = d->nval - i0 < t->N ? d->nval - i0 : t->N;
+		memset(t->x, 0, t->N * chw * sizeof(float));
+		for (int b = 0; b < k; b++)
+			memcpy(t->x + b * chw, d->s[d->val[i0 + b]].img, chw * sizeof(float));
+		const float *out = ms_unet_forward(t->u, t->x, NULL, NULL);
+		for (int b = 0; b < k; b++)
+			sum += ms_dice_above(out + b * t->hw, 0, d->s[d->val[i0 + b]].mask, 0, t->hw);
+	}
+	return sum / d->nval;
+}
+
+static void fmt_time(char *b, size_t n, double s)
+{
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+	else
+		snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void progress(int tty, long s, long total, double loss, double vdice, double ips,
+                     double left, int last)
+{
+	char v[16] = "-", eta[32];
+	if (vdice >= 0)
+		snprintf(v, sizeof v, "%.4f", vdice);
+	fmt_time(eta, sizeof eta, left);
+	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f val_dice %s %.1f img/s left %s%s",
+	        tty ? "\r" : "", argv0, s, total, loss, v, ips, eta,
+	        tty ? (last ? "\033[K\n" : "\033[K") : "\n");
+	fflush(stderr);
+}
+
+/* how much of the run is done: steps, or time when there is a budget */
+static double done_frac(const ms_seg_opt *o, long s, double used)
+{
+	double f = (double)s / o->steps;
+	if (o->time > 0 && used / o->time > f)
+		f = used / o->time;
+	return f;
+}
+
+static void trainer_free(trainer *t)
+{
+	free(t->x);
+	free(t->y);
+	free(t->d);
+	free(t->dout);
+	free(t->mix);
+	free(t->m);
+	free(t->perm);
+	free(t->tmp);
+}
+
+int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
+{
+	ms_unet *u = NULL;
+	ms_adam a;
+	long s0 = 0;
+	trainer t;
+	int ret = -1;
+	memset(&t, 0, sizeof t);
+	if (o->resume) {
+		ms_rec model;
+		char v[64];
+		ms_rec_init(&model);
+		ms_adam_init(&a, o->lr, o->wd, o->wd > 0);
+		if (!(u = ms_unet_load(o->out, &a, &model)))
+			return -1;
+		if (opts_restore(o, &model) < 0) {
+			ms_error("%s: %s", o->out, ms_errmsg());
+			ms_rec_free(&model);
+			goto out;
+		}
+		int bad = !ms_meta_get(&model, "step", v, sizeof v) ||
+		          ms_parse_int(v, 0, 1L << 40, &s0) < 0;
+		ms_rec_free(&model);
+		if (bad) {
+			ms_error("%s: no step= in the model record: cannot resume", o->out);
+			goto out;
+		}
+		const ms_unet_cfg *c = ms_unet_cfg_of(u);
+		if (c->in_ch != d->C || c->out_ch != 1) {
+			ms_error("%s: model takes %d channels, the images have %d", o->out, c->in_ch, d->C);
+			goto out;
+		}
+		o->width = c->width;
+	} else {
+		ms_unet_cfg c;
+		ms_unet_cfg_default(&c);
+		c.in_ch = d->C;
+		c.width = o->width;
+		if (ms_unet_cfg_check(&c) < 0 || !(u = ms_unet_new(&c, o->seed)))
+			return -1;
+		ms_adam_init(&a, o->lr, o->wd, o->wd > 0);
+	}
+	a.wd = o->wd;
+	a.decoupled = o->wd > 0;
+	if (o->steps <= 0)
+		o->steps = o->epochs > 0 ? (long)ceil(o->epochs * d->ntrain / o->batch) :
+		           o->time > 0 ? LONG_MAX / 4 : 1000;
+	int mode = o->synth;
+	if (mode == MS_SYN_AUTO)
+		mode = d->nsyn ? MS_SYN_MIX : MS_SYN_IGNORE;
+	if (mode != MS_SYN_IGNORE && !d->nsyn)
+		mode = MS_SYN_IGNORE;
+	o->synth = mode;          /* stored as used */
+	char plan[64];
+	if (o->time > 0)
+		snprintf(plan, sizeof plan, "%.0f s budget from step %ld", o->time - o->time_used, s0);
+	else
+		snprintf(plan, sizeof plan, "steps %ld from %ld", o->steps, s0);
+	fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
+	        "(%d without their real sample, %d of validation samples: dropped); "
+	        "synthetic %s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain, d->nval,
+	        mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped, d->nsyn_leak,
+	        synth_name(mode), d->C, d->W, d->H, plan);
+	t.u = u;
+	t.B = o->batch;
+	t.N = mode == MS_SYN_MIX ? 2 * t.B : t.B;
+	t.C = d->C;
+	t.H = d->H;
+	t.W = d->W;
+	t.hw = (size_t)d->H * d->W;
+	t.perm_epoch = -1;
+	ms_aug_level(&t.aug, o->augment);
+	size_t nx = (size_t)t.N * d->C * t.hw;
+	if (ms_unet_plan(u, t.N, d->H, d->W, 1) < 0 || !(t.x = ms_calloc(nx, sizeof(float))) ||
+	    !(t.y = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
+	    !(t.d = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
+	    !(t.mix = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
+	    !(t.dout = ms_calloc((size_t)t.N * t.hw, sizeof(float))) ||
+	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
+	    !(t.tmp = ms_calloc(t.hw + d->W + 64, sizeof(float))))
+		goto out;
+	int tty = isatty(2);
+	long report = o->report > 0 ? o->report : o->time > 0 ? 20 : o->steps / 20 > 0 ? o->steps / 20 : 1;
+	double t0 = now(), tshow = 0, lsum = 0, vdice = -1, used0 = o->time_used, f = 0, vbest = -1;
+	long nl = 0, s = s0, sbest = -1;
+	ms_stop_catch();
+	while ((f = done_frac(o, s, used0 + now() - t0)) < 1 && !ms_stop_signal()) {
+		if (o->time > 0 && s >= o->warmup)   /* the schedule runs on the larger fraction */
+			a.lr = ms_lr_at(o->schedule, o->lr, (long)(f * 1e9), 1000000000L, 0);
+		else
+			a.lr = ms_lr_at(o->schedule, o->lr, s, o->steps, o->warmup);
+		double l = step(&t, d, o, mode, &a, s);
+		if (!isfinite(l)) {     /* as ms-refine: no checkpoint of NaN weights */
+			ms_error("step %ld: loss is not finite: no checkpoint written", s + 1);
+			goto out;
+		}
+		lsum += l;
+		nl++;
+		s++;
+		double tn = now(), ips = (s - s0) * t.B / (tn - t0);
+		o->time_used = used0 + tn - t0;
+		f = done_frac(o, s, o->time_used);
+		long total = o->time > 0 ? (long)(s / f + 0.5) : o->steps;
+		double left = o->time > 0 ? o->time - o->time_used : (o->steps - s) * t.B / ips;
+		int rep = s % report == 0 || f >= 1;
+		if (rep && (vdice = validate(&t, d)) > vbest && o->best) {
+			if (save(u, o->best, o, d, NULL, s, vdice) < 0)
+				goto out;
+			vbest = vdice;
+			sbest = s;
+		}
+		if (rep || (tty && tn - tshow > 0.25)) {
+			progress(tty, s, total < s ? s : total, lsum / nl, vdice, ips, left, rep);
+			tshow = tn;
+		}
+		if (rep) {
+			lsum = 0;
+			nl = 0;
+		}
+		if (o->save_every > 0 && s % o->save_every == 0 && f < 1 &&
+		    save(u, o->out, o, d, &a, s, vdice) < 0)
+			goto out;
+	}
+	if (s == s0 && (vdice = validate(&t, d)) > vbest && o->best) {
+		if (save(u, o->best, o, d, NULL, s, vdice) < 0)
+			goto out;
+		vbest = vdice;
+		sbest = s;
+	}
+	if (save(u, o->out, o, d, &a, s, vdice) < 0)
+		goto out;
+	if (ms_stop_signal())
+		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
+		        ms_stop_signal() == SIGINT ? "interrupted" : "terminated", s, o->out);
+	else if (vdice >= 0 && o->best)
+		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f; best %.4f at step %ld "
+		        "in %s\n", argv0, s, vdice, vbest, sbest, o->best);
+	else if (vdice >= 0)
+		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f\n", argv0, s, vdice);
+	else
+		fprintf(stderr, "%s: done, %ld steps, no validation samples\n", argv0, s);
+	ret = ms_stop_signal();
+out:
+	trainer_free(&t);
+	ms_unet_free(u);
+	return ret;
+}
+
+/* ---- prediction */
+int ms_seg_pred_open(ms_seg_pred *p, const char *model)
+{
+	memset(p, 0, sizeof *p);
+	if (!(p->u = ms_unet_load(model, NULL, NULL)))
+		return -1;
+	const ms_unet_cfg *c = ms_unet_cfg_of(p->u);
+	if (c->out_ch != 1) {
+		ms_unet_free(p->u);
+		p->u = NULL;
+		return ms_error("%s: model has %d outputs, a segmentor has 1", model, c->out_ch);
+	}
+	p->mult = 1 << (c->nmult - 1);
+	return 0;
+}
+
+void ms_seg_pred_close(ms_seg_pred *p)
+{
+	ms_unet_free(p->u);
+	free(p->x);
+	memset(p, 0, sizeof *p);
+}
+
+int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *out)
+{
+	int C = ms_unet_cfg_of(p->u)->in_ch;
+	int Hp = (H + p->mult - 1) / p->mult * p->mult, Wp = (W + p->mult - 1) / p->mult * p->mult;
+	if (N > p->N || Hp != p->Hp || Wp != p->Wp) {
+		free(p->x);
+		p->N = 0;
+		if (!(p->x = ms_calloc((size_t)N * C * Hp, (size_t)Wp * sizeof(float))) ||
+		    ms_unet_plan(p->u, N, Hp, Wp, 0) < 0)
+			return -1;
+		p->N = N;
+		p->Hp = Hp;
+		p->Wp = Wp;
+	}
+	size_t php = (size_t)Hp * Wp;
+	for (int n = 0; n < p->N; n++)
+		for (int c = 0; c < C; c++) {
+			float *dst = p->x + ((size_t)n * C + c) * php;
+			if (n >= N) {
+				memset(dst, 0, php * sizeof *dst);
+				continue;
+			}
+			const float *src = x + ((size_t)n * C + c) * H * W;
+			for (int y = 0; y < Hp; y++) {
+				const float *row = src + (size_t)ms_mirror(y, H) * W;
+				for (int i = 0; i < Wp; i++)
+					dst[(size_t)y * Wp + i] = row[ms_mirror(i, W)];
+			}
+		}
+	const float *o = ms_unet_forward(p->u, p->x, NULL, NULL);
+	for (int n = 0; n < N; n++)
+		for (int y = 0; y < H; y++)
+			memcpy(out + ((size_t)n * H + y) * W, o + n * php + (size_t)y * Wp,
+			       W * sizeof *out);
+	return 0;
+}

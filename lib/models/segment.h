@@ -1,0 +1,88 @@
+/* The segmentor of ms-segment(1): a data set held in memory with a fixed validation split,
+ * training of the default U-Net with BCE + soft Dice, DiffBoost's random merging mask on
+ * the output logits for synthetic images, checkpoints and prediction. */
+#ifndef MS_SEGMENT_H
+#define MS_SEGMENT_H
+
+#include "core/ms.h"
+#include "nn/nn.h"
+
+/* how synthetic samples (image metadata of=<real id>) are used */
+enum { MS_SYN_AUTO, MS_SYN_MIX, MS_SYN_EXTRA, MS_SYN_IGNORE };
+int ms_seg_synth_parse(const char *s);   /* "mix" "extra" "ignore", -1 if unknown */
+
+/* ---- the data set: every image the same size; masks 0/1 as floats */
+typedef struct {
+	char *id, *of;                /* of: the real sample's id (synthetic), else NULL */
+	float *img, *mask;            /* [C,H,W], [H,W]; a synthetic mask may be NULL */
+	int real;                     /* synthetic: index of its real sample, -1 if absent */
+	int val;                      /* real: held out for validation */
+	int held;                     /* real: always validation (ms-segment train --val) */
+	int nsyn, syn0;               /* real: its synthetic samples, syn[syn0 .. syn0+nsyn) */
+} ms_seg_sample;
+
+typedef struct {
+	int C, H, W;
+	int n, cap;
+	ms_seg_sample *s;
+	/* set by ms_seg_data_split */
+	int *train, ntrain;           /* real training samples */
+	int *val, nval;               /* real validation samples */
+	int *syn, nsyn;               /* usable synthetic samples, grouped by real sample */
+	int nsyn_dropped, nsyn_leak;  /* dropped: no real sample / real one held out */
+} ms_seg_data;
+
+void ms_seg_data_init(ms_seg_data *d);
+void ms_seg_data_free(ms_seg_data *d);
+/* adds a sample (copies img and mask; mask may be NULL only when of is set) */
+int ms_seg_data_add(ms_seg_data *d, const char *id, const char *of, const ms_tensor *img,
+                    const ms_tensor *mask);
+/* validation: real samples marked held, and those whose id hashes below frac; links
+ * synthetic samples */
+int ms_seg_data_split(ms_seg_data *d, double frac);
+/* 1 when sample id falls in the validation fraction */
+int ms_seg_is_val(const char *id, double frac);
+
+/* ---- training */
+typedef struct {
+	long steps;                   /* 0: from epochs */
+	double epochs;
+	int batch, width, schedule, synth, merge_patch, threads;
+	int augment;                  /* MS_AUG_* (augment.h), default strong */
+	double lr, wd, val_fraction, merge_alpha, synth_prob;
+	uint64_t seed;
+	long warmup;                  /* linear learning-rate warmup steps */
+	double time, time_used;       /* wall-clock budget (0: none) and seconds spent */
+	long save_every, report;      /* 0: none / default interval */
+	const char *out;
+	const char *best;             /* weights of the best validation Dice go there */
+	int resume;
+	unsigned given;               /* 1 << MS_SEG_K_* for options set by the user */
+} ms_seg_opt;
+
+/* option keys stored in the checkpoint (a resumed run takes those not given) */
+enum { MS_SEG_K_STEPS, MS_SEG_K_BATCH, MS_SEG_K_LR, MS_SEG_K_WD, MS_SEG_K_SCHEDULE,
+       MS_SEG_K_SEED, MS_SEG_K_WIDTH, MS_SEG_K_VAL, MS_SEG_K_PATCH, MS_SEG_K_ALPHA,
+       MS_SEG_K_SYNTH, MS_SEG_K_SPROB, MS_SEG_K_WARMUP, MS_SEG_K_TIME,
+       MS_SEG_K_USED, MS_SEG_K_AUGMENT, MS_SEG_K_EPOCHS };
+
+void ms_seg_opt_default(ms_seg_opt *o);
+/* trains (data already split with o->val_fraction); returns 0 when done, the signal number
+ * when SIGINT/SIGTERM stopped it (after writing the checkpoint), -1 on error */
+int ms_seg_train(ms_seg_data *d, ms_seg_opt *o);
+
+/* ---- prediction: logits of N images [N,C,H,W] of any size (padded by reflection to
+ * a multiple the net accepts, cropped back) into out [N,H,W] */
+typedef struct {
+	ms_unet *u;
+	int N, Hp, Wp, mult;          /* current plan */
+	float *x;                     /* padded batch */
+} ms_seg_pred;
+int ms_seg_pred_open(ms_seg_pred *p, const char *model);
+void ms_seg_pred_close(ms_seg_pred *p);
+int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *out);
+/* an image [C,H,W] (any dtype) as want channels of floats: equal, grey repeated to RGB,
+ * RGB to grey by BT.601 luma; out holds want*H*W floats */
+int ms_seg_convert(const ms_tensor *img, int want, float *out);
+
+#endif
