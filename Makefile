@@ -43,8 +43,12 @@ $(BIN): bin/%: bin/%.c lib/libms.a $(LIB_HDR) .flags
 $(TESTS): tests/unit/%: tests/unit/%.c tests/unit/test.h lib/libms.a $(LIB_HDR) .flags
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< lib/libms.a $(LDLIBS)
 
-check: $(BIN) $(TESTS)
+check: layers $(BIN) $(TESTS)
 	@sh tests/run $(TESTS)
+
+# lib/ is in layers (lib/README): no file includes a header of a higher layer
+layers:
+	@sh tests/layers.sh
 
 # libFuzzer harnesses (clang) for the stream reader, PNG and NIfTI import and the
 # pipeline parser, built apart in tests/fuzz/build; each runs FUZZ_SECONDS on its seeds
@@ -108,4 +112,4 @@ clean:
 	rm -rf tests/fuzz/build
 
 FORCE:
-.PHONY: all check fuzz demo models bench install uninstall deps clean FORCE
+.PHONY: all check layers fuzz demo models bench install uninstall deps clean FORCE

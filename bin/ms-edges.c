@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ms.h"
+#include "image/edges.h"
 #include "image/image.h"
+#include "io/stream.h"
 
 static const char usage[] =
 	"[-m soft|canny|mask|diffboost] [-s sigma] [--operator sobel|scharr]\n"

@@ -6,8 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/png.h"
+#include "core/ms.h"
 #include "io/nifti.h"
+#include "io/picture.h"
+#include "io/png.h"
+#include "io/stream.h"
 
 static const char usage[] =
 	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [--no-labels] [-n NAME,...]";

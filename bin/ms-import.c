@@ -7,8 +7,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "io/png.h"
+#include "core/ms.h"
+#include "image/resize.h"
 #include "io/nifti.h"
+#include "io/png.h"
+#include "io/stream.h"
 
 static const char usage[] =
 	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] [--max-decoded N] PATH...";

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/ms.h"
+#include "io/stream.h"
 
 static const char usage[] = "[-H] [FILE...]";
 

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ms.h"
 #include "image/merge.h"
+#include "io/stream.h"
 
 static const char usage[] =
 	"[-p P] [-a ALPHA] [-s SEED] [-n NAME] [--apply SYNTH]";

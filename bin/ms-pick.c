@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/ms.h"
+#include "io/stream.h"
 
 static const char usage[] =
 	"[-n N] [-s SKIP] [-e K] [-k NAME,...] [-d NAME,...] [-r OLD=NEW,...]\n"

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ms.h"
+#include "io/stream.h"
 #include "models/refine.h"
 #include "models/segment.h"
 

@@ -7,8 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/png.h"
+#include "core/ms.h"
 #include "diffusion/generator.h"
+#include "image/resize.h"
+#include "io/stream.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics/mask.h"
 #include "core/ms.h"
+#include "io/stream.h"
+#include "metrics/mask.h"
+#include "metrics/scratch.h"
+#include "metrics/ssim.h"
 #include "metrics/stats.h"
 
 static const char usage[] =

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ms.h"
 #include "image/augment.h"
 #include "image/image.h"
+#include "io/stream.h"
 #include "models/segment.h"
 
 static const char usage[] =

@@ -1,7 +1,7 @@
 /* Philox4x32-10 (Salmon et al., SC'11): a counter-based generator. */
 #include <math.h>
 
-#include "core/ms.h"
+#include "core/rng.h"
 
 static void philox(const uint32_t key[2], const uint32_t in[4], uint32_t out[4])
 {

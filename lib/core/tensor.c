@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ms.h"
+#include "core/tensor.h"
+#include "core/util.h"
 
 static const struct {
 	const char *name;

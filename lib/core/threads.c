@@ -10,7 +10,8 @@
 
 #include <cblas.h>
 
-#include "core/ms.h"
+#include "core/threads.h"
+#include "core/util.h"
 
 #define MAXT 256
 #define SPIN 20000            /* polls of a waiting worker before it sleeps */

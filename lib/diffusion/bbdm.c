@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/util.h"
 #include "diffusion/bbdm.h"
 
 static const char *const sched_names[] = { "linear", "cosine" };

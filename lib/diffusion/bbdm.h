@@ -2,10 +2,10 @@
  * independent Bernoulli variable diffused from the truth y_0 towards a prior p.
  * ab_t = prod_{s<=t} alpha_s, ab_0 = 1, ab_T = 0 so that y_T ~ B(p). Short pure
  * functions on one pixel, and map versions over n pixels. */
-#ifndef MS_BERNOULLI_H
-#define MS_BERNOULLI_H
+#ifndef MS_BBDM_H
+#define MS_BBDM_H
 
-#include "core/ms.h"
+#include "core/rng.h"
 
 #define MS_BBDM_TMAX 1000
 enum { MS_BBDM_LINEAR, MS_BBDM_COSINE };    /* schedules */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "diffusion/diffusion.h"
 
 static const char *const names[] = { "linear", "cosine" };

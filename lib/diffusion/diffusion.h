@@ -5,7 +5,6 @@
 #ifndef MS_DIFFUSION_H
 #define MS_DIFFUSION_H
 
-#include "core/ms.h"
 
 enum { MS_SCHED_LINEAR, MS_SCHED_COSINE };
 enum { MS_PRED_EPS, MS_PRED_V };          /* what the network predicts */

@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/outfile.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "core/util.h"
 #include "diffusion/generator.h"
+#include "io/stream.h"
 
 struct ms_gen {
 	ms_gen_cfg cfg;

@@ -4,12 +4,15 @@
  * channel when conditions may be missing), and a prompt embedding (text.h) is added to the
  * time embedding. Training: DDPM loss; sampling: DDIM with classifier-free guidance.
  * Images live in [-1,1]. */
-#ifndef MS_SAMPLE_H
-#define MS_SAMPLE_H
+#ifndef MS_GENERATOR_H
+#define MS_GENERATOR_H
 
+#include "core/rng.h"
+#include "core/tensor.h"
 #include "diffusion/diffusion.h"
-#include "nn/nn.h"
 #include "diffusion/text.h"
+#include "io/stream.h"
+#include "nn/nn.h"
 
 #define MS_GEN_MAXCOND 8
 #define MS_GEN_CONDNAME 64
@@ -59,7 +62,7 @@ int ms_gen_cond_fill(const ms_gen_cfg *c, const ms_tensor *const *rec, int H, in
                      float *out);
 
 /* one training step on a batch of N images x0 [N,C,H,W] in [-1,1] with conditions
- * cond [N,K,H,W] and one prompt for the whole batch (see sample.c); plans as needed.
+ * cond [N,K,H,W] and one prompt for the whole batch (see generator.c); plans as needed.
  * Draws t, eps and the prompt dropout from r. The target is eps, or v with zero_snr.
  * Returns the loss. */
 typedef struct {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/util.h"
 #include "diffusion/text.h"
 
 int ms_text_tokens(const char *s, int buckets, int *tok, int max)

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/util.h"
 #include "image/augment.h"
 #include "image/image.h"
 

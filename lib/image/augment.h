@@ -6,7 +6,7 @@
 #ifndef MS_AUGMENT_H
 #define MS_AUGMENT_H
 
-#include "core/ms.h"
+#include "core/rng.h"
 
 enum { MS_AUG_NONE, MS_AUG_FLIPS, MS_AUG_STRONG };
 int ms_aug_parse(const char *s);          /* "none" "flips" "strong"; -1 if unknown */

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/tensor.h"
+#include "core/util.h"
+#include "image/edges.h"
 #include "image/image.h"
 
 struct ms_edges {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/tensor.h"
+#include "core/util.h"
 #include "image/image.h"
 
 int ms_image_dims(const ms_tensor *t, int *c, int *h, int *w)

@@ -1,17 +1,16 @@
-/* Image operations on one-channel float planes (image.c) and edge maps (edges.c).
+/* Image operations on one-channel float planes (image.c).
  * Planes are row-major h x w floats; "reflect" borders repeat the edge pixel
  * (d c b a | a b c d, numpy 'symmetric', scipy.ndimage 'reflect'). */
 #ifndef MS_IMAGE_H
 #define MS_IMAGE_H
 
-#include "core/ms.h"
+#include "core/tensor.h"
 
 /* ITU-R BT.601 luma, as OpenCV's cvtColor RGB2GRAY */
 #define MS_LUMA_R 0.299f
 #define MS_LUMA_G 0.587f
 #define MS_LUMA_B 0.114f
 
-/* ---- image.c */
 /* size of an image tensor [C,H,W] or [H,W]; -1 unless h, w >= 1 and c h w and
  * (h + 2)(w + 2) (a padded plane) are below 2^31 */
 int ms_image_dims(const ms_tensor *t, int *c, int *h, int *w);
@@ -39,28 +38,5 @@ void ms_image_normmax(float *a, size_t n);
  * [[-3-3j,-10j,3-3j],[-10,0,10],[-3+3j,10j,3+3j]] (symmetric padding) is nonzero,
  * else 0; label is [1,H,W] or [H,W] of any dtype */
 int ms_mask_band(const ms_tensor *label, float *out);
-
-/* ---- edges.c */
-enum { MS_EDGES_SOFT, MS_EDGES_CANNY, MS_EDGES_MASK, MS_EDGES_DIFFBOOST };
-
-typedef struct {
-	int method;          /* MS_EDGES_* */
-	double sigma;        /* Gaussian before the gradient, 0 = none */
-	int scharr;          /* soft: Scharr instead of Sobel */
-	double low, high;    /* canny thresholds, gradient units of 8-bit intensities */
-	int l2;              /* canny: L2 magnitude instead of |dx| + |dy| */
-} ms_edges_opt;
-
-typedef struct ms_edges ms_edges;   /* workspace, reused from image to image */
-const char *ms_edges_method_name(int method);
-int ms_edges_method_parse(const char *s);   /* -1 if unknown */
-ms_edges *ms_edges_new(const ms_edges_opt *o);
-void ms_edges_free(ms_edges *e);
-/* the edge map of image ([C,H,W]) and mask (label map [1,H,W] or NULL) into out (H*W) */
-int ms_edges_compute(ms_edges *e, const ms_tensor *image, const ms_tensor *mask, float *out);
-
-/* Canny on an 8-bit plane, as OpenCV's cv::Canny (3x3 Sobel with repeated borders,
- * tangent-sector non-maximum suppression, 8-connected hysteresis); out is 0/1 */
-int ms_canny_u8(ms_edges *e, const uint8_t *img, int h, int w, uint8_t *out);
 
 #endif

@@ -1,6 +1,8 @@
 /* DiffBoost's random merging mask: grid drawing and block mixing. */
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/util.h"
 #include "image/merge.h"
 
 int ms_merge_patch_default(int H, int W)

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ms.h"
+#include "core/rng.h"
 
 /* the paper's patch size as a fraction of the image: ceil(min(H,W) / 6), at least 1 */
 int ms_merge_patch_default(int H, int W);

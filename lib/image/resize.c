@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/png.h"
+#include "core/tensor.h"
+#include "core/util.h"
+#include "image/resize.h"
 
 static int prepare(const ms_tensor *in, int64_t h, int64_t w, ms_tensor *out, int64_t *c)
 {

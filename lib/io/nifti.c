@@ -9,6 +9,9 @@
 
 #include <zlib.h>
 
+#include "core/outfile.h"
+#include "core/tensor.h"
+#include "core/util.h"
 #include "io/nifti.h"
 
 #define HDR_SIZE 348

@@ -2,7 +2,7 @@
 #ifndef MS_NIFTI_H
 #define MS_NIFTI_H
 
-#include "core/ms.h"
+#include "core/tensor.h"
 
 /* Limits checked on the header before anything is allocated. */
 #define MS_NIFTI_MAX_VOXELS ((int64_t)1 << 31)   /* nx*ny*nz*nt (8 GiB as f32) */

@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/tensor.h"
+#include "core/util.h"
 #include "image/font.h"
+#include "image/resize.h"
+#include "io/picture.h"
 #include "io/png.h"
+#include "io/stream.h"
 
 enum { GAP = 2, GAP_GREY = 64 };
 /* labels: white text on a black header strip above the cells and a black margin left of

@@ -7,6 +7,10 @@
 
 #include <png.h>
 
+#include "core/outfile.h"
+#include "core/tensor.h"
+#include "core/util.h"
+#include "image/resize.h"
 #include "io/png.h"
 
 /* state shared across setjmp: lives in the caller's frame, so it is not clobbered */

@@ -6,7 +6,9 @@
 
 #include <zlib.h>
 
-#include "core/ms.h"
+#include "core/tensor.h"
+#include "core/util.h"
+#include "io/stream.h"
 
 #define CHUNK ((size_t)1 << 24)        /* payloads are read in pieces of at most this */
 #define COPY_CHUNK ((size_t)1 << 20)   /* pass-through copies; smaller overlaps better in pipes */

@@ -1,8 +1,9 @@
-/* Paired comparison: t interval of the mean difference, Wilcoxon signed-rank test. */
+/* Statistics: quantiles, the summary of a column, and the paired comparison (t interval
+ * of the mean difference, Wilcoxon signed-rank test). */
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/ms.h"
+#include "core/util.h"
 #include "metrics/stats.h"
 
 /* regularised incomplete beta I_x(a, b) by its continued fraction (modified Lentz) */
@@ -142,5 +143,72 @@ int ms_paired_compute(const double *a, const double *b, size_t n, ms_paired *r)
 	r->hi = r->diff + half;
 	r->p = ms_wilcoxon_p(d, m);
 	free(d);
+	return 0;
+}
+
+/* ---- quantiles */
+/* quickselect: returns the k-th smallest; afterwards v[0..k] <= v[k] <= v[k+1..] */
+static double select_k(double *v, ptrdiff_t n, ptrdiff_t k)
+{
+	ptrdiff_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+		double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		ptrdiff_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < piv)
+				i++;
+			while (v[j] > piv)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+double ms_quantile(double *v, size_t n, double q)
+{
+	if (!n)
+		return NAN;
+	double pos = q * (double)(n - 1);
+	size_t k = (size_t)pos;
+	if (k >= n - 1)
+		return select_k(v, (ptrdiff_t)n, (ptrdiff_t)n - 1);
+	double lo = select_k(v, (ptrdiff_t)n, (ptrdiff_t)k), frac = pos - (double)k;
+	if (frac == 0)
+		return lo;
+	double hi = v[k + 1];
+	for (size_t i = k + 2; i < n; i++)
+		hi = v[i] < hi ? v[i] : hi;
+	return lo + (hi - lo) * frac;
+}
+
+/* ---- summaries */
+int ms_summary_compute(const double *v, size_t n, ms_summary *s)
+{
+	double *t = ms_malloc((n ? n : 1) * sizeof *t), sum = 0, ss = 0;
+	size_t m = 0;
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			sum += t[m++] = v[i];
+	s->n = m;
+	s->mean = m ? sum / m : NAN;
+	for (size_t i = 0; i < m; i++)
+		ss += (t[i] - s->mean) * (t[i] - s->mean);
+	s->std = m ? sqrt(ss / m) : NAN;
+	s->median = ms_quantile(t, m, 0.5);
+	free(t);
 	return 0;
 }

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/util.h"
+#include "io/stream.h"
 #include "metrics/mask.h"
 #include "models/refine.h"
 

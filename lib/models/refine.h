@@ -8,7 +8,9 @@
 #ifndef MS_REFINE_H
 #define MS_REFINE_H
 
+#include "core/rng.h"
 #include "diffusion/bbdm.h"
+#include "io/stream.h"
 #include "nn/nn.h"
 
 enum { MS_REFINE_DIRECT, MS_REFINE_RESIDUAL };    /* outputs */

@@ -12,9 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/outfile.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "core/util.h"
 #include "image/augment.h"
 #include "image/image.h"
 #include "image/merge.h"
+#include "io/stream.h"
 #include "metrics/mask.h"
 #include "models/segment.h"
 

@@ -4,7 +4,7 @@
 #ifndef MS_SEGMENT_H
 #define MS_SEGMENT_H
 
-#include "core/ms.h"
+#include "core/tensor.h"
 #include "nn/nn.h"
 
 /* how synthetic samples (image metadata of=<real id>) are used */

@@ -1,4 +1,5 @@
 /* Elementwise activations: SiLU, ReLU, sigmoid. */
+#include "core/threads.h"
 #include "nn.h"
 #include "vec.h"
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "nn.h"
 
 void ms_adam_init(ms_adam *a, double lr, double wd, int decoupled)

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/outfile.h"
+#include "core/tensor.h"
+#include "core/util.h"
+#include "io/stream.h"
 #include "nn.h"
 
 static const char *const prefixes[] = { "", "adam.m.", "adam.v.", "ema." };

@@ -7,7 +7,8 @@
 #ifndef MS_NN_H
 #define MS_NN_H
 
-#include "core/ms.h"
+#include "core/tensor.h"
+#include "io/stream.h"
 
 /* ---- parameters: name and shape as in a PyTorch state dict, with gradient and
  * optimiser state, allocated once */

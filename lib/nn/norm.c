@@ -2,6 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/threads.h"
+#include "core/util.h"
 #include "nn.h"
 #include "vec.h"
 

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/util.h"
 #include "nn.h"
 
 ms_param *ms_param_add(ms_params *ps, const char *prefix, const char *suffix, int rank,

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/threads.h"
+#include "core/util.h"
+#include "io/stream.h"
 #include "nn.h"
 #include "vec.h"
 

@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 
+#include "core/threads.h"
+#include "core/util.h"
 #include "nn.h"
 #include "vec.h"
 

@@ -1,6 +1,8 @@
 /* libFuzzer: NIfTI import (lib/io/nifti.c) on arbitrary bytes, .nii or gzipped: the
  * volume, then its first, middle and last slice along each axis. */
 #include "fuzz_file.h"
+
+#include "core/ms.h"
 #include "io/nifti.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)

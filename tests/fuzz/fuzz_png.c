@@ -1,6 +1,8 @@
 /* libFuzzer: PNG import (lib/io/png.c) on arbitrary bytes: the file as it is, then as
  * ms-import reads images (resized, clipped) and masks row by row. */
 #include "fuzz_file.h"
+
+#include "core/ms.h"
 #include "io/png.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)

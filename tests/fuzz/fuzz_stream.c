@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/ms.h"
+#include "io/stream.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -2,6 +2,7 @@
  * frequencies, intensity changes against hand-computed values, determinism. */
 #include <string.h>
 
+#include "core/ms.h"
 #include "image/augment.h"
 #include "test.h"
 

@@ -2,6 +2,7 @@
  * against central differences, schedules, sampler steps. */
 #include <string.h>
 
+#include "core/ms.h"
 #include "diffusion/bbdm.h"
 #include "test.h"
 

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ms.h"
 #include "diffusion/generator.h"
+#include "io/stream.h"
 #include "test.h"
 
 /* ---- reference values: "key v1 v2 ..." lines */
@@ -329,7 +331,7 @@ static void test_text_grad(void)
 	ms_params_free(&ps);
 }
 
-/* the workaround in sample.c: with one cond vector v in every row, d loss / d v is the
+/* the workaround in generator.c: with one cond vector v in every row, d loss / d v is the
  * gradient of time_mlp.2.bias */
 static double unet_loss(ms_unet *u, const float *x, const float *t, const float *cv,
                         const float *r, size_t n)

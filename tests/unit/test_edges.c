@@ -2,6 +2,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/ms.h"
+#include "image/edges.h"
 #include "image/image.h"
 #include "test.h"
 

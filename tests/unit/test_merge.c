@@ -1,6 +1,7 @@
 /* Random merging mask: grid geometry, draw order, frequencies, determinism, mixing. */
 #include <string.h>
 
+#include "core/ms.h"
 #include "image/merge.h"
 #include "test.h"
 

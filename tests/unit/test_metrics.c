@@ -3,8 +3,11 @@
  * (Agreement with scipy/skimage on real data: tests/32-score.bats.) */
 #include <string.h>
 
-#include "metrics/mask.h"
 #include "core/ms.h"
+#include "metrics/mask.h"
+#include "metrics/scratch.h"
+#include "metrics/ssim.h"
+#include "metrics/stats.h"
 #include "test.h"
 
 static ms_rng rng;

@@ -7,6 +7,7 @@
 
 #include <zlib.h>
 
+#include "core/ms.h"
 #include "io/nifti.h"
 #include "test.h"
 

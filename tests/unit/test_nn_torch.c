@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/ms.h"
+#include "io/stream.h"
 #include "nn/nn.h"
 #include "test.h"
 

@@ -4,6 +4,8 @@
 
 #include <zlib.h>
 
+#include "core/ms.h"
+#include "image/resize.h"
 #include "io/png.h"
 #include "test.h"
 

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/ms.h"
+#include "io/stream.h"
 #include "models/refine.h"
 #include "test.h"
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/ms.h"
 #include "models/segment.h"
 #include "test.h"
 

@@ -1,6 +1,5 @@
 /* Paired statistics against scipy 1.10 (values printed by stats.t.ppf, stats.wilcoxon,
  * stats.ttest_rel(b, a).confidence_interval(0.95) on the vectors below). */
-#include "core/ms.h"
 #include "metrics/stats.h"
 #include "test.h"
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/ms.h"
+#include "io/stream.h"
 #include "test.h"
 
 static FILE *mem(const void *buf, size_t n)
