@@ -1,5 +1,6 @@
 /* ms-edges: append an edge map record to every sample that has an image. */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,11 +11,12 @@
 
 static const char usage[] =
 	"[-m soft|canny|mask|diffboost] [-s sigma] [--operator sobel|scharr]\n"
-	"       [--low L] [--high H] [--l2] [--image NAME] [--mask NAME] [-n NAME]";
+	"       [--low L] [--high H] [--l2] [--near R] [--image NAME] [--mask NAME] [-n NAME]";
 
-static ms_edges_opt opt = { MS_EDGES_DIFFBOOST, 1.0, 0, 50, 150, 0 };
+static ms_edges_opt opt = { MS_EDGES_DIFFBOOST, 1.0, 0, 50, 150, 0, 0 };
 static const char *image_name = "image", *mask_name = "mask", *out_name = "edges";
 static ms_edges *ws;
+static char nearv[16];            /* --near as text, metadata of the edge map */
 static float *out;
 static size_t out_cap;
 
@@ -25,7 +27,7 @@ static int have_img, have_msk;
 
 static int uses_mask(void)
 {
-	return opt.method == MS_EDGES_MASK || opt.method == MS_EDGES_DIFFBOOST;
+	return opt.method == MS_EDGES_MASK || opt.method == MS_EDGES_DIFFBOOST || opt.near;
 }
 
 /* decode r, write it through unchanged, keep it as *keep */
@@ -40,10 +42,10 @@ static void take(ms_rec *r, ms_rec *keep, int *have)
 	*have = 1;
 }
 
-/* end of a sample: append its edge map */
+/* end of a sample: append its edge map (with --near, only when it has a mask) */
 static void flush(void)
 {
-	if (have_img) {
+	if (have_img && (have_msk || !opt.near)) {
 		int c, h, w;
 		if (opt.method == MS_EDGES_MASK && !have_msk)
 			die("sample '%s' has no '%s' record for --method mask", cur, mask_name);
@@ -62,6 +64,7 @@ static void flush(void)
 		ms_tensor t = { MS_F32, 3, { 1, h, w }, out };
 		if (ms_rec_set(&e, out_name, &t) < 0 || ms_meta_copy(&e, &img) < 0 ||
 		    ms_meta_set(&e, "edges", ms_edges_method_name(opt.method)) < 0 ||
+		    (opt.near && ms_meta_set(&e, "near", nearv) < 0) ||
 		    ms_rec_write(stdout, &e) < 0)
 			die("%s", ms_errmsg());
 		e.t.data = NULL;    /* out is reused */
@@ -82,11 +85,12 @@ static double number(const char *s, double lo, double hi, const char *what)
 
 static void options(int argc, char **argv)
 {
-	enum { OPERATOR = 256, LOW, HIGH, L2, IMAGE, MASK };
+	enum { OPERATOR = 256, LOW, HIGH, L2, IMAGE, MASK, NEAR };
 	static const struct option opts[] = {
 		{ "method", required_argument, 0, 'm' }, { "sigma", required_argument, 0, 's' },
 		{ "operator", required_argument, 0, OPERATOR }, { "low", required_argument, 0, LOW },
 		{ "high", required_argument, 0, HIGH }, { "l2", no_argument, 0, L2 },
+		{ "near", required_argument, 0, NEAR },
 		{ "image", required_argument, 0, IMAGE }, { "mask", required_argument, 0, MASK },
 		{ "name", required_argument, 0, 'n' }, { "help", no_argument, 0, 'h' }, { 0 }
 	};
@@ -106,6 +110,14 @@ static void options(int argc, char **argv)
 		case LOW: opt.low = number(optarg, 0, 1e6, "--low"); break;
 		case HIGH: opt.high = number(optarg, 0, 1e6, "--high"); break;
 		case L2: opt.l2 = 1; break;
+		case NEAR: {
+			long v;
+			if (ms_parse_int(optarg, 1, 1024, &v) < 0)
+				usage_error(usage, "--near: %s", ms_errmsg());
+			opt.near = (int)v;
+			snprintf(nearv, sizeof nearv, "%ld", v);
+			break;
+		}
 		case IMAGE: image_name = optarg; break;
 		case MASK: mask_name = optarg; break;
 		case 'n': out_name = optarg; break;
@@ -118,6 +130,8 @@ static void options(int argc, char **argv)
 			       "      --low L        canny: low threshold (default 50)\n"
 			       "      --high H       canny: high threshold (default 150), 8-bit gradient units\n"
 			       "      --l2           canny: L2 gradient magnitude (default |dx| + |dy|)\n"
+			       "      --near R       only edges within R pixels of the mask's border; a\n"
+			       "                     sample without a mask gets no edge map\n"
 			       "      --image NAME   input image record (default image)\n"
 			       "      --mask NAME    input mask record (default mask)\n"
 			       "  -n, --name NAME    output record name (default edges)\n", argv0, usage);

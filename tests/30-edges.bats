@@ -110,9 +110,27 @@ PYEOF
 @test "the checks can fail: other thresholds, sigma, or method are caught" {
 	run $PY "$REF/edges_check.py" --expect-fail "$BATS_FILE_TMPDIR/in.ms" \
 		"-m canny --low 10 ! -m canny" "-m soft ! -m soft --sigma 1.1" \
-		"-m diffboost ! -m soft" "-m mask ! -m diffboost"
+		"-m diffboost ! -m soft" "-m mask ! -m diffboost" "--near 3 ! --near 4" \
+		"-m soft --near 2 ! -m soft"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "--near R: edges only within R pixels of the mask border (scipy's dilation of the band)" {
+	run $PY "$REF/edges_check.py" "$BATS_FILE_TMPDIR/in.ms" "--near 3" "-m soft --near 1" \
+		"-m mask --near 2" "-m canny --near 5"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# a sample without a mask gets no edge map; the edge map says near=R
+	run $PY "$REF/edges_check.py" "$BATS_FILE_TMPDIR/nomask.ms" "--near 3"
+	[ "$status" -eq 0 ]
+	[ "$(ms-edges --near 3 <"$BATS_FILE_TMPDIR/nomask.ms" | ms-info | grep -c edges)" -eq 0 ]
+	ms-edges --near 3 <"$BATS_FILE_TMPDIR/in.ms" | ms-info | grep edges | grep -q ' near=3'
+	for v in 0 -1 2.5 x 1025; do
+		run ms-edges --near "$v" </dev/null
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"ms-edges: --near:"* ]]
+	done
 }
 
 @test "other records pass through byte for byte; edges appended to every sample" {

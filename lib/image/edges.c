@@ -348,7 +348,52 @@ static void soft(ms_edges *e, const float *luma, float *out)
 	ms_image_normmax(out, n);
 }
 
+/* b (h x w) dilated by a (2r+1) x (2r+1) square, in place: separable running maxima */
+static void dilate(float *b, int h, int w, int r, float *tmp)
+{
+	for (int y = 0; y < h; y++) {
+		const float *s = b + (size_t)y * w;
+		float *d = tmp + (size_t)y * w;
+		for (int x = 0; x < w; x++) {
+			float m = 0;
+			for (int k = x - r < 0 ? 0 : x - r; k <= x + r && k < w; k++)
+				m = s[k] > m ? s[k] : m;
+			d[x] = m;
+		}
+	}
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			float m = 0;
+			for (int k = y - r < 0 ? 0 : y - r; k <= y + r && k < h; k++)
+				m = tmp[(size_t)k * w + x] > m ? tmp[(size_t)k * w + x] : m;
+			b[(size_t)y * w + x] = m;
+		}
+}
+
+/* the edges farther than near pixels (Chebyshev) from the mask's border set to 0 */
+static int keep_near(ms_edges *e, const ms_tensor *mask, float *out)
+{
+	if (ms_mask_band(mask, e->band) < 0)
+		return -1;
+	dilate(e->band, e->h, e->w, e->o.near, e->smooth);
+	for (size_t i = 0, n = (size_t)e->h * e->w; i < n; i++)
+		if (!(e->band[i] > 0))
+			out[i] = 0;
+	return 0;
+}
+
+static int compute(ms_edges *e, const ms_tensor *image, const ms_tensor *mask, float *out);
+
 int ms_edges_compute(ms_edges *e, const ms_tensor *image, const ms_tensor *mask, float *out)
+{
+	if (e->o.near > 0 && !mask)
+		return ms_error("no mask to keep the edges near (--near)");
+	if (compute(e, image, mask, out) < 0)
+		return -1;
+	return e->o.near > 0 ? keep_near(e, mask, out) : 0;
+}
+
+static int compute(ms_edges *e, const ms_tensor *image, const ms_tensor *mask, float *out)
 {
 	int c, h, w, mc, mh, mw, m = e->o.method;
 	if (ms_image_dims(image, &c, &h, &w) < 0)

@@ -14,6 +14,7 @@ typedef struct {
 	int scharr;          /* soft: Scharr instead of Sobel */
 	double low, high;    /* canny thresholds, gradient units of 8-bit intensities */
 	int l2;              /* canny: L2 magnitude instead of |dx| + |dy| */
+	int near;            /* > 0: only within near pixels of the mask's border (needs a mask) */
 } ms_edges_opt;
 
 typedef struct ms_edges ms_edges;   /* workspace, reused from image to image */
