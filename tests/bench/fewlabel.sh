@@ -8,7 +8,9 @@
 #   SEEDS segmentor seeds 1..SEEDS (3); STEPS segmentor steps (1000); SIZE (64x64).
 # Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
 #   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
-#   REPORT validation interval (STEPS/20), MS_DATA (../shared/data beside the repository).
+#   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
+#   (a segmentor model: the generator statistics add its alignment Dice), MS_DATA
+#   (../shared/data beside the repository).
 # Arms, every segmentor trained with the same steps and seed on all N labelled images,
 # validated every REPORT steps on the fixed validation split SET-val.txt (60 train images
 # outside the N = 100 subset, not in the pool) and scored with the weights of its best
@@ -24,7 +26,10 @@
 #           (--cond edges,mask --cond-optional: pool images have edges, no mask);
 #   extra-L, extra-LU  the same images as plain extra samples (--synthetic extra);
 #   mix-Lz, mix-LUz, extra-Lz, extra-LUz  generators trained with --zero-snr
-#           (zero terminal SNR, v-prediction).
+#           (zero terminal SNR, v-prediction);
+#   mix-LUzn, extra-LUzn (any generator name ending in n)  the edge condition kept only
+#           within NEAR (3) pixels of the mask border (ms-edges --near): the generator
+#           follows the mask there and invents the rest; pool images have no conditions.
 # Each stage's output is kept in OUTDIR and not made again when present, so a stopped
 # run resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
 # every arm against "strong" and of "strong" against "flips"). Run from the repository.
@@ -39,6 +44,7 @@ arms=${ARMS:-flips strong mix-L mix-LU}
 r=${R:-8}
 gsteps=${GEN_STEPS:-4000}
 width=${WIDTH:-16}
+nearr=${NEAR:-3}
 report=${REPORT:-$((steps / 20 > 0 ? steps / 20 : 1))}
 cd "$(dirname "$0")/../.."
 case $set_ in
@@ -82,9 +88,12 @@ stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
 genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, stats
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
 		$3 --width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$1.ck'"
+	local l=labelled.ms
+	case $1 in *n) l=labelled-near.ms ;; esac
 	stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-$1.ms' -n $r --steps 20 --seed 1 \
-		--threads 2 <'$out/labelled.ms'"
-	stage "stats-$1.txt" /usr/bin/python3 tests/bench/syn_stats.py "$out/syn-$1.ms"
+		--threads 2 <'$out/$l'"
+	stage "stats-$1.txt" /usr/bin/python3 tests/bench/syn_stats.py "$out/syn-$1.ms" \
+		${ALIGN_SEG:+"$ALIGN_SEG"}
 	say "generator $1: $(tr '\n' ';' <"$out/stats-$1.txt")"
 }
 # ---- segmentors: two at a time, one thread each
@@ -125,13 +134,20 @@ for a in $arms; do
 	esac
 done
 for g in $gens; do
+	case $g in *n)
+		stage labelled-near.ms sh -c "ms-pick -d edges <'$out/labelled.ms' | ms-edges --near $nearr"
+		stage pool-near.ms sh -c "ms-pick -d edges <'$out/pool.ms' | ms-edges --near $nearr" ;;
+	esac
 	case $g in
 	L|Lz) in=$out/labelled.ms opt= ;;
+	Ln|Lzn) in=$out/labelled-near.ms opt= ;;
 	LU|LUz) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
 		in=$out/labelled-pool.ms opt=--cond-optional ;;
-	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz)" >&2; exit 2 ;;
+	LUn|LUzn) stage labelled-pool-near.ms cat "$out/labelled-near.ms" "$out/pool-near.ms"
+		in=$out/labelled-pool-near.ms opt=--cond-optional ;;
+	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz, and those ending in n)" >&2; exit 2 ;;
 	esac
-	case $g in *z) opt="$opt --zero-snr" ;; esac
+	case $g in *z|*zn) opt="$opt --zero-snr" ;; esac
 	pool genchain "$g" "$in" "$opt"
 done
 for s in $(seq "$seeds"); do

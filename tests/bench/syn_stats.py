@@ -1,6 +1,6 @@
 """Synthetic images against the real ones they were made from (benchmark helper).
 
-    /usr/bin/python3 tests/bench/syn_stats.py SYN.ms
+    /usr/bin/python3 tests/bench/syn_stats.py SYN.ms [SEGMENTOR]
 
 SYN.ms is ms-sample's output: real samples followed by their synthetic ones (image
 metadata of=<id>, copies of the condition records). The ms tools must be on PATH.
@@ -10,14 +10,21 @@ Prints, for the real and the synthetic images:
 - edges: F1 of each image's soft edges (ms-edges -m soft, >= 0.25) against the edge
   condition it was made for (>= 0.25), 1-pixel tolerance (as tests/bench/sample_eval.py);
   for real images, against their own condition (what a perfect generator would reach);
+  a condition made with ms-edges --near R (metadata near=R) is compared only within R
+  pixels of the mask's border, where it says anything;
 - diversity: mean pairwise MS-SSIM (ms-score --diversity) of the synthetic images of one
   real sample, averaged over the first 12 real samples, beside that of all real images
-  (lower = more diverse).
+  (lower = more diverse);
+- alignment, with SEGMENTOR (an ms-segment model trained on real images): mean Dice of
+  its prediction on the synthetic images against the masks they were made for, beside
+  the same on the real images: a generator whose lesions sit where the mask says scores
+  as the real images do.
 """
 import sys
 import tempfile
 
 import numpy as np
+from scipy import ndimage
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tests/ref")
 from msstream import read  # noqa: E402
@@ -46,7 +53,20 @@ print(f"images real {len(real)} synthetic {len(syn)}")
 print(f"mean real {r.mean():.4f} synthetic {y.mean():.4f} diff {y.mean() - r.mean():+.4f}")
 print("p5/p50/p95 real " + "/".join(f"{v:.3f}" for v in np.percentile(r, [5, 50, 95])) +
       " synthetic " + "/".join(f"{v:.3f}" for v in np.percentile(y, [5, 50, 95])))
-ef = {i: f1(s[i]["edges"][1][0] >= TH, s[i]["cond"][1][0] >= TH) for i in s}
+
+
+def near(i):
+    """where the condition of sample i speaks: everywhere, or near=R of the mask border"""
+    r = int(s[i]["cond"][0].get("near", 0))
+    if not r:
+        return True
+    m = s[i]["mask"][1][0] > 0
+    k = np.ones((3, 3), bool)
+    b = ndimage.binary_dilation(m, k) ^ ndimage.binary_erosion(m, k, border_value=1)
+    return ndimage.binary_dilation(b, np.ones((2 * r + 1, 2 * r + 1), bool))
+
+
+ef = {i: f1((s[i]["edges"][1][0] >= TH) & near(i), s[i]["cond"][1][0] >= TH) for i in s}
 print(f"edge F1 real {np.mean([ef[i] for i in real]):.3f} "
       f"synthetic {np.mean([ef[i] for i in syn]):.3f}")
 with tempfile.TemporaryDirectory() as d:
@@ -59,3 +79,12 @@ with tempfile.TemporaryDirectory() as d:
         f.write("".join(f"{i}\n" for i in real))
     print(f"diversity MS-SSIM real {diversity(sh(f'ms-pick -i {d}/ids < {path}')):.3f} "
           f"synthetic per real sample {np.mean(div):.3f}")
+if len(sys.argv) > 2:
+    dice = {}
+    for line in sh(f"ms-segment -m {sys.argv[2]} --threads 1 < {path} | ms-score --pred pred"
+                   ).decode().splitlines()[1:]:
+        f = line.split("\t")
+        if f[0] in s:
+            dice[f[0]] = float(f[1])
+    print(f"alignment Dice real {np.mean([dice[i] for i in real]):.3f} "
+          f"synthetic {np.mean([dice[i] for i in syn]):.3f}")
