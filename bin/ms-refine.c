@@ -514,11 +514,11 @@ static void train(void)
 	read_set(&d, &v);
 	memset(&a, 0, sizeof a);
 	if (resume) {
-		char v[32];
+		char sv[32];
 		if (!(r = ms_refiner_load(out, &a, &m)))
 			die("%s", ms_errmsg());
-		if (ms_meta_get(&m, "step", v, sizeof v) && ms_parse_int(v, 0, 100000000, &step) < 0)
-			die("%s: checkpoint has an invalid step=%s", out, v);
+		if (ms_meta_get(&m, "step", sv, sizeof sv) && ms_parse_int(sv, 0, 100000000, &step) < 0)
+			die("%s: checkpoint has an invalid step=%s", out, sv);
 		resume_opts(&m);
 	} else if (!(r = ms_refiner_new(d.C, (int)width, (int)T, sched, flip, output,
 	                                (uint64_t)seed))) {
@@ -535,9 +535,9 @@ static void train(void)
 		memset(&sa, 0, sizeof sa);
 		if (!(seg = ms_unet_load(segpath, &sa, &segm)))
 			die("%s", ms_errmsg());
-		char v[32];
-		if (ms_meta_get(&segm, "step", v, sizeof v))
-			ms_parse_int(v, 0, 1L << 40, &seg0);
+		char sv[32];
+		if (ms_meta_get(&segm, "step", sv, sizeof sv))
+			ms_parse_int(sv, 0, 1L << 40, &seg0);
 		const ms_unet_cfg *c = ms_unet_cfg_of(seg);
 		if (c->in_ch != d.C || c->out_ch != 1 || c->temb)
 			die("%s: segmentor must take %d channels and give 1", segpath, d.C);
