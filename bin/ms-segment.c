@@ -182,12 +182,15 @@ static ms_seg_data data;
 static long nskip;
 static int held;                  /* samples read now are validation samples (--val) */
 
+/* the file being read, for messages: "" (standard input) or "--val FILE: " */
+static char where[4096];
+
 static void keep(FILE *f, ms_rec *r, ms_rec *k, int *have)
 {
 	if (*have)
-		die("sample '%s' has more than one '%s' record", cur, r->name);
+		die("%ssample '%s' has more than one '%s' record", where, cur, r->name);
 	if (ms_rec_read_data(f, r) < 0 || ms_rec_check_finite(r) < 0)
-		die("%s", ms_errmsg());
+		die("%s%s", where, ms_errmsg());
 	*k = *r;
 	ms_rec_init(r);
 	*have = 1;
@@ -228,10 +231,10 @@ static void read_samples(FILE *f)
 		else if (!strcmp(r.name, "mask"))
 			keep(f, &r, &msk, &have_msk);
 		else if (ms_rec_skip(f, &r) < 0)
-			die("%s", ms_errmsg());
+			die("%s%s", where, ms_errmsg());
 	}
 	if (ret < 0)
-		die("%s", ms_errmsg());
+		die("%s%s", where, ms_errmsg());
 	if (started)
 		end_train_sample();
 	ms_rec_free(&r);
@@ -252,6 +255,7 @@ static int train(void)
 			die("cannot open %s:", valpath);
 		held = 1;
 		nskip = 0;
+		snprintf(where, sizeof where, "%s: ", valpath);
 		read_samples(f);
 		fclose(f);
 		if (nskip)

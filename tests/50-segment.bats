@@ -260,6 +260,10 @@ for n, m, a in read(sys.stdin.buffer):
 	run ms-segment train -o "$T/m.ms" --val "$T/empty.ms" --steps 1 $TR <"$T/tr.ms"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$T/empty.ms: no samples with image and mask"* ]]
+	head -c 100 "$T/va.ms" >"$T/cut.ms"
+	run ms-segment train -o "$T/m.ms" --val "$T/cut.ms" --steps 1 $TR <"$T/tr.ms"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"ms-segment: $T/cut.ms: "*"truncated"* ]]
 	run ms-segment train -o "$T/m.ms" --val "$T/in.ms" --steps 1 $TR <"$T/tr.ms"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"occurs twice"* ]]
