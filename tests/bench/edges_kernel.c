@@ -11,7 +11,7 @@ int main(int argc, char **argv)
 	ms_setprog("edges_kernel");
 	if (argc != 4)
 		die("usage: edges_kernel soft|canny|mask|diffboost SIGMA REPEATS < stream");
-	ms_edges_opt o = { ms_edges_method_parse(argv[1]), atof(argv[2]), 0, 50, 150, 0 };
+	ms_edges_opt o = { ms_edges_method_parse(argv[1]), atof(argv[2]), 0, 50, 150, 0, 0 };
 	int reps = atoi(argv[3]), n = 0, ret;
 	ms_rec *img = NULL, r;
 	ms_rec_init(&r);

@@ -121,7 +121,7 @@ static void test_band(void)
 
 static ms_edges *canny_new(double lo, double hi, int l2)
 {
-	ms_edges_opt o = { MS_EDGES_CANNY, 0, 0, lo, hi, l2 };
+	ms_edges_opt o = { MS_EDGES_CANNY, 0, 0, lo, hi, l2, 0 };
 	return ms_edges_new(&o);
 }
 
@@ -171,7 +171,7 @@ static void test_compute(void)
 	uint8_t m[16] = { 0 }, m5[20] = { 0 };
 	m[5] = 1;
 	ms_tensor mask = { MS_U8, 3, { 1, 4, 4 }, m }, mask5 = { MS_U8, 3, { 1, 4, 5 }, m5 };
-	ms_edges_opt o = { MS_EDGES_DIFFBOOST, 1, 0, 50, 150, 0 };
+	ms_edges_opt o = { MS_EDGES_DIFFBOOST, 1, 0, 50, 150, 0, 0 };
 	ms_edges *e = ms_edges_new(&o);
 	CHECK(ms_edges_compute(e, &img, &mask, out) == 0);
 	float mx = 0;
