@@ -4,11 +4,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "image.h"
+#include "core/ms.h"
+#include "image/edges.h"
+#include "io/stream.h"
 
 int main(int argc, char **argv)
 {
-	ms_setprog("edges_kernel");
+	ms_setprog(argv);
 	if (argc != 4)
 		die("usage: edges_kernel soft|canny|mask|diffboost SIGMA REPEATS < stream");
 	ms_edges_opt o = { ms_edges_method_parse(argv[1]), atof(argv[2]), 0, 50, 150, 0, 0 };

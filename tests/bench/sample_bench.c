@@ -10,7 +10,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "sample.h"
+#include "core/ms.h"
+#include "diffusion/generator.h"
+#include "io/stream.h"
 
 static double now(void)
 {

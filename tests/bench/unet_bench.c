@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "core/ms.h"
 #include "nn/nn.h"
 
 static double clk(clockid_t id)
