@@ -356,6 +356,19 @@ static int save(ms_unet *u, const char *path, const ms_seg_opt *o, const ms_seg_
 	return ret;
 }
 
+/* --best: the weights of a validation Dice above every earlier one of the run go there */
+static int keep_best(ms_unet *u, const ms_seg_opt *o, const ms_seg_data *d, long step,
+                     double vdice, double *vbest, long *sbest)
+{
+	if (!o->best || !(vdice > *vbest))
+		return 0;
+	if (save(u, o->best, o, d, NULL, step, vdice) < 0)
+		return -1;
+	*vbest = vdice;
+	*sbest = step;
+	return 0;
+}
+
 /* ---- training */
 typedef struct {
 	ms_unet *u;
@@ -628,11 +641,10 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		long total = o->time > 0 ? (long)(s / f + 0.5) : o->steps;
 		double left = o->time > 0 ? o->time - o->time_used : (o->steps - s) * t.B / ips;
 		int rep = s % report == 0 || f >= 1;
-		if (rep && (vdice = validate(&t, d)) > vbest && o->best) {
-			if (save(u, o->best, o, d, NULL, s, vdice) < 0)
+		if (rep) {
+			vdice = validate(&t, d);
+			if (keep_best(u, o, d, s, vdice, &vbest, &sbest) < 0)
 				goto out;
-			vbest = vdice;
-			sbest = s;
 		}
 		if (rep || (tty && tn - tshow > 0.25)) {
 			progress(tty, s, total < s ? s : total, lsum / nl, vdice, ips, left, rep);
@@ -646,11 +658,10 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		    save(u, o->out, o, d, &a, s, vdice) < 0)
 			goto out;
 	}
-	if (s == s0 && (vdice = validate(&t, d)) > vbest && o->best) {
-		if (save(u, o->best, o, d, NULL, s, vdice) < 0)
+	if (s == s0) {
+		vdice = validate(&t, d);
+		if (keep_best(u, o, d, s, vdice, &vbest, &sbest) < 0)
 			goto out;
-		vbest = vdice;
-		sbest = s;
 	}
 	if (save(u, o->out, o, d, &a, s, vdice) < 0)
 		goto out;
