@@ -9,8 +9,9 @@
 # Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
 #   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
 #   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
-#   (a segmentor model: the generator statistics add its alignment Dice), MS_DATA
-#   (../shared/data beside the repository).
+#   (a segmentor model: the generator statistics add its alignment Dice), FILTER_SEG
+#   (generators ending in f), JOBS trainings at a time (2), MS_DATA (../shared/data
+#   beside the repository).
 # Arms, every segmentor trained with the same steps and seed on all N labelled images,
 # validated every REPORT steps on the fixed validation split SET-val.txt (60 train images
 # outside the N = 100 subset, not in the pool) and scored with the weights of its best
@@ -30,6 +31,13 @@
 #   mix-LUzn, extra-LUzn (any generator name ending in n)  the edge condition kept only
 #           within NEAR (3) pixels of the mask border (ms-edges --near): the generator
 #           follows the mask there and invents the rest; pool images have no conditions.
+#   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
+#           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
+#           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
+#           synthetic image, and an image is kept when the Dice of its prediction against
+#           the mask it was made for reaches that segmentor's median Dice on the
+#           validation images (a synthetic lesion at least as recognisable as a typical
+#           real one; the threshold comes from validation, never from the test split).
 # Each stage's output is kept in OUTDIR and not made again when present, so a stopped
 # run resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
 # every arm against "strong" and of "strong" against "flips"). Run from the repository.
@@ -129,7 +137,8 @@ gens=
 for a in $arms; do
 	case $a in
 	flips|strong|strong2x) ;;
-	mix-*|extra-*) g=${a#*-}; case " $gens " in *" $g "*) ;; *) gens="$gens $g" ;; esac ;;
+	mix-*|extra-*) g=${a#*-}; g=${g%f}
+		case " $gens " in *" $g "*) ;; *) gens="$gens $g" ;; esac ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
 done
@@ -156,6 +165,27 @@ for s in $(seq "$seeds"); do
 	done
 done
 drain
+# ---- the segmentor's feedback: synthetic images its real-only predictions agree with
+fseg=${FILTER_SEG:-$out/seg-strong-1.best}
+filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.ms
+	local b=${1%f}
+	[ -s "$fseg" ] || { echo "$0: arm $1: no filter segmentor $fseg (FILTER_SEG)" >&2; exit 2; }
+	stage align-val.tsv sh -c "ms-segment -m '$fseg' --threads 2 <'$out/val.ms' |
+		ms-score --pred pred"
+	stage "align-$b.tsv" sh -c "ms-segment -m '$fseg' --threads 2 <'$out/syn-$b.ms' |
+		ms-score --pred pred"
+	local t
+	t=$(awk -F'\t' '$1 == "median" { print $2 }' "$out/align-val.tsv")
+	stage "keep-$1.txt" awk -F'\t' -v t="$t" 'NR == FNR { real[$1]; next }
+		FNR > 1 && $1 !~ /^(mean|std|median|n)$/ && ($1 in real || $2 >= t) { print $1 }' \
+		"$splits/$set_-n$n.txt" "$out/align-$b.tsv"
+	stage "syn-$1.ms" sh -c "ms-pick -i '$out/keep-$1.txt' <'$out/syn-$b.ms'"
+	say "filter $1: threshold $t (median validation Dice of $fseg); synthetic kept" \
+		"$(($(wc -l <"$out/keep-$1.txt") - n)) of $((r * n))"
+}
+for a in $arms; do
+	case $a in mix-*f|extra-*f) g=${a#*-}; filt "$g" ;; esac
+done
 for s in $(seq "$seeds"); do
 	for a in $arms; do
 		case $a in flips|strong*) ;; *) pool seg "$a" "$s" ;; esac
