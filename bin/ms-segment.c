@@ -1,6 +1,5 @@
 /* ms-segment: train the U-Net segmentor on samples with image and mask, or append its
  * probability map and mask to every sample with an image. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,154 +18,86 @@ static const char usage[] =
 	"       [--augment strong|flips|none] [--save-every N] [--report N]\n"
 	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
 
+enum { TRAIN = 1, PREDICT = 2 };
 static ms_seg_opt opt;
 static const char *model, *valpath;
 static double threshold = 0.5;
-static int pbatch = 4;
-
-/* the current sample */
-static char cur[MS_META_MAX + 1], id[MS_META_MAX + 1];
-static ms_rec img, msk;
-static int have_img, have_msk;
-
-static double number(const char *s, double lo, double hi, const char *what)
-{
-	double v;
-	if (ms_parse_double(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
-
-static long integer(const char *s, long lo, long hi, const char *what)
-{
-	long v;
-	if (ms_parse_int(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
-
-static void help(void)
-{
-	printf("usage: %s %s\n"
-	       "Train the U-Net segmentor on samples with image and mask (train), or append\n"
-	       "prob (f32) and pred (u8) to every sample with an image (-m).\n"
-	       "  -o MODEL             checkpoint to write (train)\n"
-	       "  --steps N            training steps (default 1000)\n"
-	       "  --epochs E           steps = E * training samples / batch\n"
-	       "  --time S             wall-clock budget in seconds (not deterministic)\n"
-	       "  --batch B            batch size (default 8; predict: 4)\n"
-	       "  --lr X, --wd X       Adam learning rate (1e-3), AdamW weight decay (0 = Adam)\n"
-	       "  --schedule S         constant, cosine (default) or poly\n"
-	       "  --warmup N           linear learning-rate warmup over N steps (default 0)\n"
-	       "  --seed S, --threads T, --width W (base width, default 32)\n"
-	       "  --val-fraction F     real samples held out by hash of id (default 0.1;\n"
-	       "                       0 with --val)\n"
-	       "  --val FILE           validation samples (image and mask) from FILE\n"
-	       "  --best FILE          write the weights of the best validation Dice there\n"
-	       "  --resume             continue training MODEL\n"
-	       "  --merge-patch P      merging mask block size (default ceil(min(H,W)/6))\n"
-	       "  --merge-alpha A      probability of a real block (default 0.6)\n"
-	       "  --synthetic M        mix (default with synthetic samples), extra or ignore\n"
-	       "  --synthetic-prob P   extra: probability of drawing a synthetic sample (0.5)\n"
-	       "  --augment A          strong (default: flips, scale, rotation, shift, brightness,\n"
-	       "                       contrast, gamma, noise, blur), flips or none\n"
-	       "  --save-every N       checkpoint every N steps (default 500, 0 = at the end)\n"
-	       "  --report N           progress and validation every N steps (default steps/20)\n"
-	       "  -m MODEL             predict with MODEL\n"
-	       "  --threshold T        pred = prob > T (default 0.5)\n", argv0, usage);
-	exit(0);
-}
+static long batch = 4, threads, seed = 1, width = 32, patch;
+static int synth;
+static const char *const schedules[] = { "constant", "cosine", "poly", NULL },
+                         *const synths[] = { "mix", "extra", "ignore", NULL },
+                         *const augments[] = { "none", "flips", "strong", NULL };
+static ms_opt opts[] = {
+	MS_OPT_INT("batch", 0, &batch, 1, 4096, "B", "batch size (8; prediction: 4)"),
+	MS_OPT_INT("threads", 0, &threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
+	MS_OPT_GROUP("train", "train", TRAIN),
+	MS_OPT_STR(NULL, 'o', &opt.out, "MODEL", "checkpoint to write"),
+	MS_OPT_INT("steps", 0, &opt.steps, 1, 0x1p40, "N", "training steps (1000)"),
+	MS_OPT_NUM("epochs", 0, &opt.epochs, 1e-9, 1e9, "E", "steps = E * training samples / batch"),
+	MS_OPT_NUM("time", 0, &opt.time, 1, 1e9, "S", "wall-clock budget in seconds (not deterministic)"),
+	MS_OPT_NUM("lr", 0, &opt.lr, 0, 10, "X", "Adam learning rate (1e-3)"),
+	MS_OPT_NUM("wd", 0, &opt.wd, 0, 10, "X", "AdamW weight decay (0 = Adam)"),
+	MS_OPT_CHOICE("schedule", 0, &opt.schedule, schedules, "learning rate schedule (cosine)"),
+	MS_OPT_INT("warmup", 0, &opt.warmup, 0, 0x1p40, "N", "linear learning-rate warmup over N steps (0)"),
+	MS_OPT_INT("seed", 0, &seed, 0, 0x1p62, "S", "initialisation, batches and augmentation (1)"),
+	MS_OPT_INT("width", 0, &width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
+	MS_OPT_NUM("val-fraction", 0, &opt.val_fraction, 0, 0.9, "F",
+	           "real samples held out by hash of id (0.1; 0 with --val)"),
+	MS_OPT_STR("val", 0, &valpath, "FILE", "validation samples (image and mask) from FILE"),
+	MS_OPT_STR("best", 0, &opt.best, "FILE", "write the weights of the best validation Dice there"),
+	MS_OPT_FLAG("resume", 0, &opt.resume, "continue training MODEL"),
+	MS_OPT_INT("merge-patch", 0, &patch, 1, 65535, "P", "merging mask block size (ceil(min(H,W)/6))"),
+	MS_OPT_NUM("merge-alpha", 0, &opt.merge_alpha, 0, 1, "A", "probability of a real block (0.6)"),
+	MS_OPT_CHOICE("synthetic", 0, &synth, synths,
+	              "use of synthetic samples (mix)"),
+	MS_OPT_NUM("synthetic-prob", 0, &opt.synth_prob, 0, 1, "P",
+	           "extra: probability of drawing a synthetic sample (0.5)"),
+	MS_OPT_CHOICE("augment", 0, &opt.augment, augments,
+	              "strong (default: flips, scale, rotation, shift,\nbrightness, contrast, gamma, "
+	              "noise, blur), flips or none"),
+	MS_OPT_INT("save-every", 0, &opt.save_every, 0, 0x1p40, "N",
+	           "checkpoint every N steps (500, 0 = at the end)"),
+	MS_OPT_INT("report", 0, &opt.report, 1, 0x1p40, "N", "progress and validation every N steps (steps/20)"),
+	MS_OPT_GROUP("prediction", "prediction", PREDICT),
+	MS_OPT_STR(NULL, 'm', &model, "MODEL", "predict with MODEL"),
+	MS_OPT_NUM("threshold", 0, &threshold, 0, 1, "T", "pred = prob > T (0.5)"),
+	MS_OPT_END
+};
 
 static void options(int argc, char **argv, int train)
 {
-	enum { STEPS = 256, EPOCHS, BATCH, LR, WD, SCHED, SEED, THREADS, WIDTH, VAL, RESUME,
-	       PATCH, ALPHA, SYNTH, SPROB, SAVE, REPORT, THRESH, WARMUP, TIME, AUG, VALF, BEST };
-	static const struct option opts[] = {
-		{ "steps", required_argument, 0, STEPS }, { "epochs", required_argument, 0, EPOCHS },
-		{ "batch", required_argument, 0, BATCH }, { "lr", required_argument, 0, LR },
-		{ "wd", required_argument, 0, WD }, { "schedule", required_argument, 0, SCHED },
-		{ "seed", required_argument, 0, SEED }, { "threads", required_argument, 0, THREADS },
-		{ "width", required_argument, 0, WIDTH }, { "val-fraction", required_argument, 0, VAL },
-		{ "resume", no_argument, 0, RESUME }, { "merge-patch", required_argument, 0, PATCH },
-		{ "merge-alpha", required_argument, 0, ALPHA },
-		{ "synthetic", required_argument, 0, SYNTH },
-		{ "synthetic-prob", required_argument, 0, SPROB },
-		{ "augment", required_argument, 0, AUG },
-		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
-		{ "threshold", required_argument, 0, THRESH },
-		{ "warmup", required_argument, 0, WARMUP }, { "time", required_argument, 0, TIME },
-		{ "val", required_argument, 0, VALF }, { "best", required_argument, 0, BEST },
-		{ "help", no_argument, 0, 'h' }, { 0 }
-	};
-	int c;
-	unsigned tonly = 0;   /* options only for training */
-	while ((c = getopt_long(argc, argv, "o:m:", opts, NULL)) != -1) {
-		unsigned k = ~0u;
-		switch (c) {
-		case 'o': opt.out = optarg; tonly = 1; break;
-		case 'm': model = optarg; break;
-		case STEPS: opt.steps = integer(optarg, 1, 1L << 40, "--steps"); k = MS_SEG_K_STEPS; break;
-		case EPOCHS: opt.epochs = number(optarg, 1e-9, 1e9, "--epochs"); k = MS_SEG_K_EPOCHS; break;
-		case BATCH: pbatch = opt.batch = integer(optarg, 1, 4096, "--batch"); k = MS_SEG_K_BATCH; break;
-		case LR: opt.lr = number(optarg, 0, 10, "--lr"); k = MS_SEG_K_LR; break;
-		case WD: opt.wd = number(optarg, 0, 10, "--wd"); k = MS_SEG_K_WD; break;
-		case SCHED:
-			if ((opt.schedule = ms_lr_parse(optarg)) < 0)
-				usage_error(usage, "unknown schedule '%s'", optarg);
-			k = MS_SEG_K_SCHEDULE;
-			break;
-		case SEED: opt.seed = integer(optarg, 0, 1L << 62, "--seed"); k = MS_SEG_K_SEED; break;
-		case THREADS: opt.threads = integer(optarg, 1, 1024, "--threads"); break;
-		case WIDTH:
-			opt.width = integer(optarg, 8, 1024, "--width");
-			if (opt.width % 8)
-				usage_error(usage, "--width: %d is not a multiple of 8 (GroupNorm groups)",
-				            opt.width);
-			k = MS_SEG_K_WIDTH;
-			break;
-		case VAL: opt.val_fraction = number(optarg, 0, 0.9, "--val-fraction"); k = MS_SEG_K_VAL; break;
-		case VALF: valpath = optarg; tonly = 1; break;
-		case BEST: opt.best = optarg; tonly = 1; break;
-		case RESUME: opt.resume = 1; tonly = 1; break;
-		case PATCH:
-			opt.merge_patch = integer(optarg, 1, 65535, "--merge-patch");
-			k = MS_SEG_K_PATCH;
-			break;
-		case ALPHA: opt.merge_alpha = number(optarg, 0, 1, "--merge-alpha"); k = MS_SEG_K_ALPHA; break;
-		case SYNTH:
-			if ((opt.synth = ms_seg_synth_parse(optarg)) < 0)
-				usage_error(usage, "unknown --synthetic mode '%s'", optarg);
-			k = MS_SEG_K_SYNTH;
-			break;
-		case AUG:
-			if ((opt.augment = ms_aug_parse(optarg)) < 0)
-				usage_error(usage, "unknown --augment level '%s'", optarg);
-			k = MS_SEG_K_AUGMENT;
-			break;
-		case SPROB: opt.synth_prob = number(optarg, 0, 1, "--synthetic-prob"); k = MS_SEG_K_SPROB; break;
-		case SAVE: opt.save_every = integer(optarg, 0, 1L << 40, "--save-every"); tonly = 1; break;
-		case REPORT: opt.report = integer(optarg, 1, 1L << 40, "--report"); tonly = 1; break;
-		case WARMUP: opt.warmup = integer(optarg, 0, 1L << 40, "--warmup"); k = MS_SEG_K_WARMUP; break;
-		case TIME: opt.time = number(optarg, 1, 1e9, "--time"); k = MS_SEG_K_TIME; break;
-		case THRESH: threshold = number(optarg, 0, 1, "--threshold"); break;
-		case 'h': help(); break;
-		default: usage_die(usage);
-		}
-		if (k != ~0u) {
-			opt.given |= 1u << k;
-			tonly |= c != BATCH;
-		}
-	}
-	if (optind != argc)
-		usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	static const char about[] =
+		"Train the U-Net segmentor on samples with image and mask (train), or append\n"
+		"prob (f32) and pred (u8) to every sample with an image (-m).";
+	/* the options kept in the checkpoint: a resumed run takes those not given */
+	static const struct { const char *name; int k; } keys[] = {
+		{ "steps", MS_SEG_K_STEPS }, { "epochs", MS_SEG_K_EPOCHS }, { "batch", MS_SEG_K_BATCH },
+		{ "lr", MS_SEG_K_LR }, { "wd", MS_SEG_K_WD }, { "schedule", MS_SEG_K_SCHEDULE },
+		{ "seed", MS_SEG_K_SEED }, { "width", MS_SEG_K_WIDTH }, { "val-fraction", MS_SEG_K_VAL },
+		{ "merge-patch", MS_SEG_K_PATCH }, { "merge-alpha", MS_SEG_K_ALPHA },
+		{ "synthetic", MS_SEG_K_SYNTH }, { "synthetic-prob", MS_SEG_K_SPROB },
+		{ "augment", MS_SEG_K_AUGMENT }, { "warmup", MS_SEG_K_WARMUP }, { "time", MS_SEG_K_TIME } };
+	int i = ms_opt_parse(opts, usage, about, train ? TRAIN : PREDICT, argc, argv);
+	if (width % 8)
+		usage_error(usage, "--width: %ld is not a multiple of 8 (GroupNorm groups)", width);
+	if (i != argc)
+		usage_error(usage, "unexpected argument '%s'", argv[i]);
 	if (train && !opt.out)
 		usage_error(usage, "train needs -o MODEL");
-	if (train && model)
-		usage_error(usage, "-m is for prediction, not train");
 	if (!train && !model)
 		usage_error(usage, "give train or -m MODEL");
-	if (!train && tonly)
-		usage_error(usage, "training options without train");
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+		if (ms_opt_given(opts, keys[k].name))
+			opt.given |= 1u << keys[k].k;
+	if (ms_opt_given(opts, "batch"))
+		opt.batch = (int)batch;
+	opt.threads = (int)threads;
+	opt.seed = (uint64_t)seed;
+	opt.width = (int)width;
+	if (patch)
+		opt.merge_patch = (int)patch;
+	if (ms_opt_given(opts, "synthetic"))
+		opt.synth = MS_SYN_MIX + synth;
 	if (opt.steps && opt.epochs)
 		usage_error(usage, "--steps and --epochs exclude each other");
 	if (valpath && !(opt.given >> MS_SEG_K_VAL & 1)) {
@@ -176,6 +107,11 @@ static void options(int argc, char **argv, int train)
 	if (opt.best && opt.val_fraction <= 0 && !valpath && !opt.resume)
 		usage_error(usage, "--best needs validation samples (--val or --val-fraction)");
 }
+
+/* the current sample */
+static char cur[MS_META_MAX + 1], id[MS_META_MAX + 1];
+static ms_rec img, msk;
+static int have_img, have_msk;
 
 /* ---- train: read the data set */
 static ms_seg_data data;
@@ -375,7 +311,7 @@ static void end_pred_sample(void)
 	}
 	q[nq++] = p;
 	nimg += p.x != NULL;
-	if (nimg == pbatch || !nimg || nq == qcap)
+	if (nimg == batch || !nimg || nq == qcap)
 		flush_queue();
 }
 
@@ -387,7 +323,7 @@ static int predict(void)
 	if (ms_seg_pred_open(&pred, model) < 0)
 		die("%s", ms_errmsg());
 	inch = ms_unet_cfg_of(pred.u)->in_ch;
-	qcap = pbatch + 64;
+	qcap = (int)batch + 64;
 	q = ecalloc(qcap, sizeof *q);
 	ms_rec_init(&r);
 	ms_rec_init(&img);

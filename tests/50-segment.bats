@@ -57,7 +57,9 @@ synth_stream() {
 	run -2 ms-segment train -o m --width 12
 	[[ "$output" == *"--width: 12 is not a multiple of 8"* ]]
 	run -2 ms-segment -m m --steps 3
-	[[ "$output" == *"training options without train"* ]]
+	[[ "$output" == *"--steps is for train"* ]]
+	run -2 ms-segment train -o m -m m
+	[[ "$output" == *"-m is for prediction"* ]]
 }
 
 @test "train a few steps, then predict: prob and pred appended to every sample" {
@@ -150,7 +152,7 @@ synth_stream() {
 	ms-segment train -o "$T/q.ms" --resume --steps 6 --threads 1 <"$T/in.ms" 2>/dev/null
 	cmp "$T/r.ms" "$T/q.ms"
 	run -2 ms-segment train -o "$T/x.ms" --augment heavy $TR <"$T/in.ms"
-	[[ "$output" == *"unknown --augment level 'heavy'"* ]]
+	[[ "$output" == *"--augment: unknown value 'heavy' (none, flips, strong)"* ]]
 }
 
 @test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
