@@ -1,6 +1,5 @@
 /* ms-sample: train an edge- and text-guided diffusion model on a stream (train), or
  * follow every sample that has the condition records with N synthetic samples. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,122 +19,58 @@ static const char usage[] =
 	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
 	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]";
 
-enum { O_STEPS, O_BATCH, O_LR, O_SEED, O_SIZE, O_WIDTH, O_ATTN, O_COND, O_OPT, O_SCHED,
-       O_ZSNR, O_PUNC, O_EMA, O_NOPT };
+enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
-	int train, resume, threads, w, h, width, attn, optional, sched, zero_snr;
+	int train, resume, attn, optional, sched, zero_snr, size[2];
 	const char *model, *prompt, *cond;
-	long steps, batch, seed, n, save_every;
+	long steps, batch, seed, n, save_every, threads, width;
 	double lr, p_uncond, ema, eta, guidance;
-	int given[O_NOPT];
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
-
-static long integer(const char *s, long lo, long hi, const char *what)
-{
-	long v;
-	if (ms_parse_int(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
-
-static double number(const char *s, double lo, double hi, const char *what)
-{
-	double v;
-	if (ms_parse_double(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
+static const char *const scheds[] = { "linear", "cosine", NULL };
+static ms_opt opts[] = {
+	MS_OPT_STR("output", 'o', &o.model, "MODEL", "checkpoint to write (train) or read"),
+	MS_OPT_STR("model", 'm', &o.model, "MODEL", "the same as -o"),
+	MS_OPT_INT("steps", 0, &o.steps, 1, 100000000, "N",
+	           "training steps (1000); DDIM steps, at most 1000 (20)"),
+	MS_OPT_INT("batch", 0, &o.batch, 1, 4096, "B", "images per step (8); per forward when sampling (8)"),
+	MS_OPT_INT("seed", 0, &o.seed, 0, 0x7fffffff, "S", "initialisation, batches and noise (0)"),
+	MS_OPT_INT("threads", 0, &o.threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
+	MS_OPT_STR("prompt", 0, &o.prompt, "TEXT", "replaces the samples' prompt= metadata"),
+	MS_OPT_GROUP("train", "train", TRAIN),
+	MS_OPT_NUM("lr", 0, &o.lr, 0, 1, "X", "Adam learning rate (0.0002)"),
+	MS_OPT_SIZE("size", 0, o.size, "resize images and conditions first"),
+	MS_OPT_INT("width", 0, &o.width, 8, 1024, "W", "U-Net base width (32)"),
+	MS_OPT_FLAG("attention", 0, &o.attn, "attention in the middle of the U-Net"),
+	MS_OPT_STR("cond", 0, &o.cond, "NAME,...", "condition records (edges)"),
+	MS_OPT_FLAG("cond-optional", 0, &o.optional,
+	            "missing conditions are zeros, plus a validity channel"),
+	MS_OPT_CHOICE("schedule", 0, &o.sched, scheds, "noise schedule, T = 1000 (linear)"),
+	MS_OPT_FLAG("zero-snr", 0, &o.zero_snr, "schedule rescaled to zero terminal SNR, network\n"
+	            "predicts v (Lin et al. 2024); sampling follows the model"),
+	MS_OPT_NUM("p-uncond", 0, &o.p_uncond, 0, 1, "P", "probability of the empty prompt (0.1)"),
+	MS_OPT_NUM("ema", 0, &o.ema, 0, 1, "D", "EMA decay of the sampling weights (0.999)"),
+	MS_OPT_INT("save-every", 0, &o.save_every, 0, 100000000, "N",
+	           "checkpoint every N steps (0 = at the end, default)"),
+	MS_OPT_FLAG("resume", 0, &o.resume, "continue MODEL"),
+	MS_OPT_GROUP("sampling", "sampling", SAMPLE),
+	MS_OPT_INT(NULL, 'n', &o.n, 1, 100000, "N", "synthetic samples per sample (4)"),
+	MS_OPT_NUM("eta", 0, &o.eta, 0, 10, "E", "DDIM eta (0)"),
+	MS_OPT_NUM("guidance", 0, &o.guidance, -100, 100, "W", "classifier-free guidance scale (9)"),
+	MS_OPT_END
+};
 
 static void options(int argc, char **argv)
 {
-	enum { LR = 256, SEED, THREADS, SIZE, WIDTH, ATTN, COND, COPT, SCHED, ZSNR, PROMPT, PUNC,
-	       EMA, RESUME, SAVE, ETA, GUIDE, BATCH, STEPS };
-	static const struct option opts[] = {
-		{ "steps", required_argument, 0, STEPS }, { "batch", required_argument, 0, BATCH },
-		{ "lr", required_argument, 0, LR }, { "seed", required_argument, 0, SEED },
-		{ "threads", required_argument, 0, THREADS }, { "size", required_argument, 0, SIZE },
-		{ "width", required_argument, 0, WIDTH }, { "attention", no_argument, 0, ATTN },
-		{ "cond", required_argument, 0, COND }, { "cond-optional", no_argument, 0, COPT },
-		{ "schedule", required_argument, 0, SCHED }, { "zero-snr", no_argument, 0, ZSNR },
-		{ "prompt", required_argument, 0, PROMPT },
-		{ "p-uncond", required_argument, 0, PUNC }, { "ema", required_argument, 0, EMA },
-		{ "resume", no_argument, 0, RESUME }, { "save-every", required_argument, 0, SAVE },
-		{ "eta", required_argument, 0, ETA }, { "guidance", required_argument, 0, GUIDE },
-		{ "model", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
-		{ "help", no_argument, 0, 'h' }, { 0 }
-	};
-	int c;
-	if (argc > 1 && !strcmp(argv[1], "train")) {
-		o.train = 1;
-		argv[1] = argv[0];
-		argc--;
-		argv++;
-	}
-	while ((c = getopt_long(argc, argv, "m:n:o:", opts, NULL)) != -1) {
-		switch (c) {
-		case STEPS: o.steps = integer(optarg, 1, 100000000, "--steps"); o.given[O_STEPS] = 1; break;
-		case BATCH: o.batch = integer(optarg, 1, 4096, "--batch"); o.given[O_BATCH] = 1; break;
-		case LR: o.lr = number(optarg, 0, 1, "--lr"); o.given[O_LR] = 1; break;
-		case SEED: o.seed = integer(optarg, 0, 0x7fffffffL, "--seed"); o.given[O_SEED] = 1; break;
-		case THREADS: o.threads = (int)integer(optarg, 1, 1024, "--threads"); break;
-		case SIZE:
-			if (ms_parse_size(optarg, &o.w, &o.h) < 0)
-				usage_error(usage, "--size: %s", ms_errmsg());
-			o.given[O_SIZE] = 1;
-			break;
-		case WIDTH: o.width = (int)integer(optarg, 8, 1024, "--width"); o.given[O_WIDTH] = 1; break;
-		case ATTN: o.attn = 1; o.given[O_ATTN] = 1; break;
-		case COND: o.cond = optarg; o.given[O_COND] = 1; break;
-		case COPT: o.optional = 1; o.given[O_OPT] = 1; break;
-		case SCHED:
-			if ((o.sched = ms_sched_parse(optarg)) < 0)
-				usage_error(usage, "unknown schedule '%s'", optarg);
-			o.given[O_SCHED] = 1;
-			break;
-		case ZSNR: o.zero_snr = 1; o.given[O_ZSNR] = 1; break;
-		case PROMPT: o.prompt = optarg; break;
-		case PUNC: o.p_uncond = number(optarg, 0, 1, "--p-uncond"); o.given[O_PUNC] = 1; break;
-		case EMA: o.ema = number(optarg, 0, 1, "--ema"); o.given[O_EMA] = 1; break;
-		case RESUME: o.resume = 1; break;
-		case SAVE: o.save_every = integer(optarg, 0, 100000000, "--save-every"); break;
-		case ETA: o.eta = number(optarg, 0, 10, "--eta"); break;
-		case GUIDE: o.guidance = number(optarg, -100, 100, "--guidance"); break;
-		case 'm': o.model = optarg; break;
-		case 'o': o.model = optarg; break;
-		case 'n': o.n = integer(optarg, 1, 100000, "-n"); break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Train a conditional diffusion model on samples with an image and condition\n"
-			       "records (train), or follow every sample that has the condition records with\n"
-			       "N synthetic samples <id>.s<k> (image of=<id>, copies of mask and conditions).\n"
-			       "  -o, -m MODEL        checkpoint to write (train) or read\n"
-			       "  --steps N           training steps (default 1000); DDIM steps (default 20)\n"
-			       "  --batch B           images per step (default 8); per forward when sampling (8)\n"
-			       "  --lr X              Adam learning rate (default 0.0002)\n"
-			       "  --seed S            initialisation, batches and noise (default 0)\n"
-			       "  --threads T         threads (default MS_THREADS or all cores)\n"
-			       "  --size WxH          train: resize images and conditions first\n"
-			       "  --width W           U-Net base width (default 32), --attention: middle attention\n"
-			       "  --cond NAME,...     condition records (default edges)\n"
-			       "  --cond-optional     missing conditions are zeros, plus a validity channel\n"
-			       "  --schedule S        linear (default) or cosine, T = 1000\n"
-			       "  --zero-snr          train: schedule rescaled to zero terminal SNR, network\n"
-			       "                      predicts v (Lin et al. 2024); sampling follows the model\n"
-			       "  --prompt TEXT       replaces the samples' prompt= metadata\n"
-			       "  --p-uncond P        train: probability of the empty prompt (default 0.1)\n"
-			       "  --ema D             train: EMA decay of the sampling weights (default 0.999)\n"
-			       "  --save-every N      train: checkpoint every N steps (0 = at the end, default)\n"
-			       "  --resume            train: continue MODEL\n"
-			       "  -n N                synthetic samples per sample (default 4)\n"
-			       "  --eta E             DDIM eta (default 0); --guidance W: guidance scale (9)\n",
-			       argv0, usage);
-			exit(0);
-		default: usage_die(usage);
-		}
-	}
-	if (optind != argc)
-		usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	static const char about[] =
+		"Train a conditional diffusion model on samples with an image and condition\n"
+		"records (train), or follow every sample that has the condition records with\n"
+		"N synthetic samples <id>.s<k> (image of=<id>, copies of mask and conditions).";
+	o.train = argc > 1 && !strcmp(argv[1], "train");
+	int i = ms_opt_parse(opts, usage, about, o.train ? TRAIN : SAMPLE, argc - o.train,
+	                     argv + o.train);
+	if (i != argc - o.train)
+		usage_error(usage, "unexpected argument '%s'", argv[i + o.train]);
 	if (!o.model)
 		usage_error(usage, o.train ? "train needs -o MODEL" : "sampling needs -m MODEL");
 	if (!o.steps)
@@ -155,8 +90,8 @@ static int have_img;
 static void resize(ms_tensor *t, const char *what)
 {
 	ms_tensor out;
-	int ret = t->dtype == MS_F32 ? ms_resize_bilinear(t, o.h, o.w, &out)
-	                             : ms_resize_nearest(t, o.h, o.w, &out);
+	int ret = t->dtype == MS_F32 ? ms_resize_bilinear(t, o.size[1], o.size[0], &out)
+	                             : ms_resize_nearest(t, o.size[1], o.size[0], &out);
 	if (ret < 0)
 		die("sample '%s': %s: %s", cur, what, ms_errmsg());
 	ms_tensor_free(t);
@@ -175,7 +110,7 @@ static void flush_train(void)
 	if (!(t->rank == 2 || (t->rank == 3 && (c == 1 || c == 3))) ||
 	    ms_tensor_to_f32(t, 1) < 0)
 		die("sample '%s': image is not [1,H,W] or [3,H,W]", cur);
-	if (o.w) {
+	if (o.size[0]) {
 		resize(t, "image");
 		for (int k = 0; k < cfg.ncond; k++)
 			if (cond[k].t.data)
@@ -308,26 +243,19 @@ static void save(ms_gen *g, const ms_adam *a, long step)
 /* settings of a checkpoint being resumed, unless given again */
 static void resume_settings(const ms_rec *m)
 {
-	char v[64];
-	if (!o.given[O_SEED] && ms_meta_get(m, "seed", v, sizeof v))
-		o.seed = integer(v, 0, 0x7fffffffL, "checkpoint seed");
-	if (!o.given[O_BATCH] && ms_meta_get(m, "batch", v, sizeof v))
-		o.batch = integer(v, 1, 4096, "checkpoint batch");
-	if (!o.given[O_LR] && ms_meta_get(m, "lr", v, sizeof v))
-		o.lr = number(v, 0, 1, "checkpoint lr");
-	if (!o.given[O_PUNC] && ms_meta_get(m, "p_uncond", v, sizeof v))
-		o.p_uncond = number(v, 0, 1, "checkpoint p_uncond");
-	if (!o.given[O_EMA] && ms_meta_get(m, "ema", v, sizeof v))
-		o.ema = number(v, 0, 1, "checkpoint ema");
+	static const char *const keys[][2] = { { "seed", "seed" }, { "batch", "batch" },
+		{ "lr", "lr" }, { "p-uncond", "p_uncond" }, { "ema", "ema" } };
+	if (ms_ckpt_opts(opts, m, keys, sizeof keys / sizeof *keys) < 0)
+		die("%s: %s", o.model, ms_errmsg());
 	const ms_gen_cfg *c = &cfg;
 	char list[MS_GEN_MAXCOND * MS_GEN_CONDNAME] = "";
 	ms_meta_get(m, "cond", list, sizeof list);
-	const char *what = o.given[O_WIDTH] && o.width != c->unet.width ? "--width"
-	                   : o.given[O_ATTN] && !c->unet.attn ? "--attention"
-	                   : o.given[O_COND] && strcmp(o.cond, list) ? "--cond"
-	                   : o.given[O_OPT] && !c->optional ? "--cond-optional"
-	                   : o.given[O_SCHED] && o.sched != c->sched ? "--schedule"
-	                   : o.given[O_ZSNR] && !c->zero_snr ? "--zero-snr" : NULL;
+	const char *what = ms_opt_given(opts, "width") && o.width != c->unet.width ? "--width"
+	                   : ms_opt_given(opts, "attention") && !c->unet.attn ? "--attention"
+	                   : ms_opt_given(opts, "cond") && strcmp(o.cond, list) ? "--cond"
+	                   : ms_opt_given(opts, "cond-optional") && !c->optional ? "--cond-optional"
+	                   : ms_opt_given(opts, "schedule") && o.sched != c->sched ? "--schedule"
+	                   : ms_opt_given(opts, "zero-snr") && !c->zero_snr ? "--zero-snr" : NULL;
 	if (what)
 		die("%s: %s differs from the checkpoint being resumed", o.model, what);
 }
@@ -348,11 +276,12 @@ static int train(void)
 		cfg = *ms_gen_cfg_of(g);
 		char v[32];
 		if (ms_meta_get(&meta, "step", v, sizeof v))
-			step = integer(v, 0, 100000000, "checkpoint step");
+			if (ms_parse_int(v, 0, 100000000, &step) < 0)
+				usage_error(usage, "checkpoint step: %s", ms_errmsg());
 		resume_settings(&meta);
 		adam.lr = o.lr;
 	} else {
-		cfg.unet.width = o.width;
+		cfg.unet.width = (int)o.width;
 		cfg.unet.attn = o.attn;
 		cfg.optional = o.optional;
 		cfg.sched = o.sched;
@@ -569,6 +498,6 @@ int main(int argc, char **argv)
 {
 	ms_setprog(argv);
 	options(argc, argv);
-	ms_threads(o.threads);
+	ms_threads((int)o.threads);
 	return o.train ? train() : sample();
 }

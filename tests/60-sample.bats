@@ -56,6 +56,10 @@ PYEOF
 	run -2 ms-sample -m x.ms extra
 	run -2 ms-sample -m x.ms --bogus
 	run -2 ms-sample -m x.ms --eta x
+	run -2 ms-sample -m x.ms --lr 0.1
+	[[ "$output" == *"--lr is for train"* ]]
+	run -2 ms-sample train -o x.ms -n 2
+	[[ "$output" == *"-n is for sampling"* ]]
 	[ ! -e x.ms ]
 }
 
