@@ -1,7 +1,6 @@
 /* ms-refine: train HiDiff's Bernoulli diffusion refiner on samples with image, mask and
  * a prior prob (optionally alternating with the segmentor), or refine every sample's
  * prob and pred with it, adding the per-pixel uncertainty. */
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,154 +21,74 @@ static const char usage[] =
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
 	"       [--seed S] [--threads T]";
 
-enum { STEPS = 256, BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, SEED, THREADS, WIDTH, RESUME,
-       SAVE, REPORT, VAL, BEST, SEGM, ALT, LAMBDA, SEGOUT, SAMPLES, SAMPLER, NOPT };
+enum { TRAIN = 1, REFINE = 2 };
 enum { VAL_SAMPLES = 4 };   /* reverse runs averaged per validation image */
 static const char *out, *model, *segpath, *segout, *best;
 static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
             report = 0, samples = 1;
 static double lr = 1e-4, wd = 0.01, lambda = 0.1, val_fraction;
 static int lrs = MS_LR_POLY, sched = MS_BBDM_LINEAR, flip = MS_BBDM_BCE,
-           output = MS_REFINE_DIRECT, resume, alternate,
-           sampler = MS_BBDM_ANCESTRAL, given[NOPT];
-
-static void help(void) __attribute__((noreturn));
-static void help(void)
-{
-	printf("usage: %s %s\n"
-	       "Train the Bernoulli diffusion refiner on samples with image, mask and prob\n"
-	       "(train), or refine prob and pred of every sample with image and prob (-m).\n"
-	       "  -o MODEL            checkpoint to write (train)\n"
-	       "  --steps N           training steps (2000); -m: reverse steps (default T)\n"
-	       "  --batch B           batch size (8)\n"
-	       "  --lr X, --wd X      AdamW learning rate (1e-4) and weight decay (0.01)\n"
-	       "  --lr-schedule S     poly (default), cosine or constant\n"
-	       "  --T T               diffusion steps (10)\n"
-	       "  --schedule S        linear (ab_t = 1 - t/T, default) or cosine\n"
-	       "  --loss L            flip loss: bce (default) or focal (gamma 2)\n"
-	       "  --output O          direct (default): the network gives the flip logit;\n"
-	       "                      residual: it corrects the prior's own flip logit\n"
-	       "  --seed S, --threads T, --width W (U-Net base width, 32)\n"
-	       "  --resume            continue training MODEL\n"
-	       "  --save-every N      checkpoint every N steps (500, 0 = at the end)\n"
-	       "  --report N          progress (and validation) every N steps (steps/20)\n"
-	       "  --val-fraction F    samples held out by hash of id to validate on (0)\n"
-	       "  --best FILE         write the weights of the best validation Dice there\n"
-	       "  --segmentor FILE    segmentor checkpoint (ms-segment) for --alternate\n"
-	       "  --alternate         alternate refiner and segmentor steps (HiDiff)\n"
-	       "  --lambda L          weight of the diffusion loss for the segmentor (0.1)\n"
-	       "  --segmentor-out F   where the segmentor goes (default: over --segmentor)\n"
-	       "  -m MODEL            refine with MODEL\n"
-	       "  --samples K         reverse runs averaged per image (1)\n"
-	       "  --sampler S         ancestral (default) or ddim\n", argv0, usage);
-	exit(0);
-}
-
-static long integer(const char *s, long lo, long hi, const char *what)
-{
-	long v;
-	if (ms_parse_int(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
-
-static double number(const char *s, double lo, double hi, const char *what)
-{
-	double v;
-	if (ms_parse_double(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
-
-static int choice(const char *s, const char *const *names, int n, const char *what)
-{
-	int i = ms_name_index(s, names, n);
-	if (i < 0)
-		usage_error(usage, "%s: unknown value '%s'", what, s);
-	return i;
-}
+           output = MS_REFINE_DIRECT, resume, alternate, sampler = MS_BBDM_ANCESTRAL;
+static const char *const lrn[] = { "constant", "cosine", "poly", NULL },
+                         *const sn[] = { "linear", "cosine", NULL },
+                         *const ln[] = { "focal", "bce", NULL },
+                         *const on[] = { "direct", "residual", NULL },
+                         *const smp[] = { "ancestral", "ddim", NULL };
+static ms_opt opts[] = {
+	MS_OPT_INT("steps", 0, &steps, 1, 1e8, "N", "training steps (2000); -m: reverse steps (default T)"),
+	MS_OPT_INT("seed", 0, &seed, 0, 0x1p62, "S", "initialisation, batches and noise (0)"),
+	MS_OPT_INT("threads", 0, &threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
+	MS_OPT_GROUP("train", "train", TRAIN),
+	MS_OPT_STR(NULL, 'o', &out, "MODEL", "checkpoint to write"),
+	MS_OPT_INT("batch", 0, &batch, 1, 4096, "B", "batch size (8)"),
+	MS_OPT_NUM("lr", 0, &lr, 0, 10, "X", "AdamW learning rate (1e-4)"),
+	MS_OPT_NUM("wd", 0, &wd, 0, 10, "X", "AdamW weight decay (0.01)"),
+	MS_OPT_CHOICE("lr-schedule", 0, &lrs, lrn, "learning rate schedule (poly)"),
+	MS_OPT_INT("T", 0, &T, 1, MS_BBDM_TMAX, "T", "diffusion steps (10)"),
+	MS_OPT_CHOICE("schedule", 0, &sched, sn, "linear (ab_t = 1 - t/T, default) or cosine"),
+	MS_OPT_CHOICE("loss", 0, &flip, ln, "flip loss: bce (default) or focal (gamma 2)"),
+	MS_OPT_CHOICE("output", 0, &output, on, "direct (default): the network gives the flip logit;\n"
+	              "residual: it corrects the prior's own flip logit"),
+	MS_OPT_INT("width", 0, &width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
+	MS_OPT_FLAG("resume", 0, &resume, "continue training MODEL"),
+	MS_OPT_INT("save-every", 0, &save_every, 0, 1e8, "N", "checkpoint every N steps (500, 0 = at the end)"),
+	MS_OPT_INT("report", 0, &report, 1, 1e8, "N", "progress (and validation) every N steps (steps/20)"),
+	MS_OPT_NUM("val-fraction", 0, &val_fraction, 0, 0.9, "F", "samples held out by hash of id to validate on (0)"),
+	MS_OPT_STR("best", 0, &best, "FILE", "write the weights of the best validation Dice there"),
+	MS_OPT_STR("segmentor", 0, &segpath, "FILE", "segmentor checkpoint (ms-segment) for --alternate"),
+	MS_OPT_FLAG("alternate", 0, &alternate, "alternate refiner and segmentor steps (HiDiff)"),
+	MS_OPT_NUM("lambda", 0, &lambda, 0, 1e6, "L", "weight of the diffusion loss for the segmentor (0.1)"),
+	MS_OPT_STR("segmentor-out", 0, &segout, "F", "where the segmentor goes (default: over --segmentor)"),
+	MS_OPT_GROUP("refine", "-m", REFINE),
+	MS_OPT_STR(NULL, 'm', &model, "MODEL", "refine with MODEL"),
+	MS_OPT_INT("samples", 0, &samples, 1, 1024, "K", "reverse runs averaged per image (1)"),
+	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral (default) or ddim"),
+	MS_OPT_END
+};
 
 static void options(int argc, char **argv, int train)
 {
-	static const struct option opts[] = {
-		{ "steps", required_argument, 0, STEPS }, { "batch", required_argument, 0, BATCH },
-		{ "lr", required_argument, 0, LR }, { "wd", required_argument, 0, WD },
-		{ "lr-schedule", required_argument, 0, LRS }, { "T", required_argument, 0, TT },
-		{ "schedule", required_argument, 0, SCHED }, { "loss", required_argument, 0, LOSS },
-		{ "output", required_argument, 0, OUTPUT },
-		{ "seed", required_argument, 0, SEED }, { "threads", required_argument, 0, THREADS },
-		{ "width", required_argument, 0, WIDTH }, { "resume", no_argument, 0, RESUME },
-		{ "save-every", required_argument, 0, SAVE }, { "report", required_argument, 0, REPORT },
-		{ "val-fraction", required_argument, 0, VAL }, { "best", required_argument, 0, BEST },
-		{ "segmentor", required_argument, 0, SEGM }, { "alternate", no_argument, 0, ALT },
-		{ "lambda", required_argument, 0, LAMBDA },
-		{ "segmentor-out", required_argument, 0, SEGOUT },
-		{ "samples", required_argument, 0, SAMPLES }, { "sampler", required_argument, 0, SAMPLER },
-		{ "help", no_argument, 0, 'h' }, { 0 } };
-	static const char *const lrn[] = { "constant", "cosine", "poly" },
-	                         *const sn[] = { "linear", "cosine" }, *const ln[] = { "focal", "bce" },
-	                         *const on[] = { "direct", "residual" },
-	                         *const smp[] = { "ancestral", "ddim" };
-	static const int train_only[] = { BATCH, LR, WD, LRS, TT, SCHED, LOSS, OUTPUT, WIDTH,
-	                                  RESUME, SAVE, REPORT, VAL, BEST, SEGM, ALT, LAMBDA,
-	                                  SEGOUT };
-	int c;
-	while ((c = getopt_long(argc, argv, "o:m:", opts, NULL)) != -1) {
-		if (c > 0 && c < NOPT)
-			given[c] = 1;
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'm': model = optarg; break;
-		case STEPS: steps = integer(optarg, 1, 100000000, "--steps"); break;
-		case BATCH: batch = integer(optarg, 1, 4096, "--batch"); break;
-		case LR: lr = number(optarg, 0, 10, "--lr"); break;
-		case WD: wd = number(optarg, 0, 10, "--wd"); break;
-		case LRS: lrs = choice(optarg, lrn, 3, "--lr-schedule"); break;
-		case TT: T = integer(optarg, 1, MS_BBDM_TMAX, "--T"); break;
-		case SCHED: sched = choice(optarg, sn, 2, "--schedule"); break;
-		case LOSS: flip = choice(optarg, ln, 2, "--loss"); break;
-		case OUTPUT: output = choice(optarg, on, 2, "--output"); break;
-		case SEED: seed = integer(optarg, 0, 1L << 62, "--seed"); break;
-		case THREADS: threads = integer(optarg, 1, 1024, "--threads"); break;
-		case WIDTH: width = integer(optarg, 8, 1024, "--width"); break;
-		case RESUME: resume = 1; break;
-		case SAVE: save_every = integer(optarg, 0, 100000000, "--save-every"); break;
-		case REPORT: report = integer(optarg, 1, 100000000, "--report"); break;
-		case VAL: val_fraction = number(optarg, 0, 0.9, "--val-fraction"); break;
-		case BEST: best = optarg; break;
-		case SEGM: segpath = optarg; break;
-		case ALT: alternate = 1; break;
-		case LAMBDA: lambda = number(optarg, 0, 1e6, "--lambda"); break;
-		case SEGOUT: segout = optarg; break;
-		case SAMPLES: samples = integer(optarg, 1, 1024, "--samples"); break;
-		case SAMPLER: sampler = choice(optarg, smp, 2, "--sampler"); break;
-		case 'h': help();
-		default: usage_die(usage);
-		}
-	}
-	if (optind != argc)
-		usage_error(usage, "unexpected argument '%s'", argv[optind]);
-	if (train) {
-		if (!out || model)
-			usage_error(usage, "train needs -o MODEL and takes no -m");
-		if (given[SAMPLES] || given[SAMPLER])
-			usage_error(usage, "--samples and --sampler are for -m");
-		if (alternate != (segpath != NULL))
-			usage_error(usage, "--alternate and --segmentor go together");
-		if (!alternate && (given[LAMBDA] || given[SEGOUT]))
-			usage_error(usage, "--lambda and --segmentor-out need --alternate");
-		if (width % 8)
-			usage_error(usage, "--width %ld: must be a multiple of 8", width);
-		if (best && !(val_fraction > 0))
-			usage_error(usage, "--best needs --val-fraction");
+	static const char about[] =
+		"Train the Bernoulli diffusion refiner on samples with image, mask and prob\n"
+		"(train), or refine prob and pred of every sample with image and prob (-m).";
+	int i = ms_opt_parse(opts, usage, about, train ? TRAIN : REFINE, argc, argv);
+	if (i != argc)
+		usage_error(usage, "unexpected argument '%s'", argv[i]);
+	if (!train) {
+		if (!model)
+			usage_error(usage, "-m MODEL is needed (or train -o MODEL)");
 		return;
 	}
-	if (!model || out)
-		usage_error(usage, "-m MODEL is needed (or train -o MODEL)");
-	for (size_t i = 0; i < sizeof train_only / sizeof *train_only; i++)
-		for (const struct option *o = opts; given[train_only[i]] && o->name; o++)
-			if (o->val == train_only[i])
-				usage_error(usage, "--%s is for train", o->name);
+	if (!out)
+		usage_error(usage, "train needs -o MODEL");
+	if (alternate != (segpath != NULL))
+		usage_error(usage, "--alternate and --segmentor go together");
+	if (!alternate && (ms_opt_given(opts, "lambda") || segout))
+		usage_error(usage, "--lambda and --segmentor-out need --alternate");
+	if (width % 8)
+		usage_error(usage, "--width %ld: must be a multiple of 8", width);
+	if (best && !(val_fraction > 0))
+		usage_error(usage, "--best needs --val-fraction");
 }
 
 /* ---- samples: the records of one id, held in memory */
@@ -289,7 +208,7 @@ static void refine_one(ms_refiner *r, sample *s, long idx)
 	ms_rng rng;
 	ms_rng_init(&rng, (uint64_t)seed, *s->id ? ms_hash64(s->id) : (uint64_t)idx);
 	if (ms_refiner_run(r, H, W, im->data, s->r[kp].t.data, (int)samples,
-	                   given[STEPS] ? (int)steps : r->bb.T, sampler, &rng, prob.data, unc.data) < 0)
+	                   ms_opt_given(opts, "steps") ? (int)steps : r->bb.T, sampler, &rng, prob.data, unc.data) < 0)
 		die("%s", ms_errmsg());
 	for (int i = 0; i < H * W; i++)
 		((uint8_t *)pred.data)[i] = ((float *)prob.data)[i] > 0.5f;
@@ -435,42 +354,11 @@ static void read_set(ms_refine_set *d, ms_refine_set *v)
  * option would refuse is an error (absent: the default) */
 static void resume_opts(const ms_rec *m)
 {
-	char v[64];
-	long x;
-	double y;
-	int i;
-#define BAD(key) die("%s: checkpoint has an invalid %s=%s", out, key, v)
-	if (!given[BATCH] && ms_meta_get(m, "batch", v, sizeof v)) {
-		if (ms_parse_int(v, 1, 4096, &x) < 0)
-			BAD("batch");
-		batch = x;
-	}
-	if (!given[LR] && ms_meta_get(m, "lr", v, sizeof v)) {
-		if (ms_parse_double(v, 0, 10, &y) < 0)
-			BAD("lr");
-		lr = y;
-	}
-	if (!given[WD] && ms_meta_get(m, "wd", v, sizeof v)) {
-		if (ms_parse_double(v, 0, 10, &y) < 0)
-			BAD("wd");
-		wd = y;
-	}
-	if (!given[LAMBDA] && ms_meta_get(m, "lambda", v, sizeof v)) {
-		if (ms_parse_double(v, 0, 1e6, &y) < 0)
-			BAD("lambda");
-		lambda = y;
-	}
-	if (!given[SEED] && ms_meta_get(m, "seed", v, sizeof v)) {
-		if (ms_parse_int(v, 0, 1L << 62, &x) < 0)
-			BAD("seed");
-		seed = x;
-	}
-	if (!given[LRS] && ms_meta_get(m, "lr_schedule", v, sizeof v)) {
-		if ((i = ms_lr_parse(v)) < 0)
-			BAD("lr_schedule");
-		lrs = i;
-	}
-#undef BAD
+	static const char *const keys[][2] = { { "batch", "batch" }, { "lr", "lr" },
+		{ "wd", "wd" }, { "lambda", "lambda" }, { "seed", "seed" },
+		{ "lr-schedule", "lr_schedule" } };
+	if (ms_ckpt_opts(opts, m, keys, sizeof keys / sizeof *keys) < 0)
+		die("%s: %s", out, ms_errmsg());
 }
 
 /* validation Dice at this step (and the prior's); a new best above vbest goes to --best */

@@ -23,7 +23,7 @@ setup() {
 	run ms-refine --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == "usage: ms-refine train -o MODEL"* ]]
-	[[ "$output" == *"--sampler S"* ]]
+	[[ "$output" == *"--sampler ancestral|ddim"* ]]
 }
 
 @test "usage errors exit 2 with a reason" {

@@ -3,6 +3,7 @@
 #ifndef MS_H
 #define MS_H
 
+#include "core/opt.h"
 #include "core/outfile.h"
 #include "core/rng.h"
 #include "core/tensor.h"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/opt.h"
 #include "core/outfile.h"
 #include "core/tensor.h"
 #include "core/util.h"
@@ -131,49 +132,98 @@ int ms_params_read(FILE *f, const char *fname, ms_params *ps, int *have_opt)
 	return 0;
 }
 
+/* the metadata lines of text ("key=value\n"...) appended to r */
+static int append_lines(ms_rec *r, const char *text)
+{
+	for (const char *p = text; p && *p;) {
+		const char *eq = strchr(p, '='), *nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		if (!eq || eq > nl)
+			return ms_error("bad extra metadata line");
+		char key[128], val[1024];
+		snprintf(key, sizeof key, "%.*s", (int)(eq - p), p);
+		snprintf(val, sizeof val, "%.*s", (int)(nl - eq - 1), eq + 1);
+		if (ms_meta_set(r, key, val) < 0)
+			return -1;
+		p = *nl ? nl + 1 : nl;
+	}
+	return 0;
+}
+
+int ms_ckpt_save(const char *path, ms_rec *head, const char *tail, const ms_params *ps,
+                 const ms_adam *opt, long step)
+{
+	ms_outfile o;
+	char v[32];
+	int64_t one = 1;
+	ms_tensor_free(&head->t);
+	if (ms_tensor_alloc(&head->t, MS_I32, 0, &one) < 0)
+		return -1;
+	*(int32_t *)head->t.data = 1;               /* checkpoint layout version */
+	snprintf(v, sizeof v, "%ld", step);
+	int ret = ms_rec_set_name(head, "model") < 0 || ms_meta_set(head, "step", v) < 0 ? -1 : 0;
+	if (!ret && opt) {
+		snprintf(v, sizeof v, "%ld", opt->t);
+		ret = ms_meta_set(head, "adam_t", v);
+	}
+	if (ret < 0 || append_lines(head, tail) < 0 || ms_outfile_open(&o, path) < 0)
+		return -1;
+	if (ms_rec_write(o.f, head) < 0 || ms_params_write(o.f, ps, opt != NULL) < 0) {
+		ms_error("%s: %s", path, ms_errmsg());   /* a full disk names the file */
+		ms_outfile_abort(&o);
+		return -1;
+	}
+	return ms_outfile_commit(&o);
+}
+
+FILE *ms_ckpt_open(const char *path, ms_rec *model)
+{
+	int ret;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		ms_error("cannot open %s:", path);
+		return NULL;
+	}
+	ms_rec_init(model);
+	if ((ret = ms_rec_read(f, model)) <= 0) {
+		if (ret == 0)
+			ms_error("%s: empty file, not a checkpoint", path);
+		else
+			ms_error("%s: %s", path, ms_errmsg());
+	} else if (strcmp(model->name, "model")) {
+		ms_error("%s: first record is '%s', not 'model': not a checkpoint", path,
+		         model->name);
+	} else {
+		return f;
+	}
+	ms_rec_free(model);
+	fclose(f);
+	return NULL;
+}
+
+int ms_ckpt_params(FILE *f, const char *path, const ms_rec *model, ms_params *ps,
+                   ms_adam *opt)
+{
+	int have_opt = 0;
+	if (ms_params_read(f, path, ps, &have_opt) < 0)
+		return -1;
+	if (opt && have_opt) {
+		char v[32];
+		long t;
+		if (ms_meta_get(model, "adam_t", v, sizeof v) && ms_parse_int(v, 0, 1L << 40, &t) == 0)
+			opt->t = t;
+	}
+	return 0;
+}
+
 int ms_unet_save(ms_unet *u, const char *path, const ms_adam *opt, long step,
                  const char *extra)
 {
 	ms_rec r;
-	ms_outfile o;
-	char v[32];
-	int64_t one = 1;
 	ms_rec_init(&r);
-	if (ms_tensor_alloc(&r.t, MS_I32, 0, &one) < 0)
-		return -1;
-	*(int32_t *)r.t.data = 1;                   /* checkpoint layout version */
-	snprintf(v, sizeof v, "%ld", step);
-	int ret = ms_rec_set_name(&r, "model") < 0 || ms_unet_cfg_to_rec(ms_unet_cfg_of(u), &r) < 0 ||
-	          ms_meta_set(&r, "step", v) < 0 ? -1 : 0;
-	if (!ret && opt) {
-		snprintf(v, sizeof v, "%ld", opt->t);
-		ret = ms_meta_set(&r, "adam_t", v);
-	}
-	for (const char *p = extra; !ret && p && *p;) {
-		const char *eq = strchr(p, '='), *nl = strchr(p, '\n');
-		if (!nl)
-			nl = p + strlen(p);
-		if (!eq || eq > nl) {
-			ret = ms_error("bad extra metadata line");
-			break;
-		}
-		char key[128], val[1024];
-		snprintf(key, sizeof key, "%.*s", (int)(eq - p), p);
-		snprintf(val, sizeof val, "%.*s", (int)(nl - eq - 1), eq + 1);
-		ret = ms_meta_set(&r, key, val);
-		p = *nl ? nl + 1 : nl;
-	}
-	if (ret < 0 || ms_outfile_open(&o, path) < 0) {
-		ms_rec_free(&r);
-		return -1;
-	}
-	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_unet_params(u), opt != NULL) < 0) {
-		ms_error("%s: %s", path, ms_errmsg());   /* a full disk names the file */
-		ms_outfile_abort(&o);
-		ret = -1;
-	} else if (ms_outfile_commit(&o) < 0) {
-		ret = -1;
-	}
+	int ret = ms_unet_cfg_to_rec(ms_unet_cfg_of(u), &r) < 0 ? -1
+	          : ms_ckpt_save(path, &r, extra, ms_unet_params(u), opt, step);
 	ms_rec_free(&r);
 	return ret;
 }
@@ -183,48 +233,33 @@ ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model)
 	ms_rec r;
 	ms_unet_cfg cfg;
 	ms_unet *u = NULL;
-	int have_opt = 0, ret;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		ms_error("cannot open %s:", path);
+	FILE *f = ms_ckpt_open(path, &r);
+	if (!f)
 		return NULL;
-	}
-	ms_rec_init(&r);
-	if ((ret = ms_rec_read(f, &r)) <= 0) {
-		if (ret == 0)
-			ms_error("%s: empty file, not a checkpoint", path);
-		else
-			ms_error("%s: %s", path, ms_errmsg());
-		goto out;
-	}
-	if (strcmp(r.name, "model")) {
-		ms_error("%s: first record is '%s', not 'model': not a checkpoint", path, r.name);
-		goto out;
-	}
-	if (ms_unet_cfg_from_rec(&cfg, &r) < 0) {
+	if (ms_unet_cfg_from_rec(&cfg, &r) < 0)
 		ms_error("%s: %s", path, ms_errmsg());
-		goto out;
-	}
-	if (!(u = ms_unet_new(&cfg, 0)))
-		goto out;
-	if (ms_params_read(f, path, ms_unet_params(u), &have_opt) < 0) {
+	else if ((u = ms_unet_new(&cfg, 0)) &&
+	         ms_ckpt_params(f, path, &r, ms_unet_params(u), opt) < 0) {
 		ms_unet_free(u);
 		u = NULL;
-		goto out;
 	}
-	if (opt && have_opt) {
-		char v[32];
-		long t;
-		if (ms_meta_get(&r, "adam_t", v, sizeof v) && ms_parse_int(v, 0, 1L << 40, &t) == 0)
-			opt->t = t;
-	}
-	if (model) {
+	if (u && model) {
 		ms_rec_free(model);
 		*model = r;
 		ms_rec_init(&r);
 	}
-out:
 	ms_rec_free(&r);
 	fclose(f);
 	return u;
+}
+
+int ms_ckpt_opts(ms_opt *opts, const ms_rec *m, const char *const (*keys)[2], int n)
+{
+	char v[MS_META_MAX + 1];
+	for (int i = 0; i < n; i++)
+		if (!ms_opt_given(opts, keys[i][0]) && ms_meta_get(m, keys[i][1], v, sizeof v) &&
+		    ms_opt_set(opts, keys[i][0], v) < 0)
+			return ms_error("checkpoint has an invalid %s=%s: %s", keys[i][1], v,
+			                ms_errmsg());
+	return 0;
 }

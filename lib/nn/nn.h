@@ -7,6 +7,7 @@
 #ifndef MS_NN_H
 #define MS_NN_H
 
+#include "core/opt.h"
 #include "core/tensor.h"
 #include "io/stream.h"
 
@@ -200,6 +201,23 @@ int ms_unet_save(ms_unet *u, const char *path, const ms_adam *opt, long step,
 /* builds the net from the checkpoint; opt (may be NULL) receives optimiser state,
  * model (may be NULL) the "model" record for its metadata */
 ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model);
+/* --resume: the options a checkpoint's "model" record m sets unless given again;
+ * keys[i][0] an option's long name, keys[i][1] its metadata key. A value there that the
+ * option refuses is an error ("checkpoint has an invalid KEY=V: ..."). */
+int ms_ckpt_opts(ms_opt *opts, const ms_rec *m, const char *const (*keys)[2], int n);
+/* any model's checkpoint: the record "model" with head's metadata, then step= and
+ * adam_t= (when opt), then the "key=value\n" lines of tail (may be NULL); the parameter
+ * records of ps, with Adam's state when opt. Written atomically. head's name and data
+ * are set here (the caller still frees it). */
+int ms_ckpt_save(const char *path, ms_rec *head, const char *tail, const ms_params *ps,
+                 const ms_adam *opt, long step);
+/* reading one: opens path and reads its "model" record into model (the caller builds
+ * its model from that metadata), NULL with the reason; then ms_ckpt_params reads the
+ * parameters into ps, Adam's state and step into opt (may be NULL) when present; the
+ * caller closes f and frees model */
+FILE *ms_ckpt_open(const char *path, ms_rec *model);
+int ms_ckpt_params(FILE *f, const char *path, const ms_rec *model, ms_params *ps,
+                   ms_adam *opt);
 /* low level: write/read parameter records of ps */
 int ms_params_write(FILE *f, const ms_params *ps, int with_opt);
 int ms_params_read(FILE *f, const char *fname, ms_params *ps, int *have_opt);

@@ -1,0 +1,52 @@
+#!/usr/bin/env bats
+# Every tool's options come from one table (lib/core/opt.h): --help lists them, and each
+# one it lists appears in the tool's man page, in SYNOPSIS and in OPTIONS.
+PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+MAN="$BATS_TEST_DIRNAME/../man"
+bats_require_minimum_version 1.5.0
+
+# the options of TOOL's --help, one per line: "--long" or, without a long name, "-s"
+helpopts() {
+	"$1" --help | sed -nE 's/^  (-[A-Za-z0-9], )?(--[A-Za-z0-9-]+|-[A-Za-z0-9]).*/\2/p'
+}
+
+# section NAME of TOOL's man page, "\-" as "-"
+section() {
+	awk -v s="$2" '/^\.Sh / { on = $2 == s; next } on' "$MAN/$1.1" | sed 's/\\-/-/g'
+}
+
+check() {
+	local tool=$1 bad= o
+	[ -n "$(helpopts "$tool")" ] || { echo "$tool --help lists no option"; return 1; }
+	for o in $(helpopts "$tool"); do
+		for s in SYNOPSIS OPTIONS; do
+			section "$tool" $s | grep -qE "Fl ${o#-}( |$)" || bad="$bad $o($s)"
+		done
+	done
+	[ -z "$bad" ] || { echo "$tool: not in its man page:$bad"; return 1; }
+}
+
+@test "ms-refine: every option of --help is in the man page's SYNOPSIS and OPTIONS" {
+	check ms-refine
+}
+
+@test "ms-segment: every option of --help is in the man page's SYNOPSIS and OPTIONS" {
+	check ms-segment
+}
+
+@test "ms-sample: every option of --help is in the man page's SYNOPSIS and OPTIONS" {
+	check ms-sample
+}
+
+@test "ms-score: every option of --help is in the man page's SYNOPSIS and OPTIONS" {
+	check ms-score
+}
+
+@test "the check fails on an option the man page lacks" {
+	mkdir -p "$BATS_TEST_TMPDIR/man"
+	sed '/^\.Op Fl \\-wd Ar X$/d; /^\.It Fl \\-wd Ar X$/d' "$MAN/ms-refine.1" >"$BATS_TEST_TMPDIR/man/ms-refine.1"
+	! cmp -s "$MAN/ms-refine.1" "$BATS_TEST_TMPDIR/man/ms-refine.1"
+	MAN=$BATS_TEST_TMPDIR/man run check ms-refine
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"--wd(SYNOPSIS)"* ]]
+}
