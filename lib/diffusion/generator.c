@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/outfile.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "core/util.h"
@@ -255,26 +254,9 @@ int ms_gen_save(ms_gen *g, const char *path, const ms_adam *opt, long step,
                 const ms_rec *extra)
 {
 	ms_rec r;
-	ms_outfile o;
-	int64_t one = 1;
 	ms_rec_init(&r);
-	if (ms_tensor_alloc(&r.t, MS_I32, 0, &one) < 0)
-		return -1;
-	*(int32_t *)r.t.data = 1;                   /* checkpoint layout version */
-	int ret = ms_rec_set_name(&r, "model") < 0 || (extra && ms_meta_copy(&r, extra) < 0) ||
-	          ms_gen_cfg_to_rec(&g->cfg, &r) < 0 || set_int(&r, "step", step) < 0 ||
-	          (opt && set_int(&r, "adam_t", opt->t) < 0) ? -1 : 0;
-	if (ret < 0 || ms_outfile_open(&o, path) < 0) {
-		ms_rec_free(&r);
-		return -1;
-	}
-	if (ms_rec_write(o.f, &r) < 0 || ms_params_write(o.f, ms_gen_params(g), opt != NULL) < 0) {
-		ms_error("%s: %s", path, ms_errmsg());   /* a full disk names the file */
-		ms_outfile_abort(&o);
-		ret = -1;
-	} else if (ms_outfile_commit(&o) < 0) {
-		ret = -1;
-	}
+	int ret = (extra && ms_meta_copy(&r, extra) < 0) || ms_gen_cfg_to_rec(&g->cfg, &r) < 0
+	          ? -1 : ms_ckpt_save(path, &r, NULL, ms_gen_params(g), opt, step);
 	ms_rec_free(&r);
 	return ret;
 }
@@ -284,47 +266,21 @@ ms_gen *ms_gen_load(const char *path, ms_adam *opt, ms_rec *model)
 	ms_rec r;
 	ms_gen_cfg cfg;
 	ms_gen *g = NULL;
-	int have_opt = 0, ret;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		ms_error("cannot open %s:", path);
+	FILE *f = ms_ckpt_open(path, &r);
+	if (!f)
 		return NULL;
-	}
-	ms_rec_init(&r);
-	if ((ret = ms_rec_read(f, &r)) <= 0) {
-		char m[1024];
-		snprintf(m, sizeof m, "%s", ret ? ms_errmsg() : "empty file, not a checkpoint");
-		ms_error("%s: %s", path, m);
-		goto out;
-	}
-	if (strcmp(r.name, "model")) {
-		ms_error("%s: first record is '%s', not 'model': not a checkpoint", path, r.name);
-		goto out;
-	}
-	if (ms_gen_cfg_from_rec(&cfg, &r) < 0) {
-		char m[1024];
-		snprintf(m, sizeof m, "%s", ms_errmsg());
-		ms_error("%s: %s", path, m);
-		goto out;
-	}
-	if (!(g = ms_gen_new(&cfg, 0)))
-		goto out;
-	if (ms_params_read(f, path, ms_gen_params(g), &have_opt) < 0) {
+	if (ms_gen_cfg_from_rec(&cfg, &r) < 0)
+		ms_error("%s: %s", path, ms_errmsg());
+	else if ((g = ms_gen_new(&cfg, 0)) &&
+	         ms_ckpt_params(f, path, &r, ms_gen_params(g), opt) < 0) {
 		ms_gen_free(g);
 		g = NULL;
-		goto out;
 	}
-	if (opt && have_opt) {
-		int t;
-		if (get_int(&r, "adam_t", 0, 1L << 30, &t) == 0)
-			opt->t = t;
-	}
-	if (model) {
+	if (g && model) {
 		ms_rec_free(model);
 		*model = r;
 		ms_rec_init(&r);
 	}
-out:
 	ms_rec_free(&r);
 	fclose(f);
 	return g;
