@@ -2,7 +2,6 @@
  * print a table (TSV or JSON) with one row per sample and a summary; with several
  * predictions (--pred A,B,...), one row per sample and prediction, a summary for each,
  * and (--paired) each prediction compared with the first on the samples both scored. */
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -528,116 +527,107 @@ static void score_stream(FILE *in, const char *fname)
 	ms_rec_free(&r);
 }
 
-static const char *name_arg(const char *s)
+/* the record name s, or -1 with the reason */
+static int name_arg(const char *s)
 {
-	if (!ms_name_valid(s))
-		usage_error(usage, "'%s' is not a valid record name", s);
-	return s;
+	return ms_name_valid(s) ? 0 : ms_error("'%s' is not a valid record name", s);
 }
 
 /* --pred NAME (pred[0] only, no fallback) or --pred A,B,...: one column of names */
-static void pred_arg(char *s)
+static int pred_arg(const char *arg)
 {
+	char *s = (char *)arg;        /* a string of argv, split in place */
 	for (int k = 0; k < MAXPRED; k++)
 		want[k] = NULL;
 	npred = 0;
 	if (!strchr(s, ',')) {
-		want[0] = name_arg(s);
-		return;
+		want[0] = s;
+		return name_arg(s);
 	}
 	for (char *t = s, *c; t; t = c) {
 		if ((c = strchr(t, ',')))
 			*c++ = '\0';
 		if (npred == MAXPRED)
-			usage_error(usage, "--pred: more than %d names", MAXPRED);
-		want[npred] = name_arg(t);
+			return ms_error("more than %d names", MAXPRED);
+		if (name_arg(t) < 0)
+			return -1;
+		want[npred] = t;
 		for (int k = 0; k < npred; k++)
 			if (!strcmp(want[k], t))
-				usage_error(usage, "--pred: '%s' given twice", t);
+				return ms_error("'%s' given twice", t);
 		npred++;
 	}
+	return 0;
 }
+
+static int ref_arg(const char *s)
+{
+	want[REF] = s;
+	return name_arg(s);
+}
+
+static int images_arg(const char *arg)
+{
+	char *s = (char *)arg, *comma = strchr(s, ',');   /* argv's, split in place */
+	if (mode == DIVERSITY)
+		return ms_error("excludes --diversity");
+	if (!comma)
+		return ms_error("'%s' is not A,B", s);
+	*comma = '\0';
+	if (name_arg(s) < 0 || name_arg(comma + 1) < 0)
+		return -1;
+	want[0] = s;
+	want[1] = comma + 1;
+	want[REF] = NULL;
+	if (!strcmp(want[0], want[1]))
+		return ms_error("needs two different names");
+	mode = IMAGES;
+	return 0;
+}
+
+static int diversity_arg(const char *s)
+{
+	if (mode == IMAGES)
+		return ms_error("excludes --images");
+	want[0] = s;
+	want[1] = want[REF] = NULL;
+	mode = DIVERSITY;
+	return name_arg(s);
+}
+
+static long ndigits = 6;
+static ms_opt opts[] = {
+	MS_OPT_FLAG("json", 'j', &json, "print JSON instead of TSV (ids not UTF-8: U+FFFD)"),
+	MS_OPT_FLAG("summary", 's', &summary_only, "the summary rows only, no row per sample"),
+	MS_OPT_INT("digits", 'd', &ndigits, 0, 17, "N", "digits after the decimal point (6)"),
+	MS_OPT_GROUP("masks (the default; Dice, IoU, precision, recall, specificity, accuracy,\n"
+	             "HD95, ASSD of a prediction against a reference mask)", NULL, 0),
+	MS_OPT_CALL("pred", 0, pred_arg, "NAME[,NAME...]", "prediction record (default pred, else prob);\n"
+	            "A,B,...: several, one row each per sample, led by the name"),
+	MS_OPT_FLAG("paired", 0, &paired, "then each against the first (B - A): rows diff,\n"
+	            "diff_lo95, diff_hi95 (95% t interval), diff_p\n(Wilcoxon signed-rank), diff_n"),
+	MS_OPT_CALL("ref", 0, ref_arg, "NAME", "reference record (mask)"),
+	MS_OPT_NUM("threshold", 't', &threshold, -1e30, 1e30, "T",
+	           "f32 predictions: foreground where value >= T (0.5)"),
+	MS_OPT_GROUP("images and diversity", NULL, 0),
+	MS_OPT_CALL("images", 0, images_arg, "A,B", "PSNR, SSIM, MS-SSIM between records A and B"),
+	MS_OPT_CALL("diversity", 0, diversity_arg, "NAME", "mean pairwise MS-SSIM of all records NAME"),
+	MS_OPT_END
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, 0, 'j' },
-		{ "digits", required_argument, 0, 'd' },
-		{ "threshold", required_argument, 0, 't' },
-		{ "pred", required_argument, 0, 'P' },
-		{ "ref", required_argument, 0, 'R' },
-		{ "images", required_argument, 0, 'I' },
-		{ "diversity", required_argument, 0, 'D' },
-		{ "paired", no_argument, 0, 'p' },
-		{ "summary", no_argument, 0, 's' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0 }
-	};
-	int c, masks_opt = 0;
-	long n;
-	char *comma;
+	static const char about[] =
+		"Score each sample of the stream (stdin if no FILE) and print a table:\n"
+		"a header, one row per sample, then rows mean, std, median, n.";
 	ms_setprog(argv);
 	want[0] = "pred";
 	want[1] = "prob";
 	want[REF] = "mask";
-	while ((c = getopt_long(argc, argv, "jsd:t:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 's': summary_only = 1; break;
-		case 'p': paired = 1; masks_opt = 1; break;
-		case 'd':
-			if (ms_parse_int(optarg, 0, 17, &n) < 0)
-				usage_error(usage, "--digits: %s", ms_errmsg());
-			digits = (int)n;
-			break;
-		case 't':
-			if (ms_parse_double(optarg, -1e30, 1e30, &threshold) < 0)
-				usage_error(usage, "--threshold: %s", ms_errmsg());
-			masks_opt = 1;
-			break;
-		case 'P': pred_arg(optarg); masks_opt = 1; break;
-		case 'R': want[REF] = name_arg(optarg); masks_opt = 1; break;
-		case 'I':
-			if (mode != MASKS || !(comma = strchr(optarg, ',')))
-				usage_error(usage, "--images needs A,B and excludes --diversity");
-			*comma = '\0';
-			want[0] = name_arg(optarg);
-			want[1] = name_arg(comma + 1);
-			want[REF] = NULL;
-			if (!strcmp(want[0], want[1]))
-				usage_error(usage, "--images needs two different names");
-			mode = IMAGES;
-			break;
-		case 'D':
-			if (mode != MASKS)
-				usage_error(usage, "--diversity excludes --images");
-			want[0] = name_arg(optarg);
-			want[1] = want[REF] = NULL;
-			mode = DIVERSITY;
-			break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Score each sample of the stream (stdin if no FILE) and print a table:\n"
-			       "a header, one row per sample, then rows mean, std, median, n.\n"
-			       "  -j, --json          print JSON instead of TSV (ids not UTF-8: U+FFFD)\n"
-			       "  -s, --summary       the summary rows only, no row per sample\n"
-			       "  -d, --digits N      digits after the decimal point (6)\n"
-			       "masks (the default): Dice, IoU, precision, recall, specificity,\n"
-			       "accuracy, HD95, ASSD of a prediction against a reference mask\n"
-			       "  --pred NAME         prediction record (default pred, else prob)\n"
-			       "  --pred A,B,...      several, one row each per sample, led by the name\n"
-			       "  --paired            then each against the first (B - A): rows diff,\n"
-			       "                      diff_lo95, diff_hi95 (95%% t interval), diff_p\n"
-			       "                      (Wilcoxon signed-rank), diff_n\n"
-			       "  --ref NAME          reference record (mask)\n"
-			       "  -t, --threshold T   f32 predictions: foreground where value >= T (0.5)\n"
-			       "  --images A,B        PSNR, SSIM, MS-SSIM between records A and B\n"
-			       "  --diversity NAME    mean pairwise MS-SSIM of all records NAME\n",
-			       argv0, usage);
-			return 0;
-		default: usage_die(usage);
-		}
-	}
+	int first = ms_opt_parse(opts, usage, about, 0, argc, argv);
+	int masks_opt = ms_opt_given(opts, "pred") || ms_opt_given(opts, "ref") ||
+	                ms_opt_given(opts, "threshold") || paired;
+	digits = (int)ndigits;
 	if (masks_opt && mode != MASKS)
 		usage_error(usage, "mask options do not go with --images or --diversity");
 	if (paired && npred < 2)
@@ -647,9 +637,9 @@ int main(int argc, char **argv)
 			usage_error(usage, "--pred: '%s' is also the reference", want[k]);
 	cols = mode == MASKS ? mask_cols : image_cols;
 	ncol = mode == MASKS ? 8 : 3;
-	if (optind == argc)
+	if (first == argc)
 		score_stream(stdin, "<stdin>");
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		FILE *f = fopen(argv[i], "rb");
 		if (!f)
 			die("cannot open %s:", argv[i]);

@@ -40,6 +40,10 @@ p = np.roll(m, 2, 2)'
 		[ "$status" -eq 2 ] || { echo "args: $args -> $status"; false; }
 		[[ "$output" == *"usage: ms-score "* ]]
 	done
+	run -2 ms-score --pred bad/name < /dev/null
+	[[ "${lines[0]}" == "ms-score: --pred: 'bad/name' is not a valid record name" ]]
+	run -2 ms-score --diversity a --images b,c < /dev/null
+	[[ "${lines[0]}" == "ms-score: --images: excludes --diversity" ]]
 }
 
 @test "ms-score rejects a bad stream with exit 1 and a message" {

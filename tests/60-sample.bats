@@ -191,6 +191,23 @@ PYEOF
 	[ -s "$t/new.ms" ]
 }
 
+@test "--resume: a value in the checkpoint that its option refuses is an error" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	for kv in seed=x batch=0 lr=2 p_uncond=-1 ema=x; do
+		PYTHONPATH="$REF" $PY -c '
+import sys
+from msstream import read, write
+k, v = sys.argv[1].split("=")
+o = sys.stdout.buffer
+for n, m, a in read(sys.stdin.buffer):
+    if n == "model":
+        m[k] = v
+    write(o, n, m, a)' "$kv" <"$d/m.ms" >"$t/e.ms"
+		run -1 ms-sample train -o "$t/e.ms" --resume --steps 8 --threads 1 <"$d/in.ms"
+		[[ "$output" == "ms-sample: $t/e.ms: checkpoint has an invalid $kv: --"* ]]
+	done
+}
+
 @test "--zero-snr: zero_snr=1 prediction=v, sampling, resume; a conflicting resume is an error" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	run -0 ms-sample train --help
