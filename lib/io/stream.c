@@ -53,6 +53,7 @@ void ms_rec_free(ms_rec *r)
 		return;
 	free(r->meta);
 	free(r->t.data);
+	free(r->raw);
 	ms_rec_init(r);
 }
 
@@ -215,11 +216,10 @@ static void *read_grow(FILE *in, size_t n, const char *name)
 	return p;
 }
 
-int ms_rec_read_data(FILE *in, ms_rec *r)
+int ms_rec_read_raw(FILE *in, ms_rec *r)
 {
 	MS_ASSERT(r->payload_pending);
 	r->payload_pending = 0;
-	size_t n = ms_tensor_bytes(&r->t);
 	unsigned char *raw = read_grow(in, r->stored_len, r->name);
 	if (!raw)
 		return -1;
@@ -227,10 +227,21 @@ int ms_rec_read_data(FILE *in, ms_rec *r)
 		free(raw);
 		return -1;
 	}
+	r->raw = raw;
+	return 0;
+}
+
+int ms_rec_decode(ms_rec *r)
+{
+	if (!r->raw)
+		return 0;
+	unsigned char *raw = r->raw;
+	r->raw = NULL;
 	if (!(r->flags & MS_FLAG_ZLIB)) {
 		r->t.data = raw;
 		return 0;
 	}
+	size_t n = ms_tensor_bytes(&r->t);
 	unsigned char *out = ms_malloc(n);
 	if (!out) {
 		free(raw);
@@ -245,6 +256,11 @@ int ms_rec_read_data(FILE *in, ms_rec *r)
 	}
 	r->t.data = out;
 	return 0;
+}
+
+int ms_rec_read_data(FILE *in, ms_rec *r)
+{
+	return ms_rec_read_raw(in, r) < 0 ? -1 : ms_rec_decode(r);
 }
 
 /* write errors on standard output say so, as fshut's "<stdout>"; callers name files */
@@ -293,9 +309,12 @@ int ms_rec_write(FILE *out, const ms_rec *r)
 	const void *payload = r->t.data;
 	unsigned char *z = NULL;
 	uint64_t stored = n;
-	if (n && !payload)
+	if (!payload && r->raw) {              /* as read: byte for byte */
+		payload = r->raw;
+		stored = r->stored_len;
+	} else if (n && !payload) {
 		return ms_error("record '%s' has no data", r->name);
-	if (r->flags & MS_FLAG_ZLIB) {
+	} else if (r->flags & MS_FLAG_ZLIB) {
 		uLongf zlen = compressBound(n);
 		if (!(z = ms_malloc(zlen)))
 			return -1;

@@ -26,6 +26,7 @@ typedef struct {
 	/* set by the reader */
 	uint64_t stored_len;     /* payload bytes in the stream */
 	int payload_pending;     /* header read, payload not yet consumed */
+	void *raw;               /* the stored payload, undecoded (ms_rec_read_raw) */
 } ms_rec;
 
 /* Reading: ms_rec_read_header returns 1 (record), 0 (clean end), -1 (error).
@@ -35,9 +36,14 @@ int ms_rec_read_header(FILE *in, ms_rec *r);
 int ms_rec_read_data(FILE *in, ms_rec *r);
 int ms_rec_copy(FILE *in, ms_rec *r, FILE *out);
 int ms_rec_skip(FILE *in, ms_rec *r);
+/* or, as a third way, the stored payload into r->raw undecoded (stored_len bytes), for
+ * ms_rec_decode later or for ms_rec_write to write back byte for byte */
+int ms_rec_read_raw(FILE *in, ms_rec *r);
+int ms_rec_decode(ms_rec *r);           /* r->raw to r->t.data; no-op when decoded */
 /* read header and data in one go */
 int ms_rec_read(FILE *in, ms_rec *r);
-/* write header + payload from r->t (compressed if r->flags & MS_FLAG_ZLIB) */
+/* write header + payload from r->t (compressed if r->flags & MS_FLAG_ZLIB), or, while
+ * r->t.data is NULL and r->raw holds it, the stored payload as read */
 int ms_rec_write(FILE *out, const ms_rec *r);
 void ms_rec_free(ms_rec *r);             /* frees meta and data; r reusable after */
 void ms_rec_init(ms_rec *r);
