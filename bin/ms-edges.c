@@ -1,5 +1,4 @@
 /* ms-edges: append an edge map record to every sample that has an image. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,72 +74,36 @@ static void flush(void)
 	have_img = have_msk = 0;
 }
 
-static double number(const char *s, double lo, double hi, const char *what)
-{
-	double v;
-	if (ms_parse_double(s, lo, hi, &v) < 0)
-		usage_error(usage, "%s: %s", what, ms_errmsg());
-	return v;
-}
+static const char *methods[MS_EDGES_DIFFBOOST + 2];   /* the library's names */
+static const char *const operators[] = { "sobel", "scharr", NULL };
+static long near;
+static ms_opt opts[] = {
+	MS_OPT_CHOICE("method", 'm', &opt.method, methods,
+	              "edge method (default diffboost: min(1, soft + mask band))"),
+	MS_OPT_NUM("sigma", 's', &opt.sigma, 0, 100, "S",
+	           "Gaussian sigma before the gradient, 0 = none (default 1)"),
+	MS_OPT_CHOICE("operator", 0, &opt.scharr, operators, "soft: sobel (default) or scharr"),
+	MS_OPT_NUM("low", 0, &opt.low, 0, 1e6, "L", "canny: low threshold (default 50)"),
+	MS_OPT_NUM("high", 0, &opt.high, 0, 1e6, "H",
+	           "canny: high threshold (default 150), 8-bit gradient units"),
+	MS_OPT_FLAG("l2", 0, &opt.l2, "canny: L2 gradient magnitude (default |dx| + |dy|)"),
+	MS_OPT_INT("near", 0, &near, 1, 1024, "R", "only edges within R pixels of the mask's border;\n"
+	           "a sample without a mask gets no edge map"),
+	MS_OPT_STR("image", 0, &image_name, "NAME", "input image record (default image)"),
+	MS_OPT_STR("mask", 0, &mask_name, "NAME", "input mask record (default mask)"),
+	MS_OPT_STR("name", 'n', &out_name, "NAME", "output record name (default edges)"),
+	MS_OPT_END
+};
 
 static void options(int argc, char **argv)
 {
-	enum { OPERATOR = 256, LOW, HIGH, L2, IMAGE, MASK, NEAR };
-	static const struct option opts[] = {
-		{ "method", required_argument, 0, 'm' }, { "sigma", required_argument, 0, 's' },
-		{ "operator", required_argument, 0, OPERATOR }, { "low", required_argument, 0, LOW },
-		{ "high", required_argument, 0, HIGH }, { "l2", no_argument, 0, L2 },
-		{ "near", required_argument, 0, NEAR },
-		{ "image", required_argument, 0, IMAGE }, { "mask", required_argument, 0, MASK },
-		{ "name", required_argument, 0, 'n' }, { "help", no_argument, 0, 'h' }, { 0 }
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "m:s:n:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if ((opt.method = ms_edges_method_parse(optarg)) < 0)
-				usage_error(usage, "unknown method '%s'", optarg);
-			break;
-		case 's': opt.sigma = number(optarg, 0, 100, "--sigma"); break;
-		case OPERATOR:
-			if (strcmp(optarg, "sobel") && strcmp(optarg, "scharr"))
-				usage_error(usage, "unknown operator '%s'", optarg);
-			opt.scharr = !strcmp(optarg, "scharr");
-			break;
-		case LOW: opt.low = number(optarg, 0, 1e6, "--low"); break;
-		case HIGH: opt.high = number(optarg, 0, 1e6, "--high"); break;
-		case L2: opt.l2 = 1; break;
-		case NEAR: {
-			long v;
-			if (ms_parse_int(optarg, 1, 1024, &v) < 0)
-				usage_error(usage, "--near: %s", ms_errmsg());
-			opt.near = (int)v;
-			snprintf(nearv, sizeof nearv, "%ld", v);
-			break;
-		}
-		case IMAGE: image_name = optarg; break;
-		case MASK: mask_name = optarg; break;
-		case 'n': out_name = optarg; break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Append an edge map record (f32 [1,H,W] in [0,1]) to every sample with an image.\n"
-			       "  -m, --method M     soft, canny, mask or diffboost (default: min(1, soft + mask band))\n"
-			       "  -s, --sigma S      Gaussian sigma before the gradient, 0 = none (default 1)\n"
-			       "      --operator OP  soft: sobel (default) or scharr\n"
-			       "      --low L        canny: low threshold (default 50)\n"
-			       "      --high H       canny: high threshold (default 150), 8-bit gradient units\n"
-			       "      --l2           canny: L2 gradient magnitude (default |dx| + |dy|)\n"
-			       "      --near R       only edges within R pixels of the mask's border; a\n"
-			       "                     sample without a mask gets no edge map\n"
-			       "      --image NAME   input image record (default image)\n"
-			       "      --mask NAME    input mask record (default mask)\n"
-			       "  -n, --name NAME    output record name (default edges)\n", argv0, usage);
-			exit(0);
-		default: usage_die(usage);
-		}
-	}
-	if (optind != argc)
+	for (int i = 0; ms_edges_method_name(i); i++)
+		methods[i] = ms_edges_method_name(i);
+	if (ms_opt_parse(opts, usage, "Append an edge map record (f32 [1,H,W] in [0,1]) to every "
+	                 "sample with an image.", 0, argc, argv) != argc)
 		usage_die(usage);
+	opt.near = (int)near;
+	snprintf(nearv, sizeof nearv, "%ld", near);
 	const char *names[] = { image_name, mask_name, out_name };
 	for (int i = 0; i < 3; i++)
 		if (!ms_name_valid(names[i])) {

@@ -1,6 +1,5 @@
 /* ms-export: write the records of a stream as PNG (or NIfTI) files, and a contact sheet. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +14,28 @@
 static const char usage[] =
 	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [--no-labels] [-n NAME,...]";
 
+enum { PNG, NII, NIIGZ };
 static struct {
-	const char *dir, *format, *montage, *names;
-	int bits16, cell, bare, labels;
-} opt = { .format = "png", .labels = 1 };
+	const char *dir, *montage, *names;
+	int format, bits16, bare, nolabels;
+	long cell;
+} opt;
+static const char *const formats[] = { "png", "nii", "nii.gz", NULL };
+static ms_opt opts[] = {
+	MS_OPT_STR("dir", 'd', &opt.dir, "DIR", "output directory (default ., created if missing)"),
+	MS_OPT_CHOICE("format", 'f', &opt.format, formats,
+	              "png (default); nii, nii.gz: values as they are"),
+	MS_OPT_FLAG("16", 'w', &opt.bits16, "f32 records as 16-bit PNG (default 8-bit)"),
+	MS_OPT_STR("montage", 'M', &opt.montage, "FILE",
+	           "contact sheet: a row per sample (only this file\nunless -d is given)"),
+	MS_OPT_INT("cell", 'c', &opt.cell, 1, 4096, "N",
+	           "montage cell size N x N (default: largest record)"),
+	MS_OPT_FLAG("no-labels", 0, &opt.nolabels, "montage without record names above the columns\n"
+	            "and sample ids left of the rows"),
+	MS_OPT_STR("names", 'n', &opt.names, "A,B", "export only records with these names"),
+	MS_OPT_FLAG("bare", 'b', &opt.bare, "name files DIR/<id>.png (one record per sample)"),
+	MS_OPT_END
+};
 
 static int wanted(const char *name)
 {
@@ -146,51 +163,11 @@ static void check_repeat(const char *name, int new_sample)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, 0, 'd' }, { "format", required_argument, 0, 'f' },
-		{ "16", no_argument, 0, 'w' }, { "montage", required_argument, 0, 'M' },
-		{ "cell", required_argument, 0, 'c' }, { "names", required_argument, 0, 'n' },
-		{ "bare", no_argument, 0, 'b' }, { "no-labels", no_argument, 0, 'L' },
-		{ "help", no_argument, 0, 'h' }, { 0 }
-	};
-	int c;
-	long v;
 	ms_setprog(argv);
-	while ((c = getopt_long(argc, argv, "bd:f:wM:c:n:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': opt.bare = 1; break;
-		case 'd': opt.dir = optarg; break;
-		case 'f': opt.format = optarg; break;
-		case 'w': opt.bits16 = 1; break;
-		case 'M': opt.montage = optarg; break;
-		case 'c':
-			if (ms_parse_int(optarg, 1, 4096, &v) < 0)
-				usage_error(usage, "--cell: %s", ms_errmsg());
-			opt.cell = (int)v;
-			break;
-		case 'n': opt.names = optarg; break;
-		case 'L': opt.labels = 0; break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Write each record of the stream on stdin as DIR/<id>.<name>.png.\n"
-			       "  -d, --dir DIR         output directory (default ., created if missing)\n"
-			       "  -f, --format FMT      png (default), nii or nii.gz (values as they are)\n"
-			       "  -w, --16              f32 records as 16-bit PNG (default 8-bit)\n"
-			       "  -M, --montage FILE    contact sheet: a row per sample (only this file\n"
-			       "                        unless -d is given)\n"
-			       "  -c, --cell N          montage cell size N x N (default: largest record)\n"
-			       "      --no-labels       montage without record names above the columns\n"
-			       "                        and sample ids left of the rows\n"
-			       "  -n, --names A,B       export only records with these names\n"
-			       "  -b, --bare            name files DIR/<id>.png (one record per sample)\n",
-			       argv0, usage);
-			return 0;
-		default: usage_die(usage);
-		}
-	}
-	int nii = !strcmp(opt.format, "nii"), niigz = !strcmp(opt.format, "nii.gz");
-	if (optind != argc || (!nii && !niigz && strcmp(opt.format, "png")))
+	if (ms_opt_parse(opts, usage, "Write each record of the stream on stdin as DIR/<id>.<name>.png.",
+	                 0, argc, argv) != argc)
 		usage_die(usage);
+	int nii = opt.format == NII, niigz = opt.format == NIIGZ;
 	int files = opt.dir || !opt.montage;
 	if (!opt.dir)
 		opt.dir = ".";
@@ -199,7 +176,7 @@ int main(int argc, char **argv)
 	char id[1024], prev[1024] = "";
 	int ret, first = 1;
 	ms_montage *sheet = NULL;
-	if (opt.montage && !(sheet = ms_montage_new(opt.cell, opt.labels)))
+	if (opt.montage && !(sheet = ms_montage_new((int)opt.cell, !opt.nolabels)))
 		die("%s", ms_errmsg());
 	ms_rec_init(&r);
 	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {

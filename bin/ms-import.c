@@ -1,7 +1,6 @@
 /* ms-import: PNG images and NIfTI volumes (with optional masks) -> a sample stream. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,10 +22,11 @@ static struct {
 	double plo, phi;
 	int axis;
 	long min_fg;               /* -1 = keep all */
-	int require_mask;
+	int require_mask, compress;
 	unsigned flags;
 	size_t max_bytes;          /* --max-decoded, 0 = the library's limit */
 } opt = { .plo = 0, .phi = 100, .axis = 2, .min_fg = -1 };
+static int size[2];            /* --size W, H */
 
 static char prev_id[1024];
 
@@ -329,24 +329,23 @@ static void import(const char *path)
 	free(stem);
 }
 
-static void parse_clip(const char *s)
+static int parse_clip(const char *s)
 {
 	char a[64];
 	const char *comma = strchr(s, ',');
-	if (!comma || (size_t)(comma - s) >= sizeof a) {
-		usage_error(usage, "--clip needs LO,HI percentiles, e.g. 0.5,99.5");
-	}
+	if (!comma || (size_t)(comma - s) >= sizeof a)
+		return ms_error("need LO,HI percentiles, e.g. 0.5,99.5");
 	memcpy(a, s, comma - s);
 	a[comma - s] = '\0';
 	if (ms_parse_double(a, 0, 100, &opt.plo) < 0 ||
-	    ms_parse_double(comma + 1, 0, 100, &opt.phi) < 0 || opt.plo >= opt.phi) {
-		usage_error(usage, "--clip %s: need 0 <= LO < HI <= 100", s);
-	}
+	    ms_parse_double(comma + 1, 0, 100, &opt.phi) < 0 || opt.plo >= opt.phi)
+		return ms_error("'%s': need 0 <= LO < HI <= 100", s);
 	opt.clip = 1;
+	return 0;
 }
 
 /* N, NK, NM or NG (binary multiples) bytes, at least 1 */
-static size_t parse_bytes(const char *s)
+static int parse_bytes(const char *s)
 {
 	char *end;
 	errno = 0;
@@ -354,67 +353,43 @@ static size_t parse_bytes(const char *s)
 	if (*end && !end[1] && strchr("KMG", *end))
 		m = 1ULL << (*end == 'K' ? 10 : *end == 'M' ? 20 : 30), end++;
 	if (errno || *end || !v || s[0] == '-' || v > SIZE_MAX / m)
-		usage_error(usage, "--max-decoded %s: need a byte count like 4096, 512M or 4G", s);
-	return (size_t)(v * m);
+		return ms_error("'%s': need a byte count like 4096, 512M or 4G", s);
+	opt.max_bytes = (size_t)(v * m);
+	return 0;
 }
+
+static const char *const axes[] = { "x", "y", "z", NULL };
+static ms_opt opts[] = {
+	MS_OPT_SIZE("size", 's', size, "resize (bilinear images, nearest masks)"),
+	MS_OPT_STR("mask-dir", 'm', &opt.mask_dir, "DIR", "masks: DIR/<stem>.png, .nii.gz or .nii"),
+	MS_OPT_STR("prompt", 'p', &opt.prompt, "TEXT", "add prompt=TEXT to every record"),
+	MS_OPT_CALL("clip", 'c', parse_clip, "LO,HI", "clip intensities to these percentiles, rescale"),
+	MS_OPT_CHOICE("axis", 'a', &opt.axis, axes, "slicing axis for volumes (default z)"),
+	MS_OPT_INT("min-fg", 'f', &opt.min_fg, 0, 1L << 40, "N",
+	           "keep only samples whose mask has more than N\nforeground pixels"),
+	MS_OPT_FLAG("require-mask", 'r', &opt.require_mask, "an image without a mask is an error"),
+	MS_OPT_FLAG("compress", 'z', &opt.compress, "zlib-compress the payloads"),
+	MS_OPT_CALL("max-decoded", 0, parse_bytes, "N", "refuse a PNG of more than N bytes of pixels\n"
+	            "(K, M, G suffixes; default 1G)"),
+	MS_OPT_END
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "size", required_argument, 0, 's' }, { "mask-dir", required_argument, 0, 'm' },
-		{ "prompt", required_argument, 0, 'p' }, { "clip", required_argument, 0, 'c' },
-		{ "axis", required_argument, 0, 'a' }, { "min-fg", required_argument, 0, 'f' },
-		{ "require-mask", no_argument, 0, 'r' }, { "compress", no_argument, 0, 'z' },
-		{ "max-decoded", required_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0 }
-	};
-	int c;
+	static const char about[] =
+		"Read PNG images and NIfTI volumes (files or directories) and write\n"
+		"one sample per image or volume slice: an image record, and a mask record\n"
+		"when the mask directory holds a file with the same stem.";
 	ms_setprog(argv);
-	while ((c = getopt_long(argc, argv, "s:m:p:c:a:f:rz", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (ms_parse_size(optarg, &opt.w, &opt.h) < 0)
-				usage_error(usage, "--size: %s", ms_errmsg());
-			break;
-		case 'm': opt.mask_dir = optarg; break;
-		case 'p': opt.prompt = optarg; break;
-		case 'c': parse_clip(optarg); break;
-		case 'a':
-			if (strlen(optarg) != 1 || !strchr("xyz", optarg[0]))
-				usage_error(usage, "--axis must be x, y or z");
-			opt.axis = optarg[0] - 'x';
-			break;
-		case 'f':
-			if (ms_parse_int(optarg, 0, 1L << 40, &opt.min_fg) < 0)
-				usage_error(usage, "--min-fg: %s", ms_errmsg());
-			break;
-		case 'r': opt.require_mask = 1; break;
-		case 'z': opt.flags = MS_FLAG_ZLIB; break;
-		case 'D': opt.max_bytes = parse_bytes(optarg); break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Read PNG images and NIfTI volumes (files or directories) and write\n"
-			       "one sample per image or volume slice: an image record, and a mask record\n"
-			       "when the mask directory holds a file with the same stem.\n"
-			       "  -s, --size WxH        resize (bilinear images, nearest masks)\n"
-			       "  -m, --mask-dir DIR    masks: DIR/<stem>.png, .nii.gz or .nii\n"
-			       "  -p, --prompt TEXT     add prompt=TEXT to every record\n"
-			       "  -c, --clip LO,HI      clip intensities to these percentiles, rescale\n"
-			       "  -a, --axis x|y|z      slicing axis for volumes (default z)\n"
-			       "  -f, --min-fg N        keep only samples whose mask has more than N\n"
-			       "                        foreground pixels\n"
-			       "  -r, --require-mask    an image without a mask is an error\n"
-			       "  -z, --compress        zlib-compress the payloads\n"
-			       "      --max-decoded N   refuse a PNG of more than N bytes of pixels\n"
-			       "                        (K, M, G suffixes; default 1G)\n", argv0, usage);
-			return 0;
-		default: usage_die(usage);
-		}
-	}
-	if (optind == argc)
+	int first = ms_opt_parse(opts, usage, about, 0, argc, argv);
+	if (first == argc)
 		usage_die(usage);
+	opt.w = size[0];
+	opt.h = size[1];
+	opt.flags = opt.compress ? MS_FLAG_ZLIB : 0;
 	if (opt.mask_dir && !is_dir(opt.mask_dir))
 		die("mask directory %s: not a directory", opt.mask_dir);
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		if (!is_dir(argv[i])) {
 			import(argv[i]);
 			continue;

@@ -1,5 +1,4 @@
 /* ms-info: one line per record: id, name, dtype, shape, min/max/mean, metadata. */
-#include <getopt.h>
 #include <math.h>
 #include <string.h>
 
@@ -64,26 +63,21 @@ static int info(FILE *in, const char *fname)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0 } };
-	int c, header = 0, bad = 0;
+	static const char about[] =
+		"Print one line per record of each stream (stdin if no FILE):\n"
+		"id, name, dtype, shape, min, max, mean, metadata; tab-separated.";
+	static int header;
+	static ms_opt opts[] = {
+		MS_OPT_FLAG(NULL, 'H', &header, "print a header line first"),
+		MS_OPT_END
+	};
 	ms_setprog(argv);
-	while ((c = getopt_long(argc, argv, "H", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H': header = 1; break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Print one line per record of each stream (stdin if no FILE):\n"
-			       "id, name, dtype, shape, min, max, mean, metadata; tab-separated.\n"
-			       "  -H   print a header line first\n", argv0, usage);
-			return 0;
-		default: usage_die(usage);
-		}
-	}
+	int bad = 0, first = ms_opt_parse(opts, usage, about, 0, argc, argv);
 	if (header)
 		puts("id\tname\tdtype\tshape\tmin\tmax\tmean\tmeta");
-	if (optind == argc)
+	if (first == argc)
 		bad |= info(stdin, "<stdin>");
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		FILE *f = fopen(argv[i], "rb");
 		if (!f) {
 			warn("cannot open %s:", argv[i]);

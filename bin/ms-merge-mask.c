@@ -1,7 +1,6 @@
 /* ms-merge-mask: append DiffBoost's random merging mask to every sample; with --apply,
  * also mix the real image block-wise with a synthetic one. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,7 @@
 static const char usage[] =
 	"[-p P] [-a ALPHA] [-s SEED] [-n NAME] [--apply SYNTH]";
 
-static int patch;              /* 0: ceil(min(H,W) / 6) per sample */
+static long patch;             /* 0: ceil(min(H,W) / 6) per sample */
 static double alpha = 0.6;
 static uint64_t seed;
 static const char *outname = "merge", *synth;
@@ -105,7 +104,7 @@ static void sample_end(void)
 	if (ms_tensor_alloc(&t, MS_U8, 3, (int64_t[]){ 1, H, W }) < 0)
 		die("sample '%s': %s", id, ms_errmsg());
 	ms_rng_init(&rng, seed, ms_hash64(id));
-	if (ms_merge_grid(t.data, H, W, patch ? patch : ms_merge_patch_default(H, W), alpha,
+	if (ms_merge_grid(t.data, H, W, patch ? (int)patch : ms_merge_patch_default(H, W), alpha,
 	                  &rng) < 0)
 		die("sample '%s': %s", id, ms_errmsg());
 	if (synth)
@@ -121,64 +120,42 @@ out:
 	len = 0;
 }
 
-static void parse_seed(const char *s)
+static int parse_seed(const char *s)
 {
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno)
-		usage_error(usage, "--seed: not an integer in [0, 2^64-1]");
+		return ms_error("not an integer in [0, 2^64-1]");
 	seed = v;
+	return 0;
 }
 
-static void __attribute__((noreturn)) help(void)
-{
-	printf("usage: %s %s\n"
-	       "Append to every sample with an image or mask a random merging mask (u8 [1,H,W],\n"
-	       "1 = real): a grid of PxP cells, each real with probability ALPHA.\n"
-	       "  -p, --patch P     cell size in pixels (default ceil(min(H,W)/6))\n"
-	       "  -a, --alpha A     probability of a real cell, in [0,1] (default 0.6)\n"
-	       "  -s, --seed S      seed; the grid depends on seed and sample id (default 0)\n"
-	       "  -n, --name NAME   name of the new record (default merge)\n"
-	       "      --apply SYNTH also replace the image's synthetic cells by record SYNTH\n",
-	       argv0, usage);
-	exit(0);
-}
+static ms_opt opts[] = {
+	MS_OPT_INT("patch", 'p', &patch, 1, INT_MAX, "P",
+	           "cell size in pixels (default ceil(min(H,W)/6))"),
+	MS_OPT_NUM("alpha", 'a', &alpha, 0, 1, "A",
+	           "probability of a real cell, in [0,1] (default 0.6)"),
+	MS_OPT_CALL("seed", 's', parse_seed, "S",
+	            "seed; the grid depends on seed and sample id (default 0)"),
+	MS_OPT_STR("name", 'n', &outname, "NAME", "name of the new record (default merge)"),
+	MS_OPT_STR("apply", 0, &synth, "SYNTH",
+	           "also replace the image's synthetic cells by record SYNTH"),
+	MS_OPT_END
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "patch", required_argument, 0, 'p' }, { "alpha", required_argument, 0, 'a' },
-		{ "seed", required_argument, 0, 's' },  { "name", required_argument, 0, 'n' },
-		{ "apply", required_argument, 0, 'A' }, { "help", no_argument, 0, 'h' },
-		{ 0 }
-	};
-	int c;
-	long v;
+	static const char about[] =
+		"Append to every sample with an image or mask a random merging mask (u8 [1,H,W],\n"
+		"1 = real): a grid of PxP cells, each real with probability ALPHA.";
 	ms_setprog(argv);
-	while ((c = getopt_long(argc, argv, "p:a:s:n:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (ms_parse_int(optarg, 1, INT_MAX, &v) < 0)
-				usage_error(usage, "--patch: %s", ms_errmsg());
-			patch = (int)v;
-			break;
-		case 'a':
-			if (ms_parse_double(optarg, 0, 1, &alpha) < 0)
-				usage_error(usage, "--alpha: %s", ms_errmsg());
-			break;
-		case 's': parse_seed(optarg); break;
-		case 'n': outname = optarg; break;
-		case 'A': synth = optarg; break;
-		case 'h': help();
-		default: usage_die(usage);
-		}
-	}
+	int first = ms_opt_parse(opts, usage, about, 0, argc, argv);
 	if (!ms_name_valid(outname))
 		usage_error(usage, "--name: not a valid record name");
 	if (synth && (!ms_name_valid(synth) || !strcmp(synth, "image")))
 		usage_error(usage, "--apply: need a valid record name other than 'image'");
-	if (optind != argc)
+	if (first != argc)
 		usage_die(usage);
 
 	ms_rec r;

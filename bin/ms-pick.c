@@ -1,5 +1,4 @@
 /* ms-pick: select samples and records, rename records; headers only, payloads copied. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@ static list keep, drop, from, to, ids, xids;
 static int use_keep, use_ids, use_xids;
 static const char *with, *without;   /* -w, -W: decided at the end of a sample */
 static double holdout = -1;          /* --holdout F: ids below F; --no-holdout: the others */
+static double no_holdout;
 static int holdout_in;
 
 static void push(list *l, const char *s)
@@ -46,33 +46,44 @@ static int has(const list *l, const char *s)
 }
 
 /* "a,b,c" into a sorted list of record names */
-static void names(list *l, const char *arg, const char *opt)
+static int names(list *l, const char *arg)
 {
 	char *s = estrdup(arg), *save;
 	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (!ms_name_valid(t))
-			usage_error(usage, "%s: not a list of record names", opt);
+		if (!ms_name_valid(t)) {
+			free(s);
+			return ms_error("not a list of record names");
+		}
 		push(l, t);
 	}
 	free(s);
 	sort(l);
+	return 0;
 }
 
+static int keeps(const char *arg) { use_keep = 1; return names(&keep, arg); }
+static int drops(const char *arg) { return names(&drop, arg); }
+
 /* "old=new,..." in the order given; the first rule for a name wins */
-static void renames(const char *arg)
+static int renames(const char *arg)
 {
 	char *s = estrdup(arg), *save;
-	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+	int ret = 0;
+	for (char *t = strtok_r(s, ",", &save); t && !ret; t = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(t, '=');
-		if (!eq)
-			usage_error(usage, "--rename: want OLD=NEW");
-		*eq = '\0';
-		if (!ms_name_valid(t) || !ms_name_valid(eq + 1))
-			usage_error(usage, "--rename: not a valid record name");
-		push(&from, t);
-		push(&to, eq + 1);
+		if (eq)
+			*eq = '\0';
+		if (!eq) {
+			ret = ms_error("want OLD=NEW");
+		} else if (!ms_name_valid(t) || !ms_name_valid(eq + 1)) {
+			ret = ms_error("not a valid record name");
+		} else {
+			push(&from, t);
+			push(&to, eq + 1);
+		}
 	}
 	free(s);
+	return ret;
 }
 
 /* one id a line; empty lines and a final carriage return are ignored */
@@ -97,34 +108,43 @@ static void read_ids(list *l, const char *path)
 	sort(l);
 }
 
-static long num(const char *s, long lo, const char *opt)
-{
-	long v;
-	if (ms_parse_int(s, lo, LONG_MAX, &v) < 0)
-		usage_error(usage, "%s: %s", opt, ms_errmsg());
-	return v;
-}
+static int ids_of(const char *path) { use_ids = 1; read_ids(&ids, path); return 0; }
+static int xids_of(const char *path) { use_xids = 1; read_ids(&xids, path); return 0; }
 
-static void __attribute__((noreturn)) help(void)
+/* -s, -e, -n up to LONG_MAX, which a table entry's double range cannot hold */
+static int skip_of(const char *s) { return ms_parse_int(s, 0, LONG_MAX, &skip); }
+static int every_of(const char *s) { return ms_parse_int(s, 1, LONG_MAX, &every); }
+static int count_of(const char *s) { return ms_parse_int(s, 0, LONG_MAX, &count); }
+
+/* -w, -W: a record name */
+static int name_of(const char *s, const char **to)
 {
-	printf("usage: %s %s\n"
-	       "Copy the selected samples and records of a stream; payloads are not decoded.\n"
-	       "  -i, --ids FILE       only samples whose id is a line of FILE\n"
-	       "  -x, --exclude FILE   no sample whose id is a line of FILE\n"
-	       "  -s, --skip SKIP      skip the first SKIP samples (after -i, -x)\n"
-	       "  -e, --every K        then keep every K-th sample, starting with the first\n"
-	       "  -n, --count N        then stop after N samples\n"
-	       "  -k, --keep NAMES     only records with these names\n"
-	       "  -d, --drop NAMES     no record with these names\n"
-	       "  -w, --with NAME      only samples that have a record NAME\n"
-	       "  -W, --without NAME   only samples that have no record NAME\n"
-	       "  --holdout F          only the samples ms-segment train --val-fraction F\n"
-	       "                       holds out (by hash of id, or of= when set)\n"
-	       "  --no-holdout F       only the others\n"
-	       "  -r, --rename OLD=NEW,...  rename records (after -k, -d)\n",
-	       argv0, usage);
-	exit(0);
+	if (!ms_name_valid(s))
+		return ms_error("'%s' is not a valid record name", s);
+	*to = s;
+	return 0;
 }
+static int with_of(const char *s) { return name_of(s, &with); }
+static int without_of(const char *s) { return name_of(s, &without); }
+
+static ms_opt opts[] = {
+	MS_OPT_CALL("ids", 'i', ids_of, "FILE", "only samples whose id is a line of FILE"),
+	MS_OPT_CALL("exclude", 'x', xids_of, "FILE", "no sample whose id is a line of FILE"),
+	MS_OPT_CALL("skip", 's', skip_of, "SKIP", "skip the first SKIP samples (after -i, -x)"),
+	MS_OPT_CALL("every", 'e', every_of, "K",
+	            "then keep every K-th sample, starting with the first"),
+	MS_OPT_CALL("count", 'n', count_of, "N", "then stop after N samples"),
+	MS_OPT_CALL("keep", 'k', keeps, "NAMES", "only records with these names"),
+	MS_OPT_CALL("drop", 'd', drops, "NAMES", "no record with these names"),
+	MS_OPT_CALL("with", 'w', with_of, "NAME", "only samples that have a record NAME"),
+	MS_OPT_CALL("without", 'W', without_of, "NAME", "only samples that have no record NAME"),
+	MS_OPT_NUM("holdout", 0, &holdout, 0, 1, "F",
+	           "only the samples ms-segment train --val-fraction F\n"
+	           "holds out (by hash of id, or of= when set)"),
+	MS_OPT_NUM("no-holdout", 0, &no_holdout, 0, 1, "F", "only the others"),
+	MS_OPT_CALL("rename", 'r', renames, "OLD=NEW,...", "rename records (after -k, -d)"),
+	MS_OPT_END
+};
 
 /* the sample being read: head, it passes the filters known at its first record (-i, -x,
  * --holdout); take, it is written. With -w or -W its records go to memory (mem) until
@@ -193,49 +213,15 @@ static int put(FILE *in, ms_rec *r, FILE *out)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "count", required_argument, 0, 'n' }, { "skip", required_argument, 0, 's' },
-		{ "every", required_argument, 0, 'e' }, { "keep", required_argument, 0, 'k' },
-		{ "drop", required_argument, 0, 'd' },  { "rename", required_argument, 0, 'r' },
-		{ "ids", required_argument, 0, 'i' },   { "exclude", required_argument, 0, 'x' },
-		{ "with", required_argument, 0, 'w' },  { "without", required_argument, 0, 'W' },
-		{ "holdout", required_argument, 0, 'H' },
-		{ "no-holdout", required_argument, 0, 'O' },
-		{ "help", no_argument, 0, 'h' },        { 0 }
-	};
-	int c;
 	ms_setprog(argv);
-	while ((c = getopt_long(argc, argv, "n:s:e:k:d:r:i:x:w:W:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n': count = num(optarg, 0, "--count"); break;
-		case 's': skip = num(optarg, 0, "--skip"); break;
-		case 'e': every = num(optarg, 1, "--every"); break;
-		case 'k': names(&keep, optarg, "--keep"); use_keep = 1; break;
-		case 'd': names(&drop, optarg, "--drop"); break;
-		case 'r': renames(optarg); break;
-		case 'i': read_ids(&ids, optarg); use_ids = 1; break;
-		case 'x': read_ids(&xids, optarg); use_xids = 1; break;
-		case 'w':
-		case 'W':
-			if (!ms_name_valid(optarg))
-				usage_error(usage, "--with%s: '%s' is not a valid record name",
-				            c == 'W' ? "out" : "", optarg);
-			*(c == 'w' ? &with : &without) = optarg;
-			break;
-		case 'H':
-		case 'O':
-			if (holdout >= 0)
-				usage_error(usage, "--holdout and --no-holdout: give one of them once");
-			if (ms_parse_double(optarg, 0, 1, &holdout) < 0)
-				usage_error(usage, "--%sholdout: %s", c == 'O' ? "no-" : "", ms_errmsg());
-			holdout_in = c == 'H';
-			break;
-		case 'h': help();
-		default: usage_die(usage);
-		}
-	}
-	if (optind != argc)
+	if (ms_opt_parse(opts, usage, "Copy the selected samples and records of a stream; "
+	                 "payloads are not decoded.", 0, argc, argv) != argc)
 		usage_die(usage);
+	holdout_in = ms_opt_given(opts, "holdout");
+	if (holdout_in + ms_opt_given(opts, "no-holdout") > 1)
+		usage_error(usage, "--holdout and --no-holdout: give one of them once");
+	if (!holdout_in && ms_opt_given(opts, "no-holdout"))
+		holdout = no_holdout;
 
 	static char id[MS_META_MAX + 1], rid[MS_META_MAX + 1];
 	int ret, open = 0;

@@ -1,5 +1,4 @@
 /* ms-run: run a YAML pipeline of ms tools (ms-pipeline(5)) without a shell. */
-#include <getopt.h>
 #include <stdlib.h>
 
 #include "core/ms.h"
@@ -9,8 +8,23 @@ static const char usage[] =
 	"[-nv] [--set VAR=VALUE]... [--swap STAGE=COMMAND]... [--only STAGE[,STAGE]...] FILE";
 
 /* kept in static storage so that die() leaves nothing allocated unreachable */
-static char **sets, **swaps, **onlys;
+static const char **sets, **swaps, **onlys;
+static int nset, nswap, nonly, dry, verbose;
 static ms_pipeline *p;
+
+/* --set, --swap, --only: kept in the order given, applied after the file is loaded */
+static int set(const char *s) { sets[nset++] = s; return 0; }
+static int swap(const char *s) { swaps[nswap++] = s; return 0; }
+static int only(const char *s) { onlys[nonly++] = s; return 0; }
+
+static ms_opt opts[] = {
+	MS_OPT_CALL("set", 0, set, "VAR=VALUE", "set a variable of the file"),
+	MS_OPT_CALL("swap", 0, swap, "STAGE=COMMAND", "run COMMAND in place of a stage's run"),
+	MS_OPT_CALL("only", 0, only, "STAGE,...", "run only these stages"),
+	MS_OPT_FLAG("dry-run", 'n', &dry, "print the equivalent sh commands, run nothing"),
+	MS_OPT_FLAG("verbose", 'v', &verbose, "print each chain on stderr before it starts"),
+	MS_OPT_END
+};
 
 static void cleanup(void)
 {
@@ -29,52 +43,24 @@ static void edit_die(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "set", required_argument, 0, 's' },
-		{ "swap", required_argument, 0, 'w' },
-		{ "only", required_argument, 0, 'o' },
-		{ "dry-run", no_argument, 0, 'n' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0 }
-	};
-	int c, nset = 0, nswap = 0, nonly = 0, dry = 0, verbose = 0;
 	ms_setprog(argv);
 	sets = ecalloc((size_t)argc, sizeof *sets);
 	swaps = ecalloc((size_t)argc, sizeof *swaps);
 	onlys = ecalloc((size_t)argc, sizeof *onlys);
-	while ((c = getopt_long(argc, argv, "nv", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': sets[nset++] = optarg; break;
-		case 'w': swaps[nswap++] = optarg; break;
-		case 'o': onlys[nonly++] = optarg; break;
-		case 'n': dry = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h':
-			printf("usage: %s %s\n"
-			       "Run the stages of a pipeline file, piped as the file says.\n"
-			       "  --set VAR=VALUE        set a variable of the file\n"
-			       "  --swap STAGE=COMMAND   run COMMAND in place of a stage's run\n"
-			       "  --only STAGE,...       run only these stages\n"
-			       "  -n, --dry-run          print the equivalent sh commands, run nothing\n"
-			       "  -v, --verbose          print each chain on stderr before it starts\n",
-			       argv0, usage);
-			return 0;
-		default: usage_die(usage);
-		}
-	}
-	if (optind != argc - 1)
+	int i = ms_opt_parse(opts, usage, "Run the stages of a pipeline file, piped as the file says.",
+	                     0, argc, argv);
+	if (i != argc - 1)
 		usage_die(usage);
-	p = ms_pipeline_load(argv[optind]);
+	p = ms_pipeline_load(argv[i]);
 	if (!p)
 		die("%s", ms_errmsg());
-	for (int i = 0; i < nset; i++)
+	for (i = 0; i < nset; i++)
 		if (ms_pipeline_set(p, sets[i]) < 0)
 			edit_die();
-	for (int i = 0; i < nswap; i++)
+	for (i = 0; i < nswap; i++)
 		if (ms_pipeline_swap(p, swaps[i]) < 0)
 			edit_die();
-	for (int i = 0; i < nonly; i++)
+	for (i = 0; i < nonly; i++)
 		if (ms_pipeline_only(p, onlys[i]) < 0)
 			edit_die();
 	if (ms_pipeline_plan(p, !dry) < 0)

@@ -42,7 +42,7 @@ PYEOF
 @test "usage errors exit 2" {
 	run -2 ms-edges --bogus
 	run -2 ms-edges -m sobel
-	[[ "$output" == *"unknown method 'sobel'"* ]]
+	[[ "$output" == *"--method: unknown value 'sobel' (soft, canny, mask, diffboost)"* ]]
 	run -2 ms-edges --sigma -1
 	run -2 ms-edges --sigma abc
 	run -2 ms-edges --operator prewitt
