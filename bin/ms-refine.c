@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/ms.h"
+#include "io/sample.h"
 #include "io/stream.h"
 #include "models/refine.h"
 #include "models/segment.h"
@@ -91,63 +92,33 @@ static void options(int argc, char **argv, int train)
 		usage_error(usage, "--best needs --val-fraction");
 }
 
-/* ---- samples: the records of one id, held in memory */
-typedef struct {
-	ms_rec *r;
-	int n, cap;
-	char id[MS_META_MAX + 1];
-} sample;
+/* ---- samples (io/sample.h) */
+typedef ms_sample sample;
 
-/* the index of the record it uses as data, non-finite values refused (ms-stream(5)) */
-static int find(const sample *s, const char *name)
+/* the index of the record it uses as data, decoded, non-finite values refused
+ * (ms-stream(5)); -1 if none */
+static int find(sample *s, const char *name)
 {
-	for (int i = 0; i < s->n; i++)
-		if (!strcmp(s->r[i].name, name)) {
-			if (ms_rec_check_finite(&s->r[i]) < 0)
-				die("%s", ms_errmsg());
-			return i;
-		}
+	if (ms_sample_get(s, name))
+		return ms_sample_find(s, name);
+	if (*ms_errmsg())
+		die("%s", ms_errmsg());
 	return -1;
 }
 
-static void clear(sample *s)
+/* reads the next sample; 0 at the end */
+static int next(ms_reader *rd, sample *s)
 {
-	for (int i = 0; i < s->n; i++)
-		ms_rec_free(&s->r[i]);
-	s->n = 0;
-}
-
-/* reads the next sample; 0 at the end. *pend holds a read-ahead record */
-static int next(FILE *in, sample *s, ms_rec *pend, int *have)
-{
-	char id[MS_META_MAX + 1];
-	int ret;
-	clear(s);
-	for (;;) {
-		if (!*have) {
-			if ((ret = ms_rec_read(in, pend)) < 0)
-				die("<stdin>: %s", ms_errmsg());
-			if (!ret)
-				return s->n > 0;
-			*have = 1;
-		}
-		ms_rec_id(pend, id, sizeof id);
-		if (s->n && strcmp(id, s->id))
-			return 1;
-		if (!s->n)
-			strcpy(s->id, id);
-		if (s->n == s->cap)
-			s->r = ereallocarray(s->r, s->cap = s->cap ? 2 * s->cap : 8, sizeof *s->r);
-		s->r[s->n++] = *pend;
-		ms_rec_init(pend);
-		*have = 0;
-	}
+	int ret = ms_sample_next(rd, s);
+	if (ret < 0)
+		die("%s", ms_errmsg());
+	return ret;
 }
 
 /* image [C,H,W] f32 and a [1,H,W] record of dtype dt at index k; H, W checked */
 static int shaped(const sample *s, int k, int dt, const ms_tensor *im, const char *what)
 {
-	const ms_tensor *t = &s->r[k].t;
+	const ms_tensor *t = &s->rec[k].t;
 	if (t->dtype != dt || t->rank != 3 || t->shape[0] != 1 || t->shape[1] != im->shape[1] ||
 	    t->shape[2] != im->shape[2])
 		die("sample '%s': %s must be %s [1,%lld,%lld] like the image", s->id, what,
@@ -160,7 +131,7 @@ static const ms_tensor *image_of(sample *s)
 	int k = find(s, "image");
 	if (k < 0)
 		return NULL;
-	ms_tensor *t = &s->r[k].t;
+	ms_tensor *t = &s->rec[k].t;
 	if (t->rank != 3 || t->shape[0] < 1 || t->shape[0] > 8 || t->shape[1] % 4 ||
 	    t->shape[2] % 4 || !t->shape[1] || !t->shape[2] || ms_tensor_to_f32(t, 1) < 0)
 		die("sample '%s': image must be [C,H,W], C 1..8, H and W multiples of 4", s->id);
@@ -180,9 +151,8 @@ static void put(const ms_rec *src, const char *name, ms_tensor *t)
 
 static void write_all(const sample *s)
 {
-	for (int i = 0; i < s->n; i++)
-		if (ms_rec_write(stdout, &s->r[i]) < 0)
-			die("cannot write <stdout>: %s", ms_errmsg());
+	if (ms_sample_write(stdout, s) < 0)
+		die("cannot write <stdout>: %s", ms_errmsg());
 }
 
 static void refine_one(ms_refiner *r, sample *s, long idx)
@@ -207,49 +177,49 @@ static void refine_one(ms_refiner *r, sample *s, long idx)
 		die("%s", ms_errmsg());
 	ms_rng rng;
 	ms_rng_init(&rng, (uint64_t)seed, *s->id ? ms_hash64(s->id) : (uint64_t)idx);
-	if (ms_refiner_run(r, H, W, im->data, s->r[kp].t.data, (int)samples,
+	if (ms_refiner_run(r, H, W, im->data, s->rec[kp].t.data, (int)samples,
 	                   ms_opt_given(opts, "steps") ? (int)steps : r->bb.T, sampler, &rng, prob.data, unc.data) < 0)
 		die("%s", ms_errmsg());
 	for (int i = 0; i < H * W; i++)
 		((uint8_t *)pred.data)[i] = ((float *)prob.data)[i] > 0.5f;
 	/* prob and pred replaced in place; earlier prior, prior_pred, uncertainty dropped */
 	for (int i = 0; i < s->n; i++) {
-		const char *n = s->r[i].name;
+		const char *n = s->rec[i].name;
 		if (i == kp)
-			put(&s->r[i], "prob", &prob);
+			put(&s->rec[i], "prob", &prob);
 		else if (i == kq)
-			put(&s->r[i], "pred", &pred);
+			put(&s->rec[i], "pred", &pred);
 		else if (strcmp(n, "prior") && strcmp(n, "prior_pred") && strcmp(n, "uncertainty") &&
-		         ms_rec_write(stdout, &s->r[i]) < 0)
+		         ms_rec_write(stdout, &s->rec[i]) < 0)
 			die("cannot write <stdout>: %s", ms_errmsg());
 	}
 	if (kq < 0)
-		put(&s->r[kp], "pred", &pred);
+		put(&s->rec[kp], "pred", &pred);
 	/* appended: the prior (and its pred) under new names, the uncertainty */
-	put(&s->r[kp], "uncertainty", &unc);
+	put(&s->rec[kp], "uncertainty", &unc);
 	int keep[2] = { kp, kq };
 	const char *as[2] = { "prior", "prior_pred" };
 	for (int j = 0; j < 2; j++)
-		if (keep[j] >= 0 && (ms_rec_set_name(&s->r[keep[j]], as[j]) < 0 ||
-		                     ms_rec_write(stdout, &s->r[keep[j]]) < 0))
+		if (keep[j] >= 0 && (ms_rec_set_name(&s->rec[keep[j]], as[j]) < 0 ||
+		                     ms_rec_write(stdout, &s->rec[keep[j]]) < 0))
 			die("cannot write <stdout>: %s", ms_errmsg());
 }
 
 static void refine(void)
 {
-	sample s = { 0 };
-	ms_rec pend;
-	int have = 0;
+	sample s;
+	ms_reader rd;
 	long idx = 0;
 	ms_threads((int)threads);
 	ms_refiner *r = ms_refiner_load(model, NULL, NULL);
 	if (!r)
 		die("%s", ms_errmsg());
-	ms_rec_init(&pend);
-	while (next(stdin, &s, &pend, &have))
+	ms_sample_init(&s);
+	ms_reader_init(&rd, stdin, "<stdin>");
+	while (next(&rd, &s))
 		refine_one(r, &s, idx++);
-	clear(&s);
-	free(s.r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	ms_refiner_free(r);
 }
 
@@ -317,11 +287,12 @@ static void save(ms_refiner *r, const ms_adam *a, ms_unet *seg, const ms_adam *s
 /* the training samples into d, those held out for validation into v */
 static void read_set(ms_refine_set *d, ms_refine_set *v)
 {
-	sample s = { 0 };
-	ms_rec pend;
-	int have = 0, skipped = 0;
-	ms_rec_init(&pend);
-	while (next(stdin, &s, &pend, &have)) {
+	sample s;
+	ms_reader rd;
+	int skipped = 0;
+	ms_sample_init(&s);
+	ms_reader_init(&rd, stdin, "<stdin>");
+	while (next(&rd, &s)) {
 		const ms_tensor *im = image_of(&s);
 		int km = find(&s, "mask"), kp = find(&s, "prob");
 		if (!im || km < 0 || (kp < 0 && !alternate)) {
@@ -333,11 +304,11 @@ static void read_set(ms_refine_set *d, ms_refine_set *v)
 			shaped(&s, kp, MS_F32, im, "prob");
 		ms_refine_set *to = kp >= 0 && ms_seg_is_val(s.id, val_fraction) ? v : d;
 		if (ms_refine_set_add(to, (int)im->shape[0], (int)im->shape[1], (int)im->shape[2],
-		                      im->data, s.r[km].t.data, kp >= 0 ? s.r[kp].t.data : NULL) < 0)
+		                      im->data, s.rec[km].t.data, kp >= 0 ? s.rec[kp].t.data : NULL) < 0)
 			die("sample '%s': %s", s.id, ms_errmsg());
 	}
-	clear(&s);
-	free(s.r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	if (!d->n)
 		die("no %ssamples with image, mask%s", v->n ? "training " : "",
 		    alternate ? "" : " and prob");
