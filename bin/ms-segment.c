@@ -7,6 +7,7 @@
 #include "core/ms.h"
 #include "image/augment.h"
 #include "image/image.h"
+#include "io/sample.h"
 #include "io/stream.h"
 #include "models/segment.h"
 
@@ -109,10 +110,6 @@ static void options(int argc, char **argv, int train)
 }
 
 /* the current sample */
-static char cur[MS_META_MAX + 1], id[MS_META_MAX + 1];
-static ms_rec img, msk;
-static int have_img, have_msk;
-
 /* ---- train: read the data set */
 static ms_seg_data data;
 static long nskip;
@@ -121,65 +118,47 @@ static int held;                  /* samples read now are validation samples (--
 /* the file being read, for messages: "" (standard input) or "--val FILE: " */
 static char where[4096];
 
-static void keep(FILE *f, ms_rec *r, ms_rec *k, int *have)
+/* record NAME of s, decoded; NULL if none */
+static ms_rec *get(ms_sample *s, const char *name)
 {
-	if (*have)
-		die("%ssample '%s' has more than one '%s' record", where, cur, r->name);
-	if (ms_rec_read_data(f, r) < 0 || ms_rec_check_finite(r) < 0)
+	ms_rec *r = ms_sample_get(s, name);
+	if (!r && *ms_errmsg())
 		die("%s%s", where, ms_errmsg());
-	*k = *r;
-	ms_rec_init(r);
-	*have = 1;
+	return r;
 }
 
-static void end_train_sample(void)
+static void read_samples(FILE *f, const char *name)
 {
+	ms_reader rd;
+	ms_sample s;
 	char of[MS_META_MAX + 1];
-	int syn = have_img && ms_meta_get(&img, "of", of, sizeof of);
-	if (held && have_img && syn)
-		die("%s: sample '%s' is synthetic (of=%s): validation samples must be real",
-		    valpath, cur, of);
-	if (have_img && (have_msk || syn)) {
-		if (ms_seg_data_add(&data, cur, syn ? of : NULL, &img.t, have_msk ? &msk.t : NULL) < 0)
+	int ret;
+	ms_reader_init(&rd, f, name);
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1) {
+		ms_rec *img = get(&s, "image"), *msk = get(&s, "mask");
+		int syn = img && ms_meta_get(img, "of", of, sizeof of);
+		if (held && img && syn)
+			die("%s: sample '%s' is synthetic (of=%s): validation samples must be real",
+			    valpath, s.id, of);
+		if (!img || !(msk || syn)) {
+			nskip++;
+			continue;
+		}
+		if (ms_seg_data_add(&data, s.id, syn ? of : NULL, &img->t, msk ? &msk->t : NULL) < 0)
 			die("%s", ms_errmsg());
 		data.s[data.n - 1].held = held;
-	} else {
-		nskip++;
-	}
-	ms_rec_free(&img);
-	ms_rec_free(&msk);
-	have_img = have_msk = 0;
-}
-
-static void read_samples(FILE *f)
-{
-	ms_rec r;
-	int ret, started = 0;
-	ms_rec_init(&r);
-	while ((ret = ms_rec_read_header(f, &r)) == 1) {
-		ms_rec_id(&r, id, sizeof id);
-		if (started && strcmp(id, cur))
-			end_train_sample();
-		memcpy(cur, id, strlen(id) + 1);
-		started = 1;
-		if (!strcmp(r.name, "image"))
-			keep(f, &r, &img, &have_img);
-		else if (!strcmp(r.name, "mask"))
-			keep(f, &r, &msk, &have_msk);
-		else if (ms_rec_skip(f, &r) < 0)
-			die("%s%s", where, ms_errmsg());
 	}
 	if (ret < 0)
-		die("%s%s", where, ms_errmsg());
-	if (started)
-		end_train_sample();
-	ms_rec_free(&r);
+		die("%s", ms_errmsg());            /* the reader names the stream */
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 }
 
 static int train(void)
 {
 	ms_seg_data_init(&data);
-	read_samples(stdin);
+	read_samples(stdin, "<stdin>");
 	if (nskip)
 		warn("%ld samples without image and mask ignored", nskip);
 	int n = data.n;
@@ -192,7 +171,7 @@ static int train(void)
 		held = 1;
 		nskip = 0;
 		snprintf(where, sizeof where, "%s: ", valpath);
-		read_samples(f);
+		read_samples(f, valpath);
 		fclose(f);
 		if (nskip)
 			warn("%s: %ld samples without image and mask ignored", valpath, nskip);
@@ -209,10 +188,9 @@ static int train(void)
 	return sig ? 128 + sig : 0;
 }
 
-/* ---- predict: samples are queued (their records as bytes) until a batch is full */
+/* ---- predict: samples are queued until a batch is full */
 typedef struct {
-	char *buf;
-	size_t len;
+	ms_sample s;
 	float *x;                     /* image as the model's channels, NULL if none */
 	int h, w;
 	ms_rec meta;                  /* the image record's metadata */
@@ -221,16 +199,13 @@ typedef struct {
 static ms_seg_pred pred;
 static pending *q;
 static int nq, qcap, nimg, inch;
-static FILE *mem;
-static char *mbuf;
-static size_t mlen;
 static float *logits;
 static size_t logits_cap;
 
 static void emit(pending *p, const float *l)
 {
-	if (fwrite(p->buf, 1, p->len, stdout) != p->len)
-		die("cannot write <stdout>:");
+	if (ms_sample_write(stdout, &p->s) < 0)
+		die("%s", ms_errmsg());
 	if (p->x) {
 		size_t n = (size_t)p->h * p->w;
 		float *prob = emalloc(n * sizeof *prob);
@@ -250,7 +225,7 @@ static void emit(pending *p, const float *l)
 		ms_rec_free(&a);
 		ms_rec_free(&b);
 	}
-	free(p->buf);
+	ms_sample_free(&p->s);
 	free(p->x);
 	ms_rec_free(&p->meta);
 }
@@ -283,32 +258,29 @@ static void flush_queue(void)
 	nq = nimg = 0;
 }
 
-static void end_pred_sample(void)
+/* queues sample s (taken over) */
+static void queue(ms_sample *s)
 {
 	pending p = { 0 };
-	if (fclose(mem) == EOF)
-		die("cannot buffer a sample:");
-	mem = NULL;
-	p.buf = mbuf;
-	p.len = mlen;
+	ms_rec *img = get(s, "image");
 	ms_rec_init(&p.meta);
-	if (have_img) {
+	if (img) {
 		int c;
-		if (ms_image_dims(&img.t, &c, &p.h, &p.w) < 0)
-			die("sample '%s': %s", cur, ms_errmsg());
+		if (ms_image_dims(&img->t, &c, &p.h, &p.w) < 0)
+			die("sample '%s': %s", s->id, ms_errmsg());
 		p.x = emalloc((size_t)inch * p.h * p.w * sizeof(float));
-		if (ms_seg_convert(&img.t, inch, p.x) < 0)
-			die("sample '%s': %s", cur, ms_errmsg());
-		if (ms_meta_copy(&p.meta, &img) < 0)
+		if (ms_seg_convert(&img->t, inch, p.x) < 0)
+			die("sample '%s': %s", s->id, ms_errmsg());
+		if (ms_meta_copy(&p.meta, img) < 0)
 			die("%s", ms_errmsg());
-		ms_rec_free(&img);
-		have_img = 0;
 		for (int i = 0; i < nq; i++)  /* one batch, one size */
 			if (q[i].x && (q[i].h != p.h || q[i].w != p.w)) {
 				flush_queue();
 				break;
 			}
 	}
+	p.s = *s;
+	ms_sample_init(s);
 	q[nq++] = p;
 	nimg += p.x != NULL;
 	if (nimg == batch || !nimg || nq == qcap)
@@ -317,38 +289,24 @@ static void end_pred_sample(void)
 
 static int predict(void)
 {
-	ms_rec r;
-	int ret, started = 0;
+	ms_reader rd;
+	ms_sample s;
+	int ret;
 	ms_threads(opt.threads);
 	if (ms_seg_pred_open(&pred, model) < 0)
 		die("%s", ms_errmsg());
 	inch = ms_unet_cfg_of(pred.u)->in_ch;
 	qcap = (int)batch + 64;
 	q = ecalloc(qcap, sizeof *q);
-	ms_rec_init(&r);
-	ms_rec_init(&img);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		ms_rec_id(&r, id, sizeof id);
-		if (started && strcmp(id, cur))
-			end_pred_sample();
-		if (!mem && !(mem = open_memstream(&mbuf, &mlen)))
-			die("cannot buffer a sample:");
-		memcpy(cur, id, strlen(id) + 1);
-		started = 1;
-		if (!strcmp(r.name, "image")) {
-			keep(stdin, &r, &img, &have_img);
-			if (ms_rec_write(mem, &img) < 0)
-				die("%s", ms_errmsg());
-		} else if (ms_rec_copy(stdin, &r, mem) < 0) {
-			die("%s", ms_errmsg());
-		}
-	}
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		queue(&s);
 	if (ret < 0)
 		die("%s", ms_errmsg());
-	if (started)
-		end_pred_sample();
 	flush_queue();
-	ms_rec_free(&r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	ms_seg_pred_close(&pred);
 	free(q);
 	free(logits);

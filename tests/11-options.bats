@@ -50,3 +50,11 @@ check() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"--wd(SYNOPSIS)"* ]]
 }
+
+@test "ms-import: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-import; }
+@test "ms-export: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-export; }
+@test "ms-pick: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-pick; }
+@test "ms-edges: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-edges; }
+@test "ms-merge-mask: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-merge-mask; }
+@test "ms-info: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-info; }
+@test "ms-run: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-run; }

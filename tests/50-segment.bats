@@ -334,7 +334,7 @@ for n, m, a in read(sys.stdin.buffer):
 	run -1 ms-segment train -o "$T/m.ms" $TR </dev/null
 	[[ "$output" == "ms-segment: no samples with image and mask on stdin" ]]
 	run -1 bash -c "head -c 1000 '$T/in.ms' | ms-segment train -o '$T/m.ms'"
-	[[ "$output" == "ms-segment: truncated"* ]]
+	[[ "$output" == "ms-segment: <stdin>: truncated"* ]]
 	[ ! -e "$T/m.ms" ]
 }
 

@@ -1,5 +1,6 @@
 /* Command-line options from a declarative table (opt.h) on top of getopt_long. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,9 @@ static int set(ms_opt *o, const char *s)
 		return 0;
 	case MS_OPT_T_INT: {
 		long v;
-		if (ms_parse_int(s, (long)o->lo, (long)o->hi, &v) < 0)
+		long lo = o->lo <= -0x1p63 ? LONG_MIN : (long)o->lo,   /* LONG_MAX as a double */
+		     hi = o->hi >= 0x1p63 ? LONG_MAX : (long)o->hi;    /* is 2^63 */
+		if (ms_parse_int(s, lo, hi, &v) < 0)
 			return ms_error("%s: %s", d, ms_errmsg());
 		*(long *)o->value = v;
 		return 0;

@@ -1,4 +1,5 @@
 /* The option table (core/opt.h): values, ranges, choices, modes, errors, --help. */
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 enum { TRAIN = 1, RUN_ = 2 };
 static long steps = 7;
 static double lr = 0.5;
+static long big;
 static int flag, loss, wh[2];
 static const char *model;
 static int calls;
@@ -26,6 +28,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &steps, 1, 100, "N", "steps (7)"),
 	MS_OPT_FLAG("flag", 'f', &flag, "a flag"),
 	MS_OPT_CALL("odd", 0, odd, "S", "a string of odd length"),
+	MS_OPT_INT("big", 0, &big, 0, LONG_MAX, "N", "up to LONG_MAX (2^63 as a double)"),
 	MS_OPT_GROUP("training", "train", TRAIN),
 	MS_OPT_NUM("lr", 0, &lr, 0, 1, "X", "learning rate\nsecond line"),
 	MS_OPT_CHOICE("loss", 0, &loss, losses, "flip loss"),
@@ -55,9 +58,12 @@ static void test_values(void)
 	CHECK(steps == 12 && flag == 1 && lr == 0.25 && loss == 1 && !strcmp(model, "X"));
 	CHECK(wh[0] == 32 && wh[1] == 16);
 	CHECK(ms_opt_given(opts, "steps") == 1 && ms_opt_given(opts, "odd") == 0);
-	CHECK(ms_opt_find(opts, "loss") == &opts[6] && !ms_opt_find(opts, "training"));
+	CHECK(ms_opt_find(opts, "loss") == &opts[7] && !ms_opt_find(opts, "training"));
 	const char *b[] = { "--steps", "3", "--steps", "4", NULL };
 	CHECK(scan(TRAIN, b) == 5 && steps == 4 && ms_opt_given(opts, "steps") == 2);
+	const char *d[] = { "--big", "9223372036854775807", NULL }, *e[] = { "--big", "-1", NULL };
+	CHECK(scan(TRAIN, d) == 3 && big == LONG_MAX);
+	CHECK(scan(TRAIN, e) == -1 && strstr(ms_errmsg(), "[0, 9223372036854775807]"));
 	const char *c[] = { "--odd", "abc", "--odd", "x", NULL };
 	calls = 0;
 	CHECK(scan(TRAIN, c) == 5 && calls == 2);
