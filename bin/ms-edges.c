@@ -6,6 +6,7 @@
 #include "core/ms.h"
 #include "image/edges.h"
 #include "image/image.h"
+#include "io/sample.h"
 #include "io/stream.h"
 
 static const char usage[] =
@@ -19,59 +20,54 @@ static char nearv[16];            /* --near as text, metadata of the edge map */
 static float *out;
 static size_t out_cap;
 
-/* the current sample: its id, and its image and mask records if seen */
-static char cur[MS_META_MAX + 1], id[MS_META_MAX + 1];
-static ms_rec img, msk;
-static int have_img, have_msk;
-
 static int uses_mask(void)
 {
 	return opt.method == MS_EDGES_MASK || opt.method == MS_EDGES_DIFFBOOST || opt.near;
 }
 
-/* decode r, write it through unchanged, keep it as *keep */
-static void take(ms_rec *r, ms_rec *keep, int *have)
+/* record NAME of s, decoded (non-finite values carried, ms-stream(5)); NULL if none */
+static ms_rec *get(ms_sample *s, const char *name)
 {
-	if (*have)
-		die("sample '%s' has more than one '%s' record", cur, r->name);
-	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_write(stdout, r) < 0)
+	int i = ms_sample_find(s, name);
+	if (i == -2)
 		die("%s", ms_errmsg());
-	*keep = *r;
-	ms_rec_init(r);
-	*have = 1;
+	if (i >= 0 && ms_rec_decode(&s->rec[i]) < 0)
+		die("sample '%s': %s", s->id, ms_errmsg());
+	return i >= 0 ? &s->rec[i] : NULL;
 }
 
-/* end of a sample: append its edge map (with --near, only when it has a mask) */
-static void flush(void)
+/* the sample written through, then its edge map (with --near, only when it has a mask) */
+static void edges(ms_sample *s)
 {
-	if (have_img && (have_msk || !opt.near)) {
-		int c, h, w;
-		if (opt.method == MS_EDGES_MASK && !have_msk)
-			die("sample '%s' has no '%s' record for --method mask", cur, mask_name);
-		if (ms_image_dims(&img.t, &c, &h, &w) < 0)
-			die("sample '%s': %s", cur, ms_errmsg());
-		size_t n = (size_t)h * w;
-		if (n > out_cap) {
-			free(out);
-			out = ereallocarray(NULL, n, sizeof *out);
-			out_cap = n;
-		}
-		if (ms_edges_compute(ws, &img.t, have_msk ? &msk.t : NULL, out) < 0)
-			die("sample '%s': %s", cur, ms_errmsg());
-		ms_rec e;
-		ms_rec_init(&e);
-		ms_tensor t = { MS_F32, 3, { 1, h, w }, out };
-		if (ms_rec_set(&e, out_name, &t) < 0 || ms_meta_copy(&e, &img) < 0 ||
-		    ms_meta_set(&e, "edges", ms_edges_method_name(opt.method)) < 0 ||
-		    (opt.near && ms_meta_set(&e, "near", nearv) < 0) ||
-		    ms_rec_write(stdout, &e) < 0)
-			die("%s", ms_errmsg());
-		e.t.data = NULL;    /* out is reused */
-		ms_rec_free(&e);
+	ms_rec *img = get(s, image_name);
+	ms_rec *msk = uses_mask() && strcmp(mask_name, image_name) ? get(s, mask_name) : NULL;
+	if (ms_sample_write(stdout, s) < 0)
+		die("%s", ms_errmsg());
+	if (!img || (!msk && opt.near))
+		return;
+	int c, h, w;
+	if (opt.method == MS_EDGES_MASK && !msk)
+		die("sample '%s' has no '%s' record for --method mask", s->id, mask_name);
+	if (ms_image_dims(&img->t, &c, &h, &w) < 0)
+		die("sample '%s': %s", s->id, ms_errmsg());
+	size_t n = (size_t)h * w;
+	if (n > out_cap) {
+		free(out);
+		out = ereallocarray(NULL, n, sizeof *out);
+		out_cap = n;
 	}
-	ms_rec_free(&img);
-	ms_rec_free(&msk);
-	have_img = have_msk = 0;
+	if (ms_edges_compute(ws, &img->t, msk ? &msk->t : NULL, out) < 0)
+		die("sample '%s': %s", s->id, ms_errmsg());
+	ms_rec e;
+	ms_rec_init(&e);
+	ms_tensor t = { MS_F32, 3, { 1, h, w }, out };
+	if (ms_rec_set(&e, out_name, &t) < 0 || ms_meta_copy(&e, img) < 0 ||
+	    ms_meta_set(&e, "edges", ms_edges_method_name(opt.method)) < 0 ||
+	    (opt.near && ms_meta_set(&e, "near", nearv) < 0) ||
+	    ms_rec_write(stdout, &e) < 0)
+		die("%s", ms_errmsg());
+	e.t.data = NULL;    /* out is reused */
+	ms_rec_free(&e);
 }
 
 static const char *methods[MS_EDGES_DIFFBOOST + 2];   /* the library's names */
@@ -114,33 +110,21 @@ static void options(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	ms_rec r;
-	int ret, started = 0;
+	ms_reader rd;
+	ms_sample s;
+	int ret;
 	ms_setprog(argv);
 	options(argc, argv);
 	if (!(ws = ms_edges_new(&opt)))
 		die("%s", ms_errmsg());
-	ms_rec_init(&r);
-	ms_rec_init(&img);
-	ms_rec_init(&msk);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		ms_rec_id(&r, id, sizeof id);
-		if (started && strcmp(id, cur))
-			flush();
-		if (!started || strcmp(id, cur))
-			memcpy(cur, id, strlen(id) + 1);
-		started = 1;
-		if (!strcmp(r.name, image_name))
-			take(&r, &img, &have_img);
-		else if (uses_mask() && !strcmp(r.name, mask_name))
-			take(&r, &msk, &have_msk);
-		else if (ms_rec_copy(stdin, &r, stdout) < 0)
-			die("%s", ms_errmsg());
-	}
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		edges(&s);
 	if (ret < 0)
 		die("%s", ms_errmsg());
-	flush();
-	ms_rec_free(&r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	ms_edges_free(ws);
 	free(out);
 	return fshut(stdout, "<stdout>");

@@ -7,6 +7,7 @@
 
 #include "core/ms.h"
 #include "image/merge.h"
+#include "io/sample.h"
 #include "io/stream.h"
 
 static const char usage[] =
@@ -17,107 +18,76 @@ static double alpha = 0.6;
 static uint64_t seed;
 static const char *outname = "merge", *synth;
 
-/* the sample being read; with --apply its records are spooled in memory so that the
- * image can be rewritten in place */
-static char id[MS_META_MAX + 1];
-static int H, W;               /* H < 0: no image or mask seen yet */
-static FILE *spool;
-static char *buf;
-static size_t len;
-static long img_off, img_end, syn_off, syn_end;
+/* the size of the sample's images and masks (H < 0: none), with --apply the index of
+ * the first image and the first SYNTH record; the headers suffice */
+static int H, W, ki, ks;
 
-static void sample_begin(void)
+static void note(const ms_sample *s)
 {
-	H = W = -1;
-	img_off = syn_off = -1;
-	if (synth && !(spool = open_memstream(&buf, &len)))
-		die("cannot open memory stream:");
-}
-
-/* note the size, and with --apply where the image and the synthetic image lie */
-static void note(const ms_rec *r, long off)
-{
-	int sized = !strcmp(r->name, "image") || !strcmp(r->name, "mask");
-	if (sized) {
-		if (r->t.rank != 3 || r->t.shape[1] > INT_MAX || r->t.shape[2] > INT_MAX)
-			die("sample '%s': record '%s' is not [C,H,W]", id, r->name);
-		int h = (int)r->t.shape[1], w = (int)r->t.shape[2];
-		if (H < 0) {
-			H = h;
-			W = w;
-		} else if (h != H || w != W) {
-			die("sample '%s': '%s' is %dx%d, another image or mask is %dx%d", id,
-			    r->name, w, h, W, H);
+	H = W = ki = ks = -1;
+	for (int i = 0; i < s->n; i++) {
+		const ms_rec *r = &s->rec[i];
+		if (!strcmp(r->name, "image") || !strcmp(r->name, "mask")) {
+			if (r->t.rank != 3 || r->t.shape[1] > INT_MAX || r->t.shape[2] > INT_MAX)
+				die("sample '%s': record '%s' is not [C,H,W]", s->id, r->name);
+			int h = (int)r->t.shape[1], w = (int)r->t.shape[2];
+			if (H < 0) {
+				H = h;
+				W = w;
+			} else if (h != H || w != W) {
+				die("sample '%s': '%s' is %dx%d, another image or mask is %dx%d", s->id,
+				    r->name, w, h, W, H);
+			}
 		}
+		if (synth && !strcmp(r->name, "image") && ki < 0)
+			ki = i;
+		if (synth && !strcmp(r->name, synth) && ks < 0)
+			ks = i;
 	}
-	if (synth && !strcmp(r->name, "image") && img_off < 0)
-		img_off = off;
-	if (synth && !strcmp(r->name, synth) && syn_off < 0)
-		syn_off = off;
 }
 
-static void spool_read(ms_rec *r, long off, long end)
+/* image = M * image + (1 - M) * synth in place; SYNTH is decoded from a copy of its
+ * payload so that it is written back as stored */
+static void apply(ms_sample *s, const uint8_t *m)
 {
-	FILE *f = fmemopen(buf + off, (size_t)(end - off), "rb");
-	if (!f)
-		die("cannot open memory stream:");
-	if (ms_rec_read(f, r) != 1)
-		die("sample '%s': %s", id, ms_errmsg());
-	fclose(f);
-}
-
-/* rewrite the spooled sample with image = M * image + (1 - M) * synth */
-static void apply(const uint8_t *m)
-{
-	ms_rec img, syn;
-	if (img_off < 0 || syn_off < 0)
-		die("sample '%s': --apply needs an 'image' and a '%s' record", id, synth);
-	ms_rec_init(&img);
-	ms_rec_init(&syn);
-	spool_read(&img, img_off, img_end);
-	spool_read(&syn, syn_off, syn_end);
-	if (img.t.dtype != MS_F32 || syn.t.dtype != MS_F32 || syn.t.rank != 3 ||
-	    memcmp(img.t.shape, syn.t.shape, sizeof img.t.shape))
-		die("sample '%s': 'image' and '%s' must both be f32 of the same shape", id, synth);
-	size_t hw = (size_t)H * W;
-	ms_merge_mix(img.t.data, img.t.data, syn.t.data, m, (size_t)img.t.shape[0], hw);
-	if (fwrite(buf, 1, img_off, stdout) != (size_t)img_off || ms_rec_write(stdout, &img) < 0 ||
-	    fwrite(buf + img_end, 1, len - img_end, stdout) != len - img_end)
-		die("cannot write <stdout>:");
-	ms_rec_free(&img);
+	if (ki < 0 || ks < 0)
+		die("sample '%s': --apply needs an 'image' and a '%s' record", s->id, synth);
+	ms_rec *img = &s->rec[ki], syn = s->rec[ks];
+	syn.meta = NULL;
+	syn.raw = emalloc(syn.stored_len + 1);
+	memcpy(syn.raw, s->rec[ks].raw, syn.stored_len);
+	if (ms_rec_decode(img) < 0 || ms_rec_decode(&syn) < 0)
+		die("sample '%s': %s", s->id, ms_errmsg());
+	if (img->t.dtype != MS_F32 || syn.t.dtype != MS_F32 || syn.t.rank != 3 ||
+	    memcmp(img->t.shape, syn.t.shape, sizeof img->t.shape))
+		die("sample '%s': 'image' and '%s' must both be f32 of the same shape", s->id, synth);
+	ms_merge_mix(img->t.data, img->t.data, syn.t.data, m, (size_t)img->t.shape[0], (size_t)H * W);
 	ms_rec_free(&syn);
 }
 
-static void sample_end(void)
+/* the sample written through (with --apply, its image mixed), then its merging mask */
+static void merge(ms_sample *s)
 {
-	if (spool && fclose(spool) == EOF)
-		die("cannot write memory stream:");
-	spool = NULL;
-	if (H < 0) {
-		if (synth && fwrite(buf, 1, len, stdout) != len)
-			die("cannot write <stdout>:");
-		goto out;
+	note(s);
+	if (H >= 0) {
+		ms_tensor t;
+		ms_rec r;
+		ms_rng rng;
+		if (ms_tensor_alloc(&t, MS_U8, 3, (int64_t[]){ 1, H, W }) < 0)
+			die("sample '%s': %s", s->id, ms_errmsg());
+		ms_rng_init(&rng, seed, ms_hash64(s->id));
+		if (ms_merge_grid(t.data, H, W, patch ? (int)patch : ms_merge_patch_default(H, W),
+		                  alpha, &rng) < 0)
+			die("sample '%s': %s", s->id, ms_errmsg());
+		if (synth)
+			apply(s, t.data);
+		ms_rec_init(&r);
+		if (ms_rec_set(&r, outname, &t) < 0 || (*s->id && ms_meta_set(&r, "id", s->id) < 0) ||
+		    ms_sample_add(s, &r) < 0)
+			die("sample '%s': %s", s->id, ms_errmsg());
 	}
-	ms_tensor t;
-	ms_rec r;
-	ms_rng rng;
-	if (ms_tensor_alloc(&t, MS_U8, 3, (int64_t[]){ 1, H, W }) < 0)
-		die("sample '%s': %s", id, ms_errmsg());
-	ms_rng_init(&rng, seed, ms_hash64(id));
-	if (ms_merge_grid(t.data, H, W, patch ? (int)patch : ms_merge_patch_default(H, W), alpha,
-	                  &rng) < 0)
-		die("sample '%s': %s", id, ms_errmsg());
-	if (synth)
-		apply(t.data);
-	ms_rec_init(&r);
-	if (ms_rec_set(&r, outname, &t) < 0 || (*id && ms_meta_set(&r, "id", id) < 0) ||
-	    ms_rec_write(stdout, &r) < 0)
-		die("sample '%s': %s", id, ms_errmsg());
-	ms_rec_free(&r);
-out:
-	free(buf);
-	buf = NULL;
-	len = 0;
+	if (ms_sample_write(stdout, s) < 0)
+		die("%s", ms_errmsg());
 }
 
 static int parse_seed(const char *s)
@@ -158,33 +128,16 @@ int main(int argc, char **argv)
 	if (first != argc)
 		usage_die(usage);
 
-	ms_rec r;
-	int ret, open = 0;
-	char rid[sizeof id];
-	ms_rec_init(&r);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		ms_rec_id(&r, rid, sizeof rid);
-		if (!open || strcmp(rid, id)) {
-			if (open)
-				sample_end();
-			memcpy(id, rid, sizeof id);
-			sample_begin();
-			open = 1;
-		}
-		FILE *out = spool ? spool : stdout;
-		long off = spool ? ftell(spool) : 0;
-		note(&r, off);
-		if (ms_rec_copy(stdin, &r, out) < 0)
-			die("%s", ms_errmsg());
-		if (spool && off == img_off)
-			img_end = ftell(spool);
-		if (spool && off == syn_off)
-			syn_end = ftell(spool);
-	}
+	ms_reader rd;
+	ms_sample s;
+	int ret;
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		merge(&s);
 	if (ret < 0)
 		die("%s", ms_errmsg());
-	if (open)
-		sample_end();
-	ms_rec_free(&r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	return fshut(stdout, "<stdout>");
 }

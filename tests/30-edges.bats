@@ -53,10 +53,10 @@ PYEOF
 
 @test "bad input stream: exit 1 with a message" {
 	run -1 bash -c 'echo "not a stream at all, not at all, not at all, not at all" | ms-edges'
-	[[ "$output" == "ms-edges: bad magic"* ]]
+	[[ "$output" == "ms-edges: <stdin>: bad magic"* ]]
 	head -c 2000 "$BATS_FILE_TMPDIR/in.ms" > "$BATS_TEST_TMPDIR/trunc.ms"
 	run -1 ms-edges < "$BATS_TEST_TMPDIR/trunc.ms"
-	[[ "$output" == *truncated* ]]
+	[[ "$output" == "ms-edges: <stdin>: truncated"* ]]
 }
 
 @test "empty stream in, empty stream out" {

@@ -38,10 +38,10 @@ setup() {
 
 @test "bad streams exit 1 with a message" {
 	run -1 bash -c 'head -c 100 /dev/zero | ms-merge-mask'
-	[[ "$output" == "ms-merge-mask: bad magic"* ]]
+	[[ "$output" == "ms-merge-mask: <stdin>: bad magic"* ]]
 	mk -n 2 >"$T/in.ms"
 	run -1 bash -c "head -c 300 '$T/in.ms' | ms-merge-mask >/dev/null"
-	[[ "$output" == "ms-merge-mask: truncated"* ]]
+	[[ "$output" == "ms-merge-mask: <stdin>: truncated"* ]]
 }
 
 @test "fraction of real cells within a 99% binomial interval, alpha 0 and 1 exact" {
