@@ -9,6 +9,7 @@
 #include "core/ms.h"
 #include "diffusion/generator.h"
 #include "image/resize.h"
+#include "io/sample.h"
 #include "io/stream.h"
 
 static const char usage[] =
@@ -83,9 +84,24 @@ static void options(int argc, char **argv)
 static ms_gen_cfg cfg;
 static ms_gen_data *data;
 static int H, W, skipped;
-static char cur[MS_META_MAX + 1], id[MS_META_MAX + 1];
-static ms_rec img, cond[MS_GEN_MAXCOND];
-static int have_img;
+static const char *cur;           /* the id of the sample at hand */
+
+/* record NAME of s, decoded, non-finite values refused; NULL if none */
+static ms_rec *get(ms_sample *s, const char *name)
+{
+	ms_rec *r = ms_sample_get(s, name);
+	if (!r && *ms_errmsg())
+		die("%s", ms_errmsg());
+	return r;
+}
+
+static int cond_index(const char *name)
+{
+	for (int k = 0; k < cfg.ncond; k++)
+		if (!strcmp(cfg.cond[k], name))
+			return k;
+	return -1;
+}
 
 static void resize(ms_tensor *t, const char *what)
 {
@@ -98,14 +114,18 @@ static void resize(ms_tensor *t, const char *what)
 	*t = out;
 }
 
-/* end of a sample: add it to the data set */
-static void flush_train(void)
+/* add s to the data set (its image record is the image, never a condition) */
+static void add(ms_sample *s)
 {
-	if (!have_img) {
+	ms_rec *img = get(s, "image"), *cond[MS_GEN_MAXCOND];
+	for (int k = 0; k < cfg.ncond; k++)
+		cond[k] = strcmp(cfg.cond[k], "image") ? get(s, cfg.cond[k]) : NULL;
+	cur = s->id;
+	if (!img) {
 		skipped++;
-		goto out;
+		return;
 	}
-	ms_tensor *t = &img.t;
+	ms_tensor *t = &img->t;
 	int c = t->rank == 3 ? (int)t->shape[0] : 1;
 	if (!(t->rank == 2 || (t->rank == 3 && (c == 1 || c == 3))) ||
 	    ms_tensor_to_f32(t, 1) < 0)
@@ -113,8 +133,8 @@ static void flush_train(void)
 	if (o.size[0]) {
 		resize(t, "image");
 		for (int k = 0; k < cfg.ncond; k++)
-			if (cond[k].t.data)
-				resize(&cond[k].t, cfg.cond[k]);
+			if (cond[k])
+				resize(&cond[k]->t, cfg.cond[k]);
 	}
 	int h = (int)t->shape[t->rank - 2], w = (int)t->shape[t->rank - 1];
 	if (!data) {
@@ -135,58 +155,28 @@ static void flush_train(void)
 	char p[MS_META_MAX + 1] = "";
 	float *cb = ereallocarray(NULL, (size_t)ms_gen_cond_channels(&cfg) * H * W + 1, sizeof *cb);
 	for (int k = 0; k < cfg.ncond; k++)
-		cr[k] = cond[k].t.data ? &cond[k].t : NULL;
+		cr[k] = cond[k] ? &cond[k]->t : NULL;
 	if (ms_gen_cond_fill(&cfg, cr, H, W, cb) < 0)
 		die("sample '%s': %s%s", cur, ms_errmsg(), cfg.optional ? "" : " (see --cond-optional)");
-	ms_meta_get(&img, "prompt", p, sizeof p);
+	ms_meta_get(img, "prompt", p, sizeof p);
 	if (ms_gen_data_add(data, t->data, c, cb, o.prompt ? o.prompt : p) < 0)
 		die("%s", ms_errmsg());
 	free(cb);
-out:
-	ms_rec_free(&img);
-	for (int k = 0; k < cfg.ncond; k++)
-		ms_rec_free(&cond[k]);
-	have_img = 0;
-}
-
-static int cond_index(const char *name)
-{
-	for (int k = 0; k < cfg.ncond; k++)
-		if (!strcmp(cfg.cond[k], name))
-			return k;
-	return -1;
 }
 
 static void read_train(void)
 {
-	ms_rec r;
-	int ret, started = 0, k;
-	ms_rec_init(&r);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		ms_rec_id(&r, id, sizeof id);
-		if (started && strcmp(id, cur))
-			flush_train();
-		memcpy(cur, id, strlen(id) + 1);
-		started = 1;
-		ms_rec *keep = !strcmp(r.name, "image") ? &img
-		               : (k = cond_index(r.name)) >= 0 ? &cond[k] : NULL;
-		if (!keep) {
-			if (ms_rec_skip(stdin, &r) < 0)
-				die("%s", ms_errmsg());
-			continue;
-		}
-		if (keep->t.data)
-			die("sample '%s' has more than one '%s' record", cur, r.name);
-		if (ms_rec_read_data(stdin, &r) < 0 || ms_rec_check_finite(&r) < 0)
-			die("%s", ms_errmsg());
-		*keep = r;
-		ms_rec_init(&r);
-		have_img |= keep == &img;
-	}
+	ms_reader rd;
+	ms_sample s;
+	int ret;
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		add(&s);
 	if (ret < 0)
 		die("%s", ms_errmsg());
-	if (started)
-		flush_train();
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	if (!data)
 		die("no sample with an 'image' record in the input");
 	if (skipped)
@@ -347,22 +337,7 @@ static int train(void)
 	return 0;
 }
 
-/* ---- sampling: the real sample passes through; its condition and mask records are
- * kept for the synthetic samples */
-static ms_rec mask, imeta;
-static int have_mask, have_imeta;
-
-static void keep(ms_rec *r, ms_rec *dst)
-{
-	if (dst->t.data)
-		die("sample '%s' has more than one '%s' record", cur, r->name);
-	if (ms_rec_read_data(stdin, r) < 0 || ms_rec_check_finite(r) < 0 ||
-	    ms_rec_write(stdout, r) < 0)
-		die("%s", ms_errmsg());
-	*dst = *r;
-	ms_rec_init(r);
-}
-
+/* ---- sampling: the real sample passes through, followed by its synthetic ones */
 /* write r with metadata id=<sid>, of=<real id>, then its other keys */
 static void write_copy(ms_rec *r, const char *sid)
 {
@@ -385,74 +360,80 @@ static void write_copy(ms_rec *r, const char *sid)
 	ms_rec_free(&m);
 }
 
-static void flush_sample(ms_gen *g, const ms_gen_sample_opt *so)
+/* s written through, then, if it has every condition record, its synthetic samples:
+ * image (with the metadata of its first image record, unless that is a condition),
+ * copies of its mask (unless a condition) and conditions */
+static void sample_one(ms_gen *g, const ms_gen_sample_opt *so, ms_sample *s)
 {
-	const ms_gen_cfg *c = ms_gen_cfg_of(g);
+	const ms_gen_cfg *c = &cfg;
 	const ms_tensor *cr[MS_GEN_MAXCOND];
+	ms_rec *cond[MS_GEN_MAXCOND], *img = NULL;
 	int h = 0, w = 0, ok = 1;
+	cur = s->id;
 	for (int k = 0; k < c->ncond; k++) {
-		ms_tensor *t = &cond[k].t;
-		cr[k] = t->data ? t : NULL;
+		cond[k] = get(s, c->cond[k]);
+		cr[k] = cond[k] ? &cond[k]->t : NULL;
 		ok &= cr[k] != NULL;
-		if (t->data && !h && t->rank >= 2) {
-			h = (int)t->shape[t->rank - 2];
-			w = (int)t->shape[t->rank - 1];
+		if (cr[k] && !h && cr[k]->rank >= 2) {
+			h = (int)cr[k]->shape[cr[k]->rank - 2];
+			w = (int)cr[k]->shape[cr[k]->rank - 1];
 		}
 	}
+	ms_rec *mask = cond_index("mask") < 0 ? get(s, "mask") : NULL;
+	for (int i = 0; i < s->n && !img && cond_index("image") < 0; i++)
+		if (!strcmp(s->rec[i].name, "image"))
+			img = &s->rec[i];
+	if (ms_sample_write(stdout, s) < 0)
+		die("%s", ms_errmsg());
 	if (ok && !h)
 		die("sample '%s': '%s' record is not [1,H,W]", cur, c->cond[0]);
-	if (ok) {
-		char prompt[MS_META_MAX + 1] = "", sid[MS_META_MAX + 16], v[32];
-		size_t hw = (size_t)h * w, chw = c->img_ch * hw;
-		float *cb = ereallocarray(NULL, ms_gen_cond_channels(c) * hw, sizeof *cb);
-		float *out = ereallocarray(NULL, o.n * chw, sizeof *out);
-		ms_rng *rng = ereallocarray(NULL, o.n, sizeof *rng);
-		if (ms_gen_cond_fill(c, cr, h, w, cb) < 0)
-			die("sample '%s': %s", cur, ms_errmsg());
-		if (o.prompt)
-			snprintf(prompt, sizeof prompt, "%s", o.prompt);
-		else if (!have_imeta || !ms_meta_get(&imeta, "prompt", prompt, sizeof prompt))
-			ms_meta_get(&cond[0], "prompt", prompt, sizeof prompt);
-		for (int k = 0; k < o.n; k++) {
-			snprintf(sid, sizeof sid, "%s.s%d", cur, k);
-			ms_rng_init(&rng[k], (uint64_t)o.seed, ms_hash64(sid));
-		}
-		if (ms_gen_sample(g, so, h, w, cb, prompt, (int)o.n, rng, out) < 0)
-			die("sample '%s': %s", cur, ms_errmsg());
-		snprintf(v, sizeof v, "%ld", o.seed);
-		for (int k = 0; k < o.n; k++) {
-			ms_rec r;
-			ms_rec_init(&r);
-			snprintf(sid, sizeof sid, "%s.s%d", cur, k);
-			r.t = (ms_tensor){ MS_F32, 3, { c->img_ch, h, w }, out + k * chw };
-			if (ms_rec_set_name(&r, "image") < 0 ||
-			    (have_imeta && ms_meta_copy(&r, &imeta) < 0) ||
-			    ms_meta_set(&r, "source", NULL) < 0 || ms_meta_set(&r, "synthetic", "1") < 0 ||
-			    ms_meta_set(&r, "prompt", prompt) < 0 || ms_meta_set(&r, "seed", v) < 0)
-				die("%s", ms_errmsg());
-			write_copy(&r, sid);
-			r.t.data = NULL;
-			ms_rec_free(&r);
-			if (have_mask && cond_index("mask") < 0)
-				write_copy(&mask, sid);
-			for (int j = 0; j < c->ncond; j++)
-				write_copy(&cond[j], sid);
-		}
-		free(cb);
-		free(out);
-		free(rng);
+	if (!ok)
+		return;
+	char prompt[MS_META_MAX + 1] = "", sid[MS_META_MAX + 16], v[32];
+	size_t hw = (size_t)h * w, chw = c->img_ch * hw;
+	float *cb = ereallocarray(NULL, ms_gen_cond_channels(c) * hw, sizeof *cb);
+	float *out = ereallocarray(NULL, o.n * chw, sizeof *out);
+	ms_rng *rng = ereallocarray(NULL, o.n, sizeof *rng);
+	if (ms_gen_cond_fill(c, cr, h, w, cb) < 0)
+		die("sample '%s': %s", cur, ms_errmsg());
+	if (o.prompt)
+		snprintf(prompt, sizeof prompt, "%s", o.prompt);
+	else if (!img || !ms_meta_get(img, "prompt", prompt, sizeof prompt))
+		ms_meta_get(cond[0], "prompt", prompt, sizeof prompt);
+	for (int k = 0; k < o.n; k++) {
+		snprintf(sid, sizeof sid, "%s.s%d", cur, k);
+		ms_rng_init(&rng[k], (uint64_t)o.seed, ms_hash64(sid));
 	}
-	for (int k = 0; k < c->ncond; k++)
-		ms_rec_free(&cond[k]);
-	ms_rec_free(&mask);
-	ms_rec_free(&imeta);
-	have_mask = have_imeta = 0;
+	if (ms_gen_sample(g, so, h, w, cb, prompt, (int)o.n, rng, out) < 0)
+		die("sample '%s': %s", cur, ms_errmsg());
+	snprintf(v, sizeof v, "%ld", o.seed);
+	for (int k = 0; k < o.n; k++) {
+		ms_rec r;
+		ms_rec_init(&r);
+		snprintf(sid, sizeof sid, "%s.s%d", cur, k);
+		r.t = (ms_tensor){ MS_F32, 3, { c->img_ch, h, w }, out + k * chw };
+		if (ms_rec_set_name(&r, "image") < 0 || (img && ms_meta_copy(&r, img) < 0) ||
+		    ms_meta_set(&r, "source", NULL) < 0 || ms_meta_set(&r, "synthetic", "1") < 0 ||
+		    ms_meta_set(&r, "prompt", prompt) < 0 || ms_meta_set(&r, "seed", v) < 0)
+			die("%s", ms_errmsg());
+		write_copy(&r, sid);
+		r.t.data = NULL;
+		ms_rec_free(&r);
+		if (mask)
+			write_copy(mask, sid);
+		for (int j = 0; j < c->ncond; j++)
+			write_copy(cond[j], sid);
+	}
+	free(cb);
+	free(out);
+	free(rng);
 }
 
 static int sample(void)
 {
-	ms_rec r;
-	int ret, started = 0, k;
+	ms_reader rd;
+	ms_sample s;
+	int ret;
 	ms_gen *g = ms_gen_load(o.model, NULL, NULL);
 	if (!g)
 		die("%s", ms_errmsg());
@@ -461,35 +442,14 @@ static int sample(void)
 		ms_params_ema_swap(ps);
 	cfg = *ms_gen_cfg_of(g);
 	ms_gen_sample_opt so = { (int)o.steps, (int)o.batch, o.eta, o.guidance };
-	ms_rec_init(&r);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		ms_rec_id(&r, id, sizeof id);
-		if (started && strcmp(id, cur))
-			flush_sample(g, &so);
-		memcpy(cur, id, strlen(id) + 1);
-		started = 1;
-		if ((k = cond_index(r.name)) >= 0) {
-			keep(&r, &cond[k]);
-			continue;
-		}
-		if (!strcmp(r.name, "mask")) {
-			keep(&r, &mask);
-			have_mask = 1;
-			continue;
-		}
-		if (!strcmp(r.name, "image") && !have_imeta) {
-			if (ms_meta_copy(&imeta, &r) < 0)
-				die("%s", ms_errmsg());
-			have_imeta = 1;
-		}
-		if (ms_rec_copy(stdin, &r, stdout) < 0)
-			die("%s", ms_errmsg());
-	}
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		sample_one(g, &so, &s);
 	if (ret < 0)
 		die("%s", ms_errmsg());
-	if (started)
-		flush_sample(g, &so);
-	ms_rec_free(&r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	ms_gen_free(g);
 	return fshut(stdout, "<stdout>");
 }
