@@ -9,6 +9,7 @@
 #include "io/nifti.h"
 #include "io/picture.h"
 #include "io/png.h"
+#include "io/sample.h"
 #include "io/stream.h"
 
 static const char usage[] =
@@ -161,48 +162,62 @@ static void check_repeat(const char *name, int new_sample)
 	seen[n++] = estrdup(name);
 }
 
+static int files, nii, niigz;
+static ms_montage *sheet;
+
+/* the records of s that -n wants, as files and montage cells */
+static void export_sample(ms_sample *s)
+{
+	static char prev[MS_META_MAX + 1];     /* the id of the last record written */
+	static int first = 1;
+	for (int k = 0; k < s->n; k++) {
+		ms_rec *r = &s->rec[k];
+		if (!wanted(r->name))
+			continue;
+		if (ms_rec_decode(r) < 0)
+			die("%s", ms_errmsg());
+		check_id(r, s->id);
+		int new_sample = first || strcmp(s->id, prev);
+		first = 0;
+		snprintf(prev, sizeof prev, "%s", s->id);
+		check_repeat(opt.bare ? "" : r->name, new_sample);
+		if (files && (nii || niigz))
+			export_nifti(r, s->id, niigz);
+		else if (files)
+			export_png(r, s->id);
+		if (sheet && ms_montage_add(sheet, r, new_sample) < 0)
+			die("%s.%s: %s", s->id, r->name, ms_errmsg());
+	}
+}
+
 int main(int argc, char **argv)
 {
 	ms_setprog(argv);
 	if (ms_opt_parse(opts, usage, "Write each record of the stream on stdin as DIR/<id>.<name>.png.",
 	                 0, argc, argv) != argc)
 		usage_die(usage);
-	int nii = opt.format == NII, niigz = opt.format == NIIGZ;
-	int files = opt.dir || !opt.montage;
+	nii = opt.format == NII;
+	niigz = opt.format == NIIGZ;
+	files = opt.dir || !opt.montage;
 	if (!opt.dir)
 		opt.dir = ".";
 
-	ms_rec r;
-	char id[1024], prev[1024] = "";
-	int ret, first = 1;
-	ms_montage *sheet = NULL;
+	ms_reader rd;
+	ms_sample s;
+	int ret;
 	if (opt.montage && !(sheet = ms_montage_new((int)opt.cell, !opt.nolabels)))
 		die("%s", ms_errmsg());
-	ms_rec_init(&r);
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		if (!wanted(r.name)) {
-			if (ms_rec_skip(stdin, &r) < 0)
-				die("%s", ms_errmsg());
-			continue;
-		}
-		if (ms_rec_read_data(stdin, &r) < 0)
-			die("%s", ms_errmsg());
-		ms_rec_id(&r, id, sizeof id);
-		check_id(&r, id);
-		int new_sample = first || strcmp(id, prev);
-		first = 0;
-		snprintf(prev, sizeof prev, "%s", id);
-		check_repeat(opt.bare ? "" : r.name, new_sample);
-		if (files && (nii || niigz))
-			export_nifti(&r, id, niigz);
-		else if (files)
-			export_png(&r, id);
-		if (sheet && ms_montage_add(sheet, &r, new_sample) < 0)
-			die("%s.%s: %s", id, r.name, ms_errmsg());
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		export_sample(&s);
+	if (ret < 0) {
+		char *why = estrdup(ms_errmsg());
+		export_sample(&s);      /* the records read before the error */
+		die("%s", why);
 	}
-	if (ret < 0)
-		die("%s", ms_errmsg());
-	ms_rec_free(&r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	if (sheet && !ms_montage_rows(sheet))
 		warn("empty stream: no montage written");
 	else if (sheet && ms_montage_write(sheet, opt.montage) < 0)

@@ -1,9 +1,10 @@
-/* ms-pick: select samples and records, rename records; headers only, payloads copied. */
+/* ms-pick: select samples and records, rename records; payloads copied as stored. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ms.h"
+#include "io/sample.h"
 #include "io/stream.h"
 
 static const char usage[] =
@@ -146,69 +147,50 @@ static ms_opt opts[] = {
 	MS_OPT_END
 };
 
-/* the sample being read: head, it passes the filters known at its first record (-i, -x,
- * --holdout); take, it is written. With -w or -W its records go to memory (mem) until
- * its end decides; else they go straight out. i counts the samples that pass the
- * filters, kept those written. */
-static int head, take, seen_with, seen_without;
+/* samples that pass the filters are numbered i; kept counts those written */
 static long i = -1, kept;
-static FILE *mem;
-static char *buf;
-static size_t len;
 
 /* -s, -e, -n: whether the next sample that passes the filters is written */
 static int counted(void)
 {
 	i++;
-	take = i >= skip && (i - skip) % every == 0;
+	int take = i >= skip && (i - skip) % every == 0;
 	kept += take;
 	return take;
 }
 
-/* the sample filters known at its first record: -i, -x, --holdout */
-static int pass_head(const ms_rec *r, const char *id)
+/* the sample filters: -i, -x, --holdout (of= of its first record), -w, -W */
+static int pass(const ms_sample *s)
 {
 	char of[MS_META_MAX + 1];
-	if ((use_ids && !has(&ids, id)) || (use_xids && has(&xids, id)))
+	if ((use_ids && !has(&ids, s->id)) || (use_xids && has(&xids, s->id)))
 		return 0;
 	if (holdout >= 0) {
-		const char *key = ms_meta_get(r, "of", of, sizeof of) ? of : id;
-		return (ms_id_fraction(key) < holdout) == holdout_in;
+		const char *key = ms_meta_get(&s->rec[0], "of", of, sizeof of) ? of : s->id;
+		if ((ms_id_fraction(key) < holdout) != holdout_in)
+			return 0;
 	}
-	return 1;
+	/* ms_sample_find: -1 if none, -2 if more than one */
+	return (!with || ms_sample_find(s, with) != -1) &&
+	       (!without || ms_sample_find(s, without) == -1);
 }
 
-static void start_sample(const ms_rec *r, const char *id)
+/* writes the records of s that -k and -d leave, renamed, if the sample is selected */
+static void pick(ms_sample *s)
 {
-	head = pass_head(r, id);
-	seen_with = seen_without = take = 0;
-	if (head && !mem)
-		counted();
-}
-
-/* -w, -W decide a buffered sample */
-static void end_sample(void)
-{
-	if (fflush(mem))
-		die("cannot buffer a sample:");
-	if (head && (!with || seen_with) && !(without && seen_without) && counted() && len &&
-	    fwrite(buf, 1, len, stdout) != len)
-		die("cannot write <stdout>:");
-	rewind(mem);
-	len = 0;
-}
-
-/* copy record r to out, renamed, unless -k or -d leave it out */
-static int put(FILE *in, ms_rec *r, FILE *out)
-{
-	if ((use_keep && !has(&keep, r->name)) || has(&drop, r->name))
-		return ms_rec_skip(in, r);
-	for (size_t k = 0; k < from.n; k++)
-		if (!strcmp(r->name, from.v[k])) {
-			strcpy(r->name, to.v[k]);   /* ms_rec_copy writes the header from r */
-			break;
-		}
-	return ms_rec_copy(in, r, out);
+	if (!s->n || !pass(s) || !counted())
+		return;
+	for (int k = s->n - 1; k >= 0; k--)
+		if ((use_keep && !has(&keep, s->rec[k].name)) || has(&drop, s->rec[k].name))
+			ms_sample_drop(s, k);
+	for (int k = 0; k < s->n; k++)
+		for (size_t j = 0; j < from.n; j++)
+			if (!strcmp(s->rec[k].name, from.v[j])) {
+				ms_rec_set_name(&s->rec[k], to.v[j]);   /* payload still as read */
+				break;
+			}
+	if (ms_sample_write(stdout, s) < 0)
+		die("%s", ms_errmsg());
 }
 
 int main(int argc, char **argv)
@@ -223,39 +205,20 @@ int main(int argc, char **argv)
 	if (!holdout_in && ms_opt_given(opts, "no-holdout"))
 		holdout = no_holdout;
 
-	static char id[MS_META_MAX + 1], rid[MS_META_MAX + 1];
-	int ret, open = 0;
-	ms_rec r;
-	ms_rec_init(&r);
-	if ((with || without) && !(mem = open_memstream(&buf, &len)))
-		die("cannot buffer a sample:");
-	while ((ret = ms_rec_read_header(stdin, &r)) == 1) {
-		ms_rec_id(&r, rid, sizeof rid);
-		if (!open || strcmp(rid, id)) {
-			if (open && mem)
-				end_sample();
-			if (kept == count)
-				break;     /* N samples written: the rest is not read */
-			open = 1;
-			memcpy(id, rid, sizeof id);
-			start_sample(&r, id);
-		}
-		seen_with |= with && !strcmp(r.name, with);
-		seen_without |= without && !strcmp(r.name, without);
-		if (mem ? head : take)
-			ret = put(stdin, &r, mem ? mem : stdout);
-		else
-			ret = ms_rec_skip(stdin, &r);
-		if (ret < 0)
-			die("%s", ms_errmsg());
+	ms_reader rd;
+	ms_sample s;
+	int ret = 0;
+	ms_reader_init(&rd, stdin, "<stdin>");
+	ms_sample_init(&s);
+	while (kept < count && (ret = ms_sample_next(&rd, &s)) == 1)
+		pick(&s);     /* N samples written: the rest is not read */
+	if (ret < 0) {
+		char *why = estrdup(ms_errmsg());
+		if (!with && !without)
+			pick(&s);   /* the records read before the error */
+		die("%s", why);
 	}
-	if (ret < 0)
-		die("%s", ms_errmsg());
-	if (open && mem && kept < count)
-		end_sample();
-	if (mem)
-		fclose(mem);
-	free(buf);
-	ms_rec_free(&r);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 	return fshut(stdout, "<stdout>");
 }

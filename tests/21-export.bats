@@ -145,7 +145,7 @@ print(r('a.prob.png')[0, 0], r('a.pred.png')[0, 0], r('a.lab.c1.png')[0, 0],
 	# benign_1's image and mask, then most of malignant_10's image
 	head -c 75000 "$t/s.ms" > "$t/cut.ms"
 	run -1 ms-export -d "$t/o" -M "$t/m.png" < "$t/cut.ms"
-	[[ "$output" == "ms-export: truncated payload in record 'image'"* ]]
+	[[ "$output" == "ms-export: <stdin>: truncated payload in record 'image'"* ]]
 	run ls "$t/o"
 	[ "$output" = "$(printf 'benign_1.image.png\nbenign_1.mask.png')" ]
 	[ ! -e "$t/m.png" ]
@@ -156,7 +156,7 @@ print(r('a.prob.png')[0, 0], r('a.pred.png')[0, 0], r('a.lab.c1.png')[0, 0],
 	t="$BATS_TEST_TMPDIR"
 	head -c 4096 /dev/urandom > "$t/rand"
 	run -1 ms-export -d "$t/o" < "$t/rand"
-	[ "$output" = "ms-export: bad magic: not an ms stream, or out of sync" ]
+	[ "$output" = "ms-export: <stdin>: bad magic: not an ms stream, or out of sync" ]
 	# a valid header for f32 [3, 65536, 65536, 65536] and nothing after it
 	/usr/bin/python3 -c '
 import struct, sys

@@ -34,9 +34,9 @@ export -f ids recs   # for run bash -c
 	run -1 ms-pick --ids "$T/nope" <"$T/in.ms"
 	[[ "$output" == "ms-pick: cannot open $T/nope: No such file"* ]]
 	run -1 bash -c 'head -c 64 /dev/zero | ms-pick'
-	[[ "$output" == "ms-pick: bad magic"* ]]
+	[[ "$output" == "ms-pick: <stdin>: bad magic"* ]]
 	run -1 bash -c "head -c 1000 '$T/in.ms' | ms-pick >/dev/null"
-	[[ "$output" == "ms-pick: truncated"* ]]
+	[[ "$output" == "ms-pick: <stdin>: truncated"* ]]
 }
 
 @test "empty stream in, empty stream out; no option copies byte for byte" {
