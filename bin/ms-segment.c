@@ -59,6 +59,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("save-every", 0, &opt.save_every, 0, 0x1p40, "N",
 	           "checkpoint every N steps (500, 0 = at the end)"),
 	MS_OPT_INT("report", 0, &opt.report, 1, 0x1p40, "N", "progress and validation every N steps (steps/20)"),
+	MS_OPT_STR("log", 0, &opt.log, "FILE", "append step, loss, val_dice, img/s, lr, seconds per report"),
 	MS_OPT_GROUP("prediction", "prediction", PREDICT),
 	MS_OPT_STR(NULL, 'm', &model, "MODEL", "predict with MODEL"),
 	MS_OPT_NUM("threshold", 0, &threshold, 0, 1, "T", "pred = prob > T (0.5)"),

@@ -168,6 +168,21 @@ synth_stream() {
 	[[ "$output" == "ms-segment: cannot open $T/none.ms: No such file"* ]]
 }
 
+@test "--log: one tab-separated line per report, a header once, appended on resume" {
+	ms-segment train -o "$T/m.ms" --steps 4 --report 2 --val-fraction 0.3 --log "$T/log.tsv" $TR <"$T/in.ms" 2>/dev/null
+	run cat "$T/log.tsv"
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[0]}" = "$(printf 'step\tloss\taux\tval_dice\timages_per_s\tlr\tseconds')" ]
+	[[ "${lines[1]}" == "2	"* && "${lines[2]}" == "4	"* ]]
+	# every row: 7 fields, a finite loss, a validation Dice in [0, 1], a positive rate
+	awk -F'\t' 'NR > 1 && !(NF == 7 && $2 > 0 && $4 >= 0 && $4 <= 1 && $5 > 0) { exit 1 }' "$T/log.tsv"
+	ms-segment train -o "$T/m.ms" --steps 6 --report 2 --resume --log "$T/log.tsv" --threads 1 <"$T/in.ms" 2>/dev/null
+	run cut -f 1 "$T/log.tsv"
+	[ "$(echo $output)" = "step 2 4 6" ]
+	run -2 ms-segment -m "$T/m.ms" --log "$T/x.tsv"
+	[[ "$output" == *"--log is for train"* ]]
+}
+
 @test "resume: an enumerated or numeric option in the checkpoint that is not valid is an error" {
 	ms-segment train -o "$T/s.ms" --steps 2 --save-every 0 $TR <"$T/in.ms" 2>/dev/null
 	for kv in augment=7 augment=strong schedule=9 synthetic=-1 lr=fast seed=x; do

@@ -5,12 +5,9 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/outfile.h"
 #include "core/rng.h"
@@ -22,6 +19,7 @@
 #include "io/stream.h"
 #include "metrics/mask.h"
 #include "models/segment.h"
+#include "models/train.h"
 
 int ms_seg_synth_parse(const char *s)
 {
@@ -380,13 +378,6 @@ typedef struct {
 	int *perm, perm_epoch;
 } trainer;
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 /* an image [C,H,W] (mask = 0) or a mask (mask = 1) into its batch slot, augmented */
 static void put(const trainer *t, const ms_aug_draw *ad, const float *src, int C, float *dst,
                 int mask)
@@ -493,37 +484,6 @@ static double validate(trainer *t, const ms_seg_data *d)
 	return sum / d->nval;
 }
 
-static void fmt_time(char *b, size_t n, double s)
-{
-	long t = (long)(s + 0.5);
-	if (t >= 3600)
-		snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-	else
-		snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
-}
-
-static void progress(int tty, long s, long total, double loss, double vdice, double ips,
-                     double left, int last)
-{
-	char v[16] = "-", eta[32];
-	if (vdice >= 0)
-		snprintf(v, sizeof v, "%.4f", vdice);
-	fmt_time(eta, sizeof eta, left);
-	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f val_dice %s %.1f img/s left %s%s",
-	        tty ? "\r" : "", argv0, s, total, loss, v, ips, eta,
-	        tty ? (last ? "\033[K\n" : "\033[K") : "\n");
-	fflush(stderr);
-}
-
-/* how much of the run is done: steps, or time when there is a budget */
-static double done_frac(const ms_seg_opt *o, long s, double used)
-{
-	double f = (double)s / o->steps;
-	if (o->time > 0 && used / o->time > f)
-		f = used / o->time;
-	return f;
-}
-
 static void trainer_free(trainer *t)
 {
 	free(t->x);
@@ -534,6 +494,41 @@ static void trainer_free(trainer *t)
 	free(t->m);
 	free(t->perm);
 	free(t->tmp);
+}
+
+/* the training framework's callbacks (models/train.h) */
+typedef struct {
+	trainer *t;
+	ms_seg_data *d;
+	ms_seg_opt *o;
+	ms_adam *a;
+	int mode;
+	double vbest;
+	long sbest;
+	const ms_train *tr;
+} run;
+
+static int run_step(void *ctx, long s, double lr, double *loss, double *aux)
+{
+	run *r = ctx;
+	(void)aux;
+	r->a->lr = lr;
+	*loss = step(r->t, r->d, r->o, r->mode, r->a, s);
+	return 0;
+}
+
+static int run_validate(void *ctx, long s, double *metric)
+{
+	run *r = ctx;
+	*metric = validate(r->t, r->d);
+	return keep_best(r->t->u, r->o, r->d, s, *metric, &r->vbest, &r->sbest);
+}
+
+static int run_save(void *ctx, long s, double metric)
+{
+	run *r = ctx;
+	r->o->time_used = r->tr->time_used;        /* stored in the checkpoint */
+	return save(r->t->u, r->o->out, r->o, r->d, r->a, s, metric);
 }
 
 int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
@@ -617,65 +612,29 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
 	    !(t.tmp = ms_calloc(t.hw + d->W + 64, sizeof(float))))
 		goto out;
-	int tty = isatty(2);
-	long report = o->report > 0 ? o->report : o->time > 0 ? 20 : o->steps / 20 > 0 ? o->steps / 20 : 1;
-	double t0 = now(), tshow = 0, lsum = 0, vdice = -1, used0 = o->time_used, f = 0, vbest = -1;
-	long nl = 0, s = s0, sbest = -1;
-	ms_stop_catch();
-	while ((f = done_frac(o, s, used0 + now() - t0)) < 1 && !ms_stop_signal()) {
-		if (o->time > 0 && s >= o->warmup)   /* the schedule runs on the larger fraction */
-			a.lr = ms_lr_at(o->schedule, o->lr, (long)(f * 1e9), 1000000000L, 0);
-		else
-			a.lr = ms_lr_at(o->schedule, o->lr, s, o->steps, o->warmup);
-		double l = step(&t, d, o, mode, &a, s);
-		if (!isfinite(l)) {     /* as ms-refine: no checkpoint of NaN weights */
-			ms_error("step %ld: loss is not finite: no checkpoint written", s + 1);
-			goto out;
-		}
-		lsum += l;
-		nl++;
-		s++;
-		double tn = now(), ips = (s - s0) * t.B / (tn - t0);
-		o->time_used = used0 + tn - t0;
-		f = done_frac(o, s, o->time_used);
-		long total = o->time > 0 ? (long)(s / f + 0.5) : o->steps;
-		double left = o->time > 0 ? o->time - o->time_used : (o->steps - s) * t.B / ips;
-		int rep = s % report == 0 || f >= 1;
-		if (rep) {
-			vdice = validate(&t, d);
-			if (keep_best(u, o, d, s, vdice, &vbest, &sbest) < 0)
-				goto out;
-		}
-		if (rep || (tty && tn - tshow > 0.25)) {
-			progress(tty, s, total < s ? s : total, lsum / nl, vdice, ips, left, rep);
-			tshow = tn;
-		}
-		if (rep) {
-			lsum = 0;
-			nl = 0;
-		}
-		if (o->save_every > 0 && s % o->save_every == 0 && f < 1 &&
-		    save(u, o->out, o, d, &a, s, vdice) < 0)
-			goto out;
-	}
-	if (s == s0) {
-		vdice = validate(&t, d);
-		if (keep_best(u, o, d, s, vdice, &vbest, &sbest) < 0)
-			goto out;
-	}
-	if (save(u, o->out, o, d, &a, s, vdice) < 0)
+	run r = { &t, d, o, &a, mode, -1, -1, NULL };
+	ms_train tr = { .steps = o->steps, .time = o->time, .time_used = o->time_used,
+	                .report = o->report, .save_every = o->save_every, .batch = t.B,
+	                .log = o->log, .out = o->out, .metric = "val_dice", .schedule = o->schedule, .lr = o->lr,
+	                .warmup = o->warmup, .ctx = &r, .step = run_step,
+	                .validate = run_validate, .save = run_save };
+	long s = s0;
+	double vdice;
+	r.tr = &tr;
+	int sig = ms_train_run(&tr, &s, &vdice);
+	o->time_used = tr.time_used;
+	if (sig < 0)
 		goto out;
-	if (ms_stop_signal())
-		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
-		        ms_stop_signal() == SIGINT ? "interrupted" : "terminated", s, o->out);
+	if (sig > 0)
+		;                         /* ms_train_run said where the checkpoint went */
 	else if (vdice >= 0 && o->best)
 		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f; best %.4f at step %ld "
-		        "in %s\n", argv0, s, vdice, vbest, sbest, o->best);
+		        "in %s\n", argv0, s, vdice, r.vbest, r.sbest, o->best);
 	else if (vdice >= 0)
 		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f\n", argv0, s, vdice);
 	else
 		fprintf(stderr, "%s: done, %ld steps, no validation samples\n", argv0, s);
-	ret = ms_stop_signal();
+	ret = sig;
 out:
 	trainer_free(&t);
 	ms_unet_free(u);

@@ -56,6 +56,7 @@ typedef struct {
 	long save_every, report;      /* 0: none / default interval */
 	const char *out;
 	const char *best;             /* weights of the best validation Dice go there */
+	const char *log;              /* TSV training log (models/train.h), NULL: none */
 	int resume;
 	unsigned given;               /* 1 << MS_SEG_K_* for options set by the user */
 } ms_seg_opt;

@@ -1,0 +1,133 @@
+/* The training loop (train.h). */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/outfile.h"
+#include "core/util.h"
+#include "models/train.h"
+#include "nn/nn.h"
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void fmt_time(char *b, size_t n, double s)
+{
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(b, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+	else
+		snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void progress(int tty, const char *mname, long s, long total, double loss, double aux,
+                     double metric, double ips, double left, int last)
+{
+	char v[16] = "-", a[32] = "", eta[32];
+	if (metric >= 0)
+		snprintf(v, sizeof v, "%.4f", metric);
+	if (!isnan(aux))
+		snprintf(a, sizeof a, " aux %.4f", aux);
+	fmt_time(eta, sizeof eta, left);
+	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f%s %s %s %.1f img/s left %s%s",
+	        tty ? "\r" : "", argv0, s, total, loss, a, mname, v, ips, eta,
+	        tty ? (last ? "\033[K\n" : "\033[K") : "\n");
+	fflush(stderr);
+}
+
+/* how much of the run is done: steps, or time when there is a budget */
+static double done_frac(const ms_train *t, long s, double used)
+{
+	double f = (double)s / t->steps;
+	if (t->time > 0 && used / t->time > f)
+		f = used / t->time;
+	return f;
+}
+
+static FILE *log_open(const char *path, const char *mname)
+{
+	FILE *f = fopen(path, "a");
+	if (!f) {
+		ms_error("cannot open %s:", path);
+		return NULL;
+	}
+	if (ftell(f) == 0)
+		fprintf(f, "step\tloss\taux\t%s\timages_per_s\tlr\tseconds\n", mname);
+	return f;
+}
+
+int ms_train_run(ms_train *t, long *sp, double *metric)
+{
+	long s0 = *sp, s = s0, nl = 0;
+	long report = t->report > 0 ? t->report
+	              : t->time > 0 ? 20 : t->steps / 20 > 0 ? t->steps / 20 : 1;
+	double t0 = now(), tshow = 0, lsum = 0, asum = 0, val = -1, used0 = t->time_used, lr = t->lr;
+	int tty = isatty(2), ret = -1;
+	FILE *log = NULL;
+	const char *mname = t->metric ? t->metric : "val";
+	if (t->log && !(log = log_open(t->log, mname)))
+		return -1;
+	if (t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
+		goto out;
+	ms_stop_catch();
+	for (double f; (f = done_frac(t, s, used0 + now() - t0)) < 1 && !ms_stop_signal();) {
+		if (t->time > 0 && s >= t->warmup)   /* the schedule runs on the larger fraction */
+			lr = ms_lr_at(t->schedule, t->lr, (long)(f * 1e9), 1000000000L, 0);
+		else
+			lr = ms_lr_at(t->schedule, t->lr, s, t->steps, t->warmup);
+		double l, a = NAN;
+		if (t->step(t->ctx, s, lr, &l, &a) < 0)
+			goto out;
+		if (!isfinite(l)) {
+			ms_error("step %ld: loss is not finite: no checkpoint written", s + 1);
+			goto out;
+		}
+		lsum += l;
+		asum += a;
+		nl++;
+		s++;
+		double tn = now(), ips = (s - s0) * t->batch / (tn - t0);
+		t->time_used = used0 + tn - t0;
+		f = done_frac(t, s, t->time_used);
+		long total = t->time > 0 ? (long)(s / f + 0.5) : t->steps;
+		double left = t->time > 0 ? t->time - t->time_used : (t->steps - s) * t->batch / ips;
+		int rep = s % report == 0 || f >= 1;
+		if (rep && t->validate && t->validate(t->ctx, s, &val) < 0)
+			goto out;
+		if (rep || (tty && tn - tshow > 0.25)) {
+			progress(tty, mname, s, total < s ? s : total, lsum / nl, asum / nl, val, ips, left, rep);
+			tshow = tn;
+		}
+		if (rep) {
+			if (log)
+				fprintf(log, "%ld\t%.6g\t%.6g\t%.6g\t%.3f\t%.6g\t%.3f\n", s, lsum / nl,
+				        asum / nl, val, ips, lr, t->time_used);
+			lsum = asum = 0;
+			nl = 0;
+		}
+		if (t->save_every > 0 && s % t->save_every == 0 && f < 1 && t->save(t->ctx, s, val) < 0)
+			goto out;
+	}
+	if (s == s0 && !t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
+		goto out;
+	if (t->save(t->ctx, s, val) < 0)
+		goto out;
+	if (ms_stop_signal())
+		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
+		        ms_stop_signal() == SIGINT ? "interrupted" : "terminated", s, t->out);
+	ret = ms_stop_signal();
+out:
+	if (log && fclose(log) == EOF && ret >= 0)
+		ret = ms_error("cannot write %s:", t->log);
+	*sp = s;
+	if (metric)
+		*metric = val;
+	return ret;
+}

@@ -1,0 +1,45 @@
+/* One training loop for every model (the segmentor, the refiner, the generator): steps or
+ * a time budget, the learning-rate schedule, reports with validation, progress on stderr
+ * (one line that updates on a terminal, else one line per report), a TSV log a user can
+ * plot, checkpoints every N steps and at the end, and SIGINT/SIGTERM: checkpoint, stop.
+ * A model plugs in its step, validation and checkpoint as callbacks; its data, batches
+ * and loss stay its own. */
+#ifndef MS_TRAIN_H
+#define MS_TRAIN_H
+
+typedef struct {
+	/* the run */
+	long steps;                   /* the last step; with a time budget, an estimate */
+	double time, time_used;       /* budget in seconds (0: none) and what earlier runs of
+	                               * it used; time_used is updated */
+	long report;                  /* progress and validation every N steps (0: steps/20) */
+	long save_every;              /* checkpoint every N steps (0: at the end only) */
+	int batch;                    /* images per step, for img/s */
+	int validate_first;           /* validate before the first step too */
+	const char *log;              /* TSV log (appended to; NULL: none) */
+	const char *out;              /* the checkpoint, for messages */
+	const char *metric;           /* the validation metric's name on the progress line
+	                               * and in the log (NULL: val) */
+	/* the learning rate: ms_lr_at(schedule, lr, step, steps, warmup), or on the fraction
+	 * of the time budget used when there is one */
+	int schedule;
+	double lr;
+	long warmup;
+	/* the model */
+	void *ctx;
+	/* one step at index s with learning rate lr: *loss (and *aux, a second loss to show,
+	 * when not NAN); -1 on error */
+	int (*step)(void *ctx, long s, double lr, double *loss, double *aux);
+	/* after step s: *metric (-1: no validation data); -1 on error (may be NULL) */
+	int (*validate)(void *ctx, long s, double *metric);
+	/* a checkpoint after step s; -1 on error */
+	int (*save)(void *ctx, long s, double metric);
+} ms_train;
+
+/* runs from step *s (resume) to t->steps or the budget or a signal; *s is the last step
+ * done, checkpointed. Returns 0 when done, the signal number when stopped by one
+ * (checkpoint written, message on stderr), -1 with the reason (a non-finite loss writes
+ * no checkpoint). *metric (may be NULL) gets the last validation value (-1: none). */
+int ms_train_run(ms_train *t, long *s, double *metric);
+
+#endif
