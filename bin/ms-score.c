@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/ms.h"
+#include "io/sample.h"
 #include "io/stream.h"
 #include "metrics/mask.h"
 #include "metrics/scratch.h"
@@ -29,7 +30,7 @@ static const char *image_cols[] = { "psnr", "ssim", "msssim" };
 static int mode = MASKS, json, digits = 6, summary_only, paired;
 static double threshold = 0.5;
 static const char *want[NSLOT];    /* record names wanted, by slot */
-static ms_rec slot[NSLOT];
+static ms_rec *slot[NSLOT];       /* records of the current sample, NULL if none */
 static int ncol, npred;          /* npred > 0: --pred A,B,...: a leading column names it */
 static const char **cols;
 static double *vals[MAXCOL];       /* per column, one value per scored sample */
@@ -331,7 +332,7 @@ static int spacing_of(const ms_rec *r, double *sy, double *sx)
 /* one row: prediction p (slot k) against the reference */
 static int score_mask(const char *id, int k, ms_rec *p)
 {
-	ms_rec *ref = &slot[REF];
+	ms_rec *ref = slot[REF];
 	int h, w, h2, w2;
 	double sy = 1, sx = 1;
 	if (plane_of(p, &h, &w) < 0 || plane_of(ref, &h2, &w2) < 0)
@@ -360,8 +361,8 @@ static int score_mask(const char *id, int k, ms_rec *p)
 static void score_masks(const char *id)
 {
 	if (!npred) {
-		ms_rec *p = slot[0].t.data ? &slot[0] : slot[1].t.data ? &slot[1] : NULL;
-		if (!slot[REF].t.data)
+		ms_rec *p = slot[0] ? slot[0] : slot[1];
+		if (!slot[REF])
 			skip(id, "no '%s' record", want[REF]);
 		else if (!p && want[1])
 			skip(id, "no '%s' or '%s' record", want[0], want[1]);
@@ -371,16 +372,16 @@ static void score_masks(const char *id)
 			score_mask(id, 0, p);
 		return;
 	}
-	if (!slot[REF].t.data) {   /* one message, every prediction skipped */
+	if (!slot[REF]) {   /* one message, every prediction skipped */
 		skip(id, "no '%s' record", want[REF]);
 		nskipped += npred - 1;
 		return;
 	}
 	for (int k = 0; k < npred; k++)
-		if (!slot[k].t.data)
+		if (!slot[k])
 			skip(id, "no '%s' record", want[k]);
 		else
-			score_mask(id, k, &slot[k]);
+			score_mask(id, k, slot[k]);
 }
 
 /* f32 [C,H,W] or [H,W] image (u8/u16 scaled to [0,1]); -1 otherwise */
@@ -399,10 +400,10 @@ static int image_of(ms_rec *r, int *c, int *h, int *w)
 
 static int score_images(const char *id)
 {
-	ms_rec *a = &slot[0], *b = &slot[1];
+	ms_rec *a = slot[0], *b = slot[1];
 	int c, h, w, c2, h2, w2;
-	if (!a->t.data || !b->t.data)
-		return skip(id, "no '%s' record", a->t.data ? want[1] : want[0]);
+	if (!a || !b)
+		return skip(id, "no '%s' record", a ? want[1] : want[0]);
 	if (image_of(a, &c, &h, &w) < 0 || image_of(b, &c2, &h2, &w2) < 0)
 		return skip(id, "'%s' and '%s' must be images [C,H,W]", want[0], want[1]);
 	if (c != c2 || h != h2 || w != w2)
@@ -430,7 +431,7 @@ static void finish_sample(const char *id)
 	else if (mode == IMAGES)
 		score_images(id);
 	for (int i = 0; i < NSLOT; i++)
-		ms_rec_free(&slot[i]);
+		slot[i] = NULL;
 }
 
 static int collect(ms_rec *r, const char *id)
@@ -489,42 +490,40 @@ static void diversity(void)
 	free(v);
 }
 
+/* the first record of each wanted name into its slot (--diversity: every record
+ * NAME into the set), decoded, non-finite values kept; then the sample is scored */
+static void score_sample(ms_sample *s, const char *fname)
+{
+	for (int j = 0; j < s->n; j++) {
+		ms_rec *r = &s->rec[j];
+		int i = 0;
+		while (i < NSLOT && !(want[i] && !strcmp(r->name, want[i]) && !slot[i]))
+			i++;
+		if (i == NSLOT)
+			continue;
+		if (ms_rec_decode(r) < 0)
+			die("%s: %s", fname, ms_errmsg());
+		if (mode == DIVERSITY)
+			collect(r, s->id);
+		else
+			slot[i] = r;
+	}
+	finish_sample(s->id);
+}
+
 static void score_stream(FILE *in, const char *fname)
 {
-	static char id[MS_META_MAX + 1], cur[MS_META_MAX + 1];
-	ms_rec r;
-	int ret, open = 0;
-	ms_rec_init(&r);
-	while ((ret = ms_rec_read_header(in, &r)) == 1) {
-		ms_rec_id(&r, id, sizeof id);
-		if (open && strcmp(id, cur))
-			finish_sample(cur);
-		open = 1;
-		memcpy(cur, id, strlen(id) + 1);
-		int i = 0;
-		while (i < NSLOT && !(want[i] && !strcmp(r.name, want[i]) && !slot[i].t.data))
-			i++;
-		if (i == NSLOT) {
-			if (ms_rec_skip(in, &r) < 0)
-				break;
-			continue;
-		}
-		if (ms_rec_read_data(in, &r) < 0) {
-			ret = -1;
-			break;
-		}
-		if (mode == DIVERSITY) {
-			collect(&r, id);
-		} else {
-			slot[i] = r;
-			ms_rec_init(&r);
-		}
-	}
-	if (ret != 0)
-		die("%s: %s", fname, ms_errmsg());
-	if (open)
-		finish_sample(cur);
-	ms_rec_free(&r);
+	ms_reader rd;
+	ms_sample s;
+	int ret;
+	ms_reader_init(&rd, in, fname);
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		score_sample(&s, fname);
+	if (ret < 0)
+		die("%s", ms_errmsg());            /* the reader names the stream */
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
 }
 
 /* the record name s, or -1 with the reason */
