@@ -12,6 +12,7 @@
 #include "io/stream.h"
 #include "models/refine.h"
 #include "models/segment.h"
+#include "models/train.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
@@ -24,7 +25,7 @@ static const char usage[] =
 
 enum { TRAIN = 1, REFINE = 2 };
 enum { VAL_SAMPLES = 4 };   /* reverse runs averaged per validation image */
-static const char *out, *model, *segpath, *segout, *best;
+static const char *out, *model, *segpath, *segout, *best, *logpath;
 static long steps = 2000, batch = 8, T = 10, seed = 0, threads = 0, width = 32, save_every = 500,
             report = 0, samples = 1;
 static double lr = 1e-4, wd = 0.01, lambda = 0.1, val_fraction;
@@ -56,6 +57,8 @@ static ms_opt opts[] = {
 	MS_OPT_INT("report", 0, &report, 1, 1e8, "N", "progress (and validation) every N steps (steps/20)"),
 	MS_OPT_NUM("val-fraction", 0, &val_fraction, 0, 0.9, "F", "samples held out by hash of id to validate on (0)"),
 	MS_OPT_STR("best", 0, &best, "FILE", "write the weights of the best validation Dice there"),
+	MS_OPT_STR("log", 0, &logpath, "FILE", "append step, loss, segmentor (its loss with\n"
+	           "--alternate), val_dice, img/s, lr, seconds per report"),
 	MS_OPT_STR("segmentor", 0, &segpath, "FILE", "segmentor checkpoint (ms-segment) for --alternate"),
 	MS_OPT_FLAG("alternate", 0, &alternate, "alternate refiner and segmentor steps (HiDiff)"),
 	MS_OPT_NUM("lambda", 0, &lambda, 0, 1e6, "L", "weight of the diffusion loss for the segmentor (0.1)"),
@@ -352,11 +355,51 @@ static double validate(ms_refiner *r, const ms_refine_set *v, long step, double 
 	return vd;
 }
 
-static double now(void)
+/* the training framework's callbacks (models/train.h) */
+typedef struct {
+	ms_refine_set *d, *v;
+	ms_refiner *r;
+	ms_unet *seg;
+	ms_adam *a, *sa;
+	const ms_rec *segm;
+	float *img, *y0, *p;
+	long from, seg0;
+	double vbest, vprior;
+} run;
+
+static int run_step(void *ctx, long step, double lr_, double *loss, double *aux)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
+	run *t = ctx;
+	ms_rng rng;
+	ms_rng_init(&rng, (uint64_t)seed, (uint64_t)step);
+	t->a->lr = lr_;
+	ms_refine_set_batch(t->d, (int)batch, &rng, t->img, t->y0, t->p);
+	if (!t->seg) {
+		*loss = ms_refiner_step(t->r, t->a, t->img, t->y0, t->p, &rng);
+		return 0;
+	}
+	t->sa->lr = lr_;
+	return ms_refiner_alt_step(t->r, t->a, t->seg, t->sa, lambda, t->img, t->y0, &rng, loss,
+	                           aux);
+}
+
+static int run_validate(void *ctx, long step, double *metric)
+{
+	run *t = ctx;
+	*metric = -1;
+	if (t->v->n) {
+		*metric = validate(t->r, t->v, step, t->vbest, &t->vprior);
+		t->vbest = *metric > t->vbest ? *metric : t->vbest;
+	}
+	return 0;
+}
+
+static int run_save(void *ctx, long step, double metric)
+{
+	run *t = ctx;
+	(void)metric;
+	save(t->r, t->a, t->seg, t->sa, t->segm, step, t->seg0 + step - t->from);
+	return 0;
 }
 
 static void train(void)
@@ -418,56 +461,18 @@ static void train(void)
 		snprintf(held, sizeof held, " (%d validation)", v.n);
 	warn("%d samples%s %dx%dx%d, steps %ld from %ld", d.n + v.n, held, d.C, d.W, d.H, steps,
 	     step);
-	double vbest = -1, vprior = 0;
+	run t = { &d, &v, r, seg, &a, &sa, &segm, img, y0, p, step, seg0, -1, 0 };
+	ms_train tr = { .steps = steps, .report = report, .save_every = save_every,
+	                .batch = (int)batch, .validate_first = 1, .log = logpath, .out = out,
+	                .metric = "val_dice", .aux = "segmentor", .schedule = lrs, .lr = lr, .ctx = &t,
+	                .step = run_step, .validate = run_validate, .save = run_save };
+	int sig = ms_train_run(&tr, &step, NULL);
+	if (sig < 0)
+		die("%s", ms_errmsg());
+	if (sig)
+		exit(128 + sig);
 	if (v.n)
-		vbest = validate(r, &v, step, -1, &vprior);
-	ms_stop_catch();
-	double t0 = now(), sum = 0, ssum = 0;
-	long from = step, n = 0;
-	while (step < steps && !ms_stop_signal()) {
-		ms_rng rng;
-		double rl, sl = 0;
-		ms_rng_init(&rng, (uint64_t)seed, (uint64_t)step);
-		a.lr = ms_lr_at(lrs, lr, step, steps, 0);
-		ms_refine_set_batch(&d, (int)batch, &rng, img, y0, p);
-		if (seg) {
-			sa.lr = a.lr;
-			if (ms_refiner_alt_step(r, &a, seg, &sa, lambda, img, y0, &rng, &rl, &sl) < 0)
-				die("%s", ms_errmsg());
-		} else {
-			rl = ms_refiner_step(r, &a, img, y0, p, &rng);
-		}
-		if (!isfinite(rl))
-			die("step %ld: loss is not finite: no checkpoint written", step + 1);
-		step++;
-		sum += rl;
-		ssum += sl;
-		n++;
-		if (step % report == 0 || step == steps) {
-			double dt = (now() - t0) / (step - from);
-			if (seg)
-				warn("step %ld/%ld loss %.4f segmentor %.4f lr %.3g %.3f s/step", step, steps,
-				     sum / n, ssum / n, a.lr, dt);
-			else
-				warn("step %ld/%ld loss %.4f lr %.3g %.3f s/step", step, steps, sum / n, a.lr, dt);
-			sum = ssum = 0;
-			n = 0;
-			if (v.n) {
-				double vd = validate(r, &v, step, vbest, &vprior);
-				vbest = vd > vbest ? vd : vbest;
-			}
-		}
-		if (save_every && step % save_every == 0 && step < steps)
-			save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
-	}
-	save(r, &a, seg, &sa, &segm, step, seg0 + step - from);
-	if (ms_stop_signal()) {
-		warn("%s at step %ld: checkpoint written to %s",
-		     ms_stop_signal() == SIGINT ? "interrupted" : "terminated", step, out);
-		exit(128 + ms_stop_signal());
-	}
-	if (v.n)
-		warn("done: best validation Dice %.4f (prior %.4f)%s%s", vbest, vprior,
+		warn("done: best validation Dice %.4f (prior %.4f)%s%s", t.vbest, t.vprior,
 		     best ? ", weights in " : "", best ? best : "");
 	free(img);
 	ms_rec_free(&m);

@@ -266,9 +266,12 @@ write(o, 'prob', {'id': 'benign_286'}, np.zeros((1, 8, 8), np.float32))"
 	ms-segment train -o "$T/seg.ms" --steps 2 $TR <"$D/in.ms" 2>/dev/null
 	cp "$T/seg.ms" "$T/seg0.ms"
 	run ms-refine train -o "$T/ra.ms" --segmentor "$T/seg.ms" --alternate --lambda 1 \
-		--segmentor-out "$T/seg2.ms" --steps 2 $TR <"$D/in.ms"
+		--segmentor-out "$T/seg2.ms" --steps 2 --report 1 --log "$T/log.tsv" $TR <"$D/in.ms"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"step 2/2 loss "*" segmentor "* ]]
+	# the log: a header, one row per report with both losses finite
+	[ "$(head -1 "$T/log.tsv" | cut -f 1-4)" = "$(printf 'step\tloss\tsegmentor\tval_dice')" ]
+	[ "$(awk -F'\t' 'NR > 1 && $2 > 0 && $3 > 0 { n++ } END { print n }' "$T/log.tsv")" = 2 ]
 	cmp "$T/seg.ms" "$T/seg0.ms"
 	run ! cmp -s "$T/seg.ms" "$T/seg2.ms"
 	ms-info "$T/seg2.ms" | head -1 | grep -q "step=4"

@@ -27,14 +27,14 @@ static void fmt_time(char *b, size_t n, double s)
 		snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
 }
 
-static void progress(int tty, const char *mname, long s, long total, double loss, double aux,
+static void progress(int tty, const char *mname, const char *aname, long s, long total, double loss, double aux,
                      double metric, double ips, double left, int last)
 {
 	char v[16] = "-", a[32] = "", eta[32];
 	if (metric >= 0)
 		snprintf(v, sizeof v, "%.4f", metric);
 	if (!isnan(aux))
-		snprintf(a, sizeof a, " aux %.4f", aux);
+		snprintf(a, sizeof a, " %s %.4f", aname, aux);
 	fmt_time(eta, sizeof eta, left);
 	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f%s %s %s %.1f img/s left %s%s",
 	        tty ? "\r" : "", argv0, s, total, loss, a, mname, v, ips, eta,
@@ -51,7 +51,7 @@ static double done_frac(const ms_train *t, long s, double used)
 	return f;
 }
 
-static FILE *log_open(const char *path, const char *mname)
+static FILE *log_open(const char *path, const char *aname, const char *mname)
 {
 	FILE *f = fopen(path, "a");
 	if (!f) {
@@ -59,7 +59,7 @@ static FILE *log_open(const char *path, const char *mname)
 		return NULL;
 	}
 	if (ftell(f) == 0)
-		fprintf(f, "step\tloss\taux\t%s\timages_per_s\tlr\tseconds\n", mname);
+		fprintf(f, "step\tloss\t%s\t%s\timages_per_s\tlr\tseconds\n", aname, mname);
 	return f;
 }
 
@@ -71,8 +71,8 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 	double t0 = now(), tshow = 0, lsum = 0, asum = 0, val = -1, used0 = t->time_used, lr = t->lr;
 	int tty = isatty(2), ret = -1;
 	FILE *log = NULL;
-	const char *mname = t->metric ? t->metric : "val";
-	if (t->log && !(log = log_open(t->log, mname)))
+	const char *mname = t->metric ? t->metric : "val", *aname = t->aux ? t->aux : "aux";
+	if (t->log && !(log = log_open(t->log, aname, mname)))
 		return -1;
 	if (t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
 		goto out;
@@ -102,7 +102,7 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 		if (rep && t->validate && t->validate(t->ctx, s, &val) < 0)
 			goto out;
 		if (rep || (tty && tn - tshow > 0.25)) {
-			progress(tty, mname, s, total < s ? s : total, lsum / nl, asum / nl, val, ips, left, rep);
+			progress(tty, mname, aname, s, total < s ? s : total, lsum / nl, asum / nl, val, ips, left, rep);
 			tshow = tn;
 		}
 		if (rep) {
