@@ -11,6 +11,7 @@
 #include "image/resize.h"
 #include "io/sample.h"
 #include "io/stream.h"
+#include "models/train.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
@@ -23,8 +24,8 @@ static const char usage[] =
 enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
 	int train, resume, attn, optional, sched, zero_snr, size[2];
-	const char *model, *prompt, *cond;
-	long steps, batch, seed, n, save_every, threads, width;
+	const char *model, *prompt, *cond, *log;
+	long steps, batch, seed, n, save_every, threads, width, report;
 	double lr, p_uncond, ema, eta, guidance;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
@@ -54,6 +55,8 @@ static ms_opt opts[] = {
 	MS_OPT_INT("save-every", 0, &o.save_every, 0, 100000000, "N",
 	           "checkpoint every N steps (0 = at the end, default)"),
 	MS_OPT_FLAG("resume", 0, &o.resume, "continue MODEL"),
+	MS_OPT_INT("report", 0, &o.report, 1, 100000000, "N", "a progress line every N steps (steps/20)"),
+	MS_OPT_STR("log", 0, &o.log, "FILE", "append step, loss, img/s, lr, seconds per report"),
 	MS_OPT_GROUP("sampling", "sampling", SAMPLE),
 	MS_OPT_INT(NULL, 'n', &o.n, 1, 100000, "N", "synthetic samples per sample (4)"),
 	MS_OPT_NUM("eta", 0, &o.eta, 0, 10, "E", "DDIM eta (0)"),
@@ -184,30 +187,6 @@ static void read_train(void)
 }
 
 /* ---- training: the loop */
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* the progress line; 1 when printed */
-static int progress(long step, double loss, double rate, int last)
-{
-	static double last_t;
-	static int tty = -1;
-	double t = now();
-	if (tty < 0)
-		tty = isatty(2);
-	if (!last && t - last_t < (tty ? 0.5 : 30) && (tty || step % 1000))
-		return 0;
-	last_t = t;
-	long left = rate > 0 ? (long)((o.steps - step) * o.batch / rate) : 0;
-	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f %.1f img/s %ldm%02lds left%s", tty ? "\r" : "",
-	        argv0, step, o.steps, loss, rate, left / 60, left % 60, tty && !last ? "" : "\n");
-	return 1;
-}
-
 static void save(ms_gen *g, const ms_adam *a, long step)
 {
 	ms_rec extra;
@@ -248,6 +227,35 @@ static void resume_settings(const ms_rec *m)
 	                   : ms_opt_given(opts, "zero-snr") && !c->zero_snr ? "--zero-snr" : NULL;
 	if (what)
 		die("%s: %s differs from the checkpoint being resumed", o.model, what);
+}
+
+/* the training framework's callbacks (models/train.h) */
+typedef struct {
+	ms_gen *g;
+	ms_adam *a;
+	const ms_gen_train_opt *to;
+	float *x0, *cb;
+	int C;
+} run;
+
+static int run_step(void *ctx, long step, double lr, double *loss, double *aux)
+{
+	run *t = ctx;
+	ms_rng r;
+	(void)aux;
+	ms_rng_init(&r, (uint64_t)o.seed, (uint64_t)step);
+	t->a->lr = lr;
+	const char *p = ms_gen_data_batch(data, &r, (int)o.batch, t->C, t->x0, t->cb);
+	*loss = ms_gen_train_step(t->g, t->a, t->to, (int)o.batch, H, W, t->x0, t->cb, p, &r);
+	return *loss < 0 ? -1 : 0;
+}
+
+static int run_save(void *ctx, long step, double metric)
+{
+	run *t = ctx;
+	(void)metric;
+	save(t->g, t->a, step);
+	return 0;
 }
 
 static int train(void)
@@ -302,39 +310,20 @@ static int train(void)
 	float *x0 = ereallocarray(NULL, o.batch * C * hw, sizeof *x0);
 	float *cb = ereallocarray(NULL, o.batch * (ms_gen_cond_channels(&cfg) * hw + 1), sizeof *cb);
 	ms_gen_train_opt to = { o.p_uncond, 1.0, o.ema };
-	double t0 = now(), sum = 0, rate = 0, mean = 0;
-	long n = 0, first = step;
-	for (; step < o.steps && !ms_stop_signal(); step++) {
-		ms_rng r;
-		ms_rng_init(&r, (uint64_t)o.seed, (uint64_t)step);
-		const char *p = ms_gen_data_batch(data, &r, (int)o.batch, C, x0, cb);
-		double loss = ms_gen_train_step(g, &adam, &to, (int)o.batch, H, W, x0, cb, p, &r);
-		if (loss < 0)
-			die("%s", ms_errmsg());
-		if (!isfinite(loss))    /* as ms-refine and ms-segment: no NaN checkpoint */
-			die("step %ld: loss is not finite: no checkpoint written", step + 1);
-		sum += loss;
-		mean = sum / ++n;
-		rate = (step + 1 - first) * o.batch / (now() - t0);
-		if (step + 1 < o.steps && !ms_stop_signal() && progress(step + 1, mean, rate, 0))
-			sum = n = 0;
-		if (o.save_every && (step + 1) % o.save_every == 0)
-			save(g, &adam, step + 1);
-	}
-	if (step > first || !o.resume || access(o.model, F_OK) != 0)
-		save(g, &adam, step);
-	if (step > first)
-		progress(step, mean, rate, 1);
+	run t = { g, &adam, &to, x0, cb, C };
+	ms_train tr = { .steps = o.steps, .report = o.report, .save_every = o.save_every,
+	                .batch = (int)o.batch, .log = o.log, .out = o.model,
+	                .schedule = MS_LR_CONSTANT, .lr = o.lr, .ctx = &t, .step = run_step,
+	                .save = run_save };
+	int sig = ms_train_run(&tr, &step, NULL);
+	if (sig < 0)
+		die("%s", ms_errmsg());
 	free(x0);
 	free(cb);
 	ms_gen_free(g);
 	ms_gen_data_free(data);
 	ms_rec_free(&meta);
-	if (ms_stop_signal()) {
-		warn("interrupted at step %ld: checkpoint %s written", step, o.model);
-		return 128 + ms_stop_signal();
-	}
-	return 0;
+	return sig ? 128 + sig : 0;
 }
 
 /* ---- sampling: the real sample passes through, followed by its synthetic ones */

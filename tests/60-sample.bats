@@ -89,12 +89,16 @@ PYEOF
 	[[ "$output" == *ema.text.proj.bias* ]]
 }
 
-@test "progress on stderr, nothing on stdout" {
+@test "progress on stderr, nothing on stdout; --report and --log" {
 	run --separate-stderr ms-sample train -o "$BATS_TEST_TMPDIR/p.ms" --steps 3 $T \
-		< "$BATS_FILE_TMPDIR/in.ms"
+		--report 1 --log "$BATS_TEST_TMPDIR/log.tsv" < "$BATS_FILE_TMPDIR/in.ms"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
-	[[ "$stderr" == *"ms-sample: step 3/3 loss "*" img/s "* ]]
+	[[ "$stderr" == *"ms-sample: step 1/3 loss "*"ms-sample: step 3/3 loss "*" img/s "* ]]
+	[[ "$stderr" != *" val "* ]]
+	run cut -f 1 "$BATS_TEST_TMPDIR/log.tsv"
+	[ "$(echo $output)" = "step 1 2 3" ]
+	awk -F'\t' 'NR > 1 && !($2 > 0 && $5 > 0 && $6 == 0.0002) { exit 1 }' "$BATS_TEST_TMPDIR/log.tsv"
 }
 
 @test "sampling: the real sample, then N synthetic samples <id>.s<k> with of=, mask and edges copies" {

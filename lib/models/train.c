@@ -30,14 +30,16 @@ static void fmt_time(char *b, size_t n, double s)
 static void progress(int tty, const char *mname, const char *aname, long s, long total, double loss, double aux,
                      double metric, double ips, double left, int last)
 {
-	char v[16] = "-", a[32] = "", eta[32];
-	if (metric >= 0)
-		snprintf(v, sizeof v, "%.4f", metric);
+	char v[48] = "", a[32] = "", eta[32];
+	if (mname)
+		snprintf(v, sizeof v, " %s %.4f", mname, metric);
+	if (mname && metric < 0)
+		snprintf(v, sizeof v, " %s -", mname);
 	if (!isnan(aux))
 		snprintf(a, sizeof a, " %s %.4f", aname, aux);
 	fmt_time(eta, sizeof eta, left);
-	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f%s %s %s %.1f img/s left %s%s",
-	        tty ? "\r" : "", argv0, s, total, loss, a, mname, v, ips, eta,
+	fprintf(stderr, "%s%s: step %ld/%ld loss %.4f%s%s %.1f img/s left %s%s",
+	        tty ? "\r" : "", argv0, s, total, loss, a, v, ips, eta,
 	        tty ? (last ? "\033[K\n" : "\033[K") : "\n");
 	fflush(stderr);
 }
@@ -102,7 +104,7 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 		if (rep && t->validate && t->validate(t->ctx, s, &val) < 0)
 			goto out;
 		if (rep || (tty && tn - tshow > 0.25)) {
-			progress(tty, mname, aname, s, total < s ? s : total, lsum / nl, asum / nl, val, ips, left, rep);
+			progress(tty, t->validate ? mname : NULL, aname, s, total < s ? s : total, lsum / nl, asum / nl, val, ips, left, rep);
 			tshow = tn;
 		}
 		if (rep) {

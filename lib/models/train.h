@@ -19,7 +19,8 @@ typedef struct {
 	const char *log;              /* TSV log (appended to; NULL: none) */
 	const char *out;              /* the checkpoint, for messages */
 	const char *metric;           /* the validation metric's name on the progress line
-	                               * and in the log (NULL: val) */
+	                               * (not shown without validate) and in the log (NULL:
+	                               * val) */
 	const char *aux;              /* the second loss's name (NULL: aux) */
 	/* the learning rate: ms_lr_at(schedule, lr, step, steps, warmup), or on the fraction
 	 * of the time budget used when there is one */
