@@ -26,7 +26,11 @@ typedef struct {
 void ms_reader_init(ms_reader *rd, FILE *in, const char *name);
 void ms_reader_free(ms_reader *rd);
 /* the next sample into s (its old records freed): 1, 0 at the end of the stream, -1 with
- * the reason prefixed by the stream's name */
+ * the reason prefixed by the stream's name. On -1, s holds the records read before the
+ * error: the whole sample when the broken record is the first of the next one (the end
+ * of a sample is known only from the next record), else the part before it; a tool
+ * that writes per sample may use them or not (ms-pick and ms-export do, as records
+ * complete before the break) */
 int ms_sample_next(ms_reader *rd, ms_sample *s);
 
 void ms_sample_init(ms_sample *s);

@@ -177,6 +177,7 @@ static void test_errors(void)
 	rewind(g);
 	ms_reader_init(&rd, g, "cut.ms");
 	CHECK(ms_sample_next(&rd, &s) == -1 && !strncmp(ms_errmsg(), "cut.ms: truncated", 17));
+	CHECK(s.n == 2 && !strcmp(s.id, "a"));      /* the complete sample before the break */
 	ms_sample_free(&s);
 	ms_reader_free(&rd);
 	free(in);
