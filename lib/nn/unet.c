@@ -9,7 +9,6 @@
 
 #include "core/threads.h"
 #include "core/util.h"
-#include "io/stream.h"
 #include "nn.h"
 #include "vec.h"
 
