@@ -37,14 +37,15 @@ static ms_rec *get(ms_sample *s, const char *name)
 }
 
 /* the sample written through, then its edge map (with --near, only when it has a mask) */
-static void edges(ms_sample *s)
+static int edges(ms_sample *s, void *ctx)
 {
+	(void)ctx;
 	ms_rec *img = get(s, image_name);
 	ms_rec *msk = uses_mask() && strcmp(mask_name, image_name) ? get(s, mask_name) : NULL;
 	if (ms_sample_write(stdout, s) < 0)
 		die("%s", ms_errmsg());
 	if (!img || (!msk && opt.near))
-		return;
+		return 0;
 	int c, h, w;
 	if (opt.method == MS_EDGES_MASK && !msk)
 		die("sample '%s' has no '%s' record for --method mask", s->id, mask_name);
@@ -68,6 +69,7 @@ static void edges(ms_sample *s)
 		die("%s", ms_errmsg());
 	e.t.data = NULL;    /* out is reused */
 	ms_rec_free(&e);
+	return 0;
 }
 
 static const char *methods[MS_EDGES_DIFFBOOST + 2];   /* the library's names */
@@ -110,21 +112,12 @@ static void options(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	ms_reader rd;
-	ms_sample s;
-	int ret;
 	ms_setprog(argv);
 	options(argc, argv);
 	if (!(ws = ms_edges_new(&opt)))
 		die("%s", ms_errmsg());
-	ms_reader_init(&rd, stdin, "<stdin>");
-	ms_sample_init(&s);
-	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		edges(&s);
-	if (ret < 0)
+	if (ms_sample_each(stdin, "<stdin>", edges, NULL) < 0)
 		die("%s", ms_errmsg());
-	ms_sample_free(&s);
-	ms_reader_free(&rd);
 	ms_edges_free(ws);
 	free(out);
 	return fshut(stdout, "<stdout>");

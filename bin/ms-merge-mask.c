@@ -66,8 +66,9 @@ static void apply(ms_sample *s, const uint8_t *m)
 }
 
 /* the sample written through (with --apply, its image mixed), then its merging mask */
-static void merge(ms_sample *s)
+static int merge(ms_sample *s, void *ctx)
 {
+	(void)ctx;
 	note(s);
 	if (H >= 0) {
 		ms_tensor t;
@@ -88,6 +89,7 @@ static void merge(ms_sample *s)
 	}
 	if (ms_sample_write(stdout, s) < 0)
 		die("%s", ms_errmsg());
+	return 0;
 }
 
 static int parse_seed(const char *s)
@@ -128,16 +130,7 @@ int main(int argc, char **argv)
 	if (first != argc)
 		usage_die(usage);
 
-	ms_reader rd;
-	ms_sample s;
-	int ret;
-	ms_reader_init(&rd, stdin, "<stdin>");
-	ms_sample_init(&s);
-	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		merge(&s);
-	if (ret < 0)
+	if (ms_sample_each(stdin, "<stdin>", merge, NULL) < 0)
 		die("%s", ms_errmsg());
-	ms_sample_free(&s);
-	ms_reader_free(&rd);
 	return fshut(stdout, "<stdout>");
 }

@@ -118,15 +118,16 @@ static void resize(ms_tensor *t, const char *what)
 }
 
 /* add s to the data set (its image record is the image, never a condition) */
-static void add(ms_sample *s)
+static int add(ms_sample *s, void *ctx)
 {
+	(void)ctx;
 	ms_rec *img = get(s, "image"), *cond[MS_GEN_MAXCOND];
 	for (int k = 0; k < cfg.ncond; k++)
 		cond[k] = strcmp(cfg.cond[k], "image") ? get(s, cfg.cond[k]) : NULL;
 	cur = s->id;
 	if (!img) {
 		skipped++;
-		return;
+		return 0;
 	}
 	ms_tensor *t = &img->t;
 	int c = t->rank == 3 ? (int)t->shape[0] : 1;
@@ -165,21 +166,13 @@ static void add(ms_sample *s)
 	if (ms_gen_data_add(data, t->data, c, cb, o.prompt ? o.prompt : p) < 0)
 		die("%s", ms_errmsg());
 	free(cb);
+	return 0;
 }
 
 static void read_train(void)
 {
-	ms_reader rd;
-	ms_sample s;
-	int ret;
-	ms_reader_init(&rd, stdin, "<stdin>");
-	ms_sample_init(&s);
-	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		add(&s);
-	if (ret < 0)
+	if (ms_sample_each(stdin, "<stdin>", add, NULL) < 0)
 		die("%s", ms_errmsg());
-	ms_sample_free(&s);
-	ms_reader_free(&rd);
 	if (!data)
 		die("no sample with an 'image' record in the input");
 	if (skipped)
@@ -352,8 +345,16 @@ static void write_copy(ms_rec *r, const char *sid)
 /* s written through, then, if it has every condition record, its synthetic samples:
  * image (with the metadata of its first image record, unless that is a condition),
  * copies of its mask (unless a condition) and conditions */
-static void sample_one(ms_gen *g, const ms_gen_sample_opt *so, ms_sample *s)
+typedef struct {
+	ms_gen *g;
+	const ms_gen_sample_opt *so;
+} sampler;
+
+static int sample_one(ms_sample *s, void *ctx)
 {
+	const sampler *sm = ctx;
+	ms_gen *g = sm->g;
+	const ms_gen_sample_opt *so = sm->so;
 	const ms_gen_cfg *c = &cfg;
 	const ms_tensor *cr[MS_GEN_MAXCOND];
 	ms_rec *cond[MS_GEN_MAXCOND], *img = NULL;
@@ -377,7 +378,7 @@ static void sample_one(ms_gen *g, const ms_gen_sample_opt *so, ms_sample *s)
 	if (ok && !h)
 		die("sample '%s': '%s' record is not [1,H,W]", cur, c->cond[0]);
 	if (!ok)
-		return;
+		return 0;
 	char prompt[MS_META_MAX + 1] = "", sid[MS_META_MAX + 16], v[32];
 	size_t hw = (size_t)h * w, chw = c->img_ch * hw;
 	float *cb = ereallocarray(NULL, ms_gen_cond_channels(c) * hw, sizeof *cb);
@@ -416,13 +417,11 @@ static void sample_one(ms_gen *g, const ms_gen_sample_opt *so, ms_sample *s)
 	free(cb);
 	free(out);
 	free(rng);
+	return 0;
 }
 
 static int sample(void)
 {
-	ms_reader rd;
-	ms_sample s;
-	int ret;
 	ms_gen *g = ms_gen_load(o.model, NULL, NULL);
 	if (!g)
 		die("%s", ms_errmsg());
@@ -431,14 +430,9 @@ static int sample(void)
 		ms_params_ema_swap(ps);
 	cfg = *ms_gen_cfg_of(g);
 	ms_gen_sample_opt so = { (int)o.steps, (int)o.batch, o.eta, o.guidance };
-	ms_reader_init(&rd, stdin, "<stdin>");
-	ms_sample_init(&s);
-	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		sample_one(g, &so, &s);
-	if (ret < 0)
+	sampler sm = { g, &so };
+	if (ms_sample_each(stdin, "<stdin>", sample_one, &sm) < 0)
 		die("%s", ms_errmsg());
-	ms_sample_free(&s);
-	ms_reader_free(&rd);
 	ms_gen_free(g);
 	return fshut(stdout, "<stdout>");
 }

@@ -107,6 +107,24 @@ int ms_sample_next(ms_reader *rd, ms_sample *s)
 	return 1;
 }
 
+int ms_sample_each(FILE *in, const char *name, int (*fn)(ms_sample *s, void *ctx),
+                   void *ctx)
+{
+	ms_reader rd;
+	ms_sample s;
+	int ret;
+	ms_reader_init(&rd, in, name);
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		if (fn(&s, ctx) < 0) {
+			ret = -1;
+			break;
+		}
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
+	return ret;
+}
+
 int ms_sample_find(const ms_sample *s, const char *name)
 {
 	int k = -1;

@@ -33,6 +33,12 @@ void ms_reader_free(ms_reader *rd);
  * complete before the break) */
 int ms_sample_next(ms_reader *rd, ms_sample *s);
 
+/* the loop of a filter: fn on every sample of in (name for messages) in turn; fn may
+ * take the sample over (leaving it initialised). Returns 0 at the end of the stream, -1
+ * with the reason when reading fails or fn returns -1. */
+int ms_sample_each(FILE *in, const char *name, int (*fn)(ms_sample *s, void *ctx),
+                   void *ctx);
+
 void ms_sample_init(ms_sample *s);
 void ms_sample_free(ms_sample *s);      /* s reusable after */
 /* the index of the record NAME, -1 if the sample has none; -2 (with a message naming
