@@ -71,6 +71,8 @@ int main(int argc, char **argv)
 	int first = ms_opt_parse(opts, usage, about, 0, argc, argv);
 	if (first == argc)
 		usage_die(usage);
+	if (opt.require_mask && !opt.mask_dir)
+		usage_error(usage, "--require-mask needs --mask-dir");
 	opt.w = size[0];
 	opt.h = size[1];
 	opt.flags = compress ? MS_FLAG_ZLIB : 0;

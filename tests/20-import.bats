@@ -97,6 +97,8 @@ export -f shapes
 	[ "$output" = image ]
 	run -1 ms-import --require-mask -m "$m" $PNG/basn0g08.png
 	[[ "$output" == "ms-import: $PNG/basn0g08.png: no mask for 'basn0g08'"* ]]
+	run -2 ms-import -r "$BATS_TEST_TMPDIR"
+	[[ "$output" == "ms-import: --require-mask needs --mask-dir"* ]]
 }
 
 @test "import: image and mask of different sizes is an error naming the mask" {
