@@ -112,10 +112,6 @@ static void read_ids(list *l, const char *path)
 static int ids_of(const char *path) { use_ids = 1; read_ids(&ids, path); return 0; }
 static int xids_of(const char *path) { use_xids = 1; read_ids(&xids, path); return 0; }
 
-/* -s, -e, -n up to LONG_MAX, which a table entry's double range cannot hold */
-static int skip_of(const char *s) { return ms_parse_int(s, 0, LONG_MAX, &skip); }
-static int every_of(const char *s) { return ms_parse_int(s, 1, LONG_MAX, &every); }
-static int count_of(const char *s) { return ms_parse_int(s, 0, LONG_MAX, &count); }
 
 /* -w, -W: a record name */
 static int name_of(const char *s, const char **to)
@@ -131,10 +127,10 @@ static int without_of(const char *s) { return name_of(s, &without); }
 static ms_opt opts[] = {
 	MS_OPT_CALL("ids", 'i', ids_of, "FILE", "only samples whose id is a line of FILE"),
 	MS_OPT_CALL("exclude", 'x', xids_of, "FILE", "no sample whose id is a line of FILE"),
-	MS_OPT_CALL("skip", 's', skip_of, "SKIP", "skip the first SKIP samples (after -i, -x)"),
-	MS_OPT_CALL("every", 'e', every_of, "K",
+	MS_OPT_INT("skip", 's', &skip, 0, LONG_MAX, "SKIP", "skip the first SKIP samples (after -i, -x)"),
+	MS_OPT_INT("every", 'e', &every, 1, LONG_MAX, "K",
 	            "then keep every K-th sample, starting with the first"),
-	MS_OPT_CALL("count", 'n', count_of, "N", "then stop after N samples"),
+	MS_OPT_INT("count", 'n', &count, 0, LONG_MAX, "N", "then stop after N samples"),
 	MS_OPT_CALL("keep", 'k', keeps, "NAMES", "only records with these names"),
 	MS_OPT_CALL("drop", 'd', drops, "NAMES", "no record with these names"),
 	MS_OPT_CALL("with", 'w', with_of, "NAME", "only samples that have a record NAME"),
