@@ -4,12 +4,14 @@
  * Output direct: eps_hat = sigmoid(net); residual: eps_hat = sigmoid(net + the flip
  * logit of the prior alone, ms_bbdm_prior_logit), with the last layer zeroed at the
  * start, so that an untrained refiner samples y_0 ~ B(p) and training learns where to
- * depart from the segmentor. */
+ * depart from the segmentor. refdata.c: ms-refine's samples, refinement of one sample
+ * and its training run. */
 #ifndef MS_REFINE_H
 #define MS_REFINE_H
 
 #include "core/rng.h"
 #include "diffusion/bbdm.h"
+#include "io/sample.h"
 #include "io/stream.h"
 #include "nn/nn.h"
 
@@ -72,8 +74,6 @@ void ms_refine_set_free(ms_refine_set *d);
 void ms_refine_set_batch(const ms_refine_set *d, int B, ms_rng *rng, float *img, float *y0,
                          float *p);
 
-#endif
-
 /* ---- training steps on a batch of r->N images (plan it with train = 1) */
 /* a refiner step: draw t and y_t, loss, backward, AdamW step; returns the loss */
 double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const float *y0,
@@ -87,3 +87,64 @@ double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const floa
 int ms_refiner_alt_step(ms_refiner *r, ms_adam *ropt, ms_unet *seg, ms_adam *sopt,
                         double lambda, const float *img, const float *y0, ms_rng *rng,
                         double *rloss, double *sloss);
+
+/* ---- ms-refine's samples, refinement and training run (refdata.c) */
+
+/* refines one sample of a stream in place: with an image [C,H,W] (C = r->C) and a prob
+ * f32 [1,H,W] (pred u8 [1,H,W] if any), K reverse runs of steps steps (noise from seed
+ * and the hash of the id, or idx without one) replace prob and pred (pred appended when
+ * absent), earlier prior, prior_pred and uncertainty records are dropped, and uncertainty,
+ * prior (the old prob) and prior_pred (the old pred) are appended. 1 when refined, 0 when
+ * the sample lacks image or prob (left as it is), -1 with the reason (naming the sample) */
+int ms_refine_sample(ms_refiner *r, ms_sample *s, int K, int steps, int sampler,
+                     uint64_t seed, long idx);
+
+/* a training run of ms-refine train: its options (the tool's option table sets them),
+ * then its state */
+typedef struct {
+	const char *out, *best;       /* checkpoint; best validation weights (may be NULL) */
+	const char *segpath, *segout; /* --alternate: segmentor in and out (NULL: segpath) */
+	long batch, width, T, seed;
+	double lr, wd, lambda, val_fraction;
+	int lr_schedule, schedule, flip, output, resume, alternate;
+	/* state */
+	ms_refine_set d, v;           /* training and validation samples */
+	int skipped;                  /* samples without image, mask (or prob) */
+	ms_refiner *r;
+	ms_adam a, sa;                /* the refiner's and the segmentor's optimiser */
+	ms_unet *seg;                 /* --alternate */
+	ms_rec m, segm;               /* the checkpoints' "model" records (resumed) */
+	long step, seg0;              /* step the run starts from, the segmentor's then */
+	float *img, *y0, *p;          /* one batch */
+	double vbest, vprior;         /* best validation Dice (-1: none yet), the prior's */
+} ms_refine_train;
+
+/* the defaults of ms-refine train(1) */
+void ms_refine_train_default(ms_refine_train *t);
+void ms_refine_train_free(ms_refine_train *t);
+/* one sample of the stream: added to d or (with prob and held out by id,
+ * ms_seg_is_val) to v; samples without image, mask and (unless alternate) prob are
+ * counted in skipped. 1 added, 0 skipped, -1 with the reason */
+int ms_refine_train_add(ms_refine_train *t, ms_sample *s);
+/* after the last sample: -1 with the reason when no training sample or validation ones
+ * of another size */
+int ms_refine_train_check(const ms_refine_train *t);
+/* the refiner: resumed from out (its Adam state, model record and step) or new */
+int ms_refine_train_open(ms_refine_train *t);
+/* then (after the resumed options): optimisers, the segmentor of --alternate, plans for
+ * batch, the batch buffers */
+int ms_refine_train_setup(ms_refine_train *t);
+/* the training step at index step with learning rate lr (models/train.h's step) */
+int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss,
+                         double *aux);
+/* checkpoints after step: the refiner (and the segmentor) with their optimisers; the
+ * weights alone to best; signals held while writing */
+int ms_refine_train_save(ms_refine_train *t, long step);
+int ms_refine_train_best(ms_refine_train *t, long step);
+/* the checkpoint's extra metadata, what --resume takes back ("key=value\n" lines;
+ * doubles in the shortest of %.15g and %.17g that reads back); the segmentor's own
+ * metadata less what ms_unet_save writes. Allocated, NULL on OOM */
+char *ms_refine_train_extra(const ms_refine_train *t);
+char *ms_refine_seg_extra(const ms_rec *m);
+
+#endif

@@ -1,5 +1,6 @@
 /* The refiner: reverse runs (ranges, determinism, K = 1), checkpoint round trip, a few
- * training steps lower the loss, the alternate step moves both networks. */
+ * training steps lower the loss, the alternate step moves both networks; ms-refine's
+ * records of a refined sample, its training set and checkpoint metadata. */
 #include <string.h>
 #include <unistd.h>
 
@@ -202,6 +203,132 @@ static void test_alternate(void)
 	CHECK(w[0][0] != w[1][0]);
 }
 
+/* a record NAME [1,H,H] of dtype dt with id=a, from f (as 0/1 bytes for u8) */
+static void add_rec(ms_sample *s, const char *name, int dt, int C, const float *f)
+{
+	ms_rec r;
+	ms_tensor t;
+	int64_t shape[3] = { C, H, H };
+	ms_rec_init(&r);
+	CHECK(ms_tensor_alloc(&t, dt, 3, shape) == 0);
+	for (int i = 0; i < C * HW; i++)
+		if (dt == MS_F32)
+			((float *)t.data)[i] = f[i % HW];
+		else
+			((uint8_t *)t.data)[i] = f[i % HW] > 0.5f;
+	CHECK(ms_meta_set(&r, "id", "a") == 0 && ms_meta_set(&r, "src", name) == 0);
+	CHECK(ms_rec_set(&r, name, &t) == 0);
+	CHECK(ms_sample_add(s, &r) == 0);
+}
+
+static void names(const ms_sample *s, char *out)
+{
+	*out = '\0';
+	for (int i = 0; i < s->n; i++)
+		strcat(strcat(out, s->rec[i].name), " ");
+}
+
+static void test_sample(void)
+{
+	float img[HW], y0[HW], p[HW];
+	char buf[256], src[32];
+	fixture(img, y0, p);
+	ms_refiner *r = ms_refiner_new(1, 8, 4, MS_BBDM_LINEAR, MS_BBDM_BCE, MS_REFINE_DIRECT, 1);
+	CHECK(r != NULL);
+	ms_sample s;
+	ms_sample_init(&s);
+	s.id = ms_strdup("a");
+	add_rec(&s, "image", MS_F32, 1, img);
+	add_rec(&s, "uncertainty", MS_F32, 1, p);
+	add_rec(&s, "prob", MS_F32, 1, p);
+	add_rec(&s, "mask", MS_U8, 1, y0);
+	add_rec(&s, "prior", MS_F32, 1, y0);
+	CHECK(ms_refine_sample(r, &s, 2, 4, MS_BBDM_ANCESTRAL, 3, 0) == 1);
+	names(&s, buf);
+	CHECK(!strcmp(buf, "image prob mask pred uncertainty prior "));
+	/* the new records keep the prior's metadata; prior holds the old prob */
+	CHECK(!strcmp(ms_meta_get(&s.rec[3], "src", src, sizeof src), "prob"));
+	CHECK(!strcmp(ms_meta_get(&s.rec[5], "src", src, sizeof src), "prob"));
+	CHECK(!memcmp(s.rec[5].t.data, p, sizeof p));
+	int ok = 1;
+	for (int i = 0; i < HW; i++)
+		ok &= ((uint8_t *)s.rec[3].t.data)[i] == (((float *)s.rec[1].t.data)[i] > 0.5f);
+	CHECK(ok);
+	/* again, with pred: prior and prior_pred replaced, not doubled */
+	CHECK(ms_refine_sample(r, &s, 1, 2, MS_BBDM_DDIM, 3, 0) == 1);
+	names(&s, buf);
+	CHECK(!strcmp(buf, "image prob mask pred uncertainty prior prior_pred "));
+	ms_sample_free(&s);
+	/* without prob: left as it is; another channel count: an error */
+	s.id = ms_strdup("a");
+	add_rec(&s, "image", MS_F32, 3, img);
+	CHECK(ms_refine_sample(r, &s, 1, 2, MS_BBDM_DDIM, 3, 0) == 0 && s.n == 1);
+	add_rec(&s, "prob", MS_F32, 1, p);
+	CHECK(ms_refine_sample(r, &s, 1, 2, MS_BBDM_DDIM, 3, 0) == -1);
+	CHECK(strstr(ms_errmsg(), "image has 3 channels, the model takes 1") != NULL);
+	ms_sample_free(&s);
+	/* a prob of another size */
+	s.id = ms_strdup("a");
+	add_rec(&s, "image", MS_F32, 1, img);
+	add_rec(&s, "prob", MS_U8, 1, p);
+	CHECK(ms_refine_sample(r, &s, 1, 2, MS_BBDM_DDIM, 3, 0) == -1);
+	CHECK(!strcmp(ms_errmsg(), "sample 'a': prob must be f32 [1,8,8] like the image"));
+	ms_sample_free(&s);
+	ms_refiner_free(r);
+}
+
+static void test_train_set(void)
+{
+	float img[HW], y0[HW], p[HW];
+	fixture(img, y0, p);
+	ms_refine_train t;
+	ms_refine_train_default(&t);
+	CHECK(t.batch == 8 && t.width == 32 && t.T == 10 && t.vbest == -1);
+	CHECK(ms_refine_train_check(&t) == -1);
+	CHECK(!strcmp(ms_errmsg(), "no samples with image, mask and prob"));
+	ms_sample s;
+	ms_sample_init(&s);
+	s.id = ms_strdup("a");
+	add_rec(&s, "image", MS_F32, 1, img);
+	add_rec(&s, "mask", MS_U8, 1, y0);
+	CHECK(ms_refine_train_add(&t, &s) == 0 && t.skipped == 1);   /* no prob */
+	add_rec(&s, "prob", MS_F32, 1, p);
+	CHECK(ms_refine_train_add(&t, &s) == 1 && t.d.n == 1 && t.d.C == 1 && t.d.H == H);
+	CHECK(!memcmp(t.d.p, p, sizeof p) && !memcmp(t.d.y0, y0, sizeof y0));
+	CHECK(ms_refine_train_check(&t) == 0);
+	ms_sample_free(&s);
+	ms_refine_train_free(&t);
+}
+
+static void test_extra(void)
+{
+	ms_refine_train t;
+	ms_refine_train_default(&t);
+	t.lr = 0.1;
+	t.wd = 1.0 / 3;
+	t.lr_schedule = MS_LR_COSINE;
+	t.seed = 42;
+	char *e = ms_refine_train_extra(&t);
+	CHECK(e && !strcmp(e, "batch=8\nlr=0.1\nwd=0.33333333333333331\nlr_schedule=cosine\n"
+	                      "seed=42\nlambda=0.1\nalternate=0\n"));
+	free(e);
+	/* the segmentor's own metadata less what ms_unet_save writes (keys whole) */
+	ms_rec m;
+	ms_rec_init(&m);
+	CHECK(ms_meta_set(&m, "arch", "unet") == 0 && ms_meta_set(&m, "width", "8") == 0 &&
+	      ms_meta_set(&m, "batch", "4") == 0 && ms_meta_set(&m, "step", "7") == 0 &&
+	      ms_meta_set(&m, "widths", "x") == 0 && ms_meta_set(&m, "adam_t", "7") == 0 &&
+	      ms_meta_set(&m, "lr", "0.001") == 0);
+	e = ms_refine_seg_extra(&m);
+	CHECK(e && !strcmp(e, "batch=4\nwidths=x\nlr=0.001\n"));
+	free(e);
+	ms_rec_free(&m);
+	ms_rec_init(&m);
+	e = ms_refine_seg_extra(&m);
+	CHECK(e && !*e);
+	free(e);
+}
+
 int main(void)
 {
 	ms_threads(1);
@@ -210,5 +337,8 @@ int main(void)
 	RUN(test_residual);
 	RUN(test_validate);
 	RUN(test_alternate);
+	RUN(test_sample);
+	RUN(test_train_set);
+	RUN(test_extra);
 	return test_summary("refine");
 }
