@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "diffusion/diffusion.h"
 #include "diffusion/text.h"
+#include "io/sample.h"
 #include "io/stream.h"
 #include "nn/nn.h"
 
@@ -102,5 +103,44 @@ int ms_gen_data_prompts(const ms_gen_data *d);   /* distinct prompts */
  * C = 3), cond [N,K,H,W]; returns the prompt */
 const char *ms_gen_data_batch(const ms_gen_data *d, ms_rng *r, int N, int C, float *x0,
                               float *cond);
+
+/* ---- ms-sample's samples (synth.c) */
+/* the training set read from a stream: ms_sample_each(in, name, ms_gen_add_sample, &rd)
+ * adds each sample's "image" record ([1,H,W], [3,H,W] or [H,W]; never a condition) with
+ * its condition records cfg->cond (resized first to size WxH when size[0]) and its
+ * prompt (prompt, else the image's prompt=) to data, made by the first sample (of
+ * height H and width W: multiples of 2^(nmult-1), the size of every later one).
+ * Samples without an image record count in skipped. -1 with the reason (naming the
+ * sample) on a bad record, shape or size. */
+typedef struct {
+	const ms_gen_cfg *cfg;
+	int size[2];                  /* W, H; 0: as read */
+	const char *prompt;           /* NULL: the samples' own */
+	ms_gen_data *data;            /* NULL until the first sample; the caller frees it */
+	int H, W, skipped;
+} ms_gen_reader;
+int ms_gen_add_sample(ms_sample *s, void *ctx);
+
+/* the synthetic samples of one real sample s: s is written to out as it is, then, when
+ * it has every condition record of g (the first of them [1,H,W] or [H,W] gives the
+ * size), n samples <id>.s<k>: an image (the metadata of s's first image record unless
+ * "image" is a condition, less source=, with of=<id> synthetic=1 prompt= seed=), then
+ * copies of its mask (unless a condition) and of its conditions, each with id=<id>.s<k>
+ * and of=<id>. The prompt is prompt, else the image's prompt=, else the first
+ * condition's; image k's noise comes from Philox (seed, hash of "<id>.s<k>"). */
+typedef struct {
+	ms_gen_sample_opt sample;
+	int n;
+	long seed;
+	const char *prompt;           /* NULL: the sample's own */
+} ms_gen_synth_opt;
+int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
+
+/* the training settings a checkpoint's "model" record keeps (seed= batch= lr= p_uncond=
+ * ema=), and the options (long name, key) --resume takes from it (ms_ckpt_opts) */
+#define MS_GEN_CKPT_KEYS 5
+extern const char *const ms_gen_ckpt_keys[MS_GEN_CKPT_KEYS][2];
+int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, double p_uncond,
+                     double ema);
 
 #endif

@@ -4,7 +4,8 @@
  * formula, v <-> (x0, eps) and the DDIM step on v against the one on eps; prompt buckets
  * against a Python FNV-1a;
  * the text embedding's and the prompt path's gradients against finite differences;
- * checkpoints, conditions, bounded sampling memory, and a tiny model that overfits
+ * checkpoints, conditions, bounded sampling memory, ms-sample's training items and
+ * synthetic samples (synth.c), and a tiny model that overfits
  * one image. */
 #include <math.h>
 #include <stdlib.h>
@@ -653,6 +654,128 @@ static void test_overfit(void)
 	overfit(1);
 }
 
+/* a record NAME [1,16,16] of f32 v (u8 when mask) with "key=value" pairs, to f */
+static void put(FILE *f, const char *name, float v, const char *const *kv)
+{
+	ms_rec r;
+	ms_tensor t;
+	int64_t shape[3] = { 1, 16, 16 };
+	int u8 = !strcmp(name, "mask");
+	ms_rec_init(&r);
+	CHECK(ms_tensor_alloc(&t, u8 ? MS_U8 : MS_F32, 3, shape) == 0);
+	for (int i = 0; i < 256; i++)
+		if (u8)
+			((uint8_t *)t.data)[i] = i % 3 == 0;
+		else
+			((float *)t.data)[i] = v * (i % 16) / 16;
+	CHECK(ms_rec_set(&r, name, &t) == 0);
+	for (; *kv; kv += 2)
+		CHECK(ms_meta_set(&r, kv[0], kv[1]) == 0);
+	CHECK(ms_rec_write(f, &r) == 0);
+	ms_rec_free(&r);
+}
+
+static int synth_cb(ms_sample *s, void *ctx)
+{
+	void **a = ctx;
+	return ms_gen_synth(a[0], a[1], s, a[2]);
+}
+
+/* synth.c: a stream as the training set (sizes, skipped samples, prompts); the synthetic
+ * samples of a real one: order, ids, of=, the image's metadata, copies of mask and
+ * conditions; -1 with a message (never an exit) on a bad sample */
+static void test_synth(void)
+{
+	FILE *in = tmpfile(), *out = tmpfile();
+	put(in, "image", 1, (const char *const[]){ "id", "a", "source", "a.png", "prompt", "pp",
+	    "foo", "bar", NULL });
+	put(in, "edges", 0.5, (const char *const[]){ "id", "a", "of", "z", "k", "v", NULL });
+	put(in, "mask", 0, (const char *const[]){ "id", "a", NULL });
+	put(in, "image", 1, (const char *const[]){ "id", "b", NULL });   /* no conditions */
+	put(in, "edges", 1, (const char *const[]){ "id", "c", NULL });   /* no image, no mask */
+	rewind(in);
+	ms_gen *g = tiny(0, 1);
+	ms_gen_reader rd = { .cfg = ms_gen_cfg_of(g), .prompt = NULL };
+	CHECK(ms_sample_each(in, "in", ms_gen_add_sample, &rd) == 0);
+	CHECK(rd.data && rd.H == 16 && rd.W == 16 && rd.skipped == 1);
+	CHECK(ms_gen_data_count(rd.data) == 2 && ms_gen_data_prompts(rd.data) == 2);
+	ms_gen_data_free(rd.data);
+	rewind(in);
+	ms_gen_reader rs = { .cfg = ms_gen_cfg_of(g), .size = { 8, 8 }, .prompt = "x" };
+	CHECK(ms_sample_each(in, "in", ms_gen_add_sample, &rs) == 0);
+	CHECK(rs.H == 8 && rs.W == 8 && ms_gen_data_prompts(rs.data) == 1);
+	/* a sample of another size: an error naming it */
+	rs.size[0] = rs.size[1] = 16;
+	rewind(in);
+	CHECK(ms_sample_each(in, "in", ms_gen_add_sample, &rs) < 0);
+	CHECK(strstr(ms_errmsg(), "sample 'a' is 16x16, the first was 8x8"));
+	ms_gen_data_free(rs.data);
+
+	/* a model of the edges only: the mask is copied, after the image */
+	ms_gen_cfg c1 = *ms_gen_cfg_of(g);
+	CHECK(ms_gen_cfg_cond(&c1, "edges") == 0);
+	ms_gen *g1 = ms_gen_new(&c1, 7);
+	ms_gen_synth_opt so = { { 2, 2, 0, 3 }, 2, 5, NULL };
+	void *a[3] = { g1, &so, out };
+	rewind(in);
+	CHECK(ms_sample_each(in, "in", synth_cb, a) == 0);
+	rewind(out);
+	static const char *const want[][3] = { { "image", "a", "" }, { "edges", "a", "" },
+		{ "mask", "a", "" }, { "image", "a.s0", "a" }, { "mask", "a.s0", "a" },
+		{ "edges", "a.s0", "a" }, { "image", "a.s1", "a" }, { "mask", "a.s1", "a" },
+		{ "edges", "a.s1", "a" }, { "image", "b", "" }, { "edges", "c", "" },
+		{ "image", "c.s0", "c" }, { "edges", "c.s0", "c" }, { "image", "c.s1", "c" },
+		{ "edges", "c.s1", "c" } };
+	ms_rec r;
+	char v[64];
+	int n = 0;
+	ms_rec_init(&r);
+	while (n < 15 && ms_rec_read(out, &r) == 1) {
+		CHECK(!strcmp(r.name, want[n][0]));
+		CHECK(!strcmp(ms_meta_get(&r, "id", v, sizeof v) ? v : "", want[n][1]));
+		if (*want[n][2])
+			CHECK(ms_meta_get(&r, "of", v, sizeof v) && !strcmp(v, want[n][2]));
+		if (n == 3) {
+			CHECK(!ms_meta_get(&r, "source", v, sizeof v));
+			CHECK(ms_meta_get(&r, "foo", v, sizeof v) && !strcmp(v, "bar"));
+			CHECK(ms_meta_get(&r, "prompt", v, sizeof v) && !strcmp(v, "pp"));
+			CHECK(ms_meta_get(&r, "seed", v, sizeof v) && !strcmp(v, "5"));
+			CHECK(ms_meta_get(&r, "synthetic", v, sizeof v) && !strcmp(v, "1"));
+			CHECK(r.t.dtype == MS_F32 && r.t.shape[1] == 16);
+		}
+		if (n == 5)
+			CHECK(ms_meta_get(&r, "k", v, sizeof v) && r.t.dtype == MS_F32 &&
+			      ((float *)r.t.data)[15] == 0.5f * 15 / 16);
+		n++;
+	}
+	CHECK(n == 15 && ms_rec_read(out, &r) == 0);
+	ms_rec_free(&r);
+	/* a condition of another size than the first: -1 naming the sample */
+	a[0] = g;
+	FILE *bad = tmpfile();
+	put(bad, "edges", 1, (const char *const[]){ "id", "d", NULL });
+	ms_tensor t;
+	int64_t shape[3] = { 1, 8, 8 };
+	ms_rec_init(&r);
+	CHECK(ms_tensor_alloc(&t, MS_U8, 3, shape) == 0 && ms_rec_set(&r, "mask", &t) == 0);
+	CHECK(ms_meta_set(&r, "id", "d") == 0 && ms_rec_write(bad, &r) == 0);
+	ms_rec_free(&r);
+	rewind(bad);
+	CHECK(ms_sample_each(bad, "bad", synth_cb, a) < 0 && strstr(ms_errmsg(), "sample 'd'"));
+	/* the checkpoint's settings */
+	ms_rec_init(&r);
+	CHECK(ms_gen_ckpt_meta(&r, 3, 8, 2e-4, 0.1, 0.999) == 0);
+	CHECK(ms_meta_get(&r, "lr", v, sizeof v) && !strcmp(v, "0.0002"));
+	CHECK(ms_meta_get(&r, "p_uncond", v, sizeof v) && !strcmp(v, "0.1"));
+	CHECK(!strcmp(ms_gen_ckpt_keys[3][0], "p-uncond"));
+	ms_rec_free(&r);
+	fclose(bad);
+	fclose(in);
+	fclose(out);
+	ms_gen_free(g1);
+	ms_gen_free(g);
+}
+
 int main(void)
 {
 	ms_threads(1);
@@ -671,6 +794,7 @@ int main(void)
 	RUN(test_checkpoint);
 	RUN(test_cond_fill);
 	RUN(test_sample);
+	RUN(test_synth);
 	RUN(test_zero_snr_model);
 	RUN(test_overfit);
 	return test_summary("diffusion");
