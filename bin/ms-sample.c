@@ -14,15 +14,17 @@ static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
 	"       [--size WxH] [--width W] [--attention] [--cond NAME,...] [--cond-optional]\n"
 	"       [--schedule linear|cosine] [--zero-snr] [--prompt TEXT] [--p-uncond P]\n"
-	"       [--ema D] [--save-every N] [--resume]\n"
+	"       [--ema D] [--joint] [--save-every N] [--resume]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
-	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]";
+	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
+	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K]";
 
 enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
-	int train, resume, attn, optional, sched, zero_snr, size[2];
+	int train, resume, attn, optional, sched, zero_snr, joint, inpaint, size[2];
 	const char *model, *prompt, *cond, *log;
-	long steps, batch, seed, n, save_every, threads, width, report;
+	long steps, batch, seed, n, save_every, threads, width, report, dilate, open, jump,
+	     resample;
 	double lr, p_uncond, ema, eta, guidance;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
@@ -41,7 +43,7 @@ static ms_opt opts[] = {
 	MS_OPT_SIZE("size", 0, o.size, "resize images and conditions first"),
 	MS_OPT_INT("width", 0, &o.width, 8, 1024, "W", "U-Net base width (32)"),
 	MS_OPT_FLAG("attention", 0, &o.attn, "attention in the middle of the U-Net"),
-	MS_OPT_STR("cond", 0, &o.cond, "NAME,...", "condition records (edges)"),
+	MS_OPT_STR("cond", 0, &o.cond, "NAME,...", "condition records, or none (edges; none with --joint)"),
 	MS_OPT_FLAG("cond-optional", 0, &o.optional,
 	            "missing conditions are zeros, plus a validity channel"),
 	MS_OPT_CHOICE("schedule", 0, &o.sched, scheds, "noise schedule, T = 1000 (linear)"),
@@ -49,6 +51,8 @@ static ms_opt opts[] = {
 	            "predicts v (Lin et al. 2024); sampling follows the model"),
 	MS_OPT_NUM("p-uncond", 0, &o.p_uncond, 0, 1, "P", "probability of the empty prompt (0.1)"),
 	MS_OPT_NUM("ema", 0, &o.ema, 0, 1, "D", "EMA decay of the sampling weights (0.999)"),
+	MS_OPT_FLAG("joint", 0, &o.joint, "generate the mask with the image: one more channel,\n"
+	            "trained on samples with image and mask (Saragih et al.)"),
 	MS_OPT_INT("save-every", 0, &o.save_every, 0, 100000000, "N",
 	           "checkpoint every N steps (0 = at the end, default)"),
 	MS_OPT_FLAG("resume", 0, &o.resume, "continue MODEL"),
@@ -58,6 +62,16 @@ static ms_opt opts[] = {
 	MS_OPT_INT(NULL, 'n', &o.n, 1, 100000, "N", "synthetic samples per sample (4)"),
 	MS_OPT_NUM("eta", 0, &o.eta, 0, 10, "E", "DDIM eta (0)"),
 	MS_OPT_NUM("guidance", 0, &o.guidance, -100, 100, "W", "classifier-free guidance scale (9)"),
+	MS_OPT_FLAG("inpaint", 0, &o.inpaint, "joint models: new lesions inpainted into the real\n"
+	            "image around its mask (RePaint); defaults --steps 200 --eta 1"),
+	MS_OPT_INT("dilate", 0, &o.dilate, 1, 4096, "D",
+	           "--inpaint: the region redrawn is the mask dilated by a D px\n"
+	           "ellipse (20 px at 256 px, scaled)"),
+	MS_OPT_INT("jump", 0, &o.jump, 1, 1000, "L", "--inpaint: resampling jump length (10)"),
+	MS_OPT_INT("resample", 0, &o.resample, 1, 100, "R", "--inpaint: passes over each jump (5)"),
+	MS_OPT_INT("open", 0, &o.open, 1, 4096, "K",
+	           "joint models: new masks opened with a K px ellipse\n"
+	           "(16 px at 256 px, scaled; 1: none)"),
 	MS_OPT_END
 };
 
@@ -74,8 +88,21 @@ static void options(int argc, char **argv)
 		usage_error(usage, "unexpected argument '%s'", argv[i + o.train]);
 	if (!o.model)
 		usage_error(usage, o.train ? "train needs -o MODEL" : "sampling needs -m MODEL");
+	int inp = o.inpaint;
+	const char *only = !inp ? (o.dilate ? "--dilate" : o.jump ? "--jump" : o.resample ?
+	                           "--resample" : NULL) : NULL;
+	if (only)
+		usage_error(usage, "%s is for --inpaint", only);
 	if (!o.steps)
-		o.steps = o.train ? 1000 : 20;
+		o.steps = o.train ? 1000 : inp ? 200 : 20;
+	if (inp && !ms_opt_given(opts, "eta"))
+		o.eta = 1;
+	if (inp && !o.jump)
+		o.jump = 10;
+	if (inp && !o.resample)
+		o.resample = 5;
+	if (o.joint && !ms_opt_given(opts, "cond"))
+		o.cond = "none";
 	if (!o.train && o.steps > 1000)
 		usage_error(usage, "--steps: at most 1000 DDIM steps");
 }
@@ -91,10 +118,11 @@ static void read_train(void)
 	rd.prompt = o.prompt;
 	if (ms_sample_each(stdin, "<stdin>", ms_gen_add_sample, &rd) < 0)
 		die("%s", ms_errmsg());
+	const char *need = cfg.joint ? "'image' and 'mask' records" : "an 'image' record";
 	if (!rd.data)
-		die("no sample with an 'image' record in the input");
+		die("no sample with %s in the input", need);
 	if (rd.skipped)
-		warn("%d samples without an 'image' record ignored", rd.skipped);
+		warn("%d samples without %s ignored", rd.skipped, need);
 }
 
 /* ---- training: the loop */
@@ -123,7 +151,8 @@ static void resume_settings(const ms_rec *m)
 	                   : ms_opt_given(opts, "cond") && strcmp(o.cond, list) ? "--cond"
 	                   : ms_opt_given(opts, "cond-optional") && !c->optional ? "--cond-optional"
 	                   : ms_opt_given(opts, "schedule") && o.sched != c->sched ? "--schedule"
-	                   : ms_opt_given(opts, "zero-snr") && !c->zero_snr ? "--zero-snr" : NULL;
+	                   : ms_opt_given(opts, "zero-snr") && !c->zero_snr ? "--zero-snr"
+	                   : ms_opt_given(opts, "joint") && !c->joint ? "--joint" : NULL;
 	if (what)
 		die("%s: %s differs from the checkpoint being resumed", o.model, what);
 }
@@ -184,6 +213,7 @@ static int train(void)
 		cfg.optional = o.optional;
 		cfg.sched = o.sched;
 		cfg.zero_snr = o.zero_snr;
+		cfg.joint = o.joint;
 		if (ms_gen_cfg_cond(&cfg, o.cond) < 0)
 			usage_error(usage, "--cond: %s", ms_errmsg());
 	}
@@ -207,7 +237,7 @@ static int train(void)
 	}
 	C = cfg.img_ch;
 	size_t hw = (size_t)rd.H * rd.W;
-	float *x0 = ereallocarray(NULL, o.batch * C * hw, sizeof *x0);
+	float *x0 = ereallocarray(NULL, o.batch * ms_gen_channels(&cfg) * hw, sizeof *x0);
 	float *cb = ereallocarray(NULL, o.batch * (ms_gen_cond_channels(&cfg) * hw + 1), sizeof *cb);
 	ms_gen_train_opt to = { o.p_uncond, 1.0, o.ema };
 	run t = { g, &adam, &to, x0, cb, C };
@@ -246,8 +276,10 @@ static int sample(void)
 	ms_params *ps = ms_gen_params(g);
 	if (ps->n && ps->p[0]->ema)
 		ms_params_ema_swap(ps);
-	ms_gen_synth_opt so = { { (int)o.steps, (int)o.batch, o.eta, o.guidance }, (int)o.n,
-	                        o.seed, o.prompt };
+	ms_gen_synth_opt so = { { .steps = (int)o.steps, .batch = (int)o.batch, .eta = o.eta,
+	                          .guidance = o.guidance, .jump = (int)o.jump,
+	                          .resample = (int)o.resample }, (int)o.n, o.seed, o.prompt,
+	                        o.inpaint, (int)o.dilate, (int)o.open };
 	sampler sm = { g, &so };
 	if (ms_sample_each(stdin, "<stdin>", sample_one, &sm) < 0)
 		die("%s", ms_errmsg());

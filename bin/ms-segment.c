@@ -149,6 +149,8 @@ static void read_samples(FILE *f, const char *name)
 		if (ms_seg_data_add(&data, s.id, syn ? of : NULL, &img->t, msk ? &msk->t : NULL) < 0)
 			die("%s", ms_errmsg());
 		data.s[data.n - 1].held = held;
+		data.s[data.n - 1].pair = syn && msk && ms_meta_get(msk, "synthetic", of, sizeof of) &&
+		                          !strcmp(of, "1");
 	}
 	if (ret < 0)
 		die("%s", ms_errmsg());            /* the reader names the stream */

@@ -5,6 +5,10 @@
 #ifndef MS_DIFFUSION_H
 #define MS_DIFFUSION_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
 
 enum { MS_SCHED_LINEAR, MS_SCHED_COSINE };
 enum { MS_PRED_EPS, MS_PRED_V };          /* what the network predicts */
@@ -51,5 +55,40 @@ void ms_ddim_step(float *x, const float *y, int pred, size_t n, double ab, doubl
 double ms_ddim_sigma(double ab, double ab_prev, double eta);
 /* classifier-free guidance: out = eu + w (ec - eu) (eps or v); out may alias eu or ec */
 void ms_cfg_combine(const float *eu, const float *ec, size_t n, double w, float *out);
+
+/* ---- the reverse process (repaint.c): DDIM over S steps, optionally RePaint */
+
+/* RePaint's visiting order of the S respaced steps (Lugmayr et al. 2022,
+ * get_schedule_jump): indices k = S-1 .. 0 of x's noise level (k: the timestep
+ * seq[S-1-k] of ms_ddim_timesteps; -1: clean), down one step at a time; after reaching
+ * each k = 0, L, 2L, ... below S - L it goes up L steps again and redoes them, R - 1
+ * times. times[] gets the visited indices, from S-1 to -1; returns their count
+ * (S + 1 when L < 1 or R < 2), or the count needed when it exceeds cap (times may be
+ * NULL then). */
+int ms_repaint_times(int S, int L, int R, int *times, int cap);
+
+/* the network's output for cnt states x [cnt,n] at timestep t into y [cnt,n] (eps or v,
+ * guidance applied); 0 or -1 */
+typedef int (*ms_denoise_fn)(void *ctx, int t, int cnt, const float *x, float *y);
+
+typedef struct {
+	const ms_sched *sched;
+	int steps;                    /* S */
+	double eta;
+	int pred, clip;               /* MS_PRED_*, x0 clipped to [-1,1] */
+	int jump, resample;           /* RePaint's L and R (R < 2: no resampling) */
+	const float *known;           /* RePaint: the known x0 [n] in [-1,1], or NULL */
+	const uint8_t *keep;          /* [n] 1 = known (with known) */
+} ms_reverse_opt;
+
+/* cnt states x [cnt,n], pure noise at the first timestep, to x0 estimates. A step down
+ * from level k to k-1 is ms_ddim_step with the network's y, then (with known) the
+ * known values replaced by the forward-noised truth at k-1, sqrt(ab) known +
+ * sqrt(1 - ab) e (the truth itself at -1); a step up from k to k+1 is
+ * x <- sqrt(ab' / ab) x + sqrt(1 - ab' / ab) e. The normals of state j come from
+ * rng[j], in this order: z of the DDIM step (when sigma > 0), then e. y holds cnt * n
+ * floats, z n floats; times from ms_repaint_times. */
+int ms_reverse(const ms_reverse_opt *o, const int *times, int ntimes, int cnt, size_t n,
+               float *x, ms_rng *rng, float *y, float *z, ms_denoise_fn f, void *ctx);
 
 #endif

@@ -1,5 +1,5 @@
-/* The generator's training set (generator.h): images, their conditions and prompts in
- * memory, and batches that share one prompt. */
+/* The generator's training set (generator.h): images (with their masks, for a joint
+ * model), their conditions and prompts in memory, and batches that share one prompt. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,22 +8,23 @@
 #include "diffusion/generator.h"
 
 typedef struct {
-	float *img, *cond;
+	float *img, *cond, *mask;
 	int c, p;
 } item;
 
 struct ms_gen_data {
-	int K, H, W, n, cap, np, pcap, rgb;
+	int K, joint, H, W, n, cap, np, pcap, rgb;
 	item *it;
 	char **prompt;
 	int **pidx, *pn, *pcapv;
 };
 
-ms_gen_data *ms_gen_data_new(int K, int H, int W)
+ms_gen_data *ms_gen_data_new(int K, int joint, int H, int W)
 {
 	ms_gen_data *d = ms_calloc(1, sizeof *d);
 	if (d) {
 		d->K = K;
+		d->joint = joint;
 		d->H = H;
 		d->W = W;
 	}
@@ -37,6 +38,7 @@ void ms_gen_data_free(ms_gen_data *d)
 	for (int i = 0; i < d->n; i++) {
 		free(d->it[i].img);
 		free(d->it[i].cond);
+		free(d->it[i].mask);
 	}
 	for (int i = 0; i < d->np; i++) {
 		free(d->prompt[i]);
@@ -86,8 +88,8 @@ static int prompt_index(ms_gen_data *d, const char *s)
 	return d->np++;
 }
 
-int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *cond,
-                    const char *prompt)
+int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *mask,
+                    const float *cond, const char *prompt)
 {
 	size_t hw = (size_t)d->H * d->W;
 	int p = prompt_index(d, prompt ? prompt : "");
@@ -97,13 +99,17 @@ int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *cond,
 	item *t = &d->it[d->n];
 	t->c = c;
 	t->p = p;
-	t->cond = NULL;
+	t->cond = t->mask = NULL;
 	if (!(t->img = ms_malloc(c * hw * sizeof(float))) ||
-	    !(t->cond = ms_malloc((d->K ? d->K : 1) * hw * sizeof(float)))) {
+	    !(t->cond = ms_malloc((d->K ? d->K : 1) * hw * sizeof(float))) ||
+	    (d->joint && !(t->mask = ms_malloc(hw * sizeof(float))))) {
 		free(t->img);
+		free(t->cond);
 		return -1;
 	}
 	memcpy(t->img, img, c * hw * sizeof(float));
+	for (size_t i = 0; d->joint && i < hw; i++)
+		t->mask[i] = mask[i] > 0.5f;
 	memcpy(t->cond, cond, d->K * hw * sizeof(float));
 	d->rgb |= c == 3;
 	d->pidx[p][d->pn[p]++] = d->n++;
@@ -133,12 +139,14 @@ const char *ms_gen_data_batch(const ms_gen_data *d, ms_rng *r, int N, int C, flo
 	int first = (int)ms_rng_below(r, (uint32_t)d->n), p = d->it[first].p;
 	for (int b = 0; b < N; b++) {
 		const item *t = &d->it[b ? d->pidx[p][ms_rng_below(r, (uint32_t)d->pn[p])] : first];
-		float *x = x0 + (size_t)b * C * hw;
+		float *x = x0 + (size_t)b * (C + d->joint) * hw;
 		for (int c = 0; c < C; c++) {
 			const float *s = t->img + (t->c == C ? c : 0) * hw;
 			for (size_t i = 0; i < hw; i++)
 				x[c * hw + i] = 2 * s[i] - 1;
 		}
+		for (size_t i = 0; d->joint && i < hw; i++)
+			x[C * hw + i] = 2 * t->mask[i] - 1;
 		memcpy(cond + (size_t)b * d->K * hw, t->cond, d->K * hw * sizeof *cond);
 	}
 	return d->prompt[p];

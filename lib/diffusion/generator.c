@@ -33,126 +33,6 @@ struct ms_gen {
 	float *xs, *es, *z;
 };
 
-/* ---- configuration */
-void ms_gen_cfg_default(ms_gen_cfg *c)
-{
-	memset(c, 0, sizeof *c);
-	ms_unet_cfg_default(&c->unet);
-	c->img_ch = 1;
-	c->ncond = 1;
-	strcpy(c->cond[0], "edges");
-	c->sched = MS_SCHED_LINEAR;
-	c->T = 1000;
-	c->buckets = 1024;
-	c->text_dim = 64;
-}
-
-int ms_gen_cfg_cond(ms_gen_cfg *c, const char *list)
-{
-	const char *p = list;
-	c->ncond = 0;
-	for (;;) {
-		size_t l = strcspn(p, ",");
-		char name[MS_GEN_CONDNAME];
-		if (c->ncond == MS_GEN_MAXCOND)
-			return ms_error("more than %d condition records", MS_GEN_MAXCOND);
-		if (l >= sizeof name)
-			return ms_error("condition record name too long");
-		memcpy(name, p, l);
-		name[l] = '\0';
-		if (!ms_name_valid(name) || strchr(name, '='))
-			return ms_error("invalid condition record name '%s'", name);
-		for (int i = 0; i < c->ncond; i++)
-			if (!strcmp(c->cond[i], name))
-				return ms_error("condition record '%s' named twice", name);
-		strcpy(c->cond[c->ncond++], name);
-		if (!p[l])
-			return 0;
-		p += l + 1;
-	}
-}
-
-int ms_gen_cond_channels(const ms_gen_cfg *c)
-{
-	return c->ncond + c->optional;
-}
-
-static int set_int(ms_rec *r, const char *key, long v)
-{
-	char b[32];
-	snprintf(b, sizeof b, "%ld", v);
-	return ms_meta_set(r, key, b);
-}
-
-int ms_gen_cfg_to_rec(const ms_gen_cfg *c, ms_rec *r)
-{
-	char list[MS_GEN_MAXCOND * MS_GEN_CONDNAME] = "", size[48];
-	for (int i = 0; i < c->ncond; i++)
-		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "",
-		         c->cond[i]);
-	snprintf(size, sizeof size, "%dx%d", c->W, c->H);
-	if (ms_meta_set(r, "kind", "sample") < 0 || ms_unet_cfg_to_rec(&c->unet, r) < 0 ||
-	    set_int(r, "image_channels", c->img_ch) < 0 || ms_meta_set(r, "cond", list) < 0 ||
-	    set_int(r, "cond_optional", c->optional) < 0 ||
-	    ms_meta_set(r, "schedule", ms_sched_name(c->sched)) < 0 ||
-	    (c->zero_snr && (set_int(r, "zero_snr", 1) < 0 ||
-	                     ms_meta_set(r, "prediction", "v") < 0)) ||
-	    set_int(r, "T", c->T) < 0 || set_int(r, "text_buckets", c->buckets) < 0 ||
-	    set_int(r, "text_dim", c->text_dim) < 0 || ms_meta_set(r, "size", size) < 0)
-		return -1;
-	return 0;
-}
-
-static int get_int(const ms_rec *r, const char *key, long lo, long hi, int *out)
-{
-	char v[64];
-	long x;
-	if (!ms_meta_get(r, key, v, sizeof v))
-		return ms_error("model metadata lacks %s=", key);
-	if (ms_parse_int(v, lo, hi, &x) < 0)
-		return ms_error("model metadata %s=%s is not an integer in %ld..%ld", key, v, lo, hi);
-	*out = (int)x;
-	return 0;
-}
-
-int ms_gen_cfg_from_rec(ms_gen_cfg *c, const ms_rec *r)
-{
-	char v[MS_GEN_MAXCOND * MS_GEN_CONDNAME];
-	ms_gen_cfg_default(c);
-	if (!ms_meta_get(r, "kind", v, sizeof v) || strcmp(v, "sample"))
-		return ms_error("not an ms-sample model (metadata kind=sample missing)");
-	if (ms_unet_cfg_from_rec(&c->unet, r) < 0)
-		return -1;
-	if (get_int(r, "image_channels", 1, 3, &c->img_ch) < 0 ||
-	    get_int(r, "cond_optional", 0, 1, &c->optional) < 0 ||
-	    get_int(r, "T", 2, 100000, &c->T) < 0 ||
-	    get_int(r, "text_buckets", 1, 1 << 20, &c->buckets) < 0 ||
-	    get_int(r, "text_dim", 1, 4096, &c->text_dim) < 0)
-		return -1;
-	if (c->img_ch == 2)
-		return ms_error("model metadata image_channels=2: must be 1 or 3");
-	if (!ms_meta_get(r, "schedule", v, sizeof v) || (c->sched = ms_sched_parse(v)) < 0)
-		return ms_error("model metadata schedule= missing or unknown");
-	/* absent in models before --zero-snr: 0 and eps */
-	if (ms_meta_get(r, "zero_snr", v, sizeof v) &&
-	    get_int(r, "zero_snr", 0, 1, &c->zero_snr) < 0)
-		return -1;
-	if (!ms_meta_get(r, "prediction", v, sizeof v))
-		strcpy(v, "eps");
-	if (strcmp(v, c->zero_snr ? "v" : "eps"))
-		return ms_error("model metadata prediction=%s does not fit zero_snr=%d", v, c->zero_snr);
-	if (!ms_meta_get(r, "cond", v, sizeof v) || ms_gen_cfg_cond(c, v) < 0)
-		return ms_error("model metadata cond= missing or invalid");
-	if (!ms_meta_get(r, "size", v, sizeof v) || ms_parse_size(v, &c->W, &c->H) < 0)
-		return ms_error("model metadata size= missing or invalid");
-	if (c->unet.in_ch != c->img_ch + ms_gen_cond_channels(c) || c->unet.out_ch != c->img_ch ||
-	    !c->unet.temb)
-		return ms_error("model metadata: U-Net in=%d out=%d temb=%d do not fit %d image "
-		                "and %d condition channels", c->unet.in_ch, c->unet.out_ch,
-		                c->unet.temb, c->img_ch, ms_gen_cond_channels(c));
-	return 0;
-}
-
 /* ---- construction */
 ms_gen *ms_gen_new(const ms_gen_cfg *c, uint64_t seed)
 {
@@ -160,8 +40,8 @@ ms_gen *ms_gen_new(const ms_gen_cfg *c, uint64_t seed)
 	if (!g)
 		return NULL;
 	g->cfg = *c;
-	g->cfg.unet.in_ch = c->img_ch + ms_gen_cond_channels(c);
-	g->cfg.unet.out_ch = c->img_ch;
+	g->cfg.unet.in_ch = ms_gen_channels(c) + ms_gen_cond_channels(c);
+	g->cfg.unet.out_ch = ms_gen_channels(c);
 	g->cfg.unet.temb = 1;
 	if (!(g->u = ms_unet_new(&g->cfg.unet, seed)) || ms_sched_init(&g->sched, c->sched, c->T) < 0)
 		goto fail;
@@ -230,7 +110,7 @@ static int plan(ms_gen *g, int N, int H, int W, int train)
 	if (g->N == N && g->H == H && g->W == W && g->train == train)
 		return 0;
 	unplan(g);
-	size_t hw = (size_t)H * W, c = (size_t)g->cfg.img_ch * hw;
+	size_t hw = (size_t)H * W, c = (size_t)ms_gen_channels(&g->cfg) * hw;
 	if (ms_unet_plan(g->u, N, H, W, train) < 0 || ms_text_plan(&g->text, N < 2 ? 2 : N) < 0 ||
 	    get(g, &g->xin, (size_t)N * g->cfg.unet.in_ch * hw) < 0 || get(g, &g->tf, N) < 0 ||
 	    get(g, &g->tv, (size_t)N * g->tdim) < 0 || get(g, &g->tp, 2 * (size_t)g->tdim) < 0 ||
@@ -331,7 +211,7 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
 	if (plan(g, N, H, W, 1) < 0)
 		return -1;
 	ms_params *ps = ms_gen_params(g);
-	int C = g->cfg.img_ch, in = g->cfg.unet.in_ch;
+	int C = ms_gen_channels(&g->cfg), in = g->cfg.unet.in_ch;
 	size_t hw = (size_t)H * W, chw = C * hw, khw = (in - C) * hw;
 	for (int n = 0; n < N; n++) {
 		int t = (int)ms_rng_below(r, (uint32_t)g->sched.T);
@@ -386,11 +266,46 @@ static int sample_buffers(ms_gen *g, size_t xs, size_t es, size_t z)
 	return 0;
 }
 
+/* the guided network output of cnt states (ms_denoise_fn): rows of the U-Net batch are
+ * (state, prompt) pairs, br per state; rows past the last repeat it; y has room for
+ * cnt * br outputs */
+typedef struct {
+	ms_gen *g;
+	int br, fb;
+	double w;
+	size_t chw, hw;
+	const float *null_v, *pv;
+} denoiser;
+
+static int denoise(void *ctx, int t, int cnt, const float *x, float *y)
+{
+	denoiser *d = ctx;
+	ms_gen *g = d->g;
+	int br = d->br, fb = d->fb, in = g->cfg.unet.in_ch, rows = cnt * br;
+	size_t chw = d->chw;
+	for (int r0 = 0; r0 < rows; r0 += fb) {
+		int m = rows - r0 < fb ? rows - r0 : fb;
+		for (int q = 0; q < fb; q++) {
+			int row = r0 + (q < m ? q : m - 1), j = row / br, b = row % br;
+			int uncond = br == 2 ? b == 0 : d->w == 0;
+			memcpy(g->xin + (size_t)q * in * d->hw, x + j * chw, chw * sizeof(float));
+			g->tf[q] = (float)t;
+			memcpy(g->tv + (size_t)q * g->tdim, uncond ? d->null_v : d->pv,
+			       g->tdim * sizeof(float));
+		}
+		float *o = ms_unet_forward(g->u, g->xin, g->tf, g->tv);           /* [fb,C,H,W] */
+		memcpy(y + (size_t)r0 * chw, o, (size_t)m * chw * sizeof *o);
+	}
+	/* guidance, packed to [cnt,C,H,W]: state j's output lands at or below its inputs */
+	for (int j = 0; j < cnt && br == 2; j++)
+		ms_cfg_combine(y + 2 * j * chw, y + (2 * j + 1) * chw, chw, d->w, y + j * chw);
+	return 0;
+}
+
 int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const float *cond,
                   const char *prompt, int n, ms_rng *rng, float *out)
 {
-	int C = g->cfg.img_ch, in = g->cfg.unet.in_ch, S = o->steps, seq[1000];
-	int pred = g->cfg.zero_snr ? MS_PRED_V : MS_PRED_EPS;
+	int C = ms_gen_channels(&g->cfg), in = g->cfg.unet.in_ch, S = o->steps;
 	double w = o->guidance;
 	int br = w == 1 || w == 0 ? 1 : 2;          /* forwards per image and step */
 	if (n < 1)
@@ -402,51 +317,45 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 	int kmax = fb >= br ? fb / br : 1;
 	int nch = (n + kmax - 1) / kmax, k = (n + nch - 1) / nch;
 	size_t hw = (size_t)H * W, chw = C * hw, khw = (in - C) * hw;
-	if (plan(g, fb, H, W, 0) < 0 || sample_buffers(g, k * chw, (size_t)k * br * chw, chw) < 0)
-		return -1;
+	int nt = ms_repaint_times(S, o->jump, o->resample, NULL, 0);
+	int *times = ms_reallocarray(NULL, nt, sizeof *times);
+	float *known = o->known ? ms_reallocarray(NULL, chw, sizeof *known) : NULL;
+	uint8_t *keep = o->known ? ms_malloc(chw) : NULL;
+	int ret = -1;
+	if (!times || (o->known && (!known || !keep)) || plan(g, fb, H, W, 0) < 0 ||
+	    sample_buffers(g, k * chw, (size_t)k * br * chw, chw) < 0)
+		goto done;
+	ms_repaint_times(S, o->jump, o->resample, times, nt);
+	for (size_t i = 0; known && i < chw; i++) {
+		known[i] = 2 * o->known[i] - 1;
+		keep[i] = o->keep[i % hw] != 0;
+	}
 	/* text vectors: row 0 the empty prompt, row 1 the prompt; conditions in every row */
 	const char *pr[2] = { "", prompt ? prompt : "" };
-	float *null_v = g->tp, *pv = g->tp + g->tdim;
 	ms_text_forward(&g->text, 2, pr, g->tp);
 	for (int q = 0; q < fb; q++)
 		memcpy(g->xin + (size_t)q * in * hw + chw, cond, khw * sizeof *cond);
-	ms_ddim_timesteps(g->sched.T, S, seq);
+	denoiser d = { g, br, fb, w, chw, hw, g->tp, g->tp + g->tdim };
+	ms_reverse_opt ro = { &g->sched, S, o->eta, g->cfg.zero_snr ? MS_PRED_V : MS_PRED_EPS, 1,
+	                      o->jump, o->resample, known, keep };
 	for (int s0 = 0; s0 < n; s0 += k) {
-		int cnt = n - s0 < k ? n - s0 : k, rows = cnt * br;
+		int cnt = n - s0 < k ? n - s0 : k;
 		for (int j = 0; j < cnt; j++)
 			for (size_t i = 0; i < chw; i++)
 				g->xs[j * chw + i] = ms_rng_normal(&rng[s0 + j]);
-		for (int i = 0; i < S; i++) {
-			int t = seq[i];
-			double ab = g->sched.abar[t], abp = i + 1 < S ? g->sched.abar[seq[i + 1]] : 1;
-			for (int r0 = 0; r0 < rows; r0 += fb) {
-				int m = rows - r0 < fb ? rows - r0 : fb;
-				for (int q = 0; q < fb; q++) {    /* rows past m repeat the last */
-					int row = r0 + (q < m ? q : m - 1), j = row / br, b = row % br;
-					int uncond = br == 2 ? b == 0 : w == 0;
-					memcpy(g->xin + (size_t)q * in * hw, g->xs + j * chw, chw * sizeof(float));
-					g->tf[q] = (float)t;
-					memcpy(g->tv + (size_t)q * g->tdim, uncond ? null_v : pv,
-					       g->tdim * sizeof(float));
-				}
-				float *y = ms_unet_forward(g->u, g->xin, g->tf, g->tv);   /* [fb,C,H,W] */
-				memcpy(g->es + (size_t)r0 * chw, y, (size_t)m * chw * sizeof *y);
-			}
-			double sigma = ms_ddim_sigma(ab, abp, o->eta);
-			for (int j = 0; j < cnt; j++) {
-				float *e = g->es + (size_t)j * br * chw;
-				if (br == 2)
-					ms_cfg_combine(e, e + chw, chw, w, e);
-				for (size_t q = 0; sigma > 0 && q < chw; q++)
-					g->z[q] = ms_rng_normal(&rng[s0 + j]);
-				ms_ddim_step(g->xs + j * chw, e, pred, chw, ab, abp, o->eta, g->z, 1);
-			}
-		}
+		if (ms_reverse(&ro, times, nt, cnt, chw, g->xs, rng + s0, g->es, g->z, denoise,
+		               &d) < 0)
+			goto done;
 		for (int j = 0; j < cnt; j++)
 			for (size_t i = 0; i < chw; i++) {
 				float v = (g->xs[j * chw + i] + 1) * 0.5f;
 				out[(s0 + j) * chw + i] = v < 0 ? 0 : v > 1 ? 1 : v;
 			}
 	}
-	return 0;
+	ret = 0;
+done:
+	free(times);
+	free(known);
+	free(keep);
+	return ret;
 }

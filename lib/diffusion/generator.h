@@ -24,6 +24,8 @@ typedef struct {
 	int ncond;                    /* condition records */
 	char cond[MS_GEN_MAXCOND][MS_GEN_CONDNAME];
 	int optional;                 /* conditions may be missing: one validity channel */
+	int joint;                    /* a mask channel generated with the image (Saragih
+	                               * et al.): metadata joint=1, absent: 0 */
 	int sched, T;
 	int zero_snr;                 /* zero terminal SNR schedule and v-prediction (Lin et
 	                               * al. 2024); metadata zero_snr=1 prediction=v, absent: 0 */
@@ -36,9 +38,11 @@ typedef struct ms_gen ms_gen;
 /* width 32, mult 1,2,4, no attention, grey, cond "edges", linear T = 1000,
  * 1024 buckets of 64 */
 void ms_gen_cfg_default(ms_gen_cfg *c);
-/* "edges,mask": condition record names */
+/* "edges,mask": condition record names; "" or "none": no conditions */
 int ms_gen_cfg_cond(ms_gen_cfg *c, const char *list);
 int ms_gen_cond_channels(const ms_gen_cfg *c);   /* ncond + optional */
+/* the generated channels: img_ch, plus the mask channel of a joint model (the last) */
+int ms_gen_channels(const ms_gen_cfg *c);
 /* model metadata (kind=sample ...) to a record and back */
 int ms_gen_cfg_to_rec(const ms_gen_cfg *c, ms_rec *r);
 int ms_gen_cfg_from_rec(ms_gen_cfg *c, const ms_rec *r);
@@ -62,7 +66,7 @@ ms_gen *ms_gen_load(const char *path, ms_adam *opt, ms_rec *model);
 int ms_gen_cond_fill(const ms_gen_cfg *c, const ms_tensor *const *rec, int H, int W,
                      float *out);
 
-/* one training step on a batch of N images x0 [N,C,H,W] in [-1,1] with conditions
+/* one training step on a batch of N images x0 [N,G,H,W] in [-1,1] with conditions
  * cond [N,K,H,W] and one prompt for the whole batch (see generator.c); plans as needed.
  * Draws t, eps and the prompt dropout from r. The target is eps, or v with zero_snr.
  * Returns the loss. */
@@ -75,32 +79,40 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
                          int W, const float *x0, const float *cond, const char *prompt,
                          ms_rng *r);
 
-/* n images [n,C,H,W] in [0,1] for one condition [K,H,W]: DDIM over steps of the schedule
- * with eta; classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr; w = 1:
- * the prompt only, w = 0: the empty prompt only, one forward a step); image k's noise
- * comes from rng[k]. The U-Net runs on at most batch images at once, planned once for
+/* n images [n,G,H,W] in [0,1] (G = ms_gen_channels: a joint model's last channel is
+ * its mask) for one condition [K,H,W]: DDIM over steps of the schedule with eta
+ * (ms_reverse); classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr;
+ * w = 1: the prompt only, w = 0: the empty prompt only, one forward a step); image k's
+ * noise comes from rng[k]. With known (RePaint inpainting, methods.md 1.3, 2): every
+ * channel where keep [H,W] is nonzero follows known [G,H,W] in [0,1], with jump and
+ * resample (L and R). The U-Net runs on at most batch images at once, planned once for
  * (n, batch, H, W). */
 typedef struct {
 	int steps, batch;
 	double eta, guidance;
+	int jump, resample;           /* RePaint's L and R; 0: none */
+	const float *known;           /* NULL: plain sampling */
+	const uint8_t *keep;
 } ms_gen_sample_opt;
 int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const float *cond,
                   const char *prompt, int n, ms_rng *rng, float *out);
 size_t ms_gen_planned_bytes(const ms_gen *g);
 
-/* ---- the training set: images (any of 1 or C channels), conditions, prompts */
+/* ---- the training set: images (any of 1 or C channels), masks of a joint model,
+ * conditions, prompts */
 typedef struct ms_gen_data ms_gen_data;
-ms_gen_data *ms_gen_data_new(int K, int H, int W);
+ms_gen_data *ms_gen_data_new(int K, int joint, int H, int W);
 void ms_gen_data_free(ms_gen_data *d);
-/* takes a copy of img [c,H,W] in [0,1] and cond [K,H,W] */
-int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *cond,
-                    const char *prompt);
+/* takes a copy of img [c,H,W] in [0,1], mask [H,W] (> 0.5 is foreground; joint data
+ * only, else ignored and may be NULL) and cond [K,H,W] */
+int ms_gen_data_add(ms_gen_data *d, const float *img, int c, const float *mask,
+                    const float *cond, const char *prompt);
 int ms_gen_data_count(const ms_gen_data *d);
 int ms_gen_data_channels(const ms_gen_data *d);  /* 3 if any image is RGB, else 1 */
 int ms_gen_data_prompts(const ms_gen_data *d);   /* distinct prompts */
 /* a batch of N sharing one prompt: a first sample uniformly at random, the others
- * uniformly among samples with its prompt; x0 [N,C,H,W] in [-1,1] (grey repeated when
- * C = 3), cond [N,K,H,W]; returns the prompt */
+ * uniformly among samples with its prompt; x0 [N,C+joint,H,W] in [-1,1] (grey repeated
+ * when C = 3; the mask, -1 or +1, last), cond [N,K,H,W]; returns the prompt */
 const char *ms_gen_data_batch(const ms_gen_data *d, ms_rng *r, int N, int C, float *x0,
                               float *cond);
 
@@ -133,6 +145,8 @@ typedef struct {
 	int n;
 	long seed;
 	const char *prompt;           /* NULL: the sample's own */
+	int inpaint;                  /* joint models: new lesions inside the real mask */
+	int dilate, open;             /* ellipse sizes; 0: 20 and 16 px at 256 (morph.h) */
 } ms_gen_synth_opt;
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
 

@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "core/util.h"
 #include "diffusion/generator.h"
+#include "image/morph.h"
 #include "image/resize.h"
 
 const char *const ms_gen_ckpt_keys[MS_GEN_CKPT_KEYS][2] = { { "seed", "seed" },
@@ -58,18 +59,32 @@ static int resize(ms_tensor *t, const int size[2], const char *id, const char *w
 	return 0;
 }
 
+/* a [1,H,W] or [H,W] mask as 0/1 floats (u8: nonzero; f32: > 0.5) */
+static int plane(const ms_tensor *t, int H, int W, float *out)
+{
+	const ms_gen_cfg one = { .ncond = 1, .cond = { "mask" } };
+	const ms_tensor *r[1] = { t };
+	if (ms_gen_cond_fill(&one, r, H, W, out) < 0)
+		return -1;
+	for (size_t i = 0; t->dtype == MS_F32 && i < (size_t)H * W; i++)
+		out[i] = out[i] > 0.5f;
+	return 0;
+}
+
 int ms_gen_add_sample(ms_sample *s, void *ctx)
 {
 	ms_gen_reader *rd = ctx;
 	const ms_gen_cfg *cfg = rd->cfg;
 	const char *id = s->id;
 	int err = 0;
-	ms_rec *img = get(s, "image", &err), *cond[MS_GEN_MAXCOND];
+	ms_rec *img = get(s, "image", &err), *cond[MS_GEN_MAXCOND], *mask = NULL;
 	for (int k = 0; k < cfg->ncond && !err; k++)
 		cond[k] = strcmp(cfg->cond[k], "image") ? get(s, cfg->cond[k], &err) : NULL;
+	if (cfg->joint && !err)
+		mask = get(s, "mask", &err);
 	if (err)
 		return -1;
-	if (!img) {
+	if (!img || (cfg->joint && !mask)) {
 		rd->skipped++;
 		return 0;
 	}
@@ -84,6 +99,8 @@ int ms_gen_add_sample(ms_sample *s, void *ctx)
 		for (int k = 0; k < cfg->ncond; k++)
 			if (cond[k] && resize(&cond[k]->t, rd->size, id, cfg->cond[k]) < 0)
 				return -1;
+		if (mask && resize(&mask->t, rd->size, id, "mask") < 0)
+			return -1;
 	}
 	int h = (int)t->shape[t->rank - 2], w = (int)t->shape[t->rank - 1];
 	if (!rd->data) {
@@ -93,7 +110,7 @@ int ms_gen_add_sample(ms_sample *s, void *ctx)
 			                "of %d (use --size or ms-import --size)", id, w, h, m);
 		rd->H = h;
 		rd->W = w;
-		if (!(rd->data = ms_gen_data_new(ms_gen_cond_channels(cfg), h, w)))
+		if (!(rd->data = ms_gen_data_new(ms_gen_cond_channels(cfg), cfg->joint, h, w)))
 			return -1;
 	} else if (h != rd->H || w != rd->W) {
 		return ms_error("sample '%s' is %dx%d, the first was %dx%d: images must have one "
@@ -101,8 +118,9 @@ int ms_gen_add_sample(ms_sample *s, void *ctx)
 	}
 	const ms_tensor *cr[MS_GEN_MAXCOND];
 	char p[MS_META_MAX + 1] = "";
-	float *cb = ms_reallocarray(NULL, (size_t)ms_gen_cond_channels(cfg) * h * w + 1,
-	                            sizeof *cb);
+	size_t hw = (size_t)h * w;
+	float *cb = ms_reallocarray(NULL, (size_t)ms_gen_cond_channels(cfg) * hw + hw + 1,
+	                            sizeof *cb), *mb = cb + ms_gen_cond_channels(cfg) * hw;
 	if (!cb)
 		return -1;
 	for (int k = 0; k < cfg->ncond; k++)
@@ -111,9 +129,12 @@ int ms_gen_add_sample(ms_sample *s, void *ctx)
 	if (ms_gen_cond_fill(cfg, cr, h, w, cb) < 0)
 		ret = ms_error("sample '%s': %s%s", id, ms_errmsg(),
 		               cfg->optional ? "" : " (see --cond-optional)");
+	else if (mask && plane(&mask->t, h, w, mb) < 0)
+		ret = ms_error("sample '%s': %s", id, ms_errmsg());
 	else {
 		ms_meta_get(img, "prompt", p, sizeof p);
-		ret = ms_gen_data_add(rd->data, t->data, c, cb, rd->prompt ? rd->prompt : p);
+		ret = ms_gen_data_add(rd->data, t->data, c, mask ? mb : NULL, cb,
+		                      rd->prompt ? rd->prompt : p);
 	}
 	free(cb);
 	return ret;
@@ -145,6 +166,83 @@ static int write_copy(FILE *out, ms_rec *r, const char *sid, const char *of)
 	return bad ? -1 : 0;
 }
 
+/* RePaint's inputs from the real sample: known [G,h,w] in [0,1], image channels then
+ * the mask; keep = outside the mask dilated by the ellipse */
+static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_sample *s,
+                        int *h, int *w, float **known, uint8_t **keep)
+{
+	int err = 0;
+	ms_rec *img = get(s, "image", &err), *mask = err ? NULL : get(s, "mask", &err);
+	if (err)
+		return -1;
+	if (!img || !mask)
+		return ms_error("sample '%s': no '%s' record to inpaint", s->id,
+		                img ? "mask" : "image");
+	ms_tensor *t = &img->t;
+	int ch = t->rank == 3 ? (int)t->shape[0] : 1, m = 1 << (c->unet.nmult - 1);
+	if (!(t->rank == 2 || (t->rank == 3 && (ch == 1 || ch == 3))) || ch > c->img_ch)
+		return ms_error("sample '%s': image is not [%d,H,W]%s", s->id, c->img_ch,
+		                c->img_ch == 3 ? " or [1,H,W]" : "");
+	*h = (int)t->shape[t->rank - 2];
+	*w = (int)t->shape[t->rank - 1];
+	if (*h % m || *w % m)
+		return ms_error("sample '%s' is %dx%d: width and height must be multiples of %d "
+		                "(ms-import --size)", s->id, *w, *h, m);
+	size_t hw = (size_t)*h * *w;
+	int G = ms_gen_channels(c), D = so->dilate ? so->dilate : ms_morph_scaled(20, *h, *w);
+	*known = ms_reallocarray(NULL, (size_t)G * hw, sizeof **known);
+	*keep = ms_malloc(2 * hw);
+	if (!*known || !*keep)
+		return -1;
+	float *mk = *known + c->img_ch * hw;
+	if (plane(&mask->t, *h, *w, mk) < 0)
+		return ms_error("sample '%s': %s", s->id, ms_errmsg());
+	ms_tensor f = *t;             /* the record goes out as it came in */
+	if (!(f.data = ms_malloc(ms_tensor_bytes(t))))
+		return -1;
+	memcpy(f.data, t->data, ms_tensor_bytes(t));
+	if (ms_tensor_to_f32(&f, 1) < 0) {
+		ms_tensor_free(&f);
+		return ms_error("sample '%s': image: %s", s->id, ms_errmsg());
+	}
+	for (int k = 0; k < c->img_ch; k++)
+		memcpy(*known + k * hw, (float *)f.data + (ch == c->img_ch ? k * hw : 0),
+		       hw * sizeof **known);
+	ms_tensor_free(&f);
+	uint8_t *m8 = *keep + hw;
+	for (size_t i = 0; i < hw; i++)
+		m8[i] = mk[i] > 0.5f;
+	if (ms_dilate(m8, *h, *w, D, *keep) < 0)
+		return -1;
+	for (size_t i = 0; i < hw; i++)
+		(*keep)[i] = !(*keep)[i];
+	return 0;
+}
+
+/* the new mask record of pair k: the mask channel x [h,w] in [0,1] above 1/2, opened;
+ * the real mask's metadata (less source=) when it has one */
+static int write_mask(FILE *out, const float *x, int h, int w, int open, ms_rec *real,
+                      const char *sid, const char *of, const char *seed)
+{
+	size_t hw = (size_t)h * w;
+	uint8_t *m = ms_malloc(2 * hw);
+	ms_rec r;
+	ms_rec_init(&r);
+	if (!m)
+		return -1;
+	for (size_t i = 0; i < hw; i++)
+		m[hw + i] = x[i] > 0.5f;
+	int bad = ms_open(m + hw, h, w, open, m) < 0;
+	r.t = (ms_tensor){ MS_U8, 3, { 1, h, w }, m };
+	bad = bad || ms_rec_set_name(&r, "mask") < 0 || (real && ms_meta_copy(&r, real) < 0) ||
+	      ms_meta_set(&r, "source", NULL) < 0 || ms_meta_set(&r, "synthetic", "1") < 0 ||
+	      ms_meta_set(&r, "seed", seed) < 0 || write_copy(out, &r, sid, of) < 0;
+	r.t.data = NULL;
+	ms_rec_free(&r);
+	free(m);
+	return bad ? -1 : 0;
+}
+
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 {
 	const ms_gen_cfg *c = ms_gen_cfg_of(g);
@@ -152,6 +250,13 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	ms_rec *cond[MS_GEN_MAXCOND], *img = NULL, *mask = NULL;
 	const char *id = s->id;
 	int h = 0, w = 0, ok = 1, err = 0, n = so->n;
+	float *known = NULL, *cb = NULL, *x = NULL;
+	uint8_t *keep = NULL;
+	ms_rng *rng = NULL;
+	if (so->inpaint && !c->joint)
+		return ms_error("--inpaint needs a joint model (ms-sample train --joint)");
+	if (so->inpaint && known_region(c, so, s, &h, &w, &known, &keep) < 0)
+		goto fail;
 	for (int k = 0; k < c->ncond && !err; k++) {
 		cond[k] = get(s, c->cond[k], &err);
 		cr[k] = cond[k] ? &cond[k]->t : NULL;
@@ -164,22 +269,31 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	if (!err && cond_index(c, "mask") < 0)
 		mask = get(s, "mask", &err);
 	if (err)
-		return -1;
+		goto fail;
 	for (int i = 0; i < s->n && !img && cond_index(c, "image") < 0; i++)
 		if (!strcmp(s->rec[i].name, "image"))
 			img = &s->rec[i];
 	if (ms_sample_write(out, s) < 0)
-		return -1;
-	if (ok && !h)
-		return ms_error("sample '%s': '%s' record is not [1,H,W]", id, c->cond[0]);
-	if (!ok)
+		goto fail;
+	if (ok && !h && c->ncond) {
+		ms_error("sample '%s': '%s' record is not [1,H,W]", id, c->cond[0]);
+		goto fail;
+	}
+	if (!ok) {
+		free(known);
+		free(keep);
 		return 0;
+	}
+	if (!h) {                     /* a joint model without conditions: its own size */
+		h = c->H;
+		w = c->W;
+	}
 	char prompt[MS_META_MAX + 1] = "", sid[MS_META_MAX + 16], v[32];
-	size_t hw = (size_t)h * w, chw = c->img_ch * hw;
-	float *cb = ms_reallocarray(NULL, ms_gen_cond_channels(c) * hw, sizeof *cb);
-	float *x = ms_reallocarray(NULL, n * chw, sizeof *x);
-	ms_rng *rng = ms_reallocarray(NULL, n, sizeof *rng);
-	int ret = -1;
+	int G = ms_gen_channels(c), ret = -1;
+	size_t hw = (size_t)h * w, chw = G * hw;
+	cb = ms_reallocarray(NULL, ms_gen_cond_channels(c) * hw + 1, sizeof *cb);
+	x = ms_reallocarray(NULL, n * chw, sizeof *x);
+	rng = ms_reallocarray(NULL, n, sizeof *rng);
 	if (!cb || !x || !rng)
 		goto done;
 	if (ms_gen_cond_fill(c, cr, h, w, cb) < 0) {
@@ -189,16 +303,21 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	if (so->prompt)
 		snprintf(prompt, sizeof prompt, "%s", so->prompt);
 	else if (!img || !ms_meta_get(img, "prompt", prompt, sizeof prompt))
-		ms_meta_get(cond[0], "prompt", prompt, sizeof prompt);
+		if (c->ncond)
+			ms_meta_get(cond[0], "prompt", prompt, sizeof prompt);
 	for (int k = 0; k < n; k++) {
 		snprintf(sid, sizeof sid, "%s.s%d", id, k);
 		ms_rng_init(&rng[k], (uint64_t)so->seed, ms_hash64(sid));
 	}
-	if (ms_gen_sample(g, &so->sample, h, w, cb, prompt, n, rng, x) < 0) {
+	ms_gen_sample_opt o = so->sample;
+	o.known = known;
+	o.keep = keep;
+	if (ms_gen_sample(g, &o, h, w, cb, prompt, n, rng, x) < 0) {
 		ms_error("sample '%s': %s", id, ms_errmsg());
 		goto done;
 	}
 	snprintf(v, sizeof v, "%ld", so->seed);
+	int open = so->open ? so->open : ms_morph_scaled(16, h, w);
 	for (int k = 0; k < n; k++) {
 		ms_rec r;
 		ms_rec_init(&r);
@@ -211,7 +330,9 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 		          write_copy(out, &r, sid, id) < 0;
 		r.t.data = NULL;
 		ms_rec_free(&r);
-		if (bad || (mask && write_copy(out, mask, sid, id) < 0))
+		if (bad || (c->joint ? write_mask(out, x + k * chw + c->img_ch * hw, h, w, open,
+		                                  mask, sid, id, v) < 0
+		                     : mask && write_copy(out, mask, sid, id) < 0))
 			goto done;
 		for (int j = 0; j < c->ncond; j++)
 			if (write_copy(out, cond[j], sid, id) < 0)
@@ -219,8 +340,14 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	}
 	ret = 0;
 done:
+	free(known);
+	free(keep);
 	free(cb);
 	free(x);
 	free(rng);
 	return ret;
+fail:
+	free(known);
+	free(keep);
+	return -1;
 }

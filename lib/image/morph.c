@@ -76,7 +76,8 @@ int ms_erode(const uint8_t *in, int H, int W, int k, uint8_t *out)
 
 int ms_open(const uint8_t *in, int H, int W, int k, uint8_t *out)
 {
-	uint8_t *t = ms_malloc((size_t)H * W ? (size_t)H * W : 1);
+	size_t n = (size_t)H * W;
+	uint8_t *t = ms_malloc(n ? n : 1);
 	int ret = !t || ms_erode(in, H, W, k, t) < 0 || ms_dilate(t, H, W, k, out) < 0 ? -1 : 0;
 	free(t);
 	return ret;

@@ -172,7 +172,7 @@ typedef struct {
 	int B, N, C, H, W;            /* N = B, or 2B when mixing */
 	size_t hw;
 	float *x, *y, *d, *dout, *mix, *tmp;   /* tmp: augmentation scratch */
-	uint8_t *m;
+	uint8_t *m, *pair;            /* merging masks; batch slots holding a pair */
 	ms_aug_opt aug;
 	int *perm, perm_epoch;
 } trainer;
@@ -223,6 +223,7 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 		if (mode == MS_SYN_MIX && d->s[i].nsyn)
 			j = d->syn[d->s[i].syn0 + (k * d->s[i].nsyn >> 32)];
 		const ms_seg_sample *sj = &d->s[j];
+		t->pair[b] = sj->pair;
 		const float *mask = sj->mask ? sj->mask : d->s[sj->of ? sj->real : j].mask;
 		ms_aug_draw ad;
 		ms_rng ar;             /* a stream of its own: flips-only runs stay as they were */
@@ -233,7 +234,8 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 		if (mode == MS_SYN_MIX) {   /* both images get the same draw */
 			put(t, &ad, d->s[i].img, d->C, t->x + b * chw, 0);
 			put(t, &ad, sj->img, d->C, t->x + (t->B + b) * chw, 0);
-			mask = d->s[i].mask;   /* the target is the real mask */
+			if (!sj->pair)
+				mask = d->s[i].mask;   /* the target is the real mask */
 		} else {
 			put(t, &ad, sj->img, d->C, t->x + b * chw, 0);
 		}
@@ -244,6 +246,8 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 	if (mode == MS_SYN_MIX) {
 		for (int b = 0; b < t->B; b++) {
 			ms_merge_grid(t->m + b * t->hw, t->H, t->W, P, o->merge_alpha, &r);
+			if (t->pair[b])           /* a pair alone: all synthetic */
+				memset(t->m + b * t->hw, 0, t->hw);
 			ms_merge_mix(t->mix + b * t->hw, out + b * t->hw, out + (t->B + b) * t->hw,
 			             t->m + b * t->hw, 1, t->hw);
 		}
@@ -291,6 +295,7 @@ static void trainer_free(trainer *t)
 	free(t->dout);
 	free(t->mix);
 	free(t->m);
+	free(t->pair);
 	free(t->perm);
 	free(t->tmp);
 }
@@ -378,21 +383,26 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		o->steps = o->epochs > 0 ? (long)ceil(o->epochs * d->ntrain / o->batch) :
 		           o->time > 0 ? LONG_MAX / 4 : 1000;
 	int mode = o->synth;
+	int npair = 0;
+	for (int k = 0; k < d->nsyn; k++)
+		npair += d->s[d->syn[k]].pair;
 	if (mode == MS_SYN_AUTO)
-		mode = d->nsyn ? MS_SYN_MIX : MS_SYN_IGNORE;
+		mode = !d->nsyn ? MS_SYN_IGNORE : npair == d->nsyn ? MS_SYN_EXTRA : MS_SYN_MIX;
 	if (mode != MS_SYN_IGNORE && !d->nsyn)
 		mode = MS_SYN_IGNORE;
 	o->synth = mode;          /* stored as used */
-	char plan[64];
+	char plan[64], pairs[64] = "";
+	if (npair && mode != MS_SYN_IGNORE)
+		snprintf(pairs, sizeof pairs, " (%d pairs with masks of their own)", npair);
 	if (o->time > 0)
 		snprintf(plan, sizeof plan, "%.0f s budget from step %ld", o->time - o->time_used, s0);
 	else
 		snprintf(plan, sizeof plan, "steps %ld from %ld", o->steps, s0);
 	fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
 	        "(%d without their real sample, %d of validation samples: dropped); "
-	        "synthetic %s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain, d->nval,
+	        "synthetic %s%s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain, d->nval,
 	        mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped, d->nsyn_leak,
-	        synth_name(mode), d->C, d->W, d->H, plan);
+	        synth_name(mode), pairs, d->C, d->W, d->H, plan);
 	t.u = u;
 	t.B = o->batch;
 	t.N = mode == MS_SYN_MIX ? 2 * t.B : t.B;
@@ -408,7 +418,8 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	    !(t.d = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
 	    !(t.mix = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
 	    !(t.dout = ms_calloc((size_t)t.N * t.hw, sizeof(float))) ||
-	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
+	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.pair = ms_calloc(t.B, 1)) ||
+	    !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
 	    !(t.tmp = ms_calloc(t.hw + d->W + 64, sizeof(float))))
 		goto out;
 	run r = { &t, d, o, &a, mode, -1, -1, NULL };

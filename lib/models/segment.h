@@ -7,7 +7,8 @@
 #include "core/tensor.h"
 #include "nn/nn.h"
 
-/* how synthetic samples (image metadata of=<real id>) are used */
+/* how synthetic samples (image metadata of=<real id>) are used; auto: mix, or extra
+ * when every synthetic sample is a pair */
 enum { MS_SYN_AUTO, MS_SYN_MIX, MS_SYN_EXTRA, MS_SYN_IGNORE };
 int ms_seg_synth_parse(const char *s);   /* "mix" "extra" "ignore", -1 if unknown */
 
@@ -19,6 +20,9 @@ typedef struct {
 	int val;                      /* real: held out for validation */
 	int held;                     /* real: always validation (ms-segment train --val) */
 	int nsyn, syn0;               /* real: its synthetic samples, syn[syn0 .. syn0+nsyn) */
+	int pair;                     /* synthetic with a mask of its own (mask record
+	                               * synthetic=1, ms-sample with a joint model): never
+	                               * merged with its real sample */
 } ms_seg_sample;
 
 typedef struct {

@@ -44,7 +44,7 @@ static void train(int attn, int H, int steps)
 	int N = 8, warm = 3;
 	size_t hw = (size_t)H * H;
 	ms_gen *g = model(attn, H);
-	ms_gen_data *d = ms_gen_data_new(1, H, H);
+	ms_gen_data *d = ms_gen_data_new(1, 0, H, H);
 	float *img = emalloc(hw * sizeof *img), *cond = emalloc(hw * sizeof *cond);
 	float *x0 = emalloc(N * hw * sizeof *x0), *cb = emalloc(N * hw * sizeof *cb);
 	ms_rng r;
@@ -54,7 +54,7 @@ static void train(int attn, int H, int steps)
 			img[i] = (float)ms_rng_uniform(&r);
 			cond[i] = ms_rng_uniform(&r) > 0.9;
 		}
-		if (ms_gen_data_add(d, img, 1, cond, "breast ultrasound") < 0)
+		if (ms_gen_data_add(d, img, 1, NULL, cond, "breast ultrasound") < 0)
 			die("%s", ms_errmsg());
 	}
 	ms_adam a;

@@ -499,7 +499,7 @@ static void test_sample(void)
 	for (int k = 0; k < 16; k++)
 		ms_rng_init(&rng[k], 1, (uint64_t)k);
 	memcpy(rng2, rng, sizeof rng);
-	ms_gen_sample_opt o = { 5, 4, 0.5, 3 };
+	ms_gen_sample_opt o = { .steps = 5, .batch = 4, .eta = 0.5, .guidance = 3 };
 	CHECK(ms_gen_sample(g, &o, 16, 16, cond, "breast", 2, rng, out) == 0);
 	size_t small = ms_gen_planned_bytes(g);
 	for (int k = 0; k < 16; k++)
@@ -563,7 +563,7 @@ static void test_zero_snr_model(void)
 	for (int i = 0; i < 2 * 256; i++)
 		cond[i] = (i % 16) < 8;
 	for (int steps = 1; steps <= 5; steps += 4) {
-		ms_gen_sample_opt o = { steps, 4, 0.5, 3 };
+		ms_gen_sample_opt o = { .steps = steps, .batch = 4, .eta = 0.5, .guidance = 3 };
 		for (int k = 0; k < 2; k++) {
 			ms_rng_init(&ra[k], 1, (uint64_t)k);
 			ms_rng_init(&rb[k], 1, (uint64_t)k);
@@ -601,7 +601,7 @@ static double eval_loss(ms_gen *g, ms_gen_data *d, float *x0, float *cb)
 static void overfit(int zero_snr)
 {
 	ms_gen *g = tiny_zsnr(0, 0, zero_snr);
-	ms_gen_data *d = ms_gen_data_new(2, 16, 16);
+	ms_gen_data *d = ms_gen_data_new(2, 0, 16, 16);
 	float img[256], cond[2 * 256], x0[4 * 256], cb[4 * 2 * 256];
 	for (int i = 0; i < 256; i++) {
 		int y = i / 16, x = i % 16, in = (y - 7) * (y - 7) + (x - 9) * (x - 9) < 20;
@@ -609,7 +609,7 @@ static void overfit(int zero_snr)
 		cond[i] = 0;
 		cond[256 + i] = (float)in;
 	}
-	CHECK(ms_gen_data_add(d, img, 1, cond, "a") == 0 && ms_gen_data_channels(d) == 1);
+	CHECK(ms_gen_data_add(d, img, 1, NULL, cond, "a") == 0 && ms_gen_data_channels(d) == 1);
 	ms_adam a;
 	ms_adam_init(&a, 3e-3, 0, 0);
 	ms_gen_train_opt o = { 0.1, 1, 0.99 };
@@ -631,7 +631,7 @@ static void overfit(int zero_snr)
 	/* 8 images, 20 DDIM steps, the prompt only */
 	float out[8 * 256];
 	ms_rng rng[8];
-	ms_gen_sample_opt so = { 20, 8, 0, 1 };
+	ms_gen_sample_opt so = { .steps = 20, .batch = 8, .eta = 0, .guidance = 1 };
 	double im = 0, sm = 0;
 	for (int k = 0; k < 8; k++)
 		ms_rng_init(&rng[k], 3, (uint64_t)k);
@@ -715,7 +715,8 @@ static void test_synth(void)
 	ms_gen_cfg c1 = *ms_gen_cfg_of(g);
 	CHECK(ms_gen_cfg_cond(&c1, "edges") == 0);
 	ms_gen *g1 = ms_gen_new(&c1, 7);
-	ms_gen_synth_opt so = { { 2, 2, 0, 3 }, 2, 5, NULL };
+	ms_gen_synth_opt so = { .sample = { .steps = 2, .batch = 2, .eta = 0, .guidance = 3 },
+	                        .n = 2, .seed = 5 };
 	void *a[3] = { g1, &so, out };
 	rewind(in);
 	CHECK(ms_sample_each(in, "in", synth_cb, a) == 0);
