@@ -31,6 +31,13 @@
 #   mix-LUzn, extra-LUzn (any generator name ending in n)  the edge condition kept only
 #           within NEAR (3) pixels of the mask border (ms-edges --near): the generator
 #           follows the mask there and invents the rest; pool images have no conditions.
+#   extra-J1, extra-J2, extra-J3 (generators J<r>)  Saragih et al.'s synthetic pairs
+#           (issue 20): a joint image + mask generator trained on the labelled images
+#           (ms-sample train --joint), r new lesions per labelled image inpainted around
+#           its mask (ms-sample --inpaint $PAIRS, default "--steps 100 --resample 3
+#           --guidance 1"), used with their own masks (--synthetic extra, probability
+#           alpha r / (1 + alpha r) with alpha = 0.5: each real image brings its r pairs
+#           with probability alpha); every J<r> samples from the one model gen-J.ms;
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
 #           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
@@ -94,6 +101,14 @@ stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
 
 # ---- a generator: trained (one thread), sampled, its images against the real ones
 genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, stats
+	case $1 in J*)   # pairs: one joint model, r inpainted pairs per labelled image
+		stage gen-J.ms sh -c "ms-sample train -o '$out/gen-J.ck' --joint --steps $gsteps \
+			--width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-J.ck'"
+		stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-J.ms' --inpaint -n ${1#J} \
+			${PAIRS:---steps 100 --resample 3 --guidance 1} --seed 1 --threads 1 \
+			<'$out/labelled.ms'"
+		return ;;
+	esac
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
 		$3 --width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$1.ck'"
 	local l=labelled.ms
@@ -112,6 +127,8 @@ seg() {   # ARM SEED
 	strong) in=labelled.ms opt="--augment strong --synthetic ignore" ;;
 	strong2x) in=labelled.ms opt="--augment strong --synthetic ignore" st=$((2 * steps)) ;;
 	mix-*) in=syn-${1#mix-}.ms opt="--augment strong --synthetic mix" ;;
+	extra-J*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra \
+		--synthetic-prob $(awk -v r="${1#extra-J}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra" ;;
 	*) echo "$0: unknown arm '$1'" >&2; exit 2 ;;
 	esac
@@ -148,13 +165,13 @@ for g in $gens; do
 		stage pool-near.ms sh -c "ms-pick -d edges <'$out/pool.ms' | ms-edges --near $nearr" ;;
 	esac
 	case $g in
-	L|Lz) in=$out/labelled.ms opt= ;;
+	L|Lz|J[0-9]*) in=$out/labelled.ms opt= ;;
 	Ln|Lzn) in=$out/labelled-near.ms opt= ;;
 	LU|LUz) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
 		in=$out/labelled-pool.ms opt=--cond-optional ;;
 	LUn|LUzn) stage labelled-pool-near.ms cat "$out/labelled-near.ms" "$out/pool-near.ms"
 		in=$out/labelled-pool-near.ms opt=--cond-optional ;;
-	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz, and those ending in n)" >&2; exit 2 ;;
+	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz, those ending in n, J<r>)" >&2; exit 2 ;;
 	esac
 	case $g in *z|*zn) opt="$opt --zero-snr" ;; esac
 	pool genchain "$g" "$in" "$opt"
