@@ -45,7 +45,7 @@ same_as_sh() {
 		sed -n '/^[^#]/q;p' "$f" | grep -Eq '^#  +(ms-run|make) ' || { echo "$f: no how-to"; false; }
 		ms-run -n "$f" > /dev/null
 	done
-	[ "$(ls "$ROOT"/pipelines/*.yaml | wc -l)" -eq 7 ]
+	[ "$(ls "$ROOT"/pipelines/*.yaml | wc -l)" -eq 8 ]
 }
 
 @test "models: slim checkpoints without optimiser state that give the same bytes" {
@@ -192,4 +192,15 @@ same_as_sh() {
 @test "demo: the same bytes as its dry run in sh" {
 	same_as_sh demo --set size=16x16 --set models="$M"
 	[ -s run/demo.png ] && [ "$(wc -l < run/stdout)" -eq 21 ]
+}
+
+@test "pairs: joint model, inpainted pairs with their own masks, a segmentor on them" {
+	same_as_sh pairs $TINY --set gen_steps=2 --set steps=4 --set jump=2 --set seg_steps=2 \
+		--set threads=1
+	cd run
+	[ -s pairs-joint.ms ] && [ -s pairs-seg.ms ]
+	[[ "$(ms-info pairs-joint.ms | head -1)" == *joint=1* ]]
+	# 6 real samples, 3 pairs each, every pair with its own mask
+	[ "$(ms-info pairs.ms | grep -c '\.s[0-2]	mask	.*synthetic=1')" -eq 18 ]
+	[ "$(ls pairs-images | wc -l)" -eq 24 ] && [ "$(ls pairs-masks | wc -l)" -eq 24 ]
 }

@@ -347,6 +347,9 @@ print("ok")
 	[ "$(grep -c 'synthetic=1 prompt=breast seed=0' <<<"$output")" -eq 6 ]
 	# the mask-aware model: only the 3 labelled samples are followed by synthetic ones
 	[ "${lines[-1]}" = 3 ]
+	# pairs: 3 inpainted per image, trained on with their own masks
+	[[ "$stderr" == *"18 synthetic used"*"synthetic extra (18 pairs with masks of their own)"* ]]
+	[[ "$(ms-info joint.ms | head -1)" == *" in=2 out=2 "*cond=none*joint=1* ]]
 	run ms-info gen.ms
 	[[ "${lines[0]}" == *step=4\ adam_t=4* ]]
 	[[ "$(ms-info gen2.ms | head -1)" == *" in=4 "*cond=soft,mask\ cond_optional=1* ]]
