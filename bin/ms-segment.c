@@ -192,127 +192,14 @@ static int train(void)
 }
 
 /* ---- predict: samples are queued until a batch is full */
-typedef struct {
-	ms_sample s;
-	float *x;                     /* image as the model's channels, NULL if none */
-	int h, w;
-	ms_rec meta;                  /* the image record's metadata */
-} pending;
-
-static ms_seg_pred pred;
-static pending *q;
-static int nq, qcap, nimg, inch;
-static float *logits;
-static size_t logits_cap;
-
-static void emit(pending *p, const float *l)
-{
-	if (ms_sample_write(stdout, &p->s) < 0)
-		die("%s", ms_errmsg());
-	if (p->x) {
-		size_t n = (size_t)p->h * p->w;
-		float *prob = emalloc(n * sizeof *prob);
-		uint8_t *pr = emalloc(n);
-		for (size_t i = 0; i < n; i++) {
-			prob[i] = 1 / (1 + expf(-l[i]));
-			pr[i] = prob[i] > threshold;
-		}
-		ms_tensor tp = { MS_F32, 3, { 1, p->h, p->w }, prob }, tm = { MS_U8, 3, { 1, p->h, p->w }, pr };
-		ms_rec a, b;
-		ms_rec_init(&a);
-		ms_rec_init(&b);
-		if (ms_rec_set(&a, "prob", &tp) < 0 || ms_meta_copy(&a, &p->meta) < 0 ||
-		    ms_rec_write(stdout, &a) < 0 || ms_rec_set(&b, "pred", &tm) < 0 ||
-		    ms_meta_copy(&b, &p->meta) < 0 || ms_rec_write(stdout, &b) < 0)
-			die("%s", ms_errmsg());
-		ms_rec_free(&a);
-		ms_rec_free(&b);
-	}
-	ms_sample_free(&p->s);
-	free(p->x);
-	ms_rec_free(&p->meta);
-}
-
-static void flush_queue(void)
-{
-	if (nimg) {
-		int h = 0, w = 0, k = 0;
-		for (int i = 0; i < nq; i++)
-			if (q[i].x) {
-				h = q[i].h;
-				w = q[i].w;
-			}
-		size_t chw = (size_t)inch * h * w;
-		float *x = ereallocarray(NULL, (size_t)nimg, chw * sizeof *x);
-		for (int i = 0; i < nq; i++)
-			if (q[i].x)
-				memcpy(x + k++ * chw, q[i].x, chw * sizeof *x);
-		if ((size_t)nimg * h * w > logits_cap) {
-			free(logits);
-			logits_cap = (size_t)nimg * h * w;
-			logits = ereallocarray(NULL, logits_cap, sizeof *logits);
-		}
-		if (ms_seg_pred_run(&pred, nimg, h, w, x, logits) < 0)
-			die("%s", ms_errmsg());
-		free(x);
-	}
-	for (int i = 0, k = 0; i < nq; i++)
-		emit(&q[i], q[i].x ? logits + (size_t)k++ * q[i].h * q[i].w : NULL);
-	nq = nimg = 0;
-}
-
-/* queues sample s (taken over) */
-static void queue(ms_sample *s)
-{
-	pending p = { 0 };
-	ms_rec *img = get(s, "image");
-	ms_rec_init(&p.meta);
-	if (img) {
-		int c;
-		if (ms_image_dims(&img->t, &c, &p.h, &p.w) < 0)
-			die("sample '%s': %s", s->id, ms_errmsg());
-		p.x = emalloc((size_t)inch * p.h * p.w * sizeof(float));
-		if (ms_seg_convert(&img->t, inch, p.x) < 0)
-			die("sample '%s': %s", s->id, ms_errmsg());
-		if (ms_meta_copy(&p.meta, img) < 0)
-			die("%s", ms_errmsg());
-		for (int i = 0; i < nq; i++)  /* one batch, one size */
-			if (q[i].x && (q[i].h != p.h || q[i].w != p.w)) {
-				flush_queue();
-				break;
-			}
-	}
-	p.s = *s;
-	ms_sample_init(s);
-	q[nq++] = p;
-	nimg += p.x != NULL;
-	if (nimg == batch || !nimg || nq == qcap)
-		flush_queue();
-}
-
 static int predict(void)
 {
-	ms_reader rd;
-	ms_sample s;
-	int ret;
+	ms_seg_pred pred;
 	ms_threads(opt.threads);
-	if (ms_seg_pred_open(&pred, model) < 0)
+	if (ms_seg_pred_open(&pred, model) < 0 ||
+	    ms_seg_pred_stream(&pred, stdin, "<stdin>", stdout, (int)batch, threshold) < 0)
 		die("%s", ms_errmsg());
-	inch = ms_unet_cfg_of(pred.u)->in_ch;
-	qcap = (int)batch + 64;
-	q = ecalloc(qcap, sizeof *q);
-	ms_reader_init(&rd, stdin, "<stdin>");
-	ms_sample_init(&s);
-	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		queue(&s);
-	if (ret < 0)
-		die("%s", ms_errmsg());
-	flush_queue();
-	ms_sample_free(&s);
-	ms_reader_free(&rd);
 	ms_seg_pred_close(&pred);
-	free(q);
-	free(logits);
 	return fshut(stdout, "<stdout>");
 }
 

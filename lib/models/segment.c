@@ -1,6 +1,6 @@
 /* The segmentor: options stored in its checkpoint, training with augmentation, BCE + soft
- * Dice, the random merging mask on logits (in the loop of models/train), validation,
- * prediction. Its data set and validation split: segdata.c. */
+ * Dice, the random merging mask on logits (in the loop of models/train), validation.
+ * Its data set and validation split: segdata.c; prediction: segpred.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <float.h>
@@ -449,64 +449,4 @@ out:
 	trainer_free(&t);
 	ms_unet_free(u);
 	return ret;
-}
-
-/* ---- prediction */
-int ms_seg_pred_open(ms_seg_pred *p, const char *model)
-{
-	memset(p, 0, sizeof *p);
-	if (!(p->u = ms_unet_load(model, NULL, NULL)))
-		return -1;
-	const ms_unet_cfg *c = ms_unet_cfg_of(p->u);
-	if (c->out_ch != 1) {
-		ms_unet_free(p->u);
-		p->u = NULL;
-		return ms_error("%s: model has %d outputs, a segmentor has 1", model, c->out_ch);
-	}
-	p->mult = 1 << (c->nmult - 1);
-	return 0;
-}
-
-void ms_seg_pred_close(ms_seg_pred *p)
-{
-	ms_unet_free(p->u);
-	free(p->x);
-	memset(p, 0, sizeof *p);
-}
-
-int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *out)
-{
-	int C = ms_unet_cfg_of(p->u)->in_ch;
-	int Hp = (H + p->mult - 1) / p->mult * p->mult, Wp = (W + p->mult - 1) / p->mult * p->mult;
-	if (N > p->N || Hp != p->Hp || Wp != p->Wp) {
-		free(p->x);
-		p->N = 0;
-		if (!(p->x = ms_calloc((size_t)N * C * Hp, (size_t)Wp * sizeof(float))) ||
-		    ms_unet_plan(p->u, N, Hp, Wp, 0) < 0)
-			return -1;
-		p->N = N;
-		p->Hp = Hp;
-		p->Wp = Wp;
-	}
-	size_t php = (size_t)Hp * Wp;
-	for (int n = 0; n < p->N; n++)
-		for (int c = 0; c < C; c++) {
-			float *dst = p->x + ((size_t)n * C + c) * php;
-			if (n >= N) {
-				memset(dst, 0, php * sizeof *dst);
-				continue;
-			}
-			const float *src = x + ((size_t)n * C + c) * H * W;
-			for (int y = 0; y < Hp; y++) {
-				const float *row = src + (size_t)ms_mirror(y, H) * W;
-				for (int i = 0; i < Wp; i++)
-					dst[(size_t)y * Wp + i] = row[ms_mirror(i, W)];
-			}
-		}
-	const float *o = ms_unet_forward(p->u, p->x, NULL, NULL);
-	for (int n = 0; n < N; n++)
-		for (int y = 0; y < H; y++)
-			memcpy(out + ((size_t)n * H + y) * W, o + n * php + (size_t)y * Wp,
-			       W * sizeof *out);
-	return 0;
 }

@@ -4,6 +4,8 @@
 #ifndef MS_SEGMENT_H
 #define MS_SEGMENT_H
 
+#include <stdio.h>
+
 #include "core/tensor.h"
 #include "nn/nn.h"
 
@@ -89,5 +91,13 @@ int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *
 /* an image [C,H,W] (any dtype) as want channels of floats: equal, grey repeated to RGB,
  * RGB to grey by BT.601 luma; out holds want*H*W floats */
 int ms_seg_convert(const ms_tensor *img, int want, float *out);
+
+/* prediction over a stream (segpred.c): every sample of in (named name in messages) goes
+ * to out as it came, followed, when it has an image, by "prob" (f32 [1,H,W], the
+ * sigmoid of the logits) and "pred" (u8, prob > threshold), both with the image
+ * record's metadata. Up to batch consecutive images of one size share a forward pass.
+ * 0, or -1 with the reason (naming the sample) */
+int ms_seg_pred_stream(ms_seg_pred *p, FILE *in, const char *name, FILE *out, int batch,
+                       double threshold);
 
 #endif

@@ -1,0 +1,236 @@
+/* The segmentor's prediction (segment.h): a checkpoint opened once, batches of any size
+ * padded by reflection to a multiple the U-Net accepts, logits cropped back; over a
+ * stream, samples queued until a batch of images of one size is full. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "image/image.h"
+#include "io/sample.h"
+#include "io/stream.h"
+#include "models/segment.h"
+
+int ms_seg_pred_open(ms_seg_pred *p, const char *model)
+{
+	memset(p, 0, sizeof *p);
+	if (!(p->u = ms_unet_load(model, NULL, NULL)))
+		return -1;
+	const ms_unet_cfg *c = ms_unet_cfg_of(p->u);
+	if (c->out_ch != 1) {
+		ms_unet_free(p->u);
+		p->u = NULL;
+		return ms_error("%s: model has %d outputs, a segmentor has 1", model, c->out_ch);
+	}
+	p->mult = 1 << (c->nmult - 1);
+	return 0;
+}
+
+void ms_seg_pred_close(ms_seg_pred *p)
+{
+	ms_unet_free(p->u);
+	free(p->x);
+	memset(p, 0, sizeof *p);
+}
+
+int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *out)
+{
+	int C = ms_unet_cfg_of(p->u)->in_ch;
+	int Hp = (H + p->mult - 1) / p->mult * p->mult, Wp = (W + p->mult - 1) / p->mult * p->mult;
+	if (N > p->N || Hp != p->Hp || Wp != p->Wp) {
+		free(p->x);
+		p->N = 0;
+		if (!(p->x = ms_calloc((size_t)N * C * Hp, (size_t)Wp * sizeof(float))) ||
+		    ms_unet_plan(p->u, N, Hp, Wp, 0) < 0)
+			return -1;
+		p->N = N;
+		p->Hp = Hp;
+		p->Wp = Wp;
+	}
+	size_t php = (size_t)Hp * Wp;
+	for (int n = 0; n < p->N; n++)
+		for (int c = 0; c < C; c++) {
+			float *dst = p->x + ((size_t)n * C + c) * php;
+			if (n >= N) {
+				memset(dst, 0, php * sizeof *dst);
+				continue;
+			}
+			const float *src = x + ((size_t)n * C + c) * H * W;
+			for (int y = 0; y < Hp; y++) {
+				const float *row = src + (size_t)ms_mirror(y, H) * W;
+				for (int i = 0; i < Wp; i++)
+					dst[(size_t)y * Wp + i] = row[ms_mirror(i, W)];
+			}
+		}
+	const float *o = ms_unet_forward(p->u, p->x, NULL, NULL);
+	for (int n = 0; n < N; n++)
+		for (int y = 0; y < H; y++)
+			memcpy(out + ((size_t)n * H + y) * W, o + n * php + (size_t)y * Wp,
+			       W * sizeof *out);
+	return 0;
+}
+
+/* ---- over a stream */
+typedef struct {
+	ms_sample s;
+	float *x;                     /* image as the model's channels, NULL if none */
+	int h, w;
+	ms_rec meta;                  /* the image record's metadata */
+} pending;
+
+typedef struct {
+	ms_seg_pred *p;
+	FILE *out;
+	double threshold;
+	pending *q;
+	int nq, qcap, nimg, inch, batch;
+	float *logits;
+	size_t logits_cap;
+} queue;
+
+static void pending_free(pending *p)
+{
+	ms_sample_free(&p->s);
+	free(p->x);
+	ms_rec_free(&p->meta);
+}
+
+static int emit(queue *Q, pending *p, const float *l)
+{
+	int ret = ms_sample_write(Q->out, &p->s);
+	if (ret == 0 && p->x) {
+		size_t n = (size_t)p->h * p->w;
+		float *prob = ms_reallocarray(NULL, n, sizeof *prob);
+		uint8_t *pr = ms_malloc(n);
+		ms_rec a, b;
+		ms_rec_init(&a);
+		ms_rec_init(&b);
+		if (!prob || !pr) {
+			ret = -1;
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				prob[i] = 1 / (1 + expf(-l[i]));
+				pr[i] = prob[i] > Q->threshold;
+			}
+			ms_tensor tp = { MS_F32, 3, { 1, p->h, p->w }, prob };
+			ms_tensor tm = { MS_U8, 3, { 1, p->h, p->w }, pr };
+			/* the records own the planes once set */
+			if (ms_rec_set(&a, "prob", &tp) == 0)
+				prob = NULL;
+			if (ms_rec_set(&b, "pred", &tm) == 0)
+				pr = NULL;
+			if (prob || pr || ms_meta_copy(&a, &p->meta) < 0 || ms_rec_write(Q->out, &a) < 0 ||
+			    ms_meta_copy(&b, &p->meta) < 0 || ms_rec_write(Q->out, &b) < 0)
+				ret = -1;
+		}
+		ms_rec_free(&a);
+		ms_rec_free(&b);
+		free(prob);
+		free(pr);
+	}
+	pending_free(p);
+	return ret;
+}
+
+static int flush_queue(queue *Q)
+{
+	int ret = 0;
+	if (Q->nimg) {
+		int h = 0, w = 0, k = 0;
+		for (int i = 0; i < Q->nq; i++)
+			if (Q->q[i].x) {
+				h = Q->q[i].h;
+				w = Q->q[i].w;
+			}
+		size_t chw = (size_t)Q->inch * h * w, need = (size_t)Q->nimg * h * w;
+		float *x = ms_reallocarray(NULL, (size_t)Q->nimg, chw * sizeof *x);
+		if (x && need > Q->logits_cap) {
+			free(Q->logits);
+			Q->logits_cap = 0;
+			if ((Q->logits = ms_reallocarray(NULL, need, sizeof *Q->logits)))
+				Q->logits_cap = need;
+		}
+		for (int i = 0; x && Q->logits && i < Q->nq; i++)
+			if (Q->q[i].x)
+				memcpy(x + k++ * chw, Q->q[i].x, chw * sizeof *x);
+		if (!x || !Q->logits || ms_seg_pred_run(Q->p, Q->nimg, h, w, x, Q->logits) < 0)
+			ret = -1;
+		free(x);
+	}
+	for (int i = 0, k = 0; i < Q->nq; i++)
+		if (ret < 0)
+			pending_free(&Q->q[i]);
+		else if (emit(Q, &Q->q[i], Q->q[i].x ? Q->logits + (size_t)k++ * Q->q[i].h *
+		              Q->q[i].w : NULL) < 0)
+			ret = -1;
+	Q->nq = Q->nimg = 0;
+	return ret;
+}
+
+/* queues sample s (taken over) */
+static int enqueue(queue *Q, ms_sample *s)
+{
+	pending p = { 0 };
+	ms_rec *img = ms_sample_get(s, "image");
+	ms_rec_init(&p.meta);
+	if (!img && *ms_errmsg())
+		return -1;
+	if (img) {
+		int c;
+		if (ms_image_dims(&img->t, &c, &p.h, &p.w) < 0)
+			return ms_error("sample '%s': %s", s->id, ms_errmsg());
+		if (!(p.x = ms_reallocarray(NULL, (size_t)Q->inch * p.h * p.w, sizeof(float))))
+			return -1;
+		if (ms_seg_convert(&img->t, Q->inch, p.x) < 0) {
+			free(p.x);
+			return ms_error("sample '%s': %s", s->id, ms_errmsg());
+		}
+		if (ms_meta_copy(&p.meta, img) < 0) {
+			pending_free(&p);
+			return -1;
+		}
+		for (int i = 0; i < Q->nq; i++)  /* one batch, one size */
+			if (Q->q[i].x && (Q->q[i].h != p.h || Q->q[i].w != p.w)) {
+				if (flush_queue(Q) < 0) {
+					pending_free(&p);
+					return -1;
+				}
+				break;
+			}
+	}
+	p.s = *s;
+	ms_sample_init(s);
+	Q->q[Q->nq++] = p;
+	Q->nimg += p.x != NULL;
+	if (Q->nimg == Q->batch || !Q->nimg || Q->nq == Q->qcap)
+		return flush_queue(Q);
+	return 0;
+}
+
+int ms_seg_pred_stream(ms_seg_pred *p, FILE *in, const char *name, FILE *out, int batch,
+                       double threshold)
+{
+	queue Q = { .p = p, .out = out, .threshold = threshold, .batch = batch,
+	            .inch = ms_unet_cfg_of(p->u)->in_ch, .qcap = batch + 64 };
+	ms_reader rd;
+	ms_sample s;
+	int ret;
+	if (!(Q.q = ms_calloc(Q.qcap, sizeof *Q.q)))
+		return -1;
+	ms_reader_init(&rd, in, name);
+	ms_sample_init(&s);
+	while ((ret = ms_sample_next(&rd, &s)) == 1)
+		if (enqueue(&Q, &s) < 0) {
+			ret = -1;
+			break;
+		}
+	if (ret == 0)
+		ret = flush_queue(&Q);
+	for (int i = 0; ret < 0 && i < Q.nq; i++)
+		pending_free(&Q.q[i]);
+	ms_sample_free(&s);
+	ms_reader_free(&rd);
+	free(Q.q);
+	free(Q.logits);
+	return ret < 0 ? -1 : 0;
+}
