@@ -26,20 +26,15 @@ static void skipped(void *arg, const char *id, const char *why)
 		warn("sample %s: %s, skipped", *id ? id : "-", why);
 }
 
+static int score_one(ms_sample *s, void *fname)
+{
+	return ms_score_sample(&sc, s, fname);
+}
+
 static void score_stream(FILE *in, const char *fname)
 {
-	ms_reader rd;
-	ms_sample s;
-	int ret;
-	ms_reader_init(&rd, in, fname);
-	ms_sample_init(&s);
-	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		if (ms_score_sample(&sc, &s, fname) < 0)
-			die("%s", ms_errmsg());
-	if (ret < 0)
+	if (ms_sample_each(in, fname, score_one, (void *)fname) < 0)
 		die("%s", ms_errmsg());            /* the reader names the stream */
-	ms_sample_free(&s);
-	ms_reader_free(&rd);
 }
 
 /* the record name s, or -1 with the reason */
