@@ -141,29 +141,26 @@ int ms_gen_save(ms_gen *g, const char *path, const ms_adam *opt, long step,
 	return ret;
 }
 
+static void *gen_build(const ms_rec *r)
+{
+	ms_gen_cfg cfg;
+	return ms_gen_cfg_from_rec(&cfg, r) < 0 ? NULL : ms_gen_new(&cfg, 0);
+}
+
+static ms_params *gen_params(void *g)
+{
+	return ms_gen_params(g);
+}
+
+static void gen_destroy(void *g)
+{
+	ms_gen_free(g);
+}
+
 ms_gen *ms_gen_load(const char *path, ms_adam *opt, ms_rec *model)
 {
-	ms_rec r;
-	ms_gen_cfg cfg;
-	ms_gen *g = NULL;
-	FILE *f = ms_ckpt_open(path, &r);
-	if (!f)
-		return NULL;
-	if (ms_gen_cfg_from_rec(&cfg, &r) < 0)
-		ms_error("%s: %s", path, ms_errmsg());
-	else if ((g = ms_gen_new(&cfg, 0)) &&
-	         ms_ckpt_params(f, path, &r, ms_gen_params(g), opt) < 0) {
-		ms_gen_free(g);
-		g = NULL;
-	}
-	if (g && model) {
-		ms_rec_free(model);
-		*model = r;
-		ms_rec_init(&r);
-	}
-	ms_rec_free(&r);
-	fclose(f);
-	return g;
+	static const ms_ckpt_kind k = { gen_build, gen_params, gen_destroy };
+	return ms_ckpt_load(path, opt, model, &k);
 }
 
 /* ---- conditions */

@@ -228,29 +228,49 @@ int ms_unet_save(ms_unet *u, const char *path, const ms_adam *opt, long step,
 	return ret;
 }
 
-ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model)
+void *ms_ckpt_load(const char *path, ms_adam *opt, ms_rec *model, const ms_ckpt_kind *k)
 {
 	ms_rec r;
-	ms_unet_cfg cfg;
-	ms_unet *u = NULL;
+	void *m;
 	FILE *f = ms_ckpt_open(path, &r);
 	if (!f)
 		return NULL;
-	if (ms_unet_cfg_from_rec(&cfg, &r) < 0)
+	if (!(m = k->build(&r)))
 		ms_error("%s: %s", path, ms_errmsg());
-	else if ((u = ms_unet_new(&cfg, 0)) &&
-	         ms_ckpt_params(f, path, &r, ms_unet_params(u), opt) < 0) {
-		ms_unet_free(u);
-		u = NULL;
+	else if (ms_ckpt_params(f, path, &r, k->params(m), opt) < 0) {
+		k->destroy(m);
+		m = NULL;
 	}
-	if (u && model) {
+	if (m && model) {
 		ms_rec_free(model);
 		*model = r;
 		ms_rec_init(&r);
 	}
 	ms_rec_free(&r);
 	fclose(f);
-	return u;
+	return m;
+}
+
+static void *unet_build(const ms_rec *r)
+{
+	ms_unet_cfg cfg;
+	return ms_unet_cfg_from_rec(&cfg, r) < 0 ? NULL : ms_unet_new(&cfg, 0);
+}
+
+static ms_params *unet_params(void *u)
+{
+	return ms_unet_params(u);
+}
+
+static void unet_destroy(void *u)
+{
+	ms_unet_free(u);
+}
+
+ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model)
+{
+	static const ms_ckpt_kind k = { unet_build, unet_params, unet_destroy };
+	return ms_ckpt_load(path, opt, model, &k);
 }
 
 int ms_ckpt_opts(ms_opt *opts, const ms_rec *m, const char *const (*keys)[2], int n)

@@ -218,6 +218,16 @@ int ms_ckpt_save(const char *path, ms_rec *head, const char *tail, const ms_para
 FILE *ms_ckpt_open(const char *path, ms_rec *model);
 int ms_ckpt_params(FILE *f, const char *path, const ms_rec *model, ms_params *ps,
                    ms_adam *opt);
+/* a model of any kind from its checkpoint: k->build makes it from the "model" record
+ * (NULL with the reason, which gets the path in front), k->params gives the parameters
+ * to read; Adam's state into opt (may be NULL), the "model" record into model (may be
+ * NULL). NULL with the reason. */
+typedef struct {
+	void *(*build)(const ms_rec *model);
+	ms_params *(*params)(void *m);
+	void (*destroy)(void *m);
+} ms_ckpt_kind;
+void *ms_ckpt_load(const char *path, ms_adam *opt, ms_rec *model, const ms_ckpt_kind *k);
 /* low level: write/read parameter records of ps */
 int ms_params_write(FILE *f, const ms_params *ps, int with_opt);
 int ms_params_read(FILE *f, const char *fname, ms_params *ps, int *have_opt);
