@@ -182,6 +182,21 @@ static void test_mix(void)
 	}
 	CHECK(e1 < 1e-3);
 	CHECK(e2 > 1e-2);   /* relative */
+	/* pairs (synthetic samples with masks of their own) are never merged: alpha 1 no
+	 * longer hides them */
+	for (int i = 0; i < d.n; i++)
+		d.s[i].pair = d.s[i].of && d.s[i].mask;
+	train(&d, MS_SYN_MIX, 1, path, c, NW);
+	double e3 = 0;
+	for (int i = 0; i < n; i++)
+		e3 = fmax(e3, fabs(b[i] - c[i]) / (fabs(b[i]) + 1e-3));
+	CHECK(e3 > 1e-2);
+	/* when every synthetic sample is a pair, the default is extra */
+	for (int i = 0; i < d.n; i++)
+		d.s[i].pair = d.s[i].of != NULL;
+	train(&d, MS_SYN_AUTO, 1, path, b, NW);
+	train(&d, MS_SYN_EXTRA, 1, path, c, NW);
+	CHECK(!memcmp(b, c, n * sizeof *b));
 	ms_seg_data_free(&d);
 	unlink(path);
 }
