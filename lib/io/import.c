@@ -113,21 +113,23 @@ fail:
 	return NULL;
 }
 
-/* *mask gets the mask file with the image's stem in mask_dir, or NULL; -1 out of memory */
-static int find_mask(const ms_import *im, const char *stem, int volume, char **mask)
+/* *mask gets the mask file with the image's stem in mask_dir, or NULL; -1 out of memory
+ * or, with require_mask, no mask for the image path */
+static int find_mask(const ms_import *im, const char *path, const char *stem, int volume,
+                     char **mask)
 {
 	static const char *ext[2][4] = { { ".png", ".PNG", ".nii.gz", ".nii" },
 	                                 { ".nii.gz", ".nii", ".png", ".PNG" } };
 	*mask = NULL;
-	if (!im->o.mask_dir)
-		return 0;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; im->o.mask_dir && i < 4; i++) {
 		char name[4096];
 		struct stat st;
 		snprintf(name, sizeof name, "%s/%s%s", im->o.mask_dir, stem, ext[volume][i]);
 		if (stat(name, &st) == 0 && S_ISREG(st.st_mode))
 			return (*mask = ms_strdup(name)) ? 0 : -1;
 	}
+	if (im->o.require_mask)
+		return ms_error("%s: no mask for '%s' in %s", path, stem, im->o.mask_dir);
 	return 0;
 }
 
@@ -257,12 +259,8 @@ static int import_png(ms_import *im, const char *path, const char *stem)
 	double msp[2];
 	char *mpath;
 	int ret = -1;
-	if (find_mask(im, stem, 0, &mpath) < 0)
+	if (find_mask(im, path, stem, 0, &mpath) < 0)
 		return -1;
-	if (!mpath && im->o.require_mask) {
-		ms_error("%s: no mask for '%s' in %s", path, stem, im->o.mask_dir);
-		goto out;
-	}
 	if ((ret = read_png(im, path, 0, &img, si.size, si.sp, NULL)) < 0)
 		goto out;
 	ret = -1;
@@ -346,12 +344,8 @@ static int import_nifti(ms_import *im, const char *path, const char *stem)
 	ms_nifti n = { 0 }, mn = { 0 };
 	char *mpath;
 	int ret = -1;
-	if (find_mask(im, stem, 1, &mpath) < 0)
+	if (find_mask(im, path, stem, 1, &mpath) < 0)
 		return -1;
-	if (!mpath && im->o.require_mask) {
-		ms_error("%s: no mask for '%s' in %s", path, stem, im->o.mask_dir);
-		goto out;
-	}
 	if (ms_nifti_read(path, &n) < 0 || (mpath && read_mask_volume(&n, mpath, &mn) < 0))
 		goto out;
 	size_t per_vol = (size_t)(n.dim[0] * n.dim[1] * n.dim[2]);
