@@ -35,22 +35,24 @@ static int shaped(const ms_sample *s, int k, int dt, const ms_tensor *im, const 
 	return 0;
 }
 
-/* the image as f32 into *im (NULL if none): 0, or -1 with the reason */
-static int image_of(ms_sample *s, const ms_tensor **im)
+/* the image as f32 into *im (NULL if none), then the indices of records a and, unless b
+ * is NULL, b (find): 0, or -1 with the reason */
+static int lookup(ms_sample *s, const ms_tensor **im, const char *a, int *ka, const char *b,
+                  int *kb)
 {
 	int k = find(s, "image");
 	*im = NULL;
 	if (k < -1)
 		return -1;
-	if (k < 0)
-		return 0;
-	ms_tensor *t = &s->rec[k].t;
-	if (t->rank != 3 || t->shape[0] < 1 || t->shape[0] > 8 || t->shape[1] % 4 ||
-	    t->shape[2] % 4 || !t->shape[1] || !t->shape[2] || ms_tensor_to_f32(t, 1) < 0)
+	ms_tensor *t = k >= 0 ? &s->rec[k].t : NULL;
+	if (t && (t->rank != 3 || t->shape[0] < 1 || t->shape[0] > 8 || t->shape[1] % 4 ||
+	          t->shape[2] % 4 || !t->shape[1] || !t->shape[2] || ms_tensor_to_f32(t, 1) < 0))
 		return ms_error("sample '%s': image must be [C,H,W], C 1..8, H and W multiples "
 		                "of 4", s->id);
 	*im = t;
-	return 0;
+	if ((*ka = find(s, a)) < -1)
+		return -1;
+	return b && (*kb = find(s, b)) < -1 ? -1 : 0;
 }
 
 /* ---- refining */
@@ -81,10 +83,8 @@ int ms_refine_sample(ms_refiner *r, ms_sample *s, int K, int steps, int sampler,
                      uint64_t seed, long idx)
 {
 	const ms_tensor *im;
-	if (image_of(s, &im) < 0)
-		return -1;
-	int kp = find(s, "prob");
-	if (kp < -1)
+	int kp;
+	if (lookup(s, &im, "prob", &kp, NULL, NULL) < 0)
 		return -1;
 	if (!im || kp < 0)
 		return 0;
@@ -203,13 +203,8 @@ void ms_refine_train_free(ms_refine_train *t)
 int ms_refine_train_add(ms_refine_train *t, ms_sample *s)
 {
 	const ms_tensor *im;
-	if (image_of(s, &im) < 0)
-		return -1;
-	int km = find(s, "mask");
-	if (km < -1)
-		return -1;
-	int kp = find(s, "prob");
-	if (kp < -1)
+	int km, kp;
+	if (lookup(s, &im, "mask", &km, "prob", &kp) < 0)
 		return -1;
 	if (!im || km < 0 || (kp < 0 && !t->alternate)) {
 		t->skipped++;
