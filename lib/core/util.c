@@ -10,23 +10,37 @@
 #include "core/util.h"
 
 const char *argv0 = "ms";
-static char errbuf[1024];
+/* the longest message with its NUL, for ms_error, die, warn and usage_error alike, so that
+ * a message is cut at one length wherever it goes */
+enum { MSGMAX = 1200 };
+static char errbuf[MSGMAX];
 
-static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
+/* fmt into buf[MSGMAX], strerror(errno) appended when it ends in ':'; a message too long
+ * is cut, before a UTF-8 character it would split */
+static void vformat(char *buf, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	vsnprintf(buf, n, fmt, ap);
+	if (vsnprintf(buf, MSGMAX, fmt, ap) < 0)
+		buf[0] = '\0';        /* an output error: no message rather than an undefined one */
 	size_t len = strlen(buf);
 	if (len && buf[len - 1] == ':')
-		snprintf(buf + len, n - len, " %s", strerror(saved));
+		snprintf(buf + len, MSGMAX - len, " %s", strerror(saved));
+	if ((len = strlen(buf)) < MSGMAX - 1)
+		return;
+	size_t k = len;            /* full, maybe cut: the last character's first byte */
+	while (k && ((unsigned char)buf[k - 1] & 0xC0) == 0x80)
+		k--;
+	unsigned char c = k ? (unsigned char)buf[k - 1] : 0;
+	if (len - k + 1 < (size_t)(c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1))
+		buf[k - 1] = '\0';
 }
 
 int ms_error(const char *fmt, ...)
 {
-	char buf[sizeof errbuf];   /* an argument may be ms_errmsg() itself */
+	char buf[MSGMAX];          /* an argument may be ms_errmsg() itself */
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(buf, sizeof buf, fmt, ap);
+	vformat(buf, fmt, ap);
 	va_end(ap);
 	memcpy(errbuf, buf, sizeof buf);
 	return -1;
@@ -45,10 +59,10 @@ void ms_setprog(char **argv)
 
 void die(const char *fmt, ...)
 {
-	char buf[1200];
+	char buf[MSGMAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(buf, sizeof buf, fmt, ap);
+	vformat(buf, fmt, ap);
 	va_end(ap);
 	fflush(stdout);
 	fprintf(stderr, "%s: %s\n", argv0, buf);
@@ -58,10 +72,10 @@ void die(const char *fmt, ...)
 
 void warn(const char *fmt, ...)
 {
-	char buf[1200];
+	char buf[MSGMAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(buf, sizeof buf, fmt, ap);
+	vformat(buf, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s: %s\n", argv0, buf);
 }
@@ -74,10 +88,10 @@ void usage_die(const char *usage)
 
 void usage_error(const char *usage, const char *fmt, ...)
 {
-	char buf[1200];
+	char buf[MSGMAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(buf, sizeof buf, fmt, ap);
+	vformat(buf, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s: %s\n", argv0, buf);
 	usage_die(usage);
