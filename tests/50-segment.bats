@@ -384,6 +384,10 @@ for n, m, a in read(sys.stdin.buffer):
 	[[ "$output" == "ms-segment: $T/miss.ms: checkpoint does not fit the model: missing conv_out.bias"* ]]
 	run -1 ms-segment train -o "$T/magic.ms" --resume $TR <"$T/in.ms"
 	[[ "$output" == "ms-segment: $T/magic.ms: bad magic"* ]]
+	# a refiner's checkpoint (a U-Net with a timestep) is refused, not run
+	local r=$BATS_TEST_DIRNAME/../pipelines/models/refine.ms
+	run -1 ms-segment -m "$r" <"$T/in.ms"
+	[ "$output" = "ms-segment: $r: not a segmentor (a diffusion model, kind=refine)" ]
 }
 
 @test "--time: a wall-clock budget stops training and is stored" {

@@ -13,14 +13,23 @@
 
 int ms_seg_pred_open(ms_seg_pred *p, const char *model)
 {
+	ms_rec m;
+	char kind[64] = "";
 	memset(p, 0, sizeof *p);
-	if (!(p->u = ms_unet_load(model, NULL, NULL)))
+	ms_rec_init(&m);
+	if (!(p->u = ms_unet_load(model, NULL, &m)))
 		return -1;
+	ms_meta_get(&m, "kind", kind, sizeof kind);
+	ms_rec_free(&m);
 	const ms_unet_cfg *c = ms_unet_cfg_of(p->u);
-	if (c->out_ch != 1) {
+	int out = c->out_ch, temb = c->temb;
+	if (out != 1 || temb) {
 		ms_unet_free(p->u);
 		p->u = NULL;
-		return ms_error("%s: model has %d outputs, a segmentor has 1", model, c->out_ch);
+		if (temb)           /* a refiner's or generator's U-Net takes a timestep */
+			return ms_error("%s: not a segmentor (a diffusion model%s%s)", model,
+			                *kind ? ", kind=" : "", kind);
+		return ms_error("%s: model has %d outputs, a segmentor has 1", model, out);
 	}
 	p->mult = 1 << (c->nmult - 1);
 	return 0;
