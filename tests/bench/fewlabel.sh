@@ -37,7 +37,9 @@
 #           its mask (ms-sample --inpaint $PAIRS, default "--steps 100 --resample 3
 #           --guidance 1"), used with their own masks (--synthetic extra, probability
 #           alpha r / (1 + alpha r) with alpha = 0.5: each real image brings its r pairs
-#           with probability alpha); every J<r> samples from the one model gen-J.ms;
+#           with probability alpha); every J<r> samples from the one model gen-J.ms,
+#           or takes the first r pairs of each image from a larger J<m> already made
+#           (the same pairs up to float rounding);
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
 #           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
@@ -99,14 +101,32 @@ stage pool.ms sh -c "ms-pick -i '$splits/$set_-train.txt' -x '$splits/$set_-n$n.
 stage val.ms sh -c "ms-pick -i '$splits/$set_-val.txt' <'$out/all.ms'"
 stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
 
+# first_pairs SYN R: the real samples of SYN with their first R pairs <id>.s0 .. s<R-1>
+first_pairs() {
+	ms-info <"$1" | awk -F'\t' -v r="$2" '$2 == "image" { k = -1
+		if (match($1, /\.s[0-9]+$/)) k = substr($1, RSTART + 2) + 0
+		if (k < r) print $1 }' >"$1.first$2" &&
+	ms-pick -i "$1.first$2" <"$1"
+}
 # ---- a generator: trained (one thread), sampled, its images against the real ones
 genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, stats
 	case $1 in J*)   # pairs: one joint model, r inpainted pairs per labelled image
 		stage gen-J.ms sh -c "ms-sample train -o '$out/gen-J.ck' --joint --steps $gsteps \
 			--width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-J.ck'"
-		stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-J.ms' --inpaint -n ${1#J} \
-			${PAIRS:---steps 100 --resample 3 --guidance 1} --seed 1 --threads 1 \
-			<'$out/labelled.ms'"
+		# pair k's noise comes from its id alone, so the first r pairs of each image in a
+		# larger sample are the r pairs sampled on their own, up to the float rounding of
+		# the U-Net's batch (3e-4 in pixel values): taken from one if it exists
+		local m src=
+		for m in 16 8 4 3 2; do
+			[ "$m" -gt "${1#J}" ] && [ -s "$out/syn-J$m.ms" ] && src=$out/syn-J$m.ms
+		done
+		if [ -n "$src" ]; then
+			stage "syn-$1.ms" first_pairs "$src" "${1#J}"
+		else
+			stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-J.ms' --inpaint -n ${1#J} \
+				${PAIRS:---steps 100 --resample 3 --guidance 1} --seed 1 --threads 1 \
+				<'$out/labelled.ms'"
+		fi
 		return ;;
 	esac
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
