@@ -10,16 +10,16 @@
 # - diversity: mean pairwise MS-SSIM (ms-score --diversity, lower = more diverse) of all
 #   the pairs' images, of the real labelled images, and of the r pairs of one real image
 #   averaged over the first 12 real images;
-# - a contact sheet of the first 8 real images, each followed by its pairs (image and
+# - a contact sheet of the first 4 real images, each followed by its pairs (image and
 #   mask), to SHEET if given.
 # Usage: tests/bench/pairs_quality.sh OUTDIR GENERATOR [SEGMENTOR [SHEET]]
-# Prints one "key value" line per figure. The ms tools of OUTDIR/bin are used.
+# Prints one "key value" line per figure. Uses the repository's bin/.
 set -e
 out=${1:?usage: $0 OUTDIR GENERATOR [SEGMENTOR [SHEET]]}
 g=${2:?usage: $0 OUTDIR GENERATOR [SEGMENTOR [SHEET]]}
 seg=${3:-$out/seg-strong-1.best}
 sheet=$4
-PATH=$out/bin:$PATH
+PATH=$(cd "$(dirname "$0")/../../bin" && pwd):$PATH
 syn=$out/syn-$g.ms
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
@@ -48,7 +48,7 @@ for id in $(head -n 12 "$t/real.txt"); do
 done
 echo "diversity_pairs_of_one_real $(awk -v a="$s" -v k="$k" 'BEGIN { printf "%.4f", a / k }')"
 if [ -n "$sheet" ]; then
-	head -n 8 "$t/real.txt" >"$t/first.txt"
+	head -n 4 "$t/real.txt" >"$t/first.txt"
 	grep -E "^($(paste -sd'|' "$t/first.txt"))(\.s[0-9]+)?$" "$t/all.txt" >"$t/sheet.txt"
 	ms-pick -i "$t/sheet.txt" <"$syn" | ms-export --montage "$sheet" -n image,mask
 	echo "sheet $sheet"
