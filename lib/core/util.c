@@ -57,27 +57,33 @@ void ms_setprog(char **argv)
 	argv0 = argv[0] = s ? s + 1 : argv[0];   /* getopt's messages use argv[0] too */
 }
 
-void die(const char *fmt, ...)
+/* "prog: message" on stderr; stdout flushed first when flush is set (after formatting,
+ * which reads errno) */
+static void say(const char *fmt, va_list ap, int flush)
 {
 	char buf[MSGMAX];
+	vformat(buf, fmt, ap);
+	if (flush)
+		fflush(stdout);
+	fprintf(stderr, "%s: %s\n", argv0, buf);
+}
+
+void die(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(buf, fmt, ap);
+	say(fmt, ap, 1);
 	va_end(ap);
-	fflush(stdout);
-	fprintf(stderr, "%s: %s\n", argv0, buf);
 	ms_outfile_cleanup_all();
 	exit(1);
 }
 
 void warn(const char *fmt, ...)
 {
-	char buf[MSGMAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vformat(buf, fmt, ap);
+	say(fmt, ap, 0);
 	va_end(ap);
-	fprintf(stderr, "%s: %s\n", argv0, buf);
 }
 
 void usage_die(const char *usage)

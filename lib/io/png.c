@@ -39,6 +39,21 @@ static void on_warning(png_structp png, png_const_charp msg)
 	(void)png, (void)msg;   /* warnings are dropped: the file still decodes */
 }
 
+/* the end of a read: libpng's state, the file and buffers released; the tensor to t
+ * when ret is 0, else freed */
+static void read_done(struct png_io *s, int ret, ms_tensor *t)
+{
+	if (s->png)
+		png_destroy_read_struct(&s->png, s->info ? &s->info : NULL, NULL);
+	fclose(s->f);
+	free(s->buf);
+	free(s->rows);
+	if (ret < 0)
+		ms_tensor_free(&s->t);
+	else
+		*t = s->t;
+}
+
 /* read through stdio with a message that says what happened */
 static void on_read(png_structp png, png_bytep buf, size_t n)
 {
@@ -181,15 +196,7 @@ int ms_png_read(const char *path, ms_tensor *t, int *bits, double spacing[2])
 	if (!(s.f = fopen(path, "rb")))
 		return ms_error("cannot open %s:", path);
 	int ret = read_png(&s, bits, spacing);
-	if (s.png)
-		png_destroy_read_struct(&s.png, s.info ? &s.info : NULL, NULL);
-	fclose(s.f);
-	free(s.buf);
-	free(s.rows);
-	if (ret < 0)
-		ms_tensor_free(&s.t);
-	else
-		*t = s.t;
+	read_done(&s, ret, t);
 	return ret < 0 ? -1 : 0;
 }
 
@@ -357,15 +364,7 @@ int ms_png_read_scaled(const char *path, const ms_png_opts *o, ms_tensor *t, int
 	if (!(s.f = fopen(path, "rb")))
 		return ms_error("cannot open %s:", path);
 	int ret = read_scaled(&s, o, size, spacing, fg ? fg : &n);
-	if (s.png)
-		png_destroy_read_struct(&s.png, s.info ? &s.info : NULL, NULL);
-	fclose(s.f);
-	free(s.buf);
-	free(s.rows);
-	if (ret < 0)
-		ms_tensor_free(&s.t);
-	else
-		*t = s.t;
+	read_done(&s, ret, t);
 	return ret;
 }
 
