@@ -2,7 +2,7 @@
 
     /usr/bin/python3 tests/bench/paired.py A.tsv[,A2.tsv...] B.tsv[,B2.tsv...] [STREAM.ms]
 
-For dice and hd95: mean of A, mean of B, mean of B - A with a 95% t interval and the
+For dice, iou and hd95: mean of A, mean of B, mean of B - A with a 95% t interval and the
 Wilcoxon signed-rank p, over samples scored in both (nan rows dropped per metric).
 Several tables on a side (one per training seed, say) are averaged per sample first,
 and each table's own mean is printed. With STREAM (holding each sample's `mask`), also
@@ -40,7 +40,7 @@ def tables(arg):
 
 
 def compare(a, b, ids, label):
-    for m in ("dice", "hd95"):
+    for m in ("dice", "iou", "hd95"):
         x = np.array([a[i][m] for i in ids])
         y = np.array([b[i][m] for i in ids])
         ok = np.isfinite(x) & np.isfinite(y)
