@@ -218,7 +218,9 @@ filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.m
 		"$splits/$set_-n$n.txt" "$out/align-$b.tsv"
 	stage "syn-$1.ms" sh -c "ms-pick -i '$out/keep-$1.txt' <'$out/syn-$b.ms'"
 	say "filter $1: threshold $t (median validation Dice of $fseg); synthetic kept" \
-		"$(($(wc -l <"$out/keep-$1.txt") - n)) of $((r * n))"
+		"$(($(wc -l <"$out/keep-$1.txt") - n)) of $(awk -F'\t' 'NR == FNR { real[$1]; next }
+		FNR > 1 && $1 !~ /^(mean|std|median|n)$/ && !($1 in real)' \
+		"$splits/$set_-n$n.txt" "$out/align-$b.tsv" | wc -l)"
 }
 for a in $arms; do
 	case $a in mix-*f|extra-*f) g=${a#*-}; filt "$g" ;; esac
