@@ -9,7 +9,7 @@
 #   pairs and of the real labelled images;
 # - diversity: mean pairwise MS-SSIM (ms-score --diversity, lower = more diverse) of all
 #   the pairs' images, of the real labelled images, and of the r pairs of one real image
-#   averaged over the first 12 real images;
+#   averaged over the first 12 real images that have two or more;
 # - a contact sheet of the first 4 real images, each followed by its pairs (image and
 #   mask), to SHEET if given.
 # Usage: tests/bench/pairs_quality.sh OUTDIR GENERATOR [SEGMENTOR [SHEET]]
@@ -40,8 +40,10 @@ echo "mask_area_pairs $ap empty_pairs $ep mask_area_real $ar empty_real $er"
 div() { ms-score --diversity image | awk -F'\t' 'NR == 2 { print $5 }'; }
 echo "diversity_pairs $(div <"$t/pairs.ms") diversity_real $(div <"$t/real.ms")"
 s=0 k=0
-for id in $(head -n 12 "$t/real.txt"); do
-	grep -E "^$id\.s[0-9]+$" "$t/pairs.txt" >"$t/one.txt"
+for id in $(cat "$t/real.txt"); do
+	[ "$k" -lt 12 ] || break
+	grep -E "^$id\.s[0-9]+$" "$t/pairs.txt" >"$t/one.txt" || true
+	[ "$(wc -l <"$t/one.txt")" -ge 2 ] || continue    # filtered sets: fewer left
 	d=$(ms-pick -i "$t/one.txt" <"$t/pairs.ms" | div)
 	s=$(awk -v a="$s" -v b="$d" 'BEGIN { print a + b }')
 	k=$((k + 1))
