@@ -217,7 +217,8 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
 		for (size_t i = 0; i < chw; i++)
 			e[i] = ms_rng_normal(r);
 		ms_q_sample(x0 + n * chw, e, chw, g->sched.abar[t], x);               /* [C,H,W] */
-		memcpy(x + chw, cond + n * khw, khw * sizeof *x);                      /* [K,H,W] */
+		if (khw)
+			memcpy(x + chw, cond + n * khw, khw * sizeof *x);              /* [K,H,W] */
 		if (g->cfg.zero_snr)                                   /* the target: v, not eps */
 			ms_v_target(x0 + n * chw, e, chw, g->sched.abar[t], e);
 	}
@@ -330,7 +331,7 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 	/* text vectors: row 0 the empty prompt, row 1 the prompt; conditions in every row */
 	const char *pr[2] = { "", prompt ? prompt : "" };
 	ms_text_forward(&g->text, 2, pr, g->tp);
-	for (int q = 0; q < fb; q++)
+	for (int q = 0; q < fb && khw; q++)     /* cond may be NULL without conditions */
 		memcpy(g->xin + (size_t)q * in * hw + chw, cond, khw * sizeof *cond);
 	denoiser d = { g, br, fb, w, chw, hw, g->tp, g->tp + g->tdim };
 	ms_reverse_opt ro = { &g->sched, S, o->eta, g->cfg.zero_snr ? MS_PRED_V : MS_PRED_EPS, 1,
