@@ -16,12 +16,13 @@ static const char usage[] =
 	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
 	"       [--val-fraction F] [--val FILE] [--best FILE] [--resume] [--merge-patch P]\n"
 	"       [--merge-alpha A] [--synthetic mix|extra|ignore] [--synthetic-prob P]\n"
+	"       [--judge MODEL]\n"
 	"       [--augment strong|flips|none] [--save-every N] [--report N]\n"
 	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
 
 enum { TRAIN = 1, PREDICT = 2 };
 static ms_seg_opt opt;
-static const char *model, *valpath;
+static const char *model, *valpath, *judge;
 static double threshold = 0.5;
 static long batch = 4, threads, seed = 1, width = 32, patch;
 static int synth;
@@ -45,6 +46,8 @@ static ms_opt opts[] = {
 	MS_OPT_NUM("val-fraction", 0, &opt.val_fraction, 0, 0.9, "F",
 	           "real samples held out by hash of id (0.1; 0 with --val)"),
 	MS_OPT_STR("val", 0, &valpath, "FILE", "validation samples (image and mask) from FILE"),
+	MS_OPT_STR("judge", 0, &judge, "MODEL", "keep the synthetic samples a real-only segmentor\n"
+	           "MODEL finds as well as its median validation image"),
 	MS_OPT_STR("best", 0, &opt.best, "FILE", "write the weights of the best validation Dice there"),
 	MS_OPT_FLAG("resume", 0, &opt.resume, "continue training MODEL"),
 	MS_OPT_INT("merge-patch", 0, &patch, 1, 65535, "P", "merging mask block size (ceil(min(H,W)/6))"),
@@ -184,6 +187,14 @@ static int train(void)
 	if (ms_seg_data_split(&data, opt.val_fraction) < 0)
 		die("%s", ms_errmsg());
 	ms_threads(opt.threads);
+	if (judge) {
+		double med;
+		int before = data.nsyn;
+		if (ms_seg_judge(&data, judge, opt.batch, &med) < 0)
+			die("--judge: %s", ms_errmsg());
+		fprintf(stderr, "%s: judge %s: median validation Dice %.4f; %d of %d synthetic "
+		        "samples kept\n", argv0, judge, med, data.nsyn, before);
+	}
 	int sig = ms_seg_train(&data, &opt);
 	ms_seg_data_free(&data);
 	if (sig < 0)

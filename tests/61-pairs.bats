@@ -127,3 +127,30 @@ for rid in ("benign_1", "benign_2", "malignant_10"):
 	[[ "$output" == *"--joint differs from the checkpoint"* ]]
 	cmp "$t/g.ms" "$t/r.ms"
 }
+
+@test "ms-segment --judge keeps the synthetic samples a real-only segmentor finds as well as its median validation image" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	# benign_1 validates; the pairs of the other two are judged
+	printf '%s\n' benign_1 benign_1.s0 benign_1.s1 benign_1.s2 > "$t/v.txt"
+	ms-sample -m "$d/j.ms" --inpaint -n 3 --steps 4 --jump 2 --resample 2 < "$d/in.ms" |
+		ms-pick -x "$t/v.txt" > "$t/p.ms"
+	ms-pick -i "$t/v.txt" < "$d/in.ms" > "$t/val.ms"
+	ms-segment train -o "$t/judge.ms" --steps 3 $T --val-fraction 0 < "$d/in.ms" 2>/dev/null
+	run --separate-stderr ms-segment train -o "$t/s.ms" --steps 1 $T --val "$t/val.ms" \
+		--judge "$t/judge.ms" < "$t/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" =~ "ms-segment: judge $t/judge.ms: median validation Dice "[0-9.]+"; "([0-9]+)" of 6 synthetic samples kept" ]]
+	local k=${BASH_REMATCH[1]}
+	[[ "$stderr" == *"$k synthetic used"* ]]
+	# the same count by hand: ms-segment's masks on the pairs and on the validation
+	# images, scored by ms-score, the pairs at or above the validation median
+	ms-segment -m "$t/judge.ms" < "$t/val.ms" | ms-score --pred pred > "$t/v.tsv"
+	med=$(awk -F'\t' '$1 == "median" { print $2 }' "$t/v.tsv")
+	ms-segment -m "$t/judge.ms" < "$t/p.ms" | ms-score --pred pred |
+		awk -F'\t' -v m="$med" '$1 ~ /\.s[0-9]+$/ && $2 >= m' > "$t/kept.txt"
+	[ "$(wc -l < "$t/kept.txt")" -eq "$k" ]
+	# no validation samples: an error
+	run -1 ms-segment train -o "$t/s2.ms" --steps 1 $T --val-fraction 0 --judge "$t/judge.ms" \
+		< "$t/p.ms"
+	[[ "$output" == *"--judge: the judge needs validation samples"* ]]
+}

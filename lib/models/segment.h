@@ -36,6 +36,7 @@ typedef struct {
 	int *val, nval;               /* real validation samples */
 	int *syn, nsyn;               /* usable synthetic samples, grouped by real sample */
 	int nsyn_dropped, nsyn_leak;  /* dropped: no real sample / real one held out */
+	int nsyn_judged;              /* dropped by ms_seg_judge */
 } ms_seg_data;
 
 void ms_seg_data_init(ms_seg_data *d);
@@ -91,6 +92,14 @@ int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *
 /* an image [C,H,W] (any dtype) as want channels of floats: equal, grey repeated to RGB,
  * RGB to grey by BT.601 luma; out holds want*H*W floats */
 int ms_seg_convert(const ms_tensor *img, int want, float *out);
+
+/* a judge of synthetic samples (segpred.c; GenSeg's feedback in its cheap form): the
+ * segmentor in model (trained on real images) segments d's validation samples and its
+ * usable synthetic ones (d split already); a synthetic sample stays when the Dice of
+ * the judge's mask (logit > 0) against its own mask (else its real sample's) reaches
+ * the judge's median Dice on the validation samples (*median), else it leaves d->syn
+ * (counted in nsyn_judged). batch images per forward. -1 with the reason. */
+int ms_seg_judge(ms_seg_data *d, const char *model, int batch, double *median);
 
 /* prediction over a stream (segpred.c): every sample of in (named name in messages) goes
  * to out as it came, followed, when it has an image, by "prob" (f32 [1,H,W], the

@@ -9,6 +9,8 @@
 #include "image/image.h"
 #include "io/sample.h"
 #include "io/stream.h"
+#include "metrics/mask.h"
+#include "metrics/stats.h"
 #include "models/segment.h"
 
 int ms_seg_pred_open(ms_seg_pred *p, const char *model)
@@ -77,6 +79,73 @@ int ms_seg_pred_run(ms_seg_pred *p, int N, int H, int W, const float *x, float *
 			memcpy(out + ((size_t)n * H + y) * W, o + n * php + (size_t)y * Wp,
 			       W * sizeof *out);
 	return 0;
+}
+
+/* ---- judging synthetic samples */
+/* Dice of the judge on samples idx[0..n) of d into out */
+static int judge_dice(ms_seg_pred *p, const ms_seg_data *d, const int *idx, int n, int B,
+                      float *x, float *l, double *out)
+{
+	size_t hw = (size_t)d->H * d->W, chw = (size_t)d->C * hw;
+	for (int i0 = 0; i0 < n; i0 += B) {
+		int k = n - i0 < B ? n - i0 : B;
+		for (int b = 0; b < k; b++)
+			memcpy(x + b * chw, d->s[idx[i0 + b]].img, chw * sizeof *x);
+		if (ms_seg_pred_run(p, k, d->H, d->W, x, l) < 0)
+			return -1;
+		for (int b = 0; b < k; b++) {
+			const ms_seg_sample *s = &d->s[idx[i0 + b]];
+			const float *m = s->mask ? s->mask : d->s[s->real].mask;
+			out[i0 + b] = ms_dice_above(l + b * hw, 0, m, 0.5f, hw);
+		}
+	}
+	return 0;
+}
+
+int ms_seg_judge(ms_seg_data *d, const char *model, int batch, double *median)
+{
+	ms_seg_pred p;
+	if (!d->nval)
+		return ms_error("the judge needs validation samples (--val or --val-fraction)");
+	if (ms_seg_pred_open(&p, model) < 0)
+		return -1;
+	int ret = -1, B = batch > 0 ? batch : 1, in = ms_unet_cfg_of(p.u)->in_ch;
+	size_t hw = (size_t)d->H * d->W;
+	float *x = ms_reallocarray(NULL, (size_t)B * d->C, hw * sizeof *x);
+	float *l = ms_reallocarray(NULL, B, hw * sizeof *l);
+	double *vd = ms_reallocarray(NULL, d->nval + d->nsyn + 1, sizeof *vd);
+	double *sd = vd ? vd + d->nval : NULL;
+	if (in != d->C) {
+		ms_error("%s: the judge takes %d channels, the images have %d", model, in, d->C);
+		goto out;
+	}
+	if (!x || !l || !vd || judge_dice(&p, d, d->val, d->nval, B, x, l, vd) < 0 ||
+	    judge_dice(&p, d, d->syn, d->nsyn, B, x, l, sd) < 0)
+		goto out;
+	*median = ms_quantile(vd, d->nval, 0.5);
+	/* keep the synthetic samples that pass, in their groups */
+	int k = 0;
+	for (int i = 0; i < d->n; i++) {
+		ms_seg_sample *r = &d->s[i];
+		if (r->of || r->val)
+			continue;
+		int first = k, n0 = r->syn0, n = r->nsyn;
+		for (int j = n0; j < n0 + n; j++)
+			if (sd[j] >= *median)
+				d->syn[k++] = d->syn[j];
+			else
+				d->nsyn_judged++;
+		r->syn0 = first;
+		r->nsyn = k - first;
+	}
+	d->nsyn = k;
+	ret = 0;
+out:
+	ms_seg_pred_close(&p);
+	free(x);
+	free(l);
+	free(vd);
+	return ret;
 }
 
 /* ---- over a stream */
