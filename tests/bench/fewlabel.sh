@@ -75,7 +75,8 @@ splits=$PWD/pipelines/splits
 [ -d "$data/images" ] || { echo "$0: no images in $data (set MS_DATA)" >&2; exit 2; }
 bin=$out/bin
 mkdir -p "$bin"
-cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-segment bin/ms-score "$bin/"
+cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-segment bin/ms-score bin/ms-info \
+	"$bin/"
 PATH=$bin:$PATH
 log=$out/fewlabel.log
 say() { echo "$*" | tee -a "$log"; }
@@ -103,9 +104,10 @@ stage test.ms sh -c "ms-pick -i '$splits/$set_-test.txt' <'$out/all.ms'"
 
 # first_pairs SYN R: the real samples of SYN with their first R pairs <id>.s0 .. s<R-1>
 first_pairs() {
+	(set -o pipefail
 	ms-info <"$1" | awk -F'\t' -v r="$2" '$2 == "image" { k = -1
 		if (match($1, /\.s[0-9]+$/)) k = substr($1, RSTART + 2) + 0
-		if (k < r) print $1 }' >"$1.first$2" &&
+		if (k < r) print $1 }' >"$1.first$2") &&
 	ms-pick -i "$1.first$2" <"$1"
 }
 # ---- a generator: trained (one thread), sampled, its images against the real ones
