@@ -249,14 +249,14 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	const ms_tensor *cr[MS_GEN_MAXCOND];
 	ms_rec *cond[MS_GEN_MAXCOND], *img = NULL, *mask = NULL;
 	const char *id = s->id;
-	int h = 0, w = 0, ok = 1, err = 0, n = so->n;
+	int h = 0, w = 0, ok = 1, err = 0, n = so->n, ret = -1;
 	float *known = NULL, *cb = NULL, *x = NULL;
 	uint8_t *keep = NULL;
 	ms_rng *rng = NULL;
 	if (so->inpaint && !c->joint)
 		return ms_error("--inpaint needs a joint model (ms-sample train --joint)");
 	if (so->inpaint && known_region(c, so, s, &h, &w, &known, &keep) < 0)
-		goto fail;
+		goto done;
 	for (int k = 0; k < c->ncond && !err; k++) {
 		cond[k] = get(s, c->cond[k], &err);
 		cr[k] = cond[k] ? &cond[k]->t : NULL;
@@ -269,27 +269,26 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	if (!err && cond_index(c, "mask") < 0)
 		mask = get(s, "mask", &err);
 	if (err)
-		goto fail;
+		goto done;
 	for (int i = 0; i < s->n && !img && cond_index(c, "image") < 0; i++)
 		if (!strcmp(s->rec[i].name, "image"))
 			img = &s->rec[i];
 	if (ms_sample_write(out, s) < 0)
-		goto fail;
+		goto done;
 	if (ok && !h && c->ncond) {
 		ms_error("sample '%s': '%s' record is not [1,H,W]", id, c->cond[0]);
-		goto fail;
+		goto done;
 	}
-	if (!ok) {
-		free(known);
-		free(keep);
-		return 0;
+	if (!ok) {                    /* passed through without synthetic samples */
+		ret = 0;
+		goto done;
 	}
 	if (!h) {                     /* a joint model without conditions: its own size */
 		h = c->H;
 		w = c->W;
 	}
 	char prompt[MS_META_MAX + 1] = "", sid[MS_META_MAX + 16], v[32];
-	int G = ms_gen_channels(c), ret = -1;
+	int G = ms_gen_channels(c);
 	size_t hw = (size_t)h * w, chw = G * hw;
 	cb = ms_reallocarray(NULL, ms_gen_cond_channels(c) * hw + 1, sizeof *cb);
 	x = ms_reallocarray(NULL, n * chw, sizeof *x);
@@ -346,8 +345,4 @@ done:
 	free(x);
 	free(rng);
 	return ret;
-fail:
-	free(known);
-	free(keep);
-	return -1;
 }
