@@ -1,8 +1,7 @@
 #!/usr/bin/env bats
 # The stream format through ms-info: valid streams, every kind of malformed input.
 
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 
 # a valid two-sample stream written by the independent Python writer
 mkstream() {
@@ -90,9 +89,7 @@ sys.stdout.buffer.write(struct.pack("<4sBBBB4IHHIQQ", b"MSTR", 1, 4, 2, 0, 16384
 	run ms-info --bogus
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"usage: ms-info"* ]]
-	run ms-info --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"usage: ms-info"* ]]
+	help_ok ms-info -- '*usage: ms-info*'
 	run ms-info /nonexistent
 	[ "$status" -eq 1 ]
 	[[ "$output" == "ms-info: cannot open /nonexistent: No such file or directory" ]]

@@ -1,9 +1,8 @@
 #!/usr/bin/env bats
 # Every tool's options come from one table (lib/core/opt.h): --help lists them, and each
 # one it lists appears in the tool's man page, in SYNOPSIS and in OPTIONS.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+load helpers
 MAN="$BATS_TEST_DIRNAME/../man"
-bats_require_minimum_version 1.5.0
 
 # the options of TOOL's --help, one per line: "--long" or, without a long name, "-s"
 helpopts() {

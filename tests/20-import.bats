@@ -1,8 +1,6 @@
 #!/usr/bin/env bats
 # ms-import: PNG and NIfTI in, samples out.
-bats_require_minimum_version 1.5.0
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 PNG=$BATS_TEST_DIRNAME/data/pngsuite
 BUSI=$BATS_TEST_DIRNAME/data/busi
 
@@ -11,10 +9,7 @@ shapes() { ms-info | cut -f2,4 | tr '\t\n' ': '; }
 export -f shapes
 
 @test "import: --help exits 0 with usage" {
-	run ms-import --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == usage:* ]]
-	[[ "$output" == *--mask-dir* ]]
+	help_ok ms-import -- 'usage:*' '*--mask-dir*'
 }
 
 @test "import: usage errors exit 2" {
@@ -38,8 +33,7 @@ export -f shapes
 
 @test "import: intensities are v/255 and v/65535, within [0,1]" {
 	# basn0g16 holds 0 and 65535; basn0g01 is black and white
-	run bash -c "ms-import $PNG/basn0g16.png $PNG/basn0g01.png | ms-info | cut -f5,6"
-	[ "$output" = "$(printf '0\t1\n0\t1')" ]
+	sh_is "$(printf '0\t1\n0\t1')" "ms-import $PNG/basn0g16.png $PNG/basn0g01.png | ms-info | cut -f5,6"
 	run bash -c "ms-import $PNG/basn0g08.png | /usr/bin/python3 $REF/import_check.py $PNG/basn0g08.png"
 	[ "$status" -eq 0 ]
 	run bash -c "ms-import $PNG/basn6a16.png | /usr/bin/python3 $REF/import_check.py $PNG/basn6a16.png"
@@ -54,8 +48,7 @@ export -f shapes
 }
 
 @test "import: several files in argument order, each a sample" {
-	run bash -c "ms-import $PNG/basn2c08.png $PNG/basn0g08.png $PNG/basn3p01.png | ms-info | cut -f1"
-	[ "$output" = "$(printf 'basn2c08\nbasn0g08\nbasn3p01')" ]
+	sh_is "$(printf 'basn2c08\nbasn0g08\nbasn3p01')" "ms-import $PNG/basn2c08.png $PNG/basn0g08.png $PNG/basn3p01.png | ms-info | cut -f1"
 }
 
 @test "import: a directory is read in name order, other files ignored" {
@@ -93,8 +86,7 @@ export -f shapes
 @test "import: an image without a mask gets only an image record; --require-mask fails" {
 	m="$BATS_TEST_TMPDIR/m"
 	mkdir "$m"
-	run bash -c "ms-import -m '$m' $PNG/basn0g08.png | ms-info | cut -f2"
-	[ "$output" = image ]
+	sh_is image "ms-import -m '$m' $PNG/basn0g08.png | ms-info | cut -f2"
 	run -1 ms-import --require-mask -m "$m" $PNG/basn0g08.png
 	[[ "$output" == "ms-import: $PNG/basn0g08.png: no mask for 'basn0g08'"* ]]
 	run -2 ms-import -r "$BATS_TEST_TMPDIR"
@@ -115,8 +107,7 @@ export -f shapes
 		run bash -c "ms-import -s $s -m $BUSI/masks $i | /usr/bin/python3 $REF/import_check.py $i $BUSI/masks/benign_1.png --size $s"
 		[ "$status" -eq 0 ]
 	done
-	run bash -c "ms-import -s 40x24 $PNG/basn2c16.png | shapes"
-	[ "$output" = "image:3x24x40 " ]
+	sh_is "image:3x24x40 " "ms-import -s 40x24 $PNG/basn2c16.png | shapes"
 }
 
 @test "import: --clip matches numpy percentiles, rescaled to [0,1]" {
@@ -125,13 +116,11 @@ export -f shapes
 	[ "$status" -eq 0 ]
 	run bash -c "ms-import -c 5,95 -s 50x60 $PNG/basn2c08.png | /usr/bin/python3 $REF/import_check.py $PNG/basn2c08.png --clip 5,95 --size 50x60"
 	[ "$status" -eq 0 ]
-	run bash -c "ms-import -c 0.5,99.5 $i | ms-info | cut -f5,6"
-	[ "$output" = "$(printf '0\t1')" ]
+	sh_is "$(printf '0\t1')" "ms-import -c 0.5,99.5 $i | ms-info | cut -f5,6"
 }
 
 @test "import: --min-fg keeps samples whose mask has more than N pixels" {
-	run bash -c "ms-import -m $BUSI/masks -f 0 $BUSI/images/benign_1.png $BUSI/images/malignant_10.png | ms-info | cut -f1 | uniq"
-	[ "$output" = "$(printf 'benign_1\nmalignant_10')" ]
+	sh_is "$(printf 'benign_1\nmalignant_10')" "ms-import -m $BUSI/masks -f 0 $BUSI/images/benign_1.png $BUSI/images/malignant_10.png | ms-info | cut -f1 | uniq"
 	run bash -c "ms-import -m $BUSI/masks -f 100000 $BUSI/images/benign_1.png | wc -c"
 	[ "$output" -eq 0 ]
 	# no mask: no foreground
@@ -142,17 +131,14 @@ export -f shapes
 @test "import: spacing from pHYs, scaled by --size" {
 	f="$BATS_TEST_TMPDIR/s"
 	/usr/bin/python3 $REF/png_mkstream.py 'sp:image:f32:1x4x8:ramp:spacing=0.5,0.25' | ms-export -b -d "$f"
-	run bash -c "ms-import $f/sp.png | ms-info | cut -f8"
-	[ "$output" = "id=sp source=$f/sp.png spacing=0.5,0.25" ]
-	run bash -c "ms-import -s 4x2 $f/sp.png | ms-info | cut -f8"
-	[ "$output" = "id=sp source=$f/sp.png spacing=1,0.5" ]
+	sh_is "id=sp source=$f/sp.png spacing=0.5,0.25" "ms-import $f/sp.png | ms-info | cut -f8"
+	sh_is "id=sp source=$f/sp.png spacing=1,0.5" "ms-import -s 4x2 $f/sp.png | ms-info | cut -f8"
 }
 
 @test "import: -z writes compressed records with the same content" {
 	run bash -c "ms-import $BUSI/images/benign_1.png | ms-info"
 	plain="$output"
-	run bash -c "ms-import -z $BUSI/images/benign_1.png | ms-info"
-	[ "$output" = "$plain" ]
+	sh_is "$plain" "ms-import -z $BUSI/images/benign_1.png | ms-info"
 	a=$(ms-import $BUSI/images/benign_1.png | wc -c)
 	b=$(ms-import -z $BUSI/images/benign_1.png | wc -c)
 	[ "$b" -lt "$a" ]
@@ -191,19 +177,16 @@ export -f shapes
 	head -c 4096 /dev/urandom > "$t/random.png"
 	head -c 2000 $BUSI/images/benign_1.png > "$t/trunc.png"
 	head -c 40 $PNG/basn0g08.png > "$t/trunc2.png"
-	run -1 ms-import "$t/empty.png"
-	[ "$output" = "ms-import: $t/empty.png: not a PNG file" ]
-	run -1 ms-import "$t/random.png"
-	[ "$output" = "ms-import: $t/random.png: not a PNG file" ]
-	run -1 ms-import "$t/trunc.png"
-	[ "$output" = "ms-import: $t/trunc.png: truncated PNG file" ]
-	run -1 ms-import "$t/trunc2.png"
-	[ "$output" = "ms-import: $t/trunc2.png: truncated PNG file" ]
-	run -1 ms-import "$t/nonexistent.png"
-	[ "$output" = "ms-import: cannot open $t/nonexistent.png: No such file or directory" ]
+	for f in empty random; do
+		run_is 1 "ms-import: $t/$f.png: not a PNG file" ms-import "$t/$f.png"
+	done
+	for f in trunc trunc2; do
+		run_is 1 "ms-import: $t/$f.png: truncated PNG file" ms-import "$t/$f.png"
+	done
+	run_is 1 "ms-import: cannot open $t/nonexistent.png: No such file or directory" \
+		ms-import "$t/nonexistent.png"
 	mkdir "$t/none"
-	run -1 ms-import "$t/none"
-	[ "$output" = "ms-import: $t/none: no .png, .nii or .nii.gz files" ]
+	run_is 1 "ms-import: $t/none: no .png, .nii or .nii.gz files" ms-import "$t/none"
 	run -1 ms-import -m "$t/nonexistent" $PNG/basn0g08.png
 }
 
@@ -296,8 +279,7 @@ make_volumes() {
 	done
 	run bash -c "ms-import -c 2,98 $t/vol.nii.gz | /usr/bin/python3 $REF/import_nifti.py --clip 2,98 $t/vol.nii.gz z"
 	[ "$status" -eq 0 ]
-	run bash -c "ms-import $t/vol.nii.gz | ms-info | cut -f1,4,8 | head -1"
-	[ "$output" = "vol_s0	1x5x7	id=vol_s0 source=$t/vol.nii.gz spacing=0.75,0.5 slice=0 axis=z" ]
+	sh_is "vol_s0	1x5x7	id=vol_s0 source=$t/vol.nii.gz spacing=0.75,0.5 slice=0 axis=z" "ms-import $t/vol.nii.gz | ms-info | cut -f1,4,8 | head -1"
 }
 
 @test "import: NIfTI 4-D: every slice of every volume, one 3-D mask for all" {
@@ -307,8 +289,7 @@ make_volumes() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "20 of 20 records agree" ]
-	run bash -c "ms-import $t/v4.nii | ms-info | cut -f1 | sed -n '1p;4p'"
-	[ "$output" = "$(printf 'v4_t0_s0\nv4_t1_s0')" ]
+	sh_is "$(printf 'v4_t0_s0\nv4_t1_s0')" "ms-import $t/v4.nii | ms-info | cut -f1 | sed -n '1p;4p'"
 }
 
 @test "import: NIfTI errors: mask kind or dimensions that do not match, bad files" {

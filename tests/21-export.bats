@@ -1,8 +1,6 @@
 #!/usr/bin/env bats
 # ms-export: stream in, PNG files and a contact sheet out.
-bats_require_minimum_version 1.5.0
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 PNG=$BATS_TEST_DIRNAME/data/pngsuite
 BUSI=$BATS_TEST_DIRNAME/data/busi
 mkstream() { /usr/bin/python3 "$REF/png_mkstream.py" "$@"; }
@@ -10,15 +8,21 @@ mkstream() { /usr/bin/python3 "$REF/png_mkstream.py" "$@"; }
 # every non-hostile pngsuite file: top level, interlaced/ and badpal/
 suite() { ls $PNG/*.png $PNG/interlaced/*.png $PNG/badpal/*.png; }
 
+# roundtrips_exact BITS N ORIGINAL EXPORTED...: the N pairs of PNG files hold the same
+# pixels (png_roundtrip.py at BITS bits)
+roundtrips_exact() {
+	local bits=$1 n=$2
+	shift 2
+	run /usr/bin/python3 "$REF/png_roundtrip.py" "$bits" "$@"
+	echo "$output"
+	[ "$status" -eq 0 ] && is_ "$n of $n round trips exact" "$output"
+}
+
 # no temporary files (ms_outfile's NAME.tmpXXXXXX) under $1
 no_temps() { ! find "$1" -name '*.tmp*' | grep -q .; }
 
 @test "export: --help exits 0 with usage" {
-	run ms-export --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == usage:* ]]
-	[[ "$output" == *--montage* ]]
-	[[ "$output" == *--no-labels* ]]
+	help_ok ms-export -- 'usage:*' '*--montage*' '*--no-labels*'
 }
 
 @test "export: usage errors exit 2" {
@@ -38,10 +42,7 @@ no_temps() { ! find "$1" -name '*.tmp*' | grep -q .; }
 		args+=("$f" "$d/$s.image.png")
 	done
 	[ "${#args[@]}" -eq 138 ]
-	run /usr/bin/python3 "$REF/png_roundtrip.py" 8 "${args[@]}"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$output" = "69 of 69 round trips exact" ]
+	roundtrips_exact 8 69 "${args[@]}"
 }
 
 @test "export: 16-bit files: exact with --16" {
@@ -51,10 +52,7 @@ no_temps() { ! find "$1" -name '*.tmp*' | grep -q .; }
 	for f in $PNG/*16.png; do
 		args+=("$f" "$d/$(basename "$f" .png).image.png")
 	done
-	run /usr/bin/python3 "$REF/png_roundtrip.py" 16 "${args[@]}"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$output" = "14 of 14 round trips exact" ]
+	roundtrips_exact 16 14 "${args[@]}"
 }
 
 @test "export: the round-trip check can fail" {

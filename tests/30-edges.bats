@@ -1,10 +1,7 @@
 #!/usr/bin/env bats
 # ms-edges: options, errors, layout and pass-through, and agreement with independent
 # references (OpenCV's Canny, scipy) on the grey ultrasound and colour images of tests/data.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-bats_require_minimum_version 1.5.0
-PY=/usr/bin/python3
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 DATA=$BATS_TEST_DIRNAME/data
 
 setup_file() {
@@ -33,10 +30,7 @@ PYEOF
 }
 
 @test "--help prints usage to stdout and exits 0" {
-	run ms-edges --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == usage:* ]]
-	[[ "$output" == *--method* ]]
+	help_ok ms-edges -- 'usage:*' '*--method*'
 }
 
 @test "usage errors exit 2" {

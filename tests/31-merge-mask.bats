@@ -1,8 +1,6 @@
 #!/usr/bin/env bats
 # ms-merge-mask: grid statistics and geometry, determinism, --apply, stream handling.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-REF="$BATS_TEST_DIRNAME/ref"
-bats_require_minimum_version 1.5.0
+load helpers
 
 mk() { /usr/bin/python3 "$REF/merge_make.py" "$@"; }
 check() { /usr/bin/python3 "$REF/merge_check.py" "$@"; }
@@ -12,10 +10,7 @@ setup() {
 }
 
 @test "--help prints usage to stdout and exits 0" {
-	run ms-merge-mask --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == usage:\ ms-merge-mask* ]]
-	[[ "$output" == *--apply* ]]
+	help_ok ms-merge-mask -- 'usage: ms-merge-mask*' '*--apply*'
 }
 
 @test "usage errors exit 2 and say why" {

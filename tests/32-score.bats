@@ -3,10 +3,7 @@
 # references (scipy EDT, skimage SSIM/PSNR, a numpy MS-SSIM) on the masks and images of
 # tests/data.
 
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-bats_require_minimum_version 1.5.0
-REF="$BATS_TEST_DIRNAME/ref"
-PY=/usr/bin/python3
+load helpers
 
 DATA=$BATS_TEST_DIRNAME/data
 
@@ -22,15 +19,20 @@ exec(sys.argv[2])
 PY
 }
 
+# ref_agrees KIND STREAM TABLE [ARGS]: score_ref.py KIND finds in TABLE, ms-score's table
+# of STREAM, its own numbers (and prints what it compared)
+ref_agrees() {
+	run $PY "$REF/score_ref.py" "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 # two 8x8 squares: pred shifted 2 columns right of mask
 SQ='m = np.zeros((1, 16, 16), np.uint8); m[0, 4:12, 2:10] = 1
 p = np.roll(m, 2, 2)'
 
 @test "ms-score --help prints usage and exits 0" {
-	run ms-score --help
-	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "usage: ms-score "* ]]
-	[[ "$output" == *"--diversity NAME"* ]]
+	help_ok ms-score -- 'usage: ms-score *' '*--diversity NAME*'
 }
 
 @test "ms-score usage errors exit 2" {
@@ -70,12 +72,14 @@ w('image', 'a', m.astype(np.float32)); w('mask', 'b', m); w('pred', 'c', p)
 w('mask', 'd', m); w('pred', 'd', np.zeros((1, 4, 4), np.uint8))"
 	run ms-score "$BATS_TEST_TMPDIR/s.ms"
 	[ "$status" -eq 1 ]
-	[ "${lines[0]}" = "ms-score: sample a: no 'mask' record, skipped" ]
-	[ "${lines[1]}" = "ms-score: sample b: no 'pred' or 'prob' record, skipped" ]
-	[ "${lines[2]}" = "ms-score: sample c: no 'mask' record, skipped" ]
-	[ "${lines[3]}" = "ms-score: sample d: 'pred' is 4x4 but 'mask' is 16x16, skipped" ]
-	[ "${lines[4]}" = "ms-score: 4 of 4 samples skipped" ]
-	[ "${lines[5]}" = "ms-score: no sample could be scored" ]
+	lines_are <<-'EOF'
+	ms-score: sample a: no 'mask' record, skipped
+	ms-score: sample b: no 'pred' or 'prob' record, skipped
+	ms-score: sample c: no 'mask' record, skipped
+	ms-score: sample d: 'pred' is 4x4 but 'mask' is 16x16, skipped
+	ms-score: 4 of 4 samples skipped
+	ms-score: no sample could be scored
+	EOF
 	run ms-score --images image,synth "$BATS_TEST_TMPDIR/s.ms"
 	[ "$status" -eq 1 ]
 	[ "${lines[0]}" = "ms-score: sample a: no 'synth' record, skipped" ]
@@ -205,21 +209,16 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 @test "ms-score masks agree with scipy EDT and exact counts on busi and rgb" {
 	$PY "$REF/score_make.py" masks "$BATS_TEST_TMPDIR/m.ms"
 	ms-score -d 12 "$BATS_TEST_TMPDIR/m.ms" > "$BATS_TEST_TMPDIR/m.tsv"
-	run $PY "$REF/score_ref.py" masks "$BATS_TEST_TMPDIR/m.ms" "$BATS_TEST_TMPDIR/m.tsv"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	ref_agrees masks "$BATS_TEST_TMPDIR/m.ms" "$BATS_TEST_TMPDIR/m.tsv"
 	[[ "$output" == *"hd95	samples"*"n=68"* ]]
 	ms-score -d 12 -t 0.3 "$BATS_TEST_TMPDIR/m.ms" > "$BATS_TEST_TMPDIR/m3.tsv"
-	run $PY "$REF/score_ref.py" masks "$BATS_TEST_TMPDIR/m.ms" "$BATS_TEST_TMPDIR/m3.tsv" 0.3
-	[ "$status" -eq 0 ]
+	ref_agrees masks "$BATS_TEST_TMPDIR/m.ms" "$BATS_TEST_TMPDIR/m3.tsv" 0.3
 }
 
 @test "ms-score masks agree with scipy on random sizes, densities and spacings" {
 	$PY "$REF/score_make.py" random "$BATS_TEST_TMPDIR/r.ms"
 	ms-score -d 12 "$BATS_TEST_TMPDIR/r.ms" > "$BATS_TEST_TMPDIR/r.tsv"
-	run $PY "$REF/score_ref.py" masks "$BATS_TEST_TMPDIR/r.ms" "$BATS_TEST_TMPDIR/r.tsv"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	ref_agrees masks "$BATS_TEST_TMPDIR/r.ms" "$BATS_TEST_TMPDIR/r.tsv"
 	[[ "$output" == *"assd	samples"*"n=300"* ]]
 	# the comparison can fail: a perturbed table is caught
 	awk -F'\t' 'BEGIN { OFS = "\t" } NR == 3 { $8 += 0.001 } 1' "$BATS_TEST_TMPDIR/r.tsv" > "$BATS_TEST_TMPDIR/bad.tsv"
@@ -231,9 +230,7 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 @test "ms-score --images agrees with skimage PSNR/SSIM and a numpy MS-SSIM" {
 	$PY "$REF/score_make.py" images "$BATS_TEST_TMPDIR/i.ms"
 	ms-score -d 12 --images image,synth "$BATS_TEST_TMPDIR/i.ms" > "$BATS_TEST_TMPDIR/i.tsv"
-	run $PY "$REF/score_ref.py" images "$BATS_TEST_TMPDIR/i.ms" "$BATS_TEST_TMPDIR/i.tsv" image synth
-	echo "$output"
-	[ "$status" -eq 0 ]
+	ref_agrees images "$BATS_TEST_TMPDIR/i.ms" "$BATS_TEST_TMPDIR/i.tsv" image synth
 	[[ "$output" == *"ssim	samples"*"n=40"* ]]
 }
 
@@ -244,9 +241,7 @@ w('mask', 'f', m, spacing='2'); w('pred', 'f', p)"
 	[ "${lines[0]}" = "$(printf 'name\timages\tpairs\tscales\tmean\tstd\tmedian')" ]
 	[[ "${lines[1]}" == "$(printf 'synth\t8\t28\t3\t')"* ]]
 	printf '%s\n' "${lines[@]}" > "$BATS_TEST_TMPDIR/d.tsv"
-	run $PY "$REF/score_ref.py" diversity "$BATS_TEST_TMPDIR/d.ms" "$BATS_TEST_TMPDIR/d.tsv" synth
-	echo "$output"
-	[ "$status" -eq 0 ]
+	ref_agrees diversity "$BATS_TEST_TMPDIR/d.ms" "$BATS_TEST_TMPDIR/d.tsv" synth
 	run bash -c "ms-score --json --diversity synth '$BATS_TEST_TMPDIR/d.ms' | $PY -c 'import json,sys; j = json.load(sys.stdin); print(j[\"pairs\"], j[\"scales\"])'"
 	[ "$output" = "28 3" ]
 }

@@ -1,8 +1,6 @@
 #!/usr/bin/env bats
 # ms-pick: sample selection, record keep/drop/rename, byte-exact copying.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-REF="$BATS_TEST_DIRNAME/ref"
-bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -15,9 +13,7 @@ recs() { ms-info | cut -f 1,2 | tr '\t\n' ': '; }
 export -f ids recs   # for run bash -c
 
 @test "--help prints usage to stdout and exits 0" {
-	run ms-pick --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == usage:\ ms-pick* ]]
+	help_ok ms-pick -- 'usage: ms-pick*'
 }
 
 @test "usage errors exit 2" {
@@ -47,14 +43,10 @@ export -f ids recs   # for run bash -c
 }
 
 @test "-s, -e, -n select samples in that order" {
-	run bash -c "ms-pick -n 3 <'$T/in.ms' | ids"
-	[ "$output" = "s0 s1 s2 " ]
-	run bash -c "ms-pick -s 8 <'$T/in.ms' | ids"
-	[ "$output" = "s8 s9 " ]
-	run bash -c "ms-pick -s 1 -e 3 <'$T/in.ms' | ids"
-	[ "$output" = "s1 s4 s7 " ]
-	run bash -c "ms-pick -s 2 -e 3 -n 2 <'$T/in.ms' | ids"
-	[ "$output" = "s2 s5 " ]
+	sh_is "s0 s1 s2 " "ms-pick -n 3 <'$T/in.ms' | ids"
+	sh_is "s8 s9 " "ms-pick -s 8 <'$T/in.ms' | ids"
+	sh_is "s1 s4 s7 " "ms-pick -s 1 -e 3 <'$T/in.ms' | ids"
+	sh_is "s2 s5 " "ms-pick -s 2 -e 3 -n 2 <'$T/in.ms' | ids"
 	run bash -c "ms-pick -s 20 <'$T/in.ms' | wc -c"
 	[ "$output" -eq 0 ]
 	# K folds with -e K -s 0..K-1 partition the stream
@@ -82,17 +74,13 @@ export -f ids recs   # for run bash -c
 }
 
 @test "--keep and --drop select records by name" {
-	run bash -c "ms-pick -n 2 --keep mask,tail <'$T/in.ms' | recs"
-	[ "$output" = "s0:mask s0:tail s1:mask s1:tail " ]
-	run bash -c "ms-pick -n 1 -d note -d tail <'$T/in.ms' | recs"
-	[ "$output" = "s0:image s0:mask " ]
-	run bash -c "ms-pick -n 1 -k image,mask -d mask <'$T/in.ms' | recs"
-	[ "$output" = "s0:image " ]
+	sh_is "s0:mask s0:tail s1:mask s1:tail " "ms-pick -n 2 --keep mask,tail <'$T/in.ms' | recs"
+	sh_is "s0:image s0:mask " "ms-pick -n 1 -d note -d tail <'$T/in.ms' | recs"
+	sh_is "s0:image " "ms-pick -n 1 -k image,mask -d mask <'$T/in.ms' | recs"
 }
 
 @test "--rename rewrites only the header name" {
-	run bash -c "ms-pick -n 1 -r image=real,note=n2 <'$T/in.ms' | recs"
-	[ "$output" = "s0:n2 s0:real s0:mask s0:tail " ]
+	sh_is "s0:n2 s0:real s0:mask s0:tail " "ms-pick -n 1 -r image=real,note=n2 <'$T/in.ms' | recs"
 	# a round trip restores every byte, compressed payloads included
 	ms-pick -r image=real,note=n2 <"$T/in.ms" | ms-pick -r real=image,n2=note | cmp - "$T/in.ms"
 	# names of other lengths change the header padding, not the payload
@@ -113,13 +101,10 @@ PY
 
 @test "--ids and --exclude split the stream by id" {
 	printf 's3\ns7\r\n\ns9\nnot_there\n' >"$T/val.txt"
-	run bash -c "ms-pick --ids '$T/val.txt' <'$T/in.ms' | ids"
-	[ "$output" = "s3 s7 s9 " ]
-	run bash -c "ms-pick -x '$T/val.txt' <'$T/in.ms' | ids"
-	[ "$output" = "s0 s1 s2 s4 s5 s6 s8 " ]
+	sh_is "s3 s7 s9 " "ms-pick --ids '$T/val.txt' <'$T/in.ms' | ids"
+	sh_is "s0 s1 s2 s4 s5 s6 s8 " "ms-pick -x '$T/val.txt' <'$T/in.ms' | ids"
 	# counting starts after the id filter
-	run bash -c "ms-pick -x '$T/val.txt' -s 1 -e 2 <'$T/in.ms' | ids"
-	[ "$output" = "s1 s4 s6 " ]
+	sh_is "s1 s4 s6 " "ms-pick -x '$T/val.txt' -s 1 -e 2 <'$T/in.ms' | ids"
 	run bash -c "ms-pick -i /dev/null <'$T/in.ms' | wc -c"
 	[ "$output" -eq 0 ]
 }
@@ -128,14 +113,11 @@ PY
 	ms-pick -e 3 -d mask <"$T/in.ms" >"$T/nomask.ms"          # s0 s3 s6 s9 lose their mask
 	ms-pick -x <(printf 's0\ns3\ns6\ns9\n') <"$T/in.ms" >"$T/withmask.ms"
 	cat "$T/withmask.ms" "$T/nomask.ms" >"$T/mixed.ms"
-	run bash -c "ms-pick --with mask <'$T/mixed.ms' | ids"
-	[ "$output" = "s1 s2 s4 s5 s7 s8 " ]
+	sh_is "s1 s2 s4 s5 s7 s8 " "ms-pick --with mask <'$T/mixed.ms' | ids"
 	ms-pick -w mask <"$T/mixed.ms" | cmp - "$T/withmask.ms"   # byte for byte
-	run bash -c "ms-pick --without mask <'$T/mixed.ms' | ids"
-	[ "$output" = "s0 s3 s6 s9 " ]
+	sh_is "s0 s3 s6 s9 " "ms-pick --without mask <'$T/mixed.ms' | ids"
 	ms-pick -W mask <"$T/mixed.ms" | cmp - "$T/nomask.ms"
-	run bash -c "ms-pick -w mask -s 1 -e 2 -n 2 -k mask,note <'$T/mixed.ms' | recs"
-	[ "$output" = "s2:note s2:mask s5:note s5:mask " ]
+	sh_is "s2:note s2:mask s5:note s5:mask " "ms-pick -w mask -s 1 -e 2 -n 2 -k mask,note <'$T/mixed.ms' | recs"
 	run bash -c "ms-pick -w mask -W mask <'$T/mixed.ms' | wc -c"
 	[ "$output" -eq 0 ]
 	run bash -c "ms-pick -w image -x <(echo s4) -r mask=m <'$T/mixed.ms' | recs"

@@ -1,8 +1,7 @@
 #!/usr/bin/env bats
 # ms-run: YAML pipelines against the hand-written shell pipes they stand for.
 
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-bats_require_minimum_version 1.5.0
+load helpers
 P="$BATS_TEST_DIRNAME/data/pipelines"
 
 setup() {
@@ -22,9 +21,7 @@ PY
 }
 
 @test "usage: --help, no file, unknown option" {
-	run ms-run --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == "usage: ms-run "*"--swap STAGE=COMMAND"* ]]
+	help_ok ms-run -- 'usage: ms-run *--swap STAGE=COMMAND*'
 	run -2 ms-run
 	[[ "$output" == "usage: ms-run "* ]]
 	run -2 ms-run --bogus "$P/basic.yaml"
@@ -84,14 +81,16 @@ PY
 @test "shell syntax in a value reaches the program as a literal argument" {
 	run ms-run "$P/literal.yaml"
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "; rm -rf x" ]
-	[ "${lines[1]}" = '`touch pwned` $(touch pwned2) && echo no | cat > pwned3' ]
-	[ "${lines[2]}" = "a  b" ]
-	[ "${lines[3]}" = "c d" ]
-	[ "${lines[4]}" = '${v}' ]
-	[ "${lines[5]}" = '${v}' ]
-	[ "${lines[6]}" = '$$' ]
-	[ "${lines[7]}" = "it's" ]   # (lines skips the empty line)
+	lines_are <<-'EOF'   # (lines skips the empty line)
+	; rm -rf x
+	`touch pwned` $(touch pwned2) && echo no | cat > pwned3
+	a  b
+	c d
+	${v}
+	${v}
+	$$
+	it's
+	EOF
 	[ "$output" = "$(printf '%s\n' '; rm -rf x' '`touch pwned` $(touch pwned2) && echo no | cat > pwned3' \
 	                'a  b' 'c d' '${v}' '${v}' '$$' '' "it's")" ]
 	[ ! -e pwned ] && [ ! -e pwned2 ] && [ ! -e pwned3 ] && [ ! -e no ]
@@ -207,25 +206,24 @@ EOF
 }
 
 @test "errors in the file are reported with line and column before anything starts" {
-	run -1 ms-run "$P/bad-syntax.yaml"
-	[ "$output" = "ms-run: $P/bad-syntax.yaml:6:1: found unexpected end of stream while scanning a quoted scalar at 4:10" ]
-	run -1 ms-run "$P/bad-key.yaml"
-	[ "$output" = "ms-run: $P/bad-key.yaml:5:5: unknown key 'outptu' in a stage" ]
-	run -1 ms-run "$P/bad-norun.yaml"
-	[ "$output" = "ms-run: $P/bad-norun.yaml:5:5: stage 'x' has no run" ]
-	run -1 ms-run "$P/bad-dup.yaml"
-	[ "$output" = "ms-run: $P/bad-dup.yaml:5:5: duplicate stage name 'a' (also at line 3)" ]
-	run -1 ms-run "$P/bad-quote.yaml"
-	[ "$output" = "ms-run: $P/bad-quote.yaml:4:10: stage 'a': unterminated double quote" ]
-	run -1 ms-run nosuch.yaml
-	[ "$output" = "ms-run: cannot open nosuch.yaml: No such file or directory" ]
+	# each file with the message after "ms-run: FILE:"
+	while IFS='|' read -r f msg; do
+		run_is 1 "ms-run: $P/$f:$msg" ms-run "$P/$f"
+	done <<-'EOF'
+	bad-syntax.yaml|6:1: found unexpected end of stream while scanning a quoted scalar at 4:10
+	bad-key.yaml|5:5: unknown key 'outptu' in a stage
+	bad-norun.yaml|5:5: stage 'x' has no run
+	bad-dup.yaml|5:5: duplicate stage name 'a' (also at line 3)
+	bad-quote.yaml|4:10: stage 'a': unterminated double quote
+	EOF
+	run_is 1 "ms-run: cannot open nosuch.yaml: No such file or directory" ms-run nosuch.yaml
 }
 
 @test "an undefined variable is an error with its place; --set does not define one" {
-	run -1 ms-run "$P/bad-undefined.yaml"
-	[ "$output" = "ms-run: $P/bad-undefined.yaml:8:21: stage 'b': undefined variable 'unknown'" ]
-	run -1 ms-run "$P/info.yaml"
-	[ "$output" = "ms-run: $P/info.yaml:7:12: stage 'read': variable 'stream' is not set (--set stream=VALUE)" ]
+	run_is 1 "ms-run: $P/bad-undefined.yaml:8:21: stage 'b': undefined variable 'unknown'" \
+		ms-run "$P/bad-undefined.yaml"
+	run_is 1 "ms-run: $P/info.yaml:7:12: stage 'read': variable 'stream' is not set (--set stream=VALUE)" \
+		ms-run "$P/info.yaml"
 }
 
 @test "a cycle in file dependencies is an error before anything starts" {

@@ -2,8 +2,7 @@
 # The shipped pipelines (pipelines/*.yaml) run as shipped, at tiny scale through --set
 # (16x16 images, U-Nets of width 8, a few steps, the six bundled pairs), give the same bytes
 # as their --dry-run pasted into sh, and the demo runs with the shipped models.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-bats_require_minimum_version 1.5.0
+load helpers
 ROOT="$BATS_TEST_DIRNAME/.."
 export MS_THREADS=1
 TINY="--set size=16x16 --set width=8 --set batch=2"

@@ -1,10 +1,8 @@
 #!/usr/bin/env bats
 # ms-segment: training a few steps on tiny images, prediction, determinism, resume,
 # signals, synthetic samples, bad model files, stream handling.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 BUSI="$BATS_TEST_DIRNAME/../pipelines/data/busi"
-bats_require_minimum_version 1.5.0
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -36,12 +34,8 @@ synth_stream() {
 }
 
 @test "--help prints usage to stdout and exits 0" {
-	run ms-segment --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == usage:\ ms-segment\ train* ]]
-	[[ "$output" == *--merge-alpha* ]]
-	run ms-segment train --help
-	[ "$status" -eq 0 ]
+	help_ok ms-segment -- 'usage: ms-segment train*' '*--merge-alpha*'
+	help_ok ms-segment train --
 }
 
 @test "usage errors exit 2 and say why" {
@@ -129,11 +123,7 @@ synth_stream() {
 }
 
 @test "same seed and threads give the same checkpoint; another seed does not" {
-	ms-segment train -o "$T/a.ms" --steps 3 --seed 5 $TR <"$T/in.ms" 2>/dev/null
-	ms-segment train -o "$T/b.ms" --steps 3 --seed 5 $TR <"$T/in.ms" 2>/dev/null
-	cmp "$T/a.ms" "$T/b.ms"
-	ms-segment train -o "$T/c.ms" --steps 3 --seed 6 $TR <"$T/in.ms" 2>/dev/null
-	run ! cmp -s "$T/a.ms" "$T/c.ms"
+	training_follows_seed ms-segment "$T/in.ms" 5 6
 }
 
 @test "--augment: strong by default, stored, deterministic; flips and none differ; resume keeps it" {
@@ -158,14 +148,8 @@ synth_stream() {
 @test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
 	ms-segment train -o "$T/s.ms" --steps 6 --schedule constant --save-every 0 $TR <"$T/in.ms" 2>/dev/null
 	ms-segment train -o "$T/r.ms" --steps 3 --schedule constant $TR <"$T/in.ms" 2>/dev/null
-	run ! cmp -s "$T/s.ms" "$T/r.ms"
 	# schedule, width, batch come from the checkpoint
-	run ms-segment train -o "$T/r.ms" --resume --steps 6 --threads 1 <"$T/in.ms"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"steps 6 from 3"* ]]
-	cmp "$T/s.ms" "$T/r.ms"
-	run -1 ms-segment train -o "$T/none.ms" --resume $TR <"$T/in.ms"
-	[[ "$output" == "ms-segment: cannot open $T/none.ms: No such file"* ]]
+	resumes_as_straight ms-segment "$T/in.ms" "$T/s.ms" "$T/r.ms"
 }
 
 @test "--log: one tab-separated line per report, a header once, appended on resume" {
@@ -186,34 +170,16 @@ synth_stream() {
 @test "resume: an enumerated or numeric option in the checkpoint that is not valid is an error" {
 	ms-segment train -o "$T/s.ms" --steps 2 --save-every 0 $TR <"$T/in.ms" 2>/dev/null
 	for kv in augment=7 augment=strong schedule=9 synthetic=-1 lr=fast seed=x; do
-		PYTHONPATH="$REF" /usr/bin/python3 -c '
-import sys
-from msstream import read, write
-k, v = sys.argv[1].split("=")
-o = sys.stdout.buffer
-for n, m, a in read(sys.stdin.buffer):
-    if n == "model":
-        m[k] = v
-    write(o, n, m, a)' "$kv" <"$T/s.ms" >"$T/e.ms"
+		set_model_meta "$kv" <"$T/s.ms" >"$T/e.ms"
 		run -1 ms-segment train -o "$T/e.ms" --resume --steps 3 --threads 1 <"$T/in.ms"
 		[ "$output" = "ms-segment: $T/e.ms: checkpoint has an invalid $kv" ]
 	done
 }
 
 @test "SIGTERM during training writes a checkpoint and exits 143; resuming it ends as straight" {
-	ms-segment train -o "$T/k.ms" --steps 100000 --schedule constant --report 1 \
-		--save-every 0 $TR <"$T/in.ms" 2>"$T/log" &
-	pid=$!
-	for i in $(seq 200); do grep -q 'step 3/' "$T/log" && break; sleep 0.05; done
-	kill -TERM $pid
-	rc=0
-	wait $pid || rc=$?
-	cat "$T/log"
-	[ "$rc" -eq 143 ]
-	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$T/log"
-	k=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
-	[ "$k" -ge 3 ]
-	n=$((k + 2))
+	sigterm_training ms-segment "$T/k.ms" "$T/in.ms" --steps 100000 --schedule constant \
+		--report 1 --save-every 0 $TR
+	n=$((STEP + 2))
 	ms-segment train -o "$T/k.ms" --resume --steps $n --threads 1 <"$T/in.ms" 2>/dev/null
 	ms-segment train -o "$T/s.ms" --steps $n --schedule constant --report 1 \
 		--save-every 0 $TR <"$T/in.ms" 2>/dev/null

@@ -2,10 +2,7 @@
 # Synthetic labelled pairs (Saragih et al.): ms-sample train --joint, pairs sampled with
 # masks of their own, RePaint inpainting (--inpaint), ms-segment training on pairs, and
 # the errors. Tiny 16x16 and 32x32 images of tests/data, U-Net width 8, a few steps.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-bats_require_minimum_version 1.5.0
-PY=/usr/bin/python3
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 DATA=$BATS_TEST_DIRNAME/data
 T="--width 8 --batch 2 --threads 1"
 

@@ -1,9 +1,7 @@
 #!/usr/bin/env bats
 # ms-refine: training a few steps on tiny images with a synthetic prior, refinement
 # records, determinism, resume, signals, usage errors, bad models, stream handling.
-PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
-bats_require_minimum_version 1.5.0
-REF="$BATS_TEST_DIRNAME/ref"
+load helpers
 BUSI="$BATS_TEST_DIRNAME/../pipelines/data/busi"
 
 setup_file() {
@@ -20,10 +18,7 @@ setup() {
 }
 
 @test "--help prints usage and options" {
-	run ms-refine --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == "usage: ms-refine train -o MODEL"* ]]
-	[[ "$output" == *"--sampler ancestral|ddim"* ]]
+	help_ok ms-refine -- 'usage: ms-refine train -o MODEL*' '*--sampler ancestral|ddim*'
 }
 
 @test "usage errors exit 2 with a reason" {
@@ -118,38 +113,19 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 }
 
 @test "training is deterministic: same seed and threads give the same checkpoint" {
-	ms-refine train -o "$T/a.ms" --steps 3 --seed 9 $TR <"$D/p.ms" 2>/dev/null
-	ms-refine train -o "$T/b.ms" --steps 3 --seed 9 $TR <"$D/p.ms" 2>/dev/null
-	cmp "$T/a.ms" "$T/b.ms"
-	ms-refine train -o "$T/c.ms" --steps 3 --seed 10 $TR <"$D/p.ms" 2>/dev/null
-	run ! cmp -s "$T/a.ms" "$T/c.ms"
+	training_follows_seed ms-refine "$D/p.ms" 9 10
 }
 
 @test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
 	ms-refine train -o "$T/s.ms" --steps 6 --lr-schedule constant --save-every 0 $TR <"$D/p.ms" 2>/dev/null
 	ms-refine train -o "$T/r.ms" --steps 3 --lr-schedule constant $TR <"$D/p.ms" 2>/dev/null
-	run ! cmp -s "$T/s.ms" "$T/r.ms"
-	run ms-refine train -o "$T/r.ms" --resume --steps 6 --threads 1 <"$D/p.ms"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"steps 6 from 3"* ]]
-	cmp "$T/s.ms" "$T/r.ms"
-	run -1 ms-refine train -o "$T/none.ms" --resume $TR <"$D/p.ms"
-	[[ "$output" == "ms-refine: cannot open $T/none.ms: No such file"* ]]
+	resumes_as_straight ms-refine "$D/p.ms" "$T/s.ms" "$T/r.ms"
 }
 
 @test "SIGTERM during training writes a checkpoint and exits 143; resuming it ends as straight" {
-	ms-refine train -o "$T/k.ms" --steps 100000 --lr-schedule constant --report 1 \
-		--save-every 0 $TR <"$D/p.ms" 2>"$T/log" &
-	pid=$!
-	for i in $(seq 200); do grep -q 'step 3/' "$T/log" && break; sleep 0.05; done
-	kill -TERM $pid
-	rc=0
-	wait $pid || rc=$?
-	[ "$rc" -eq 143 ]
-	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$T/log"
-	n=$(ms-info "$T/k.ms" | head -1 | sed 's/.* step=\([0-9]*\).*/\1/')
-	[ "$n" -ge 3 ]
-	n=$((n + 2))
+	sigterm_training ms-refine "$T/k.ms" "$D/p.ms" --steps 100000 --lr-schedule constant \
+		--report 1 --save-every 0 $TR
+	n=$((STEP + 2))
 	ms-refine train -o "$T/k.ms" --resume --steps $n --threads 1 <"$D/p.ms" 2>/dev/null
 	ms-refine train -o "$T/s.ms" --steps $n --lr-schedule constant --save-every 0 $TR <"$D/p.ms" 2>/dev/null
 	cmp "$T/k.ms" "$T/s.ms"
@@ -181,15 +157,7 @@ for n, m, a in read(sys.stdin.buffer):
 
 @test "enumerated metadata of a checkpoint is checked: misspelled or missing loss=, bad lr_schedule=" {
 	# edit KEY=VALUE of the model record (VALUE empty: delete the key)
-	edit() {
-		/usr/bin/python3 -c '
-import sys; sys.path.insert(0, sys.argv[1]); from msstream import read, write
-o = sys.stdout.buffer
-for n, m, a in read(sys.stdin.buffer):
-    if n == "model":
-        m.pop(sys.argv[2]) if sys.argv[3] == "" else m.__setitem__(sys.argv[2], sys.argv[3])
-    write(o, n, m, a)' "$REF" "$1" "$2" <"$D/r.ms" >"$T/e.ms"
-	}
+	edit() { set_model_meta "$1=$2" <"$D/r.ms" >"$T/e.ms"; }
 	for v in focul ""; do
 		edit loss "$v"
 		run -1 ms-refine -m "$T/e.ms" <"$D/p.ms"
