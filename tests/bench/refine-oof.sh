@@ -16,16 +16,10 @@ out=${2:-/tmp/refine-oof}
 k=${3:-16}
 steps=${4:-800}
 folds=${5:-2}
-case $name in
-busi) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi ;;
-kvasir) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/kvasir-seg ;;
-*) echo "usage: $0 busi|kvasir [OUTDIR [K [REFINE_STEPS [FOLDS]]]]" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/common.sh"
+data=$(bench_data "$name") || { echo "usage: $0 busi|kvasir [OUTDIR [K [REFINE_STEPS [FOLDS]]]]" >&2; exit 2; }
 cd "$(dirname "$0")/../.."
-bin=$out/bin
-mkdir -p "$bin"
-cp bin/ms-import bin/ms-pick bin/ms-segment bin/ms-refine bin/ms-score "$bin/"
-PATH=$bin:$PATH
+bench_tools "$out/bin" ms-import ms-pick ms-segment ms-refine ms-score
 o=$out/$name
 log=$o-oof.log
 {

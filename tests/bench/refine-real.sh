@@ -12,16 +12,10 @@ steps=${2:?usage: $0 busi|kvasir STEPS [THREADS [OUTDIR [K]]]}
 threads=${3:-1}
 out=${4:-/tmp/segment-runs}
 k=${5:-4}
-case $name in
-busi) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi ;;
-kvasir) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/kvasir-seg ;;
-*) echo "usage: $0 busi|kvasir STEPS [THREADS [OUTDIR [K]]]" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/common.sh"
+data=$(bench_data "$name") || { echo "usage: $0 busi|kvasir STEPS [THREADS [OUTDIR [K]]]" >&2; exit 2; }
 cd "$(dirname "$0")/../.."
-bin=$out/bin-$name-refine
-mkdir -p "$bin"
-cp bin/ms-import bin/ms-pick bin/ms-segment bin/ms-refine bin/ms-score "$bin/"
-PATH=$bin:$PATH
+bench_tools "$out/bin-$name-refine" ms-import ms-pick ms-segment ms-refine ms-score
 log=$out/$name-refine.log
 {
 	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"

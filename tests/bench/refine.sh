@@ -7,8 +7,8 @@
 set -e
 threads=${1:-2}
 reps=${2:-5}
+. "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/../.."
-make -s lib/libms.a 2>/dev/null
 dir=${TMPDIR:-/tmp}/ms_refine_bench.$$
 mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT
@@ -16,29 +16,18 @@ cat >"$dir/b.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "refine.h"
-
-static double clk(clockid_t id)
-{
-	struct timespec t;
-	clock_gettime(id, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+#include "bench.h"
+#include "core/threads.h"
+#include "models/refine.h"
 
 /* median wall and CPU ms of reps runs of f after one warm-up */
 #define TIME(what, reps, stmt) do { double w[64], c[64]; \
 	stmt; \
-	for (int i_ = 0; i_ < reps; i_++) { double w0 = clk(CLOCK_MONOTONIC), \
-		c0 = clk(CLOCK_PROCESS_CPUTIME_ID); stmt; \
-		w[i_] = 1e3 * (clk(CLOCK_MONOTONIC) - w0); \
-		c[i_] = 1e3 * (clk(CLOCK_PROCESS_CPUTIME_ID) - c0); } \
-	qsort(w, reps, sizeof *w, cmpd); qsort(c, reps, sizeof *c, cmpd); \
+	for (int i_ = 0; i_ < reps; i_++) { double w0 = bench_clock(CLOCK_MONOTONIC), \
+		c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID); stmt; \
+		w[i_] = 1e3 * (bench_clock(CLOCK_MONOTONIC) - w0); \
+		c[i_] = 1e3 * (bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0); } \
+	qsort(w, reps, sizeof *w, bench_cmp_double); qsort(c, reps, sizeof *c, bench_cmp_double); \
 	printf("%-44s median %8.1f ms wall  %8.1f ms cpu  (min %.1f)\n", what, w[reps / 2], \
 	       c[reps / 2], w[0]); } while (0)
 
@@ -75,8 +64,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -march=native -Ilib $(pkg-config --cflags openblas) \
-	-o "$dir/b" "$dir/b.c" lib/libms.a $(pkg-config --libs libpng zlib yaml-0.1 openblas) -lm -lpthread
+bench_cc "$dir/b" "$dir/b.c"
 echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) uptime:$(uptime)"
 "$dir/b" "$threads" "$reps"
 echo "uptime after:$(uptime)"

@@ -10,21 +10,14 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench.h"
 #include "core/ms.h"
 #include "diffusion/generator.h"
 #include "io/stream.h"
 
 static double now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	return bench_clock(CLOCK_MONOTONIC);
 }
 
 static ms_gen *model(int attn, int H)
@@ -68,7 +61,7 @@ static void train(int attn, int H, int steps)
 		loss = ms_gen_train_step(g, &a, &o, N, H, H, x0, cb, p, &r);
 		t[s] = now() - t0;
 	}
-	qsort(t + warm, steps, sizeof *t, cmp);
+	qsort(t + warm, steps, sizeof *t, bench_cmp_double);
 	double md = t[warm + steps / 2];
 	printf("ms train diffusion[%s] %dx%d bs8: step min %.1f ms, median %.1f ms -> %.1f img/s "
 	       "(median), %.1f img/s (best); loss %.3f\n", attn ? "attn" : "noattn", H, H,

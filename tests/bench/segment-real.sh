@@ -11,15 +11,10 @@ name=$1
 budget=${2:-1500}
 threads=${3:-1}
 out=${4:-/tmp/segment-runs}
-case $name in
-busi) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi ;;
-kvasir) data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/kvasir-seg ;;
-*) echo "usage: $0 busi|kvasir [SECONDS [THREADS [OUTDIR]]]" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/common.sh"
+data=$(bench_data "$name") || { echo "usage: $0 busi|kvasir [SECONDS [THREADS [OUTDIR]]]" >&2; exit 2; }
 cd "$(dirname "$0")/../.."
-mkdir -p "$out/bin-$name"
-cp bin/ms-import bin/ms-pick bin/ms-segment bin/ms-score "$out/bin-$name/"   # rebuilds may follow
-PATH=$out/bin-$name:$PATH
+bench_tools "$out/bin-$name" ms-import ms-pick ms-segment ms-score
 log=$out/$name.log
 {
 	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"

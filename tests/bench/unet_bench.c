@@ -8,35 +8,23 @@
 
 #include <cblas.h>
 
+#include "bench.h"
 #include "core/ms.h"
 #include "nn/nn.h"
 
-static double clk(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static double now(void)
 {
-	return clk(CLOCK_MONOTONIC);
+	return bench_clock(CLOCK_MONOTONIC);
 }
 
 static double cpu(void)    /* all threads of the process: robust against a busy machine */
 {
-	return clk(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	return bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static double median(double *t, int n)
 {
-	qsort(t, n, sizeof *t, cmp);
+	qsort(t, n, sizeof *t, bench_cmp_double);
 	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
