@@ -19,6 +19,16 @@ static int test_failed, test_checks;
 #define RUN(fn) do { int before_ = test_failed; fn(); \
 	printf("%s %s\n", test_failed == before_ ? "ok" : "FAIL", #fn); } while (0)
 
+/* makes the temporary folder of DIR, a template ending in XXXXXX; a test program that
+ * cannot exits 1, saying why */
+static inline void test_mkdtemp(char *dir)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
 static inline int test_summary(const char *name)
 {
 	printf("%s: %d checks, %d failed\n", name, test_checks, test_failed);

@@ -446,10 +446,7 @@ int main(void)
 {
 	const char *td = getenv("TMPDIR");
 	snprintf(dir, sizeof dir, "%s/ms-nifti-XXXXXX", td && *td ? td : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	test_mkdtemp(dir);
 	RUN(test_roundtrip);
 	RUN(test_slice);
 	RUN(test_hostile);

@@ -171,10 +171,7 @@ static void test_special_files(void)
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	test_mkdtemp(dir);
 	RUN(test_kill9_leaves_nothing);
 	RUN(test_commit_and_replace);
 	RUN(test_special_files);

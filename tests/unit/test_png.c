@@ -272,8 +272,7 @@ static void test_read_scaled(void)
 
 int main(void)
 {
-	if (!mkdtemp(dir))
-		return 1;
+	test_mkdtemp(dir);
 	RUN(test_roundtrip_u8_u16);
 	RUN(test_write_rejects);
 	RUN(test_read_limits);
