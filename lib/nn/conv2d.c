@@ -142,7 +142,7 @@ static void zero_cols(const ms_conv2d *c, int W, int kw, float *col, long len)
 
 /* stride 1, "same" padding: for output rows [r0,r1), each (ci,kh,kw) plane of col is the
  * image shifted by d = (kh-p) W + (kw-p) as one flat copy; columns that wrapped around
- * are zeroed */
+ * are zeroed; or, with add, the adjoint x += col2im(col), which destroys col */
 static void s1_range(int H, int W, int r0, int r1, long d, long *lo, long *hi)
 {
 	long n = (long)H * W, a = d < 0 ? -d : 0, b = d > 0 ? n - d : n;
@@ -151,8 +151,8 @@ static void s1_range(int H, int W, int r0, int r1, long d, long *lo, long *hi)
 	*hi = b > n1 ? n1 : b < *lo ? *lo : b;
 }
 
-static void im2col_s1(const ms_conv2d *c, int H, int W, const float *x, float *col, int r0,
-                      int r1, int c0, int c1)
+static void flat(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
+                 int c0, int c1, int add)
 {
 	int k = c->k, p = c->pad;
 	long n = (long)H * W, n0 = (long)r0 * W, len = (long)(r1 - r0) * W, lo, hi;
@@ -162,6 +162,11 @@ static void im2col_s1(const ms_conv2d *c, int H, int W, const float *x, float *c
 			for (int kw = 0; kw < k; kw++, col += len) {
 				long d = (long)(kh - p) * W + kw - p;
 				s1_range(H, W, r0, r1, d, &lo, &hi);
+				if (add) {
+					zero_cols(c, W, kw, col, len);
+					vadd(x + lo + d, col + lo - n0, hi - lo, 1);
+					continue;
+				}
 				memset(col, 0, (lo - n0) * sizeof *col);
 				memcpy(col + lo - n0, x + lo + d, (hi - lo) * sizeof *col);
 				memset(col + hi - n0, 0, (n0 + len - hi) * sizeof *col);
@@ -169,50 +174,41 @@ static void im2col_s1(const ms_conv2d *c, int H, int W, const float *x, float *c
 			}
 }
 
-/* its adjoint, x += col2im(col); destroys col */
-static void col2im_s1(const ms_conv2d *c, int H, int W, float *col, float *x, int r0, int r1,
-                      int c0, int c1)
+/* strided: the valid output columns [lo,hi) of kernel column kw, 0 <= ow*s - p + kw < W */
+static void valid_cols(const ms_conv2d *c, int W, int kw, int *lo, int *hi)
 {
-	int k = c->k, p = c->pad;
-	long n = (long)H * W, n0 = (long)r0 * W, len = (long)(r1 - r0) * W, lo, hi;
-	x += c0 * n;
-	for (int ci = c0; ci < c1; ci++, x += n)
-		for (int kh = 0; kh < k; kh++)
-			for (int kw = 0; kw < k; kw++, col += len) {
-				long d = (long)(kh - p) * W + kw - p;
-				zero_cols(c, W, kw, col, len);
-				s1_range(H, W, r0, r1, d, &lo, &hi);
-				vadd(x + lo + d, col + lo - n0, hi - lo, 1);
-			}
+	int s = c->stride, p = c->pad, Wo = ms_conv2d_out(c, W);
+	*lo = 0, *hi = Wo;
+	while (*lo < Wo && *lo * s - p + kw < 0)
+		++*lo;
+	while (*hi > *lo && (*hi - 1) * s - p + kw >= W)
+		--*hi;
 }
 
-/* col [(c1-c0)*k*k, (r1-r0)*Wo] from channels [c0,c1) of one image x [cin,H,W], output
- * rows [r0,r1) */
-static void im2col(const ms_conv2d *c, int H, int W, const float *x, float *col, int r0,
-                   int r1, int c0, int c1)
+/* stride > 1: col [(c1-c0)*k*k, (r1-r0)*Wo] from channels [c0,c1) of one image
+ * x [cin,H,W], output rows [r0,r1); or, with add, its adjoint x += col2im(col) */
+static void strided(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
+                    int c0, int c1, int add)
 {
-	if (c->stride == 1) {
-		im2col_s1(c, H, W, x, col, r0, r1, c0, c1);
-		return;
-	}
-	int k = c->k, s = c->stride, p = c->pad, Wo = ms_conv2d_out(c, W);
+	int k = c->k, s = c->stride, p = c->pad, Wo = ms_conv2d_out(c, W), lo, hi;
 	for (int ci = c0; ci < c1; ci++)
 		for (int kh = 0; kh < k; kh++)
 			for (int kw = 0; kw < k; kw++) {
-				const float *xc = x + (size_t)ci * H * W;
-				/* valid output columns: 0 <= ow*s - p + kw < W */
-				int lo = 0, hi = Wo;
-				while (lo < Wo && lo * s - p + kw < 0)
-					lo++;
-				while (hi > lo && (hi - 1) * s - p + kw >= W)
-					hi--;
+				float *xc = x + (size_t)ci * H * W;
+				valid_cols(c, W, kw, &lo, &hi);
 				for (int oh = r0; oh < r1; oh++, col += Wo) {
 					int ih = oh * s - p + kh;
 					if (ih < 0 || ih >= H) {
-						memset(col, 0, Wo * sizeof *col);
+						if (!add)
+							memset(col, 0, Wo * sizeof *col);
 						continue;
 					}
-					const float *row = xc + (size_t)ih * W - p + kw;
+					float *row = xc + (size_t)ih * W - p + kw;
+					if (add) {
+						for (int ow = lo; ow < hi; ow++)
+							row[ow * s] += col[ow];
+						continue;
+					}
 					for (int ow = 0; ow < lo; ow++)
 						col[ow] = 0;
 					for (int ow = lo; ow < hi; ow++)
@@ -223,33 +219,24 @@ static void im2col(const ms_conv2d *c, int H, int W, const float *x, float *col,
 			}
 }
 
+/* col from channels [c0,c1) of x, output rows [r0,r1) */
+static void im2col(const ms_conv2d *c, int H, int W, const float *x, float *col, int r0,
+                   int r1, int c0, int c1)
+{
+	if (c->stride == 1)
+		flat(c, H, W, (float *)x, col, r0, r1, c0, c1, 0);   /* read only */
+	else
+		strided(c, H, W, (float *)x, col, r0, r1, c0, c1, 0);
+}
+
 /* channels [c0,c1) of x [cin,H,W] += col2im(col), output rows [r0,r1) */
 static void col2im(const ms_conv2d *c, int H, int W, float *col, float *x, int r0, int r1,
                    int c0, int c1)
 {
-	if (c->stride == 1) {
-		col2im_s1(c, H, W, col, x, r0, r1, c0, c1);
-		return;
-	}
-	int k = c->k, s = c->stride, p = c->pad, Wo = ms_conv2d_out(c, W);
-	for (int ci = c0; ci < c1; ci++)
-		for (int kh = 0; kh < k; kh++)
-			for (int kw = 0; kw < k; kw++) {
-				float *xc = x + (size_t)ci * H * W;
-				int lo = 0, hi = Wo;
-				while (lo < Wo && lo * s - p + kw < 0)
-					lo++;
-				while (hi > lo && (hi - 1) * s - p + kw >= W)
-					hi--;
-				for (int oh = r0; oh < r1; oh++, col += Wo) {
-					int ih = oh * s - p + kh;
-					if (ih < 0 || ih >= H)
-						continue;
-					float *row = xc + (size_t)ih * W - p + kw;
-					for (int ow = lo; ow < hi; ow++)
-						row[ow * s] += col[ow];
-				}
-			}
+	if (c->stride == 1)
+		flat(c, H, W, x, col, r0, r1, c0, c1, 1);
+	else
+		strided(c, H, W, x, col, r0, r1, c0, c1, 1);
 }
 
 typedef struct {
