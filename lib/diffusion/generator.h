@@ -47,9 +47,11 @@ int ms_gen_channels(const ms_gen_cfg *c);
 int ms_gen_cfg_to_rec(const ms_gen_cfg *c, ms_rec *r);
 int ms_gen_cfg_from_rec(ms_gen_cfg *c, const ms_rec *r);
 
+/* a new generator: its U-Net (and prompt encoder) initialised from seed */
 ms_gen *ms_gen_new(const ms_gen_cfg *c, uint64_t seed);
 void ms_gen_free(ms_gen *g);
 const ms_gen_cfg *ms_gen_cfg_of(const ms_gen *g);
+/* the trained parameters: the U-Net's table, which holds the prompt encoder's ("text") too */
 ms_params *ms_gen_params(ms_gen *g);
 /* checkpoint: record "model" (the metadata of extra (may be NULL), then
  * ms_gen_cfg_to_rec's, step=, adam_t=), then U-Net and text parameters, Adam state

@@ -26,6 +26,7 @@ static void part(size_t n, int tid, int nt, size_t *lo, size_t *hi)
 	*hi = (size_t)b * BLOCK < n ? (size_t)b * BLOCK : n;
 }
 
+/* y = silu(x), or, with dy, dx (+)= dy silu'(x) */
 static void silu_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
@@ -33,8 +34,13 @@ static void silu_part(void *arg, int tid, int nt)
 	part(j->n, tid, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i += VL) {
 		size_t m = vlen(i, hi);
-		vf a = vload(j->x + i, m);
-		vstore(j->y + i, a * vsigmoid(a), m);
+		vf a = vload(j->x + i, m), s = vsigmoid(a);
+		if (!j->dy) {
+			vstore(j->y + i, a * s, m);
+			continue;
+		}
+		vf d = vload(j->dy + i, m) * s * (1.0f + a * (1.0f - s));
+		vstore(j->dx + i, j->acc ? vload(j->dx + i, m) + d : d, m);
 	}
 }
 
@@ -44,24 +50,11 @@ void ms_silu_forward(const float *x, float *y, size_t n)
 	ms_parallel(parts(n), silu_part, &j);
 }
 
-static void dsilu_part(void *arg, int tid, int nt)
-{
-	const job *j = arg;
-	size_t lo, hi;
-	part(j->n, tid, nt, &lo, &hi);
-	for (size_t i = lo; i < hi; i += VL) {
-		size_t m = vlen(i, hi);
-		vf a = vload(j->x + i, m), s = vsigmoid(a);
-		vf d = vload(j->dy + i, m) * s * (1.0f + a * (1.0f - s));
-		vstore(j->dx + i, j->acc ? vload(j->dx + i, m) + d : d, m);
-	}
-}
-
 /* dx may alias dy */
 void ms_silu_backward(const float *x, const float *dy, float *dx, size_t n, int acc)
 {
 	job j = { .x = x, .dy = dy, .dx = dx, .n = n, .acc = acc };
-	ms_parallel(parts(n), dsilu_part, &j);
+	ms_parallel(parts(n), silu_part, &j);
 }
 
 void ms_relu_forward(const float *x, float *y, size_t n)

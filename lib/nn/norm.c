@@ -82,7 +82,8 @@ static void dsums(const float *dy, const float *x, size_t n, float mu, float *sd
 
 typedef struct {
 	ms_groupnorm *g;
-	int N, HW, acc;
+	int N, HW, acc, cg;   /* cg channels per group */
+	size_t m;             /* values per group of one image, cg HW */
 	const float *x, *dy;
 	size_t xs, ys, dys, dxs;
 	float *y, *act, *dx;
@@ -93,13 +94,12 @@ static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	ms_groupnorm *g = j->g;
-	int HW = j->HW, cg = g->c / g->groups;
-	size_t m = (size_t)cg * HW;
+	int HW = j->HW, cg = j->cg;
 	long lo, hi;
 	ms_range((long)j->N * g->groups, tid, nt, &lo, &hi);
 	for (long it = lo; it < hi; it++) {
 		int n = (int)(it / g->groups), k = (int)(it % g->groups);
-		const float *xg = j->x + n * j->xs + (size_t)k * m;
+		const float *xg = j->x + n * j->xs + (size_t)k * j->m;
 		double s = 0, s2 = 0;
 		for (int cc = 0; cc < cg; cc++) {   /* per channel, shifted by its first value */
 			const float *xc = xg + (size_t)cc * HW;
@@ -108,7 +108,7 @@ static void forward_part(void *arg, int tid, int nt)
 			s += a + HW * x0;
 			s2 += b + 2 * x0 * a + HW * x0 * x0;
 		}
-		double mean = s / m, var = s2 / m - mean * mean;
+		double mean = s / j->m, var = s2 / j->m - mean * mean;
 		float mu = (float)mean, rs = (float)(1 / sqrt((var > 0 ? var : 0) + g->eps));
 		g->stats[2 * it] = mu;
 		g->stats[2 * it + 1] = rs;
@@ -133,7 +133,9 @@ void ms_groupnorm_forward(ms_groupnorm *g, int N, int HW, const float *x, size_t
                           float *y, size_t ys, float *act)
 {
 	MS_ASSERT(N <= g->cap);
-	job j = { .g = g, .N = N, .HW = HW, .x = x, .xs = xs, .y = y, .ys = ys, .act = act };
+	job j = { .g = g, .N = N, .HW = HW, .cg = g->c / g->groups, .x = x, .xs = xs, .y = y,
+	          .ys = ys, .act = act };
+	j.m = (size_t)j.cg * HW;
 	ms_parallel(N * g->groups, forward_part, &j);
 }
 
@@ -142,8 +144,7 @@ static void backward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	ms_groupnorm *g = j->g;
-	int HW = j->HW, cg = g->c / g->groups;
-	size_t m = (size_t)cg * HW;
+	int HW = j->HW, cg = j->cg;
 	long k0, k1;
 	ms_range(g->groups, tid, nt, &k0, &k1);
 	for (int n = 0; n < j->N; n++)
@@ -162,7 +163,7 @@ static void backward_part(void *arg, int tid, int nt)
 				sg += (double)sd * g->w->w[ch];
 				sgx += (double)sdx * g->w->w[ch];
 			}
-			float mg = (float)(sg / m), mgx = (float)(sgx / m);
+			float mg = (float)(sg / j->m), mgx = (float)(sgx / j->m);
 			/* dx = rs (dy gamma - mg - xhat mgx) = A dy + B x + C */
 			float B = -rs * rs * mgx, C = rs * (mu * rs * mgx - mg);
 			for (int cc = 0; cc < cg; cc++) {
@@ -182,7 +183,8 @@ static void backward_part(void *arg, int tid, int nt)
 void ms_groupnorm_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
                            const float *dy, size_t dys, float *dx, size_t dxs, int acc)
 {
-	job j = { .g = g, .N = N, .HW = HW, .acc = acc, .x = x, .xs = xs, .dy = dy, .dys = dys,
-	          .dx = dx, .dxs = dxs };
+	job j = { .g = g, .N = N, .HW = HW, .acc = acc, .cg = g->c / g->groups, .x = x, .xs = xs,
+	          .dy = dy, .dys = dys, .dx = dx, .dxs = dxs };
+	j.m = (size_t)j.cg * HW;
 	ms_parallel(g->groups, backward_part, &j);
 }
