@@ -136,6 +136,14 @@ void *ms_malloc(size_t n)
 	return p;
 }
 
+void ms_free_floats(float **const *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(*p[i]);
+		*p[i] = NULL;
+	}
+}
+
 void *ms_calloc(size_t nmemb, size_t size)
 {
 	size_t n;

@@ -28,6 +28,8 @@ void *ms_malloc(size_t n);
 void *ms_calloc(size_t nmemb, size_t size);
 void *ms_reallocarray(void *p, size_t nmemb, size_t size);
 char *ms_strdup(const char *s);
+/* free(*p[i]) and *p[i] = NULL for each of n buffers: one plan's, freed together */
+void ms_free_floats(float **const *p, size_t n);
 /* tools: die on failure */
 void *emalloc(size_t n);
 void *ecalloc(size_t nmemb, size_t size);

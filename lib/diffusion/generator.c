@@ -62,10 +62,7 @@ fail:
 static void unplan(ms_gen *g)
 {
 	float **p[] = { &g->xin, &g->tf, &g->tv, &g->tp, &g->eps, &g->d, &g->dtv, &g->xs, &g->es, &g->z };
-	for (size_t i = 0; i < sizeof p / sizeof *p; i++) {
-		free(*p[i]);
-		*p[i] = NULL;
-	}
+	ms_free_floats(p, sizeof p / sizeof *p);
 	free(g->pp);
 	g->pp = NULL;
 	ms_text_free(&g->text);

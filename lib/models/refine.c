@@ -52,15 +52,10 @@ fail:
 
 static void unplan(ms_refiner *r)
 {
+	float **p[] = { &r->x, &r->tf, &r->yt, &r->eps, &r->dz, &r->z };
+	ms_free_floats(p, sizeof p / sizeof *p);
 	free(r->t);
-	free(r->x);
-	free(r->tf);
-	free(r->yt);
-	free(r->eps);
-	free(r->dz);
-	free(r->z);
 	r->t = NULL;
-	r->x = r->tf = r->yt = r->eps = r->dz = r->z = NULL;
 	r->N = 0;
 }
 

@@ -27,6 +27,13 @@ static int add_slot(ms_unet *u, int buf, int off, int c)
 	return u->ns++;
 }
 
+/* "NAME.PART" in b[96] */
+static char *part(char *b, const char *name, const char *p)
+{
+	snprintf(b, 96, "%s.%s", name, p);
+	return b;
+}
+
 static int res_init(ms_unet *u, resblock *r, const char *name, int cin, int cout, int lvl)
 {
 	char b[96];
@@ -38,23 +45,14 @@ static int res_init(ms_unet *u, resblock *r, const char *name, int cin, int cout
 	r->has_temb = u->tdim > 0;
 	int g = u->cfg.groups;
 	/* registration order = ref_unet.py's state_dict order */
-	snprintf(b, sizeof b, "%s.norm1", name);
-	if (ms_groupnorm_init(&r->n1, &u->ps, b, cin, g) < 0)
-		return -1;
-	snprintf(b, sizeof b, "%s.conv1", name);
-	if (ms_conv2d_init(&r->c1, &u->ps, b, cin, cout, 3, 1) < 0)
-		return -1;
-	snprintf(b, sizeof b, "%s.temb", name);
-	if (r->has_temb && ms_linear_init(&r->temb, &u->ps, b, u->tdim, cout) < 0)
-		return -1;
-	snprintf(b, sizeof b, "%s.norm2", name);
-	if (ms_groupnorm_init(&r->n2, &u->ps, b, cout, g) < 0)
-		return -1;
-	snprintf(b, sizeof b, "%s.conv2", name);
-	if (ms_conv2d_init(&r->c2, &u->ps, b, cout, cout, 3, 1) < 0)
-		return -1;
-	snprintf(b, sizeof b, "%s.skip", name);
-	if (r->has_skip && ms_conv2d_init(&r->skip, &u->ps, b, cin, cout, 1, 1) < 0)
+	if (ms_groupnorm_init(&r->n1, &u->ps, part(b, name, "norm1"), cin, g) < 0 ||
+	    ms_conv2d_init(&r->c1, &u->ps, part(b, name, "conv1"), cin, cout, 3, 1) < 0 ||
+	    (r->has_temb &&
+	     ms_linear_init(&r->temb, &u->ps, part(b, name, "temb"), u->tdim, cout) < 0) ||
+	    ms_groupnorm_init(&r->n2, &u->ps, part(b, name, "norm2"), cout, g) < 0 ||
+	    ms_conv2d_init(&r->c2, &u->ps, part(b, name, "conv2"), cout, cout, 3, 1) < 0 ||
+	    (r->has_skip &&
+	     ms_conv2d_init(&r->skip, &u->ps, part(b, name, "skip"), cin, cout, 1, 1) < 0))
 		return -1;
 	return 0;
 }
@@ -202,17 +200,11 @@ static void unplan(ms_unet *u)
 	for (int i = 0; i < u->nst; i++) {
 		resblock *r = &u->st[i].rb;
 		float **p[] = { &r->n1b, &r->s1b, &r->h1b, &r->n2b, &r->s2b, &r->tb };
-		for (int j = 0; j < 6; j++) {
-			free(*p[j]);
-			*p[j] = NULL;
-		}
+		ms_free_floats(p, sizeof p / sizeof *p);
 	}
 	float **p[] = { &u->nob, &u->sob, &u->out, &u->ws, &u->ds, &u->dh, &u->te0, &u->ta1,
 	                &u->ts1, &u->temb, &u->tst, &u->dtst, &u->dtemb, &u->dts1 };
-	for (size_t j = 0; j < sizeof p / sizeof *p; j++) {
-		free(*p[j]);
-		*p[j] = NULL;
-	}
+	ms_free_floats(p, sizeof p / sizeof *p);
 	u->N = 0;
 	u->bytes = 0;
 }
