@@ -163,6 +163,8 @@ static void read_samples(FILE *f, const char *name)
 
 static int train(void)
 {
+	if (opt.resume && ms_seg_opts_resume(&opt) < 0)
+		die("%s", ms_errmsg());
 	ms_seg_data_init(&data);
 	read_samples(stdin, "<stdin>");
 	if (nskip)

@@ -141,6 +141,20 @@ static int opts_restore(ms_seg_opt *o, const ms_rec *model)
 	return 0;
 }
 
+int ms_seg_opts_resume(ms_seg_opt *o)
+{
+	ms_rec model;
+	FILE *f = ms_ckpt_open(o->out, &model);
+	if (!f)
+		return -1;
+	fclose(f);
+	int ret = opts_restore(o, &model);
+	if (ret < 0)
+		ms_error("%s: %s", o->out, ms_errmsg());
+	ms_rec_free(&model);
+	return ret;
+}
+
 /* signals held while saving: see ms_stop_hold */
 static int save(ms_unet *u, const char *path, const ms_seg_opt *o, const ms_seg_data *d,
                 const ms_adam *a, long step, double vdice)
@@ -350,11 +364,6 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		ms_adam_init(&a, o->lr, o->wd, o->wd > 0);
 		if (!(u = ms_unet_load(o->out, &a, &model)))
 			return -1;
-		if (opts_restore(o, &model) < 0) {
-			ms_error("%s: %s", o->out, ms_errmsg());
-			ms_rec_free(&model);
-			goto out;
-		}
 		int bad = !ms_meta_get(&model, "step", v, sizeof v) ||
 		          ms_parse_int(v, 0, 1L << 40, &s0) < 0;
 		ms_rec_free(&model);
