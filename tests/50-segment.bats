@@ -152,6 +152,15 @@ synth_stream() {
 	resumes_as_straight ms-segment "$T/in.ms" "$T/s.ms" "$T/r.ms"
 }
 
+@test "resume: the validation fraction comes from the checkpoint before the data are split" {
+	ms-segment train -o "$T/s.ms" --steps 6 --schedule constant --val-fraction 0.5 \
+		--save-every 0 $TR <"$T/in.ms" 2>/dev/null
+	ms-segment train -o "$T/r.ms" --steps 3 --schedule constant --val-fraction 0.5 $TR \
+		<"$T/in.ms" 2>/dev/null
+	resumes_as_straight ms-segment "$T/in.ms" "$T/s.ms" "$T/r.ms"
+	[[ "$(ms-info "$T/r.ms" | head -n 1)" == *"val_fraction=0.5"* ]]
+}
+
 @test "--log: one tab-separated line per report, a header once, appended on resume" {
 	ms-segment train -o "$T/m.ms" --steps 4 --report 2 --val-fraction 0.3 --log "$T/log.tsv" $TR <"$T/in.ms" 2>/dev/null
 	run cat "$T/log.tsv"
