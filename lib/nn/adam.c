@@ -5,6 +5,7 @@
 
 #include "core/util.h"
 #include "nn.h"
+#include "vec.h"
 
 void ms_adam_init(ms_adam *a, double lr, double wd, int decoupled)
 {
@@ -17,6 +18,7 @@ void ms_adam_init(ms_adam *a, double lr, double wd, int decoupled)
 	a->t = 0;
 }
 
+MS_CLONES
 void ms_adam_step(ms_adam *a, ms_params *ps)
 {
 	a->t++;

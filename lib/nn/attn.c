@@ -68,6 +68,7 @@ typedef struct {
 } part;
 
 /* attention of the thread's images */
+MS_CLONES
 static void forward_part(void *arg, int tid, int nt)
 {
 	const part *pt = arg;
@@ -100,6 +101,7 @@ static void forward_part(void *arg, int tid, int nt)
 	}
 }
 
+MS_CLONES
 static void backward_part(void *arg, int tid, int nt)
 {
 	const part *pt = arg;
@@ -146,6 +148,7 @@ void ms_attn_forward(ms_attn *a, const float *x, size_t xs, float *y, size_t ys)
 	ms_conv2d_forward(&a->proj, N, 1, L, a->h, cl, y, ys, 1, NULL, NULL);
 }
 
+MS_CLONES
 void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, size_t dys,
                       float *dx, size_t dxs, int acc)
 {

@@ -151,6 +151,7 @@ static void s1_range(int H, int W, int r0, int r1, long d, long *lo, long *hi)
 	*hi = b > n1 ? n1 : b < *lo ? *lo : b;
 }
 
+MS_CLONES
 static void flat(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
                  int c0, int c1, int add)
 {
@@ -187,6 +188,7 @@ static void valid_cols(const ms_conv2d *c, int W, int kw, int *lo, int *hi)
 
 /* stride > 1: col [(c1-c0)*k*k, (r1-r0)*Wo] from channels [c0,c1) of one image
  * x [cin,H,W], output rows [r0,r1); or, with add, its adjoint x += col2im(col) */
+MS_CLONES
 static void strided(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
                     int c0, int c1, int add)
 {
@@ -249,6 +251,7 @@ typedef struct {
 
 /* P [c1-c0, r1-r0+2, W+2]: input rows r0-1..r1 of channels [c0,c1) with a zero border,
  * then 2 zero floats */
+MS_CLONES
 static void pad_rows(const float *x, int H, int W, int c0, int c1, int r0, int r1, float *p)
 {
 	int Wp = W + 2;
@@ -265,6 +268,7 @@ static void pad_rows(const float *x, int H, int W, int c0, int c1, int r0, int r
 }
 
 /* output rows [r0,r1) of image n, the shifted way */
+MS_CLONES
 static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
 {
 	const ms_conv2d *c = j->c;
@@ -286,6 +290,7 @@ static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
 
 /* dw[9,cout,c1-c0] = dW by tap of channels [c0,c1), the shifted way: per tile, dy in rows
  * of width W+2 (zero in the two extra columns) times the shifted P, transposed */
+MS_CLONES
 static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
@@ -315,6 +320,7 @@ static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
 					dw[((size_t)k * c->cout + o) * cc + ci - c0];
 }
 
+MS_CLONES
 static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
@@ -367,6 +373,7 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 
 /* the thread's input channels [c0,c1): its rows of dW and its channels of dx; and its
  * output channels of db */
+MS_CLONES
 static void backward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;

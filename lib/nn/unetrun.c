@@ -58,6 +58,7 @@ static void res_forward(ms_unet *u, resblock *r, const float *x, size_t xs, floa
 	ms_conv2d_forward(&r->c2, N, H, W, r->s2b, co, y, ys, 1, NULL, u->ws);  /* y += h */
 }
 
+MS_CLONES
 static void res_backward(ms_unet *u, resblock *r, const float *x, size_t xs, const float *dy,
                          size_t dys, float *dx, size_t dxs, int acc)
 {

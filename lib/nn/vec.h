@@ -7,11 +7,27 @@
 #include <string.h>
 
 #define VL 16
+
+/* The build targets any x86-64 (no -march); the hot loops are compiled three times,
+ * for AVX-512, AVX2 and the baseline, and the loader picks one for the CPU it runs on
+ * (GCC's target_clones). Results do not depend on the pick: a vector is 16 floats on
+ * every path and ISO C mode keeps multiply-adds unfused. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(MS_NO_CLONES)
+#ifndef MS_CLONE_TARGETS     /* e.g. -DMS_CLONE_TARGETS='"avx2","default"' to test a path */
+#define MS_CLONE_TARGETS "avx512f", "avx2", "default"
+#endif
+#define MS_CLONES __attribute__((target_clones(MS_CLONE_TARGETS)))
+#else
+#define MS_CLONES
+#endif
+/* always inlined into each clone: a 64-byte vector passed between an AVX-512 clone and
+ * an out-of-line baseline copy would not agree on the calling convention */
+#define VINLINE static inline __attribute__((always_inline))
 typedef float vf __attribute__((vector_size(4 * VL)));
 typedef int32_t vi __attribute__((vector_size(4 * VL)));
 
 /* m floats (m <= VL; missing lanes are 0) */
-static inline vf vload(const float *p, size_t m)
+VINLINE vf vload(const float *p, size_t m)
 {
 	vf v = { 0 };
 	if (m == VL)
@@ -21,7 +37,7 @@ static inline vf vload(const float *p, size_t m)
 	return v;
 }
 
-static inline void vstore(float *p, vf v, size_t m)
+VINLINE void vstore(float *p, vf v, size_t m)
 {
 	if (m == VL)
 		memcpy(p, &v, sizeof v);
@@ -29,17 +45,17 @@ static inline void vstore(float *p, vf v, size_t m)
 		memcpy(p, &v, m * sizeof *p);
 }
 
-static inline size_t vlen(size_t i, size_t n)
+VINLINE size_t vlen(size_t i, size_t n)
 {
 	return n - i < VL ? n - i : VL;
 }
 
-static inline vf vsel(vi m, vf a, vf b)
+VINLINE vf vsel(vi m, vf a, vf b)
 {
 	return (vf)(((vi)a & m) | ((vi)b & ~m));
 }
 
-static inline float vsum(vf v)
+VINLINE float vsum(vf v)
 {
 	float s = 0;
 	for (int i = 0; i < VL; i++)
@@ -49,7 +65,7 @@ static inline float vsum(vf v)
 
 /* exp: Cephes expf polynomial, relative error about 2e-7, input clamped to [-87, 88];
  * NaN gives NaN (computed on 0: a NaN converted to int is undefined) */
-static inline vf vexp(vf x)
+VINLINE vf vexp(vf x)
 {
 	vf z = { 0 }, in = x;
 	vi nan = x != x;
@@ -68,7 +84,7 @@ static inline vf vexp(vf x)
 	return vsel(nan, in, p * (vf)((k + 127) << 23));
 }
 
-static inline vf vsigmoid(vf x)
+VINLINE vf vsigmoid(vf x)
 {
 	return 1.0f / (1.0f + vexp(-x));
 }
@@ -76,7 +92,7 @@ static inline vf vsigmoid(vf x)
 #endif
 
 /* p[i] = (acc ? p[i] : 0) + c */
-static inline void vfill(float *p, float c, size_t n, int acc)
+VINLINE void vfill(float *p, float c, size_t n, int acc)
 {
 	for (size_t i = 0; i < n; i += VL) {
 		size_t m = vlen(i, n);
@@ -86,7 +102,7 @@ static inline void vfill(float *p, float c, size_t n, int acc)
 }
 
 /* d[i] = (acc ? d[i] : 0) + s[i] */
-static inline void vadd(float *d, const float *s, size_t n, int acc)
+VINLINE void vadd(float *d, const float *s, size_t n, int acc)
 {
 	if (!acc) {
 		memcpy(d, s, n * sizeof *d);
@@ -99,7 +115,7 @@ static inline void vadd(float *d, const float *s, size_t n, int acc)
 }
 
 /* d[i] = (acc ? d[i] : 0) + s[i] + c */
-static inline void vaddb(float *d, const float *s, float c, size_t n, int acc)
+VINLINE void vaddb(float *d, const float *s, float c, size_t n, int acc)
 {
 	for (size_t i = 0; i < n; i += VL) {
 		size_t m = vlen(i, n);
@@ -108,7 +124,7 @@ static inline void vaddb(float *d, const float *s, float c, size_t n, int acc)
 	}
 }
 
-static inline float vsumarr(const float *p, size_t n)
+VINLINE float vsumarr(const float *p, size_t n)
 {
 	vf a = { 0 };
 	for (size_t i = 0; i < n; i += VL)
