@@ -27,8 +27,7 @@ static void part(size_t n, int tid, int nt, size_t *lo, size_t *hi)
 }
 
 /* y = silu(x), or, with dy, dx (+)= dy silu'(x) */
-MS_CLONES
-static void silu_part(void *arg, int tid, int nt)
+MS_CLONES static void silu_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	size_t lo, hi;
@@ -72,8 +71,7 @@ void ms_relu_backward(const float *x, const float *dy, float *dx, size_t n, int 
 	}
 }
 
-MS_CLONES
-void ms_sigmoid_forward(const float *x, float *y, size_t n)
+MS_CLONES void ms_sigmoid_forward(const float *x, float *y, size_t n)
 {
 	for (size_t i = 0; i < n; i += VL) {
 		size_t m = vlen(i, n);

@@ -18,8 +18,7 @@ void ms_adam_init(ms_adam *a, double lr, double wd, int decoupled)
 	a->t = 0;
 }
 
-MS_CLONES
-void ms_adam_step(ms_adam *a, ms_params *ps)
+MS_CLONES void ms_adam_step(ms_adam *a, ms_params *ps)
 {
 	a->t++;
 	double bc1 = 1 - pow(a->beta1, a->t), bc2 = 1 - pow(a->beta2, a->t);

@@ -68,8 +68,7 @@ typedef struct {
 } part;
 
 /* attention of the thread's images */
-MS_CLONES
-static void forward_part(void *arg, int tid, int nt)
+MS_CLONES static void forward_part(void *arg, int tid, int nt)
 {
 	const part *pt = arg;
 	ms_attn *a = pt->a;
@@ -101,8 +100,7 @@ static void forward_part(void *arg, int tid, int nt)
 	}
 }
 
-MS_CLONES
-static void backward_part(void *arg, int tid, int nt)
+MS_CLONES static void backward_part(void *arg, int tid, int nt)
 {
 	const part *pt = arg;
 	ms_attn *a = pt->a;
@@ -148,9 +146,8 @@ void ms_attn_forward(ms_attn *a, const float *x, size_t xs, float *y, size_t ys)
 	ms_conv2d_forward(&a->proj, N, 1, L, a->h, cl, y, ys, 1, NULL, NULL);
 }
 
-MS_CLONES
-void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, size_t dys,
-                      float *dx, size_t dxs, int acc)
+MS_CLONES void ms_attn_backward(ms_attn *a, const float *x, size_t xs, const float *dy, size_t dys,
+                                float *dx, size_t dxs, int acc)
 {
 	int C = a->c, L = a->L, N = a->N;
 	size_t cl = (size_t)C * L;

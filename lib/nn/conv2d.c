@@ -151,9 +151,8 @@ static void s1_range(int H, int W, int r0, int r1, long d, long *lo, long *hi)
 	*hi = b > n1 ? n1 : b < *lo ? *lo : b;
 }
 
-MS_CLONES
-static void flat(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
-                 int c0, int c1, int add)
+MS_CLONES static void flat(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
+                           int c0, int c1, int add)
 {
 	int k = c->k, p = c->pad;
 	long n = (long)H * W, n0 = (long)r0 * W, len = (long)(r1 - r0) * W, lo, hi;
@@ -188,9 +187,8 @@ static void valid_cols(const ms_conv2d *c, int W, int kw, int *lo, int *hi)
 
 /* stride > 1: col [(c1-c0)*k*k, (r1-r0)*Wo] from channels [c0,c1) of one image
  * x [cin,H,W], output rows [r0,r1); or, with add, its adjoint x += col2im(col) */
-MS_CLONES
-static void strided(const ms_conv2d *c, int H, int W, float *x, float *col, int r0, int r1,
-                    int c0, int c1, int add)
+MS_CLONES static void strided(const ms_conv2d *c, int H, int W, float *x, float *col, int r0,
+                              int r1, int c0, int c1, int add)
 {
 	int k = c->k, s = c->stride, p = c->pad, Wo = ms_conv2d_out(c, W), lo, hi;
 	for (int ci = c0; ci < c1; ci++)
@@ -251,8 +249,8 @@ typedef struct {
 
 /* P [c1-c0, r1-r0+2, W+2]: input rows r0-1..r1 of channels [c0,c1) with a zero border,
  * then 2 zero floats */
-MS_CLONES
-static void pad_rows(const float *x, int H, int W, int c0, int c1, int r0, int r1, float *p)
+MS_CLONES static void pad_rows(const float *x, int H, int W, int c0, int c1, int r0, int r1,
+                               float *p)
 {
 	int Wp = W + 2;
 	for (int ci = c0; ci < c1; ci++)
@@ -268,8 +266,7 @@ static void pad_rows(const float *x, int H, int W, int c0, int c1, int r0, int r
 }
 
 /* output rows [r0,r1) of image n, the shifted way */
-MS_CLONES
-static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
+MS_CLONES static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
 {
 	const ms_conv2d *c = j->c;
 	int H = j->H, W = j->W, Wp = W + 2, rows = r1 - r0;
@@ -290,8 +287,7 @@ static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
 
 /* dw[9,cout,c1-c0] = dW by tap of channels [c0,c1), the shifted way: per tile, dy in rows
  * of width W+2 (zero in the two extra columns) times the shifted P, transposed */
-MS_CLONES
-static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
+MS_CLONES static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
 	int H = j->H, W = j->W, Wp = W + 2, rows = shift_rows(c, H, W), cc = c1 - c0;
@@ -320,8 +316,7 @@ static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
 					dw[((size_t)k * c->cout + o) * cc + ci - c0];
 }
 
-MS_CLONES
-static void forward_part(void *arg, int tid, int nt)
+MS_CLONES static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
@@ -373,8 +368,7 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 
 /* the thread's input channels [c0,c1): its rows of dW and its channels of dx; and its
  * output channels of db */
-MS_CLONES
-static void backward_part(void *arg, int tid, int nt)
+MS_CLONES static void backward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	const ms_conv2d *c = j->c;

@@ -44,8 +44,7 @@ void ms_groupnorm_free(ms_groupnorm *g)
 }
 
 /* sums of (x - shift) and (x - shift)^2 over n floats */
-MS_CLONES
-static void sums(const float *x, size_t n, float shift, double *s1, double *s2)
+MS_CLONES static void sums(const float *x, size_t n, float shift, double *s1, double *s2)
 {
 	vf a = { 0 }, b = { 0 };
 	size_t i = 0;
@@ -64,8 +63,8 @@ static void sums(const float *x, size_t n, float shift, double *s1, double *s2)
 }
 
 /* sums of dy and dy * (x - mu) */
-MS_CLONES
-static void dsums(const float *dy, const float *x, size_t n, float mu, float *sd, float *sdx)
+MS_CLONES static void dsums(const float *dy, const float *x, size_t n, float mu, float *sd,
+                            float *sdx)
 {
 	vf a = { 0 }, b = { 0 };
 	size_t i = 0;
@@ -92,8 +91,7 @@ typedef struct {
 } job;
 
 /* (image, group) pairs */
-MS_CLONES
-static void forward_part(void *arg, int tid, int nt)
+MS_CLONES static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	ms_groupnorm *g = j->g;
@@ -143,8 +141,7 @@ void ms_groupnorm_forward(ms_groupnorm *g, int N, int HW, const float *x, size_t
 }
 
 /* the thread's groups, every image: the groups' parameter gradients are its own */
-MS_CLONES
-static void backward_part(void *arg, int tid, int nt)
+MS_CLONES static void backward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	ms_groupnorm *g = j->g;

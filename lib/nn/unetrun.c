@@ -58,9 +58,8 @@ static void res_forward(ms_unet *u, resblock *r, const float *x, size_t xs, floa
 	ms_conv2d_forward(&r->c2, N, H, W, r->s2b, co, y, ys, 1, NULL, u->ws);  /* y += h */
 }
 
-MS_CLONES
-static void res_backward(ms_unet *u, resblock *r, const float *x, size_t xs, const float *dy,
-                         size_t dys, float *dx, size_t dxs, int acc)
+MS_CLONES static void res_backward(ms_unet *u, resblock *r, const float *x, size_t xs,
+                                   const float *dy, size_t dys, float *dx, size_t dxs, int acc)
 {
 	int N = u->N, H = u->H >> r->lvl, W = u->W >> r->lvl, L = H * W;
 	size_t ci = (size_t)r->cin * L, co = (size_t)r->cout * L;

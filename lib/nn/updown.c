@@ -98,8 +98,8 @@ static void phase_weights(const ms_conv2d *c, const float *w, float *wp)
 }
 
 /* out = x shifted by (dy, dx), zero outside; or, with add, x += in shifted back */
-MS_CLONES
-static void shift_plane(const float *in, int h, int w, int dy, int dx, float *out, int add)
+MS_CLONES static void shift_plane(const float *in, int h, int w, int dy, int dx, float *out,
+                                  int add)
 {
 	int lo = dx < 0 ? -dx : 0, hi = dx > 0 ? w - dx : w;
 	for (int i = 0; i < h; i++) {
@@ -121,8 +121,8 @@ static void shift_plane(const float *in, int h, int w, int dy, int dx, float *ou
 }
 
 /* col [(c1-c0)*4, h*w] of phase (a,b) from channels [c0,c1) of one image */
-MS_CLONES
-static void phase_col(int h, int w, int a, int b, const float *x, float *col, int c0, int c1)
+MS_CLONES static void phase_col(int h, int w, int a, int b, const float *x, float *col, int c0,
+                                int c1)
 {
 	size_t L = (size_t)h * w;
 	for (int ci = c0; ci < c1; ci++)
@@ -153,8 +153,7 @@ typedef struct {
 } job;
 
 /* (image, phase) pairs */
-MS_CLONES
-static void forward_part(void *arg, int tid, int nt)
+MS_CLONES static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
@@ -189,8 +188,7 @@ void ms_upconv_forward(const ms_conv2d *c, int N, int h, int w, const float *x, 
 
 /* the thread's input channels [c0,c1): its columns of the phase gradients and its
  * channels of dx; and its output channels of db */
-MS_CLONES
-static void backward_part(void *arg, int tid, int nt)
+MS_CLONES static void backward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
