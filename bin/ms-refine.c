@@ -15,7 +15,7 @@ static const char usage[] =
 	"       [--seed S] [--threads T] [--width W] [--resume] [--save-every N] [--report N]\n"
 	"       [--val-fraction F [--best FILE]]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
-	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim]\n"
+	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim|mixture]\n"
 	"       [--seed S] [--threads T]";
 
 enum { TRAIN = 1, REFINE = 2 };
@@ -28,7 +28,7 @@ static const char *const lrn[] = { "constant", "cosine", "poly", NULL },
                          *const sn[] = { "linear", "cosine", NULL },
                          *const ln[] = { "focal", "bce", NULL },
                          *const on[] = { "direct", "residual", NULL },
-                         *const smp[] = { "ancestral", "ddim", NULL };
+                         *const smp[] = { "ancestral", "ddim", "mixture", NULL };
 static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &steps, 1, 1e8, "N", "training steps (2000); -m: reverse steps (default T)"),
 	MS_OPT_INT("seed", 0, &t.seed, 0, 0x1p62, "S", "initialisation, batches and noise (0)"),
@@ -59,7 +59,7 @@ static ms_opt opts[] = {
 	MS_OPT_GROUP("refine", "-m", REFINE),
 	MS_OPT_STR(NULL, 'm', &model, "MODEL", "refine with MODEL"),
 	MS_OPT_INT("samples", 0, &samples, 1, 1024, "K", "reverse runs averaged per image (1)"),
-	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral (default) or ddim"),
+	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral (default), ddim or mixture"),
 	MS_OPT_END
 };
 

@@ -18,7 +18,7 @@ setup() {
 }
 
 @test "--help prints usage and options" {
-	help_ok ms-refine -- 'usage: ms-refine train -o MODEL*' '*--sampler ancestral|ddim*'
+	help_ok ms-refine -- 'usage: ms-refine train -o MODEL*' '*--sampler ancestral|ddim|mixture*'
 }
 
 @test "usage errors exit 2 with a reason" {
@@ -97,9 +97,15 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 		run /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$T/o$k.ms" $k
 		[ "$output" = "ok 6" ]
 	done
-	ms-refine -m "$D/r.ms" --samples 2 --sampler ddim --steps 3 <"$D/p.ms" >"$T/d.ms"
-	run /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$T/d.ms" 2
-	[ "$output" = "ok 6" ]
+	for s in ddim mixture; do
+		ms-refine -m "$D/r.ms" --samples 2 --sampler $s --steps 3 <"$D/p.ms" >"$T/$s.ms"
+		run /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$T/$s.ms" 2
+		[ "$output" = "ok 6" ]
+	done
+	# three rules, three outputs (the same seed)
+	ms-refine -m "$D/r.ms" --samples 2 --steps 3 <"$D/p.ms" >"$T/ancestral.ms"
+	run ! cmp -s "$T/ancestral.ms" "$T/mixture.ms"
+	run ! cmp -s "$T/ddim.ms" "$T/mixture.ms"
 	# the checker can fail: a stream that is not the refined one
 	run ! /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$D/p.ms" 1
 }

@@ -161,6 +161,9 @@ double ms_bbdm_step_prob(const ms_bbdm *b, int sampler, int t, int s, int yt, do
 		double st = (1 - b->ab[s]) / (1 - b->ab[t]);
 		return st * yt + (1 - st) * y0h;
 	}
+	if (sampler == MS_BBDM_MIXTURE)
+		return clampd(y0h * ms_bbdm_posterior(b, t, s, yt, 1, p, NULL, NULL) +
+		              (1 - y0h) * ms_bbdm_posterior(b, t, s, yt, 0, p, NULL, NULL), NULL);
 	return clampd(ms_bbdm_posterior(b, t, s, yt, y0h, p, NULL, NULL), NULL);
 }
 

@@ -10,7 +10,7 @@
 #define MS_BBDM_TMAX 1000
 enum { MS_BBDM_LINEAR, MS_BBDM_COSINE };    /* schedules */
 enum { MS_BBDM_FOCAL, MS_BBDM_BCE };        /* flip losses */
-enum { MS_BBDM_ANCESTRAL, MS_BBDM_DDIM };   /* samplers */
+enum { MS_BBDM_ANCESTRAL, MS_BBDM_DDIM, MS_BBDM_MIXTURE };   /* samplers */
 #define MS_BBDM_CLAMP 1e-7
 #define MS_BBDM_PRIOR_CLAMP 1e-3   /* flip probabilities of the prior alone, clamped */
 
@@ -45,8 +45,10 @@ double ms_bbdm_loss_map(const ms_bbdm *b, const int *t, int N, size_t per, const
  * dp (may be NULL): its derivative in p (0 where clamped) */
 double ms_bbdm_prior_logit(const ms_bbdm *b, int t, int yt, double p, double *dp);
 /* the probability that pixel y_s is 1 after a reverse step from y_t given the flip
- * probability eps_hat: ancestral clip(posterior(y0_hat)), or DDIM-like
- * s_t y_t + (1 - s_t) y0_hat with s_t = (1 - ab_s) / (1 - ab_t) */
+ * probability eps_hat: ancestral clip(posterior(y0_hat)) (the soft y0_hat put in place of
+ * y_0, HiDiff's released rule), mixture clip(y0_hat posterior(1) + (1 - y0_hat)
+ * posterior(0)) (y_0 ~ B(y0_hat): the exact rule for a soft estimate, methods.md
+ * section 3), or DDIM-like s_t y_t + (1 - s_t) y0_hat with s_t = (1 - ab_s) / (1 - ab_t) */
 double ms_bbdm_step_prob(const ms_bbdm *b, int sampler, int t, int s, int yt, double eps_hat,
                          double p);
 /* a reverse step over n pixels: y (0/1 floats) from y_t to y_s, u uniform draws in [0,1) */

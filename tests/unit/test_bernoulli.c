@@ -176,6 +176,45 @@ static void test_loss_grad(void)
 	CHECK_NEAR(gz[2], 2 * dz / 4 / M_LN2, 1e-6);
 }
 
+/* q(y_s = 1 | y_t, y_0, p) by Bayes over the forward chain, enumerated: q(y_s | y_0) is
+ * the marginal ab_s y_0 + (1 - ab_s) p, q(y_t = 1 | y_s) = a y_s + (1 - a) p, a = ab_t/ab_s */
+static double bayes(const ms_bbdm *b, int t, int s, int yt, int y0, double p)
+{
+	double a = b->ab[t] / b->ab[s], w[2];
+	for (int ys = 0; ys < 2; ys++) {
+		double m = b->ab[s] * y0 + (1 - b->ab[s]) * p, fwd = a * ys + (1 - a) * p;
+		w[ys] = (ys ? m : 1 - m) * (yt ? fwd : 1 - fwd);
+	}
+	return w[1] / (w[0] + w[1]);
+}
+
+/* mixture: y_0 ~ B(y0_hat) mixed over the exact posteriors, against the enumeration above;
+ * equal to the plug-in rule at y0_hat = 0 and 1, not between */
+static void test_mixture(const ms_bbdm *b)
+{
+	const int ts[][2] = { { 6, 5 }, { 9, 4 }, { 2, 1 } };
+	double most = 0;
+	for (int k = 0; k < 3; k++)
+		for (int yt = 0; yt < 2; yt++)
+			for (double e = 0; e <= 1.0001; e += 0.125)
+				for (double p = 0.1; p < 1; p += 0.4) {
+					int t = ts[k][0], s = ts[k][1];
+					double y0h = yt ? 1 - e : e;
+					double want = y0h * bayes(b, t, s, yt, 1, p) +
+					              (1 - y0h) * bayes(b, t, s, yt, 0, p);
+					want = want < MS_BBDM_CLAMP ? MS_BBDM_CLAMP
+					       : want > 1 - MS_BBDM_CLAMP ? 1 - MS_BBDM_CLAMP : want;
+					double mix = ms_bbdm_step_prob(b, MS_BBDM_MIXTURE, t, s, yt, e, p);
+					double plug = ms_bbdm_step_prob(b, MS_BBDM_ANCESTRAL, t, s, yt, e, p);
+					CHECK_NEAR(mix, want, 1e-12);
+					if (e == 0 || e == 1)
+						CHECK_NEAR(mix, plug, 1e-12);
+					else if (fabs(mix - plug) > most)
+						most = fabs(mix - plug);
+				}
+	CHECK(most > 0.01);
+}
+
 static void test_steps(void)
 {
 	ms_bbdm b;
@@ -188,6 +227,7 @@ static void test_steps(void)
 	CHECK_NEAR(ms_bbdm_step_prob(&b, MS_BBDM_ANCESTRAL, 6, 5, 1, 0.2, 0.3),
 	           ms_bbdm_posterior(&b, 6, 5, 1, 0.8, 0.3, NULL, NULL), 1e-12);
 	CHECK(ms_bbdm_step_prob(&b, MS_BBDM_ANCESTRAL, 1, 0, 0, 0, 0.3) == MS_BBDM_CLAMP);
+	test_mixture(&b);
 	/* a map step draws with that probability; deterministic for a seed */
 	enum { N = 20000 };
 	static float y[N], y2[N], e[N], p[N];
