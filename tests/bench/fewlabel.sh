@@ -40,6 +40,10 @@
 #           with probability alpha); every J<r> samples from the one model gen-J.ms,
 #           or takes the first r pairs of each image from a larger J<m> already made
 #           (the same pairs up to float rounding);
+#   extra-J<r>fk  the filtered pairs of extra-J<r>f drawn with probability alpha r' /
+#           (1 + alpha r'), r' the pairs kept per labelled image: each real image still
+#           brings its kept pairs with probability alpha (extra-J<r>f keeps r's probability,
+#           so that fewer pairs are drawn more often each);
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
 #           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
@@ -143,12 +147,15 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 }
 # ---- segmentors: two at a time, one thread each
 seg() {   # ARM SEED
-	local in opt st
+	local in opt st g
 	case $1 in
 	flips) in=labelled.ms opt="--augment flips --synthetic ignore" ;;
 	strong) in=labelled.ms opt="--augment strong --synthetic ignore" ;;
 	strong2x) in=labelled.ms opt="--augment strong --synthetic ignore" st=$((2 * steps)) ;;
 	mix-*) in=syn-${1#mix-}.ms opt="--augment strong --synthetic mix" ;;
+	extra-J*fk) g=${1#extra-}; g=${g%k}; in=syn-$g.ms opt="--augment strong --synthetic extra \
+		--synthetic-prob $(awk -v k="$(($(wc -l <"$out/keep-$g.txt") - n))" -v n="$n" \
+			'BEGIN { r = k / n; printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-J*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra \
 		--synthetic-prob $(awk -v r="${1#extra-J}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra" ;;
@@ -176,7 +183,7 @@ gens=
 for a in $arms; do
 	case $a in
 	flips|strong|strong2x) ;;
-	mix-*|extra-*) g=${a#*-}; g=${g%f}
+	mix-*|extra-*) g=${a#*-}; g=${g%k}; g=${g%f}
 		case " $gens " in *" $g "*) ;; *) gens="$gens $g" ;; esac ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
@@ -225,7 +232,7 @@ filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.m
 		"$splits/$set_-n$n.txt" "$out/align-$b.tsv" | wc -l)"
 }
 for a in $arms; do
-	case $a in mix-*f|extra-*f) g=${a#*-}; filt "$g" ;; esac
+	case $a in mix-*f|extra-*f) g=${a#*-}; filt "$g" ;; extra-*fk) g=${a#*-}; filt "${g%k}" ;; esac
 done
 for s in $(seq "$seeds"); do
 	for a in $arms; do
