@@ -136,13 +136,14 @@ same_as_sh() {
 }
 
 @test "fewlabel: both segmentors on the held-out labelled images, their paired difference" {
-	# four of the six bundled images labelled; --holdout 0.5 keeps three of them apart
+	# five of the six bundled images labelled; --holdout 0.4 keeps three of them apart,
+	# ids in [0.4, 0.7) validate (benign_286), the rest train (benign_77)
 	mkdir masks
-	for s in benign_286 benign_62 malignant_36 malignant_153; do
+	for s in benign_286 benign_62 benign_77 malignant_36 malignant_153; do
 		ln -s "$ROOT/pipelines/data/busi/masks/$s.png" masks/
 	done
-	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set real_steps=3
-		--set n=1 --set sample_steps=2 --set holdout=0.5"
+	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=3 --set n=2
+		--set sample_steps=2 --set resample=1 --set holdout=0.4 --set val_to=0.7"
 	same_as_sh fewlabel $FL --set masks="$PWD/masks"
 	cd run
 	# the summary: a header, mean, median, n of each, then the five rows of the difference
@@ -150,19 +151,20 @@ same_as_sh() {
 	[ "$(cut -f1,2 stdout | tail -n +2 | tr '\t\n' ': ')" = "real:mean real:median real:n synthetic:mean synthetic:median synthetic:n synthetic:diff synthetic:diff_lo95 synthetic:diff_hi95 synthetic:diff_p synthetic:diff_n " ]
 	[ "$(awk -F'\t' '$2 == "diff_n" { print $3 }' stdout)" -eq 3 ]
 	grep -v '^real	s\|^synthetic	[^d]' fewlabel.tsv | tail -n 5 | diff - <(tail -n 5 stdout)
-	# held out: the labelled images ms-pick --holdout names, never trained on
+	# held out, validation, training: disjoint, by ms-pick --holdout; never trained on
 	[ "$(ms-info fewlabel-heldout.ms | cut -f1 | uniq | tr '\n' ' ')" = "benign_62 malignant_153 malignant_36 " ]
-	[ "$(ms-info fewlabel-labelled.ms | cut -f1,2 | tr '\t\n' ': ')" = "benign_286:image benign_286:mask benign_286:edges " ]
-	[ "$(ms-info fewlabel-synthetic.ms | grep -c 'of=benign_286')" -gt 0 ]
+	[ "$(ms-info fewlabel-val.ms | cut -f1,2 | tr '\t\n' ': ')" = "benign_286:image benign_286:mask " ]
+	[ "$(ms-info fewlabel-labelled.ms | cut -f1,2 | tr '\t\n' ': ')" = "benign_77:image benign_77:mask " ]
+	# two pairs of the training image, each with a mask of its own
+	[ "$(ms-info fewlabel-synthetic.ms | grep -c 'mask.*of=benign_77.*synthetic=1')" -eq 2 ]
 	ms-info fewlabel-heldout.ms | cut -f2 | sort -u | tr '\n' ' ' |
-		grep -qx 'edges image mask prob_real prob_synthetic real synthetic '
-	[[ "$(ms-info fewlabel-generator.ms | head -n 1)" == *"zero_snr=1"* ]]
+		grep -qx 'image mask prob_real prob_synthetic real synthetic '
+	[[ "$(ms-info fewlabel-joint.ms | head -n 1)" == *"joint=1"* ]]
 	[[ "$(ms-info fewlabel-real.ms | head -n 1)" == *"steps=3"* ]]
-	[[ "$(ms-info fewlabel-mixed.ms | head -n 1)" == *"steps=2"* ]]
 	# each column is what its segmentor gives on its own
-	ms-segment -m fewlabel-mixed.ms < fewlabel-heldout.ms | ms-pick -d pred |
-		ms-pick -r synthetic=pred | ms-score -d 4 | tail -n +2 > mixed.tsv
-	awk -F'\t' '$1 == "synthetic" && $2 !~ /^diff/' fewlabel.tsv | cut -f2- | diff mixed.tsv -
+	ms-segment -m fewlabel-pairs.ms < fewlabel-heldout.ms | ms-pick -d pred |
+		ms-pick -r synthetic=pred | ms-score -d 4 | tail -n +2 > pairs.tsv
+	awk -F'\t' '$1 == "synthetic" && $2 !~ /^diff/' fewlabel.tsv | cut -f2- | diff pairs.tsv -
 }
 
 @test "fewlabel: images without masks, or masks without images, stop with a message" {
@@ -170,7 +172,7 @@ same_as_sh() {
 	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set n=1 --set sample_steps=2"
 	run -1 ms-run $FL --set masks=nomasks pipelines/fewlabel.yaml
 	[[ "$output" == *"ms-segment: no samples with image and mask on stdin"* ]]
-	[ ! -e fewlabel-generator.ms ] && [ ! -e fewlabel-real.ms ]
+	[ ! -e fewlabel-joint.ms ] && [ ! -e fewlabel-real.ms ]
 	run -1 ms-run $FL --set images=noimages --set out=noimages pipelines/fewlabel.yaml
 	[[ "$output" == *"ms-import: noimages: no .png, .nii or .nii.gz files"* ]]
 	[ -z "$(ls noimages-* 2>/dev/null)" ]
