@@ -14,7 +14,7 @@ rm -rf "$w/ref"
 git clone -q "$top" "$w/ref"
 (cd "$w/ref" && git checkout -q "$rev" && make -s -j2 >/dev/null 2>&1)
 
-jobs() {   # BINDIR OUTDIR
+run_all() {   # BINDIR OUTDIR
 	b=$1 o=$2 d=tests/data/busi t="--width 8 --batch 4 --seed 3 --threads 2"
 	mkdir -p "$o"
 	"$b/ms-import" --size 32x32 -m $d/masks $d/images >"$o/in.ms"
@@ -29,8 +29,8 @@ jobs() {   # BINDIR OUTDIR
 	"$b/ms-refine" train -o "$o/ref.ms" --steps 20 $t <"$o/pred.ms" 2>/dev/null
 	"$b/ms-refine" -m "$o/ref.ms" --samples 2 --threads 2 <"$o/pred.ms" >"$o/refined.ms"
 }
-jobs "$w/ref/bin" "$w/a"
-jobs bin "$w/b"
+run_all "$w/ref/bin" "$w/a"
+run_all bin "$w/b"
 st=0
 for f in "$w/a"/*.ms; do
 	n=$(basename "$f")
