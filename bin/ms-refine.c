@@ -12,6 +12,7 @@
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
 	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--output residual|direct]\n"
+	"       [--posterior ancestral|mixture]\n"
 	"       [--seed S] [--threads T] [--width W] [--resume] [--save-every N] [--report N]\n"
 	"       [--val-fraction F [--best FILE]]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
@@ -23,7 +24,7 @@ enum { VAL_SAMPLES = 4 };   /* reverse runs averaged per validation image */
 static ms_refine_train t;   /* train's options (defaults set in main) and run */
 static const char *model, *logpath;
 static long steps = 2000, threads = 0, save_every = 500, report = 0, samples = 1;
-static int sampler = MS_BBDM_ANCESTRAL;
+static int sampler = -1;     /* -1: the model's posterior */
 static const char *const lrn[] = { "constant", "cosine", "poly", NULL },
                          *const sn[] = { "linear", "cosine", NULL },
                          *const ln[] = { "focal", "bce", NULL },
@@ -44,6 +45,8 @@ static ms_opt opts[] = {
 	MS_OPT_CHOICE("loss", 0, &t.flip, ln, "flip loss: bce (default) or focal (gamma 2)"),
 	MS_OPT_CHOICE("output", 0, &t.output, on, "direct (default): the network gives the flip logit;\n"
 	              "residual: it corrects the prior's own flip logit"),
+	MS_OPT_CHOICE("posterior", 0, &t.posterior, smp, "the model's posterior in the loss:\n"
+	              "ancestral (default, HiDiff's) or mixture (exact)"),
 	MS_OPT_INT("width", 0, &t.width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
 	MS_OPT_FLAG("resume", 0, &t.resume, "continue training MODEL"),
 	MS_OPT_INT("save-every", 0, &save_every, 0, 1e8, "N", "checkpoint every N steps (500, 0 = at the end)"),
@@ -59,7 +62,8 @@ static ms_opt opts[] = {
 	MS_OPT_GROUP("refine", "-m", REFINE),
 	MS_OPT_STR(NULL, 'm', &model, "MODEL", "refine with MODEL"),
 	MS_OPT_INT("samples", 0, &samples, 1, 1024, "K", "reverse runs averaged per image (1)"),
-	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral (default), ddim or mixture"),
+	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral, ddim or mixture (default: the\n"
+	              "model's --posterior)"),
 	MS_OPT_END
 };
 
@@ -82,6 +86,8 @@ static void options(int argc, char **argv, int train)
 		usage_error(usage, "--alternate and --segmentor go together");
 	if (!t.alternate && (ms_opt_given(opts, "lambda") || t.segout))
 		usage_error(usage, "--lambda and --segmentor-out need --alternate");
+	if (t.posterior == MS_BBDM_DDIM)
+		usage_error(usage, "--posterior: ancestral or mixture (ddim is a sampler only)");
 	if (t.width % 8)
 		usage_error(usage, "--width %ld: must be a multiple of 8", t.width);
 	if (t.best && !(t.val_fraction > 0))
@@ -107,6 +113,8 @@ static void refine(void)
 	ms_refiner *r = ms_refiner_load(model, NULL, NULL);
 	if (!r)
 		die("%s", ms_errmsg());
+	if (sampler < 0)
+		sampler = r->posterior;
 	if (ms_sample_each(stdin, "<stdin>", refine_one, r) < 0)
 		die("%s", ms_errmsg());
 	ms_refiner_free(r);

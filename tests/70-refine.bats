@@ -35,6 +35,8 @@ setup() {
 	run -2 ms-refine train -o "$T/x.ms" --alternate
 	[[ "$output" == "ms-refine: --alternate and --segmentor go together"* ]]
 	run -2 ms-refine train -o "$T/x.ms" --width 12
+	run -2 ms-refine train -o "$T/x.ms" --posterior ddim
+	[[ "$output" == "ms-refine: --posterior: ancestral or mixture"* ]]
 	run -2 ms-refine train -o "$T/x.ms" --samples 2
 	run -2 ms-refine -m "$D/r.ms" extra
 	run -2 ms-refine --bogus
@@ -47,13 +49,13 @@ setup() {
 	[[ "$output" == *"6 samples 1x16x16, steps 3 from 0"* ]]
 	[[ "$output" == *"step 3/3 loss "* ]]
 	run ms-info "$T/r.ms"
-	[[ "${lines[0]}" == *"in=3 out=1 width=8"*"temb=1"*"step=3"*"kind=refine T=6 schedule=cosine channels=1 loss=bce output=direct prior=sigmoid"* ]]
+	[[ "${lines[0]}" == *"in=3 out=1 width=8"*"temb=1"*"step=3"*"kind=refine T=6 schedule=cosine channels=1 loss=bce output=direct posterior=ancestral prior=sigmoid"* ]]
 }
 
 @test "--output residual: an untrained refiner keeps the prior (DDIM, mean over 64 runs)" {
 	ms-refine train -o "$T/z.ms" --output residual --steps 1 --lr 0 $TR <"$D/p.ms" 2>/dev/null
 	run ms-info "$T/z.ms"
-	[[ "${lines[0]}" == *"loss=bce output=residual prior=sigmoid"* ]]
+	[[ "${lines[0]}" == *"loss=bce output=residual posterior=ancestral prior=sigmoid"* ]]
 	ms-refine -m "$T/z.ms" --samples 64 --sampler ddim --threads 1 <"$D/p.ms" >"$T/z.out"
 	run /usr/bin/python3 -c '
 import sys; sys.path.insert(0, sys.argv[1])
@@ -108,6 +110,25 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	run ! cmp -s "$T/ddim.ms" "$T/mixture.ms"
 	# the checker can fail: a stream that is not the refined one
 	run ! /usr/bin/python3 "$REF/refine_check.py" "$D/p.ms" "$D/p.ms" 1
+}
+
+@test "--posterior mixture: recorded, trains on another KL, refines with the mixture by default" {
+	ms-refine train -o "$T/m.ms" --posterior mixture --steps 4 $TR <"$D/p.ms" 2>/dev/null
+	[[ "$(ms-info "$T/m.ms" | head -1)" == *" output=direct posterior=mixture prior=sigmoid"* ]]
+	run ! cmp -s "$T/m.ms" "$D/r.ms"    # same seed and steps, another loss
+	ms-refine -m "$T/m.ms" --samples 2 <"$D/p.ms" >"$T/default.ms"
+	ms-refine -m "$T/m.ms" --samples 2 --sampler mixture <"$D/p.ms" >"$T/mixture.ms"
+	ms-refine -m "$T/m.ms" --samples 2 --sampler ancestral <"$D/p.ms" >"$T/ancestral.ms"
+	cmp "$T/default.ms" "$T/mixture.ms"
+	run ! cmp -s "$T/default.ms" "$T/ancestral.ms"
+	# a checkpoint without posterior= (older ones) is ancestral; ddim is not a posterior
+	set_model_meta "posterior=" <"$D/r.ms" >"$T/old.ms"
+	ms-refine -m "$T/old.ms" <"$D/p.ms" >"$T/old-out.ms"
+	ms-refine -m "$D/r.ms" --sampler ancestral <"$D/p.ms" >"$T/new-out.ms"
+	cmp "$T/old-out.ms" "$T/new-out.ms"
+	set_model_meta "posterior=ddim" <"$D/r.ms" >"$T/bad.ms"
+	run -1 ms-refine -m "$T/bad.ms" <"$D/p.ms"
+	[ "$output" = "ms-refine: $T/bad.ms: refiner checkpoint has an unknown posterior=ddim" ]
 }
 
 @test "refine is deterministic for a seed; another seed differs" {

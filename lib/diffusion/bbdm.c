@@ -8,6 +8,7 @@
 #include "diffusion/bbdm.h"
 
 static const char *const sched_names[] = { "linear", "cosine" };
+static const char *const sampler_names[] = { "ancestral", "ddim", "mixture" };
 
 int ms_bbdm_schedule_parse(const char *s)
 {
@@ -17,6 +18,16 @@ int ms_bbdm_schedule_parse(const char *s)
 const char *ms_bbdm_schedule_name(int kind)
 {
 	return kind >= 0 && kind < 2 ? sched_names[kind] : NULL;
+}
+
+int ms_bbdm_sampler_parse(const char *s)
+{
+	return ms_name_index(s, sampler_names, 3);
+}
+
+const char *ms_bbdm_sampler_name(int sampler)
+{
+	return sampler >= 0 && sampler < 3 ? sampler_names[sampler] : NULL;
 }
 
 int ms_bbdm_init(ms_bbdm *b, int T, int kind)
@@ -86,8 +97,25 @@ static double logsig(double u)
 	return u >= 0 ? -log1p(exp(-u)) : u - log1p(exp(u));
 }
 
+/* the model's posterior q(y_s = 1 | y_t, y0_hat) by rule (ancestral: y0_hat in place of
+ * y_0; mixture: y0_hat posterior(1) + (1 - y0_hat) posterior(0)); dy0, dp (may be NULL):
+ * its partial derivatives */
+static double model_posterior(const ms_bbdm *b, int rule, int t, int s, int yt, double y0h,
+                              double p, double *dy0, double *dp)
+{
+	if (rule != MS_BBDM_MIXTURE)
+		return ms_bbdm_posterior(b, t, s, yt, y0h, p, dy0, dp);
+	double d1, d0, m1 = ms_bbdm_posterior(b, t, s, yt, 1, p, NULL, &d1),
+	               m0 = ms_bbdm_posterior(b, t, s, yt, 0, p, NULL, &d0);
+	if (dy0)
+		*dy0 = m1 - m0;
+	if (dp)
+		*dp = y0h * d1 + (1 - y0h) * d0;
+	return y0h * m1 + (1 - y0h) * m0;
+}
+
 double ms_bbdm_loss(const ms_bbdm *b, int t, int yt, int y0, double p, double z, int flip,
-                    double *dz, double *dp)
+                    int rule, double *dz, double *dp)
 {
 	double e = 1 / (1 + exp(-z)), de = e * (1 - e);     /* eps_hat, d eps_hat / dz */
 	double sg = yt ? -1 : 1, y0h = yt ? 1 - e : e;       /* y0_hat = |y_t - eps_hat| */
@@ -99,8 +127,8 @@ double ms_bbdm_loss(const ms_bbdm *b, int t, int yt, int y0, double p, double z,
 	} else {
 		double dmu = 1, dmuh = 1, dmu_p, dmuh_y, dmuh_p;
 		double mu = clampd(ms_bbdm_posterior(b, t, t - 1, yt, y0, p, NULL, &dmu_p), &dmu);
-		double muh = clampd(ms_bbdm_posterior(b, t, t - 1, yt, y0h, p, &dmuh_y, &dmuh_p),
-		                    &dmuh);
+		double muh = model_posterior(b, rule, t, t - 1, yt, y0h, p, &dmuh_y, &dmuh_p);
+		muh = clampd(muh, &dmuh);
 		loss = mu * log(mu / muh) + (1 - mu) * log((1 - mu) / (1 - muh));
 		double gh = -mu / muh + (1 - mu) / (1 - muh);   /* d KL / d mu_hat */
 		double gm = log(mu / muh) - log((1 - mu) / (1 - muh));
@@ -123,15 +151,15 @@ double ms_bbdm_loss(const ms_bbdm *b, int t, int yt, int y0, double p, double z,
 }
 
 double ms_bbdm_loss_map(const ms_bbdm *b, const int *t, int N, size_t per, const float *yt,
-                        const float *y0, const float *p, const float *z, int flip, float *dz,
-                        float *dp, float w)
+                        const float *y0, const float *p, const float *z, int flip, int rule,
+                        float *dz, float *dp, float w)
 {
 	double sum = 0, k = 1 / ((double)N * per * M_LN2);
 	for (int n = 0; n < N; n++)
 		for (size_t j = n * per; j < (n + 1) * per; j++) {
 			double gz, gp;
-			sum += ms_bbdm_loss(b, t[n], yt[j] > 0.5f, y0[j] > 0.5f, p[j], z[j], flip, &gz,
-			                    dp ? &gp : NULL);
+			sum += ms_bbdm_loss(b, t[n], yt[j] > 0.5f, y0[j] > 0.5f, p[j], z[j], flip, rule,
+			                    &gz, dp ? &gp : NULL);
 			dz[j] = (float)(w * k * gz);
 			if (dp)
 				dp[j] = (float)(w * k * gp);
@@ -161,10 +189,7 @@ double ms_bbdm_step_prob(const ms_bbdm *b, int sampler, int t, int s, int yt, do
 		double st = (1 - b->ab[s]) / (1 - b->ab[t]);
 		return st * yt + (1 - st) * y0h;
 	}
-	if (sampler == MS_BBDM_MIXTURE)
-		return clampd(y0h * ms_bbdm_posterior(b, t, s, yt, 1, p, NULL, NULL) +
-		              (1 - y0h) * ms_bbdm_posterior(b, t, s, yt, 0, p, NULL, NULL), NULL);
-	return clampd(ms_bbdm_posterior(b, t, s, yt, y0h, p, NULL, NULL), NULL);
+	return clampd(model_posterior(b, sampler, t, s, yt, y0h, p, NULL, NULL), NULL);
 }
 
 void ms_bbdm_step(const ms_bbdm *b, int sampler, int t, int s, size_t n, float *y,

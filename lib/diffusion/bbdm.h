@@ -24,6 +24,8 @@ typedef struct {
 int ms_bbdm_init(ms_bbdm *b, int T, int kind);
 int ms_bbdm_schedule_parse(const char *s);          /* -1 if unknown */
 const char *ms_bbdm_schedule_name(int kind);
+int ms_bbdm_sampler_parse(const char *s);           /* -1 if unknown */
+const char *ms_bbdm_sampler_name(int sampler);
 /* q(y_t = 1 | y_0, p) = ab_t y_0 + (1 - ab_t) p */
 double ms_bbdm_marginal(const ms_bbdm *b, int t, double y0, double p);
 /* q(y_s = 1 | y_t, y_0, p) for s < t (s = t - 1: methods.md's th1 / (th0 + th1) with
@@ -32,14 +34,16 @@ double ms_bbdm_posterior(const ms_bbdm *b, int t, int s, int yt, double y0, doub
                          double *dy0, double *dp);
 /* one pixel's loss in nats: KL(B(mu) || B(mu_hat)) (t > 1) or the NLL of y_0 under
  * y0_hat = |y_t - sigmoid(z)| (t = 1), plus focal (gamma 2) or BCE of sigmoid(z)
- * against eps = y_t xor y_0. dz: d/d z; dp (may be NULL): d/d p with y_t held fixed */
+ * against eps = y_t xor y_0. mu_hat is the model's posterior by rule, as the sampler of
+ * that name takes it (ms_bbdm_step_prob): MS_BBDM_ANCESTRAL (posterior(y0_hat)) or
+ * MS_BBDM_MIXTURE. dz: d/d z; dp (may be NULL): d/d p with y_t held fixed */
 double ms_bbdm_loss(const ms_bbdm *b, int t, int yt, int y0, double p, double z, int flip,
-                    double *dz, double *dp);
+                    int rule, double *dz, double *dp);
 /* the mean of ms_bbdm_loss over N images of per pixels (t[N]) divided by ln 2; dz (and
  * dp when not NULL) receive w times the gradient of that mean */
 double ms_bbdm_loss_map(const ms_bbdm *b, const int *t, int N, size_t per, const float *yt,
-                        const float *y0, const float *p, const float *z, int flip, float *dz,
-                        float *dp, float w);
+                        const float *y0, const float *p, const float *z, int flip, int rule,
+                        float *dz, float *dp, float w);
 /* the logit of P(y_0 != y_t | y_t, p) when y_0 ~ B(p) is all one knows: the flip
  * probability (1 - ab_t) (y_t ? 1 - p : p), clamped to [c, 1 - c] (MS_BBDM_PRIOR_CLAMP).
  * dp (may be NULL): its derivative in p (0 where clamped) */

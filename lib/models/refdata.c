@@ -238,6 +238,8 @@ int ms_refine_train_open(ms_refine_train *t)
 	if (!t->resume) {
 		t->r = ms_refiner_new(t->d.C, (int)t->width, (int)t->T, t->schedule, t->flip,
 		                      t->output, (uint64_t)t->seed);
+		if (t->r)
+			t->r->posterior = t->posterior;
 		return t->r ? 0 : -1;
 	}
 	char sv[32];

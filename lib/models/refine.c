@@ -142,8 +142,8 @@ double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const f
 		r->tf[n] = (float)r->t[n];
 	const float *net = ms_unet_forward(r->net, r->x, r->tf, NULL);     /* [N,1,H,W] */
 	const float *z = logits(r, net, r->t, p, hw, NULL, NULL);
-	double loss = ms_bbdm_loss_map(&r->bb, r->t, r->N, hw, r->yt, y0, p, z, r->flip, r->dz,
-	                               dp, w);
+	double loss = ms_bbdm_loss_map(&r->bb, r->t, r->N, hw, r->yt, y0, p, z, r->flip,
+	                               r->posterior, r->dz, dp, w);
 	if (dp)
 		logits(r, net, r->t, p, hw, r->dz, dp);
 	if (backward)
@@ -207,7 +207,7 @@ double ms_refiner_validate(ms_refiner *r, const ms_refine_set *v, int K, uint64_
 		ms_rng_init(&rng, seed, (uint64_t)i);
 		const float *y0 = v->y0 + i * hw, *p = v->p + i * hw;
 		if (ms_refiner_run(r, v->H, v->W, v->img + i * v->C * hw, p, K, r->bb.T,
-		                   MS_BBDM_ANCESTRAL, &rng, prob, NULL) < 0) {
+		                   r->posterior, &rng, prob, NULL) < 0) {
 			free(prob);
 			return -1;
 		}
@@ -229,8 +229,9 @@ int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long st
 	char head[256];
 	snprintf(head, sizeof head,
 	         "kind=refine\nT=%d\nschedule=%s\nchannels=%d\nloss=%s\noutput=%s\n"
-	         "prior=sigmoid\n", r->bb.T, ms_bbdm_schedule_name(r->bb.kind), r->C,
-	         flip_names[r->flip], output_names[r->output]);
+	         "posterior=%s\nprior=sigmoid\n", r->bb.T, ms_bbdm_schedule_name(r->bb.kind),
+	         r->C, flip_names[r->flip], output_names[r->output],
+	         ms_bbdm_sampler_name(r->posterior));
 	size_t n = strlen(head) + (extra ? strlen(extra) : 0) + 2;
 	char *all = ms_malloc(n);
 	if (!all)
@@ -255,7 +256,7 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 	ms_rec m;
 	char b[64];
 	long T, C;
-	int sched, flip, output = MS_REFINE_DIRECT;
+	int sched, flip, output = MS_REFINE_DIRECT, posterior = MS_BBDM_ANCESTRAL;
 	ms_refiner *r = NULL;
 	ms_rec_init(&m);
 	ms_unet *u = ms_unet_load(path, opt, &m);
@@ -281,6 +282,11 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 		ms_error("%s: refiner checkpoint has an unknown output=%s", path, b);
 		goto out;
 	}
+	if (ms_meta_get(&m, "posterior", b, sizeof b) &&
+	    ((posterior = ms_bbdm_sampler_parse(b)) < 0 || posterior == MS_BBDM_DDIM)) {
+		ms_error("%s: refiner checkpoint has an unknown posterior=%s", path, b);
+		goto out;
+	}
 	const ms_unet_cfg *c = ms_unet_cfg_of(u);
 	if (c->in_ch != C + 2 || c->out_ch != 1 || !c->temb) {
 		ms_error("%s: refiner network must take %ld+2 channels, give 1, embed time", path, C);
@@ -292,6 +298,7 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 	r->C = (int)C;
 	r->flip = flip;
 	r->output = output;
+	r->posterior = posterior;
 	r->net = u;
 	u = NULL;
 	if (model) {

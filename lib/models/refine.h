@@ -22,6 +22,8 @@ typedef struct {
 	ms_bbdm bb;
 	int C, flip;                  /* image channels (net input C + 2), MS_BBDM_FOCAL/BCE */
 	int output;                   /* MS_REFINE_DIRECT/RESIDUAL */
+	int posterior;                /* the model's posterior in the loss and by default in
+	                               * sampling: MS_BBDM_ANCESTRAL or MS_BBDM_MIXTURE */
 	/* plan */
 	int N, H, W, train;
 	int *t;                       /* [N] timesteps */
@@ -38,7 +40,8 @@ ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, int 
                            uint64_t seed);
 int ms_refine_output_parse(const char *s);          /* -1 if unknown */
 /* checkpoint: ms_unet_save with kind=refine T= schedule= channels= loss= output=
- * prior=sigmoid (a checkpoint without output= is direct)
+ * posterior= prior=sigmoid (a checkpoint without output= is direct, without posterior=
+ * ancestral)
  * plus extra ("key=value\n" lines or NULL); load checks kind=refine. model (may be NULL)
  * receives the "model" record */
 int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long step,
@@ -106,7 +109,7 @@ typedef struct {
 	const char *segpath, *segout; /* --alternate: segmentor in and out (NULL: segpath) */
 	long batch, width, T, seed;
 	double lr, wd, lambda, val_fraction;
-	int lr_schedule, schedule, flip, output, resume, alternate;
+	int lr_schedule, schedule, flip, output, posterior, resume, alternate;
 	/* state */
 	ms_refine_set d, v;           /* training and validation samples */
 	int skipped;                  /* samples without image, mask (or prob) */

@@ -137,42 +137,45 @@ static void test_loss_grad(void)
 	ms_bbdm_init(&b, 10, MS_BBDM_LINEAR);
 	const double zs[] = { -3.1, -0.4, 0.2, 1.7, 4.0 }, ps[] = { 0.15, 0.5, 0.85 };
 	int n = 0;
-	for (int flip = 0; flip < 2; flip++)
+	const int rules[] = { MS_BBDM_ANCESTRAL, MS_BBDM_MIXTURE };
+	for (int flip = 0; flip < 4; flip++)
 		for (int t = 1; t <= 10; t += 3)
 			for (int yt = 0; yt < 2; yt++)
 				for (int y0 = 0; y0 < 2; y0++)
 					for (int i = 0; i < 5; i++)
 						for (int j = 0; j < 3; j++) {
-							double z = zs[i], p = ps[j], h = 1e-5, dz, dp;
-							double l = ms_bbdm_loss(&b, t, yt, y0, p, z, flip, &dz, &dp), g;
+							double z = zs[i], p = ps[j], h = 1e-5, dz, dp, g;
+							int f = flip % 2, ru = rules[flip / 2];
+							double l = ms_bbdm_loss(&b, t, yt, y0, p, z, f, ru, &dz, &dp);
 							CHECK(l >= 0);
-							double lp = ms_bbdm_loss(&b, t, yt, y0, p, z + h, flip, &g, NULL);
-							double lm = ms_bbdm_loss(&b, t, yt, y0, p, z - h, flip, &g, NULL);
+							double lp = ms_bbdm_loss(&b, t, yt, y0, p, z + h, f, ru, &g, NULL);
+							double lm = ms_bbdm_loss(&b, t, yt, y0, p, z - h, f, ru, &g, NULL);
 							CHECK_NEAR(dz, (lp - lm) / (2 * h), 1e-6 * (1 + fabs(dz)));
-							lp = ms_bbdm_loss(&b, t, yt, y0, p + h, z, flip, &g, NULL);
-							lm = ms_bbdm_loss(&b, t, yt, y0, p - h, z, flip, &g, NULL);
+							lp = ms_bbdm_loss(&b, t, yt, y0, p + h, z, f, ru, &g, NULL);
+							lm = ms_bbdm_loss(&b, t, yt, y0, p - h, z, f, ru, &g, NULL);
 							CHECK_NEAR(dp, (lp - lm) / (2 * h), 1e-6 * (1 + fabs(dp)));
 							n++;
 						}
-	CHECK(n == 480);
+	CHECK(n == 960);
 	/* values: t = 1, y_t = 0, y_0 = 1, BCE: -log e + -log e (flip 1, eps_hat = e) */
 	double dz, e = 1 / (1 + exp(-0.3));
-	CHECK_NEAR(ms_bbdm_loss(&b, 1, 0, 1, 0.5, 0.3, MS_BBDM_BCE, &dz, NULL), -2 * log(e), 1e-12);
+	CHECK_NEAR(ms_bbdm_loss(&b, 1, 0, 1, 0.5, 0.3, MS_BBDM_BCE, 0, &dz, NULL), -2 * log(e),
+	           1e-12);
 	/* focal: -(1 - pt)^2 log pt */
-	double l = ms_bbdm_loss(&b, 1, 0, 1, 0.5, 0.3, MS_BBDM_FOCAL, &dz, NULL);
+	double l = ms_bbdm_loss(&b, 1, 0, 1, 0.5, 0.3, MS_BBDM_FOCAL, 0, &dz, NULL);
 	CHECK_NEAR(l, -log(e) - (1 - e) * (1 - e) * log(e), 1e-12);
 	/* KL of a perfect prediction is 0: eps_hat -> eps */
-	CHECK(ms_bbdm_loss(&b, 5, 1, 0, 0.5, 30, MS_BBDM_FOCAL, &dz, NULL) < 1e-9);
+	CHECK(ms_bbdm_loss(&b, 5, 1, 0, 0.5, 30, MS_BBDM_FOCAL, 0, &dz, NULL) < 1e-9);
 	/* map version: mean / ln 2 with w */
 	float yt[4] = { 0, 1, 1, 0 }, y0[4] = { 1, 1, 0, 0 }, p[4] = { .2f, .4f, .6f, .8f };
 	float z[4] = { .1f, -.5f, 2, -1 }, gz[4], gp[4];
 	int ts[2] = { 1, 4 };
 	double want = 0;
 	for (int k = 0; k < 4; k++)
-		want += ms_bbdm_loss(&b, ts[k / 2], yt[k], y0[k], p[k], z[k], 0, &dz, NULL);
-	CHECK_NEAR(ms_bbdm_loss_map(&b, ts, 2, 2, yt, y0, p, z, 0, gz, gp, 2), want / 4 / M_LN2,
+		want += ms_bbdm_loss(&b, ts[k / 2], yt[k], y0[k], p[k], z[k], 0, 0, &dz, NULL);
+	CHECK_NEAR(ms_bbdm_loss_map(&b, ts, 2, 2, yt, y0, p, z, 0, 0, gz, gp, 2), want / 4 / M_LN2,
 	           1e-6);
-	ms_bbdm_loss(&b, 4, 1, 0, p[2], z[2], 0, &dz, NULL);
+	ms_bbdm_loss(&b, 4, 1, 0, p[2], z[2], 0, 0, &dz, NULL);
 	CHECK_NEAR(gz[2], 2 * dz / 4 / M_LN2, 1e-6);
 }
 
@@ -213,6 +216,18 @@ static void test_mixture(const ms_bbdm *b)
 						most = fabs(mix - plug);
 				}
 	CHECK(most > 0.01);
+	/* the loss with the mixture rule: KL(B(mu) || B(mu_hat)) with mu_hat the mixture of
+	 * the enumerated posteriors, plus BCE of the flip, from the enumeration alone */
+	for (int yt = 0; yt < 2; yt++)
+		for (int y0 = 0; y0 < 2; y0++) {
+			double z = 0.7, p = 0.35, e = 1 / (1 + exp(-z)), y0h = yt ? 1 - e : e, dz;
+			double mu = bayes(b, 6, 5, yt, y0, p);
+			double muh = y0h * bayes(b, 6, 5, yt, 1, p) + (1 - y0h) * bayes(b, 6, 5, yt, 0, p);
+			double kl = mu * log(mu / muh) + (1 - mu) * log((1 - mu) / (1 - muh));
+			double bce = -log((yt ^ y0) ? e : 1 - e);
+			CHECK_NEAR(ms_bbdm_loss(b, 6, yt, y0, p, z, MS_BBDM_BCE, MS_BBDM_MIXTURE, &dz, NULL),
+			           kl + bce, 1e-12);
+		}
 }
 
 static void test_steps(void)
