@@ -13,7 +13,14 @@ PKG_LIBS   != pkg-config --libs $(PKGS) 2>/dev/null || echo -lpng16 -lz -lyaml -
 SAN_1     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Werror
 XFLAGS    = $(SAN_$(SANITIZE))
 ALL_CFLAGS = $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -Ilib
-LDLIBS    = -Wl,--as-needed $(PKG_LIBS) -lm -lpthread
+# MPI (optional; NOMPI=1 builds without): lib/core/dist.c is built with it when pkg-config
+# knows Open MPI (ompi-c) or an "mpi" package; tools that call no MPI do not link it
+MPI_PKG   != [ -n "$(NOMPI)" ] || { pkg-config --exists ompi-c 2>/dev/null && echo ompi-c; } || \
+             { pkg-config --exists mpi 2>/dev/null && echo mpi; } || echo
+MPI_CFLAGS != [ -z "$(MPI_PKG)" ] || echo -DMS_MPI $$(pkg-config --cflags $(MPI_PKG))
+MPI_LIBS   != [ -z "$(MPI_PKG)" ] || pkg-config --libs $(MPI_PKG)
+ALL_CFLAGS += $(MPI_CFLAGS)
+LDLIBS    = -Wl,--as-needed $(PKG_LIBS) $(MPI_LIBS) -lm -lpthread
 
 LIB_SRC  != ls lib/*/*.c 2>/dev/null
 LIB_OBJ   = $(LIB_SRC:.c=.o)
@@ -103,7 +110,7 @@ uninstall:
 # Debian packages for building and testing (run as root, or with sudo)
 DEBS = build-essential pkg-config libpng-dev zlib1g-dev libopenblas-dev libyaml-dev \
        bats mandoc python3-numpy python3-scipy python3-skimage python3-opencv python3-nibabel \
-       clang libclang-rt-dev
+       clang libclang-rt-dev libopenmpi-dev openmpi-bin
 deps:
 	@missing=; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -16,7 +16,7 @@ static const char usage[] =
 	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
 	"       [--val-fraction F] [--val FILE] [--best FILE] [--resume] [--merge-patch P]\n"
 	"       [--merge-alpha A] [--synthetic mix|extra|ignore] [--synthetic-prob P]\n"
-	"       [--judge MODEL]\n"
+	"       [--judge MODEL] [--parts P]\n"
 	"       [--augment strong|flips|none] [--save-every N] [--report N]\n"
 	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
 
@@ -24,7 +24,7 @@ enum { TRAIN = 1, PREDICT = 2 };
 static ms_seg_opt opt;
 static const char *model, *valpath, *judge;
 static double threshold = 0.5;
-static long batch = 4, threads, seed = 1, width = 32, patch;
+static long batch = 4, threads, seed = 1, width = 32, patch, parts;
 static int synth;
 static const char *const schedules[] = { "constant", "cosine", "poly", NULL },
                          *const synths[] = { "mix", "extra", "ignore", NULL },
@@ -59,6 +59,8 @@ static ms_opt opts[] = {
 	MS_OPT_CHOICE("augment", 0, &opt.augment, augments,
 	              "strong (default: flips, scale, rotation, shift,\nbrightness, contrast, gamma, "
 	              "noise, blur), flips or none"),
+	MS_OPT_INT("parts", 0, &parts, 1, 4096, "P", "the batch's gradient as the sum of P parts in order\n"
+	           "(default: one per MPI rank; ms-scale(7))"),
 	MS_OPT_INT("save-every", 0, &opt.save_every, 0, 0x1p40, "N",
 	           "checkpoint every N steps (500, 0 = at the end)"),
 	MS_OPT_INT("report", 0, &opt.report, 1, 0x1p40, "N", "progress and validation every N steps (steps/20)"),
@@ -97,6 +99,7 @@ static void options(int argc, char **argv, int train)
 	if (ms_opt_given(opts, "batch"))
 		opt.batch = (int)batch;
 	opt.threads = (int)threads;
+	opt.parts = (int)parts;
 	opt.seed = (uint64_t)seed;
 	opt.width = (int)width;
 	if (patch)
@@ -163,25 +166,34 @@ static void read_samples(FILE *f, const char *name)
 
 static int train(void)
 {
+	if (ms_dist_init() < 0)
+		die("%s", ms_errmsg());
 	if (opt.resume && ms_seg_opts_resume(&opt) < 0)
 		die("%s", ms_errmsg());
 	ms_seg_data_init(&data);
-	read_samples(stdin, "<stdin>");
-	if (nskip)
+	FILE *in = ms_dist_stream(stdin, "<stdin>");     /* rank 0's, on every rank */
+	if (!in)
+		die("%s", ms_errmsg());
+	read_samples(in, "<stdin>");
+	if (in != stdin)
+		fclose(in);
+	if (nskip && !ms_dist_rank())
 		warn("%ld samples without image and mask ignored", nskip);
 	int n = data.n;
 	if (!n)
 		die("no samples with image and mask on stdin");
 	if (valpath) {
-		FILE *f = fopen(valpath, "rb");
-		if (!f)
+		FILE *f = ms_dist_rank() ? NULL : fopen(valpath, "rb");
+		if (!ms_dist_rank() && !f)
 			die("cannot open %s:", valpath);
+		if (!(f = ms_dist_stream(f, valpath)))
+			die("%s", ms_errmsg());
 		held = 1;
 		nskip = 0;
 		snprintf(where, sizeof where, "%s: ", valpath);
 		read_samples(f, valpath);
 		fclose(f);
-		if (nskip)
+		if (nskip && !ms_dist_rank())
 			warn("%s: %ld samples without image and mask ignored", valpath, nskip);
 		if (data.n == n)
 			die("%s: no samples with image and mask", valpath);
@@ -201,6 +213,7 @@ static int train(void)
 	ms_seg_data_free(&data);
 	if (sig < 0)
 		die("%s", ms_errmsg());
+	ms_dist_end();
 	return sig ? 128 + sig : 0;
 }
 

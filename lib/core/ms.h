@@ -1,8 +1,10 @@
 /* ms: the core layer in one include. Errors, allocation, options, threads, tensors,
- * the RNG and atomic output files; the record stream is io/stream.h. */
+ * the RNG, atomic output files and the ranks of an MPI run; the record stream is
+ * io/stream.h. */
 #ifndef MS_H
 #define MS_H
 
+#include "core/dist.h"
 #include "core/opt.h"
 #include "core/outfile.h"
 #include "core/rng.h"

@@ -10,6 +10,7 @@
 
 #include <cblas.h>
 
+#include "core/dist.h"
 #include "core/threads.h"
 #include "core/util.h"
 
@@ -86,8 +87,8 @@ int ms_threads(int requested)
 		if (e && *e && ms_parse_int(e, 1, 1024, &v) == 0)
 			n = (int)v;
 	}
-	if (n <= 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 0) {             /* the CPUs, shared by the ranks of a run on this machine */
+		long c = sysconf(_SC_NPROCESSORS_ONLN) / ms_dist_local_size();
 		n = c > 0 ? (int)c : 1;
 	}
 	n = n > MAXT ? MAXT : n;

@@ -2,7 +2,8 @@
 #ifndef MS_THREADS_H
 #define MS_THREADS_H
 
-/* the one thread pool: ms_threads resolves --threads / MS_THREADS (default: the CPUs),
+/* the one thread pool: ms_threads resolves --threads / MS_THREADS (default: the CPUs
+ * over the ranks of an MPI run on this machine, core/dist.h),
  * starts the pool and runs OpenBLAS single-threaded inside it; returns the threads */
 int ms_threads(int requested);
 int ms_nthreads(void);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/outfile.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -183,12 +184,15 @@ static int keep_best(ms_unet *u, const ms_seg_opt *o, const ms_seg_data *d, long
 /* ---- training */
 typedef struct {
 	ms_unet *u;
-	int B, N, C, H, W;            /* N = B, or 2B when mixing */
+	int B, Bp, N, C, H, W;        /* batch, its part (ms_grads), N = Bp or 2 Bp (mixing) */
 	size_t hw;
-	float *x, *y, *d, *dout, *mix, *tmp;   /* tmp: augmentation scratch */
-	uint8_t *m, *pair;            /* merging masks; batch slots holding a pair */
+	float *x, *y, *d, *dout, *mix, *tmp;   /* a part's batch; tmp: augmentation scratch */
+	uint8_t *m, *pair;            /* the batch's merging masks; slots holding a pair */
+	int *real, *used;             /* the batch's real samples and those used (synthetic) */
+	ms_aug_draw *ad;              /* the batch's augmentation */
 	ms_aug_opt aug;
 	int *perm, perm_epoch;
+	ms_grads g;
 } trainer;
 
 /* an image [C,H,W] (mask = 0) or a mask (mask = 1) into its batch slot, augmented */
@@ -219,13 +223,12 @@ static int real_at(trainer *t, const ms_seg_data *d, uint64_t seed, long pos)
 	return t->perm[pos % d->ntrain];
 }
 
-/* one step: returns the loss */
-static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mode,
-                   ms_adam *a, long s)
+/* the draws of step s for the whole batch, the same on every rank: samples,
+ * augmentation, merging masks */
+static void draw(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mode, long s)
 {
 	ms_rng r;
 	ms_rng_init(&r, o->seed, (2ull << 62) | (uint64_t)s);
-	size_t chw = (size_t)d->C * t->hw;
 	for (int b = 0; b < t->B; b++) {
 		/* the same draws in every mode, so that modes differ only where they must */
 		int i = real_at(t, d, o->seed, s * t->B + b), j = i;
@@ -236,50 +239,58 @@ static double step(trainer *t, const ms_seg_data *d, const ms_seg_opt *o, int mo
 			j = d->syn[k * d->nsyn >> 32];
 		if (mode == MS_SYN_MIX && d->s[i].nsyn)
 			j = d->syn[d->s[i].syn0 + (k * d->s[i].nsyn >> 32)];
-		const ms_seg_sample *sj = &d->s[j];
-		t->pair[b] = sj->pair;
-		const float *mask = sj->mask ? sj->mask : d->s[sj->of ? sj->real : j].mask;
-		ms_aug_draw ad;
+		t->real[b] = i;
+		t->used[b] = j;
+		t->pair[b] = d->s[j].pair;
 		ms_rng ar;             /* a stream of its own: flips-only runs stay as they were */
 		ms_rng_init(&ar, o->seed, (3ull << 62) | (uint64_t)(s * t->B + b));
 		if (o->augment == MS_AUG_NONE)
 			fh = fv = 0;
-		ms_aug_sample(&t->aug, fh, fv, t->H, t->W, &ar, &ad);
+		ms_aug_sample(&t->aug, fh, fv, t->H, t->W, &ar, &t->ad[b]);
+	}
+	int P = o->merge_patch > 0 ? o->merge_patch : ms_merge_patch_default(t->H, t->W);
+	for (int b = 0; mode == MS_SYN_MIX && b < t->B; b++) {
+		ms_merge_grid(t->m + b * t->hw, t->H, t->W, P, o->merge_alpha, &r);
+		if (t->pair[b])           /* a pair alone: all synthetic */
+			memset(t->m + b * t->hw, 0, t->hw);
+	}
+}
+
+/* samples [b0, b1) of the drawn batch: forward, loss (times w), backward */
+static double part(trainer *t, const ms_seg_data *d, int mode, int b0, int b1, float w)
+{
+	size_t chw = (size_t)d->C * t->hw;
+	int n = b1 - b0;
+	for (int b = b0; b < b1; b++) {
+		int i = t->real[b], j = t->used[b], k = b - b0;
+		const ms_seg_sample *sj = &d->s[j];
+		const float *mask = sj->mask ? sj->mask : d->s[sj->of ? sj->real : j].mask;
 		if (mode == MS_SYN_MIX) {   /* both images get the same draw */
-			put(t, &ad, d->s[i].img, d->C, t->x + b * chw, 0);
-			put(t, &ad, sj->img, d->C, t->x + (t->B + b) * chw, 0);
+			put(t, &t->ad[b], d->s[i].img, d->C, t->x + k * chw, 0);
+			put(t, &t->ad[b], sj->img, d->C, t->x + (n + k) * chw, 0);
 			if (!sj->pair)
 				mask = d->s[i].mask;   /* the target is the real mask */
 		} else {
-			put(t, &ad, sj->img, d->C, t->x + b * chw, 0);
+			put(t, &t->ad[b], sj->img, d->C, t->x + k * chw, 0);
 		}
-		put(t, &ad, mask, 1, t->y + b * t->hw, 1);
+		put(t, &t->ad[b], mask, 1, t->y + k * t->hw, 1);
 	}
 	float *out = ms_unet_forward(t->u, t->x, NULL, NULL), *logit = out, *d1 = t->dout;
-	int P = o->merge_patch > 0 ? o->merge_patch : ms_merge_patch_default(t->H, t->W);
 	if (mode == MS_SYN_MIX) {
-		for (int b = 0; b < t->B; b++) {
-			ms_merge_grid(t->m + b * t->hw, t->H, t->W, P, o->merge_alpha, &r);
-			if (t->pair[b])           /* a pair alone: all synthetic */
-				memset(t->m + b * t->hw, 0, t->hw);
-			ms_merge_mix(t->mix + b * t->hw, out + b * t->hw, out + (t->B + b) * t->hw,
-			             t->m + b * t->hw, 1, t->hw);
-		}
+		for (int k = 0; k < n; k++)
+			ms_merge_mix(t->mix + k * t->hw, out + k * t->hw, out + (n + k) * t->hw,
+			             t->m + (b0 + k) * t->hw, 1, t->hw);
 		logit = t->mix;
 		d1 = t->d;
 	}
-	size_t n = (size_t)t->B * t->hw;
-	double loss = ms_loss_bce(logit, t->y, n, d1, 1, 0);
-	loss += ms_loss_dice(logit, t->y, t->B, t->hw, d1, 1, 1);
+	double loss = ms_loss_bce(logit, t->y, (size_t)n * t->hw, d1, w, 0);
+	loss += ms_loss_dice(logit, t->y, n, t->hw, d1, w, 1);
 	if (mode == MS_SYN_MIX)
-		for (int b = 0; b < t->B; b++)
-			ms_merge_mix_backward(t->d + b * t->hw, t->m + b * t->hw, 1, t->hw,
-			                      t->dout + b * t->hw, t->dout + (t->B + b) * t->hw);
-	ms_params *ps = ms_unet_params(t->u);
-	ms_params_zero_grad(ps);
+		for (int k = 0; k < n; k++)
+			ms_merge_mix_backward(t->d + k * t->hw, t->m + (b0 + k) * t->hw, 1, t->hw,
+			                      t->dout + k * t->hw, t->dout + (n + k) * t->hw);
 	ms_unet_backward(t->u, t->dout);
-	ms_adam_step(a, ps);
-	return loss;
+	return loss * w;
 }
 
 /* mean Dice (threshold 0.5, both empty = 1) over the validation images */
@@ -312,6 +323,10 @@ static void trainer_free(trainer *t)
 	free(t->pair);
 	free(t->perm);
 	free(t->tmp);
+	free(t->real);
+	free(t->used);
+	free(t->ad);
+	ms_grads_free(&t->g);
 }
 
 /* the training framework's callbacks (models/train.h) */
@@ -326,12 +341,22 @@ typedef struct {
 	const ms_train *tr;
 } run;
 
-static int run_step(void *ctx, long s, double lr, double *loss, double *aux)
+static int run_part(void *ctx, int b0, int b1, double w, double *loss, double *aux)
 {
 	run *r = ctx;
 	(void)aux;
+	*loss = part(r->t, r->d, r->mode, b0, b1, (float)w);
+	return 0;
+}
+
+static int run_step(void *ctx, long s, double lr, double *loss, double *aux)
+{
+	run *r = ctx;
 	r->a->lr = lr;
-	*loss = step(r->t, r->d, r->o, r->mode, r->a, s);
+	draw(r->t, r->d, r->o, r->mode, s);
+	if (ms_grads_step(&r->t->g, run_part, r, loss, aux) < 0)
+		return -1;
+	ms_adam_step(r->a, ms_unet_params(r->t->u));
 	return 0;
 }
 
@@ -407,14 +432,18 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		snprintf(plan, sizeof plan, "%.0f s budget from step %ld", o->time - o->time_used, s0);
 	else
 		snprintf(plan, sizeof plan, "steps %ld from %ld", o->steps, s0);
-	fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
-	        "(%d without their real sample, %d of validation samples: dropped); "
-	        "synthetic %s%s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain, d->nval,
-	        mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped, d->nsyn_leak,
-	        synth_name(mode), pairs, d->C, d->W, d->H, plan);
+	if (!ms_dist_rank())            /* rank 0 speaks for all */
+		fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
+		        "(%d without their real sample, %d of validation samples: dropped); "
+		        "synthetic %s%s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain,
+		        d->nval, mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped, d->nsyn_leak,
+		        synth_name(mode), pairs, d->C, d->W, d->H, plan);
 	t.u = u;
 	t.B = o->batch;
-	t.N = mode == MS_SYN_MIX ? 2 * t.B : t.B;
+	if (ms_grads_init(&t.g, ms_unet_params(u), t.B, o->parts) < 0)
+		goto out;
+	t.Bp = t.B / t.g.P;
+	t.N = mode == MS_SYN_MIX ? 2 * t.Bp : t.Bp;
 	t.C = d->C;
 	t.H = d->H;
 	t.W = d->W;
@@ -423,11 +452,13 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	ms_aug_level(&t.aug, o->augment);
 	size_t nx = (size_t)t.N * d->C * t.hw;
 	if (ms_unet_plan(u, t.N, d->H, d->W, 1) < 0 || !(t.x = ms_calloc(nx, sizeof(float))) ||
-	    !(t.y = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
-	    !(t.d = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
-	    !(t.mix = ms_calloc((size_t)t.B * t.hw, sizeof(float))) ||
+	    !(t.y = ms_calloc((size_t)t.Bp * t.hw, sizeof(float))) ||
+	    !(t.d = ms_calloc((size_t)t.Bp * t.hw, sizeof(float))) ||
+	    !(t.mix = ms_calloc((size_t)t.Bp * t.hw, sizeof(float))) ||
 	    !(t.dout = ms_calloc((size_t)t.N * t.hw, sizeof(float))) ||
 	    !(t.m = ms_calloc((size_t)t.B * t.hw, 1)) || !(t.pair = ms_calloc(t.B, 1)) ||
+	    !(t.real = ms_calloc(t.B, sizeof(int))) || !(t.used = ms_calloc(t.B, sizeof(int))) ||
+	    !(t.ad = ms_calloc(t.B, sizeof *t.ad)) ||
 	    !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
 	    !(t.tmp = ms_calloc(t.hw + d->W + 64, sizeof(float))))
 		goto out;
@@ -444,7 +475,7 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	o->time_used = tr.time_used;
 	if (sig < 0)
 		goto out;
-	if (sig > 0)
+	if (sig > 0 || ms_dist_rank())
 		;                         /* ms_train_run said where the checkpoint went */
 	else if (vdice >= 0 && o->best)
 		fprintf(stderr, "%s: done, %ld steps, validation Dice %.4f; best %.4f at step %ld "

@@ -55,6 +55,8 @@ typedef struct {
 	long steps;                   /* 0: from epochs */
 	double epochs;
 	int batch, width, schedule, synth, merge_patch, threads;
+	int parts;                    /* the batch's gradient in parts (models/train.h's
+	                               * ms_grads; 0: one per rank) */
 	int augment;                  /* MS_AUG_* (augment.h), default strong */
 	double lr, wd, val_fraction, merge_alpha, synth_prob;
 	uint64_t seed;

@@ -2,10 +2,12 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dist.h"
 #include "core/outfile.h"
 #include "core/util.h"
 #include "models/train.h"
@@ -71,15 +73,22 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 	long report = t->report > 0 ? t->report
 	              : t->time > 0 ? 20 : t->steps / 20 > 0 ? t->steps / 20 : 1;
 	double t0 = now(), tshow = 0, lsum = 0, asum = 0, val = -1, used0 = t->time_used, lr = t->lr;
-	int tty = isatty(2), ret = -1;
+	int tty = isatty(2), ret = -1, sig = 0, root = ms_dist_rank() == 0;
 	FILE *log = NULL;
 	const char *mname = t->metric ? t->metric : "val", *aname = t->aux ? t->aux : "aux";
-	if (t->log && !(log = log_open(t->log, aname, mname)))
+	if (root && t->log && !(log = log_open(t->log, aname, mname)))
 		return -1;
-	if (t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
+	if (root && t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
 		goto out;
 	ms_stop_catch();
-	for (double f; (f = done_frac(t, s, used0 + now() - t0)) < 1 && !ms_stop_signal();) {
+	for (;;) {
+		/* every rank stops after the same step: a signal on any of them, the budget */
+		double v[2] = { ms_stop_signal(), done_frac(t, s, used0 + now() - t0) }, f;
+		if (ms_dist_max(v, 2) < 0)
+			goto out;
+		sig = (int)v[0];
+		if ((f = v[1]) >= 1 || sig)
+			break;
 		if (t->time > 0 && s >= t->warmup)   /* the schedule runs on the larger fraction */
 			lr = ms_lr_at(t->schedule, t->lr, (long)(f * 1e9), 1000000000L, 0);
 		else
@@ -101,6 +110,8 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 		long total = t->time > 0 ? (long)(s / f + 0.5) : t->steps;
 		double left = t->time > 0 ? t->time - t->time_used : (t->steps - s) * t->batch / ips;
 		int rep = s % report == 0 || f >= 1;
+		if (!root)
+			continue;
 		if (rep && t->validate && t->validate(t->ctx, s, &val) < 0)
 			goto out;
 		if (rep || (tty && tn - tshow > 0.25)) {
@@ -117,14 +128,14 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 		if (t->save_every > 0 && s % t->save_every == 0 && f < 1 && t->save(t->ctx, s, val) < 0)
 			goto out;
 	}
-	if (s == s0 && !t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
+	if (root && s == s0 && !t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
 		goto out;
-	if (t->save(t->ctx, s, val) < 0)
+	if (root && t->save(t->ctx, s, val) < 0)
 		goto out;
-	if (ms_stop_signal())
+	if (root && sig)
 		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
-		        ms_stop_signal() == SIGINT ? "interrupted" : "terminated", s, t->out);
-	ret = ms_stop_signal();
+		        sig == SIGINT ? "interrupted" : "terminated", s, t->out);
+	ret = sig;
 out:
 	if (log && fclose(log) == EOF && ret >= 0)
 		ret = ms_error("cannot write %s:", t->log);
@@ -132,4 +143,75 @@ out:
 	if (metric)
 		*metric = val;
 	return ret;
+}
+
+/* ---- the gradient in parts */
+int ms_grads_init(ms_grads *g, ms_params *ps, int B, int P)
+{
+	int size = ms_dist_size();
+	memset(g, 0, sizeof *g);
+	P = P > 0 ? P : size;
+	if (P % size)
+		return ms_error("%d parts of the batch cannot be shared by %d ranks", P, size);
+	if (B % P)
+		return ms_error("a batch of %d cannot be cut into %d equal parts", B, P);
+	g->ps = ps;
+	g->B = B;
+	g->P = P;
+	g->local = P / size;
+	g->n = ms_params_count(ps);
+	if (!(g->loss = ms_calloc(2 * ((size_t)P + g->local), sizeof(double))) ||
+	    (P > 1 && !(g->buf = ms_calloc((size_t)(g->local + 1) * g->n, sizeof(float))))) {
+		ms_grads_free(g);
+		return -1;
+	}
+	return 0;
+}
+
+void ms_grads_free(ms_grads *g)
+{
+	free(g->buf);
+	free(g->loss);
+	g->buf = NULL;
+	g->loss = NULL;
+}
+
+/* the gradients of the parameters to buf (dir 1) or back (dir 0) */
+static void grads_copy(ms_params *ps, float *buf, int dir)
+{
+	for (int k = 0; k < ps->n; k++) {
+		ms_param *p = ps->p[k];
+		memcpy(dir ? buf : p->g, dir ? p->g : buf, p->n * sizeof(float));
+		buf += p->n;
+	}
+}
+
+int ms_grads_step(ms_grads *g, ms_grads_part *part, void *ctx, double *loss, double *aux)
+{
+	int first = ms_dist_rank() * g->local;
+	double *all = g->loss, *mine = all + 2 * g->P;     /* loss and aux of each part */
+	for (int i = 0; i < g->local; i++) {
+		int q = first + i, b0 = (int)((long)q * g->B / g->P), b1 = (int)((long)(q + 1) * g->B / g->P);
+		mine[2 * i] = mine[2 * i + 1] = NAN;
+		ms_params_zero_grad(g->ps);
+		if (part(ctx, b0, b1, (double)(b1 - b0) / g->B, &mine[2 * i], &mine[2 * i + 1]) < 0)
+			return -1;
+		if (g->P > 1)
+			grads_copy(g->ps, g->buf + i * g->n, 1);
+	}
+	if (g->P > 1) {
+		float *sum = g->buf + g->local * g->n;
+		if (ms_dist_sum_parts(g->buf, g->local, g->n, sum) < 0)
+			return -1;
+		grads_copy(g->ps, sum, 0);
+	}
+	if (ms_dist_gather(mine, 2 * g->local, all) < 0)
+		return -1;
+	*loss = all[0];
+	*aux = all[1];
+	for (int q = 1; q < g->P; q++) {
+		*loss += all[2 * q];
+		*aux += all[2 * q + 1];
+	}
+	return 0;
 }

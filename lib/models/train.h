@@ -3,9 +3,16 @@
  * (one line that updates on a terminal, else one line per report), a TSV log a user can
  * plot, checkpoints every N steps and at the end, and SIGINT/SIGTERM: checkpoint, stop.
  * A model plugs in its step, validation and checkpoint as callbacks; its data, batches
- * and loss stay its own. */
+ * and loss stay its own.
+ *
+ * Data parallel (core/dist.h: under mpirun every rank runs the loop): every rank takes
+ * every step, computing its parts of the batch (ms_grads below); rank 0 alone validates,
+ * reports, logs and writes checkpoints; a signal on any rank, or the time budget, stops
+ * every rank after the same step. */
 #ifndef MS_TRAIN_H
 #define MS_TRAIN_H
+
+#include "nn/nn.h"
 
 typedef struct {
 	/* the run */
@@ -43,5 +50,30 @@ typedef struct {
  * (checkpoint written, message on stderr), -1 with the reason (a non-finite loss writes
  * no checkpoint). *metric (may be NULL) gets the last validation value (-1: none). */
 int ms_train_run(ms_train *t, long *s, double *metric);
+
+/* ---- the gradient of a batch in parts. The batch of B samples is cut into P parts of
+ * B/P consecutive samples; the gradient (and the loss) is part 0 + part 1 + ... added in
+ * part order, each part computed alone. The ranks share the parts, rank r the P/size
+ * parts from r * P/size on: with the same P, any number of ranks gives the same bits
+ * as one. P = 1 on one rank is the plain step: the gradient goes straight into the
+ * parameters' g. */
+typedef struct {
+	ms_params *ps;
+	int B, P, local;              /* batch, parts, parts per rank */
+	size_t n;                     /* floats of gradient */
+	float *buf;                   /* local parts, then their sum (P > 1) */
+	double *loss;                 /* loss and aux of every part, then of the local ones */
+} ms_grads;
+/* P = 0: as many as ranks; -1 with the reason when the ranks do not divide P or P does
+ * not divide B */
+int ms_grads_init(ms_grads *g, ms_params *ps, int B, int P);
+void ms_grads_free(ms_grads *g);
+/* part(ctx, b0, b1, w, loss, aux): the gradient of samples [b0, b1) of the batch into
+ * the parameters' g (zeroed before), weighted by w = (b1 - b0) / B as its share of the
+ * batch's mean, and the part's share of the loss (its own mean times w) in *loss and,
+ * if it has one, *aux (NAN before); -1 on error. Leaves the batch's gradient in g and its
+ * loss in *loss, *aux. */
+typedef int ms_grads_part(void *ctx, int b0, int b1, double w, double *loss, double *aux);
+int ms_grads_step(ms_grads *g, ms_grads_part *part, void *ctx, double *loss, double *aux);
 
 #endif
