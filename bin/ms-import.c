@@ -9,7 +9,8 @@
 #include "io/stream.h"
 
 static const char usage[] =
-	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] [--max-decoded N] PATH...";
+	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] [--max-decoded N]\n"
+	"       [--shard K/N] PATH...";
 
 /* plo..phi 0..100 without --clip: volumes are rescaled from their minimum and maximum */
 static ms_import_opts opt = { .plo = 0, .phi = 100, .axis = 2, .min_fg = -1 };
@@ -58,6 +59,7 @@ static ms_opt opts[] = {
 	MS_OPT_FLAG("compress", 'z', &compress, "zlib-compress the payloads"),
 	MS_OPT_CALL("max-decoded", 0, parse_bytes, "N", "refuse a PNG of more than N bytes of pixels\n"
 	            "(K, M, G suffixes; default 1G)"),
+	MS_OPT_SHARD(&opt.shard),
 	MS_OPT_END
 };
 

@@ -9,7 +9,8 @@
 
 static const char usage[] =
 	"[-n N] [-s SKIP] [-e K] [-k NAME,...] [-d NAME,...] [-r OLD=NEW,...]\n"
-	"       [-i FILE] [-x FILE] [-w NAME] [-W NAME] [--holdout F | --no-holdout F]";
+	"       [-i FILE] [-x FILE] [-w NAME] [-W NAME] [--holdout F | --no-holdout F]\n"
+	"       [--shard K/N]";
 
 typedef struct {
 	char **v;
@@ -23,6 +24,7 @@ static const char *with, *without;   /* -w, -W: decided at the end of a sample *
 static double holdout = -1;          /* --holdout F: ids below F; --no-holdout: the others */
 static double no_holdout;
 static int holdout_in;
+static ms_shard shard;                /* --shard K/N */
 
 static void push(list *l, const char *s)
 {
@@ -140,6 +142,7 @@ static ms_opt opts[] = {
 	           "holds out (by hash of id, or of= when set)"),
 	MS_OPT_NUM("no-holdout", 0, &no_holdout, 0, 1, "F", "only the others"),
 	MS_OPT_CALL("rename", 'r', renames, "OLD=NEW,...", "rename records (after -k, -d)"),
+	MS_OPT_SHARD(&shard),
 	MS_OPT_END
 };
 
@@ -155,11 +158,12 @@ static int counted(void)
 	return take;
 }
 
-/* the sample filters: -i, -x, --holdout (of= of its first record), -w, -W */
+/* the sample filters: -i, -x, --holdout (of= of its first record), --shard, -w, -W */
 static int pass(const ms_sample *s)
 {
 	char of[MS_META_MAX + 1];
-	if ((use_ids && !has(&ids, s->id)) || (use_xids && has(&xids, s->id)))
+	if ((use_ids && !has(&ids, s->id)) || (use_xids && has(&xids, s->id)) ||
+	    !ms_shard_has(&shard, s->id))
 		return 0;
 	if (holdout >= 0) {
 		const char *key = ms_meta_get(&s->rec[0], "of", of, sizeof of) ? of : s->id;

@@ -17,7 +17,7 @@ static const char usage[] =
 	"       [--val-fraction F [--best FILE]]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim|mixture]\n"
-	"       [--seed S] [--threads T]";
+	"       [--seed S] [--threads T] [--shard K/N]";
 
 enum { TRAIN = 1, REFINE = 2 };
 enum { VAL_SAMPLES = 4 };   /* reverse runs averaged per validation image */
@@ -25,6 +25,7 @@ static ms_refine_train t;   /* train's options (defaults set in main) and run */
 static const char *model, *logpath;
 static long steps = 2000, threads = 0, save_every = 500, report = 0, samples = 1;
 static int sampler = -1;     /* -1: the model's posterior */
+static ms_shard shard;
 static const char *const lrn[] = { "constant", "cosine", "poly", NULL },
                          *const sn[] = { "linear", "cosine", NULL },
                          *const ln[] = { "focal", "bce", NULL },
@@ -64,6 +65,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("samples", 0, &samples, 1, 1024, "K", "reverse runs averaged per image (1)"),
 	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral, ddim or mixture (default: the\n"
 	              "model's --posterior)"),
+	MS_OPT_SHARD(&shard),
 	MS_OPT_END
 };
 
@@ -97,8 +99,12 @@ static void options(int argc, char **argv, int train)
 /* ---- refining */
 static int refine_one(ms_sample *s, void *ctx)
 {
-	static long idx;
+	static long idx;            /* of the whole stream: a shard draws as the whole */
 	ms_refiner *r = ctx;
+	if (!ms_shard_has(&shard, s->id)) {
+		idx++;
+		return 0;
+	}
 	if (ms_refine_sample(r, s, (int)samples, ms_opt_given(opts, "steps") ? (int)steps : r->bb.T,
 	                     sampler, (uint64_t)t.seed, idx++) < 0)
 		die("%s", ms_errmsg());

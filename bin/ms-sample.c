@@ -17,7 +17,7 @@ static const char usage[] =
 	"       [--ema D] [--joint] [--save-every N] [--resume]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
 	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
-	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K]";
+	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K] [--shard K/N]";
 
 enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
@@ -26,6 +26,7 @@ static struct {
 	long steps, batch, seed, n, save_every, threads, width, report, dilate, open, jump,
 	     resample;
 	double lr, p_uncond, ema, eta, guidance;
+	ms_shard shard;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
 static const char *const scheds[] = { "linear", "cosine", NULL };
@@ -72,6 +73,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("open", 0, &o.open, 1, 4096, "K",
 	           "joint models: new masks opened with a K px ellipse\n"
 	           "(16 px at 256 px, scaled; 1: none)"),
+	MS_OPT_SHARD(&o.shard),
 	MS_OPT_END
 };
 
@@ -265,6 +267,8 @@ typedef struct {
 static int sample_one(ms_sample *s, void *ctx)
 {
 	const sampler *sm = ctx;
+	if (!ms_shard_has(&o.shard, s->id))
+		return 0;
 	return ms_gen_synth(sm->g, sm->so, s, stdout);
 }
 

@@ -18,12 +18,13 @@ static const char usage[] =
 	"       [--merge-alpha A] [--synthetic mix|extra|ignore] [--synthetic-prob P]\n"
 	"       [--judge MODEL] [--parts P]\n"
 	"       [--augment strong|flips|none] [--save-every N] [--report N]\n"
-	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B]";
+	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B] [--shard K/N]";
 
 enum { TRAIN = 1, PREDICT = 2 };
 static ms_seg_opt opt;
 static const char *model, *valpath, *judge;
 static double threshold = 0.5;
+static ms_shard shard;
 static long batch = 4, threads, seed = 1, width = 32, patch, parts;
 static int synth;
 static const char *const schedules[] = { "constant", "cosine", "poly", NULL },
@@ -68,6 +69,7 @@ static ms_opt opts[] = {
 	MS_OPT_GROUP("prediction", "prediction", PREDICT),
 	MS_OPT_STR(NULL, 'm', &model, "MODEL", "predict with MODEL"),
 	MS_OPT_NUM("threshold", 0, &threshold, 0, 1, "T", "pred = prob > T (0.5)"),
+	MS_OPT_SHARD(&shard),
 	MS_OPT_END
 };
 
@@ -222,8 +224,10 @@ static int predict(void)
 {
 	ms_seg_pred pred;
 	ms_threads(opt.threads);
-	if (ms_seg_pred_open(&pred, model) < 0 ||
-	    ms_seg_pred_stream(&pred, stdin, "<stdin>", stdout, (int)batch, threshold) < 0)
+	if (ms_seg_pred_open(&pred, model) < 0)
+		die("%s", ms_errmsg());
+	pred.shard = shard;
+	if (ms_seg_pred_stream(&pred, stdin, "<stdin>", stdout, (int)batch, threshold) < 0)
 		die("%s", ms_errmsg());
 	ms_seg_pred_close(&pred);
 	return fshut(stdout, "<stdout>");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/opt.h"
+#include "core/rng.h"
 #include "core/util.h"
 
 enum { HELP_KEY = 1 << 16, LONG_KEY = 1 << 17 };   /* getopt values of long-only options */
@@ -75,6 +76,10 @@ static int set(ms_opt *o, const char *s)
 			return ms_error("%s: %s", d, ms_errmsg());
 		return 0;
 	}
+	case MS_OPT_T_SHARD:
+		if (ms_shard_parse(s, o->value) < 0)
+			return ms_error("%s: %s", d, ms_errmsg());
+		return 0;
 	case MS_OPT_T_CALL:
 		if (o->call(s) < 0)
 			return ms_error("%s: %s", d, ms_errmsg());

@@ -17,15 +17,15 @@
 #define MS_OPT_H
 
 enum { MS_OPT_T_END, MS_OPT_T_GROUP, MS_OPT_T_FLAG, MS_OPT_T_INT, MS_OPT_T_NUM,
-       MS_OPT_T_STR, MS_OPT_T_CHOICE, MS_OPT_T_SIZE, MS_OPT_T_CALL };
+       MS_OPT_T_STR, MS_OPT_T_CHOICE, MS_OPT_T_SIZE, MS_OPT_T_CALL, MS_OPT_T_SHARD };
 
 typedef struct ms_opt {
 	const char *name;             /* long name without "--", or NULL; group: its title */
 	int key;                      /* short option letter, or 0 */
 	int type;
 	void *value;                  /* FLAG int (set to 1), INT long, NUM double, STR const
-	                               * char *, CHOICE int (index), SIZE int[2] (W, H);
-	                               * may be NULL for FLAG */
+	                               * char *, CHOICE int (index), SIZE int[2] (W, H),
+	                               * SHARD ms_shard (core/rng.h); may be NULL for FLAG */
 	const char *arg;              /* the value's name in --help; group: the mode's name
 	                               * in "--x is for <arg>" */
 	const char *help;             /* one line; "\n" continues it on the next */
@@ -46,6 +46,9 @@ typedef struct ms_opt {
 #define MS_OPT_CHOICE(l, s, v, ch, h) { l, s, MS_OPT_T_CHOICE, v, 0, h, 0, 0, ch, 0, 0, 0 }
 #define MS_OPT_SIZE(l, s, v, h) { l, s, MS_OPT_T_SIZE, v, "WxH", h, 0, 0, 0, 0, 0, 0 }
 #define MS_OPT_CALL(l, s, fn, a, h) { l, s, MS_OPT_T_CALL, 0, a, h, 0, 0, 0, fn, 0, 0 }
+/* --shard K/N, the same in every tool that has it */
+#define MS_OPT_SHARD(v) { "shard", 0, MS_OPT_T_SHARD, v, "K/N", \
+	"only the samples whose id hashes to shard K of N\n(1 <= K <= N; ms-scale(7))", 0, 0, 0, 0, 0, 0 }
 
 enum { MS_OPT_HELP = -2 };
 

@@ -1,7 +1,9 @@
 /* Philox4x32-10 (Salmon et al., SC'11): a counter-based generator. */
 #include <math.h>
+#include <string.h>
 
 #include "core/rng.h"
+#include "core/util.h"
 
 static void philox(const uint32_t key[2], const uint32_t in[4], uint32_t out[4])
 {
@@ -82,4 +84,33 @@ double ms_id_fraction(const char *id)
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 33;
 	return (double)(h >> 11) * 0x1p-53;
+}
+
+int ms_shard_parse(const char *s, ms_shard *sh)
+{
+	long k, n;
+	const char *slash = strchr(s, '/');
+	char a[32];
+	if (slash && (size_t)(slash - s) < sizeof a) {
+		memcpy(a, s, slash - s);
+		a[slash - s] = '\0';
+		if (ms_parse_int(a, 1, 1L << 30, &k) == 0 &&
+		    ms_parse_int(slash + 1, 1, 1L << 30, &n) == 0 && k <= n) {
+			sh->k = (int)k;
+			sh->n = (int)n;
+			return 0;
+		}
+	}
+	return ms_error("'%s': need K/N with 1 <= K <= N, e.g. 2/8", s);
+}
+
+int ms_shard_has(const ms_shard *sh, const char *id)
+{
+	if (sh->n <= 0)
+		return 1;
+	uint64_t h = ms_hash64(id) ^ 0x9e3779b97f4a7c15ull;   /* splitmix64's finaliser */
+	h = (h ^ h >> 30) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ h >> 27) * 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return (int)((h >> 32) * (uint64_t)sh->n >> 32) == sh->k - 1;
 }

@@ -21,5 +21,13 @@ uint64_t ms_hash64(const char *s);         /* FNV-1a, e.g. stream = hash of a sa
 /* a sample id's place in [0, 1), uniform over ids: the fixed hold-out splits (ms-segment
  * --val-fraction F, ms-pick --holdout F) are the ids below F */
 double ms_id_fraction(const char *id);
+/* shards of a stream by id (--shard K/N): shard K of N (1 <= K <= N) holds the ids
+ * whose hash (not the one above: shards cut across the hold-out) falls in it, so a
+ * sample's shard depends on its id and N only; n = 0: every id */
+typedef struct {
+	int k, n;
+} ms_shard;
+int ms_shard_parse(const char *s, ms_shard *sh);  /* "K/N"; -1 with the reason */
+int ms_shard_has(const ms_shard *sh, const char *id);
 
 #endif

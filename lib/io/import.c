@@ -187,6 +187,10 @@ static int emit(ms_import *im, const char *id, ms_tensor *img, ms_tensor *mask,
 {
 	const ms_import_opts *o = &im->o;
 	int ret = -1;
+	if (!ms_shard_has(&o->shard, id)) {
+		ret = 0;
+		goto out;
+	}
 	if (o->min_fg >= 0) {
 		long fg = si->size[0] ? si->fg : 0;
 		for (int64_t i = 0; !si->size[0] && mask->data && i < ms_tensor_numel(mask); i++)
@@ -372,7 +376,7 @@ static int import_file(ms_import *im, const char *path)
 	if (!stem)
 		return -1;
 	int ret = ms_import_is_nifti(path) ? import_nifti(im, path, stem)
-	                                   : import_png(im, path, stem);
+	          : ms_shard_has(&im->o.shard, stem) ? import_png(im, path, stem) : 0;
 	free(stem);
 	return ret;
 }

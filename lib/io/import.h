@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/rng.h"
+
 typedef struct {
 	int w, h;              /* resize to w x h (bilinear images, nearest masks); 0: keep */
 	const char *mask_dir;  /* masks: mask_dir/<stem>.png, .PNG, .nii.gz or .nii (the
@@ -20,6 +22,8 @@ typedef struct {
 	int require_mask;      /* an image without a mask is an error */
 	unsigned flags;        /* record flags, e.g. MS_FLAG_ZLIB */
 	size_t max_bytes;      /* PNG: decoded pixel bytes allowed; 0: MS_PNG_MAX_BYTES */
+	ms_shard shard;        /* only the samples of this shard (a PNG of another is not
+	                        * read); n = 0: all */
 } ms_import_opts;
 
 typedef struct {

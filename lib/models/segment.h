@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "core/rng.h"
 #include "core/tensor.h"
 #include "nn/nn.h"
 
@@ -91,6 +92,7 @@ typedef struct {
 	ms_unet *u;
 	int N, Hp, Wp, mult;          /* current plan */
 	float *x;                     /* padded batch */
+	ms_shard shard;               /* ms_seg_pred_stream: only these samples (n = 0: all) */
 } ms_seg_pred;
 int ms_seg_pred_open(ms_seg_pred *p, const char *model);
 void ms_seg_pred_close(ms_seg_pred *p);

@@ -298,7 +298,7 @@ int ms_seg_pred_stream(ms_seg_pred *p, FILE *in, const char *name, FILE *out, in
 	ms_reader_init(&rd, in, name);
 	ms_sample_init(&s);
 	while ((ret = ms_sample_next(&rd, &s)) == 1)
-		if (enqueue(&Q, &s) < 0) {
+		if (ms_shard_has(&p->shard, s.id) && enqueue(&Q, &s) < 0) {
 			ret = -1;
 			break;
 		}
