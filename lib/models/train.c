@@ -135,6 +135,9 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 	if (root && sig)
 		fprintf(stderr, "%s: %s at step %ld: checkpoint written to %s\n", argv0,
 		        sig == SIGINT ? "interrupted" : "terminated", s, t->out);
+	if (root && ms_dist_size() > 1)
+		fprintf(stderr, "%s: %d ranks: %.1f s of %.1f s in communication (waiting "
+		        "included)\n", argv0, ms_dist_size(), ms_dist_seconds(), now() - t0);
 	ret = sig;
 out:
 	if (log && fclose(log) == EOF && ret >= 0)

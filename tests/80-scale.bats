@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# Past one machine (ms-scale(7)): data-parallel training under mpirun (skipped where
+# mpirun is absent or the tools were built without MPI), --parts, and --shard K/N.
+# Tiny 16x16 images, U-Net width 8, a few steps.
+load helpers
+BUSI="$BATS_TEST_DIRNAME/../pipelines/data/busi"
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	ms-import --size 16x16 --mask-dir "$BUSI/masks" "$BUSI/images" >"$T/in.ms"
+	TR="--width 8 --batch 4 --threads 1 --save-every 0"
+}
+
+# the MPI tests: skipped without mpirun or without an MPI build of ms-segment
+need_mpi() {
+	command -v mpirun >/dev/null || skip "no mpirun"
+	ldd "$(command -v ms-segment)" | grep -q libmpi || skip "ms-segment built without MPI"
+}
+
+# np N CMD...: CMD on N ranks of this machine. Open MPI refuses to start as root unless
+# told (CI runs as root); AddressSanitizer builds (CI) do not check leaks there: Open
+# MPI's components leak at exit and are unloaded before LeakSanitizer reports, so no
+# suppression can name them (the one-rank tests check ms's own leaks)
+np() {
+	local n=$1
+	shift
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		mpirun --oversubscribe -np "$n" "$@"
+}
+
+# rank_pid CKPT R: the process id of rank R of the run writing CKPT
+rank_pid() {
+	local p
+	for p in $(pgrep -f -- "train -o $1 "); do
+		if tr '\0' '\n' <"/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+			echo "$p"
+		fi
+	done
+}
+
+# a failed test leaves no run behind (bats would wait for it): mpirun, MP's child
+teardown() {
+	local p
+	for p in $(pgrep -P "${MP:-0}"); do kill -TERM "$p" 2>/dev/null || true; done
+}
+
+# sorted_by_id <IN >OUT: the records of a stream, stably sorted by id
+sorted_by_id() {
+	PYTHONPATH="$REF" $PY -c '
+import io, sys
+from msstream import read, raw_records
+data = sys.stdin.buffer.read()
+recs = [(m.get("id", ""), raw) for (_, m, _), (_, raw) in zip(read(io.BytesIO(data)), raw_records(data))]
+sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0])))'
+}
+
+@test "2 ranks give the checkpoint of one rank with --parts 2, bit for bit; --parts 4 too" {
+	need_mpi
+	ms-segment train -o "$T/one.ms" --steps 4 --parts 2 --val-fraction 0.3 $TR <"$T/in.ms" 2>/dev/null
+	run -0 np 2 ms-segment train -o "$T/two.ms" --steps 4 --val-fraction 0.3 --report 2 $TR <"$T/in.ms"
+	cmp "$T/one.ms" "$T/two.ms"
+	# rank 0 alone reports: one summary, one line per report, one done
+	[ "$(grep -c 'real samples' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '^ms-segment: step' <<<"$output")" -eq 2 ]
+	[ "$(grep -c 'done, 4 steps, validation Dice' <<<"$output")" -eq 1 ]
+	ms-segment train -o "$T/one4.ms" --steps 3 --parts 4 $TR <"$T/in.ms" 2>/dev/null
+	np 2 ms-segment train -o "$T/two4.ms" --steps 3 --parts 4 $TR <"$T/in.ms" 2>/dev/null
+	cmp "$T/one4.ms" "$T/two4.ms"
+	run ! cmp -s "$T/one4.ms" "$T/one.ms"
+}
+
+@test "2 ranks mixing synthetic samples equal one rank with --parts 2" {
+	need_mpi
+	PYTHONPATH="$REF" $PY - >"$T/syn.ms" <<-'EOF'
+	import sys
+	import numpy as np
+	from msstream import write
+	out, rng = sys.stdout.buffer, np.random.default_rng(7)
+	for i in range(6):
+	    m = (rng.random((1, 16, 16)) > 0.6).astype(np.uint8)
+	    write(out, "image", {"id": f"r{i}"}, rng.random((1, 16, 16), dtype=np.float32))
+	    write(out, "mask", {"id": f"r{i}"}, m)
+	    write(out, "image", {"id": f"r{i}.s0", "of": f"r{i}"}, rng.random((1, 16, 16), dtype=np.float32))
+	EOF
+	ms-segment train -o "$T/one.ms" --steps 3 --parts 2 --synthetic mix $TR <"$T/syn.ms" 2>/dev/null
+	np 2 ms-segment train -o "$T/two.ms" --steps 3 --synthetic mix $TR <"$T/syn.ms" 2>/dev/null
+	cmp "$T/one.ms" "$T/two.ms"
+}
+
+@test "resume with another number of ranks: 2 ranks, then 1 with --parts 2, equal 2 straight" {
+	need_mpi
+	np 2 ms-segment train -o "$T/s.ms" --steps 6 --schedule constant $TR <"$T/in.ms" 2>/dev/null
+	np 2 ms-segment train -o "$T/r.ms" --steps 3 --schedule constant $TR <"$T/in.ms" 2>/dev/null
+	run -0 ms-segment train -o "$T/r.ms" --resume --steps 6 --parts 2 --threads 1 <"$T/in.ms"
+	[[ "$output" == *"steps 6 from 3"* ]]
+	cmp "$T/s.ms" "$T/r.ms"
+	# and back: one rank with --parts 2 for 3 steps, 2 ranks for the rest
+	ms-segment train -o "$T/q.ms" --steps 3 --parts 2 --schedule constant $TR <"$T/in.ms" 2>/dev/null
+	np 2 ms-segment train -o "$T/q.ms" --resume --steps 6 --threads 1 <"$T/in.ms" 2>/dev/null
+	cmp "$T/s.ms" "$T/q.ms"
+}
+
+@test "SIGTERM to one rank: every rank stops after the same step, rank 0 checkpoints, 143" {
+	need_mpi
+	local log=$T/log pid rc=0 i
+	np 2 ms-segment train -o "$T/k.ms" --steps 100000 --report 1 $TR <"$T/in.ms" 2>"$log" &
+	MP=$!
+	for i in $(seq 300); do grep -q 'step 3/' "$log" && break; sleep 0.05; done
+	pid=$(rank_pid "$T/k.ms" 1)
+	[ -n "$pid" ]
+	kill -TERM "$pid"
+	wait $MP || rc=$?
+	cat "$log"
+	[ "$rc" -eq 143 ]
+	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$log"
+	step=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
+	[ "$step" -ge 3 ]
+}
+
+@test "SIGKILL of one rank: mpirun stops the others and says so; the last checkpoint is intact" {
+	need_mpi
+	local log=$T/log pid rc=0 i
+	np 2 ms-segment train -o "$T/k.ms" --steps 100000 --report 1 $TR --save-every 2 \
+		<"$T/in.ms" 2>"$log" &
+	MP=$!
+	for i in $(seq 300); do grep -q 'step 5/' "$log" && break; sleep 0.05; done
+	pid=$(rank_pid "$T/k.ms" 1)
+	[ -n "$pid" ]
+	kill -KILL "$pid"
+	wait $MP || rc=$?
+	cat "$log"
+	[ "$rc" -ne 0 ]
+	grep -q "rank 1 .*exited on signal 9" "$log"
+	step=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
+	[ "$step" -ge 4 ] && [ $((step % 2)) -eq 0 ]
+	[ -z "$(ls "$T" | grep tmp)" ]
+	ms-segment -m "$T/k.ms" --threads 1 <"$T/in.ms" >/dev/null
+}
+
+@test "--parts that the ranks or the batch do not divide: exit 1, saying why" {
+	run -1 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
+	[[ "$output" == *"a batch of 4 cannot be cut into 3 equal parts"* ]]
+	[ ! -e "$T/m.ms" ]
+	run -2 ms-segment train -o "$T/m.ms" --parts 0 <"$T/in.ms"
+	[[ "$output" == *usage:* ]]
+	need_mpi
+	run -1 np 2 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
+	[[ "$output" == *"3 parts of the batch cannot be shared by 2 ranks"* ]]
+}
+
+@test "--shard: usage errors exit 2 and say why" {
+	for s in 0/3 4/3 3 x/2 1/0 -1/2 1/2x; do
+		run -2 ms-pick --shard "$s" </dev/null
+		[[ "$output" == *"--shard: '$s': need K/N with 1 <= K <= N"* ]]
+	done
+	run -2 ms-segment train -o m --shard 1/2
+	[[ "$output" == *"--shard is for prediction"* ]]
+}
+
+@test "--shard: shards partition the samples, by id, the same in ms-pick and ms-import" {
+	local k
+	for k in 1 2 3; do ms-pick --shard $k/3 <"$T/in.ms" >"$T/p$k.ms"; done
+	for k in 1 2 3; do
+		ms-import --shard $k/3 --size 16x16 --mask-dir "$BUSI/masks" "$BUSI/images" >"$T/i$k.ms"
+		cmp "$T/p$k.ms" "$T/i$k.ms"
+	done
+	cat "$T"/p[123].ms | sorted_by_id >"$T/a"
+	sorted_by_id <"$T/in.ms" >"$T/b"
+	cmp "$T/a" "$T/b"
+	# stable: the shard of an id does not depend on the other samples
+	ms-pick -n 3 <"$T/in.ms" | ms-pick --shard 2/3 >"$T/c"
+	ms-pick --shard 2/3 <"$T/in.ms" | ms-pick -i <(ms-pick -n 3 <"$T/in.ms" | ms-info | awk '{print $1}' | sort -u) >"$T/d"
+	cmp "$T/c" "$T/d"
+}
+
+@test "--shard: shards of a prediction, sampling, refinement concatenated equal the whole, by id" {
+	local k
+	ms-segment train -o "$T/m.ms" --steps 2 $TR <"$T/in.ms" 2>/dev/null
+	ms-segment -m "$T/m.ms" --threads 1 <"$T/in.ms" | sorted_by_id >"$T/whole"
+	for k in 1 2 3; do ms-segment -m "$T/m.ms" --threads 1 --shard $k/3 <"$T/in.ms"; done |
+		sorted_by_id >"$T/shards"
+	cmp "$T/whole" "$T/shards"
+	ms-edges <"$T/in.ms" >"$T/e.ms"
+	ms-sample train -o "$T/g.ms" --steps 2 --width 8 --batch 2 --threads 1 <"$T/e.ms" 2>/dev/null
+	ms-sample -m "$T/g.ms" -n 1 --steps 2 --threads 1 <"$T/e.ms" | sorted_by_id >"$T/whole"
+	for k in 1 2; do ms-sample -m "$T/g.ms" -n 1 --steps 2 --threads 1 --shard $k/2 <"$T/e.ms"; done |
+		sorted_by_id >"$T/shards"
+	cmp "$T/whole" "$T/shards"
+	/usr/bin/python3 "$REF/refine_prior.py" 1 <"$T/in.ms" >"$T/p.ms"
+	ms-refine train -o "$T/r.ms" --steps 2 --width 8 --batch 2 --threads 1 <"$T/p.ms" 2>/dev/null
+	ms-refine -m "$T/r.ms" --threads 1 <"$T/p.ms" | sorted_by_id >"$T/whole"
+	for k in 1 2; do ms-refine -m "$T/r.ms" --threads 1 --shard $k/2 <"$T/p.ms"; done |
+		sorted_by_id >"$T/shards"
+	cmp "$T/whole" "$T/shards"
+}
