@@ -191,6 +191,8 @@ static int run_save(void *ctx, long step, double metric)
 
 static void train(void)
 {
+	if (ms_dist_launched() > 1)      /* N copies would write one checkpoint */
+		die("train runs on one rank (data parallel: ms-segment train; ms-scale(7))");
 	ms_threads((int)threads);
 	read_set();
 	if (ms_refine_train_open(&t) < 0)

@@ -195,6 +195,8 @@ static int train(void)
 	ms_adam adam;
 	ms_rec meta;
 	long step = 0;
+	if (ms_dist_launched() > 1)      /* N copies would write one checkpoint */
+		die("train runs on one rank (data parallel: ms-segment train; ms-scale(7))");
 	ms_rec_init(&meta);
 	ms_stop_catch();
 	ms_gen_cfg_default(&cfg);
