@@ -101,44 +101,44 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	cmp "$T/s.ms" "$T/q.ms"
 }
 
+# signal_rank SIG STEP ARGS...: 2 ranks train $T/k.ms (ARGS) until rank 0 reports STEP;
+# rank 1 gets SIG; RC is mpirun's exit status, LOG its messages (printed), STEP the
+# checkpoint's step
+signal_rank() {
+	local sig=$1 at=$2 pid i
+	shift 2
+	LOG=$T/log
+	RC=0
+	np 2 ms-segment train -o "$T/k.ms" --steps 100000 --report 1 $TR "$@" <"$T/in.ms" 2>"$LOG" &
+	MP=$!
+	for i in $(seq 300); do grep -q "step $at/" "$LOG" && break; sleep 0.05; done
+	pid=$(rank_pid "$T/k.ms" 1)
+	[ -n "$pid" ] || return 1
+	kill -"$sig" "$pid"
+	wait $MP || RC=$?
+	cat "$LOG"
+	STEP=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
+}
+
 @test "SIGTERM to one rank: every rank stops after the same step, rank 0 checkpoints, 143" {
 	need_mpi
-	local log=$T/log pid rc=0 i
-	np 2 ms-segment train -o "$T/k.ms" --steps 100000 --report 1 $TR <"$T/in.ms" 2>"$log" &
-	MP=$!
-	for i in $(seq 300); do grep -q 'step 3/' "$log" && break; sleep 0.05; done
-	pid=$(rank_pid "$T/k.ms" 1)
-	[ -n "$pid" ]
-	kill -TERM "$pid"
-	wait $MP || rc=$?
-	cat "$log"
-	[ "$rc" -eq 143 ]
-	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$log"
-	step=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
-	[ "$step" -ge 3 ]
+	signal_rank TERM 3
+	[ "$RC" -eq 143 ]
+	grep -q "terminated at step [0-9]*: checkpoint written to $T/k.ms" "$LOG"
+	[ "$STEP" -ge 3 ]
 }
 
 @test "SIGKILL of one rank: mpirun stops the others and says so; the last checkpoint is intact" {
 	need_mpi
-	local log=$T/log pid rc=0 i
-	np 2 ms-segment train -o "$T/k.ms" --steps 100000 --report 1 $TR --save-every 2 \
-		<"$T/in.ms" 2>"$log" &
-	MP=$!
-	for i in $(seq 300); do grep -q 'step 5/' "$log" && break; sleep 0.05; done
-	pid=$(rank_pid "$T/k.ms" 1)
-	[ -n "$pid" ]
-	kill -KILL "$pid"
-	wait $MP || rc=$?
-	cat "$log"
-	[ "$rc" -ne 0 ]
-	grep -q "rank 1 .*exited on signal 9" "$log"
-	step=$(ms-info "$T/k.ms" | head -1 | grep -o ' step=[0-9]*' | cut -d= -f2)
-	[ "$step" -ge 4 ] && [ $((step % 2)) -eq 0 ]
+	signal_rank KILL 5 --save-every 2
+	[ "$RC" -ne 0 ]
+	grep -q "rank 1 .*exited on signal 9" "$LOG"
+	[ "$STEP" -ge 4 ] && [ $((STEP % 2)) -eq 0 ]
 	[ -z "$(ls "$T" | grep tmp)" ]
 	ms-segment -m "$T/k.ms" --threads 1 <"$T/in.ms" >/dev/null
 }
 
-@test "--parts that the ranks or the batch do not divide: exit 1, saying why" {
+@test "--parts that the ranks or the batch do not divide, ms-sample and ms-refine train on 2 ranks: exit 1" {
 	run -1 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
 	[[ "$output" == *"a batch of 4 cannot be cut into 3 equal parts"* ]]
 	[ ! -e "$T/m.ms" ]
@@ -147,6 +147,10 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	need_mpi
 	run -1 np 2 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
 	[[ "$output" == *"3 parts of the batch cannot be shared by 2 ranks"* ]]
+	for tool in ms-sample ms-refine; do
+		run -1 np 2 $tool train -o "$T/m.ms" </dev/null
+		[[ "$output" == *"$tool: train runs on one rank (data parallel: ms-segment train"* ]]
+	done
 }
 
 @test "--shard: usage errors exit 2 and say why" {
@@ -193,4 +197,30 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	for k in 1 2; do ms-refine -m "$T/r.ms" --threads 1 --shard $k/2 <"$T/p.ms"; done |
 		sorted_by_id >"$T/shards"
 	cmp "$T/whole" "$T/shards"
+}
+
+# the EXAMPLES block of ms-scale(7) that starts with START, with fewer steps, as a script
+# $T/ex.sh to run in $T (which has pipelines/data/busi)
+example() {
+	sed -n "/$1/,/^\.Ed\$/p" "$BATS_TEST_DIRNAME/../man/ms-scale.7" | sed '1,/^\.Bd/d;$d' |
+		sed 's/--steps [0-9]*/--steps 2/; s/\\e/\\/g; s/mpirun -np/mpirun --oversubscribe -np/' \
+		>"$T/ex.sh"
+	mkdir -p "$T/pipelines/data"
+	ln -sfn "$BUSI" "$T/pipelines/data/busi"
+}
+
+@test "the man page's EXAMPLES on bundled data run: shards on one machine, 2 ranks" {
+	cd "$T"
+	example '^Four shards on one machine'
+	ms-import --size 16x16 --mask-dir "$BUSI/masks" "$BUSI/images" >busi.ms
+	ms-segment train -o seg.ms --steps 2 $TR <busi.ms 2>/dev/null
+	grep -q -- '--shard' ex.sh
+	run -0 bash -e -o pipefail ex.sh
+	[[ "$output" == *dice* ]]
+	need_mpi
+	example '^Two ranks on one machine'
+	grep -q mpirun ex.sh
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" run -0 bash -e ex.sh
+	[[ "$output" == *"2 ranks:"* ]]
 }
