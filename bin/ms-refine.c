@@ -115,6 +115,8 @@ static int refine_one(ms_sample *s, void *ctx)
 
 static void refine(void)
 {
+	if (ms_dist_single("refinement") < 0)
+		die("%s", ms_errmsg());
 	ms_threads((int)threads);
 	ms_refiner *r = ms_refiner_load(model, NULL, NULL);
 	if (!r)
@@ -191,8 +193,8 @@ static int run_save(void *ctx, long step, double metric)
 
 static void train(void)
 {
-	if (ms_dist_launched() > 1)      /* N copies would write one checkpoint */
-		die("train runs on one rank (data parallel: ms-segment train; ms-scale(7))");
+	if (ms_dist_single("train") < 0)   /* N copies would write one checkpoint */
+		die("%s", ms_errmsg());
 	ms_threads((int)threads);
 	read_set();
 	if (ms_refine_train_open(&t) < 0)

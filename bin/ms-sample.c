@@ -195,8 +195,8 @@ static int train(void)
 	ms_adam adam;
 	ms_rec meta;
 	long step = 0;
-	if (ms_dist_launched() > 1)      /* N copies would write one checkpoint */
-		die("train runs on one rank (data parallel: ms-segment train; ms-scale(7))");
+	if (ms_dist_single("train") < 0)   /* N copies would write one checkpoint */
+		die("%s", ms_errmsg());
 	ms_rec_init(&meta);
 	ms_stop_catch();
 	ms_gen_cfg_default(&cfg);
@@ -276,6 +276,8 @@ static int sample_one(ms_sample *s, void *ctx)
 
 static int sample(void)
 {
+	if (ms_dist_single("sampling") < 0)
+		die("%s", ms_errmsg());
 	ms_gen *g = ms_gen_load(o.model, NULL, NULL);
 	if (!g)
 		die("%s", ms_errmsg());

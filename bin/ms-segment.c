@@ -223,6 +223,8 @@ static int train(void)
 static int predict(void)
 {
 	ms_seg_pred pred;
+	if (ms_dist_single("prediction") < 0)   /* N copies would write one stream */
+		die("%s", ms_errmsg());
 	ms_threads(opt.threads);
 	if (ms_seg_pred_open(&pred, model) < 0)
 		die("%s", ms_errmsg());

@@ -138,7 +138,7 @@ signal_rank() {
 	ms-segment -m "$T/k.ms" --threads 1 <"$T/in.ms" >/dev/null
 }
 
-@test "--parts that the ranks or the batch do not divide, ms-sample and ms-refine train on 2 ranks: exit 1" {
+@test "--parts the ranks or the batch do not divide; on 2 ranks, what runs on one: exit 1" {
 	run -1 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
 	[[ "$output" == *"a batch of 4 cannot be cut into 3 equal parts"* ]]
 	[ ! -e "$T/m.ms" ]
@@ -149,8 +149,10 @@ signal_rank() {
 	[[ "$output" == *"3 parts of the batch cannot be shared by 2 ranks"* ]]
 	for tool in ms-sample ms-refine; do
 		run -1 np 2 $tool train -o "$T/m.ms" </dev/null
-		[[ "$output" == *"$tool: train runs on one rank (data parallel: ms-segment train"* ]]
+		[[ "$output" == *"$tool: train runs on one rank, not 2: shards (--shard K/N) run apart"* ]]
 	done
+	run -1 np 2 ms-segment -m "$T/m.ms" </dev/null
+	[[ "$output" == *"ms-segment: prediction runs on one rank, not 2"* ]]
 }
 
 @test "--shard: usage errors exit 2 and say why" {

@@ -21,6 +21,9 @@ int ms_dist_size(void);                 /* 1 without MPI */
  * default thread count divides the CPUs */
 long ms_dist_launched(void);
 int ms_dist_local_size(void);
+/* what runs on one rank (e.g. "prediction"): -1 with a message that says so, and what
+ * to do instead, when the launcher started several */
+int ms_dist_single(const char *what);
 
 /* element-wise maximum over the ranks of v[0..n) (a stop flag, a fraction), in place */
 int ms_dist_max(double *v, int n);

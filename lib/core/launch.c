@@ -26,6 +26,16 @@ long ms_dist_launched(void)
 	return v ? v : pmix && *pmix ? 1 : 0;
 }
 
+int ms_dist_single(const char *what)
+{
+	long n = ms_dist_launched();
+	if (n > 1)
+		return ms_error("%s runs on one rank, not %ld: shards (--shard K/N) run "
+		                "apart, training data parallel is ms-segment train's "
+		                "(ms-scale(7))", what, n);
+	return 0;
+}
+
 int ms_dist_local_size(void)
 {
 	static const char *const n[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
