@@ -2,6 +2,7 @@
  * the library never includes mpi.h. Without it (or not launched by MPI) one rank. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,8 +149,8 @@ int ms_dist_sum_parts(float *part, int local, size_t n, float *out)
 		add_parts(out, part, local, n, n);
 		return 0;
 	}
-	if ((size_t)local * n / size + local > INT32_MAX / 2)
-		return ms_error("gradient of %zu floats too large for one message", n);
+	if ((size_t)local * (n + size) > INT_MAX)   /* MPI's counts and offsets are int */
+		return ms_error("gradient of %d x %zu floats too large for one message", local, n);
 	int sc[size], sd[size], rc[size], rd[size], ret;
 	size_t lo, len, mlo, mlen;
 	chunk(n, rank, &mlo, &mlen);
