@@ -115,7 +115,69 @@ typedef struct {
 	int64_t dim[4], offset;
 	size_t bytes;                /* voxel data bytes */
 	double pixdim[4], slope, inter;
+	ms_nifti_geom g;             /* the fields as stored */
 } header;
+
+/* the geometry fields of header h as stored */
+static void read_geom(const unsigned char *h, int swap, ms_nifti_geom *g)
+{
+	memset(g, 0, sizeof *g);
+	for (int i = 0; i < 8; i++) {
+		g->dim[i] = (int16_t)get16(h + 40 + 2 * i, swap);
+		g->pixdim[i] = getf32(h + 76 + 4 * i, swap);
+	}
+	for (int i = 0; i < 3; i++)
+		g->intent_p[i] = getf32(h + 56 + 4 * i, swap);
+	g->intent_code = (int16_t)get16(h + 68, swap);
+	g->datatype = (int16_t)get16(h + 70, swap);
+	g->scl_slope = getf32(h + 112, swap);
+	g->scl_inter = getf32(h + 116, swap);
+	g->xyzt_units = h[123];
+	g->qform_code = (int16_t)get16(h + 252, swap);
+	g->sform_code = (int16_t)get16(h + 254, swap);
+	for (int i = 0; i < 6; i++)
+		g->quatern[i] = getf32(h + 256 + 4 * i, swap);
+	for (int i = 0; i < 12; i++)
+		g->srow[i / 4][i % 4] = getf32(h + 280 + 4 * i, swap);
+	memcpy(g->intent_name, h + 328, 16);
+}
+
+/* the dims of g (what: the file, for messages) within the limits; *nvox their product */
+static int check_dims(const char *what, const ms_nifti_geom *g, size_t *nvox)
+{
+	int nd = g->dim[0];
+	if (nd < 1 || nd > 7)
+		return ms_error("%s: dim[0] = %d is not in 1..7", what, nd);
+	*nvox = 1;
+	for (int i = 1; i <= 7; i++) {
+		int d = i <= nd ? g->dim[i] : 1;
+		if (d < 1)
+			return ms_error("%s: dim[%d] = %d is not positive", what, i, d);
+		if (i > 4 && d > 1)
+			return ms_error("%s: dim[%d] = %d: 5-d and higher volumes are not supported",
+			                what, i, d);
+		if (ms_mul_overflow(*nvox, (size_t)d, nvox) || *nvox > (size_t)MS_NIFTI_MAX_VOXELS)
+			return ms_error("%s: volume over the limit of %lld voxels", what,
+			                (long long)MS_NIFTI_MAX_VOXELS);
+	}
+	return 0;
+}
+
+static int check_datatype(const char *what, int datatype)
+{
+	if (dtype_bytes(datatype))
+		return 0;
+	const char *kind = dtype_unsupported(datatype);
+	return kind ? ms_error("%s: nifti datatype %d (%s) is not supported", what, datatype, kind)
+	            : ms_error("%s: unknown nifti datatype %d", what, datatype);
+}
+
+int ms_nifti_geom_check(const ms_nifti_geom *g)
+{
+	size_t nvox;
+	return check_dims("nifti header", g, &nvox) < 0 || check_datatype("nifti header",
+	       g->datatype) < 0 ? -1 : 0;
+}
 
 static int parse_header(const char *path, const unsigned char *h, header *hd)
 {
@@ -134,37 +196,24 @@ static int parse_header(const char *path, const unsigned char *h, header *hd)
 	if (memcmp(h + 344, "n+1", 4))
 		return ms_error("%s: bad nifti-1 magic (want \"n+1\")", path);
 
-	int nd = (int16_t)get16(h + 40, swap);
-	if (nd < 1 || nd > 7)
-		return ms_error("%s: dim[0] = %d is not in 1..7", path, nd);
-	size_t nvox = 1;
-	for (int i = 1; i <= 7; i++) {
-		int d = i <= nd ? (int16_t)get16(h + 40 + 2 * i, swap) : 1;
-		if (d < 1)
-			return ms_error("%s: dim[%d] = %d is not positive", path, i, d);
-		if (i > 4 && d > 1)
-			return ms_error("%s: dim[%d] = %d: 5-d and higher volumes are not supported",
-			                path, i, d);
-		if (i <= 4)
-			hd->dim[i - 1] = d;
-		if (ms_mul_overflow(nvox, (size_t)d, &nvox) || nvox > (size_t)MS_NIFTI_MAX_VOXELS)
-			return ms_error("%s: volume over the limit of %lld voxels", path,
-			                (long long)MS_NIFTI_MAX_VOXELS);
-	}
+	read_geom(h, swap, &hd->g);
+	size_t nvox;
+	if (check_dims(path, &hd->g, &nvox) < 0 || check_datatype(path, hd->g.datatype) < 0)
+		return -1;
+	int nd = hd->g.dim[0];
+	for (int i = nd + 1; i < 8; i++)
+		hd->g.dim[i] = 1;   /* unused: whatever the file holds there */
+	for (int i = 0; i < 4; i++)
+		hd->dim[i] = hd->g.dim[i + 1];
+	hd->datatype = hd->g.datatype;
+	hd->bytes = nvox * dtype_bytes(hd->datatype);   /* no overflow: nvox <= 2^31 */
 
-	hd->datatype = (int16_t)get16(h + 70, swap);
-	size_t vb = dtype_bytes(hd->datatype);
-	if (!vb) {
-		const char *what = dtype_unsupported(hd->datatype);
-		return what ? ms_error("%s: nifti datatype %d (%s) is not supported", path,
-		                       hd->datatype, what)
-		            : ms_error("%s: unknown nifti datatype %d", path, hd->datatype);
-	}
-	hd->bytes = nvox * vb;   /* no overflow: nvox <= 2^31 */
-
-	for (int i = 0; i < 4; i++) {   /* pixdim[i + 1]; 1 for absent dimensions */
-		double p = i < nd ? fabs(getf32(h + 80 + 4 * i, swap)) : 1;
-		hd->pixdim[i] = isfinite(p) && p > 0 ? p : 1;
+	for (int i = 1; i <= nd; i++)
+		if (!isfinite(hd->g.pixdim[i]))
+			return ms_error("%s: pixdim[%d] = %g is not finite", path, i, hd->g.pixdim[i]);
+	for (int i = 0; i < 4; i++) {   /* pixdim[i + 1]; 1 for absent dimensions and 0 */
+		double p = i < nd ? fabs(hd->g.pixdim[i + 1]) : 1;
+		hd->pixdim[i] = p > 0 ? p : 1;
 	}
 	double off = getf32(h + 108, swap);
 	if (off == 0)
@@ -173,8 +222,8 @@ static int parse_header(const char *path, const unsigned char *h, header *hd)
 		return ms_error("%s: vox_offset %g is not a whole number in [%d, %lld]", path, off,
 		                VOX_OFFSET, (long long)MS_NIFTI_MAX_OFFSET);
 	hd->offset = (int64_t)off;
-	hd->slope = getf32(h + 112, swap);
-	hd->inter = getf32(h + 116, swap);
+	hd->slope = hd->g.scl_slope;
+	hd->inter = hd->g.scl_inter;
 	if (hd->slope == 0 || !isfinite(hd->slope)) {
 		hd->slope = 1;
 		hd->inter = 0;
@@ -306,6 +355,7 @@ int ms_nifti_read(const char *path, ms_nifti *n)
 		n->spacing[i] = i < 3 ? hd.pixdim[i] * mm : hd.pixdim[i];
 	}
 	n->datatype = hd.datatype;
+	n->geom = hd.g;
 	return 0;
 fail:
 	gzclose(gz);
@@ -393,40 +443,102 @@ static int nifti_code(int dtype)
 	return 0;
 }
 
-static void make_header(unsigned char *h, const ms_tensor *t, const double *sp)
+static void make_header(unsigned char *h, const ms_nifti_geom *g)
 {
 	memset(h, 0, VOX_OFFSET);
 	put32(h, HDR_SIZE);
-	put16(h + 40, (uint16_t)t->rank);
-	for (int i = 1; i <= 7; i++)   /* dim[1] = W, the innermost axis */
-		put16(h + 40 + 2 * i, (uint16_t)(i <= t->rank ? t->shape[t->rank - i] : 1));
-	put16(h + 70, (uint16_t)nifti_code(t->dtype));
-	put16(h + 72, (uint16_t)(8 * ms_dtype_size(t->dtype)));
-	putf32(h + 76, 1);   /* qfac */
-	for (int i = 1; i <= 7; i++)
-		putf32(h + 76 + 4 * i, i <= t->rank ? (float)sp[t->rank - i] : 1);
-	putf32(h + 108, VOX_OFFSET);
-	putf32(h + 112, 1);   /* scl_slope */
-	h[123] = 2 | (t->rank == 4 ? 8 : 0);   /* mm, s */
-	memcpy(h + 148, "ms", 2);
-	put16(h + 252, 1);   /* qform_code: scanner; identity quaternion */
-	put16(h + 254, 1);   /* sform_code: diagonal affine */
+	for (int i = 0; i < 8; i++) {
+		put16(h + 40 + 2 * i, (uint16_t)(i <= g->dim[0] ? g->dim[i] : 1));
+		putf32(h + 76 + 4 * i, g->pixdim[i]);
+	}
 	for (int i = 0; i < 3; i++)
-		putf32(h + 280 + 16 * i + 4 * i, i < t->rank ? (float)sp[t->rank - 1 - i] : 1);
+		putf32(h + 56 + 4 * i, g->intent_p[i]);
+	put16(h + 68, (uint16_t)g->intent_code);
+	put16(h + 70, (uint16_t)g->datatype);
+	put16(h + 72, (uint16_t)(8 * dtype_bytes(g->datatype)));
+	putf32(h + 108, VOX_OFFSET);
+	putf32(h + 112, g->scl_slope);
+	putf32(h + 116, g->scl_inter);
+	h[123] = (unsigned char)g->xyzt_units;
+	memcpy(h + 148, "ms", 2);
+	put16(h + 252, (uint16_t)g->qform_code);
+	put16(h + 254, (uint16_t)g->sform_code);
+	for (int i = 0; i < 6; i++)
+		putf32(h + 256 + 4 * i, g->quatern[i]);
+	for (int i = 0; i < 12; i++)
+		putf32(h + 280 + 4 * i, g->srow[i / 4][i % 4]);
+	memcpy(h + 328, g->intent_name, strnlen(g->intent_name, 16));
 	memcpy(h + 344, "n+1", 4);
 }
 
-/* encode voxels [i, i + n) of t little-endian into buf */
-static void encode(unsigned char *buf, const ms_tensor *t, size_t i, size_t n)
+/* the geometry ms_nifti_write gives a tensor: dims from its shape, the spacing as pixdim
+ * and a diagonal sform, an identity qform, mm (and s for 4-d) */
+static void tensor_geom(const ms_tensor *t, const double *sp, ms_nifti_geom *g)
 {
-	size_t b = ms_dtype_size(t->dtype);
+	memset(g, 0, sizeof *g);
+	g->dim[0] = t->rank;
+	g->pixdim[0] = 1;   /* qfac */
+	for (int i = 1; i <= 7; i++) {   /* dim[1] = W, the innermost axis */
+		g->dim[i] = i <= t->rank ? (int)t->shape[t->rank - i] : 1;
+		g->pixdim[i] = i <= t->rank ? (float)sp[t->rank - i] : 1;
+	}
+	g->datatype = nifti_code(t->dtype);
+	g->scl_slope = 1;
+	g->xyzt_units = 2 | (t->rank == 4 ? 8 : 0);
+	g->qform_code = g->sform_code = 1;   /* scanner */
+	for (int i = 0; i < 3; i++)
+		g->srow[i][i] = i < t->rank ? (float)sp[t->rank - 1 - i] : 1;
+}
+
+static double tensor_value(const ms_tensor *t, size_t i)
+{
+	switch (t->dtype) {
+	case MS_U8: return ((const uint8_t *)t->data)[i];
+	case MS_U16: return ((const uint16_t *)t->data)[i];
+	case MS_I32: return ((const int32_t *)t->data)[i];
+	default: return ((const float *)t->data)[i];
+	}
+}
+
+/* v stored as datatype code at p, little-endian: integers rounded and clamped, NaN 0 */
+static void put_voxel(unsigned char *p, int code, double v)
+{
+	if (code == MS_NIFTI_FLOAT32) {
+		putf32(p, (float)v);
+		return;
+	}
+	if (code == MS_NIFTI_FLOAT64) {
+		uint64_t u;
+		memcpy(&u, &v, 8);
+		put32(p, (uint32_t)u);
+		put32(p + 4, (uint32_t)(u >> 32));
+		return;
+	}
+	double lo = code == MS_NIFTI_INT8 ? -128 : code == MS_NIFTI_INT16 ? -32768
+	          : code == MS_NIFTI_INT32 ? -2147483648.0 : 0;
+	double hi = code == MS_NIFTI_UINT8 ? 255 : code == MS_NIFTI_INT8 ? 127
+	          : code == MS_NIFTI_INT16 ? 32767 : code == MS_NIFTI_UINT16 ? 65535
+	          : code == MS_NIFTI_INT32 ? 2147483647.0 : 4294967295.0;
+	v = v != v ? 0 : floor(v + 0.5);
+	v = v < lo ? lo : v > hi ? hi : v;
+	uint32_t u = v < 0 ? (uint32_t)(int32_t)v : (uint32_t)v;
+	switch (dtype_bytes(code)) {
+	case 1: p[0] = (unsigned char)u; break;
+	case 2: put16(p, (uint16_t)u); break;
+	default: put32(p, u); break;
+	}
+}
+
+/* encode voxels [i, i + n) of t as g's datatype, unscaled by its slope and intercept */
+static void encode(unsigned char *buf, const ms_tensor *t, const ms_nifti_geom *g, size_t i,
+                   size_t n)
+{
+	size_t b = dtype_bytes(g->datatype);
+	double slope = g->scl_slope, inter = g->scl_inter;
+	int scaled = slope != 0 && isfinite(slope) && isfinite(inter) && (slope != 1 || inter != 0);
 	for (size_t k = 0; k < n; k++, buf += b) {
-		switch (t->dtype) {
-		case MS_U8: buf[0] = ((const uint8_t *)t->data)[i + k]; break;
-		case MS_U16: put16(buf, ((const uint16_t *)t->data)[i + k]); break;
-		case MS_I32: put32(buf, (uint32_t)((const int32_t *)t->data)[i + k]); break;
-		default: putf32(buf, ((const float *)t->data)[i + k]); break;
-		}
+		double v = tensor_value(t, i + k);
+		put_voxel(buf, g->datatype, scaled ? (v - inter) / slope : v);
 	}
 }
 
@@ -447,6 +559,21 @@ int ms_nifti_write(const char *path, const ms_tensor *t, const double *spacing, 
 		if (spacing)
 			sp[i] = spacing[i];
 	}
+	ms_nifti_geom g;
+	tensor_geom(t, sp, &g);
+	return ms_nifti_write_geom(path, t, &g, gz);
+}
+
+int ms_nifti_write_geom(const char *path, const ms_tensor *t, const ms_nifti_geom *g, int gz)
+{
+	size_t nvox;
+	if (!nifti_code(t->dtype))
+		return ms_error("%s: cannot write dtype %d as nifti", path, t->dtype);
+	if (check_dims(path, g, &nvox) < 0 || check_datatype(path, g->datatype) < 0)
+		return -1;
+	if ((int64_t)nvox != ms_tensor_numel(t))
+		return ms_error("%s: %lld values for a volume of %zu voxels", path,
+		                (long long)ms_tensor_numel(t), nvox);
 	sink *s = ms_calloc(1, sizeof *s);
 	unsigned char *buf = ms_malloc(CHUNK);
 	ms_outfile o = { 0 };
@@ -460,12 +587,12 @@ int ms_nifti_write(const char *path, const ms_tensor *t, const double *spacing, 
 		s->gz = 0;
 		goto out;
 	}
-	make_header(buf, t, sp);
+	make_header(buf, g);
 	int bad = sink_write(s, buf, VOX_OFFSET, Z_NO_FLUSH);
-	size_t nvox = (size_t)ms_tensor_numel(t), b = ms_dtype_size(t->dtype), per = CHUNK / b;
+	size_t b = dtype_bytes(g->datatype), per = CHUNK / b;
 	for (size_t i = 0; i < nvox && !bad; i += per) {
 		size_t k = nvox - i < per ? nvox - i : per;
-		encode(buf, t, i, k);
+		encode(buf, t, g, i, k);
 		bad = sink_write(s, buf, k * b, Z_NO_FLUSH);
 	}
 	if (!bad && gz)

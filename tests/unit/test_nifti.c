@@ -274,6 +274,10 @@ static void test_hostile(void)
 		RESET(); putf(b + 108, 100); BAD(b, len, gz, "vox_offset inside the header");
 		RESET(); putf(b + 108, 352.5f); BAD(b, len, gz, "vox_offset fractional");
 		RESET(); putf(b + 108, 356); BAD(b, len, gz, "vox_offset shifts data past the end");
+		RESET(); putf(b + 84, NAN); BAD(b, len, gz, "pixdim nan");
+		RESET(); putf(b + 88, -INFINITY); BAD(b, len, gz, "pixdim -inf");
+		RESET(); put16(b + 40, 2); putf(b + 88, NAN);   /* pixdim[3] of a 2-d volume */
+		CHECK(try_variant(b, 352 + 35 * 4, gz, "2-d, pixdim[3] nan") == 0);
 		RESET(); put16(b + 70, 32); BAD(b, len, gz, "complex datatype");
 		RESET(); put16(b + 70, 1234); BAD(b, len, gz, "unknown datatype");
 		RESET(); put16(b + 70, 0); BAD(b, len, gz, "datatype 0");
