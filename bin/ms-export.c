@@ -11,13 +11,15 @@
 #include "io/png.h"
 #include "io/sample.h"
 #include "io/stream.h"
+#include "io/volume.h"
 
 static const char usage[] =
-	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [--no-labels] [-n NAME,...]";
+	"[-bw] [-d DIR] [-f png|nii|nii.gz] [-M FILE.png] [-c N] [--no-labels] [-n NAME,...]\n"
+	"       [-V NAME -f nii|nii.gz]";
 
 enum { PNG, NII, NIIGZ };
 static struct {
-	const char *dir, *montage, *names;
+	const char *dir, *montage, *names, *volume;
 	int format, bits16, bare, nolabels;
 	long cell;
 } opt;
@@ -35,6 +37,8 @@ static ms_opt opts[] = {
 	            "and sample ids left of the rows"),
 	MS_OPT_STR("names", 'n', &opt.names, "A,B", "export only records with these names"),
 	MS_OPT_FLAG("bare", 'b', &opt.bare, "name files DIR/<id>.png (one record per sample)"),
+	MS_OPT_STR("volume", 'V', &opt.volume, "NAME", "gather the records NAME of each volume that\n"
+	           "ms-import sliced into DIR/<volume>.NAME.nii[.gz]\non the source's grid and geometry"),
 	MS_OPT_END
 };
 
@@ -162,6 +166,48 @@ static void check_repeat(const char *name, int new_sample)
 	seen[n++] = estrdup(name);
 }
 
+/* ---- --volume: the slices of one volume at a time, written when the next begins */
+static ms_volume vol;
+static char **written;         /* the volumes written so far */
+static size_t nwritten;
+
+static void write_volume(void)
+{
+	char path[8192];
+	if (!vol.n)
+		return;
+	file_name(path, sizeof path, vol.geo.id, opt.volume, opt.format == NIIGZ ? ".nii.gz" : ".nii");
+	make_dir();
+	if (ms_volume_write(&vol, path, opt.format == NIIGZ) < 0)
+		die("%s", ms_errmsg());
+	written = ereallocarray(written, nwritten + 1, sizeof *written);
+	written[nwritten++] = estrdup(vol.geo.id);
+	ms_volume_free(&vol);
+}
+
+static void add_slice(ms_sample *s)
+{
+	int k = ms_sample_find(s, opt.volume);
+	ms_vslice vs;
+	if (k == -2 || (k >= 0 && ms_rec_decode(&s->rec[k]) < 0))
+		die("%s", ms_errmsg());
+	if (k < 0)
+		return;
+	int got = ms_vslice_find(s, k, &vs);
+	if (got < 0)
+		die("sample '%s': %s", s->id, ms_errmsg());
+	if (!got)
+		die("sample '%s': no volume geometry (nii.* metadata of ms-import)", s->id);
+	if (vol.n && strcmp(vs.id, vol.geo.id))
+		write_volume();
+	for (size_t i = 0; !vol.n && i < nwritten; i++)
+		if (!strcmp(written[i], vs.id))
+			die("sample '%s': volume '%s' again after another volume", s->id, vs.id);
+	check_id(&s->rec[k], vs.id);
+	if (ms_volume_add(&vol, &s->rec[k], &vs) < 0)
+		die("sample '%s': %s", s->id, ms_errmsg());
+}
+
 static int files, nii, niigz;
 static ms_montage *sheet;
 
@@ -170,6 +216,10 @@ static void export_sample(ms_sample *s)
 {
 	static char prev[MS_META_MAX + 1];     /* the id of the last record written */
 	static int first = 1;
+	if (files && opt.volume)
+		add_slice(s);
+	if (opt.volume && !sheet)
+		return;
 	for (int k = 0; k < s->n; k++) {
 		ms_rec *r = &s->rec[k];
 		if (!wanted(r->name))
@@ -181,9 +231,9 @@ static void export_sample(ms_sample *s)
 		first = 0;
 		snprintf(prev, sizeof prev, "%s", s->id);
 		check_repeat(opt.bare ? "" : r->name, new_sample);
-		if (files && (nii || niigz))
+		if (files && !opt.volume && (nii || niigz))
 			export_nifti(r, s->id, niigz);
-		else if (files)
+		else if (files && !opt.volume)
 			export_png(r, s->id);
 		if (sheet && ms_montage_add(sheet, r, new_sample) < 0)
 			die("%s.%s: %s", s->id, r->name, ms_errmsg());
@@ -198,6 +248,10 @@ int main(int argc, char **argv)
 		usage_die(usage);
 	nii = opt.format == NII;
 	niigz = opt.format == NIIGZ;
+	if (opt.volume && !nii && !niigz)
+		usage_error(usage, "--volume needs --format nii or nii.gz");
+	if (opt.volume && opt.names)
+		usage_error(usage, "--volume and --names do not go together");
 	files = opt.dir || !opt.montage;
 	if (!opt.dir)
 		opt.dir = ".";
@@ -218,6 +272,7 @@ int main(int argc, char **argv)
 	}
 	ms_sample_free(&s);
 	ms_reader_free(&rd);
+	write_volume();
 	if (sheet && !ms_montage_rows(sheet))
 		warn("empty stream: no montage written");
 	else if (sheet && ms_montage_write(sheet, opt.montage) < 0)

@@ -11,6 +11,7 @@
 #include "io/nifti.h"
 #include "io/png.h"
 #include "io/stream.h"
+#include "io/volume.h"
 
 /* metadata of one output sample besides id and source */
 typedef struct {
@@ -19,6 +20,9 @@ typedef struct {
 	long slice, vol;           /* -1 = not a volume slice / not 4-D */
 	int64_t size[2];           /* PNG: read already at the output size from a file of this size */
 	int64_t fg;                /* PNG: the mask's foreground pixels at that size */
+	const char *vol_id;        /* a volume's slice: the volume (stem), the geometry of */
+	const ms_nifti_geom *geom, *mask_geom;   /* the image and mask files */
+	float range[2];            /* the values the image's 0 and 1 stand for */
 } sample_info;
 
 int ms_import_is_nifti(const char *p)
@@ -133,10 +137,12 @@ static int find_mask(const ms_import *im, const char *path, const char *stem, in
 	return 0;
 }
 
-/* writes t (taken over, left without data) as record name of sample id */
-static int put_rec(ms_import *im, const char *name, ms_tensor *t, const char *id,
-                   const char *source, const sample_info *si)
+/* writes t (taken over, left without data) as record name of sample id: the image
+ * or the mask of si */
+static int put_rec(ms_import *im, const char *name, ms_tensor *t, const char *id, int mask,
+                   const sample_info *si)
 {
+	const char *source = mask ? si->mask_source : si->source;
 	ms_rec r;
 	char buf[64];
 	ms_rec_init(&r);
@@ -162,6 +168,9 @@ static int put_rec(ms_import *im, const char *name, ms_tensor *t, const char *id
 	}
 	if (!ret && im->o.prompt)
 		ret = ms_meta_set(&r, "prompt", im->o.prompt);
+	if (!ret && si->vol_id)
+		ret = ms_vslice_meta_set(&r, si->vol_id, mask ? si->mask_geom : si->geom,
+		                         mask ? NULL : si->range);
 	if (!ret)
 		ret = ms_rec_write(im->out, &r);
 	ms_rec_free(&r);
@@ -215,9 +224,9 @@ static int emit(ms_import *im, const char *id, ms_tensor *img, ms_tensor *mask,
 		    (mask->data && resize_to(im, mask, 0, si->mask_source) < 0))
 			goto out;
 	}
-	if (put_rec(im, "image", img, id, si->source, si) < 0)
+	if (put_rec(im, "image", img, id, 0, si) < 0)
 		goto out;
-	ret = mask->data ? put_rec(im, "mask", mask, id, si->mask_source, si) : 0;
+	ret = mask->data ? put_rec(im, "mask", mask, id, 1, si) : 0;
 out:
 	ms_tensor_free(img);
 	ms_tensor_free(mask);
@@ -318,7 +327,8 @@ static int import_slice(ms_import *im, const ms_nifti *n, const ms_nifti *mn,
 {
 	ms_tensor img = { 0 }, m = { 0 };
 	sample_info si = { .source = path, .mask_source = mpath, .slice = i,
-	                   .vol = n->dim[3] > 1 ? t : -1 };
+	                   .vol = n->dim[3] > 1 ? t : -1, .vol_id = stem, .geom = &n->geom,
+	                   .mask_geom = &mn->geom, .range = { lo, hi } };
 	if (ms_nifti_slice(n, im->o.axis, i, t, &img, si.sp) < 0)
 		return ms_error("%s: %s", path, ms_errmsg());
 	ms_rescale(img.data, ms_tensor_numel(&img), lo, hi);

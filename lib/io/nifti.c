@@ -371,10 +371,24 @@ void ms_nifti_free(ms_nifti *n)
 	memset(n, 0, sizeof *n);
 }
 
+void ms_nifti_slice_layout(const int64_t dim[4], int axis, int64_t index, int64_t t,
+                           ms_nifti_layout *l)
+{
+	/* H and W axes, and the strides of x, y, z in the volume */
+	static const int hax[3] = { 2, 2, 1 }, wax[3] = { 1, 0, 0 };
+	const int64_t stride[3] = { 1, dim[0], dim[0] * dim[1] };
+	l->h = dim[hax[axis]];
+	l->w = dim[wax[axis]];
+	l->first = t * dim[0] * dim[1] * dim[2] + index * stride[axis];
+	l->sh = stride[hax[axis]];
+	l->sw = stride[wax[axis]];
+	l->hax = hax[axis];
+	l->wax = wax[axis];
+}
+
 int ms_nifti_slice(const ms_nifti *n, int axis, int64_t index, int64_t t, ms_tensor *out,
                    double spacing[2])
 {
-	const int64_t nx = n->dim[0], ny = n->dim[1], nz = n->dim[2], nt = n->dim[3];
 	if (!n->vol.data || n->vol.dtype != MS_F32)
 		return ms_error("nifti slice: no volume");
 	if (axis < 0 || axis > 2)
@@ -382,24 +396,22 @@ int ms_nifti_slice(const ms_nifti *n, int axis, int64_t index, int64_t t, ms_ten
 	if (index < 0 || index >= n->dim[axis])
 		return ms_error("nifti slice: index %lld out of range [0, %lld)", (long long)index,
 		                (long long)n->dim[axis]);
-	if (t < 0 || t >= nt)
+	if (t < 0 || t >= n->dim[3])
 		return ms_error("nifti slice: volume %lld out of range [0, %lld)", (long long)t,
-		                (long long)nt);
-	/* H and W axes, and the strides of H, W and the slice axis in the volume */
-	static const int hax[3] = { 2, 2, 1 }, wax[3] = { 1, 0, 0 };
-	const int64_t stride[3] = { 1, nx, nx * ny };
-	int ha = hax[axis], wa = wax[axis];
-	int64_t H = n->dim[ha], W = n->dim[wa], shape[3] = { 1, H, W };
+		                (long long)n->dim[3]);
+	ms_nifti_layout l;
+	ms_nifti_slice_layout(n->dim, axis, index, t, &l);
+	int64_t shape[3] = { 1, l.h, l.w };
 	if (ms_tensor_alloc(out, MS_F32, 3, shape) < 0)
 		return -1;
-	const float *v = (const float *)n->vol.data + t * nx * ny * nz + index * stride[axis];
+	const float *v = (const float *)n->vol.data + l.first;
 	float *o = out->data;
-	for (int64_t y = 0; y < H; y++)
-		for (int64_t x = 0; x < W; x++)
-			o[y * W + x] = v[y * stride[ha] + x * stride[wa]];
+	for (int64_t y = 0; y < l.h; y++)
+		for (int64_t x = 0; x < l.w; x++)
+			o[y * l.w + x] = v[y * l.sh + x * l.sw];
 	if (spacing) {
-		spacing[0] = n->spacing[ha];
-		spacing[1] = n->spacing[wa];
+		spacing[0] = n->spacing[l.hax];
+		spacing[1] = n->spacing[l.wax];
 	}
 	return 0;
 }

@@ -48,6 +48,15 @@ void ms_nifti_free(ms_nifti *n);
  * gets the pixel spacing of (H, W) */
 int ms_nifti_slice(const ms_nifti *n, int axis, int64_t index, int64_t t, ms_tensor *out,
                    double spacing[2]);
+/* where the 2-D slice `index` along axis of volume t lies in a [nt][nz][ny][nx] volume of
+ * dim (nx, ny, nz, nt): pixel (y, x) of the [H,W] slice is element first + y sh + x sw
+ * (arguments in range) */
+typedef struct {
+	int64_t h, w, first, sh, sw;
+	int hax, wax;             /* the volume axes of H and W (0 x, 1 y, 2 z) */
+} ms_nifti_layout;
+void ms_nifti_slice_layout(const int64_t dim[4], int axis, int64_t index, int64_t t,
+                           ms_nifti_layout *l);
 /* write a [H,W] or [C,H,W] / [D,H,W] tensor (u8, u16, i32 or f32) as a NIfTI-1 volume;
  * spacing may be NULL (1 mm); gz selects gzip; written atomically.
  * spacing[i] is the spacing of t->shape[i] (outermost first, t->rank values, > 0);
