@@ -173,10 +173,11 @@ int ms_vslice_get(const ms_rec *r, ms_vslice *vs)
 		return -1;
 	if ((vs->axis = ms_name_index(buf, (const char *const[]){ "x", "y", "z" }, 3)) < 0)
 		return ms_error("axis: '%s' is not x, y or z", buf);
-	int slice, t = 0;
+	int slice, t = 0, nt = vs->g.dim[0] > 3 ? vs->g.dim[4] : 1;
+	/* a 3-d volume's slice with volume=t: its 3-d mask serves the t of a 4-d image */
 	if (get_int(r, "slice", 0, vs->g.dim[1 + vs->axis] - 1, &slice) < 0 ||
 	    (ms_meta_get(r, "volume", buf, sizeof buf) &&
-	     get_int(r, "volume", 0, vs->g.dim[4] - 1, &t) < 0))
+	     get_int(r, "volume", 0, nt > 1 ? nt - 1 : 32767, &t) < 0))
 		return -1;
 	vs->slice = slice;
 	vs->t = t;
@@ -259,6 +260,8 @@ static int slice_at(const ms_rec *r, int64_t h, int64_t w, ms_tensor *out)
 
 int ms_volume_add(ms_volume *v, const ms_rec *r, const ms_vslice *vs)
 {
+	if (vs->t > 0 && (vs->g.dim[0] < 4 || vs->g.dim[4] == 1))
+		return 0;   /* the slice of a 3-d volume again, for volume t of a 4-d one */
 	if (!v->n && volume_start(v, r, vs) < 0)
 		return -1;
 	if (strcmp(vs->id, v->geo.id) || memcmp(vs->g.dim, v->geo.g.dim, sizeof vs->g.dim) ||

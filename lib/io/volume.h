@@ -39,7 +39,9 @@ typedef struct {
 void ms_volume_init(ms_volume *v);
 void ms_volume_free(ms_volume *v);          /* v empty and reusable after */
 /* puts record r ([1,H,W] or [H,W]), a slice at vs, into v: the first slice sets up the
- * volume; the others must have its id, grid and dtype, and each slice comes once.
+ * volume; the others must have its id, grid and dtype, and each slice comes once
+ * (but for the slices of a 3-d volume marked volume t > 0, e.g. a 3-d mask that ms-import
+ * repeats for each volume t of a 4-d image: left out as repeats of t = 0).
  * A slice not of the grid's size is resized to it (bilinear for f32, else nearest).
  * A record named image, f32 with nii.range, gets its values back as lo + v (hi - lo). */
 int ms_volume_add(ms_volume *v, const ms_rec *r, const ms_vslice *vs);
