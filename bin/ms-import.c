@@ -1,5 +1,6 @@
 /* ms-import: PNG images and NIfTI volumes (with optional masks) -> a sample stream. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,8 @@
 #include "io/stream.h"
 
 static const char usage[] =
-	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI] [-a x|y|z] [-f N] [-r] [--max-decoded N]\n"
-	"       [--shard K/N] PATH...";
+	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI | -w L,W] [-a x|y|z] [-f N] [-r]\n"
+	"       [--max-decoded N] [--shard K/N] PATH...";
 
 /* plo..phi 0..100 without --clip: volumes are rescaled from their minimum and maximum */
 static ms_import_opts opt = { .plo = 0, .phi = 100, .axis = 2, .min_fg = -1 };
@@ -29,6 +30,18 @@ static int parse_clip(const char *s)
 	    ms_parse_double(comma + 1, 0, 100, &opt.phi) < 0 || opt.plo >= opt.phi)
 		return ms_error("'%s': need 0 <= LO < HI <= 100", s);
 	opt.clip = 1;
+	return 0;
+}
+
+/* L,W: a window of width W > 0 about level L */
+static int parse_window(const char *s)
+{
+	char *end;
+	opt.level = strtod(s, &end);
+	if (end == s || *end != ',' || ms_parse_double(end + 1, 0, 1e30, &opt.width) < 0 ||
+	    !(opt.width > 0) || !isfinite(opt.level))
+		return ms_error("need LEVEL,WIDTH with WIDTH > 0, e.g. 40,400");
+	opt.window = 1;
 	return 0;
 }
 
@@ -52,6 +65,8 @@ static ms_opt opts[] = {
 	MS_OPT_STR("mask-dir", 'm', &opt.mask_dir, "DIR", "masks: DIR/<stem>.png, .nii.gz or .nii"),
 	MS_OPT_STR("prompt", 'p', &opt.prompt, "TEXT", "add prompt=TEXT to every record"),
 	MS_OPT_CALL("clip", 'c', parse_clip, "LO,HI", "clip intensities to these percentiles, rescale"),
+	MS_OPT_CALL("window", 'w', parse_window, "L,W", "volumes: map the values in L +- W/2 to [0,1]\n"
+	            "(a CT window in HU), clip the others"),
 	MS_OPT_CHOICE("axis", 'a', &opt.axis, axes, "slicing axis for volumes (default z)"),
 	MS_OPT_INT("min-fg", 'f', &opt.min_fg, 0, 1L << 40, "N",
 	           "keep only samples whose mask has more than N\nforeground pixels"),
@@ -75,6 +90,8 @@ int main(int argc, char **argv)
 		usage_die(usage);
 	if (opt.require_mask && !opt.mask_dir)
 		usage_error(usage, "--require-mask needs --mask-dir");
+	if (opt.clip && opt.window)
+		usage_error(usage, "--clip and --window do not go together");
 	opt.w = size[0];
 	opt.h = size[1];
 	opt.flags = compress ? MS_FLAG_ZLIB : 0;

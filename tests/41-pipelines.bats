@@ -44,7 +44,7 @@ same_as_sh() {
 		sed -n '/^[^#]/q;p' "$f" | grep -Eq '^#  +(ms-run|make) ' || { echo "$f: no how-to"; false; }
 		ms-run -n "$f" > /dev/null
 	done
-	[ "$(ls "$ROOT"/pipelines/*.yaml | wc -l)" -eq 8 ]
+	[ "$(ls "$ROOT"/pipelines/*.yaml | wc -l)" -eq 9 ]
 }
 
 @test "models: slim checkpoints without optimiser state that give the same bytes" {
@@ -204,4 +204,19 @@ same_as_sh() {
 	# 6 real samples, 3 pairs each, every pair with its own mask
 	[ "$(ms-info pairs.ms | grep -c '\.s[0-2]	mask	.*synthetic=1')" -eq 18 ]
 	[ "$(ls pairs-images | wc -l)" -eq 24 ] && [ "$(ls pairs-masks | wc -l)" -eq 24 ]
+}
+
+@test "volume: a NIfTI volume in, every slice segmented, a label volume on its grid out" {
+	$PY -c 'import nibabel' 2>/dev/null || skip "$PY with nibabel is needed"
+	mkdir v
+	$PY "$REF/volume_ref.py" make v > /dev/null
+	same_as_sh volume --set volume="$PWD/v/oblique.nii.gz" --set model="$M/segment.ms" \
+		--set size=16x16 --set intensity=--window=500,3000
+	[ ! -s run/stdout ]
+	# the source's grid and affine, uint8 labels: what the stages give by hand
+	$PY "$REF/volume_ref.py" check v/oblique.nii.gz run/volume-labels/oblique.pred.nii.gz \
+		--grid
+	ms-import -s 16x16 -w 500,3000 v/oblique.nii.gz | ms-segment -m "$M/segment.ms" |
+		ms-export -f nii.gz -V pred -d hand
+	cmp hand/oblique.pred.nii.gz run/volume-labels/oblique.pred.nii.gz
 }

@@ -272,6 +272,8 @@ static int import_png(ms_import *im, const char *path, const char *stem)
 	double msp[2];
 	char *mpath;
 	int ret = -1;
+	if (im->o.window)
+		return ms_error("%s: --window is for volumes (NIfTI), not PNG images", path);
 	if (find_mask(im, path, stem, 0, &mpath) < 0)
 		return -1;
 	if ((ret = read_png(im, path, 0, &img, si.size, si.sp, NULL)) < 0)
@@ -364,9 +366,10 @@ static int import_nifti(ms_import *im, const char *path, const char *stem)
 		goto out;
 	size_t per_vol = (size_t)(n.dim[0] * n.dim[1] * n.dim[2]);
 	for (int64_t t = 0; t < n.dim[3]; t++) {
-		float lo, hi;
-		if (ms_percentiles((float *)n.vol.data + t * per_vol, per_vol, im->o.plo, im->o.phi,
-		                   &lo, &hi) < 0)
+		float lo = (float)(im->o.level - im->o.width / 2);
+		float hi = (float)(im->o.level + im->o.width / 2);
+		if (!im->o.window && ms_percentiles((float *)n.vol.data + t * per_vol, per_vol,
+		                                    im->o.plo, im->o.phi, &lo, &hi) < 0)
 			lo = hi = 0;   /* no finite voxel: the slices are all 0 */
 		for (int64_t i = 0; i < n.dim[im->o.axis]; i++)
 			if (import_slice(im, &n, &mn, path, mpath, stem, t, i, lo, hi) < 0)

@@ -16,6 +16,8 @@ typedef struct {
 	int clip;              /* PNG: clip to the plo..phi percentiles and rescale */
 	double plo, phi;       /* volumes are always rescaled from their plo..phi percentiles
 	                        * (0 and 100 without clipping), per 3-D volume */
+	int window;            /* volumes: map [level - width/2, level + width/2] to [0,1] */
+	double level, width;   /* (CT windows, in HU) instead of percentiles */
 	int axis;              /* slicing axis of volumes: 0 x, 1 y, 2 z */
 	long min_fg;           /* keep only samples whose mask has more than min_fg
 	                        * foreground pixels (none without a mask); -1: keep all */

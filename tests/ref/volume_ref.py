@@ -3,7 +3,7 @@
 
 volume_ref.py make DIR      write the test volumes into DIR (their masks into DIR/m), one
                             name a line on stdout
-volume_ref.py check SRC OUT [--near] [--labels] [--float] [--norm]
+volume_ref.py check SRC OUT [--near] [--labels] [--float] [--norm] [--grid]
                             OUT (written by ms-export --volume) has SRC's shape, affine,
                             qform and sform codes; its data: SRC's exactly, in SRC's
                             datatype and scaling (default), SRC's nonzero voxels as uint8
@@ -11,7 +11,8 @@ volume_ref.py check SRC OUT [--near] [--labels] [--float] [--norm]
                             --near: a correlation of at least 0.8 with SRC (--labels: Dice
                             over 0.8), for slices resized on import; --norm: SRC's data
                             min-max scaled to [0,1] over the volume first (with --labels: the
-                            voxels above 0.5 of that)
+                            voxels above 0.5 of that); --grid: shape and geometry only, and
+                            uint8 labels 0 and 1
 volume_ref.py pred          a filter: every sample's image gets a pred (u8, image > 0.5)
                             and a prob (f32, the image) record with only its id as metadata
 Prints what differs and exits 1 on a mismatch.
@@ -88,7 +89,7 @@ def raw_scl(path):
         return struct.unpack("<2f", f.read(120)[112:120])
 
 
-def check(src, out, near, labels, as_float, norm):
+def check(src, out, near, labels, as_float, norm, grid):
     a, b = nib.load(src), nib.load(out)
     ha, hb = a.header, b.header
     bad = []
@@ -104,6 +105,10 @@ def check(src, out, near, labels, as_float, norm):
     if bad:
         return bad
     want, got = a.get_fdata(), b.get_fdata()
+    if grid:
+        if b.get_data_dtype() != np.uint8 or not set(np.unique(got)) <= {0, 1}:
+            bad.append("%s labels %s, want uint8 0 and 1" % (b.get_data_dtype(), np.unique(got)))
+        return bad
     if norm:
         want = (want - want.min()) / np.ptp(want)
         want = (want > 0.5) if labels else want
@@ -163,7 +168,7 @@ def main():
         pred()
         return 0
     bad = check(args[1], args[2], "--near" in args, "--labels" in args, "--float" in args,
-                "--norm" in args)
+                "--norm" in args, "--grid" in args)
     for b in bad:
         print("%s: %s" % (args[2], b))
     return 1 if bad else 0
