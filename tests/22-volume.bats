@@ -170,3 +170,65 @@ put("offset.nii", 108, "<f", 1e6)
 	run -1 ms-import offset.nii
 	[ "$output" = "ms-import: offset.nii: vox_offset 1000000 is beyond the end of the file (544 bytes)" ]
 }
+
+@test "volume: --window L,W maps L - W/2 .. L + W/2 to [0,1]; the image comes back clipped" {
+	f=$V/scaled.nii.gz
+	ms-import -w 40,400 "$f" > s.ms
+	PYTHONPATH="$REF" run $PY -c '
+import sys, nibabel as nib, numpy as np
+from msstream import read
+v = nib.load(sys.argv[1]).get_fdata()
+bad = 0
+for n, m, a in read(open(sys.argv[2], "rb")):
+    want = np.clip((v[:, :, int(m["slice"])].T - (40 - 200)) / 400, 0, 1)
+    bad += not np.allclose(a[0], want, atol=1e-6)
+print(bad, sorted(set(m["nii.range"] for n, m, a in read(open(sys.argv[2], "rb")))))
+' "$f" s.ms
+	[ "$output" = "0 ['-160,240']" ]
+	ms-export -f nii -V image -d o < s.ms
+	run $PY -c '
+import sys, nibabel as nib, numpy as np
+a, b = nib.load(sys.argv[1]), nib.load(sys.argv[2])
+print(np.allclose(np.clip(a.get_fdata(), -160, 240), b.get_fdata(), atol=a.dataobj.slope),
+      b.get_data_dtype(), np.allclose(a.affine, b.affine))' "$f" o/scaled.image.nii
+	[ "$output" = "True int16 True" ]
+	help_ok ms-import -- '*--window L,W*'
+	run -2 ms-import -w 40 "$f"
+	run -2 ms-import -w 40,0 "$f"
+	run -2 ms-import -w 40,-5 "$f"
+	run -2 ms-import -w 40,400 -c 1,99 "$f"
+	[[ "${lines[0]}" == "ms-import: --clip and --window do not go together" ]]
+	p=$BATS_TEST_DIRNAME/data/pngsuite/basn0g08.png
+	run -1 ms-import -w 40,400 "$p"
+	[ "$output" = "ms-import: $p: --window is for volumes (NIfTI), not PNG images" ]
+}
+
+# the literal blocks of man page $1's EXAMPLES that follow a line matching $2, as a script
+man_example() {
+	sed -n '/^\.Sh EXAMPLES/,/^\.Sh SEE ALSO/p' "$BATS_TEST_DIRNAME/../man/$1" |
+		sed -n "/$2/,/^\.Ed\$/p" | sed '1,/^\.Bd/d;$d' | sed 's/\\e/\\/g'
+}
+
+@test "volume: the EXAMPLES of ms-import(1) and ms-export(1) with volumes run" {
+	mkdir ct labels
+	cp "$V/scaled.nii.gz" ct/case01.nii.gz
+	cp "$V/m/scaled.nii.gz" labels/case01.nii.gz
+	man_example ms-import.1 '^The same CT in a soft-tissue window' > imp.sh
+	grep -q 'ms-import -w 40,400' imp.sh
+	run -0 bash -e -o pipefail imp.sh
+	# slices with more than 20 label pixels at 64x64; the others background
+	run $PY -c '
+import nibabel as nib, numpy as np
+a, b = nib.load("labels/case01.nii.gz"), nib.load("out/case01.mask.nii.gz")
+print(b.shape == a.shape, np.allclose(a.affine, b.affine), b.get_data_dtype(), sorted(np.unique(b.get_fdata())))'
+	[ "$output" = "True True uint8 [0.0, 1.0]" ]
+	rm -r out
+	man_example ms-export.1 '^A CT volume' | sed 's/64x64/16x16/' > exp.sh
+	grep -q 'ms-segment -m seg.ms' exp.sh
+	ms-import -s 16x16 -m labels ct/case01.nii.gz |
+		ms-segment train -o seg.ms --steps 2 --width 8 --batch 2 --threads 1 2>/dev/null
+	run -0 env MS_THREADS=1 bash -e -o pipefail exp.sh
+	[ "$(ls out | tr '\n' ' ')" = "case01.mask.nii.gz case01.pred.nii.gz " ]
+	vcheck labels/case01.nii.gz out/case01.mask.nii.gz --labels --near
+	vcheck ct/case01.nii.gz out/case01.pred.nii.gz --grid
+}
