@@ -1,9 +1,42 @@
 /* libFuzzer: NIfTI import (lib/io/nifti.c) on arbitrary bytes, .nii or gzipped: the
- * volume, then its first, middle and last slice along each axis. */
+ * volume, then its first, middle and last slice along each axis; its geometry as slice
+ * metadata (lib/io/volume.c) must read back as it was. */
 #include "fuzz_file.h"
 
 #include "core/ms.h"
 #include "io/nifti.h"
+#include "io/volume.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the geometry through nii.* metadata and back: the same fields */
+static void geom_roundtrip(const ms_nifti *n)
+{
+	ms_rec r;
+	ms_vslice vs;
+	ms_rec_init(&r);
+	float range[2] = { 0, 1 };
+	if (ms_vslice_meta_set(&r, "v", &n->geom, range) == 0 && ms_meta_set(&r, "slice", "0") == 0 &&
+	    ms_meta_set(&r, "axis", "z") == 0) {
+		int got = ms_vslice_get(&r, &vs);
+		/* numbers that are not finite are refused, anything else comes back */
+		int finite = 1;
+		for (int i = 0; i <= n->geom.dim[0]; i++)
+			finite &= isfinite(n->geom.pixdim[i]);
+		for (int i = 0; i < 6; i++)
+			finite &= isfinite(n->geom.quatern[i]);
+		for (int i = 0; i < 12; i++)
+			finite &= isfinite(n->geom.srow[i / 4][i % 4]);
+		for (int i = 0; i < 3; i++)
+			finite &= n->geom.intent_code == 0 || isfinite(n->geom.intent_p[i]);
+		if (finite && (got != 1 || memcmp(vs.g.dim, n->geom.dim, sizeof vs.g.dim) ||
+		               vs.g.datatype != n->geom.datatype))
+			abort();
+	}
+	ms_rec_free(&r);
+}
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -18,6 +51,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 			if (ms_nifti_slice(&n, a, i * (n.dim[a] - 1) / 2, n.dim[3] - 1, &s, sp) == 0)
 				ms_tensor_free(&s);
 		}
+	geom_roundtrip(&n);
 	ms_nifti_free(&n);
 	return 0;
 }

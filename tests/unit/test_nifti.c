@@ -9,6 +9,8 @@
 
 #include "core/ms.h"
 #include "io/nifti.h"
+#include "io/stream.h"
+#include "io/volume.h"
 #include "test.h"
 
 #define REF "tests/ref/nifti_ref.py"
@@ -446,6 +448,53 @@ static void test_nibabel_write(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* a geometry written with a tensor, read back; as metadata of a slice and back */
+static void test_geom(void)
+{
+	ms_nifti_geom g = { .dim = { 3, 4, 3, 2, 1, 1, 1, 1 },
+	                    .pixdim = { -1, 0.7f, 1.3f, 2.9f, 1, 1, 1, 1 },
+	                    .datatype = MS_NIFTI_INT16, .xyzt_units = 10,
+	                    .scl_slope = 0.5f, .scl_inter = -3, .intent_code = 1002,
+	                    .intent_p = { 1, 2.5f, 0 }, .intent_name = "labels\x01",
+	                    .qform_code = 1, .sform_code = 2,
+	                    .quatern = { 0.1f, -0.2f, 0.3f, 10, -20.5f, 7 },
+	                    .srow = { { 0.7f, 0.1f, 0, 10 }, { 0, -1.3f, 0.2f, -20.5f },
+	                              { 0.05f, 0, 2.9f, 7 } } };
+	static const int64_t shape[3] = { 2, 3, 4 };
+	ms_tensor t = { 0 };
+	CHECK(ms_tensor_alloc(&t, MS_F32, 3, shape) == 0);
+	float *f = t.data;
+	for (int i = 0; i < 24; i++)
+		f[i] = -3 + 0.5f * (float)(i * 7 - 60);   /* whole raw values */
+	f[23] = 1e9f;                                  /* clamped to 32767 */
+	CHECK(ms_nifti_write_geom(tmp("g.nii"), &t, &g, 0) == 0);
+	ms_nifti n;
+	CHECK(ms_nifti_read(tmp("g.nii"), &n) == 0);
+	CHECK(n.datatype == MS_NIFTI_INT16 && n.dim[0] == 4 && n.dim[2] == 2);
+	CHECK(!memcmp(&n.geom, &g, sizeof g));
+	for (int i = 0; i < 23; i++)
+		CHECK(((float *)n.vol.data)[i] == f[i]);
+	CHECK(((float *)n.vol.data)[23] == 32767 * 0.5f - 3);
+	ms_nifti_free(&n);
+	/* as metadata: the same fields (the intent name's control byte as '?') */
+	ms_rec r;
+	ms_rec_init(&r);
+	float range[2] = { -3.25f, 1e4f };
+	CHECK(ms_vslice_meta_set(&r, "vol", &g, range) == 0);
+	CHECK(ms_meta_set(&r, "slice", "1") == 0 && ms_meta_set(&r, "axis", "y") == 0);
+	ms_vslice vs;
+	CHECK(ms_vslice_get(&r, &vs) == 1);
+	g.intent_name[6] = '?';
+	CHECK(!memcmp(&vs.g, &g, sizeof g) && !strcmp(vs.id, "vol"));
+	CHECK(vs.axis == 1 && vs.slice == 1 && vs.t == 0 && vs.has_range);
+	CHECK(vs.lo == range[0] && vs.hi == range[1]);
+	CHECK(ms_meta_set(&r, "slice", "3") == 0 && ms_vslice_get(&r, &vs) == -1);
+	CHECK(ms_meta_set(&r, "slice", "0") == 0 && ms_meta_set(&r, "nii.dim", "3,4,3") == 0 &&
+	      ms_vslice_get(&r, &vs) == -1);
+	ms_rec_free(&r);
+	ms_tensor_free(&t);
+}
+
 int main(void)
 {
 	const char *td = getenv("TMPDIR");
@@ -455,6 +504,7 @@ int main(void)
 	RUN(test_slice);
 	RUN(test_hostile);
 	RUN(test_big_endian);
+	RUN(test_geom);
 	fflush(stdout);
 	if (system(PY " -c 'import nibabel, numpy' 2>/dev/null") != 0) {
 		printf("skip nibabel reference (" PY " lacks nibabel or numpy)\n");
