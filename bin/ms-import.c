@@ -10,8 +10,8 @@
 #include "io/stream.h"
 
 static const char usage[] =
-	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI | -w L,W] [-a x|y|z] [-f N] [-r]\n"
-	"       [--max-decoded N] [--shard K/N] PATH...";
+	"[-z] [-s WxH] [-m DIR] [-p TEXT] [-c LO,HI | -w L,W] [-a x|y|z] [-o file|RAS|LPS]\n"
+	"       [-f N] [-r] [--max-decoded N] [--shard K/N] PATH...";
 
 /* plo..phi 0..100 without --clip: volumes are rescaled from their minimum and maximum */
 static ms_import_opts opt = { .plo = 0, .phi = 100, .axis = 2, .min_fg = -1 };
@@ -60,6 +60,7 @@ static int parse_bytes(const char *s)
 }
 
 static const char *const axes[] = { "x", "y", "z", NULL };
+static const char *const orients[] = { "file", "RAS", "LPS", NULL };
 static ms_opt opts[] = {
 	MS_OPT_SIZE("size", 's', size, "resize (bilinear images, nearest masks)"),
 	MS_OPT_STR("mask-dir", 'm', &opt.mask_dir, "DIR", "masks: DIR/<stem>.png, .nii.gz or .nii"),
@@ -68,6 +69,8 @@ static ms_opt opts[] = {
 	MS_OPT_CALL("window", 'w', parse_window, "L,W", "volumes: map the values in L +- W/2 to [0,1]\n"
 	            "(a CT window in HU), clip the others"),
 	MS_OPT_CHOICE("axis", 'a', &opt.axis, axes, "slicing axis for volumes (default z)"),
+	MS_OPT_CHOICE("orient", 'o', &opt.orient, orients,
+	              "volumes: axes in file order (default), or\nturned to RAS or LPS before slicing"),
 	MS_OPT_INT("min-fg", 'f', &opt.min_fg, 0, 1L << 40, "N",
 	           "keep only samples whose mask has more than N\nforeground pixels"),
 	MS_OPT_FLAG("require-mask", 'r', &opt.require_mask, "an image without a mask is an error"),

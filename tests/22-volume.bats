@@ -120,7 +120,8 @@ print(np.abs(a[:, :, 0]).max(), np.abs(a[:, :, 1:]).max() > 0)' "o/$s.image.nii.
 	[ ! -e o2 ]
 	# damaged geometry: each key checked
 	for kv in nii.dim=3,0,8,4 nii.dim=4,6,8,4 nii.dim=3,6,8,40000 nii.datatype=32 nii.pixdim=1,2 \
-		nii.sform=1,2,3 nii.qform=1e9,0,0,0,0,0,0 nii.scl=nan,0 slice=4 axis=w; do
+		nii.sform=1,2,3 nii.qform=1e9,0,0,0,0,0,0 nii.scl=nan,0 slice=4 axis=w \
+		nii.orient=0,0,2,0,0,0 nii.orient=0,1,2,0,0,2 nii.orient=1,0,2,0,0,0; do
 		PYTHONPATH="$REF" $PY -c '
 import sys
 from msstream import read, write
@@ -213,8 +214,8 @@ man_example() {
 	mkdir ct labels
 	cp "$V/scaled.nii.gz" ct/case01.nii.gz
 	cp "$V/m/scaled.nii.gz" labels/case01.nii.gz
-	man_example ms-import.1 '^The same CT in a soft-tissue window' > imp.sh
-	grep -q 'ms-import -w 40,400' imp.sh
+	man_example ms-import.1 '^The same CT turned to RAS' > imp.sh
+	grep -q 'ms-import -o RAS -w 40,400' imp.sh
 	run -0 bash -e -o pipefail imp.sh
 	# slices with more than 20 label pixels at 64x64; the others background
 	run $PY -c '
@@ -231,4 +232,31 @@ print(b.shape == a.shape, np.allclose(a.affine, b.affine), b.get_data_dtype(), s
 	[ "$(ls out | tr '\n' ' ')" = "case01.mask.nii.gz case01.pred.nii.gz " ]
 	vcheck labels/case01.nii.gz out/case01.mask.nii.gz --labels --near
 	vcheck ct/case01.nii.gz out/case01.pred.nii.gz --grid
+}
+
+@test "volume: --orient RAS, LPS: slices as nibabel reorients the volume; export restores the file's order" {
+	for f in oblique.nii.gz flip.nii sonly.nii four.nii.gz; do
+		s=${f%%.nii*}
+		for o in RAS LPS; do
+			for a in x z; do
+				run bash -c "ms-import -o $o -a $a '$V/$f' | $PY '$VREF' slices '$V/$f' $o $a"
+				[[ "$output" == "$o 0 of "*" differ" ]] || { echo "$f $o $a: $output"; false; }
+				rm -rf o
+				ms-import -o $o -a $a -m "$V/m" "$V/$f" > s.ms
+				ms-export -f nii -V image -d o < s.ms
+				ms-export -f nii -V mask -d o < s.ms
+				vcheck "$V/$f" "o/$s.image.nii"
+				vcheck "$V/m/$s.nii.gz" "o/$s.mask.nii" --labels
+			done
+		done
+	done
+	# resized, and the key
+	ms-import -o LPS -s 16x16 -m "$V/m" "$V/oblique.nii.gz" | ms-export -f nii -V mask -d r
+	vcheck "$V/m/oblique.nii.gz" r/oblique.mask.nii --labels --near
+	run -0 bash -c "ms-import -o RAS '$V/flip.nii' | ms-info | head -1"
+	[[ "$output" == *" nii.orient=0,1,2,1,0,1" ]]
+	run -0 bash -c "ms-import -o file '$V/flip.nii' | ms-info | head -1"
+	[[ "$output" != *nii.orient* ]]
+	run -2 ms-import -o ras "$V/flip.nii"
+	help_ok ms-import -- '*--orient file|RAS|LPS*'
 }

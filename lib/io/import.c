@@ -23,6 +23,7 @@ typedef struct {
 	const char *vol_id;        /* a volume's slice: the volume (stem), the geometry of */
 	const ms_nifti_geom *geom, *mask_geom;   /* the image and mask files */
 	float range[2];            /* the values the image's 0 and 1 stand for */
+	const int *orient;         /* reoriented: perm[3], flip[3]; else NULL */
 } sample_info;
 
 int ms_import_is_nifti(const char *p)
@@ -170,7 +171,7 @@ static int put_rec(ms_import *im, const char *name, ms_tensor *t, const char *id
 		ret = ms_meta_set(&r, "prompt", im->o.prompt);
 	if (!ret && si->vol_id)
 		ret = ms_vslice_meta_set(&r, si->vol_id, mask ? si->mask_geom : si->geom,
-		                         mask ? NULL : si->range);
+		                         mask ? NULL : si->range, si->orient);
 	if (!ret)
 		ret = ms_rec_write(im->out, &r);
 	ms_rec_free(&r);
@@ -325,12 +326,12 @@ static int read_mask_volume(const ms_nifti *n, const char *mpath, ms_nifti *mn)
 /* slice i of volume t (and of its mask) as a sample */
 static int import_slice(ms_import *im, const ms_nifti *n, const ms_nifti *mn,
                         const char *path, const char *mpath, const char *stem, int64_t t,
-                        int64_t i, float lo, float hi)
+                        int64_t i, float lo, float hi, const int *orient)
 {
 	ms_tensor img = { 0 }, m = { 0 };
 	sample_info si = { .source = path, .mask_source = mpath, .slice = i,
 	                   .vol = n->dim[3] > 1 ? t : -1, .vol_id = stem, .geom = &n->geom,
-	                   .mask_geom = &mn->geom, .range = { lo, hi } };
+	                   .mask_geom = &mn->geom, .range = { lo, hi }, .orient = orient };
 	if (ms_nifti_slice(n, im->o.axis, i, t, &img, si.sp) < 0)
 		return ms_error("%s: %s", path, ms_errmsg());
 	ms_rescale(img.data, ms_tensor_numel(&img), lo, hi);
@@ -364,6 +365,13 @@ static int import_nifti(ms_import *im, const char *path, const char *stem)
 		return -1;
 	if (ms_nifti_read(path, &n) < 0 || (mpath && read_mask_volume(&n, mpath, &mn) < 0))
 		goto out;
+	int orient[6];   /* perm, flip: the image's orientation, the mask's voxels with it */
+	if (im->o.orient) {
+		ms_nifti_orientation(&n.geom, im->o.orient == 2, orient, orient + 3);
+		if (ms_nifti_reorient(&n, orient, orient + 3) < 0 ||
+		    (mpath && ms_nifti_reorient(&mn, orient, orient + 3) < 0))
+			goto out;
+	}
 	size_t per_vol = (size_t)(n.dim[0] * n.dim[1] * n.dim[2]);
 	for (int64_t t = 0; t < n.dim[3]; t++) {
 		float lo = (float)(im->o.level - im->o.width / 2);
@@ -372,7 +380,8 @@ static int import_nifti(ms_import *im, const char *path, const char *stem)
 		                                    im->o.plo, im->o.phi, &lo, &hi) < 0)
 			lo = hi = 0;   /* no finite voxel: the slices are all 0 */
 		for (int64_t i = 0; i < n.dim[im->o.axis]; i++)
-			if (import_slice(im, &n, &mn, path, mpath, stem, t, i, lo, hi) < 0)
+			if (import_slice(im, &n, &mn, path, mpath, stem, t, i, lo, hi,
+			                 im->o.orient ? orient : NULL) < 0)
 				goto out;
 	}
 	ret = 0;

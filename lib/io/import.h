@@ -19,6 +19,7 @@ typedef struct {
 	int window;            /* volumes: map [level - width/2, level + width/2] to [0,1] */
 	double level, width;   /* (CT windows, in HU) instead of percentiles */
 	int axis;              /* slicing axis of volumes: 0 x, 1 y, 2 z */
+	int orient;            /* volumes: 0 file order, 1 reoriented to RAS, 2 to LPS */
 	long min_fg;           /* keep only samples whose mask has more than min_fg
 	                        * foreground pixels (none without a mask); -1: keep all */
 	int require_mask;      /* an image without a mask is an error */

@@ -416,6 +416,89 @@ int ms_nifti_slice(const ms_nifti *n, int axis, int64_t index, int64_t t, ms_ten
 	return 0;
 }
 
+/* ---- orientation */
+/* the 3x3 of g's best affine (voxel axis i is column i) */
+static void affine3(const ms_nifti_geom *g, double m[3][3])
+{
+	if (g->sform_code > 0) {
+		for (int j = 0; j < 3; j++)
+			for (int i = 0; i < 3; i++)
+				m[j][i] = g->srow[j][i];
+		return;
+	}
+	double b = g->quatern[0], c = g->quatern[1], d = g->quatern[2], a = 1 - b * b - c * c - d * d;
+	if (g->qform_code <= 0)
+		a = 1, b = c = d = 0;
+	a = a > 0 ? sqrt(a) : 0;
+	double r[3][3] = { { a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c) },
+	                   { 2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b) },
+	                   { 2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b } };
+	double s[3] = { g->pixdim[1], g->pixdim[2], (g->pixdim[0] < 0 ? -1 : 1) * g->pixdim[3] };
+	for (int j = 0; j < 3; j++)
+		for (int i = 0; i < 3; i++)
+			m[j][i] = r[j][i] * (g->dim[0] > i && isfinite(s[i]) && s[i] != 0 ? s[i] : 1);
+}
+
+void ms_nifti_orientation(const ms_nifti_geom *g, int lps, int perm[3], int flip[3])
+{
+	double m[3][3];
+	int used_i[3] = { 0 }, used_j[3] = { 0 };
+	affine3(g, m);
+	for (int i = 0; i < 3; i++) {   /* columns to unit length */
+		double n = sqrt(m[0][i] * m[0][i] + m[1][i] * m[1][i] + m[2][i] * m[2][i]);
+		for (int j = 0; j < 3; j++)
+			m[j][i] = n > 0 ? m[j][i] / n : i == j;
+	}
+	for (int k = 0; k < 3; k++) {   /* the largest entry left pairs a world and voxel axis */
+		int bj = -1, bi = -1;
+		for (int j = 0; j < 3; j++)
+			for (int i = 0; i < 3; i++)
+				if (!used_j[j] && !used_i[i] && (bj < 0 || fabs(m[j][i]) > fabs(m[bj][bi])))
+					bj = j, bi = i;
+		used_j[bj] = used_i[bi] = 1;
+		perm[bj] = bi;
+		flip[bj] = lps && bj < 2 ? m[bj][bi] > 0 : m[bj][bi] < 0;
+	}
+}
+
+void ms_nifti_permute(const void *src, void *dst, size_t esize, const int64_t dim[4],
+                      const int perm[3], const int flip[3])
+{
+	const int64_t stride[3] = { 1, dim[0], dim[0] * dim[1] }, vol = dim[0] * dim[1] * dim[2];
+	const int64_t d[3] = { dim[perm[0]], dim[perm[1]], dim[perm[2]] };
+	const char *s = src;
+	char *o = dst;
+	for (int64_t t = 0; t < dim[3]; t++)
+		for (int64_t z = 0; z < d[2]; z++)
+			for (int64_t y = 0; y < d[1]; y++)
+				for (int64_t x = 0; x < d[0]; x++, o += esize) {
+					const int64_t c[3] = { x, y, z };
+					int64_t off = t * vol;
+					for (int k = 0; k < 3; k++)
+						off += (flip[k] ? d[k] - 1 - c[k] : c[k]) * stride[perm[k]];
+					memcpy(o, s + off * (int64_t)esize, esize);
+				}
+}
+
+int ms_nifti_reorient(ms_nifti *n, const int perm[3], const int flip[3])
+{
+	ms_tensor v = { 0 };
+	int64_t shape[4] = { n->dim[3], n->dim[perm[2]], n->dim[perm[1]], n->dim[perm[0]] };
+	int r = n->vol.rank;
+	if (ms_tensor_alloc(&v, MS_F32, r, shape + 4 - r) < 0)
+		return -1;
+	ms_nifti_permute(n->vol.data, v.data, sizeof(float), n->dim, perm, flip);
+	ms_tensor_free(&n->vol);
+	n->vol = v;
+	int64_t dim[3] = { n->dim[0], n->dim[1], n->dim[2] };
+	double sp[3] = { n->spacing[0], n->spacing[1], n->spacing[2] };
+	for (int k = 0; k < 3; k++) {
+		n->dim[k] = dim[perm[k]];
+		n->spacing[k] = sp[perm[k]];
+	}
+	return 0;
+}
+
 /* ---- writing: plain, or deflate with a gzip wrapper, into an atomic output file */
 typedef struct {
 	FILE *f;

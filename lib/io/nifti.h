@@ -57,6 +57,16 @@ typedef struct {
 } ms_nifti_layout;
 void ms_nifti_slice_layout(const int64_t dim[4], int axis, int64_t index, int64_t t,
                            ms_nifti_layout *l);
+/* the orientation of g's affine (sform when its code is set, else qform, else pixdim):
+ * perm[k] is the voxel axis (0 x, 1 y, 2 z) that runs closest to world axis k, flip[k] 1
+ * where it runs against RAS (lps: LPS) along that axis */
+void ms_nifti_orientation(const ms_nifti_geom *g, int lps, int perm[3], int flip[3]);
+/* src, a volume of dims dim (x first; elements of esize bytes), into dst reordered:
+ * axis k of dst is axis perm[k] of src, reversed where flip[k] */
+void ms_nifti_permute(const void *src, void *dst, size_t esize, const int64_t dim[4],
+                      const int perm[3], const int flip[3]);
+/* n's voxels, dim and spacing reordered as ms_nifti_permute (geom stays the file's) */
+int ms_nifti_reorient(ms_nifti *n, const int perm[3], const int flip[3]);
 /* write a [H,W] or [C,H,W] / [D,H,W] tensor (u8, u16, i32 or f32) as a NIfTI-1 volume;
  * spacing may be NULL (1 mm); gz selects gzip; written atomically.
  * spacing[i] is the spacing of t->shape[i] (outermost first, t->rank values, > 0);

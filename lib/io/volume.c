@@ -17,7 +17,8 @@ static int set_nums(ms_rec *r, const char *key, const double *v, int n)
 	return ms_meta_set(r, key, buf);
 }
 
-int ms_vslice_meta_set(ms_rec *r, const char *id, const ms_nifti_geom *g, const float *range)
+int ms_vslice_meta_set(ms_rec *r, const char *id, const ms_nifti_geom *g, const float *range,
+                       const int *orient)
 {
 	const int nd = g->dim[0];
 	double v[13] = { 0 };
@@ -63,6 +64,10 @@ int ms_vslice_meta_set(ms_rec *r, const char *id, const ms_nifti_geom *g, const 
 		v[1] = range[1];
 		bad = bad || set_nums(r, "nii.range", v, 2) < 0;
 	}
+	for (int i = 0; orient && i < 6; i++)
+		v[i] = orient[i];
+	if (orient)
+		bad = bad || set_nums(r, "nii.orient", v, 6) < 0;
 	return bad ? -1 : 0;
 }
 
@@ -173,9 +178,32 @@ int ms_vslice_get(const ms_rec *r, ms_vslice *vs)
 		return -1;
 	if ((vs->axis = ms_name_index(buf, (const char *const[]){ "x", "y", "z" }, 3)) < 0)
 		return ms_error("axis: '%s' is not x, y or z", buf);
+	for (int i = 0; i < 4; i++)
+		vs->grid[i] = vs->g.dim[0] > i ? vs->g.dim[i + 1] : 1;
+	double o[6];
+	if (ms_meta_get(r, "nii.orient", buf, sizeof buf)) {
+		if (get_nums(r, "nii.orient", o, 6, 6) < 0)
+			return -1;
+		int seen = 0;
+		for (int k = 0; k < 3; k++) {
+			if (o[k] != 0 && o[k] != 1 && o[k] != 2)
+				return ms_error("nii.orient: axis %g is not 0, 1 or 2", o[k]);
+			if (o[3 + k] != 0 && o[3 + k] != 1)
+				return ms_error("nii.orient: flip %g is not 0 or 1", o[3 + k]);
+			seen |= 1 << (int)o[k];
+			vs->perm[k] = (int)o[k];
+			vs->flip[k] = (int)o[3 + k];
+		}
+		if (seen != 7)
+			return ms_error("nii.orient: axes %g,%g,%g are not a permutation", o[0], o[1], o[2]);
+		vs->oriented = 1;
+		int64_t d[3] = { vs->grid[0], vs->grid[1], vs->grid[2] };
+		for (int k = 0; k < 3; k++)
+			vs->grid[k] = d[vs->perm[k]];
+	}
 	int slice, t = 0, nt = vs->g.dim[0] > 3 ? vs->g.dim[4] : 1;
 	/* a 3-d volume's slice with volume=t: its 3-d mask serves the t of a 4-d image */
-	if (get_int(r, "slice", 0, vs->g.dim[1 + vs->axis] - 1, &slice) < 0 ||
+	if (get_int(r, "slice", 0, (double)vs->grid[vs->axis] - 1, &slice) < 0 ||
 	    (ms_meta_get(r, "volume", buf, sizeof buf) &&
 	     get_int(r, "volume", 0, nt > 1 ? nt - 1 : 32767, &t) < 0))
 		return -1;
@@ -215,8 +243,7 @@ void ms_volume_free(ms_volume *v)
 
 static void volume_dims(const ms_vslice *vs, int64_t dim[4])
 {
-	for (int i = 0; i < 4; i++)
-		dim[i] = vs->g.dim[0] > i ? vs->g.dim[i + 1] : 1;
+	memcpy(dim, vs->grid, sizeof vs->grid);
 }
 
 static int volume_start(ms_volume *v, const ms_rec *r, const ms_vslice *vs)
@@ -265,9 +292,9 @@ int ms_volume_add(ms_volume *v, const ms_rec *r, const ms_vslice *vs)
 	if (!v->n && volume_start(v, r, vs) < 0)
 		return -1;
 	if (strcmp(vs->id, v->geo.id) || memcmp(vs->g.dim, v->geo.g.dim, sizeof vs->g.dim) ||
-	    vs->axis != v->geo.axis)
+	    vs->axis != v->geo.axis || memcmp(vs->grid, v->geo.grid, sizeof vs->grid))
 		return ms_error("slice of volume '%s' does not match the volume's first slice "
-		                "(nii.id, nii.dim, axis)", vs->id);
+		                "(nii.id, nii.dim, nii.orient, axis)", vs->id);
 	if (r->t.dtype != v->vol.dtype)
 		return ms_error("record '%s' is %s, the volume's first slice %s", r->name,
 		                ms_dtype_name(r->t.dtype), ms_dtype_name(v->vol.dtype));
@@ -311,5 +338,19 @@ int ms_volume_write(const ms_volume *v, const char *path, int gz)
 		memset(g.intent_p, 0, sizeof g.intent_p);
 		memset(g.intent_name, 0, sizeof g.intent_name);
 	}
-	return ms_nifti_write_geom(path, &v->vol, &g, gz);
+	if (!v->geo.oriented)
+		return ms_nifti_write_geom(path, &v->vol, &g, gz);
+	ms_tensor back = { 0 };   /* back to the file's axis order */
+	int iperm[3], iflip[3];
+	for (int k = 0; k < 3; k++) {
+		iperm[v->geo.perm[k]] = k;
+		iflip[v->geo.perm[k]] = v->geo.flip[k];
+	}
+	if (ms_tensor_alloc(&back, v->vol.dtype, v->vol.rank, v->vol.shape) < 0)
+		return -1;
+	ms_nifti_permute(v->vol.data, back.data, ms_dtype_size(back.dtype), v->geo.grid, iperm,
+	                 iflip);
+	int ret = ms_nifti_write_geom(path, &back, &g, gz);
+	ms_tensor_free(&back);
+	return ret;
 }

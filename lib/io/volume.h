@@ -17,10 +17,15 @@ typedef struct {
 	int64_t slice, t;         /* slice=, and volume= of a 4-d volume (else 0) */
 	int has_range;
 	float lo, hi;             /* nii.range: the values ms-import mapped to 0 and 1 */
+	int oriented, perm[3], flip[3];   /* nii.orient: the file's voxel axis along x, y, z of
+	                           * the slices' grid, reversed where flip (ms_nifti_permute) */
+	int64_t grid[4];          /* the dims of the slices' grid: the file's, or reoriented */
 } ms_vslice;
 
-/* writes the nii.* keys of volume id with geometry g into r; range (lo, hi) or NULL */
-int ms_vslice_meta_set(ms_rec *r, const char *id, const ms_nifti_geom *g, const float *range);
+/* writes the nii.* keys of volume id with geometry g into r; range (lo, hi) or NULL;
+ * orient (perm[3], then flip[3], as ms_nifti_orientation gives them) or NULL */
+int ms_vslice_meta_set(ms_rec *r, const char *id, const ms_nifti_geom *g, const float *range,
+                       const int *orient);
 /* the slice geometry of r: 1, 0 when r has no nii.id, -1 + message when a key is
  * missing or malformed, or the slice lies outside the volume */
 int ms_vslice_get(const ms_rec *r, ms_vslice *vs);
@@ -45,7 +50,8 @@ void ms_volume_free(ms_volume *v);          /* v empty and reusable after */
  * A slice not of the grid's size is resized to it (bilinear for f32, else nearest).
  * A record named image, f32 with nii.range, gets its values back as lo + v (hi - lo). */
 int ms_volume_add(ms_volume *v, const ms_rec *r, const ms_vslice *vs);
-/* writes v (not empty) with its geometry: imported images as the source's datatype,
+/* writes v (not empty) with its geometry, in the file's axis order when the slices were
+ * reoriented: imported images as the source's datatype,
  * scaling and intent; other records as uint8, uint16, int32 or float32 after their
  * dtype, with scl_slope 0 and no intent. Atomically; gz selects gzip. */
 int ms_volume_write(const ms_volume *v, const char *path, int gz);

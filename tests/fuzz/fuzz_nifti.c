@@ -18,7 +18,7 @@ static void geom_roundtrip(const ms_nifti *n)
 	ms_vslice vs;
 	ms_rec_init(&r);
 	float range[2] = { 0, 1 };
-	if (ms_vslice_meta_set(&r, "v", &n->geom, range) == 0 && ms_meta_set(&r, "slice", "0") == 0 &&
+	if (ms_vslice_meta_set(&r, "v", &n->geom, range, NULL) == 0 && ms_meta_set(&r, "slice", "0") == 0 &&
 	    ms_meta_set(&r, "axis", "z") == 0) {
 		int got = ms_vslice_get(&r, &vs);
 		/* numbers that are not finite are refused, anything else comes back */

@@ -13,6 +13,11 @@ volume_ref.py check SRC OUT [--near] [--labels] [--float] [--norm] [--grid]
                             min-max scaled to [0,1] over the volume first (with --labels: the
                             voxels above 0.5 of that); --grid: shape and geometry only, and
                             uint8 labels 0 and 1
+volume_ref.py slices VOL CODE AXIS
+                            the image records on stdin (ms-import -o CODE -a AXIS VOL) are
+                            the slices of VOL reoriented by nibabel to CODE (RAS or LPS),
+                            scaled by their nii.range; prints the axis codes of the
+                            reoriented volume and the count of records that differ
 volume_ref.py pred          a filter: every sample's image gets a pred (u8, image > 0.5)
                             and a prob (f32, the image) record with only its id as metadata
 Prints what differs and exits 1 on a mismatch.
@@ -150,6 +155,23 @@ def check(src, out, near, labels, as_float, norm, grid):
     return bad
 
 
+def slices(path, code, axis):
+    from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
+    img = nib.load(path)
+    r = img.as_reoriented(ornt_transform(io_orientation(img.affine), axcodes2ornt(code)))
+    v = r.get_fdata()
+    v = v[..., None] if v.ndim == 3 else v
+    bad = n = 0
+    for name, m, a in read(sys.stdin.buffer):
+        if name != "image":
+            continue
+        s = np.take(v[..., int(m.get("volume", 0))], int(m["slice"]), axis="xyz".index(axis)).T
+        lo, hi = [float(x) for x in m["nii.range"].split(",")]
+        n += 1
+        bad += a[0].shape != s.shape or not np.allclose(a[0], (s - lo) / (hi - lo), atol=1e-5)
+    print("".join(nib.aff2axcodes(r.affine)), "%d of %d differ" % (bad, n))
+
+
 def pred():
     out = sys.stdout.buffer
     for name, meta, arr in read(sys.stdin.buffer):
@@ -163,6 +185,9 @@ def main():
     args = sys.argv[1:]
     if args[0] == "make":
         make(args[1])
+        return 0
+    if args[0] == "slices":
+        slices(args[1], args[2], args[3])
         return 0
     if args[0] == "pred":
         pred()

@@ -480,7 +480,7 @@ static void test_geom(void)
 	ms_rec r;
 	ms_rec_init(&r);
 	float range[2] = { -3.25f, 1e4f };
-	CHECK(ms_vslice_meta_set(&r, "vol", &g, range) == 0);
+	CHECK(ms_vslice_meta_set(&r, "vol", &g, range, NULL) == 0);
 	CHECK(ms_meta_set(&r, "slice", "1") == 0 && ms_meta_set(&r, "axis", "y") == 0);
 	ms_vslice vs;
 	CHECK(ms_vslice_get(&r, &vs) == 1);
