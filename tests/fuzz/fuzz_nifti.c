@@ -1,6 +1,7 @@
 /* libFuzzer: NIfTI import (lib/io/nifti.c) on arbitrary bytes, .nii or gzipped: the
  * volume, then its first, middle and last slice along each axis; its geometry as slice
- * metadata (lib/io/volume.c) must read back as it was. */
+ * metadata (lib/io/volume.c) must read back as it was; turned to RAS and back, the volume
+ * must be the same. */
 #include "fuzz_file.h"
 
 #include "core/ms.h"
@@ -52,6 +53,21 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 				ms_tensor_free(&s);
 		}
 	geom_roundtrip(&n);
+	int o[6], inv[6];
+	ms_nifti_orientation(&n.geom, 0, o, o + 3);
+	for (int k = 0; k < 3; k++) {
+		inv[o[k]] = k;
+		inv[3 + o[k]] = o[3 + k];
+	}
+	size_t bytes = ms_tensor_bytes(&n.vol);
+	void *copy = malloc(bytes);
+	if (copy) {
+		memcpy(copy, n.vol.data, bytes);
+		if (ms_nifti_reorient(&n, o, o + 3) == 0 && ms_nifti_reorient(&n, inv, inv + 3) == 0 &&
+		    memcmp(copy, n.vol.data, bytes))
+			abort();
+		free(copy);
+	}
 	ms_nifti_free(&n);
 	return 0;
 }
