@@ -273,6 +273,9 @@ int main(int argc, char **argv)
 	ms_sample_free(&s);
 	ms_reader_free(&rd);
 	write_volume();
+	for (size_t i = 0; i < nwritten; i++)
+		free(written[i]);
+	free(written);
 	if (sheet && !ms_montage_rows(sheet))
 		warn("empty stream: no montage written");
 	else if (sheet && ms_montage_write(sheet, opt.montage) < 0)
