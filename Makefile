@@ -110,7 +110,7 @@ uninstall:
 # Debian packages for building and testing (run as root, or with sudo)
 DEBS = build-essential pkg-config libpng-dev zlib1g-dev libopenblas-dev libyaml-dev \
        bats mandoc python3-numpy python3-scipy python3-skimage python3-opencv python3-nibabel \
-       clang libclang-rt-dev libopenmpi-dev openmpi-bin
+       python3-pydicom dcm2niix clang libclang-rt-dev libopenmpi-dev openmpi-bin
 deps:
 	@missing=; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -260,3 +260,26 @@ print(b.shape == a.shape, np.allclose(a.affine, b.affine), b.get_data_dtype(), s
 	run -2 ms-import -o ras "$V/flip.nii"
 	help_ok ms-import -- '*--orient file|RAS|LPS*'
 }
+
+@test "volume: a DICOM series through dcm2niix and ms-import lands where DICOM puts it" {
+	command -v dcm2niix >/dev/null || skip "dcm2niix (Debian package dcm2niix) is needed"
+	$PY -c 'import pydicom' 2>/dev/null || skip "$PY with pydicom is needed"
+	DREF="$REF/dicom_ref.py"
+	mkdir dicom nii
+	$PY "$DREF" make dicom    # oblique CT, 4 slices of 6 x 5, RescaleSlope 2
+	run -0 dcm2niix -z y -f %s_%p -o nii dicom
+	vol=$(ls nii/*.nii.gz)
+	run -0 $PY "$DREF" check dicom "$vol"
+	[ "$output" = "ok 120" ]
+	for a in z y; do
+		ms-import -a $a "$vol" | ms-export -f nii -V image -d out-$a
+		run -0 $PY "$DREF" check dicom out-$a/*.image.nii
+		[ "$output" = "ok 120" ]
+	done
+	# the check can fail: the same volume moved by 1 mm
+	$PY -c 'import nibabel as nib, sys
+v = nib.load(sys.argv[1]); a = v.affine.copy(); a[0, 3] += 1
+nib.save(nib.Nifti1Image(v.get_fdata(), a, v.header), "moved.nii")' "$vol"
+	run -1 $PY "$DREF" check dicom moved.nii
+	[[ "${lines[0]}" == "pixel 0,0,0 at "*", DICOM puts it at "* ]]
+}
