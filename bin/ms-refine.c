@@ -14,7 +14,7 @@ static const char usage[] =
 	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--output residual|direct]\n"
 	"       [--posterior ancestral|mixture]\n"
 	"       [--seed S] [--threads T] [--width W] [--resume] [--save-every N] [--report N]\n"
-	"       [--val-fraction F [--best FILE]]\n"
+	"       [--val-fraction F [--best FILE]] [--parts P]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim|mixture]\n"
 	"       [--seed S] [--threads T] [--shard K/N]";
@@ -50,6 +50,7 @@ static ms_opt opts[] = {
 	              "ancestral (default, HiDiff's) or mixture (exact)"),
 	MS_OPT_INT("width", 0, &t.width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
 	MS_OPT_FLAG("resume", 0, &t.resume, "continue training MODEL"),
+	MS_OPT_PARTS(&t.parts),
 	MS_OPT_INT("save-every", 0, &save_every, 0, 1e8, "N", "checkpoint every N steps (500, 0 = at the end)"),
 	MS_OPT_INT("report", 0, &report, 1, 1e8, "N", "progress (and validation) every N steps (steps/20)"),
 	MS_OPT_NUM("val-fraction", 0, &t.val_fraction, 0, 0.9, "F", "samples held out by hash of id to validate on (0)"),
@@ -137,13 +138,16 @@ static int add_one(ms_sample *s, void *ctx)
 /* the training samples into t.d, those held out for validation into t.v */
 static void read_set(void)
 {
-	if (ms_sample_each(stdin, "<stdin>", add_one, &t) < 0)
+	FILE *in = ms_dist_stream(stdin, "<stdin>");     /* rank 0's, on every rank */
+	if (!in || ms_sample_each(in, "<stdin>", add_one, &t) < 0)
 		die("%s", ms_errmsg());
+	if (in != stdin)
+		fclose(in);
 	if (ms_refine_train_check(&t) < 0)
 		die("%s", ms_errmsg());
 	if (t.best && !t.v.n)
 		die("--val-fraction %g holds out none of the %d samples", t.val_fraction, t.d.n);
-	if (t.skipped)
+	if (t.skipped && !ms_dist_rank())
 		warn("%d samples without image, mask%s skipped", t.skipped, t.alternate ? "" : " or prob");
 }
 
@@ -193,7 +197,7 @@ static int run_save(void *ctx, long step, double metric)
 
 static void train(void)
 {
-	if (ms_dist_single("train") < 0)   /* N copies would write one checkpoint */
+	if (ms_dist_init() < 0)
 		die("%s", ms_errmsg());
 	ms_threads((int)threads);
 	read_set();
@@ -208,8 +212,9 @@ static void train(void)
 	char held[32] = "";
 	if (t.v.n)
 		snprintf(held, sizeof held, " (%d validation)", t.v.n);
-	warn("%d samples%s %dx%dx%d, steps %ld from %ld", t.d.n + t.v.n, held, t.d.C, t.d.W, t.d.H,
-	     steps, t.step);
+	if (!ms_dist_rank())            /* rank 0 speaks for all */
+		warn("%d samples%s %dx%dx%d, steps %ld from %ld", t.d.n + t.v.n, held, t.d.C, t.d.W,
+		     t.d.H, steps, t.step);
 	ms_train tr = { .steps = steps, .report = report, .save_every = save_every,
 	                .batch = (int)t.batch, .validate_first = 1, .log = logpath, .out = t.out,
 	                .metric = "val_dice", .aux = "segmentor", .schedule = t.lr_schedule,
@@ -221,10 +226,11 @@ static void train(void)
 		die("%s", ms_errmsg());
 	if (sig)
 		exit(128 + sig);
-	if (t.v.n)
+	if (t.v.n && !ms_dist_rank())
 		warn("done: best validation Dice %.4f (prior %.4f)%s%s", t.vbest, t.vprior,
 		     t.best ? ", weights in " : "", t.best ? t.best : "");
 	ms_refine_train_free(&t);
+	ms_dist_end();
 }
 
 int main(int argc, char **argv)

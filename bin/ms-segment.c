@@ -60,8 +60,7 @@ static ms_opt opts[] = {
 	MS_OPT_CHOICE("augment", 0, &opt.augment, augments,
 	              "strong (default: flips, scale, rotation, shift,\nbrightness, contrast, gamma, "
 	              "noise, blur), flips or none"),
-	MS_OPT_INT("parts", 0, &parts, 1, 4096, "P", "the batch's gradient as the sum of P parts in order\n"
-	           "(default: one per MPI rank; ms-scale(7))"),
+	MS_OPT_PARTS(&parts),
 	MS_OPT_INT("save-every", 0, &opt.save_every, 0, 0x1p40, "N",
 	           "checkpoint every N steps (500, 0 = at the end)"),
 	MS_OPT_INT("report", 0, &opt.report, 1, 0x1p40, "N", "progress and validation every N steps (steps/20)"),

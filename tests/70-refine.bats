@@ -143,6 +143,20 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	training_follows_seed ms-refine "$D/p.ms" 9 10
 }
 
+@test "--parts 2: the batch's gradient in two parts trains, the same twice; parts that do not fit: exit 1" {
+	ms-refine train -o "$T/a.ms" --steps 3 --parts 2 $TR <"$D/p.ms" 2>/dev/null
+	ms-refine train -o "$T/b.ms" --steps 3 --parts 2 $TR <"$D/p.ms" 2>/dev/null
+	cmp "$T/a.ms" "$T/b.ms"
+	ms-info "$T/a.ms" | head -1 | grep -q " step=3"
+	run -1 ms-refine train -o "$T/x.ms" --steps 2 --parts 3 $TR <"$D/p.ms"
+	[[ "$output" == *"a batch of 2 cannot be cut into 3 equal parts"* ]]
+	run -1 ms-refine train -o "$T/x.ms" --segmentor "$T/none.ms" --alternate --parts 2 $TR <"$D/p.ms"
+	[[ "$output" == *"--alternate trains on the batch whole, not --parts 2"* ]]
+	run -2 ms-refine -m "$D/r.ms" --parts 2
+	[[ "$output" == "ms-refine: --parts is for train"* ]]
+	[ ! -e "$T/x.ms" ]
+}
+
 @test "resume: 3 steps then 3 more equal 6 straight (cmp), options from the checkpoint" {
 	ms-refine train -o "$T/s.ms" --steps 6 --lr-schedule constant --save-every 0 $TR <"$D/p.ms" 2>/dev/null
 	ms-refine train -o "$T/r.ms" --steps 3 --lr-schedule constant $TR <"$D/p.ms" 2>/dev/null

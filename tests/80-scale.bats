@@ -70,6 +70,20 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	run ! cmp -s "$T/one4.ms" "$T/one.ms"
 }
 
+@test "ms-refine train: 2 ranks equal one rank with --parts 2, bit for bit; --alternate runs on one" {
+	need_mpi
+	/usr/bin/python3 "$REF/refine_prior.py" 1 <"$T/in.ms" >"$T/p.ms"
+	ms-refine train -o "$T/one.ms" --steps 3 --parts 2 --val-fraction 0.3 $TR <"$T/p.ms" 2>/dev/null
+	run -0 np 2 ms-refine train -o "$T/two.ms" --steps 3 --val-fraction 0.3 --report 1 $TR <"$T/p.ms"
+	cmp "$T/one.ms" "$T/two.ms"
+	[ "$(grep -c '^ms-refine: step 3/3' <<<"$output")" -eq 1 ]
+	[ "$(grep -c 'done: best validation Dice' <<<"$output")" -eq 1 ]
+	ms-segment train -o "$T/seg.ms" --steps 1 $TR <"$T/in.ms" 2>/dev/null
+	run -1 np 2 ms-refine train -o "$T/a.ms" --segmentor "$T/seg.ms" --alternate $TR <"$T/p.ms"
+	[[ "$output" == *"ms-refine: --alternate trains on one rank, not 2"* ]]
+	[ ! -e "$T/a.ms" ]
+}
+
 @test "2 ranks mixing synthetic samples equal one rank with --parts 2" {
 	need_mpi
 	PYTHONPATH="$REF" $PY - >"$T/syn.ms" <<-'EOF'
@@ -147,10 +161,10 @@ signal_rank() {
 	need_mpi
 	run -1 np 2 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
 	[[ "$output" == *"3 parts of the batch cannot be shared by 2 ranks"* ]]
-	for tool in ms-sample ms-refine; do
-		run -1 np 2 $tool train -o "$T/m.ms" </dev/null
-		[[ "$output" == *"$tool: train runs on one rank, not 2: shards (--shard K/N) run apart"* ]]
-	done
+	run -1 np 2 ms-sample train -o "$T/m.ms" </dev/null
+	[[ "$output" == *"ms-sample: train runs on one rank, not 2: shards (--shard K/N) run apart"* ]]
+	run -1 np 2 ms-refine -m "$T/m.ms" </dev/null
+	[[ "$output" == *"ms-refine: refinement runs on one rank, not 2"* ]]
 	run -1 np 2 ms-segment -m "$T/m.ms" </dev/null
 	[[ "$output" == *"ms-segment: prediction runs on one rank, not 2"* ]]
 }

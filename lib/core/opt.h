@@ -49,6 +49,9 @@ typedef struct ms_opt {
 /* --shard K/N, the same in every tool that has it */
 #define MS_OPT_SHARD(v) { "shard", 0, MS_OPT_T_SHARD, v, "K/N", \
 	"only the samples whose id hashes to shard K of N\n(1 <= K <= N; ms-scale(7))", 0, 0, 0, 0, 0, 0 }
+/* --parts P of data-parallel training (models/train.h's ms_grads; long *v, 0: unset) */
+#define MS_OPT_PARTS(v) MS_OPT_INT("parts", 0, v, 1, 4096, "P", \
+	"the batch's gradient as the sum of P parts in order\n(default: one per MPI rank; ms-scale(7))")
 
 enum { MS_OPT_HELP = -2 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/outfile.h"
 #include "core/rng.h"
 #include "core/util.h"
@@ -189,7 +190,10 @@ void ms_refine_train_default(ms_refine_train *t)
 void ms_refine_train_free(ms_refine_train *t)
 {
 	free(t->img);
-	t->img = t->y0 = t->p = NULL;
+	free(t->ts);
+	t->img = t->y0 = t->p = t->yt = NULL;
+	t->ts = NULL;
+	ms_grads_free(&t->g);
 	ms_rec_free(&t->m);
 	ms_rec_free(&t->segm);
 	ms_unet_free(t->seg);
@@ -260,6 +264,10 @@ int ms_refine_train_setup(ms_refine_train *t)
 	if (t->r->C != d->C)
 		return ms_error("%s takes %d image channels, the samples have %d", t->out, t->r->C,
 		                d->C);
+	if (t->alternate && ms_dist_size() > 1)
+		return ms_error("--alternate trains on one rank, not %d", ms_dist_size());
+	if (t->alternate && t->parts > 1)
+		return ms_error("--alternate trains on the batch whole, not --parts %ld", t->parts);
 	if (t->alternate) {
 		if (!t->segout)
 			t->segout = t->segpath;
@@ -279,13 +287,30 @@ int ms_refine_train_setup(ms_refine_train *t)
 		if (ms_unet_plan(t->seg, (int)t->batch, d->H, d->W, 1) < 0)
 			return -1;
 	}
-	if (ms_refiner_plan(t->r, (int)t->batch, d->H, d->W, 1) < 0)
+	if (ms_grads_init(&t->g, ms_unet_params(t->r->net), (int)t->batch, (int)t->parts) < 0 ||
+	    ms_refiner_plan(t->r, (int)t->batch / t->g.P, d->H, d->W, 1) < 0)
 		return -1;
 	size_t hw = (size_t)d->H * d->W;
-	if (!(t->img = ms_calloc(t->batch * hw, (d->C + 2) * sizeof(float))))
+	if (!(t->img = ms_calloc(t->batch * hw, (d->C + 3) * sizeof(float))) ||
+	    !(t->ts = ms_calloc(t->batch, sizeof(int))))
 		return -1;
 	t->y0 = t->img + t->batch * hw * d->C;
 	t->p = t->y0 + t->batch * hw;
+	t->yt = t->p + t->batch * hw;
+	return 0;
+}
+
+/* samples [b0, b1) of the drawn batch: forward, loss (times w), backward (ms_grads_part) */
+static int train_part(void *ctx, int b0, int b1, double w, double *loss, double *aux)
+{
+	ms_refine_train *t = ctx;
+	ms_refiner *r = t->r;
+	size_t hw = (size_t)r->H * r->W;
+	(void)aux;
+	memcpy(r->t, t->ts + b0, (b1 - b0) * sizeof *r->t);
+	memcpy(r->yt, t->yt + b0 * hw, (b1 - b0) * hw * sizeof *r->yt);
+	*loss = w * ms_refiner_loss(r, t->img + b0 * r->C * hw, t->y0 + b0 * hw, t->p + b0 * hw,
+	                            1, NULL, (float)w);
 	return 0;
 }
 
@@ -296,7 +321,10 @@ int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss,
 	t->a.lr = lr;
 	ms_refine_set_batch(&t->d, (int)t->batch, &rng, t->img, t->y0, t->p);
 	if (!t->seg) {
-		*loss = ms_refiner_step(t->r, &t->a, t->img, t->y0, t->p, &rng);
+		ms_refiner_draw(t->r, (int)t->batch, t->y0, t->p, &rng, t->ts, t->yt);
+		if (ms_grads_step(&t->g, train_part, t, loss, aux) < 0)
+			return -1;
+		ms_adam_step(&t->a, ms_unet_params(t->r->net));
 		return 0;
 	}
 	t->sa.lr = lr;

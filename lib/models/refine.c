@@ -102,14 +102,15 @@ static void input(ms_refiner *r, const float *img, size_t is, const float *y, co
 	}
 }
 
-void ms_refiner_draw(ms_refiner *r, const float *y0, const float *p, ms_rng *rng)
+void ms_refiner_draw(const ms_refiner *r, int N, const float *y0, const float *p, ms_rng *rng,
+                     int *t, float *yt)
 {
 	size_t hw = (size_t)r->H * r->W;
-	for (int n = 0; n < r->N; n++)
-		r->t[n] = 1 + (int)ms_rng_below(rng, (uint32_t)r->bb.T);
-	for (int n = 0; n < r->N; n++)
+	for (int n = 0; n < N; n++)
+		t[n] = 1 + (int)ms_rng_below(rng, (uint32_t)r->bb.T);
+	for (int n = 0; n < N; n++)
 		for (size_t i = n * hw; i < (n + 1) * hw; i++)
-			r->yt[i] = ms_rng_uniform(rng) < ms_bbdm_marginal(&r->bb, r->t[n], y0[i], p[i]);
+			yt[i] = ms_rng_uniform(rng) < ms_bbdm_marginal(&r->bb, t[n], y0[i], p[i]);
 }
 
 /* r->z = the flip logits of the network's output net [N,HW] at times t[N] (residual:
@@ -374,7 +375,7 @@ double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const floa
 {
 	ms_params *ps = ms_unet_params(r->net);
 	ms_params_zero_grad(ps);
-	ms_refiner_draw(r, y0, p, rng);
+	ms_refiner_draw(r, r->N, y0, p, rng, r->t, r->yt);
 	double loss = ms_refiner_loss(r, img, y0, p, 1, NULL, 1);
 	ms_adam_step(opt, ps);
 	return loss;

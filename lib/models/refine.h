@@ -13,6 +13,7 @@
 #include "diffusion/bbdm.h"
 #include "io/sample.h"
 #include "io/stream.h"
+#include "models/train.h"
 #include "nn/nn.h"
 
 enum { MS_REFINE_DIRECT, MS_REFINE_RESIDUAL };    /* outputs */
@@ -50,8 +51,10 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model);
 void ms_refiner_free(ms_refiner *r);
 int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train);
 
-/* draws per image t ~ U{1..T} and y_t ~ B(ab_t y0 + (1 - ab_t) p) into r->t, r->yt */
-void ms_refiner_draw(ms_refiner *r, const float *y0, const float *p, ms_rng *rng);
+/* draws for each of N images [H,W] (r's plan) t ~ U{1..T} into t[N] and y_t ~ B(ab_t y0
+ * + (1 - ab_t) p) into yt[N,HW] (r->t, r->yt for r->N images) */
+void ms_refiner_draw(const ms_refiner *r, int N, const float *y0, const float *p, ms_rng *rng,
+                     int *t, float *yt);
 /* forward on (img, r->yt, p) at r->t and the loss of methods.md (bits per pixel);
  * backward accumulates parameter gradients when set; dp (may be NULL) receives
  * w d loss / d p through the posterior formulas and the residual's prior logit, not
@@ -108,6 +111,8 @@ typedef struct {
 	const char *out, *best;       /* checkpoint; best validation weights (may be NULL) */
 	const char *segpath, *segout; /* --alternate: segmentor in and out (NULL: segpath) */
 	long batch, width, T, seed;
+	long parts;                   /* the batch's gradient in parts (models/train.h's
+	                               * ms_grads; 0: one per rank); --alternate: 1 */
 	double lr, wd, lambda, val_fraction;
 	int lr_schedule, schedule, flip, output, posterior, resume, alternate;
 	/* state */
@@ -118,7 +123,9 @@ typedef struct {
 	ms_unet *seg;                 /* --alternate */
 	ms_rec m, segm;               /* the checkpoints' "model" records (resumed) */
 	long step, seg0;              /* step the run starts from, the segmentor's then */
-	float *img, *y0, *p;          /* one batch */
+	float *img, *y0, *p, *yt;     /* one batch and its y_t */
+	int *ts;                      /* its t */
+	ms_grads g;
 	double vbest, vprior;         /* best validation Dice (-1: none yet), the prior's */
 } ms_refine_train;
 
@@ -134,10 +141,12 @@ int ms_refine_train_add(ms_refine_train *t, ms_sample *s);
 int ms_refine_train_check(const ms_refine_train *t);
 /* the refiner: resumed from out (its Adam state, model record and step) or new */
 int ms_refine_train_open(ms_refine_train *t);
-/* then (after the resumed options): optimisers, the segmentor of --alternate, plans for
- * batch, the batch buffers */
+/* then (after the resumed options): optimisers, the segmentor of --alternate, the
+ * batch's parts, plans for a part, the batch buffers; -1 with the reason (--alternate on
+ * several ranks or parts) */
 int ms_refine_train_setup(ms_refine_train *t);
-/* the training step at index step with learning rate lr (models/train.h's step) */
+/* the training step at index step with learning rate lr (models/train.h's step): the
+ * batch, t and y_t drawn whole, the gradient in parts (ms_grads); every rank calls it */
 int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss,
                          double *aux);
 /* checkpoints after step: the refiner (and the segmentor) with their optimisers; the
