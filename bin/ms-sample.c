@@ -14,7 +14,7 @@ static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
 	"       [--size WxH] [--width W] [--attention] [--cond NAME,...] [--cond-optional]\n"
 	"       [--schedule linear|cosine] [--zero-snr] [--prompt TEXT] [--p-uncond P]\n"
-	"       [--ema D] [--joint] [--save-every N] [--resume]\n"
+	"       [--ema D] [--joint] [--save-every N] [--resume] [--parts P]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
 	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
 	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K] [--shard K/N]";
@@ -24,7 +24,7 @@ static struct {
 	int train, resume, attn, optional, sched, zero_snr, joint, inpaint, size[2];
 	const char *model, *prompt, *cond, *log;
 	long steps, batch, seed, n, save_every, threads, width, report, dilate, open, jump,
-	     resample;
+	     resample, parts;
 	double lr, p_uncond, ema, eta, guidance;
 	ms_shard shard;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
@@ -57,6 +57,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("save-every", 0, &o.save_every, 0, 100000000, "N",
 	           "checkpoint every N steps (0 = at the end, default)"),
 	MS_OPT_FLAG("resume", 0, &o.resume, "continue MODEL"),
+	MS_OPT_PARTS(&o.parts),
 	MS_OPT_INT("report", 0, &o.report, 1, 100000000, "N", "a progress line every N steps (steps/20)"),
 	MS_OPT_STR("log", 0, &o.log, "FILE", "append step, loss, img/s, lr, seconds per report"),
 	MS_OPT_GROUP("sampling", "sampling", SAMPLE),
@@ -118,12 +119,15 @@ static void read_train(void)
 	rd.size[0] = o.size[0];
 	rd.size[1] = o.size[1];
 	rd.prompt = o.prompt;
-	if (ms_sample_each(stdin, "<stdin>", ms_gen_add_sample, &rd) < 0)
+	FILE *in = ms_dist_stream(stdin, "<stdin>");     /* rank 0's, on every rank */
+	if (!in || ms_sample_each(in, "<stdin>", ms_gen_add_sample, &rd) < 0)
 		die("%s", ms_errmsg());
+	if (in != stdin)
+		fclose(in);
 	const char *need = cfg.joint ? "'image' and 'mask' records" : "an 'image' record";
 	if (!rd.data)
 		die("no sample with %s in the input", need);
-	if (rd.skipped)
+	if (rd.skipped && !ms_dist_rank())
 		warn("%d samples without %s ignored", rd.skipped, need);
 }
 
@@ -166,19 +170,28 @@ typedef struct {
 	const ms_gen_train_opt *to;
 	float *x0, *cb;
 	int C;
+	ms_grads gr;
 } run;
+
+static int run_part(void *ctx, int b0, int b1, double w, double *loss, double *aux)
+{
+	run *t = ctx;
+	(void)aux;
+	*loss = ms_gen_train_part(t->g, b0, b1, w);
+	return *loss < 0 ? -1 : 0;
+}
 
 static int run_step(void *ctx, long step, double lr, double *loss, double *aux)
 {
 	run *t = ctx;
 	ms_rng r;
-	(void)aux;
 	ms_rng_init(&r, (uint64_t)o.seed, (uint64_t)step);
 	t->a->lr = lr;
 	const char *p = ms_gen_data_batch(rd.data, &r, (int)o.batch, t->C, t->x0, t->cb);
-	*loss = ms_gen_train_step(t->g, t->a, t->to, (int)o.batch, rd.H, rd.W, t->x0, t->cb, p,
-	                          &r);
-	return *loss < 0 ? -1 : 0;
+	if (ms_gen_train_draw(t->g, t->to, (int)o.batch, rd.H, rd.W, t->x0, t->cb, p, &r) < 0 ||
+	    ms_grads_step(&t->gr, run_part, t, loss, aux) < 0)
+		return -1;
+	return ms_gen_train_update(t->g, t->a, t->to);
 }
 
 static int run_save(void *ctx, long step, double metric)
@@ -195,7 +208,7 @@ static int train(void)
 	ms_adam adam;
 	ms_rec meta;
 	long step = 0;
-	if (ms_dist_single("train") < 0)   /* N copies would write one checkpoint */
+	if (ms_dist_init() < 0)
 		die("%s", ms_errmsg());
 	ms_rec_init(&meta);
 	ms_stop_catch();
@@ -244,7 +257,9 @@ static int train(void)
 	float *x0 = ereallocarray(NULL, o.batch * ms_gen_channels(&cfg) * hw, sizeof *x0);
 	float *cb = ereallocarray(NULL, o.batch * (ms_gen_cond_channels(&cfg) * hw + 1), sizeof *cb);
 	ms_gen_train_opt to = { o.p_uncond, 1.0, o.ema };
-	run t = { g, &adam, &to, x0, cb, C };
+	run t = { g, &adam, &to, x0, cb, C, { 0 } };
+	if (ms_grads_init(&t.gr, ms_gen_params(g), (int)o.batch, (int)o.parts) < 0)
+		die("%s", ms_errmsg());
 	ms_train tr = { .steps = o.steps, .report = o.report, .save_every = o.save_every,
 	                .batch = (int)o.batch, .log = o.log, .out = o.model,
 	                .schedule = MS_LR_CONSTANT, .lr = o.lr, .ctx = &t, .step = run_step,
@@ -252,11 +267,13 @@ static int train(void)
 	int sig = ms_train_run(&tr, &step, NULL);
 	if (sig < 0)
 		die("%s", ms_errmsg());
+	ms_grads_free(&t.gr);
 	free(x0);
 	free(cb);
 	ms_gen_free(g);
 	ms_gen_data_free(rd.data);
 	ms_rec_free(&meta);
+	ms_dist_end();
 	return sig ? 128 + sig : 0;
 }
 

@@ -174,6 +174,22 @@ PYEOF
 	! cmp -s "$t/s1.ms" "$t/s3.ms"
 }
 
+@test "--parts 2: the batch's gradient in two parts trains, the same twice (--joint too); parts that do not fit: exit 1" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample train -o "$t/a.ms" --steps 3 --parts 2 $T < "$d/in.ms" 2>/dev/null
+	ms-sample train -o "$t/b.ms" --steps 3 --parts 2 $T < "$d/in.ms" 2>/dev/null
+	cmp "$t/a.ms" "$t/b.ms"
+	ms-info "$t/a.ms" | head -1 | grep -q " step=3"
+	ms-sample train -o "$t/j.ms" --steps 2 --parts 2 --joint $T < "$d/grey.ms" 2>/dev/null
+	ms-sample train -o "$t/k.ms" --steps 2 --parts 2 --joint $T < "$d/grey.ms" 2>/dev/null
+	cmp "$t/j.ms" "$t/k.ms"
+	run -1 ms-sample train -o "$t/x.ms" --steps 2 --parts 3 $T < "$d/in.ms"
+	[[ "$output" == *"a batch of 2 cannot be cut into 3 equal parts"* ]]
+	[ ! -e "$t/x.ms" ]
+	run -2 ms-sample -m "$d/m.ms" --parts 2
+	[[ "$output" == "ms-sample: --parts is for train"* ]]
+}
+
 @test "--resume continues exactly: 3 + 3 steps equal 6 steps" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-sample train -o "$t/r.ms" --steps 3 $T < "$d/in.ms" 2>/dev/null

@@ -84,6 +84,19 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	[ ! -e "$T/a.ms" ]
 }
 
+@test "ms-sample train (--joint too): 2 ranks equal one rank with --parts 2, bit for bit" {
+	need_mpi
+	ms-edges <"$T/in.ms" >"$T/e.ms"
+	local G="--steps 3 --width 8 --batch 4 --threads 1"
+	ms-sample train -o "$T/one.ms" --parts 2 $G <"$T/e.ms" 2>/dev/null
+	run -0 np 2 ms-sample train -o "$T/two.ms" --report 1 $G <"$T/e.ms"
+	cmp "$T/one.ms" "$T/two.ms"
+	[ "$(grep -c '^ms-sample: step' <<<"$output")" -eq 3 ]
+	ms-sample train -o "$T/jone.ms" --parts 2 --joint --zero-snr $G <"$T/in.ms" 2>/dev/null
+	np 2 ms-sample train -o "$T/jtwo.ms" --joint --zero-snr $G <"$T/in.ms" 2>/dev/null
+	cmp "$T/jone.ms" "$T/jtwo.ms"
+}
+
 @test "2 ranks mixing synthetic samples equal one rank with --parts 2" {
 	need_mpi
 	PYTHONPATH="$REF" $PY - >"$T/syn.ms" <<-'EOF'
@@ -161,8 +174,8 @@ signal_rank() {
 	need_mpi
 	run -1 np 2 ms-segment train -o "$T/m.ms" --steps 2 --parts 3 $TR <"$T/in.ms"
 	[[ "$output" == *"3 parts of the batch cannot be shared by 2 ranks"* ]]
-	run -1 np 2 ms-sample train -o "$T/m.ms" </dev/null
-	[[ "$output" == *"ms-sample: train runs on one rank, not 2: shards (--shard K/N) run apart"* ]]
+	run -1 np 2 ms-sample -m "$T/m.ms" </dev/null
+	[[ "$output" == *"ms-sample: sampling runs on one rank, not 2: shards (--shard K/N) run apart"* ]]
 	run -1 np 2 ms-refine -m "$T/m.ms" </dev/null
 	[[ "$output" == *"ms-refine: refinement runs on one rank, not 2"* ]]
 	run -1 np 2 ms-segment -m "$T/m.ms" </dev/null

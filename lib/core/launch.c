@@ -31,8 +31,7 @@ int ms_dist_single(const char *what)
 	long n = ms_dist_launched();
 	if (n > 1)
 		return ms_error("%s runs on one rank, not %ld: shards (--shard K/N) run "
-		                "apart, ms-segment train and ms-refine train run data parallel "
-		                "(ms-scale(7))", what, n);
+		                "apart, training runs data parallel (ms-scale(7))", what, n);
 	return 0;
 }
 

@@ -28,6 +28,10 @@ struct ms_gen {
 	size_t bytes;
 	float *xin, *tf, *tv, *tp, *eps, *d, *dtv;
 	const char **pp;
+	/* a training batch's draws: [B,in,H,W] input, [B,G,H,W] target, [B] t */
+	int B, BH, BW, drop;
+	float *bx, *beps, *btf;
+	const char *prompt;
 	/* sampling state */
 	size_t scap;
 	float *xs, *es, *z;
@@ -76,6 +80,7 @@ void ms_gen_free(ms_gen *g)
 	if (!g)
 		return;
 	unplan(g);
+	free(g->bx);
 	ms_unet_free(g->u);
 	ms_sched_free(&g->sched);
 	free(g);
@@ -198,19 +203,26 @@ int ms_gen_cond_fill(const ms_gen_cfg *c, const ms_tensor *const *rec, int H, in
 }
 
 /* ---- training */
-double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int N, int H,
-                         int W, const float *x0, const float *cond, const char *prompt,
-                         ms_rng *r)
+int ms_gen_train_draw(ms_gen *g, const ms_gen_train_opt *o, int N, int H, int W,
+                      const float *x0, const float *cond, const char *prompt, ms_rng *r)
 {
-	if (plan(g, N, H, W, 1) < 0)
-		return -1;
-	ms_params *ps = ms_gen_params(g);
 	int C = ms_gen_channels(&g->cfg), in = g->cfg.unet.in_ch;
 	size_t hw = (size_t)H * W, chw = C * hw, khw = (in - C) * hw;
+	if (N != g->B || H != g->BH || W != g->BW) {
+		free(g->bx);
+		g->B = 0;
+		if (!(g->bx = ms_calloc((size_t)N * (in * hw + chw + 1), sizeof(float))))
+			return -1;
+		g->B = N;
+		g->BH = H;
+		g->BW = W;
+		g->beps = g->bx + (size_t)N * in * hw;
+		g->btf = g->beps + N * chw;
+	}
 	for (int n = 0; n < N; n++) {
 		int t = (int)ms_rng_below(r, (uint32_t)g->sched.T);
-		float *e = g->eps + n * chw, *x = g->xin + n * in * hw;
-		g->tf[n] = (float)t;
+		float *e = g->beps + n * chw, *x = g->bx + n * in * hw;
+		g->btf[n] = (float)t;
 		for (size_t i = 0; i < chw; i++)
 			e[i] = ms_rng_normal(r);
 		ms_q_sample(x0 + n * chw, e, chw, g->sched.abar[t], x);               /* [C,H,W] */
@@ -219,18 +231,38 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
 		if (g->cfg.zero_snr)                                   /* the target: v, not eps */
 			ms_v_target(x0 + n * chw, e, chw, g->sched.abar[t], e);
 	}
-	int drop = ms_rng_uniform(r) < o->p_uncond;
+	g->drop = ms_rng_uniform(r) < o->p_uncond;
+	g->prompt = prompt;
+	return 0;
+}
+
+double ms_gen_train_part(ms_gen *g, int b0, int b1, double w)
+{
+	int N = b1 - b0, C = ms_gen_channels(&g->cfg), in = g->cfg.unet.in_ch;
+	size_t hw = (size_t)g->BH * g->BW, chw = C * hw;
+	if (plan(g, N, g->BH, g->BW, 1) < 0)
+		return -1;
+	memcpy(g->xin, g->bx + b0 * in * hw, N * in * hw * sizeof *g->xin);
+	memcpy(g->eps, g->beps + b0 * chw, N * chw * sizeof *g->eps);
+	memcpy(g->tf, g->btf + b0, N * sizeof *g->tf);
 	for (int n = 0; n < N; n++)
-		g->pp[n] = drop ? "" : prompt;
-	ms_params_zero_grad(ps);
+		g->pp[n] = g->drop ? "" : g->prompt;
 	ms_text_forward(&g->text, N, g->pp, g->tv);                               /* [N,tdim] */
 	float *y = ms_unet_forward(g->u, g->xin, g->tf, g->tv);                    /* [N,C,H,W] */
 	double loss = ms_ddpm_loss(y, g->eps, N * chw, g->d);
+	for (size_t i = 0; i < N * chw; i++)
+		g->d[i] *= (float)w;
 	ms_unet_backward(g->u, g->d);
 	/* the batch shares one prompt vector: its gradient, summed, goes to row 0 */
 	memset(g->dtv, 0, (size_t)N * g->tdim * sizeof *g->dtv);
 	memcpy(g->dtv, g->tbias->g, g->tdim * sizeof *g->dtv);
 	ms_text_backward(&g->text, N, g->dtv);
+	return loss * w;
+}
+
+int ms_gen_train_update(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o)
+{
+	ms_params *ps = ms_gen_params(g);
 	if (o->clip > 0)
 		ms_params_clip(ps, o->clip);
 	ms_adam_step(opt, ps);
@@ -241,7 +273,18 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
 		double t = (double)opt->t, d = (1 + t) / (10 + t);
 		ms_params_ema_update(ps, d < o->ema ? d : o->ema);
 	}
-	return loss;
+	return 0;
+}
+
+double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int N, int H,
+                         int W, const float *x0, const float *cond, const char *prompt,
+                         ms_rng *r)
+{
+	if (ms_gen_train_draw(g, o, N, H, W, x0, cond, prompt, r) < 0)
+		return -1;
+	ms_params_zero_grad(ms_gen_params(g));
+	double loss = ms_gen_train_part(g, 0, N, 1);
+	return loss < 0 || ms_gen_train_update(g, opt, o) < 0 ? -1 : loss;
 }
 
 /* ---- sampling */

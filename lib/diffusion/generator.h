@@ -80,6 +80,15 @@ typedef struct {
 double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int N, int H,
                          int W, const float *x0, const float *cond, const char *prompt,
                          ms_rng *r);
+/* the step in its three stages, for a gradient in parts (models/train.h's ms_grads):
+ * the draws for the whole batch (t, eps, the noisy input, the target, the prompt
+ * dropout; -1 on OOM); the gradient of images [b0, b1) of it, weighted by w, into the
+ * parameters' g (plans for b1 - b0 images; returns the part's loss times w, -1 on
+ * OOM); clipping, the Adam step and the EMA of the batch's gradient (-1 on OOM) */
+int ms_gen_train_draw(ms_gen *g, const ms_gen_train_opt *o, int N, int H, int W,
+                      const float *x0, const float *cond, const char *prompt, ms_rng *r);
+double ms_gen_train_part(ms_gen *g, int b0, int b1, double w);
+int ms_gen_train_update(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o);
 
 /* n images [n,G,H,W] in [0,1] (G = ms_gen_channels: a joint model's last channel is
  * its mask) for one condition [K,H,W]: DDIM over steps of the schedule with eta
