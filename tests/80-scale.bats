@@ -70,7 +70,7 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	run ! cmp -s "$T/one4.ms" "$T/one.ms"
 }
 
-@test "ms-refine train: 2 ranks equal one rank with --parts 2, bit for bit; --alternate runs on one" {
+@test "ms-refine train: 2 ranks equal one rank with --parts 2, bit for bit, resumed across rank counts too; --alternate runs on one" {
 	need_mpi
 	/usr/bin/python3 "$REF/refine_prior.py" 1 <"$T/in.ms" >"$T/p.ms"
 	ms-refine train -o "$T/one.ms" --steps 3 --parts 2 --val-fraction 0.3 $TR <"$T/p.ms" 2>/dev/null
@@ -78,13 +78,19 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	cmp "$T/one.ms" "$T/two.ms"
 	[ "$(grep -c '^ms-refine: step 3/3' <<<"$output")" -eq 1 ]
 	[ "$(grep -c 'done: best validation Dice' <<<"$output")" -eq 1 ]
+	# resume with another number of ranks: 2 ranks for 3 steps, 1 with --parts 2 for 3 more
+	local R="--lr-schedule constant $TR"
+	np 2 ms-refine train -o "$T/s.ms" --steps 6 $R <"$T/p.ms" 2>/dev/null
+	np 2 ms-refine train -o "$T/r.ms" --steps 3 $R <"$T/p.ms" 2>/dev/null
+	ms-refine train -o "$T/r.ms" --resume --steps 6 --parts 2 --threads 1 <"$T/p.ms" 2>/dev/null
+	cmp "$T/s.ms" "$T/r.ms"
 	ms-segment train -o "$T/seg.ms" --steps 1 $TR <"$T/in.ms" 2>/dev/null
 	run -1 np 2 ms-refine train -o "$T/a.ms" --segmentor "$T/seg.ms" --alternate $TR <"$T/p.ms"
 	[[ "$output" == *"ms-refine: --alternate trains on one rank, not 2"* ]]
 	[ ! -e "$T/a.ms" ]
 }
 
-@test "ms-sample train (--joint too): 2 ranks equal one rank with --parts 2, bit for bit" {
+@test "ms-sample train (--joint too): 2 ranks equal one rank with --parts 2, bit for bit, resumed across rank counts too" {
 	need_mpi
 	ms-edges <"$T/in.ms" >"$T/e.ms"
 	local G="--steps 3 --width 8 --batch 4 --threads 1"
@@ -95,6 +101,11 @@ sys.stdout.buffer.write(b"".join(r for _, r in sorted(recs, key=lambda x: x[0]))
 	ms-sample train -o "$T/jone.ms" --parts 2 --joint --zero-snr $G <"$T/in.ms" 2>/dev/null
 	np 2 ms-sample train -o "$T/jtwo.ms" --joint --zero-snr $G <"$T/in.ms" 2>/dev/null
 	cmp "$T/jone.ms" "$T/jtwo.ms"
+	# resume with another number of ranks: 2 ranks for 3 steps, 1 with --parts 2 for 3 more
+	np 2 ms-sample train -o "$T/s.ms" --steps 6 --width 8 --batch 4 --threads 1 <"$T/e.ms" 2>/dev/null
+	ms-sample train -o "$T/r.ms" --parts 2 --steps 3 --width 8 --batch 4 --threads 1 <"$T/e.ms" 2>/dev/null
+	np 2 ms-sample train -o "$T/r.ms" --resume --steps 6 --threads 1 <"$T/e.ms" 2>/dev/null
+	cmp "$T/s.ms" "$T/r.ms"
 }
 
 @test "2 ranks mixing synthetic samples equal one rank with --parts 2" {
