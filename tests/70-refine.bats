@@ -143,15 +143,21 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	training_follows_seed ms-refine "$D/p.ms" 9 10
 }
 
-@test "--parts 2: the batch's gradient in two parts trains, the same twice; parts that do not fit: exit 1" {
+@test "--parts 2: the batch's gradient in two parts trains, the same twice (--alternate too); parts that do not fit: exit 1" {
 	ms-refine train -o "$T/a.ms" --steps 3 --parts 2 $TR <"$D/p.ms" 2>/dev/null
 	ms-refine train -o "$T/b.ms" --steps 3 --parts 2 $TR <"$D/p.ms" 2>/dev/null
 	cmp "$T/a.ms" "$T/b.ms"
 	ms-info "$T/a.ms" | head -1 | grep -q " step=3"
+	ms-segment train -o "$T/seg.ms" --steps 1 $TR <"$D/in.ms" 2>/dev/null
+	for k in 1 2; do
+		ms-refine train -o "$T/a$k.ms" --segmentor "$T/seg.ms" --alternate --segmentor-out "$T/s$k.ms" \
+			--steps 2 --parts 2 $TR <"$D/p.ms" 2>/dev/null
+	done
+	cmp "$T/a1.ms" "$T/a2.ms"
+	cmp "$T/s1.ms" "$T/s2.ms"
+	run ! cmp -s "$T/s1.ms" "$T/seg.ms"
 	run -1 ms-refine train -o "$T/x.ms" --steps 2 --parts 3 $TR <"$D/p.ms"
 	[[ "$output" == *"a batch of 2 cannot be cut into 3 equal parts"* ]]
-	run -1 ms-refine train -o "$T/x.ms" --segmentor "$T/none.ms" --alternate --parts 2 $TR <"$D/p.ms"
-	[[ "$output" == *"--alternate trains on the batch whole, not --parts 2"* ]]
 	run -2 ms-refine -m "$D/r.ms" --parts 2
 	[[ "$output" == "ms-refine: --parts is for train"* ]]
 	[ ! -e "$T/x.ms" ]

@@ -191,9 +191,12 @@ void ms_refine_train_free(ms_refine_train *t)
 {
 	free(t->img);
 	free(t->ts);
-	t->img = t->y0 = t->p = t->yt = NULL;
+	free(t->u);
+	t->img = t->y0 = t->p = NULL;
 	t->ts = NULL;
+	t->u = NULL;
 	ms_grads_free(&t->g);
+	ms_grads_free(&t->sg);
 	ms_rec_free(&t->m);
 	ms_rec_free(&t->segm);
 	ms_unet_free(t->seg);
@@ -264,10 +267,9 @@ int ms_refine_train_setup(ms_refine_train *t)
 	if (t->r->C != d->C)
 		return ms_error("%s takes %d image channels, the samples have %d", t->out, t->r->C,
 		                d->C);
-	if (t->alternate && ms_dist_size() > 1)
-		return ms_error("--alternate trains on one rank, not %d", ms_dist_size());
-	if (t->alternate && t->parts > 1)
-		return ms_error("--alternate trains on the batch whole, not --parts %ld", t->parts);
+	if (ms_grads_init(&t->g, ms_unet_params(t->r->net), (int)t->batch, (int)t->parts) < 0 ||
+	    ms_refiner_plan(t->r, (int)t->batch / t->g.P, d->H, d->W, 1) < 0)
+		return -1;
 	if (t->alternate) {
 		if (!t->segout)
 			t->segout = t->segpath;
@@ -284,52 +286,68 @@ int ms_refine_train_setup(ms_refine_train *t)
 		long st = t->sa.t;
 		ms_adam_init(&t->sa, t->lr, t->wd, 1);
 		t->sa.t = st;
-		if (ms_unet_plan(t->seg, (int)t->batch, d->H, d->W, 1) < 0)
+		if (ms_grads_init(&t->sg, ms_unet_params(t->seg), (int)t->batch, (int)t->parts) < 0 ||
+		    ms_unet_plan(t->seg, (int)t->batch / t->g.P, d->H, d->W, 1) < 0)
 			return -1;
 	}
-	if (ms_grads_init(&t->g, ms_unet_params(t->r->net), (int)t->batch, (int)t->parts) < 0 ||
-	    ms_refiner_plan(t->r, (int)t->batch / t->g.P, d->H, d->W, 1) < 0)
-		return -1;
 	size_t hw = (size_t)d->H * d->W;
-	if (!(t->img = ms_calloc(t->batch * hw, (d->C + 3) * sizeof(float))) ||
+	if (!(t->img = ms_calloc(t->batch * hw, (d->C + 2) * sizeof(float))) ||
+	    !(t->u = ms_calloc(t->batch * hw, sizeof(double))) ||
 	    !(t->ts = ms_calloc(t->batch, sizeof(int))))
 		return -1;
 	t->y0 = t->img + t->batch * hw * d->C;
 	t->p = t->y0 + t->batch * hw;
-	t->yt = t->p + t->batch * hw;
 	return 0;
 }
 
-/* samples [b0, b1) of the drawn batch: forward, loss (times w), backward (ms_grads_part) */
-static int train_part(void *ctx, int b0, int b1, double w, double *loss, double *aux)
+/* images [b0, b1) of the drawn batch (ms_grads_part): the refiner's gradient, on the
+ * samples' prior or (--alternate) the segmentor's; then the segmentor's */
+static int ref_part(void *ctx, int b0, int b1, double w, double *loss, double *aux)
 {
 	ms_refine_train *t = ctx;
 	ms_refiner *r = t->r;
 	size_t hw = (size_t)r->H * r->W;
+	const float *img = t->img + b0 * r->C * hw, *y0 = t->y0 + b0 * hw, *p = t->p + b0 * hw;
+	(void)b1;
 	(void)aux;
-	memcpy(r->t, t->ts + b0, (b1 - b0) * sizeof *r->t);
-	memcpy(r->yt, t->yt + b0 * hw, (b1 - b0) * hw * sizeof *r->yt);
-	*loss = w * ms_refiner_loss(r, t->img + b0 * r->C * hw, t->y0 + b0 * hw, t->p + b0 * hw,
-	                            1, NULL, (float)w);
+	if (t->seg) {
+		*loss = ms_refiner_alt_ref(r, t->seg, img, y0, t->ts + b0, t->u + b0 * hw, w);
+		return *loss < 0 ? -1 : 0;
+	}
+	ms_refiner_noisy(r, t->ts + b0, t->u + b0 * hw, y0, p);
+	*loss = w * ms_refiner_loss(r, img, y0, p, 1, NULL, (float)w);
 	return 0;
+}
+
+static int seg_part(void *ctx, int b0, int b1, double w, double *loss, double *aux)
+{
+	ms_refine_train *t = ctx;
+	size_t hw = (size_t)t->r->H * t->r->W;
+	(void)b1;
+	(void)aux;
+	*loss = ms_refiner_alt_seg(t->r, t->seg, t->lambda, t->img + b0 * t->r->C * hw,
+	                           t->y0 + b0 * hw, t->ts + b0, t->u + b0 * hw, w);
+	return *loss < 0 ? -1 : 0;
 }
 
 int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss, double *aux)
 {
 	ms_rng rng;
+	double none;
 	ms_rng_init(&rng, (uint64_t)t->seed, (uint64_t)step);
 	t->a.lr = lr;
-	ms_refine_set_batch(&t->d, (int)t->batch, &rng, t->img, t->y0, t->p);
-	if (!t->seg) {
-		ms_refiner_draw(t->r, (int)t->batch, t->y0, t->p, &rng, t->ts, t->yt);
-		if (ms_grads_step(&t->g, train_part, t, loss, aux) < 0)
-			return -1;
-		ms_adam_step(&t->a, ms_unet_params(t->r->net));
-		return 0;
-	}
 	t->sa.lr = lr;
-	return ms_refiner_alt_step(t->r, &t->a, t->seg, &t->sa, t->lambda, t->img, t->y0, &rng,
-	                           loss, aux);
+	ms_refine_set_batch(&t->d, (int)t->batch, &rng, t->img, t->y0, t->p);
+	ms_refiner_draw(t->r, (int)t->batch, &rng, t->ts, t->u);
+	if (ms_grads_step(&t->g, ref_part, t, loss, aux) < 0)
+		return -1;
+	ms_adam_step(&t->a, ms_unet_params(t->r->net));
+	if (!t->seg)
+		return 0;
+	if (ms_grads_step(&t->sg, seg_part, t, aux, &none) < 0)
+		return -1;
+	ms_adam_step(&t->sa, ms_unet_params(t->seg));
+	return 0;
 }
 
 /* the shortest of %.15g and %.17g that reads back as x */

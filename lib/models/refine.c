@@ -55,7 +55,9 @@ static void unplan(ms_refiner *r)
 	float **p[] = { &r->x, &r->tf, &r->yt, &r->eps, &r->dz, &r->z };
 	ms_free_floats(p, sizeof p / sizeof *p);
 	free(r->t);
+	free(r->u);
 	r->t = NULL;
+	r->u = NULL;
 	r->N = 0;
 }
 
@@ -78,7 +80,8 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train)
 	    !(r->x = ms_calloc(n, (r->C + 2) * sizeof(float))) ||
 	    !(r->tf = ms_calloc(N, sizeof(float))) || !(r->yt = ms_calloc(n, sizeof(float))) ||
 	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float))) ||
-	    !(r->z = ms_calloc(n, sizeof(float)))) {
+	    !(r->z = ms_calloc(n, sizeof(float))) ||
+	    (train && !(r->u = ms_calloc(n, sizeof(double))))) {
 		unplan(r);
 		return -1;
 	}
@@ -102,15 +105,23 @@ static void input(ms_refiner *r, const float *img, size_t is, const float *y, co
 	}
 }
 
-void ms_refiner_draw(const ms_refiner *r, int N, const float *y0, const float *p, ms_rng *rng,
-                     int *t, float *yt)
+void ms_refiner_draw(const ms_refiner *r, int N, ms_rng *rng, int *t, double *u)
 {
-	size_t hw = (size_t)r->H * r->W;
 	for (int n = 0; n < N; n++)
 		t[n] = 1 + (int)ms_rng_below(rng, (uint32_t)r->bb.T);
-	for (int n = 0; n < N; n++)
+	for (size_t i = 0; i < N * (size_t)r->H * r->W; i++)
+		u[i] = ms_rng_uniform(rng);
+}
+
+void ms_refiner_noisy(ms_refiner *r, const int *t, const double *u, const float *y0,
+                      const float *p)
+{
+	size_t hw = (size_t)r->H * r->W;
+	if (t != r->t)
+		memcpy(r->t, t, r->N * sizeof *t);
+	for (int n = 0; n < r->N; n++)
 		for (size_t i = n * hw; i < (n + 1) * hw; i++)
-			yt[i] = ms_rng_uniform(rng) < ms_bbdm_marginal(&r->bb, t[n], y0[i], p[i]);
+			r->yt[i] = u[i] < ms_bbdm_marginal(&r->bb, t[n], y0[i], p[i]);
 }
 
 /* r->z = the flip logits of the network's output net [N,HW] at times t[N] (residual:
@@ -375,32 +386,67 @@ double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const floa
 {
 	ms_params *ps = ms_unet_params(r->net);
 	ms_params_zero_grad(ps);
-	ms_refiner_draw(r, r->N, y0, p, rng, r->t, r->yt);
+	ms_refiner_draw(r, r->N, rng, r->t, r->u);
+	ms_refiner_noisy(r, r->t, r->u, y0, p);
 	double loss = ms_refiner_loss(r, img, y0, p, 1, NULL, 1);
 	ms_adam_step(opt, ps);
 	return loss;
+}
+
+/* p = sigmoid(seg(img)) of r->N images, and y_t from t, u on it; returns seg's logits */
+static const float *alt_prior(ms_refiner *r, ms_unet *seg, const float *img, const float *y0,
+                              const int *t, const double *u, float *p)
+{
+	const float *z = ms_unet_forward(seg, img, NULL, NULL);             /* [N,1,H,W] */
+	ms_sigmoid_forward(z, p, (size_t)r->N * r->H * r->W);
+	ms_refiner_noisy(r, t, u, y0, p);
+	return z;
+}
+
+double ms_refiner_alt_ref(ms_refiner *r, ms_unet *seg, const float *img, const float *y0,
+                          const int *t, const double *u, double w)
+{
+	float *p = ms_malloc((size_t)r->N * r->H * r->W * sizeof *p);
+	if (!p)
+		return -1;
+	alt_prior(r, seg, img, y0, t, u, p);                               /* detached prior */
+	double loss = ms_refiner_loss(r, img, y0, p, 1, NULL, (float)w);
+	free(p);
+	return loss * w;
+}
+
+double ms_refiner_alt_seg(ms_refiner *r, ms_unet *seg, double lambda, const float *img,
+                          const float *y0, const int *t, const double *u, double w)
+{
+	size_t n = (size_t)r->N * r->H * r->W;
+	float *p = ms_malloc(3 * n * sizeof *p), *dl = p + n, *dp = p + 2 * n;
+	if (!p)
+		return -1;
+	const float *z = alt_prior(r, seg, img, y0, t, u, p);
+	/* its own loss, plus lambda * d diffusion / d p * p (1 - p) */
+	double loss = ms_loss_bce(z, y0, n, dl, (float)w, 0);
+	loss += ms_loss_dice(z, y0, r->N, n / r->N, dl, (float)w, 1);
+	loss += lambda * ms_refiner_loss(r, img, y0, p, 0, dp, (float)(lambda * w));
+	for (size_t i = 0; i < n; i++)
+		dl[i] += dp[i] * p[i] * (1 - p[i]);
+	ms_unet_backward(seg, dl);
+	free(p);
+	return loss * w;
 }
 
 int ms_refiner_alt_step(ms_refiner *r, ms_adam *ropt, ms_unet *seg, ms_adam *sopt,
                         double lambda, const float *img, const float *y0, ms_rng *rng,
                         double *rloss, double *sloss)
 {
-	size_t n = (size_t)r->N * r->H * r->W;
-	float *p = ms_malloc(3 * n * sizeof *p), *dl = p + n, *dp = p + 2 * n;
-	if (!p)
+	ms_params *rp = ms_unet_params(r->net), *sp = ms_unet_params(seg);
+	ms_refiner_draw(r, r->N, rng, r->t, r->u);
+	ms_params_zero_grad(rp);
+	if ((*rloss = ms_refiner_alt_ref(r, seg, img, y0, r->t, r->u, 1)) < 0)
 		return -1;
-	const float *z = ms_unet_forward(seg, img, NULL, NULL);             /* [N,1,H,W] */
-	ms_sigmoid_forward(z, p, n);                                       /* detached prior */
-	*rloss = ms_refiner_step(r, ropt, img, y0, p, rng);
-	/* segmentor: its own loss, plus lambda * d diffusion / d p * p (1 - p) */
-	ms_params_zero_grad(ms_unet_params(seg));
-	*sloss = ms_loss_bce(z, y0, n, dl, 1, 0);
-	*sloss += ms_loss_dice(z, y0, r->N, n / r->N, dl, 1, 1);
-	*sloss += lambda * ms_refiner_loss(r, img, y0, p, 0, dp, (float)lambda);
-	for (size_t i = 0; i < n; i++)
-		dl[i] += dp[i] * p[i] * (1 - p[i]);
-	ms_unet_backward(seg, dl);
-	ms_adam_step(sopt, ms_unet_params(seg));
-	free(p);
+	ms_adam_step(ropt, rp);
+	ms_params_zero_grad(sp);
+	if ((*sloss = ms_refiner_alt_seg(r, seg, lambda, img, y0, r->t, r->u, 1)) < 0)
+		return -1;
+	ms_adam_step(sopt, sp);
 	return 0;
 }

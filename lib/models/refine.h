@@ -29,6 +29,7 @@ typedef struct {
 	int N, H, W, train;
 	int *t;                       /* [N] timesteps */
 	float *x, *tf, *yt, *eps, *dz, *z; /* [N,C+2,H,W], [N], [N,HW] x4 */
+	double *u;                    /* [N,HW] uniforms of y_t (train) */
 } ms_refiner;
 
 /* a training set held in memory: n images [C,H,W], masks y0 [HW] 0/1, priors p [HW] */
@@ -51,10 +52,12 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model);
 void ms_refiner_free(ms_refiner *r);
 int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train);
 
-/* draws for each of N images [H,W] (r's plan) t ~ U{1..T} into t[N] and y_t ~ B(ab_t y0
- * + (1 - ab_t) p) into yt[N,HW] (r->t, r->yt for r->N images) */
-void ms_refiner_draw(const ms_refiner *r, int N, const float *y0, const float *p, ms_rng *rng,
-                     int *t, float *yt);
+/* draws for each of N images [H,W] (r's plan) t ~ U{1..T} into t[N] and the uniforms
+ * of y_t into u[N,HW] (r->t, r->u for r->N images) */
+void ms_refiner_draw(const ms_refiner *r, int N, ms_rng *rng, int *t, double *u);
+/* r->t = t and r->yt = [u < ab_t y0 + (1 - ab_t) p], y_t ~ B(...), for r->N images */
+void ms_refiner_noisy(ms_refiner *r, const int *t, const double *u, const float *y0,
+                      const float *p);
 /* forward on (img, r->yt, p) at r->t and the loss of methods.md (bits per pixel);
  * backward accumulates parameter gradients when set; dp (may be NULL) receives
  * w d loss / d p through the posterior formulas and the residual's prior logit, not
@@ -93,6 +96,13 @@ double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const floa
 int ms_refiner_alt_step(ms_refiner *r, ms_adam *ropt, ms_unet *seg, ms_adam *sopt,
                         double lambda, const float *img, const float *y0, ms_rng *rng,
                         double *rloss, double *sloss);
+/* its two gradients on r->N images (the segmentor planned for them), from draws t, u,
+ * weighted by w (ms_grads parts): (1) the refiner's, on p detached; (2) the segmentor's,
+ * with the refiner as it is then. Each returns its loss times w, -1 on OOM */
+double ms_refiner_alt_ref(ms_refiner *r, ms_unet *seg, const float *img, const float *y0,
+                          const int *t, const double *u, double w);
+double ms_refiner_alt_seg(ms_refiner *r, ms_unet *seg, double lambda, const float *img,
+                          const float *y0, const int *t, const double *u, double w);
 
 /* ---- ms-refine's samples, refinement and training run (refdata.c) */
 
@@ -112,7 +122,7 @@ typedef struct {
 	const char *segpath, *segout; /* --alternate: segmentor in and out (NULL: segpath) */
 	long batch, width, T, seed;
 	long parts;                   /* the batch's gradient in parts (models/train.h's
-	                               * ms_grads; 0: one per rank); --alternate: 1 */
+	                               * ms_grads; 0: one per rank) */
 	double lr, wd, lambda, val_fraction;
 	int lr_schedule, schedule, flip, output, posterior, resume, alternate;
 	/* state */
@@ -123,9 +133,10 @@ typedef struct {
 	ms_unet *seg;                 /* --alternate */
 	ms_rec m, segm;               /* the checkpoints' "model" records (resumed) */
 	long step, seg0;              /* step the run starts from, the segmentor's then */
-	float *img, *y0, *p, *yt;     /* one batch and its y_t */
-	int *ts;                      /* its t */
-	ms_grads g;
+	float *img, *y0, *p;          /* one batch */
+	double *u;                    /* its draws: the uniforms of y_t, t */
+	int *ts;
+	ms_grads g, sg;               /* the refiner's and the segmentor's gradient */
 	double vbest, vprior;         /* best validation Dice (-1: none yet), the prior's */
 } ms_refine_train;
 
@@ -142,11 +153,11 @@ int ms_refine_train_check(const ms_refine_train *t);
 /* the refiner: resumed from out (its Adam state, model record and step) or new */
 int ms_refine_train_open(ms_refine_train *t);
 /* then (after the resumed options): optimisers, the segmentor of --alternate, the
- * batch's parts, plans for a part, the batch buffers; -1 with the reason (--alternate on
- * several ranks or parts) */
+ * batch's parts, plans for a part, the batch buffers */
 int ms_refine_train_setup(ms_refine_train *t);
 /* the training step at index step with learning rate lr (models/train.h's step): the
- * batch, t and y_t drawn whole, the gradient in parts (ms_grads); every rank calls it */
+ * batch, t and y_t's uniforms drawn whole, the gradients in parts (ms_grads: the
+ * refiner's, then with --alternate the segmentor's); every rank calls it */
 int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss,
                          double *aux);
 /* checkpoints after step: the refiner (and the segmentor) with their optimisers; the

@@ -122,7 +122,8 @@ static void test_residual(void)
 	CHECK(ms_refiner_plan(r, B, H, H, 1) == 0);
 	ms_rng g;
 	ms_rng_init(&g, 4, 4);
-	ms_refiner_draw(r, B, by, bp, &g, r->t, r->yt);
+	ms_refiner_draw(r, B, &g, r->t, r->u);
+	ms_refiner_noisy(r, r->t, r->u, by, bp);
 	ms_params_zero_grad(ms_unet_params(r->net));
 	ms_refiner_loss(r, bi, by, bp, 0, dp, 1);
 	double worst = 0, h = 1e-3;
