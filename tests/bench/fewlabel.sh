@@ -44,6 +44,8 @@
 #           (1 + alpha r'), r' the pairs kept per labelled image: each real image still
 #           brings its kept pairs with probability alpha (extra-J<r>f keeps r's probability,
 #           so that fewer pairs are drawn more often each);
+#   extra-J<r>f-p<DD>  the filtered pairs of extra-J<r>f drawn with probability 0.<DD>
+#           (extra-J3f-p20: 0.20), to choose that probability on validation per N;
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
 #           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
@@ -153,6 +155,8 @@ seg() {   # ARM SEED
 	strong) in=labelled.ms opt="--augment strong --synthetic ignore" ;;
 	strong2x) in=labelled.ms opt="--augment strong --synthetic ignore" st=$((2 * steps)) ;;
 	mix-*) in=syn-${1#mix-}.ms opt="--augment strong --synthetic mix" ;;
+	extra-J*f-p[0-9]*) g=${1#extra-}; g=${g%-p*}; in=syn-$g.ms opt="--augment strong \
+		--synthetic extra --synthetic-prob 0.${1##*-p}" ;;
 	extra-J*fk) g=${1#extra-}; g=${g%k}; in=syn-$g.ms opt="--augment strong --synthetic extra \
 		--synthetic-prob $(awk -v k="$(($(wc -l <"$out/keep-$g.txt") - n))" -v n="$n" \
 			'BEGIN { r = k / n; printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
@@ -183,7 +187,7 @@ gens=
 for a in $arms; do
 	case $a in
 	flips|strong|strong2x) ;;
-	mix-*|extra-*) g=${a#*-}; g=${g%k}; g=${g%f}
+	mix-*|extra-*) g=${a#*-}; g=${g%-p*}; g=${g%k}; g=${g%f}
 		case " $gens " in *" $g "*) ;; *) gens="$gens $g" ;; esac ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
@@ -232,7 +236,11 @@ filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.m
 		"$splits/$set_-n$n.txt" "$out/align-$b.tsv" | wc -l)"
 }
 for a in $arms; do
-	case $a in mix-*f|extra-*f) g=${a#*-}; filt "$g" ;; extra-*fk) g=${a#*-}; filt "${g%k}" ;; esac
+	case $a in
+	mix-*f|extra-*f) g=${a#*-}; filt "$g" ;;
+	extra-*fk) g=${a#*-}; filt "${g%k}" ;;
+	extra-*f-p*) g=${a#*-}; filt "${g%-p*}" ;;
+	esac
 done
 for s in $(seq "$seeds"); do
 	for a in $arms; do
