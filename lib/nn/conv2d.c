@@ -1,17 +1,17 @@
 /* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
  * the relevant side and 32+ columns goes without im2col: the input tile is copied once
  * with a zero border and nine GEMMs (one per kernel tap) read it shifted; dx is the same
- * forward pass of dy with the flipped kernel. The rest: im2col + sgemm; backward
+ * forward pass of dy with the flipped kernel. The rest: im2col + GEMM; backward
  * dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass splits
  * (image, tile of output rows) pairs, the backward pass input channels: each thread owns
- * its rows of dW and its channels of dx, so nothing needs a reduction. */
+ * its rows of dW and its channels of dx, so nothing needs a reduction. The products are
+ * ms_gemm's (gemm.c), not OpenBLAS's, whose speed depends on OPENBLAS_CORETYPE. */
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "core/threads.h"
 #include "core/util.h"
+#include "gemm.h"
 #include "nn.h"
 #include "vec.h"
 
@@ -274,9 +274,8 @@ MS_CLONES static void forward_shifted(const job *j, int n, int r0, int r1, float
 	float *yp = p + c->cin * ps + 2;
 	pad_rows(j->x + n * j->xs, H, W, 0, c->cin, r0, r1, p);
 	for (int k = 0; k < 9; k++)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, (int)Lp, c->cin, 1.0f,
-		            j->ws + (size_t)k * c->cout * c->cin, c->cin, p + (k / 3) * Wp + k % 3,
-		            (int)ps, k ? 1.0f : 0.0f, yp, (int)Lp);
+		ms_gemm(0, 0, c->cout, (int)Lp, c->cin, 1.0f, j->ws + (size_t)k * c->cout * c->cin,
+		        c->cin, p + (k / 3) * Wp + k % 3, (int)ps, k ? 1.0f : 0.0f, yp, (int)Lp);
 	for (int o = 0; o < c->cout; o++) {
 		float b = (c->b ? c->b->w[o] : 0) + (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
 		float *yo = j->y + n * j->ys + o * L + (size_t)r0 * W;
@@ -305,9 +304,9 @@ MS_CLONES static void dw_shifted(const job *j, int c0, int c1, float *dw, float 
 					d[W] = d[W + 1] = 0;
 				}
 			for (int k = 0; k < 9; k++)
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, cc, (int)Lp, 1.0f,
-				            dyp, (int)Lp, p + (k / 3) * Wp + k % 3, (int)ps,
-				            n || r0 ? 1.0f : 0.0f, dw + (size_t)k * c->cout * cc, cc);
+				ms_gemm(0, 1, c->cout, cc, (int)Lp, 1.0f, dyp, (int)Lp,
+				        p + (k / 3) * Wp + k % 3, (int)ps, n || r0 ? 1.0f : 0.0f,
+				        dw + (size_t)k * c->cout * cc, cc);
 		}
 	for (int o = 0; o < c->cout; o++)
 		for (int ci = c0; ci < c1; ci++)
@@ -341,13 +340,12 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 		}
 		const float *xn = j->x + n * j->xs;
 		if (direct(c)) {     /* y[cout,tile] += W[cout,cin] x[cin,tile] */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, Lt, K, 1.0f,
-			            c->w->w, K, xn + (size_t)r0 * Wo, L, 1.0f, yt, L);
+			ms_gemm(0, 0, c->cout, Lt, K, 1.0f, c->w->w, K, xn + (size_t)r0 * Wo, L,
+			        1.0f, yt, L);
 			continue;
 		}
 		im2col(c, j->H, j->W, xn, col, r0, r1, 0, c->cin);   /* y[:,tile] += W col */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, Lt, K, 1.0f, c->w->w,
-		            K, col, Lt, 1.0f, yt, L);
+		ms_gemm(0, 0, c->cout, Lt, K, 1.0f, c->w->w, K, col, Lt, 1.0f, yt, L);
 	}
 }
 
@@ -387,12 +385,11 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 		for (int n = 0; n < j->N; n++) {
 			/* dW[cout,c0:c1] += dy[cout,L] x[c0:c1,L]^T; dx[c0:c1,L] (+)= W[:,c0:c1]^T dy */
 			const float *dyn = j->dy + n * j->dys;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, Kt, L, 1.0f, dyn, L,
-			            j->x + n * j->xs + c0 * L, L, 1.0f, c->w->g + c0, K);
+			ms_gemm(0, 1, c->cout, Kt, L, 1.0f, dyn, L, j->x + n * j->xs + c0 * L, L,
+			        1.0f, c->w->g + c0, K);
 			if (j->dx)
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, L, c->cout, 1.0f,
-				            c->w->w + c0, K, dyn, L, j->acc ? 1.0f : 0.0f,
-				            j->dx + n * j->dxs + c0 * L, L);
+				ms_gemm(1, 0, Kt, L, c->cout, 1.0f, c->w->w + c0, K, dyn, L,
+				        j->acc ? 1.0f : 0.0f, j->dx + n * j->dxs + c0 * L, L);
 		}
 		return;
 	}
@@ -411,16 +408,16 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 		for (int r0 = 0; r0 < Ho; r0 += rows) {
 			int r1 = r0 + rows < Ho ? r0 + rows : Ho, Lt = (r1 - r0) * Wo;
 			const float *dyt = dyn + (size_t)r0 * Wo;
-			/* dWt[Kt,cout] (+)= col[Kt,tile] dy[cout,tile]^T (faster in OpenBLAS than
-			 * dW = dy col^T) */
+			/* dWt[Kt,cout] (+)= col[Kt,tile] dy[cout,tile]^T (col read in place, only
+			 * the small dy^T copied, unlike dW = dy col^T) */
 			im2col(c, H, W, xn, col, r0, r1, (int)c0, (int)c1);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kt, c->cout, Lt, 1.0f, col, Lt,
-			            dyt, L, n || r0 ? 1.0f : 0.0f, dwt, c->cout);
+			ms_gemm(0, 1, Kt, c->cout, Lt, 1.0f, col, Lt, dyt, L, n || r0 ? 1.0f : 0.0f,
+			        dwt, c->cout);
 			if (!dxn)
 				continue;
 			/* dcol[Kt,tile] = W[:,c0:c1]^T dy[:,tile]; dx += col2im(dcol) */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, Lt, c->cout, 1.0f,
-			            c->w->w + c0 * kk, K, dyt, L, 0.0f, col, Lt);
+			ms_gemm(1, 0, Kt, Lt, c->cout, 1.0f, c->w->w + c0 * kk, K, dyt, L, 0.0f,
+			        col, Lt);
 			col2im(c, H, W, col, dxn, r0, r1, (int)c0, (int)c1);
 		}
 	}

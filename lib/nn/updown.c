@@ -2,10 +2,9 @@
  * concatenation. */
 #include <string.h>
 
-#include <cblas.h>
-
 #include "core/threads.h"
 #include "core/util.h"
+#include "gemm.h"
 #include "nn.h"
 #include "vec.h"
 
@@ -165,8 +164,7 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	for (long i = lo; i < hi; i++) {
 		int n = (int)(i / 4), a = (int)(i % 4) / 2, b = (int)(i % 2);
 		phase_col(h, w, a, b, j->x + n * j->xs, col, 0, c->cin);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, L, K, 1.0f,
-		            wp + (a * 2 + b) * pk, K, col, L, 0.0f, yp, L);
+		ms_gemm(0, 0, c->cout, L, K, 1.0f, wp + (a * 2 + b) * pk, K, col, L, 0.0f, yp, L);
 		for (int o = 0; o < c->cout; o++) {
 			float *yo = j->y + n * j->ys + (size_t)o * 4 * L, bias = c->b->w[o];
 			const float *p = yp + o * L;
@@ -221,12 +219,12 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 							dyp[o * L + i * w + k] = d[(size_t)(2 * i + a) * 2 * w + 2 * k + b];
 				}
 				phase_col(h, w, a, b, j->x + n * j->xs, col, (int)c0, (int)c1);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, Kt, L, 1.0f, dyp,
-				            L, col, L, 1.0f, dwp + (a * 2 + b) * pk + 4 * c0, K);
+				ms_gemm(0, 1, c->cout, Kt, L, 1.0f, dyp, L, col, L, 1.0f,
+				        dwp + (a * 2 + b) * pk + 4 * c0, K);
 				if (!dxn)
 					continue;
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, L, c->cout, 1.0f,
-				            wp + (a * 2 + b) * pk + 4 * c0, K, dyp, L, 0.0f, col, L);
+				ms_gemm(1, 0, Kt, L, c->cout, 1.0f, wp + (a * 2 + b) * pk + 4 * c0,
+				        K, dyp, L, 0.0f, col, L);
 				for (long ci = c0; ci < c1; ci++)
 					for (int r = 0; r < 2; r++)
 						for (int s = 0; s < 2; s++)

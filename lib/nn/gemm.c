@@ -1,0 +1,406 @@
+/* Single-precision GEMM for the convolutions' shapes (a few dozen rows, thousands of
+ * columns, or the reverse for the weight gradients), so that their speed does not depend
+ * on the kernel OpenBLAS picks. One loop nest for every path (GotoBLAS/BLIS): blocks of
+ * KC of k, then slivers of MR rows of C, each against panels of NR columns, in a
+ * micro-kernel that keeps an MR x NR block of C in vector registers (8 x 48 for AVX-512,
+ * 6 x 16 for AVX2, 4 x 16 portable; fewer rows for the last sliver). A is read in place
+ * (op(A) = A: a pointer a row; A^T: consecutive floats a k); B is copied into column
+ * panels when it is transposed or when enough slivers of rows reuse it, else read in
+ * place with masked loads at the edge. A product of a few columns and many rows is
+ * computed transposed, C^T = op(B)^T op(A)^T, into a buffer, the same bytes.
+ * Every element of C is its own sum over k in order (fused multiply-adds on the vector
+ * paths), added to C once per block of k; the blocks depend on K only, so the result
+ * does not depend on M, N, the panels or how a caller splits C. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/util.h"
+#include "gemm.h"
+#include "vec.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MS_GEMM_X86 1
+#endif
+
+#define GEMM_KC 256        /* most k per block */
+#define GEMM_NC 768        /* most columns of B per packed panel */
+#define GEMM_PACK_ROWS 16  /* op(B) = B: copied when M has more rows than this */
+#define GEMM_SWAP_COLS 4   /* at most this many columns: computed transposed */
+
+enum { SCALAR, AVX2, AVX512 };
+static const char *isa_names[] = { "scalar", "avx2", "avx512" };
+
+/* micro-kernel of mr rows (a compile-time constant in each): C[0:mr, 0:n] = alpha acc +
+ * beta C (beta 0: C not read), acc the sum over kc of op(A) (at: a[k*lda + r], else
+ * a[r*lda + k]) times the rows of B at b + k*ldb (n columns, n <= NR) */
+typedef void kernel(long kc, const float *a, long lda, const float *b, long ldb, float *c,
+                    long ldc, int n, float alpha, float beta);
+
+typedef struct {
+	int mr, vw, nvmax;        /* rows, floats a vector, most vectors a row */
+	kernel *k[2][4][3];       /* [at][rows: mr, 4, 2, 1][vectors - 1] */
+} isa_desc;
+
+#define ARGS long kc, const float *a, long lda, const float *b, long ldb, float *c, long ldc, \
+             int n, float alpha, float beta
+#define PASS kc, a, lda, b, ldb, c, ldc, n, alpha, beta
+
+/* ---- portable: 16-float vectors (vec.h), multiply and add unfused */
+VINLINE void kern_s(int at, int mr, ARGS)
+{
+	vf acc[4] = { 0 };
+	for (long k = 0; k < kc; k++, b += ldb) {
+		vf bv = vload(b, n);
+		for (int r = 0; r < mr; r++)
+			acc[r] += (at ? a[k * lda + r] : a[r * lda + k]) * bv;
+	}
+	for (int r = 0; r < mr; r++) {
+		vf x = acc[r] * alpha;
+		if (beta != 0)
+			x += beta * vload(c + r * ldc, n);
+		vstore(c + r * ldc, x, n);
+	}
+}
+
+#define KS(at, mr) static void ks_##at##mr(ARGS) { kern_s(at, mr, PASS); }
+KS(0, 4) KS(0, 2) KS(0, 1) KS(1, 4) KS(1, 2) KS(1, 1)
+
+#ifdef MS_GEMM_X86
+/* ---- AVX-512: up to 8 rows x 3 vectors of 16, 24 accumulators */
+#define T512 __attribute__((target("avx512f,fma")))
+
+static inline __attribute__((always_inline)) T512 void kern_512(int at, int mr, int nv, ARGS)
+{
+	__m512 acc[8][3];
+	int tail = n - 16 * (nv - 1);
+	__mmask16 last = tail >= 16 ? 0xffff : (__mmask16)((1u << tail) - 1);
+	const float *ap[8];
+#pragma GCC unroll 8
+	for (int r = 0; r < mr; r++) {
+		ap[r] = a + (at ? r : r * lda);
+#pragma GCC unroll 3
+		for (int v = 0; v < 3; v++)
+			acc[r][v] = _mm512_setzero_ps();
+	}
+	for (long k = 0; k < kc; k++, b += ldb) {
+		__m512 bv[3];
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++)
+			bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) :
+			                      _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 8
+		for (int r = 0; r < mr; r++) {
+			__m512 x = _mm512_set1_ps(at ? a[k * lda + r] : ap[r][k]);
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++)
+				acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+		}
+	}
+	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+	for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) {
+			__mmask16 k = v == nv - 1 ? last : 0xffff;
+			float *cp = c + r * ldc + 16 * v;
+			__m512 x = _mm512_mul_ps(acc[r][v], va);
+			if (beta != 0)
+				x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k, cp), x);
+			_mm512_mask_storeu_ps(cp, k, x);
+		}
+}
+
+#define K512(at, mr, nv) static T512 void k512_##at##mr##nv(ARGS) { kern_512(at, mr, nv, PASS); }
+#define K512R(at, mr) K512(at, mr, 1) K512(at, mr, 2) K512(at, mr, 3)
+K512R(0, 8) K512R(0, 4) K512R(0, 2) K512R(0, 1) K512R(1, 8) K512R(1, 4) K512R(1, 2) K512R(1, 1)
+
+/* ---- AVX2: up to 6 rows x 2 vectors of 8, 12 accumulators */
+#define T256 __attribute__((target("avx2,fma")))
+
+static inline __attribute__((always_inline)) T256 __m256i mask256(int n)
+{
+	static const int32_t m[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+	return _mm256_loadu_si256((const __m256i *)(m + 8 - (n > 8 ? 8 : n)));
+}
+
+static inline __attribute__((always_inline)) T256 void kern_256(int at, int mr, int nv, ARGS)
+{
+	__m256 acc[6][2];
+	__m256i last = mask256(n - 8 * (nv - 1)), all = mask256(8);
+	const float *ap[6];
+#pragma GCC unroll 6
+	for (int r = 0; r < mr; r++) {
+		ap[r] = a + (at ? r : r * lda);
+#pragma GCC unroll 2
+		for (int v = 0; v < 2; v++)
+			acc[r][v] = _mm256_setzero_ps();
+	}
+	for (long k = 0; k < kc; k++, b += ldb) {
+		__m256 bv[2];
+#pragma GCC unroll 2
+		for (int v = 0; v < nv; v++)
+			bv[v] = _mm256_maskload_ps(b + 8 * v, v == nv - 1 ? last : all);
+#pragma GCC unroll 6
+		for (int r = 0; r < mr; r++) {
+			__m256 x = _mm256_set1_ps(at ? a[k * lda + r] : ap[r][k]);
+#pragma GCC unroll 2
+			for (int v = 0; v < nv; v++)
+				acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
+		}
+	}
+	__m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+	for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+		for (int v = 0; v < nv; v++) {
+			__m256i k = v == nv - 1 ? last : all;
+			float *cp = c + r * ldc + 8 * v;
+			__m256 x = _mm256_mul_ps(acc[r][v], va);
+			if (beta != 0)
+				x = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cp, k), x);
+			_mm256_maskstore_ps(cp, k, x);
+		}
+}
+
+#define K256(at, mr, nv) static T256 void k256_##at##mr##nv(ARGS) { kern_256(at, mr, nv, PASS); }
+#define K256R(at, mr) K256(at, mr, 1) K256(at, mr, 2)
+K256R(0, 6) K256R(0, 4) K256R(0, 2) K256R(0, 1) K256R(1, 6) K256R(1, 4) K256R(1, 2) K256R(1, 1)
+#endif
+
+#define ROWS(p, at, mr, x) { p##_##at##mr##x, p##_##at##4##x, p##_##at##2##x, p##_##at##1##x }
+static const isa_desc isas[] = {
+	[SCALAR] = { 4, VL, 1, { { { ks_04 }, { ks_04 }, { ks_02 }, { ks_01 } },
+	                         { { ks_14 }, { ks_14 }, { ks_12 }, { ks_11 } } } },
+#ifdef MS_GEMM_X86
+	[AVX2] = { 6, 8, 2, { { { k256_061, k256_062 }, { k256_041, k256_042 },
+	                        { k256_021, k256_022 }, { k256_011, k256_012 } },
+	                      { { k256_161, k256_162 }, { k256_141, k256_142 },
+	                        { k256_121, k256_122 }, { k256_111, k256_112 } } } },
+	[AVX512] = { 8, 16, 3, { { { k512_081, k512_082, k512_083 }, { k512_041, k512_042, k512_043 },
+	                           { k512_021, k512_022, k512_023 }, { k512_011, k512_012, k512_013 } },
+	                         { { k512_181, k512_182, k512_183 }, { k512_141, k512_142, k512_143 },
+	                           { k512_121, k512_122, k512_123 }, { k512_111, k512_112, k512_113 } } } },
+#endif
+};
+
+static int cpu_has(int isa)
+{
+#ifdef MS_GEMM_X86
+	if (isa == AVX512)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+	if (isa == AVX2)
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+	return isa == SCALAR;
+}
+
+static int isa = -1;
+
+/* the path named e (NULL or unknown: AVX-512), or the next one down the CPU has */
+static int isa_named(const char *e)
+{
+	int i = AVX512;
+	for (int j = 0; e && *e && j <= AVX512; j++)
+		if (!strcasecmp(e, isa_names[j]))
+			i = j;
+	while (!cpu_has(i))
+		i--;
+	return i;
+}
+
+static int isa_pick(void)
+{
+	int i = __atomic_load_n(&isa, __ATOMIC_RELAXED);
+	if (i < 0) {
+		i = isa_named(getenv("MS_ISA"));
+		__atomic_store_n(&isa, i, __ATOMIC_RELAXED);
+	}
+	return i;
+}
+
+const char *ms_gemm_isa(void)
+{
+	return isa_names[isa_pick()];
+}
+
+const char *ms_gemm_use(const char *name)
+{
+	__atomic_store_n(&isa, isa_named(name), __ATOMIC_RELAXED);
+	return ms_gemm_isa();
+}
+
+/* ---- per-thread buffers: a packed panel of B, KC x NC, and C^T of a transposed
+ * product, GEMM_SWAP_COLS x NC */
+#define BUF_FLOATS ((size_t)(GEMM_KC + GEMM_SWAP_COLS) * GEMM_NC)
+
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void buf_init(void)
+{
+	MS_ASSERT(pthread_key_create(&buf_key, free) == 0);
+}
+
+static float *buffer(void)
+{
+	pthread_once(&buf_once, buf_init);
+	float *p = pthread_getspecific(buf_key);
+	if (!p) {
+		p = aligned_alloc(64, BUF_FLOATS * sizeof *p);
+		MS_ASSERT(p && pthread_setspecific(buf_key, p) == 0);
+	}
+	return p;
+}
+
+#ifdef MS_GEMM_X86
+/* pack_b's B^T case on the AVX-512 path (vw 16): 16 x 16 blocks transposed in registers */
+static T512 void pack_bt_512(const float *b, long ldb, int kc, int w, int wp, float *p)
+{
+	for (int k0 = 0; k0 < kc; k0 += 16) {
+		int kk = kc - k0 < 16 ? kc - k0 : 16;
+		__mmask16 km = kk == 16 ? 0xffff : (__mmask16)((1u << kk) - 1);
+		for (int j0 = 0; j0 < wp; j0 += 16) {
+			__m512 r[16], t[16];
+#pragma GCC unroll 16
+			for (int j = 0; j < 16; j++)
+				r[j] = j0 + j < w ? _mm512_maskz_loadu_ps(km, b + (long)(j0 + j) * ldb + k0) :
+				                    _mm512_setzero_ps();
+#pragma GCC unroll 8
+			for (int j = 0; j < 16; j += 2) {
+				t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+				t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+			}
+#pragma GCC unroll 4
+			for (int j = 0; j < 16; j += 4) {
+				__m512d a0 = _mm512_castps_pd(t[j]), a1 = _mm512_castps_pd(t[j + 1]),
+				        a2 = _mm512_castps_pd(t[j + 2]), a3 = _mm512_castps_pd(t[j + 3]);
+				r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+				r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+				r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+				r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+			}
+			/* r[4g + q]: lane l holds column 4l + q of rows 4g..4g+3 */
+#pragma GCC unroll 4
+			for (int q = 0; q < 4; q++) {
+				__m512 v0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88),
+				       v1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xdd),
+				       w0 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88),
+				       w1 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xdd);
+				t[q] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+				t[8 + q] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+				t[4 + q] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+				t[12 + q] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+			}
+#pragma GCC unroll 16
+			for (int k = 0; k < 16; k++)
+				if (k < kk)
+					_mm512_storeu_ps(p + (long)(k0 + k) * wp + j0, t[k]);
+		}
+	}
+}
+#endif
+
+/* op(B)[0:kc, 0:nc] into panels of nr columns ([k][w rounded up to vw], zero padded) */
+static void pack_b(int isa, int tb, const float *b, long ldb, int kc, int nc, int nr, int vw,
+                   float *p)
+{
+	for (int j0 = 0, w, wp; j0 < nc; j0 += nr, p += (long)kc * wp) {
+		w = nc - j0 < nr ? nc - j0 : nr, wp = (w + vw - 1) / vw * vw;
+#ifdef MS_GEMM_X86
+		if (tb && isa == AVX512) {
+			pack_bt_512(b + (long)j0 * ldb, ldb, kc, w, wp, p);
+			continue;
+		}
+#endif
+		for (int k = 0; k < kc; k++) {
+			float *q = p + (long)k * wp;
+			if (!tb)
+				memcpy(q, b + k * ldb + j0, w * sizeof *q);
+			else
+				for (int j = 0; j < w; j++)
+					q[j] = b[(long)(j0 + j) * ldb + k];
+			memset(q + w, 0, (wp - w) * sizeof *q);
+		}
+	}
+}
+
+/* C[0:M, 0:N] over one block of kc k, op(A) and op(B) starting at that block */
+static void block(const isa_desc *d, int isa, int ta, int tb, int M, int N, int kc,
+                  float alpha, const float *A, long lda, const float *B, long ldb, float bt,
+                  float *C, long ldc, float *bp)
+{
+	int mr = d->mr, nr = d->vw * d->nvmax, pack = tb || M > GEMM_PACK_ROWS;
+	for (int j0 = 0; j0 < N; j0 += GEMM_NC) {
+		int nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
+		const float *bsrc = tb ? B + (long)j0 * ldb : B + j0;
+		if (pack)
+			pack_b(isa, tb, bsrc, ldb, kc, nc, nr, d->vw, bp);
+		for (int i0 = 0; i0 < M; ) {
+			/* rows: a full sliver, else 4, 2, 1 of the rest */
+			int ri = M - i0 >= mr ? 0 : M - i0 >= 4 ? 1 : M - i0 >= 2 ? 2 : 3;
+			int m = ri ? 8 >> ri : mr;
+			const float *a = ta ? A + i0 : A + (long)i0 * lda;
+			const float *bj = bp;
+			for (int jr = 0; jr < nc; jr += nr) {
+				int w = nc - jr < nr ? nc - jr : nr, nv = (w + d->vw - 1) / d->vw;
+				float *c = C + (long)i0 * ldc + j0 + jr;
+				if (pack) {
+					d->k[ta][ri][nv - 1](kc, a, lda, bj, nv * d->vw, c, ldc, w, alpha, bt);
+					bj += (long)kc * nv * d->vw;
+				} else
+					d->k[ta][ri][nv - 1](kc, a, lda, bsrc + jr, ldb, c, ldc, w, alpha, bt);
+			}
+			i0 += m;
+		}
+	}
+}
+
+void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+             int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	if (K <= 0 || alpha == 0) {
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++) {
+				float *c = C + (long)i * ldc + j;
+				*c = beta == 0 ? 0 : beta * *c;
+			}
+		return;
+	}
+	int isa = isa_pick();
+	const isa_desc *d = &isas[isa];
+	int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = (K + nk - 1) / nk;
+	/* a few columns, many rows: C^T[N,M] = op(B)^T op(A)^T, by slices of NC rows of C,
+	 * into t with alpha 1 and beta 0 (the sums exactly), then C = alpha t^T + beta C as
+	 * the kernels do it */
+	int swap = N <= GEMM_SWAP_COLS && M >= 4 * N;
+	float *buf = buffer(), *t = buf + (size_t)GEMM_KC * GEMM_NC;
+	for (int p0 = 0; p0 < K; p0 += kcb) {
+		int kc = K - p0 < kcb ? K - p0 : kcb;
+		float bt = p0 ? 1.0f : beta;
+		const float *a = transa ? A + (long)p0 * lda : A + p0,
+		            *b = transb ? B + p0 : B + (long)p0 * ldb;
+		if (!swap) {
+			block(d, isa, transa, transb, M, N, kc, alpha, a, lda, b, ldb, bt, C, ldc, buf);
+			continue;
+		}
+		for (int i0 = 0; i0 < M; i0 += GEMM_NC) {
+			int m = M - i0 < GEMM_NC ? M - i0 : GEMM_NC;
+			block(d, isa, !transb, !transa, N, m, kc, 1.0f, b, ldb,
+			      transa ? a + i0 : a + (long)i0 * lda, lda, 0.0f, t, m, buf);
+			for (int i = 0; i < m; i++)
+				for (int j = 0; j < N; j++) {
+					float *c = C + (long)(i0 + i) * ldc + j, x = alpha * t[(long)j * m + i];
+					if (isa == SCALAR)
+						*c = bt == 0 ? x : x + bt * *c;
+					else
+						*c = bt == 0 ? x : fmaf(bt, *c, x);
+				}
+		}
+	}
+}

@@ -1,0 +1,23 @@
+/* Single-precision matrix product for the convolutions (gemm.c), independent of which
+ * kernel OpenBLAS picks (OPENBLAS_CORETYPE): an AVX-512, an AVX2 and a portable path,
+ * chosen at run time; MS_ISA=avx512|avx2|scalar in the environment forces one (a path
+ * the CPU lacks falls back to the next one down). */
+#ifndef MS_NN_GEMM_H
+#define MS_NN_GEMM_H
+
+/* C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C, row-major, op(X) = X or X^T as with
+ * cblas_sgemm(CblasRowMajor, ...); beta 0 does not read C. Single-threaded (call it from
+ * the thread pool's parts). On one path the result is the same bytes whatever M and N
+ * and however a caller splits the rows or columns: every element sums its products in
+ * order of k, in blocks of k that depend on K only. */
+void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
+             int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* the path in use: "avx512", "avx2" or "scalar" */
+const char *ms_gemm_isa(void);
+
+/* uses path isa from now on (tests, benchmarks), or the next one down that the CPU has;
+ * returns the path in use */
+const char *ms_gemm_use(const char *isa);
+
+#endif

@@ -1,0 +1,109 @@
+/* ms_gemm against cblas_sgemm (one thread) on the shapes of a trace (tests/bench/gemm.sh,
+ * lines "GEMM TT M=.. N=.. K=.. lda=.. ldb=.. ldc=.. a=.. b=.." on stdin): for each
+ * distinct shape, its calls in the trace, then the median time of REPS rounds of each,
+ * interleaved, as GFLOP/s; last, the time of the whole trace for each.
+ * Usage: gemm_bench [REPS] < trace */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "bench.h"
+#include "nn/gemm.h"
+
+typedef struct {
+	char ta, tb;
+	int M, N, K, lda, ldb, ldc, count;
+	float alpha, beta;
+} shape;
+
+static double median(double *t, int n)
+{
+	qsort(t, n, sizeof *t, bench_cmp_double);
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+static double run(const shape *s, int own, int calls, const float *a, const float *b, float *c)
+{
+	double t0 = bench_clock(CLOCK_MONOTONIC);
+	for (int i = 0; i < calls; i++)
+		if (own)
+			ms_gemm(s->ta == 'T', s->tb == 'T', s->M, s->N, s->K, s->alpha, a, s->lda, b,
+			        s->ldb, s->beta, c, s->ldc);
+		else
+			cblas_sgemm(CblasRowMajor, s->ta == 'T' ? CblasTrans : CblasNoTrans,
+			            s->tb == 'T' ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, s->alpha, a,
+			            s->lda, b, s->ldb, s->beta, c, s->ldc);
+	return (bench_clock(CLOCK_MONOTONIC) - t0) / calls;
+}
+
+int main(int argc, char **argv)
+{
+	int reps = argc > 1 ? atoi(argv[1]) : 7, n = 0;
+	static shape sh[4096];
+	char line[512];
+	openblas_set_num_threads(1);
+	while (fgets(line, sizeof line, stdin)) {
+		shape s = { 0 };
+		if (sscanf(line, "GEMM %c%c M=%d N=%d K=%d lda=%d ldb=%d ldc=%d a=%f b=%f", &s.ta, &s.tb,
+		           &s.M, &s.N, &s.K, &s.lda, &s.ldb, &s.ldc, &s.alpha, &s.beta) != 10)
+			continue;
+		int i;
+		for (i = 0; i < n; i++)
+			if (sh[i].ta == s.ta && sh[i].tb == s.tb && sh[i].M == s.M && sh[i].N == s.N &&
+			    sh[i].K == s.K && sh[i].lda == s.lda && sh[i].ldb == s.ldb &&
+			    sh[i].ldc == s.ldc && sh[i].alpha == s.alpha && sh[i].beta == s.beta)
+				break;
+		if (i == n && n < 4096)
+			sh[n++] = s;
+		if (i < n)
+			sh[i].count++;
+	}
+	printf("ms_gemm path %s, OpenBLAS %s, OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s, one thread\n",
+	       ms_gemm_isa(), openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ?
+	       getenv("OPENBLAS_CORETYPE") : "unset", getenv("OPENBLAS_L2_SIZE") ?
+	       getenv("OPENBLAS_L2_SIZE") : "unset");
+	printf("%-4s %5s %5s %5s %5s %5s %5s %4s %6s %9s %9s %6s\n", "op", "M", "N", "K", "lda", "ldb",
+	       "ldc", "beta", "calls", "openblas", "ms_gemm", "ratio");
+	double tot[2] = { 0 }, *t[2] = { malloc(reps * sizeof(double)), malloc(reps * sizeof(double)) };
+	for (int i = 0; i < n; i++) {
+		shape *s = &sh[i];
+		size_t na = (size_t)(s->ta == 'T' ? s->K : s->M) * s->lda,
+		       nb = (size_t)(s->tb == 'T' ? s->N : s->K) * s->ldb, nc = (size_t)s->M * s->ldc;
+		float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+		for (size_t j = 0; j < na; j++)
+			a[j] = (float)(j % 17) / 17 - 0.5f;
+		for (size_t j = 0; j < nb; j++)
+			b[j] = (float)(j % 13) / 13 - 0.5f;
+		for (size_t j = 0; j < nc; j++)
+			c[j] = 0;
+		double flop = 2.0 * s->M * s->N * s->K;
+		int calls = (int)(2e7 / flop) + 1;     /* about 0.1 ms a round and side at 200 GFLOP/s */
+		run(s, 0, calls, a, b, c), run(s, 1, calls, a, b, c);    /* warm */
+		for (int r = 0; r < reps; r++)
+			for (int own = 0; own < 2; own++)
+				t[own][r] = run(s, (r & 1) ^ own, calls, a, b, c);
+		/* rounds alternate which goes first; t[x][r] is side (r&1)^x: sort them back */
+		for (int r = 0; r < reps; r++)
+			if (r & 1) {
+				double x = t[0][r];
+				t[0][r] = t[1][r];
+				t[1][r] = x;
+			}
+		double m[2] = { median(t[0], reps), median(t[1], reps) };
+		printf("%c%c   %5d %5d %5d %5d %5d %5d %4g %6d %9.1f %9.1f %6.2f\n", s->ta, s->tb, s->M,
+		       s->N, s->K, s->lda, s->ldb, s->ldc, s->beta, s->count, flop / m[0] * 1e-9,
+		       flop / m[1] * 1e-9, m[0] / m[1]);
+		tot[0] += m[0] * s->count;
+		tot[1] += m[1] * s->count;
+		free(a);
+		free(b);
+		free(c);
+	}
+	printf("trace total: openblas %.1f ms, ms_gemm %.1f ms, ratio %.2f\n", tot[0] * 1e3,
+	       tot[1] * 1e3, tot[0] / tot[1]);
+	free(t[0]);
+	free(t[1]);
+	return 0;
+}

@@ -1,0 +1,162 @@
+/* ms_gemm (lib/nn/gemm.c) on every path against a double-precision reference: all four
+ * transpose combinations, odd sizes, leading dimensions wider than the matrices, alpha
+ * and beta; the bytes of C outside the product left alone; determinism and independence
+ * of how C is split. */
+#include <string.h>
+
+#include "core/rng.h"
+#include "nn/gemm.h"
+#include "test.h"
+
+static const char *paths[] = { "scalar", "avx2", "avx512" };
+
+static void fill(float *p, size_t n, ms_rng *r)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = ms_rng_uniform(r) * 2 - 1;
+}
+
+/* op(X)(i,k) of row-major X with leading dimension ld */
+static double at(const float *x, int t, int ld, int i, int k)
+{
+	return t ? x[(size_t)k * ld + i] : x[(size_t)i * ld + k];
+}
+
+static void one(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad,
+                ms_rng *r)
+{
+	int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+	size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb,
+	       nc = (size_t)M * ldc;
+	float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c),
+	      *c0 = malloc(nc * sizeof *c);
+	fill(a, na, r);
+	fill(b, nb, r);
+	fill(c0, nc, r);
+	if (beta == 0)          /* beta 0 must not read C: NaN there must not show */
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++)
+				c0[(size_t)i * ldc + j] = NAN;
+	memcpy(c, c0, nc * sizeof *c);
+	ms_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+	int bad = 0;
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < ldc; j++) {
+			size_t o = (size_t)i * ldc + j;
+			if (j >= N) {        /* outside the product: untouched */
+				bad += memcmp(&c[o], &c0[o], sizeof *c) != 0;
+				continue;
+			}
+			double s = 0, sa = 0;
+			for (int k = 0; k < K; k++) {
+				double p = at(a, ta, lda, i, k) * at(b, tb, ldb, k, j);
+				s += p;
+				sa += fabs(p);
+			}
+			double ref = alpha * s + (beta == 0 ? 0 : beta * (double)c0[o]);
+			double tol = 1e-6 * (fabs(alpha) * sa + fabs(beta * (beta == 0 ? 0 : c0[o]))) + 1e-30;
+			if (!(fabs(c[o] - ref) <= tol * 4)) {
+				if (!bad)
+					fprintf(stderr, "%s %c%c M=%d N=%d K=%d alpha=%g beta=%g pad=%d: C[%d,%d] = %.9g, "
+					        "reference %.9g\n", ms_gemm_isa(), ta ? 'T' : 'N', tb ? 'T' : 'N', M,
+					        N, K, alpha, beta, pad, i, j, c[o], ref);
+				bad++;
+			}
+		}
+	CHECK(bad == 0);
+	free(a);
+	free(b);
+	free(c);
+	free(c0);
+}
+
+static void test_sizes(void)
+{
+	static const int sz[] = { 1, 7, 17, 33, 100 };
+	static const float ab[][2] = { { 1, 0 }, { 1, 1 }, { -0.5f, 2 }, { 2, -1 } };
+	ms_rng r;
+	ms_rng_init(&r, 7, 0);
+	for (int p = 0; p < 3; p++) {
+		ms_gemm_use(paths[p]);
+		for (int t = 0; t < 4; t++)
+			for (int i = 0; i < 5; i++)
+				for (int j = 0; j < 5; j++)
+					for (int k = 0; k < 5; k++) {
+						int s = i + 2 * j + 3 * k;
+						one(t & 1, t >> 1, sz[i], sz[j], sz[k], ab[s % 4][0], ab[s % 4][1],
+						    s % 3 ? 0 : 5, &r);
+					}
+	}
+}
+
+/* the shapes of the convolutions, K past a block, N past a panel, M past the packing
+ * threshold */
+static void test_shapes(void)
+{
+	static const int sh[][3] = { { 16, 4224, 16 }, { 64, 256, 576 }, { 576, 256, 64 },
+	                             { 576, 64, 256 }, { 16, 16, 4224 }, { 32, 1088, 96 },
+	                             { 3, 1000, 300 }, { 40, 50, 1153 }, { 9, 2000, 9 } };
+	ms_rng r;
+	ms_rng_init(&r, 8, 0);
+	for (int p = 0; p < 3; p++) {
+		ms_gemm_use(paths[p]);
+		for (int s = 0; s < 9; s++)
+			for (int t = 0; t < 4; t++)
+				one(t & 1, t >> 1, sh[s][0], sh[s][1], sh[s][2], 1, t == 1 ? 0 : 1, 3, &r);
+	}
+}
+
+/* the same bytes for C computed in pieces of rows and columns, and in pieces of a few
+ * columns (computed transposed) */
+static void test_split(void)
+{
+	int M = 45, N = 150, K = 300;
+	ms_rng r;
+	ms_rng_init(&r, 9, 0);
+	float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N),
+	      *c1 = calloc((size_t)M * N, sizeof(float)), *c2 = calloc((size_t)M * N, sizeof(float));
+	fill(a, (size_t)M * K, &r);
+	fill(b, (size_t)K * N, &r);
+	for (int p = 0; p < 3; p++) {
+		ms_gemm_use(paths[p]);
+		for (int t = 0; t < 4; t++) {
+			int ta = t & 1, tb = t >> 1, lda = ta ? M : K, ldb = tb ? K : N;
+			ms_gemm(ta, tb, M, N, K, 1, a, lda, b, ldb, 0, c1, N);
+			for (int i0 = 0; i0 < M; i0 += 13)
+				for (int j0 = 0; j0 < N; j0 += 37) {
+					int m = M - i0 < 13 ? M - i0 : 13, n = N - j0 < 37 ? N - j0 : 37;
+					ms_gemm(ta, tb, m, n, K, 1, ta ? a + i0 : a + (size_t)i0 * K, lda,
+					        tb ? b + (size_t)j0 * K : b + j0, ldb, 0, c2 + (size_t)i0 * N + j0, N);
+				}
+			CHECK(memcmp(c1, c2, sizeof(float) * M * N) == 0);
+			/* pieces of 3 columns are computed transposed: the same bytes */
+			memset(c2, 0, sizeof(float) * M * N);
+			for (int j0 = 0; j0 < N; j0 += 3)
+				ms_gemm(ta, tb, M, 3, K, 1, a, lda, tb ? b + (size_t)j0 * K : b + j0, ldb, 0,
+				        c2 + j0, N);
+			CHECK(memcmp(c1, c2, sizeof(float) * M * N) == 0);
+		}
+	}
+	free(a);
+	free(b);
+	free(c1);
+	free(c2);
+}
+
+/* a path the CPU lacks falls back; an unknown name is AVX-512 or the best below */
+static void test_use(void)
+{
+	CHECK(!strcmp(ms_gemm_use("scalar"), "scalar"));
+	const char *best = ms_gemm_use("avx512");
+	CHECK(!strcmp(ms_gemm_use("nonsense"), best));
+	CHECK(!strcmp(ms_gemm_use("AVX2"), "avx2") || !strcmp(best, "scalar"));
+}
+
+int main(void)
+{
+	RUN(test_sizes);
+	RUN(test_shapes);
+	RUN(test_split);
+	RUN(test_use);
+	return test_summary("test_gemm");
+}
