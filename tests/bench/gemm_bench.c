@@ -1,5 +1,6 @@
 /* ms_gemm against cblas_sgemm (one thread) on the shapes of a trace (tests/bench/gemm.sh,
- * lines "GEMM TT M=.. N=.. K=.. lda=.. ldb=.. ldc=.. a=.. b=.." on stdin): for each
+ * lines "GEMM TT M=.. N=.. K=.. lda=.. ldb=.. ldc=.. a=.. b=.." on stdin, each one call
+ * or, ending in " n=COUNT", COUNT calls): for each
  * distinct shape, its calls in the trace, then the median time of REPS rounds of each,
  * interleaved, as GFLOP/s; last, the time of the whole trace for each.
  * Usage: gemm_bench [REPS] < trace */
@@ -49,7 +50,8 @@ int main(int argc, char **argv)
 		if (sscanf(line, "GEMM %c%c M=%d N=%d K=%d lda=%d ldb=%d ldc=%d a=%f b=%f", &s.ta, &s.tb,
 		           &s.M, &s.N, &s.K, &s.lda, &s.ldb, &s.ldc, &s.alpha, &s.beta) != 10)
 			continue;
-		int i;
+		const char *cnt = strstr(line, " n=");
+		int i, times = cnt ? atoi(cnt + 3) : 1;
 		for (i = 0; i < n; i++)
 			if (sh[i].ta == s.ta && sh[i].tb == s.tb && sh[i].M == s.M && sh[i].N == s.N &&
 			    sh[i].K == s.K && sh[i].lda == s.lda && sh[i].ldb == s.ldb &&
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 		if (i == n && n < 4096)
 			sh[n++] = s;
 		if (i < n)
-			sh[i].count++;
+			sh[i].count += times;
 	}
 	printf("ms_gemm path %s, OpenBLAS %s, OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s, one thread\n",
 	       ms_gemm_isa(), openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ?
