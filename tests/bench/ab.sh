@@ -2,8 +2,9 @@
 # Whole-step speed of this tree against another checkout OLD (built with make), in
 # interleaved rounds, with the OpenBLAS settings of the environment ("env") and with
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset ("unset"):
-#  - tests/bench/unet_bench.c (the segmentor, 128x128 width 32 batch 8, STEPS steps) on 1
-#    and 2 threads: median wall and CPU time of a training step;
+#  - tests/bench/unet_bench.c of this tree, linked with either library (the segmentor,
+#    128x128 width 32 batch 8, 3 + STEPS training steps) on 1 and 2 threads: median wall
+#    and CPU time of a training step;
 #  - bin/ms-segment train, 64x64 width 16 batch 8, TSTEPS steps, one thread, on BUSI
 #    (MS_DATA/busi) at 64x64: wall and user seconds of the whole run.
 # Usage: tests/bench/ab.sh OLD [ROUNDS [STEPS [TSTEPS]]]   (from the repository root)
@@ -14,9 +15,9 @@ cd "$(dirname "$0")/../.."
 new=$(pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-for side in old new; do
+for side in old new; do     # the bench of this tree on both libraries
 	eval "cd \$$side"
-	bench_cc "$dir/unet_$side" tests/bench/unet_bench.c
+	bench_cc "$dir/unet_$side" "$new/tests/bench/unet_bench.c"
 	cp bin/ms-segment "$dir/seg_$side"
 done
 cd "$new"
@@ -34,7 +35,7 @@ for r in $(seq "$rounds"); do
 	for s in env unset; do
 		for th in 1 2; do
 			for side in old new; do
-				out=$(run $s $side "$dir/unet_$side" 8 128 "$steps" $th | grep 'train segmentor')
+				out=$(run $s $side "$dir/unet_$side" 8 128 "$steps" $th 0 0 | grep 'train segmentor')
 				echo "round $r $s unet128 threads $th $side: $(echo "$out" | sed 's/.*median \([0-9.]*\) ms ->.*CPU time median \([0-9.]*\) ms/wall \1 ms cpu \2 ms/')"
 			done
 		done

@@ -1,6 +1,7 @@
 /* Training and forward speed of the default U-Net segmentor (ref_unet.py's "seg" run):
  * batch N of HxH, BCE + soft Dice, Adam lr 1e-4; median over steps after warm-up.
- * Usage: unet_bench [N [H [STEPS [THREADS [TILE]]]]]   (TILE: im2col tile in floats) */
+ * Usage: unet_bench [N [H [STEPS [THREADS [TILE [FWD]]]]]]   (TILE: im2col tile in floats,
+ * 0 the default; FWD 0: training only) */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -78,7 +79,9 @@ int main(int argc, char **argv)
 	snprintf(what, sizeof what, "ms train segmentor %dx%d bs%d (BCE+Dice, loss %.3f)", H, H, N,
 	         loss);
 	report(what, t + warm, c + warm, steps, N);
-	if (ms_unet_plan(u, N, H, H, 0) < 0)
+	if (argc > 6 && !atoi(argv[6]))
+		steps = warm = 0;
+	else if (ms_unet_plan(u, N, H, H, 0) < 0)
 		die("%s", ms_errmsg());
 	for (int s = 0; s < warm + steps; s++) {
 		double t0 = now(), c0 = cpu();
@@ -87,7 +90,8 @@ int main(int argc, char **argv)
 		c[s] = cpu() - c0;
 	}
 	snprintf(what, sizeof what, "ms forward segmentor %dx%d bs%d", H, H, N);
-	report(what, t + warm, c + warm, steps, N);
+	if (steps)
+		report(what, t + warm, c + warm, steps, N);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("ms peak RSS %.0f MiB\n", ru.ru_maxrss / 1024.0);
