@@ -127,7 +127,10 @@ static inline __attribute__((always_inline)) T256 __m256i mask256(int n)
 	return _mm256_loadu_si256((const __m256i *)(m + 8 - (n > 8 ? 8 : n)));
 }
 
-static inline __attribute__((always_inline)) T256 void kern_256(int at, int mr, int nv, ARGS)
+/* part: the last vector is partial (masked loads and stores); else no mask in the loop,
+ * which the 16 registers of AVX2 have no room for beside 12 accumulators */
+static inline __attribute__((always_inline)) T256 void kern_256(int at, int mr, int nv,
+                                                                 int part, ARGS)
 {
 	__m256 acc[6][2];
 	__m256i last = mask256(n - 8 * (nv - 1)), all = mask256(8);
@@ -143,7 +146,8 @@ static inline __attribute__((always_inline)) T256 void kern_256(int at, int mr, 
 		__m256 bv[2];
 #pragma GCC unroll 2
 		for (int v = 0; v < nv; v++)
-			bv[v] = _mm256_maskload_ps(b + 8 * v, v == nv - 1 ? last : all);
+			bv[v] = part && v == nv - 1 ? _mm256_maskload_ps(b + 8 * v, last) :
+			                              _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 6
 		for (int r = 0; r < mr; r++) {
 			__m256 x = _mm256_set1_ps(at ? a[k * lda + r] : ap[r][k]);
@@ -166,7 +170,14 @@ static inline __attribute__((always_inline)) T256 void kern_256(int at, int mr, 
 		}
 }
 
-#define K256(at, mr, nv) static T256 void k256_##at##mr##nv(ARGS) { kern_256(at, mr, nv, PASS); }
+#define K256(at, mr, nv) \
+	static T256 void k256_##at##mr##nv(ARGS) \
+	{ \
+		if (n < 8 * nv) \
+			kern_256(at, mr, nv, 1, PASS); \
+		else \
+			kern_256(at, mr, nv, 0, PASS); \
+	}
 #define K256R(at, mr) K256(at, mr, 1) K256(at, mr, 2)
 K256R(0, 6) K256R(0, 4) K256R(0, 2) K256R(0, 1) K256R(1, 6) K256R(1, 4) K256R(1, 2) K256R(1, 1)
 #endif
