@@ -15,13 +15,13 @@ static const char usage[] =
 	"       [--size WxH] [--width W] [--attention] [--cond NAME,...] [--cond-optional]\n"
 	"       [--schedule linear|cosine] [--zero-snr] [--prompt TEXT] [--p-uncond P]\n"
 	"       [--ema D] [--joint] [--save-every N] [--resume] [--parts P]\n"
-	"       ms-sample -m MODEL [-n N] [--steps S] [--eta E] [--guidance W]\n"
-	"       [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
+	"       ms-sample -m MODEL [-n N] [--steps S] [--sampler ddim|dpm++2m] [--eta E]\n"
+	"       [--guidance W] [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
 	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K] [--shard K/N]";
 
 enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
-	int train, resume, attn, optional, sched, zero_snr, joint, inpaint, size[2];
+	int train, resume, attn, optional, sched, zero_snr, joint, inpaint, sampler, size[2];
 	const char *model, *prompt, *cond, *log;
 	long steps, batch, seed, n, save_every, threads, width, report, dilate, open, jump,
 	     resample, parts;
@@ -30,11 +30,12 @@ static struct {
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
 static const char *const scheds[] = { "linear", "cosine", NULL };
+static const char *const samplers[] = { "ddim", "dpm++2m", NULL };   /* MS_SAMPLER_* */
 static ms_opt opts[] = {
 	MS_OPT_STR("output", 'o', &o.model, "MODEL", "checkpoint to write (train) or read"),
 	MS_OPT_STR("model", 'm', &o.model, "MODEL", "the same as -o"),
 	MS_OPT_INT("steps", 0, &o.steps, 1, 100000000, "N",
-	           "training steps (1000); DDIM steps, at most 1000 (20)"),
+	           "training steps (1000); sampling steps, at most 1000 (20)"),
 	MS_OPT_INT("batch", 0, &o.batch, 1, 4096, "B", "images per step (8); per forward when sampling (8)"),
 	MS_OPT_INT("seed", 0, &o.seed, 0, 0x7fffffff, "S", "initialisation, batches and noise (0)"),
 	MS_OPT_INT("threads", 0, &o.threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
@@ -62,6 +63,8 @@ static ms_opt opts[] = {
 	MS_OPT_STR("log", 0, &o.log, "FILE", "append step, loss, img/s, lr, seconds per report"),
 	MS_OPT_GROUP("sampling", "sampling", SAMPLE),
 	MS_OPT_INT(NULL, 'n', &o.n, 1, 100000, "N", "synthetic samples per sample (4)"),
+	MS_OPT_CHOICE("sampler", 0, &o.sampler, samplers, "ddim, or dpm++2m: DPM-Solver++(2M),\n"
+	              "deterministic, as good in about half the steps (ddim)"),
 	MS_OPT_NUM("eta", 0, &o.eta, 0, 10, "E", "DDIM eta (0)"),
 	MS_OPT_NUM("guidance", 0, &o.guidance, -100, 100, "W", "classifier-free guidance scale (9)"),
 	MS_OPT_FLAG("inpaint", 0, &o.inpaint, "joint models: new lesions inpainted into the real\n"
@@ -107,7 +110,10 @@ static void options(int argc, char **argv)
 	if (o.joint && !ms_opt_given(opts, "cond"))
 		o.cond = "none";
 	if (!o.train && o.steps > 1000)
-		usage_error(usage, "--steps: at most 1000 DDIM steps");
+		usage_error(usage, "--steps: at most 1000 sampling steps");
+	if (o.sampler == MS_SAMPLER_DPM2M && (inp || o.eta != 0))
+		die(inp ? "--inpaint needs --sampler ddim: RePaint takes stochastic DDIM steps"
+		        : "--eta: --sampler dpm++2m is deterministic (eta 0)");
 }
 
 /* ---- training: the data set */
@@ -303,7 +309,7 @@ static int sample(void)
 		ms_params_ema_swap(ps);
 	ms_gen_synth_opt so = { { .steps = (int)o.steps, .batch = (int)o.batch, .eta = o.eta,
 	                          .guidance = o.guidance, .jump = (int)o.jump,
-	                          .resample = (int)o.resample }, (int)o.n, o.seed, o.prompt,
+	                          .resample = (int)o.resample, .sampler = o.sampler }, (int)o.n, o.seed, o.prompt,
 	                        o.inpaint, (int)o.dilate, (int)o.open };
 	sampler sm = { g, &so };
 	if (ms_sample_each(stdin, "<stdin>", sample_one, &sm) < 0)

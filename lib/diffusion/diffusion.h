@@ -91,4 +91,31 @@ typedef struct {
 int ms_reverse(const ms_reverse_opt *o, const int *times, int ntimes, int cnt, size_t n,
                float *x, ms_rng *rng, float *y, float *z, ms_denoise_fn f, void *ctx);
 
+/* ---- DPM-Solver++(2M) (dpm.c; Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided
+ * Sampling of Diffusion Probabilistic Models", Algorithm 2): the probability-flow ODE
+ * solved in the data-prediction form, multistep second order, on the timesteps of
+ * ms_ddim_timesteps, the last step to clean data. With alpha = sqrt(abar), sigma =
+ * sqrt(1 - abar), lambda = log(alpha / sigma) and h = lambda' - lambda, the first-order
+ * step is x' = (sigma' / sigma) x + alpha' (1 - e^-h) D (DDIM with eps recomputed from
+ * D), D the network's x0; the second-order one takes D + c (D - D_last). */
+enum { MS_SAMPLER_DDIM, MS_SAMPLER_DPM2M };
+const char *ms_sampler_name(int kind);   /* "ddim", "dpm++2m" */
+int ms_sampler_parse(const char *s);     /* -1 if unknown */
+/* c of the step from abar ab to ab_next after the evaluation at ab_last (< 0: none):
+ * h / (2 h_last), h_last = lambda(ab) - lambda(ab_last); 0 (first order) without a
+ * last evaluation, after one at abar = 0 (zero terminal SNR: lambda = -inf, so c's
+ * limit is 0) and on the step to clean data (ab_next = 1: lambda' = +inf) */
+double ms_dpm2m_coef(double ab_last, double ab, double ab_next);
+/* one step on n floats from abar ab (< 1; 0 allowed) to ab_next with the network's
+ * output y at x (eps or v, as ms_ddim_step): D = x0, clipped to [-1,1] when clip;
+ * x <- (sigma' / sigma) x + (alpha' - sigma' alpha / sigma) (D + c (D - d)); d holds
+ * the last step's D (not read when c = 0) and gets this one's */
+void ms_dpm2m_step(float *x, const float *y, float *d, int pred, size_t n, double ab,
+                   double ab_next, double c, int clip);
+/* cnt states x [cnt,n], pure noise at the first timestep, to x0 estimates in o->steps
+ * network evaluations (o->pred, o->clip; o->eta must be 0 and o->known NULL: -1
+ * otherwise); y as ms_reverse's, d cnt * n floats (the last D of each state) */
+int ms_dpm2m(const ms_reverse_opt *o, int cnt, size_t n, float *x, float *y, float *d,
+             ms_denoise_fn f, void *ctx);
+
 #endif

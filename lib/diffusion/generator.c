@@ -34,7 +34,7 @@ struct ms_gen {
 	const char *prompt;
 	/* sampling state */
 	size_t scap;
-	float *xs, *es, *z;
+	float *xs, *es, *z, *ds;        /* ds: DPM-Solver++'s last x0 of each state */
 };
 
 /* ---- construction */
@@ -65,7 +65,7 @@ fail:
 
 static void unplan(ms_gen *g)
 {
-	float **p[] = { &g->xin, &g->tf, &g->tv, &g->tp, &g->eps, &g->d, &g->dtv, &g->xs, &g->es, &g->z };
+	float **p[] = { &g->xin, &g->tf, &g->tv, &g->tp, &g->eps, &g->d, &g->dtv, &g->xs, &g->es, &g->z, &g->ds };
 	ms_free_floats(p, sizeof p / sizeof *p);
 	free(g->pp);
 	g->pp = NULL;
@@ -288,17 +288,17 @@ double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int
 }
 
 /* ---- sampling */
-static int sample_buffers(ms_gen *g, size_t xs, size_t es, size_t z)
+static int sample_buffers(ms_gen *g, size_t xs, size_t es, size_t z, size_t ds)
 {
-	size_t need = xs + es + z;
-	if (need <= g->scap)
+	size_t need = xs + es + z + ds;
+	if (need <= g->scap && (!ds || g->ds))
 		return 0;
-	free(g->xs);
-	free(g->es);
-	free(g->z);
-	g->xs = g->es = g->z = NULL;
+	float **p[] = { &g->xs, &g->es, &g->z, &g->ds };
+	ms_free_floats(p, 4);
+	g->bytes -= g->scap * sizeof(float);
 	g->scap = 0;
-	if (get(g, &g->xs, xs) < 0 || get(g, &g->es, es) < 0 || get(g, &g->z, z) < 0)
+	if (get(g, &g->xs, xs) < 0 || get(g, &g->es, es) < 0 || get(g, &g->z, z) < 0 ||
+	    (ds && get(g, &g->ds, ds) < 0))
 		return -1;
 	g->scap = need;
 	return 0;
@@ -346,11 +346,15 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 	int C = ms_gen_channels(&g->cfg), in = g->cfg.unet.in_ch, S = o->steps;
 	double w = o->guidance;
 	int br = w == 1 || w == 0 ? 1 : 2;          /* forwards per image and step */
+	int dpm = o->sampler == MS_SAMPLER_DPM2M;
 	if (n < 1)
 		return 0;
 	if (S < 1 || S > g->sched.T || S > 1000 || o->batch < 1)
 		return ms_error("sample: %d steps (1..%d) with batch %d", S,
 		                g->sched.T < 1000 ? g->sched.T : 1000, o->batch);
+	if (dpm && (o->known || o->eta != 0))
+		return ms_error("sample: dpm++2m %s", o->known ? "cannot inpaint (RePaint needs "
+		                "DDIM's stochastic steps)" : "is deterministic: eta must be 0");
 	int fb = o->batch < n * br ? o->batch : n * br;
 	int kmax = fb >= br ? fb / br : 1;
 	int nch = (n + kmax - 1) / kmax, k = (n + nch - 1) / nch;
@@ -361,7 +365,7 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 	uint8_t *keep = o->known ? ms_malloc(chw) : NULL;
 	int ret = -1;
 	if (!times || (o->known && (!known || !keep)) || plan(g, fb, H, W, 0) < 0 ||
-	    sample_buffers(g, k * chw, (size_t)k * br * chw, chw) < 0)
+	    sample_buffers(g, k * chw, (size_t)k * br * chw, chw, dpm ? k * chw : 0) < 0)
 		goto done;
 	ms_repaint_times(S, o->jump, o->resample, times, nt);
 	for (size_t i = 0; known && i < chw; i++) {
@@ -381,8 +385,9 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 		for (int j = 0; j < cnt; j++)
 			for (size_t i = 0; i < chw; i++)
 				g->xs[j * chw + i] = ms_rng_normal(&rng[s0 + j]);
-		if (ms_reverse(&ro, times, nt, cnt, chw, g->xs, rng + s0, g->es, g->z, denoise,
-		               &d) < 0)
+		if (dpm ? ms_dpm2m(&ro, cnt, chw, g->xs, g->es, g->ds, denoise, &d) < 0
+		        : ms_reverse(&ro, times, nt, cnt, chw, g->xs, rng + s0, g->es, g->z,
+		                     denoise, &d) < 0)
 			goto done;
 		for (int j = 0; j < cnt; j++)
 			for (size_t i = 0; i < chw; i++) {

@@ -92,7 +92,7 @@ int ms_gen_train_update(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o);
 
 /* n images [n,G,H,W] in [0,1] (G = ms_gen_channels: a joint model's last channel is
  * its mask) for one condition [K,H,W]: DDIM over steps of the schedule with eta
- * (ms_reverse); classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr;
+ * (ms_reverse), or DPM-Solver++(2M) over the same timesteps (ms_dpm2m); classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr;
  * w = 1: the prompt only, w = 0: the empty prompt only, one forward a step); image k's
  * noise comes from rng[k]. With known (RePaint inpainting, methods.md 1.3, 2): every
  * channel where keep [H,W] is nonzero follows known [G,H,W] in [0,1], with jump and
@@ -104,6 +104,8 @@ typedef struct {
 	int jump, resample;           /* RePaint's L and R; 0: none */
 	const float *known;           /* NULL: plain sampling */
 	const uint8_t *keep;
+	int sampler;                  /* MS_SAMPLER_DDIM (0), or MS_SAMPLER_DPM2M: ms_dpm2m
+	                               * (eta 0, no known) */
 } ms_gen_sample_opt;
 int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const float *cond,
                   const char *prompt, int n, ms_rng *rng, float *out);
