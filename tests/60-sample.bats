@@ -190,6 +190,44 @@ PYEOF
 	[[ "$output" == "ms-sample: --parts is for train"* ]]
 }
 
+@test "--sampler dpm++2m: eps, zero-SNR v and joint models, the same bytes twice, not DDIM's; with --inpaint or --eta: exit 1, nothing on stdout" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	help_ok ms-sample -- '*--sampler ddim|dpm++2m*'
+	ms-sample -m "$d/m.ms" -n 2 --steps 5 --sampler dpm++2m < "$d/in.ms" > "$t/p1.ms"
+	ms-sample -m "$d/m.ms" -n 2 --steps 5 --sampler dpm++2m --eta 0 < "$d/in.ms" > "$t/p2.ms"
+	cmp "$t/p1.ms" "$t/p2.ms"
+	ms-sample -m "$d/m.ms" -n 2 --steps 5 < "$d/in.ms" > "$t/d.ms"
+	! cmp -s "$t/p1.ms" "$t/d.ms"
+	cmp <(ms-info "$t/p1.ms" | cut -f1-4) <(ms-info "$t/d.ms" | cut -f1-4)
+	ms-sample train -o "$t/z.ms" --zero-snr --steps 2 $T < "$d/in.ms" 2>/dev/null
+	ms-sample train -o "$t/j.ms" --joint --steps 2 $T < "$d/grey.ms" 2>/dev/null
+	for k in 1 2 7; do
+		ms-sample -m "$t/z.ms" -n 2 --steps $k --sampler dpm++2m < "$d/in.ms" > "$t/z$k.ms"
+	done
+	ms-sample -m "$t/j.ms" -n 2 --steps 5 --sampler dpm++2m < "$d/grey.ms" > "$t/j1.ms"
+	ms-sample -m "$t/j.ms" -n 2 --steps 5 --sampler dpm++2m < "$d/grey.ms" > "$t/j2.ms"
+	cmp "$t/j1.ms" "$t/j2.ms"
+	run pycheck "$t/z7.ms" '
+syn = [a for n, m, a in s if n == "image" and "of" in m]
+assert len(syn) == 6, len(syn)
+for a in syn:
+    assert a.shape == (1, 16, 16) and np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
+assert not np.array_equal(syn[0], syn[1])
+print("ok")
+'
+	[ "$output" = ok ]
+	run -0 bash -c "ms-info '$t/j1.ms' | grep -c '^benign_1\.s.*mask.*synthetic=1'"
+	[ "$output" -eq 2 ]
+	run --separate-stderr ms-sample -m "$t/j.ms" --inpaint --sampler dpm++2m < "$d/grey.ms"
+	[ "$status" -eq 1 ] && [ -z "$output" ]
+	[ "$stderr" = "ms-sample: --inpaint needs --sampler ddim: RePaint takes stochastic DDIM steps" ]
+	run --separate-stderr ms-sample -m "$d/m.ms" --eta 0.5 --sampler dpm++2m < "$d/in.ms"
+	[ "$status" -eq 1 ] && [ -z "$output" ]
+	[ "$stderr" = "ms-sample: --eta: --sampler dpm++2m is deterministic (eta 0)" ]
+	run -2 ms-sample -m "$d/m.ms" --sampler euler < "$d/in.ms"
+	[[ "$output" == *--sampler*euler* ]]
+}
+
 @test "--resume continues exactly: 3 + 3 steps equal 6 steps" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-sample train -o "$t/r.ms" --steps 3 $T < "$d/in.ms" 2>/dev/null
