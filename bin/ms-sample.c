@@ -64,7 +64,7 @@ static ms_opt opts[] = {
 	MS_OPT_GROUP("sampling", "sampling", SAMPLE),
 	MS_OPT_INT(NULL, 'n', &o.n, 1, 100000, "N", "synthetic samples per sample (4)"),
 	MS_OPT_CHOICE("sampler", 0, &o.sampler, samplers, "ddim, or dpm++2m: DPM-Solver++(2M),\n"
-	              "deterministic, as good in about half the steps (ddim)"),
+	              "deterministic, second order (ddim)"),
 	MS_OPT_NUM("eta", 0, &o.eta, 0, 10, "E", "DDIM eta (0)"),
 	MS_OPT_NUM("guidance", 0, &o.guidance, -100, 100, "W", "classifier-free guidance scale (9)"),
 	MS_OPT_FLAG("inpaint", 0, &o.inpaint, "joint models: new lesions inpainted into the real\n"
