@@ -309,8 +309,9 @@ static int sample(void)
 		ms_params_ema_swap(ps);
 	ms_gen_synth_opt so = { { .steps = (int)o.steps, .batch = (int)o.batch, .eta = o.eta,
 	                          .guidance = o.guidance, .jump = (int)o.jump,
-	                          .resample = (int)o.resample, .sampler = o.sampler }, (int)o.n, o.seed, o.prompt,
-	                        o.inpaint, (int)o.dilate, (int)o.open };
+	                          .resample = (int)o.resample, .sampler = o.sampler },
+	                        (int)o.n, o.seed, o.prompt, o.inpaint, (int)o.dilate,
+	                        (int)o.open };
 	sampler sm = { g, &so };
 	if (ms_sample_each(stdin, "<stdin>", sample_one, &sm) < 0)
 		die("%s", ms_errmsg());

@@ -65,7 +65,8 @@ fail:
 
 static void unplan(ms_gen *g)
 {
-	float **p[] = { &g->xin, &g->tf, &g->tv, &g->tp, &g->eps, &g->d, &g->dtv, &g->xs, &g->es, &g->z, &g->ds };
+	float **p[] = { &g->xin, &g->tf, &g->tv, &g->tp, &g->eps, &g->d, &g->dtv, &g->xs,
+	                &g->es, &g->z, &g->ds };
 	ms_free_floats(p, sizeof p / sizeof *p);
 	free(g->pp);
 	g->pp = NULL;

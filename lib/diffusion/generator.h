@@ -92,8 +92,9 @@ int ms_gen_train_update(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o);
 
 /* n images [n,G,H,W] in [0,1] (G = ms_gen_channels: a joint model's last channel is
  * its mask) for one condition [K,H,W]: DDIM over steps of the schedule with eta
- * (ms_reverse), or DPM-Solver++(2M) over the same timesteps (ms_dpm2m); classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr;
- * w = 1: the prompt only, w = 0: the empty prompt only, one forward a step); image k's
+ * (ms_reverse), or DPM-Solver++(2M) on the same timesteps (ms_dpm2m, with sampler);
+ * classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr; w = 1: the
+ * prompt only, w = 0: the empty prompt only, one forward a step); image k's
  * noise comes from rng[k]. With known (RePaint inpainting, methods.md 1.3, 2): every
  * channel where keep [H,W] is nonzero follows known [G,H,W] in [0,1], with jump and
  * resample (L and R). The U-Net runs on at most batch images at once, planned once for
