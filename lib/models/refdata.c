@@ -312,10 +312,10 @@ static int ref_part(void *ctx, int b0, int b1, double w, double *loss, double *a
 	(void)aux;
 	if (t->seg) {
 		*loss = ms_refiner_alt_ref(r, t->seg, img, y0, t->ts + b0, t->u + b0 * hw, w);
-		return *loss < 0 ? -1 : 0;
+		return 0;
 	}
 	ms_refiner_noisy(r, t->ts + b0, t->u + b0 * hw, y0, p);
-	*loss = w * ms_refiner_loss(r, img, y0, p, 1, NULL, (float)w);
+	*loss = w * ms_refiner_loss(r, t->ts + b0, img, y0, p, 1, NULL, (float)w);
 	return 0;
 }
 
@@ -327,7 +327,7 @@ static int seg_part(void *ctx, int b0, int b1, double w, double *loss, double *a
 	(void)aux;
 	*loss = ms_refiner_alt_seg(t->r, t->seg, t->lambda, t->img + b0 * t->r->C * hw,
 	                           t->y0 + b0 * hw, t->ts + b0, t->u + b0 * hw, w);
-	return *loss < 0 ? -1 : 0;
+	return 0;
 }
 
 int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss, double *aux)

@@ -52,12 +52,8 @@ fail:
 
 static void unplan(ms_refiner *r)
 {
-	float **p[] = { &r->x, &r->tf, &r->yt, &r->eps, &r->dz, &r->z };
+	float **p[] = { &r->x, &r->tf, &r->yt, &r->eps, &r->dz, &r->z, &r->sp };
 	ms_free_floats(p, sizeof p / sizeof *p);
-	free(r->t);
-	free(r->u);
-	r->t = NULL;
-	r->u = NULL;
 	r->N = 0;
 }
 
@@ -76,12 +72,12 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train)
 		return 0;
 	unplan(r);
 	size_t hw = (size_t)H * W, n = (size_t)N * hw;
-	if (ms_unet_plan(r->net, N, H, W, train) < 0 || !(r->t = ms_calloc(N, sizeof *r->t)) ||
+	if (ms_unet_plan(r->net, N, H, W, train) < 0 ||
 	    !(r->x = ms_calloc(n, (r->C + 2) * sizeof(float))) ||
 	    !(r->tf = ms_calloc(N, sizeof(float))) || !(r->yt = ms_calloc(n, sizeof(float))) ||
 	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float))) ||
 	    !(r->z = ms_calloc(n, sizeof(float))) ||
-	    (train && !(r->u = ms_calloc(n, sizeof(double))))) {
+	    (train && !(r->sp = ms_calloc(n, 3 * sizeof(float))))) {
 		unplan(r);
 		return -1;
 	}
@@ -117,15 +113,14 @@ void ms_refiner_noisy(ms_refiner *r, const int *t, const double *u, const float 
                       const float *p)
 {
 	size_t hw = (size_t)r->H * r->W;
-	if (t != r->t)
-		memcpy(r->t, t, r->N * sizeof *t);
 	for (int n = 0; n < r->N; n++)
 		for (size_t i = n * hw; i < (n + 1) * hw; i++)
 			r->yt[i] = u[i] < ms_bbdm_marginal(&r->bb, t[n], y0[i], p[i]);
 }
 
-/* r->z = the flip logits of the network's output net [N,HW] at times t[N] (residual:
- * plus the prior's own); dp (may be NULL) += dz times their derivative in p */
+/* r->z = the flip logits of the network's output net [N,HW] at times t[N] with priors p
+ * [N,HW] or (ps = 0) at time t[0] with one prior p [HW] (residual: plus the prior's
+ * own); dp (may be NULL) += dz times their derivative in p */
 static const float *logits(ms_refiner *r, const float *net, const int *t, const float *p,
                            size_t ps, const float *dz, float *dp)
 {
@@ -136,28 +131,29 @@ static const float *logits(ms_refiner *r, const float *net, const int *t, const 
 		for (size_t i = 0; i < hw; i++) {
 			size_t j = n * hw + i;
 			double d;
-			r->z[j] = net[j] + (float)ms_bbdm_prior_logit(&r->bb, t[n], r->yt[j] > 0.5f,
-			                                              p[n * ps + i], dz ? &d : NULL);
+			r->z[j] = net[j] + (float)ms_bbdm_prior_logit(&r->bb, t[ps ? n : 0],
+			                                              r->yt[j] > 0.5f, p[n * ps + i],
+			                                              dz ? &d : NULL);
 			if (dz && dp)
 				dp[j] += (float)(dz[j] * d);
 		}
 	return r->z;
 }
 
-double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const float *p,
-                       int backward, float *dp, float w)
+double ms_refiner_loss(ms_refiner *r, const int *t, const float *img, const float *y0,
+                       const float *p, int backward, float *dp, float w)
 {
 	size_t hw = (size_t)r->H * r->W;
 	MS_ASSERT(r->N > 0 && (!backward || r->train));
 	input(r, img, (size_t)r->C * hw, r->yt, p, hw);
 	for (int n = 0; n < r->N; n++)
-		r->tf[n] = (float)r->t[n];
+		r->tf[n] = (float)t[n];
 	const float *net = ms_unet_forward(r->net, r->x, r->tf, NULL);     /* [N,1,H,W] */
-	const float *z = logits(r, net, r->t, p, hw, NULL, NULL);
-	double loss = ms_bbdm_loss_map(&r->bb, r->t, r->N, hw, r->yt, y0, p, z, r->flip,
+	const float *z = logits(r, net, t, p, hw, NULL, NULL);
+	double loss = ms_bbdm_loss_map(&r->bb, t, r->N, hw, r->yt, y0, p, z, r->flip,
 	                               r->posterior, r->dz, dp, w);
 	if (dp)
-		logits(r, net, r->t, p, hw, r->dz, dp);
+		logits(r, net, t, p, hw, r->dz, dp);
 	if (backward)
 		ms_unet_backward(r->net, r->dz);
 	return loss;
@@ -178,12 +174,10 @@ int ms_refiner_run(ms_refiner *r, int H, int W, const float *img, const float *p
 		memset(unc, 0, hw * sizeof *unc);
 	for (int s = 0; s < n; s++) {
 		input(r, img, 0, r->yt, p, 0);
-		for (int k = 0; k < K; k++) {
+		for (int k = 0; k < K; k++)
 			r->tf[k] = (float)ts[s];
-			r->t[k] = ts[s];
-		}
 		const float *z = ms_unet_forward(r->net, r->x, r->tf, NULL);
-		z = logits(r, z, r->t, p, 0, NULL, NULL);
+		z = logits(r, z, ts + s, p, 0, NULL, NULL);
 		ms_sigmoid_forward(z, r->eps, K * hw);                          /* eps_hat */
 		for (int k = 0; k < K && s + 1 < n; k++)
 			ms_bbdm_step(&r->bb, sampler, ts[s], ts[s + 1], hw, r->yt + k * hw,
@@ -380,23 +374,14 @@ void ms_refine_set_batch(const ms_refine_set *d, int B, ms_rng *rng, float *img,
 	}
 }
 
-/* ---- training steps */
-double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const float *y0,
-                       const float *p, ms_rng *rng)
-{
-	ms_params *ps = ms_unet_params(r->net);
-	ms_params_zero_grad(ps);
-	ms_refiner_draw(r, r->N, rng, r->t, r->u);
-	ms_refiner_noisy(r, r->t, r->u, y0, p);
-	double loss = ms_refiner_loss(r, img, y0, p, 1, NULL, 1);
-	ms_adam_step(opt, ps);
-	return loss;
-}
-
-/* p = sigmoid(seg(img)) of r->N images, and y_t from t, u on it; returns seg's logits */
+/* ---- the alternate iteration */
+/* p = sigmoid(seg(img)) of r->N images (r->sp), and y_t from t, u on it; returns seg's
+ * logits */
 static const float *alt_prior(ms_refiner *r, ms_unet *seg, const float *img, const float *y0,
-                              const int *t, const double *u, float *p)
+                              const int *t, const double *u)
 {
+	float *p = r->sp;
+	MS_ASSERT(r->train);
 	const float *z = ms_unet_forward(seg, img, NULL, NULL);             /* [N,1,H,W] */
 	ms_sigmoid_forward(z, p, (size_t)r->N * r->H * r->W);
 	ms_refiner_noisy(r, t, u, y0, p);
@@ -406,47 +391,22 @@ static const float *alt_prior(ms_refiner *r, ms_unet *seg, const float *img, con
 double ms_refiner_alt_ref(ms_refiner *r, ms_unet *seg, const float *img, const float *y0,
                           const int *t, const double *u, double w)
 {
-	float *p = ms_malloc((size_t)r->N * r->H * r->W * sizeof *p);
-	if (!p)
-		return -1;
-	alt_prior(r, seg, img, y0, t, u, p);                               /* detached prior */
-	double loss = ms_refiner_loss(r, img, y0, p, 1, NULL, (float)w);
-	free(p);
-	return loss * w;
+	alt_prior(r, seg, img, y0, t, u);                                  /* detached prior */
+	return w * ms_refiner_loss(r, t, img, y0, r->sp, 1, NULL, (float)w);
 }
 
 double ms_refiner_alt_seg(ms_refiner *r, ms_unet *seg, double lambda, const float *img,
                           const float *y0, const int *t, const double *u, double w)
 {
 	size_t n = (size_t)r->N * r->H * r->W;
-	float *p = ms_malloc(3 * n * sizeof *p), *dl = p + n, *dp = p + 2 * n;
-	if (!p)
-		return -1;
-	const float *z = alt_prior(r, seg, img, y0, t, u, p);
+	float *p = r->sp, *dl = p + n, *dp = p + 2 * n;
+	const float *z = alt_prior(r, seg, img, y0, t, u);
 	/* its own loss, plus lambda * d diffusion / d p * p (1 - p) */
 	double loss = ms_loss_bce(z, y0, n, dl, (float)w, 0);
 	loss += ms_loss_dice(z, y0, r->N, n / r->N, dl, (float)w, 1);
-	loss += lambda * ms_refiner_loss(r, img, y0, p, 0, dp, (float)(lambda * w));
+	loss += lambda * ms_refiner_loss(r, t, img, y0, p, 0, dp, (float)(lambda * w));
 	for (size_t i = 0; i < n; i++)
 		dl[i] += dp[i] * p[i] * (1 - p[i]);
 	ms_unet_backward(seg, dl);
-	free(p);
 	return loss * w;
-}
-
-int ms_refiner_alt_step(ms_refiner *r, ms_adam *ropt, ms_unet *seg, ms_adam *sopt,
-                        double lambda, const float *img, const float *y0, ms_rng *rng,
-                        double *rloss, double *sloss)
-{
-	ms_params *rp = ms_unet_params(r->net), *sp = ms_unet_params(seg);
-	ms_refiner_draw(r, r->N, rng, r->t, r->u);
-	ms_params_zero_grad(rp);
-	if ((*rloss = ms_refiner_alt_ref(r, seg, img, y0, r->t, r->u, 1)) < 0)
-		return -1;
-	ms_adam_step(ropt, rp);
-	ms_params_zero_grad(sp);
-	if ((*sloss = ms_refiner_alt_seg(r, seg, lambda, img, y0, r->t, r->u, 1)) < 0)
-		return -1;
-	ms_adam_step(sopt, sp);
-	return 0;
 }

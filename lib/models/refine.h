@@ -27,9 +27,9 @@ typedef struct {
 	                               * sampling: MS_BBDM_ANCESTRAL or MS_BBDM_MIXTURE */
 	/* plan */
 	int N, H, W, train;
-	int *t;                       /* [N] timesteps */
 	float *x, *tf, *yt, *eps, *dz, *z; /* [N,C+2,H,W], [N], [N,HW] x4 */
-	double *u;                    /* [N,HW] uniforms of y_t (train) */
+	float *sp;                    /* [3,N,HW] (train): --alternate's segmentor prior, the
+	                               * gradient of its loss, d loss / d p */
 } ms_refiner;
 
 /* a training set held in memory: n images [C,H,W], masks y0 [HW] 0/1, priors p [HW] */
@@ -53,17 +53,17 @@ void ms_refiner_free(ms_refiner *r);
 int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train);
 
 /* draws for each of N images [H,W] (r's plan) t ~ U{1..T} into t[N] and the uniforms
- * of y_t into u[N,HW] (r->t, r->u for r->N images) */
+ * of y_t into u[N,HW] */
 void ms_refiner_draw(const ms_refiner *r, int N, ms_rng *rng, int *t, double *u);
-/* r->t = t and r->yt = [u < ab_t y0 + (1 - ab_t) p], y_t ~ B(...), for r->N images */
+/* r->yt = [u < ab_t y0 + (1 - ab_t) p], y_t ~ B(...), at times t[N], for r->N images */
 void ms_refiner_noisy(ms_refiner *r, const int *t, const double *u, const float *y0,
                       const float *p);
-/* forward on (img, r->yt, p) at r->t and the loss of methods.md (bits per pixel);
+/* forward on (img, r->yt, p) at times t[N] and the loss of methods.md (bits per pixel);
  * backward accumulates parameter gradients when set; dp (may be NULL) receives
  * w d loss / d p through the posterior formulas and the residual's prior logit, not
  * through the network input */
-double ms_refiner_loss(ms_refiner *r, const float *img, const float *y0, const float *p,
-                       int backward, float *dp, float w);
+double ms_refiner_loss(ms_refiner *r, const int *t, const float *img, const float *y0,
+                       const float *p, int backward, float *dp, float w);
 /* K reverse runs of n steps from y_T ~ B(p) on one image [C,H,W] (plans N = K); prob:
  * mean of the K final y0_hat maps, unc: their standard deviation (may be NULL) */
 int ms_refiner_run(ms_refiner *r, int H, int W, const float *img, const float *p, int K,
@@ -83,22 +83,13 @@ void ms_refine_set_free(ms_refine_set *d);
 void ms_refine_set_batch(const ms_refine_set *d, int B, ms_rng *rng, float *img, float *y0,
                          float *p);
 
-/* ---- training steps on a batch of r->N images (plan it with train = 1) */
-/* a refiner step: draw t and y_t, loss, backward, AdamW step; returns the loss */
-double ms_refiner_step(ms_refiner *r, ms_adam *opt, const float *img, const float *y0,
-                       const float *p, ms_rng *rng);
-/* HiDiff's alternate-collaborative iteration with a segmentor seg (planned for the same
- * batch, train): p = sigmoid(seg(img)); (1) a refiner step on p detached; (2) a segmentor
- * step on BCE + soft Dice + lambda * the diffusion loss of the updated refiner at the
- * same t and y_t. Limitation: the diffusion loss reaches p only through the posterior
- * formulas; its path through the refiner's input channel needs the U-Net's input
- * gradient, which lib/nn does not expose. Losses in *rloss, *sloss; -1 on OOM */
-int ms_refiner_alt_step(ms_refiner *r, ms_adam *ropt, ms_unet *seg, ms_adam *sopt,
-                        double lambda, const float *img, const float *y0, ms_rng *rng,
-                        double *rloss, double *sloss);
-/* its two gradients on r->N images (the segmentor planned for them), from draws t, u,
- * weighted by w (ms_grads parts): (1) the refiner's, on p detached; (2) the segmentor's,
- * with the refiner as it is then. Each returns its loss times w, -1 on OOM */
+/* ---- HiDiff's alternate-collaborative iteration with a segmentor seg, on r->N images
+ * (both planned for them, train): p = sigmoid(seg(img)); (1) the refiner's gradient on
+ * p detached; (2) with the refiner updated, the segmentor's gradient of BCE + soft Dice
+ * + lambda * the diffusion loss at the same t and y_t. Limitation: the diffusion loss
+ * reaches p only through the posterior formulas; its path through the refiner's input
+ * channel needs the U-Net's input gradient, which lib/nn does not expose. From draws t,
+ * u, weighted by w (ms_grads parts); each returns its loss times w */
 double ms_refiner_alt_ref(ms_refiner *r, ms_unet *seg, const float *img, const float *y0,
                           const int *t, const double *u, double w);
 double ms_refiner_alt_seg(ms_refiner *r, ms_unet *seg, double lambda, const float *img,

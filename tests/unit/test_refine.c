@@ -1,6 +1,7 @@
 /* The refiner: reverse runs (ranges, determinism, K = 1), checkpoint round trip, a few
- * training steps lower the loss, the alternate step moves both networks; ms-refine's
- * records of a refined sample, its training set and checkpoint metadata. */
+ * of ms-refine train's steps (one part) lower the loss, its alternate iteration moves
+ * both networks; ms-refine's records of a refined sample, its training set and
+ * checkpoint metadata. */
 #include <string.h>
 #include <unistd.h>
 
@@ -66,27 +67,44 @@ static void test_run(void)
 	ms_refiner_free(r);
 }
 
+/* ms-refine train's run (refdata.c) on n copies of the fixture, a batch of n in one
+ * part, options set in t before */
+static void train_open(ms_refine_train *t, int n)
+{
+	float img[HW], y0[HW], p[HW];
+	uint8_t m[HW];
+	fixture(img, y0, p);
+	for (int i = 0; i < HW; i++)
+		m[i] = y0[i] > 0.5f;
+	for (int k = 0; k < n; k++)
+		CHECK(ms_refine_set_add(&t->d, 1, H, H, img, m, p) == 0);
+	t->out = "refine-test";
+	t->batch = n;
+	t->parts = 1;
+	t->width = 8;
+	CHECK(ms_refine_train_check(t) == 0 && ms_refine_train_open(t) == 0 &&
+	      ms_refine_train_setup(t) == 0);
+	CHECK(t->g.P == 1);
+}
+
 static void test_train(void)
 {
-	enum { B = 4 };
-	float img[B * HW], y0[B * HW], p[B * HW];
-	for (int n = 0; n < B; n++)
-		fixture(img + n * HW, y0 + n * HW, p + n * HW);
-	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, MS_REFINE_DIRECT, 5);
-	ms_adam a;
-	ms_adam_init(&a, 3e-3, 0, 1);
-	CHECK(ms_refiner_plan(r, B, H, H, 1) == 0);
+	ms_refine_train t;
+	ms_refine_train_default(&t);
+	t.flip = MS_BBDM_FOCAL;
+	t.wd = 0;
+	t.seed = 5;
+	train_open(&t, 4);
 	double first = 0, last = 0;
 	for (int s = 0; s < 60; s++) {
-		ms_rng g;
-		ms_rng_init(&g, 1, s);
-		double l = ms_refiner_step(r, &a, img, y0, p, &g);
-		CHECK(isfinite(l));
+		double l, aux;
+		CHECK(ms_refine_train_step(&t, s, 3e-3, &l, &aux) == 0);
+		CHECK(isfinite(l) && isnan(aux));
 		first += s < 10 ? l : 0;
 		last += s >= 50 ? l : 0;
 	}
 	CHECK(last < 0.8 * first);
-	ms_refiner_free(r);
+	ms_refine_train_free(&t);
 }
 
 /* an untrained residual refiner is the prior alone: its DDIM runs keep y_t ~ B(p) and
@@ -119,20 +137,22 @@ static void test_residual(void)
 	float bi[B * HW], by[B * HW], bp[B * HW], dp[B * HW];
 	for (int n = 0; n < B; n++)
 		fixture(bi + n * HW, by + n * HW, bp + n * HW);
+	int t[B];
+	static double u[B * HW];
 	CHECK(ms_refiner_plan(r, B, H, H, 1) == 0);
 	ms_rng g;
 	ms_rng_init(&g, 4, 4);
-	ms_refiner_draw(r, B, &g, r->t, r->u);
-	ms_refiner_noisy(r, r->t, r->u, by, bp);
+	ms_refiner_draw(r, B, &g, t, u);
+	ms_refiner_noisy(r, t, u, by, bp);
 	ms_params_zero_grad(ms_unet_params(r->net));
-	ms_refiner_loss(r, bi, by, bp, 0, dp, 1);
+	ms_refiner_loss(r, t, bi, by, bp, 0, dp, 1);
 	double worst = 0, h = 1e-3;
 	for (int i = 0; i < B * HW; i += 5) {
 		float v = bp[i], hi = v + (float)h, lo = v - (float)h;
 		bp[i] = hi;
-		double lp = ms_refiner_loss(r, bi, by, bp, 0, NULL, 1);
+		double lp = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
 		bp[i] = lo;
-		double lm = ms_refiner_loss(r, bi, by, bp, 0, NULL, 1);
+		double lm = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
 		bp[i] = v;
 		double fd = (lp - lm) / ((double)hi - lo), e = fabs(fd - dp[i]) / (1e-3 + fabs(fd));
 		worst = e > worst ? e : worst;
@@ -168,40 +188,43 @@ static void test_validate(void)
 	ms_refine_set_free(&v);
 }
 
+/* --alternate: both networks move, the segmentor's loss is reported, and lambda
+ * reaches the segmentor */
 static void test_alternate(void)
 {
-	enum { B = 2 };
-	float img[B * HW], y0[B * HW], p[B * HW];
-	for (int n = 0; n < B; n++)
-		fixture(img + n * HW, y0 + n * HW, p + n * HW);
+	char path[] = "/tmp/test_refine.XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
 	ms_unet_cfg c;
 	ms_unet_cfg_default(&c);
 	c.width = 8;
+	ms_unet *seg = ms_unet_new(&c, 7);
+	CHECK(seg && ms_unet_save(seg, path, NULL, 0, NULL) == 0);
+	ms_unet_free(seg);
 	float w[2][2];
 	for (int k = 0; k < 2; k++) {
-		ms_unet *seg = ms_unet_new(&c, 7);
-		ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, MS_REFINE_DIRECT, 5);
-		ms_adam a, sa;
-		ms_adam_init(&a, 1e-3, 0.01, 1);
-		ms_adam_init(&sa, 1e-3, 0.01, 1);
-		CHECK(ms_unet_plan(seg, B, H, H, 1) == 0 && ms_refiner_plan(r, B, H, H, 1) == 0);
-		ms_param *ps = ms_unet_params(seg)->p[0], *pr = ms_unet_params(r->net)->p[0];
+		ms_refine_train t;
+		ms_refine_train_default(&t);
+		t.flip = MS_BBDM_FOCAL;
+		t.seed = 5;
+		t.alternate = 1;
+		t.segpath = path;
+		t.lambda = k ? 10.0 : 0.0;
+		train_open(&t, 2);
+		ms_param *ps = ms_unet_params(t.seg)->p[0], *pr = ms_unet_params(t.r->net)->p[0];
 		float s0 = ps->w[0], r0 = pr->w[0];
 		for (int s = 0; s < 3; s++) {
-			ms_rng g;
 			double rl, sl;
-			ms_rng_init(&g, 1, s);
-			CHECK(ms_refiner_alt_step(r, &a, seg, &sa, k ? 10.0 : 0.0, img, y0, &g, &rl, &sl) == 0);
+			CHECK(ms_refine_train_step(&t, s, 1e-3, &rl, &sl) == 0);
 			CHECK(isfinite(rl) && isfinite(sl) && sl > 0);
 		}
 		CHECK(ps->w[0] != s0 && pr->w[0] != r0);
 		w[k][0] = ps->w[0];
 		w[k][1] = pr->w[0];
-		ms_refiner_free(r);
-		ms_unet_free(seg);
+		ms_refine_train_free(&t);
 	}
-	/* lambda reaches the segmentor */
 	CHECK(w[0][0] != w[1][0]);
+	unlink(path);
 }
 
 /* a record NAME [1,H,H] of dtype dt with id=a, from f (as 0/1 bytes for u8) */
