@@ -26,11 +26,7 @@ static const char *model, *logpath;
 static long steps = 2000, threads = 0, save_every = 500, report = 0, samples = 1;
 static int sampler = -1;     /* -1: the model's posterior */
 static ms_shard shard;
-static const char *const lrn[] = { "constant", "cosine", "poly", NULL },
-                         *const sn[] = { "linear", "cosine", NULL },
-                         *const ln[] = { "focal", "bce", NULL },
-                         *const on[] = { "direct", "residual", NULL },
-                         *const smp[] = { "ancestral", "ddim", "mixture", NULL };
+static const char *const lrn[] = { "constant", "cosine", "poly", NULL };
 static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &steps, 1, 1e8, "N", "training steps (2000); -m: reverse steps (default T)"),
 	MS_OPT_INT("seed", 0, &t.seed, 0, 0x1p62, "S", "initialisation, batches and noise (0)"),
@@ -42,11 +38,15 @@ static ms_opt opts[] = {
 	MS_OPT_NUM("wd", 0, &t.wd, 0, 10, "X", "AdamW weight decay (0.01)"),
 	MS_OPT_CHOICE("lr-schedule", 0, &t.lr_schedule, lrn, "learning rate schedule (poly)"),
 	MS_OPT_INT("T", 0, &t.T, 1, MS_BBDM_TMAX, "T", "diffusion steps (10)"),
-	MS_OPT_CHOICE("schedule", 0, &t.schedule, sn, "linear (ab_t = 1 - t/T, default) or cosine"),
-	MS_OPT_CHOICE("loss", 0, &t.flip, ln, "flip loss: bce (default) or focal (gamma 2)"),
-	MS_OPT_CHOICE("output", 0, &t.output, on, "direct (default): the network gives the flip logit;\n"
+	MS_OPT_CHOICE("schedule", 0, &t.schedule, ms_bbdm_schedule_names,
+	              "linear (ab_t = 1 - t/T, default) or cosine"),
+	MS_OPT_CHOICE("loss", 0, &t.flip, ms_refine_loss_names,
+	              "flip loss: bce (default) or focal (gamma 2)"),
+	MS_OPT_CHOICE("output", 0, &t.output, ms_refine_output_names,
+	              "direct (default): the network gives the flip logit;\n"
 	              "residual: it corrects the prior's own flip logit"),
-	MS_OPT_CHOICE("posterior", 0, &t.posterior, smp, "the model's posterior in the loss:\n"
+	MS_OPT_CHOICE("posterior", 0, &t.posterior, ms_bbdm_sampler_names,
+	              "the model's posterior in the loss:\n"
 	              "ancestral (default, HiDiff's) or mixture (exact)"),
 	MS_OPT_INT("width", 0, &t.width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
 	MS_OPT_FLAG("resume", 0, &t.resume, "continue training MODEL"),
@@ -64,7 +64,8 @@ static ms_opt opts[] = {
 	MS_OPT_GROUP("refine", "-m", REFINE),
 	MS_OPT_STR(NULL, 'm', &model, "MODEL", "refine with MODEL"),
 	MS_OPT_INT("samples", 0, &samples, 1, 1024, "K", "reverse runs averaged per image (1)"),
-	MS_OPT_CHOICE("sampler", 0, &sampler, smp, "ancestral, ddim or mixture (default: the\n"
+	MS_OPT_CHOICE("sampler", 0, &sampler, ms_bbdm_sampler_names,
+	              "ancestral, ddim or mixture (default: the\n"
 	              "model's --posterior)"),
 	MS_OPT_SHARD(&shard),
 	MS_OPT_END

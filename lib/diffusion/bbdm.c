@@ -7,27 +7,27 @@
 #include "core/util.h"
 #include "diffusion/bbdm.h"
 
-static const char *const sched_names[] = { "linear", "cosine" };
-static const char *const sampler_names[] = { "ancestral", "ddim", "mixture" };
+const char *const ms_bbdm_schedule_names[] = { "linear", "cosine", NULL };
+const char *const ms_bbdm_sampler_names[] = { "ancestral", "ddim", "mixture", NULL };
 
 int ms_bbdm_schedule_parse(const char *s)
 {
-	return ms_name_index(s, sched_names, 2);
+	return ms_name_index(s, ms_bbdm_schedule_names, 2);
 }
 
 const char *ms_bbdm_schedule_name(int kind)
 {
-	return kind >= 0 && kind < 2 ? sched_names[kind] : NULL;
+	return kind >= 0 && kind < 2 ? ms_bbdm_schedule_names[kind] : NULL;
 }
 
 int ms_bbdm_sampler_parse(const char *s)
 {
-	return ms_name_index(s, sampler_names, 3);
+	return ms_name_index(s, ms_bbdm_sampler_names, 3);
 }
 
 const char *ms_bbdm_sampler_name(int sampler)
 {
-	return sampler >= 0 && sampler < 3 ? sampler_names[sampler] : NULL;
+	return sampler >= 0 && sampler < 3 ? ms_bbdm_sampler_names[sampler] : NULL;
 }
 
 int ms_bbdm_init(ms_bbdm *b, int T, int kind)

@@ -22,6 +22,10 @@ typedef struct {
 /* linear: ab_t = 1 - t/T; cosine: ab_t = cos(pi/2 (t/T + s)/(1 + s))^2 / (same at 0),
  * s = 0.008, ab_T = 0 exactly */
 int ms_bbdm_init(ms_bbdm *b, int T, int kind);
+/* the names of the schedules and the samplers by index, NULL-terminated (a tool's
+ * option table takes them as they are) */
+extern const char *const ms_bbdm_schedule_names[];
+extern const char *const ms_bbdm_sampler_names[];
 int ms_bbdm_schedule_parse(const char *s);          /* -1 if unknown */
 const char *ms_bbdm_schedule_name(int kind);
 int ms_bbdm_sampler_parse(const char *s);           /* -1 if unknown */

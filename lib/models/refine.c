@@ -9,12 +9,12 @@
 #include "metrics/mask.h"
 #include "models/refine.h"
 
-static const char *const flip_names[] = { "focal", "bce" };
-static const char *const output_names[] = { "direct", "residual" };
+const char *const ms_refine_loss_names[] = { "focal", "bce", NULL };
+const char *const ms_refine_output_names[] = { "direct", "residual", NULL };
 
 int ms_refine_output_parse(const char *s)
 {
-	return ms_name_index(s, output_names, 2);
+	return ms_name_index(s, ms_refine_output_names, 2);
 }
 
 ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, int output,
@@ -236,7 +236,7 @@ int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long st
 	snprintf(head, sizeof head,
 	         "kind=refine\nT=%d\nschedule=%s\nchannels=%d\nloss=%s\noutput=%s\n"
 	         "posterior=%s\nprior=sigmoid\n", r->bb.T, ms_bbdm_schedule_name(r->bb.kind),
-	         r->C, flip_names[r->flip], output_names[r->output],
+	         r->C, ms_refine_loss_names[r->flip], ms_refine_output_names[r->output],
 	         ms_bbdm_sampler_name(r->posterior));
 	size_t n = strlen(head) + (extra ? strlen(extra) : 0) + 2;
 	char *all = ms_malloc(n);
@@ -280,7 +280,8 @@ ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model)
 		goto out;
 	}
 	/* written by every refiner: missing or misspelled is an error, not focal */
-	if (!ms_meta_get(&m, "loss", b, sizeof b) || (flip = ms_name_index(b, flip_names, 2)) < 0) {
+	if (!ms_meta_get(&m, "loss", b, sizeof b) ||
+	    (flip = ms_name_index(b, ms_refine_loss_names, 2)) < 0) {
 		ms_error("%s: refiner checkpoint lacks a known loss= (focal or bce)", path);
 		goto out;
 	}

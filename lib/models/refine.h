@@ -40,6 +40,10 @@ typedef struct {
 
 ms_refiner *ms_refiner_new(int C, int width, int T, int schedule, int flip, int output,
                            uint64_t seed);
+/* the names of the flip losses (MS_BBDM_FOCAL/BCE) and the outputs by index,
+ * NULL-terminated (ms-refine's option table; loss= and output= of a checkpoint) */
+extern const char *const ms_refine_loss_names[];
+extern const char *const ms_refine_output_names[];
 int ms_refine_output_parse(const char *s);          /* -1 if unknown */
 /* checkpoint: ms_unet_save with kind=refine T= schedule= channels= loss= output=
  * posterior= prior=sigmoid (a checkpoint without output= is direct, without posterior=
