@@ -26,7 +26,6 @@ static const char *model, *logpath;
 static long steps = 2000, threads = 0, save_every = 500, report = 0, samples = 1;
 static int sampler = -1;     /* -1: the model's posterior */
 static ms_shard shard;
-static const char *const lrn[] = { "constant", "cosine", "poly", NULL };
 static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &steps, 1, 1e8, "N", "training steps (2000); -m: reverse steps (default T)"),
 	MS_OPT_INT("seed", 0, &t.seed, 0, 0x1p62, "S", "initialisation, batches and noise (0)"),
@@ -36,7 +35,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("batch", 0, &t.batch, 1, 4096, "B", "batch size (8)"),
 	MS_OPT_NUM("lr", 0, &t.lr, 0, 10, "X", "AdamW learning rate (1e-4)"),
 	MS_OPT_NUM("wd", 0, &t.wd, 0, 10, "X", "AdamW weight decay (0.01)"),
-	MS_OPT_CHOICE("lr-schedule", 0, &t.lr_schedule, lrn, "learning rate schedule (poly)"),
+	MS_OPT_CHOICE("lr-schedule", 0, &t.lr_schedule, ms_lr_names, "learning rate schedule (poly)"),
 	MS_OPT_INT("T", 0, &t.T, 1, MS_BBDM_TMAX, "T", "diffusion steps (10)"),
 	MS_OPT_CHOICE("schedule", 0, &t.schedule, ms_bbdm_schedule_names,
 	              "linear (ab_t = 1 - t/T, default) or cosine"),

@@ -29,8 +29,6 @@ static struct {
 	ms_shard shard;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
-static const char *const scheds[] = { "linear", "cosine", NULL };
-static const char *const samplers[] = { "ddim", "dpm++2m", NULL };   /* MS_SAMPLER_* */
 static ms_opt opts[] = {
 	MS_OPT_STR("output", 'o', &o.model, "MODEL", "checkpoint to write (train) or read"),
 	MS_OPT_STR("model", 'm', &o.model, "MODEL", "the same as -o"),
@@ -48,7 +46,7 @@ static ms_opt opts[] = {
 	MS_OPT_STR("cond", 0, &o.cond, "NAME,...", "condition records, or none (edges; none with --joint)"),
 	MS_OPT_FLAG("cond-optional", 0, &o.optional,
 	            "missing conditions are zeros, plus a validity channel"),
-	MS_OPT_CHOICE("schedule", 0, &o.sched, scheds, "noise schedule, T = 1000 (linear)"),
+	MS_OPT_CHOICE("schedule", 0, &o.sched, ms_sched_names, "noise schedule, T = 1000 (linear)"),
 	MS_OPT_FLAG("zero-snr", 0, &o.zero_snr, "schedule rescaled to zero terminal SNR, network\n"
 	            "predicts v (Lin et al. 2024); sampling follows the model"),
 	MS_OPT_NUM("p-uncond", 0, &o.p_uncond, 0, 1, "P", "probability of the empty prompt (0.1)"),
@@ -63,7 +61,7 @@ static ms_opt opts[] = {
 	MS_OPT_STR("log", 0, &o.log, "FILE", "append step, loss, img/s, lr, seconds per report"),
 	MS_OPT_GROUP("sampling", "sampling", SAMPLE),
 	MS_OPT_INT(NULL, 'n', &o.n, 1, 100000, "N", "synthetic samples per sample (4)"),
-	MS_OPT_CHOICE("sampler", 0, &o.sampler, samplers, "ddim, or dpm++2m: DPM-Solver++(2M),\n"
+	MS_OPT_CHOICE("sampler", 0, &o.sampler, ms_sampler_names, "ddim, or dpm++2m: DPM-Solver++(2M),\n"
 	              "deterministic, second order (ddim)"),
 	MS_OPT_NUM("eta", 0, &o.eta, 0, 10, "E", "DDIM eta (0)"),
 	MS_OPT_NUM("guidance", 0, &o.guidance, -100, 100, "W", "classifier-free guidance scale (9)"),

@@ -27,9 +27,6 @@ static double threshold = 0.5;
 static ms_shard shard;
 static long batch = 4, threads, seed = 1, width = 32, patch, parts;
 static int synth;
-static const char *const schedules[] = { "constant", "cosine", "poly", NULL },
-                         *const synths[] = { "mix", "extra", "ignore", NULL },
-                         *const augments[] = { "none", "flips", "strong", NULL };
 static ms_opt opts[] = {
 	MS_OPT_INT("batch", 0, &batch, 1, 4096, "B", "batch size (8; prediction: 4)"),
 	MS_OPT_INT("threads", 0, &threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
@@ -40,7 +37,7 @@ static ms_opt opts[] = {
 	MS_OPT_NUM("time", 0, &opt.time, 1, 1e9, "S", "wall-clock budget in seconds (not deterministic)"),
 	MS_OPT_NUM("lr", 0, &opt.lr, 0, 10, "X", "Adam learning rate (1e-3)"),
 	MS_OPT_NUM("wd", 0, &opt.wd, 0, 10, "X", "AdamW weight decay (0 = Adam)"),
-	MS_OPT_CHOICE("schedule", 0, &opt.schedule, schedules, "learning rate schedule (cosine)"),
+	MS_OPT_CHOICE("schedule", 0, &opt.schedule, ms_lr_names, "learning rate schedule (cosine)"),
 	MS_OPT_INT("warmup", 0, &opt.warmup, 0, 0x1p40, "N", "linear learning-rate warmup over N steps (0)"),
 	MS_OPT_INT("seed", 0, &seed, 0, 0x1p62, "S", "initialisation, batches and augmentation (1)"),
 	MS_OPT_INT("width", 0, &width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
@@ -53,11 +50,11 @@ static ms_opt opts[] = {
 	MS_OPT_FLAG("resume", 0, &opt.resume, "continue training MODEL"),
 	MS_OPT_INT("merge-patch", 0, &patch, 1, 65535, "P", "merging mask block size (ceil(min(H,W)/6))"),
 	MS_OPT_NUM("merge-alpha", 0, &opt.merge_alpha, 0, 1, "A", "probability of a real block (0.6)"),
-	MS_OPT_CHOICE("synthetic", 0, &synth, synths,
+	MS_OPT_CHOICE("synthetic", 0, &synth, ms_seg_synth_names,
 	              "use of synthetic samples (mix)"),
 	MS_OPT_NUM("synthetic-prob", 0, &opt.synth_prob, 0, 1, "P",
 	           "extra: probability of drawing a synthetic sample (0.5)"),
-	MS_OPT_CHOICE("augment", 0, &opt.augment, augments,
+	MS_OPT_CHOICE("augment", 0, &opt.augment, ms_aug_names,
 	              "strong (default: flips, scale, rotation, shift,\nbrightness, contrast, gamma, "
 	              "noise, blur), flips or none"),
 	MS_OPT_PARTS(&parts),

@@ -7,16 +7,16 @@
 #include "core/util.h"
 #include "diffusion/diffusion.h"
 
-static const char *const names[] = { "linear", "cosine" };
+const char *const ms_sched_names[] = { "linear", "cosine", NULL };
 
 const char *ms_sched_name(int kind)
 {
-	return kind >= 0 && kind < 2 ? names[kind] : NULL;
+	return kind >= 0 && kind < 2 ? ms_sched_names[kind] : NULL;
 }
 
 int ms_sched_parse(const char *s)
 {
-	return ms_name_index(s, names, 2);
+	return ms_name_index(s, ms_sched_names, 2);
 }
 
 static double cosine_f(double t, int T)

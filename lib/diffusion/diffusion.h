@@ -22,6 +22,8 @@ typedef struct {
  * f(t) = cos((t/T + 0.008) / 1.008 * pi/2)^2, beta_i = min(1 - f(i+1)/f(i), 0.999) */
 int ms_sched_init(ms_sched *s, int kind, int T);
 void ms_sched_free(ms_sched *s);
+/* the schedules' names by kind, NULL-terminated (a tool's option table takes them) */
+extern const char *const ms_sched_names[];
 const char *ms_sched_name(int kind);
 int ms_sched_parse(const char *s);        /* -1 if unknown */
 /* zero terminal SNR (Lin et al. 2024): s_i = sqrt(abar_i) shifted and scaled so that it
@@ -99,6 +101,7 @@ int ms_reverse(const ms_reverse_opt *o, const int *times, int ntimes, int cnt, s
  * step is x' = (sigma' / sigma) x + alpha' (1 - e^-h) D (DDIM with eps recomputed from
  * D), D the network's x0; the second-order one takes D + c (D - D_last). */
 enum { MS_SAMPLER_DDIM, MS_SAMPLER_DPM2M };
+extern const char *const ms_sampler_names[];   /* by kind, NULL-terminated */
 const char *ms_sampler_name(int kind);   /* "ddim", "dpm++2m" */
 int ms_sampler_parse(const char *s);     /* -1 if unknown */
 /* c of the step from abar ab to ab_next after the evaluation at ab_last (< 0: none):

@@ -6,16 +6,16 @@
 #include "core/util.h"
 #include "diffusion/diffusion.h"
 
-static const char *const names[] = { "ddim", "dpm++2m" };
+const char *const ms_sampler_names[] = { "ddim", "dpm++2m", NULL };
 
 const char *ms_sampler_name(int kind)
 {
-	return kind >= 0 && kind < 2 ? names[kind] : NULL;
+	return kind >= 0 && kind < 2 ? ms_sampler_names[kind] : NULL;
 }
 
 int ms_sampler_parse(const char *s)
 {
-	return ms_name_index(s, names, 2);
+	return ms_name_index(s, ms_sampler_names, 2);
 }
 
 /* lambda = log(alpha / sigma), alpha = sqrt(abar), sigma = sqrt(1 - abar) */

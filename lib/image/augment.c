@@ -9,16 +9,16 @@
 #include "image/augment.h"
 #include "image/image.h"
 
-static const char *const levels[] = { "none", "flips", "strong" };
+const char *const ms_aug_names[] = { "none", "flips", "strong", NULL };
 
 int ms_aug_parse(const char *s)
 {
-	return ms_name_index(s, levels, 3);
+	return ms_name_index(s, ms_aug_names, 3);
 }
 
 const char *ms_aug_name(int level)
 {
-	return level >= 0 && level < 3 ? levels[level] : "?";
+	return level >= 0 && level < 3 ? ms_aug_names[level] : "?";
 }
 
 void ms_aug_level(ms_aug_opt *o, int level)

@@ -9,6 +9,8 @@
 #include "core/rng.h"
 
 enum { MS_AUG_NONE, MS_AUG_FLIPS, MS_AUG_STRONG };
+/* the levels' names, NULL-terminated (a tool's option table takes them) */
+extern const char *const ms_aug_names[];
 int ms_aug_parse(const char *s);          /* "none" "flips" "strong"; -1 if unknown */
 const char *ms_aug_name(int level);
 

@@ -167,7 +167,6 @@ fail:
 
 /* ---- training */
 
-static const char *const lr_names[] = { "constant", "cosine", "poly" };
 
 void ms_refine_train_default(ms_refine_train *t)
 {
@@ -365,7 +364,7 @@ char *ms_refine_train_extra(const ms_refine_train *t)
 	if (e)
 		snprintf(e, 512, "batch=%ld\nlr=%s\nwd=%s\nlr_schedule=%s\nseed=%ld\nlambda=%s\n"
 		         "alternate=%d\n", t->batch, dbl(b[0], t->lr), dbl(b[1], t->wd),
-		         lr_names[t->lr_schedule], t->seed, dbl(b[2], t->lambda), t->alternate);
+		         ms_lr_names[t->lr_schedule], t->seed, dbl(b[2], t->lambda), t->alternate);
 	return e;
 }
 

@@ -10,10 +10,11 @@
 #include "image/image.h"
 #include "models/segment.h"
 
+const char *const ms_seg_synth_names[] = { "mix", "extra", "ignore", NULL };
+
 int ms_seg_synth_parse(const char *s)
 {
-	static const char *const names[] = { "mix", "extra", "ignore" };
-	int i = ms_name_index(s, names, 3);
+	int i = ms_name_index(s, ms_seg_synth_names, 3);
 	return i < 0 ? -1 : MS_SYN_MIX + i;
 }
 

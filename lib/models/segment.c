@@ -25,7 +25,7 @@
 
 static const char *synth_name(int k)
 {
-	return k == MS_SYN_MIX ? "mix" : k == MS_SYN_EXTRA ? "extra" : "ignore";
+	return ms_seg_synth_names[k == MS_SYN_MIX || k == MS_SYN_EXTRA ? k - MS_SYN_MIX : 2];
 }
 
 /* ---- options stored in the checkpoint */

@@ -13,6 +13,8 @@
 /* how synthetic samples (image metadata of=<real id>) are used; auto: mix, or extra
  * when every synthetic sample is a pair */
 enum { MS_SYN_AUTO, MS_SYN_MIX, MS_SYN_EXTRA, MS_SYN_IGNORE };
+/* the names of MS_SYN_MIX, _EXTRA, _IGNORE in order, NULL-terminated */
+extern const char *const ms_seg_synth_names[];
 int ms_seg_synth_parse(const char *s);   /* "mix" "extra" "ignore", -1 if unknown */
 
 /* ---- the data set: every image the same size; masks 0/1 as floats */

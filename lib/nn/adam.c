@@ -69,10 +69,11 @@ double ms_lr_at(int kind, double base, long step, long total, long warmup)
 	}
 }
 
+const char *const ms_lr_names[] = { "constant", "cosine", "poly", NULL };
+
 int ms_lr_parse(const char *s)
 {
-	static const char *const names[] = { "constant", "cosine", "poly" };
-	return ms_name_index(s, names, 3);
+	return ms_name_index(s, ms_lr_names, 3);
 }
 
 int ms_params_ema_enable(ms_params *ps)

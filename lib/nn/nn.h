@@ -157,6 +157,8 @@ enum { MS_LR_CONSTANT, MS_LR_COSINE, MS_LR_POLY };
 /* lr at step (0-based) of total, linear warmup over the first warmup steps;
  * cosine decays to 0, poly is (1 - step/total)^0.9 */
 double ms_lr_at(int kind, double base, long step, long total, long warmup);
+/* the schedules' names by kind, NULL-terminated (a tool's option table takes them) */
+extern const char *const ms_lr_names[];
 int ms_lr_parse(const char *s);          /* "constant" "cosine" "poly", -1 if unknown */
 int ms_params_ema_enable(ms_params *ps); /* ema = w */
 void ms_params_ema_update(ms_params *ps, double decay);
