@@ -110,8 +110,8 @@ static void options(int argc, char **argv)
 	if (!o.train && o.steps > 1000)
 		usage_error(usage, "--steps: at most 1000 sampling steps");
 	if (o.sampler == MS_SAMPLER_DPM2M && (inp || o.eta != 0))
-		die(inp ? "--inpaint needs --sampler ddim: RePaint takes stochastic DDIM steps"
-		        : "--eta: --sampler dpm++2m is deterministic (eta 0)");
+		usage_error(usage, inp ? "--inpaint needs --sampler ddim: RePaint takes stochastic "
+		            "DDIM steps" : "--eta: --sampler dpm++2m is deterministic (eta 0)");
 }
 
 /* ---- training: the data set */
