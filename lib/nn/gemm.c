@@ -10,7 +10,12 @@
  * computed transposed, C^T = op(B)^T op(A)^T, into a buffer, the same bytes.
  * Every element of C is its own sum over k in order (fused multiply-adds on the vector
  * paths), added to C once per block of k; the blocks depend on K only, so the result
- * does not depend on M, N, the panels or how a caller splits C. */
+ * does not depend on M, N, the panels or how a caller splits C.
+ * Only the AVX-512 path beats OpenBLAS here (tests/bench/results/gemm-*.log; the AVX2
+ * one reached 0.70x of OpenBLAS's Haswell kernels): a CPU without AVX-512 gets
+ * OpenBLAS's cblas_sgemm (path "blas"); the AVX2 and portable paths are taken only when
+ * MS_ISA names them. */
+#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,8 +36,8 @@
 #define GEMM_PACK_ROWS 16  /* op(B) = B: copied when M has more rows than this */
 #define GEMM_SWAP_COLS 4   /* at most this many columns: computed transposed */
 
-enum { SCALAR, AVX2, AVX512 };
-static const char *isa_names[] = { "scalar", "avx2", "avx512" };
+enum { BLAS, SCALAR, AVX2, AVX512 };
+static const char *isa_names[] = { "blas", "scalar", "avx2", "avx512" };
 
 /* micro-kernel of mr rows (a compile-time constant in each): C[0:mr, 0:n] = alpha acc +
  * beta C (beta 0: C not read), acc the sum over kc of op(A) (at: a[k*lda + r], else
@@ -209,18 +214,21 @@ static int cpu_has(int isa)
 	if (isa == AVX2)
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-	return isa == SCALAR;
+	return isa == SCALAR || isa == BLAS;
 }
 
 static int isa = -1;
 
-/* the path named e (NULL or unknown: AVX-512), or the next one down the CPU has */
+/* the path named e, or the next one down the CPU has; NULL or unknown: AVX-512 if the
+ * CPU has it, else OpenBLAS */
 static int isa_named(const char *e)
 {
-	int i = AVX512;
+	int i = -1;
 	for (int j = 0; e && *e && j <= AVX512; j++)
 		if (!strcasecmp(e, isa_names[j]))
 			i = j;
+	if (i < 0)
+		return cpu_has(AVX512) ? AVX512 : BLAS;
 	while (!cpu_has(i))
 		i--;
 	return i;
@@ -387,6 +395,12 @@ void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const flo
 		return;
 	}
 	int isa = isa_pick();
+	if (isa == BLAS) {
+		cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
+		            transb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
+		            C, ldc);
+		return;
+	}
 	const isa_desc *d = &isas[isa];
 	int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = (K + nk - 1) / nk;
 	/* a few columns, many rows: C^T[N,M] = op(B)^T op(A)^T, by slices of NC rows of C,

@@ -1,7 +1,8 @@
 /* Single-precision matrix product for the convolutions (gemm.c), independent of which
- * kernel OpenBLAS picks (OPENBLAS_CORETYPE): an AVX-512, an AVX2 and a portable path,
- * chosen at run time; MS_ISA=avx512|avx2|scalar in the environment forces one (a path
- * the CPU lacks falls back to the next one down). */
+ * kernel OpenBLAS picks (OPENBLAS_CORETYPE) where the CPU has AVX-512, OpenBLAS's
+ * cblas_sgemm where it has not (our AVX2 path is slower than OpenBLAS's): chosen at run
+ * time; MS_ISA=avx512|avx2|scalar|blas in the environment forces a path (one the CPU
+ * lacks falls back to the next one down: avx512, avx2, scalar). */
 #ifndef MS_NN_GEMM_H
 #define MS_NN_GEMM_H
 
@@ -13,7 +14,7 @@
 void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
              int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* the path in use: "avx512", "avx2" or "scalar" */
+/* the path in use: "avx512", "avx2", "scalar" or "blas" */
 const char *ms_gemm_isa(void);
 
 /* uses path isa from now on (tests, benchmarks), or the next one down that the CPU has;
