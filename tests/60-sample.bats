@@ -29,6 +29,19 @@ $2
 PYEOF
 }
 
+# FILE holds 6 synthetic 1x16x16 images in [0, 1], the first two different
+six_samples() {
+	run pycheck "$1" '
+syn = [a for n, m, a in s if n == "image" and "of" in m]
+assert len(syn) == 6, len(syn)
+for a in syn:
+    assert a.shape == (1, 16, 16) and np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
+assert not np.array_equal(syn[0], syn[1])
+print("ok")
+'
+	[ "$output" = ok ]
+}
+
 @test "--help prints usage to stdout and exits 0" {
 	help_ok ms-sample -- 'usage:*' '*--guidance*'
 	help_ok ms-sample train --
@@ -207,15 +220,7 @@ PYEOF
 	ms-sample -m "$t/j.ms" -n 2 --steps 5 --sampler dpm++2m < "$d/grey.ms" > "$t/j1.ms"
 	ms-sample -m "$t/j.ms" -n 2 --steps 5 --sampler dpm++2m < "$d/grey.ms" > "$t/j2.ms"
 	cmp "$t/j1.ms" "$t/j2.ms"
-	run pycheck "$t/z7.ms" '
-syn = [a for n, m, a in s if n == "image" and "of" in m]
-assert len(syn) == 6, len(syn)
-for a in syn:
-    assert a.shape == (1, 16, 16) and np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
-assert not np.array_equal(syn[0], syn[1])
-print("ok")
-'
-	[ "$output" = ok ]
+	six_samples "$t/z7.ms"
 	run -0 bash -c "ms-info '$t/j1.ms' | grep -c '^benign_1\.s.*mask.*synthetic=1'"
 	[ "$output" -eq 2 ]
 	run --separate-stderr ms-sample -m "$t/j.ms" --inpaint --sampler dpm++2m < "$d/grey.ms"
@@ -260,15 +265,7 @@ print("ok")
 	run ms-info "$d/m.ms"
 	[[ "${lines[0]}" != *zero_snr=* && "${lines[0]}" != *prediction=* ]]
 	ms-sample -m "$t/z.ms" -n 2 --steps 3 --eta 0.5 < "$d/in.ms" > "$t/s.ms"
-	run pycheck "$t/s.ms" '
-syn = [a for n, m, a in s if n == "image" and "of" in m]
-assert len(syn) == 6, len(syn)
-for a in syn:
-    assert a.shape == (1, 16, 16) and np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
-assert not np.array_equal(syn[0], syn[1])
-print("ok")
-'
-	[ "$output" = ok ]
+	six_samples "$t/s.ms"
 	# one DDIM step, from abar = 0 at T
 	run -0 bash -c "ms-sample -m '$t/z.ms' -n 1 --steps 1 < '$d/in.ms' | ms-info | grep -c 'of=benign_1'"
 	[ "$output" -eq 3 ]
