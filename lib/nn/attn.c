@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "core/threads.h"
 #include "core/util.h"
+#include "gemm.h"
 #include "nn.h"
 #include "vec.h"
 
@@ -81,8 +80,7 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	for (long n = lo; n < hi; n++) {
 		const float *q = a->qkvb + n * 3 * cl, *k = q + cl, *v = k + cl;
 		float *P = a->p + (size_t)n * L * L;
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, L, C, scale, q, L, k, L,
-		            0.0f, P, L);
+		ms_gemm(1, 0, L, L, C, scale, q, L, k, L, 0.0f, P, L);
 		for (int i = 0; i < L; i++) {
 			float *r = P + (size_t)i * L, mx = r[0];
 			for (int j = 1; j < L; j++)
@@ -94,8 +92,7 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 				r[j] /= s;
 		}
 		/* h[c,i] = sum_j v[c,j] P[i,j] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, L, L, 1.0f, v, L, P, L, 0.0f,
-		            a->h + n * cl, L);
+		ms_gemm(0, 1, C, L, L, 1.0f, v, L, P, L, 0.0f, a->h + n * cl, L);
 		memcpy(y + n * ys, x + n * xs, cl * sizeof *y);
 	}
 }
@@ -114,10 +111,8 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 		const float *P = a->p + (size_t)n * L * L;
 		float *dq = a->dqkv + n * 3 * cl, *dk = dq + cl, *dv = dk + cl, *dP = a->dp + (size_t)tid * L * L;
 		/* dP[i,j] = sum_c dh[c,i] v[c,j]; dv[c,j] = sum_i dh[c,i] P[i,j] */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, L, C, 1.0f, dh, L, v, L, 0.0f,
-		            dP, L);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, L, L, 1.0f, dh, L, P, L,
-		            0.0f, dv, L);
+		ms_gemm(1, 0, L, L, C, 1.0f, dh, L, v, L, 0.0f, dP, L);
+		ms_gemm(0, 0, C, L, L, 1.0f, dh, L, P, L, 0.0f, dv, L);
 		/* dS = P (dP - rowsum(dP P)) * scale */
 		for (int i = 0; i < L; i++) {
 			const float *pr = P + (size_t)i * L;
@@ -128,10 +123,8 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 				dr[j] = pr[j] * (dr[j] - s) * scale;
 		}
 		/* dq[c,i] = sum_j k[c,j] dS[i,j]; dk[c,j] = sum_i q[c,i] dS[i,j] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, L, L, 1.0f, k, L, dP, L, 0.0f,
-		            dq, L);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, L, L, 1.0f, q, L, dP, L,
-		            0.0f, dk, L);
+		ms_gemm(0, 1, C, L, L, 1.0f, k, L, dP, L, 0.0f, dq, L);
+		ms_gemm(0, 0, C, L, L, 1.0f, q, L, dP, L, 0.0f, dk, L);
 	}
 }
 

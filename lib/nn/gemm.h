@@ -1,8 +1,9 @@
-/* Single-precision matrix product for the convolutions (gemm.c), independent of which
- * kernel OpenBLAS picks (OPENBLAS_CORETYPE) where the CPU has AVX-512, OpenBLAS's
- * cblas_sgemm where it has not (our AVX2 path is slower than OpenBLAS's): chosen at run
- * time; MS_ISA=avx512|avx2|scalar|blas in the environment forces a path (one the CPU
- * lacks falls back to the next one down: avx512, avx2, scalar). */
+/* Single-precision matrix product of every layer (convolutions, linear, attention; gemm.c),
+ * independent of which kernel OpenBLAS picks (OPENBLAS_CORETYPE) where the CPU has
+ * AVX-512, OpenBLAS's cblas_sgemm where it has not (our AVX2 path is slower than
+ * OpenBLAS's): chosen at run time; MS_ISA=avx512|avx2|scalar|blas in the environment
+ * forces a path (one the CPU lacks falls back to the next one down: avx512, avx2,
+ * scalar). */
 #ifndef MS_NN_GEMM_H
 #define MS_NN_GEMM_H
 
