@@ -64,7 +64,7 @@ static int info(FILE *in, const char *fname)
 int main(int argc, char **argv)
 {
 	static const char about[] =
-		"Print one line per record of each stream (stdin if no FILE):\n"
+		"Print one line per record of each stream (stdin if no FILE, or FILE -):\n"
 		"id, name, dtype, shape, min, max, mean, metadata; tab-separated.";
 	static int header;
 	static ms_opt opts[] = {
@@ -78,14 +78,16 @@ int main(int argc, char **argv)
 	if (first == argc)
 		bad |= info(stdin, "<stdin>");
 	for (int i = first; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
+		int in = !strcmp(argv[i], "-");
+		FILE *f = in ? stdin : fopen(argv[i], "rb");
 		if (!f) {
 			warn("cannot open %s:", argv[i]);
 			bad = 1;
 			continue;
 		}
-		bad |= info(f, argv[i]);
-		fclose(f);
+		bad |= info(f, in ? "<stdin>" : argv[i]);
+		if (!in)
+			fclose(f);
 	}
 	return fshut(stdout, "<stdout>") | bad;
 }

@@ -32,6 +32,14 @@ PY
 	[ -z "$output" ]
 }
 
+@test "ms-info: FILE - is standard input, in its place among the files" {
+	mkstream "$BATS_TEST_TMPDIR/s.ms"
+	ms-pick -n 1 < "$BATS_TEST_TMPDIR/s.ms" > "$BATS_TEST_TMPDIR/one.ms"
+	run bash -c "ms-info '$BATS_TEST_TMPDIR/one.ms' - < '$BATS_TEST_TMPDIR/s.ms'"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | cut -f1 | tr '\n' ' ')" = "s0 s0 s0 s0 s1 s1 " ]
+}
+
 @test "the stream written with printf in ms-stream(5) parses" {
 	sed -n '/^{ printf/,/| ms-info/p' man/ms-stream.5 | sed 's/\\e/\\/g' > "$BATS_TEST_TMPDIR/ex.sh"
 	run bash "$BATS_TEST_TMPDIR/ex.sh"

@@ -146,11 +146,15 @@ same_as_sh() {
 		--set sample_steps=2 --set resample=1 --set holdout=0.4 --set val_to=0.7"
 	same_as_sh fewlabel $FL --set masks="$PWD/masks"
 	cd run
-	# the summary: a header, mean, median, n of each, then the five rows of the difference
-	[ "$(wc -l < stdout)" -eq $((1 + 3 * 2 + 5)) ]
-	[ "$(cut -f1,2 stdout | tail -n +2 | tr '\t\n' ': ')" = "real:mean real:median real:n synthetic:mean synthetic:median synthetic:n synthetic:diff synthetic:diff_lo95 synthetic:diff_hi95 synthetic:diff_p synthetic:diff_n " ]
+	# the summary: a header, mean, median, n of each, the five rows of the difference,
+	# then each segmentor's best validation Dice, as its weights record it
+	[ "$(wc -l < stdout)" -eq $((1 + 3 * 2 + 5 + 2)) ]
+	[ "$(cut -f1,2 stdout | tail -n +2 | tr '\t\n' ': ')" = "real:mean real:median real:n synthetic:mean synthetic:median synthetic:n synthetic:diff synthetic:diff_lo95 synthetic:diff_hi95 synthetic:diff_p synthetic:diff_n real:val_dice synthetic:val_dice " ]
 	[ "$(awk -F'\t' '$2 == "diff_n" { print $3 }' stdout)" -eq 3 ]
-	grep -v '^real	s\|^synthetic	[^d]' fewlabel.tsv | tail -n 5 | diff - <(tail -n 5 stdout)
+	grep -v '^real	s\|^synthetic	[^d]' fewlabel.tsv | tail -n 5 | diff - <(head -n 12 stdout | tail -n 5)
+	for m in real pairs; do ms-info fewlabel-$m.ms | head -n 1 | grep -o 'val_dice=[0-9.]*' | cut -d= -f2
+	done | diff - <(tail -n 2 stdout | cut -f3)
+	[ "$(tail -n 2 stdout | cut -f3 | grep -Ecx '[01]\.[0-9]{6}')" -eq 2 ]
 	# held out, validation, training: disjoint, by ms-pick --holdout; never trained on
 	[ "$(ms-info fewlabel-heldout.ms | cut -f1 | uniq | tr '\n' ' ')" = "benign_62 malignant_153 malignant_36 " ]
 	[ "$(ms-info fewlabel-val.ms | cut -f1,2 | tr '\t\n' ': ')" = "benign_286:image benign_286:mask " ]
