@@ -21,6 +21,7 @@
 #   strong  real only, --augment strong: the baseline the others must beat;
 #   strong2x  the same with twice the steps: a mix step segments a real and a synthetic
 #           batch, so this one has seen as many images as a mix arm;
+#   ARM-x2  any arm below with twice the steps (against strong2x: both trained longer);
 #   mix-L   + R images per labelled image from a generator trained on the labelled
 #           images only (--cond edges,mask; DiffBoost), random merging mask;
 #   mix-LU  the same from a generator trained on the labelled images and the pool
@@ -148,22 +149,23 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 	say "generator $1: $(tr '\n' ';' <"$out/stats-$1.txt")"
 }
 # ---- segmentors: two at a time, one thread each
-seg() {   # ARM SEED
-	local in opt st g
-	case $1 in
+seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
+	local in opt st g a=$1
+	case $a in *-x2) a=${a%-x2} st=$((2 * steps)) ;; esac
+	case $a in
 	flips) in=labelled.ms opt="--augment flips --synthetic ignore" ;;
 	strong) in=labelled.ms opt="--augment strong --synthetic ignore" ;;
 	strong2x) in=labelled.ms opt="--augment strong --synthetic ignore" st=$((2 * steps)) ;;
-	mix-*) in=syn-${1#mix-}.ms opt="--augment strong --synthetic mix" ;;
-	extra-J*f-p[0-9]*) g=${1#extra-}; g=${g%-p*}; in=syn-$g.ms opt="--augment strong \
-		--synthetic extra --synthetic-prob 0.${1##*-p}" ;;
-	extra-J*fk) g=${1#extra-}; g=${g%k}; in=syn-$g.ms opt="--augment strong --synthetic extra \
+	mix-*) in=syn-${a#mix-}.ms opt="--augment strong --synthetic mix" ;;
+	extra-J*f-p[0-9]*) g=${a#extra-}; g=${g%-p*}; in=syn-$g.ms opt="--augment strong \
+		--synthetic extra --synthetic-prob 0.${a##*-p}" ;;
+	extra-J*fk) g=${a#extra-}; g=${g%k}; in=syn-$g.ms opt="--augment strong --synthetic extra \
 		--synthetic-prob $(awk -v k="$(($(wc -l <"$out/keep-$g.txt") - n))" -v n="$n" \
 			'BEGIN { r = k / n; printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
-	extra-J*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra \
-		--synthetic-prob $(awk -v r="${1#extra-J}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
-	extra-*) in=syn-${1#extra-}.ms opt="--augment strong --synthetic extra" ;;
-	*) echo "$0: unknown arm '$1'" >&2; exit 2 ;;
+	extra-J*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra \
+		--synthetic-prob $(awk -v r="${a#extra-J}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
+	extra-*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra" ;;
+	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
 	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps ${st:-$steps} \
 		--width $width --batch 8 --seed $2 --threads 1 --val '$out/val.ms' \
