@@ -92,18 +92,13 @@ void ms_v_target(const float *x0, const float *eps, size_t n, double abar, float
 		v[i] = a * eps[i] - b * x0[i];
 }
 
-/* x0 and eps of one value x_t from v, a = sqrt(abar), b = sqrt(1 - abar) */
-static void v_split1(float xt, float v, float a, float b, float *x0, float *eps)
-{
-	*x0 = a * xt - b * v;
-	*eps = b * xt + a * v;
-}
-
 void ms_v_split(const float *xt, const float *v, size_t n, double abar, float *x0, float *eps)
 {
 	float a = (float)sqrt(abar), b = (float)sqrt(1 - abar);
-	for (size_t i = 0; i < n; i++)
-		v_split1(xt[i], v[i], a, b, &x0[i], &eps[i]);
+	for (size_t i = 0; i < n; i++) {
+		x0[i] = ms_x0_hat(xt[i], v[i], MS_PRED_V, a, b, 0, 0);
+		eps[i] = b * xt[i] + a * v[i];
+	}
 }
 
 void ms_ddim_timesteps(int T, int S, int *seq)
@@ -129,13 +124,8 @@ void ms_ddim_step(float *x, const float *y, int pred, size_t n, double ab, doubl
 	float ra = pred == MS_PRED_V ? 0 : (float)(1 / sqrt(ab));
 	float pa = (float)sqrt(ab_prev), pd = (float)sqrt(dir > 0 ? dir : 0), ps = (float)sigma;
 	for (size_t i = 0; i < n; i++) {
-		float x0, eps = y[i];
-		if (pred == MS_PRED_V)
-			v_split1(x[i], y[i], a, rb, &x0, &eps);
-		else
-			x0 = (x[i] - rb * eps) * ra;
-		if (clip)
-			x0 = x0 < -1 ? -1 : x0 > 1 ? 1 : x0;
+		float x0 = ms_x0_hat(x[i], y[i], pred, a, rb, ra, clip);
+		float eps = pred == MS_PRED_V ? rb * x[i] + a * y[i] : y[i];
 		float xp = pa * x0 + pd * eps;
 		if (sigma > 0)
 			xp += ps * z[i];

@@ -54,6 +54,15 @@ void ms_ddim_timesteps(int T, int S, int *seq);
  * z (n standard normals) is used only when sigma > 0 and may be NULL otherwise. */
 void ms_ddim_step(float *x, const float *y, int pred, size_t n, double ab, double ab_prev,
                   double eta, const float *z, int clip);
+/* x0_hat of one value x of x_t from the network's y, a = sqrt(abar), rb = sqrt(1 - abar),
+ * ra = 1 / sqrt(abar): a x - rb y (MS_PRED_V) or (x - rb y) ra (MS_PRED_EPS), clipped to
+ * [-1, 1] when clip (the one rule of ms_ddim_step and ms_dpm2m_step) */
+static inline float ms_x0_hat(float x, float y, int pred, float a, float rb, float ra,
+                              int clip)
+{
+	float x0 = pred == MS_PRED_V ? a * x - rb * y : (x - rb * y) * ra;
+	return clip ? (x0 < -1 ? -1 : x0 > 1 ? 1 : x0) : x0;
+}
 double ms_ddim_sigma(double ab, double ab_prev, double eta);
 /* classifier-free guidance: out = eu + w (ec - eu) (eps or v); out may alias eu or ec */
 void ms_cfg_combine(const float *eu, const float *ec, size_t n, double w, float *out);

@@ -41,13 +41,7 @@ void ms_dpm2m_step(float *x, const float *y, float *d, int pred, size_t n, doubl
 	float a = (float)sqrt(ab), rb = (float)s, ra = pred == MS_PRED_V ? 0 : (float)(1 / sqrt(ab));
 	float k = (float)c;
 	for (size_t i = 0; i < n; i++) {
-		float x0;
-		if (pred == MS_PRED_V)
-			x0 = a * x[i] - rb * y[i];
-		else
-			x0 = (x[i] - rb * y[i]) * ra;
-		if (clip)
-			x0 = x0 < -1 ? -1 : x0 > 1 ? 1 : x0;
+		float x0 = ms_x0_hat(x[i], y[i], pred, a, rb, ra, clip);
 		float D = c != 0 ? x0 + k * (x0 - d[i]) : x0;
 		d[i] = x0;
 		x[i] = kx * x[i] + kd * D;
