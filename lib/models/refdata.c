@@ -267,7 +267,7 @@ int ms_refine_train_setup(ms_refine_train *t)
 		return ms_error("%s takes %d image channels, the samples have %d", t->out, t->r->C,
 		                d->C);
 	if (ms_grads_init(&t->g, ms_unet_params(t->r->net), (int)t->batch, (int)t->parts) < 0 ||
-	    ms_refiner_plan(t->r, (int)t->batch / t->g.P, d->H, d->W, 1) < 0)
+	    ms_refiner_plan(t->r, (int)t->batch / t->g.P, d->H, d->W, t->alternate ? 2 : 1) < 0)
 		return -1;
 	if (t->alternate) {
 		if (!t->segout)

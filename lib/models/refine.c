@@ -77,7 +77,7 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train)
 	    !(r->tf = ms_calloc(N, sizeof(float))) || !(r->yt = ms_calloc(n, sizeof(float))) ||
 	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float))) ||
 	    !(r->z = ms_calloc(n, sizeof(float))) ||
-	    (train && !(r->sp = ms_calloc(n, 3 * sizeof(float))))) {
+	    (train == 2 && !(r->sp = ms_calloc(n, 3 * sizeof(float))))) {
 		unplan(r);
 		return -1;
 	}
@@ -382,7 +382,7 @@ static const float *alt_prior(ms_refiner *r, ms_unet *seg, const float *img, con
                               const int *t, const double *u)
 {
 	float *p = r->sp;
-	MS_ASSERT(r->train);
+	MS_ASSERT(r->train == 2);
 	const float *z = ms_unet_forward(seg, img, NULL, NULL);             /* [N,1,H,W] */
 	ms_sigmoid_forward(z, p, (size_t)r->N * r->H * r->W);
 	ms_refiner_noisy(r, t, u, y0, p);

@@ -28,7 +28,7 @@ typedef struct {
 	/* plan */
 	int N, H, W, train;
 	float *x, *tf, *yt, *eps, *dz, *z; /* [N,C+2,H,W], [N], [N,HW] x4 */
-	float *sp;                    /* [3,N,HW] (train): --alternate's segmentor prior, the
+	float *sp;                    /* [3,N,HW] (train 2): --alternate's segmentor prior, the
 	                               * gradient of its loss, d loss / d p */
 } ms_refiner;
 
@@ -54,6 +54,8 @@ int ms_refiner_save(ms_refiner *r, const char *path, const ms_adam *opt, long st
                     const char *extra);
 ms_refiner *ms_refiner_load(const char *path, ms_adam *opt, ms_rec *model);
 void ms_refiner_free(ms_refiner *r);
+/* buffers for N images [H,W]: train 0 refines, 1 trains, 2 trains with --alternate (its
+ * prior maps, sp) */
 int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train);
 
 /* draws for each of N images [H,W] (r's plan) t ~ U{1..T} into t[N] and the uniforms
