@@ -47,6 +47,12 @@
 #           so that fewer pairs are drawn more often each);
 #   extra-J<r>f-p<DD>  the filtered pairs of extra-J<r>f drawn with probability 0.<DD>
 #           (extra-J3f-p20: 0.20), to choose that probability on validation per N;
+#   extra-JP<r>... (generators JP<r>, with the suffixes of J<r>)  the same pairs from a
+#           joint model trained on the labelled images and the pool with pseudo-masks:
+#           FILTER_SEG (below) segments the pool, and the pool images whose predicted
+#           mask is not empty join the labelled ones (gen-JP.ms); pairs are still
+#           inpainted into the labelled images only. Without FILTER_SEG, strong seed 1
+#           is trained first, in the generator's chain;
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
 #           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
@@ -119,20 +125,22 @@ first_pairs() {
 }
 # ---- a generator: trained (one thread), sampled, its images against the real ones
 genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, stats
-	case $1 in J*)   # pairs: one joint model, r inpainted pairs per labelled image
-		stage gen-J.ms sh -c "ms-sample train -o '$out/gen-J.ck' --joint --steps $gsteps \
-			--width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-J.ck'"
+	case $1 in J*)   # pairs: one joint model (J or JP), r inpainted pairs per labelled image
+		local j=${1%%[0-9]*}
+		local r=${1#"$j"}
+		stage "gen-$j.ms" sh -c "ms-sample train -o '$out/gen-$j.ck' --joint --steps $gsteps \
+			--width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$j.ck'"
 		# pair k's noise comes from its id alone, so the first r pairs of each image in a
 		# larger sample are the r pairs sampled on their own, up to the float rounding of
 		# the U-Net's batch (3e-4 in pixel values): taken from one if it exists
 		local m src=
 		for m in 16 8 4 3 2; do
-			[ "$m" -gt "${1#J}" ] && [ -s "$out/syn-J$m.ms" ] && src=$out/syn-J$m.ms
+			[ "$m" -gt "$r" ] && [ -s "$out/syn-$j$m.ms" ] && src=$out/syn-$j$m.ms
 		done
 		if [ -n "$src" ]; then
-			stage "syn-$1.ms" first_pairs "$src" "${1#J}"
+			stage "syn-$1.ms" first_pairs "$src" "$r"
 		else
-			stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-J.ms' --inpaint -n ${1#J} \
+			stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-$j.ms' --inpaint -n $r \
 				${PAIRS:---steps 100 --resample 3 --guidance 1} --seed 1 --threads 1 \
 				<'$out/labelled.ms'"
 		fi
@@ -163,7 +171,7 @@ seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
 		--synthetic-prob $(awk -v k="$(($(wc -l <"$out/keep-$g.txt") - n))" -v n="$n" \
 			'BEGIN { r = k / n; printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-J*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra \
-		--synthetic-prob $(awk -v r="${a#extra-J}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
+		--synthetic-prob $(awk -v r="${a##*[!0-9]}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra" ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
@@ -175,6 +183,24 @@ seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
 	stage "score-$1-$2.tsv" sh -c "ms-segment -m '$out/seg-$1-$2.ms' --threads 1 \
 		<'$out/test.ms' | ms-score --pred pred"
 }
+fseg=${FILTER_SEG:-$out/seg-strong-1.best}
+# pseudochain JP<r>...: the pool with pseudo-masks from fseg (strong seed 1 trained
+# first unless FILTER_SEG is given), the labelled images and those with a lesion train
+# gen-JP, then the pairs of each JP<r>
+pseudochain() {
+	[ -n "${FILTER_SEG:-}" ] || seg strong 1
+	[ -s "$fseg" ] || { echo "$0: generator $1: no filter segmentor $fseg (FILTER_SEG)" >&2; exit 2; }
+	stage pool-pseudo.ms sh -c "ms-segment -m '$fseg' --threads 1 <'$out/pool.ms' |
+		ms-pick -d prob -r pred=mask"
+	stage pseudo-ids.txt sh -c "ms-info <'$out/pool-pseudo.ms' |
+		awk -F'\t' '\$2 == \"mask\" && \$6 > 0 { print \$1 }'"
+	stage labelled-pseudo.ms sh -c "cat '$out/labelled.ms' &&
+		ms-pick -i '$out/pseudo-ids.txt' <'$out/pool-pseudo.ms'"
+	say "generator JP: $(wc -l <"$out/pseudo-ids.txt") pool images with a predicted lesion" \
+		"of $(ms-info <"$out/pool.ms" | awk -F'\t' '$2 == "image"' | wc -l)"
+	local g
+	for g; do genchain "$g" "$out/labelled-pseudo.ms"; done
+}
 # pool CMD...: runs CMD in the background, at most JOBS (2) at a time; a failed job stops
 # the run when it is reaped
 pool() {
@@ -185,7 +211,7 @@ drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
 
 # ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
 # ---- phase 2: the segmentors on synthetic data, seed by seed
-gens=
+gens= jps=
 for a in $arms; do
 	case $a in
 	flips|strong|strong2x) ;;
@@ -201,24 +227,28 @@ for g in $gens; do
 	esac
 	case $g in
 	L|Lz|J[0-9]*) in=$out/labelled.ms opt= ;;
+	JP[0-9]*) jps="$jps $g"; continue ;;
 	Ln|Lzn) in=$out/labelled-near.ms opt= ;;
 	LU|LUz) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
 		in=$out/labelled-pool.ms opt=--cond-optional ;;
 	LUn|LUzn) stage labelled-pool-near.ms cat "$out/labelled-near.ms" "$out/pool-near.ms"
 		in=$out/labelled-pool-near.ms opt=--cond-optional ;;
-	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz, those ending in n, J<r>)" >&2; exit 2 ;;
+	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz, those ending in n, J<r>, JP<r>)" >&2; exit 2 ;;
 	esac
 	case $g in *z|*zn) opt="$opt --zero-snr" ;; esac
 	pool genchain "$g" "$in" "$opt"
 done
+[ -z "$jps" ] || pool pseudochain $jps
 for s in $(seq "$seeds"); do
 	for a in $arms; do
+		case $a$s in
+		strong1) case "${FILTER_SEG:-} $gens " in " "*" JP"[0-9]*) continue ;; esac ;;
+		esac   # (trained in pseudochain)
 		case $a in flips|strong*) pool seg "$a" "$s" ;; esac
 	done
 done
 drain
 # ---- the segmentor's feedback: synthetic images its real-only predictions agree with
-fseg=${FILTER_SEG:-$out/seg-strong-1.best}
 filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.ms
 	local b=${1%f}
 	[ -s "$fseg" ] || { echo "$0: arm $1: no filter segmentor $fseg (FILTER_SEG)" >&2; exit 2; }
