@@ -17,8 +17,7 @@ static const char usage[] =
 	"       [--ema D] [--joint] [--save-every N] [--resume] [--parts P]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--sampler ddim|dpm++2m] [--eta E]\n"
 	"       [--guidance W] [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
-	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K]\n"
-	"       [--mask-threshold T] [--shard K/N]";
+	"       [--inpaint [--dilate D] [--jump L] [--resample R]] [--open K] [--shard K/N]";
 
 enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
@@ -26,7 +25,7 @@ static struct {
 	const char *model, *prompt, *cond, *log;
 	long steps, batch, seed, n, save_every, threads, width, report, dilate, open, jump,
 	     resample, parts;
-	double lr, p_uncond, ema, eta, guidance, mask_thr;
+	double lr, p_uncond, ema, eta, guidance;
 	ms_shard shard;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
         .ema = 0.999, .guidance = 9 };
@@ -76,9 +75,6 @@ static ms_opt opts[] = {
 	MS_OPT_INT("open", 0, &o.open, 1, 4096, "K",
 	           "joint models: new masks opened with a K px ellipse\n"
 	           "(16 px at 256 px, scaled; 1: none)"),
-	MS_OPT_NUM("mask-threshold", 0, &o.mask_thr, 0.001, 0.999, "T",
-	           "joint models: new masks where the mask channel,\n"
-	           "mapped to [0, 1], is above T (0.5)"),
 	MS_OPT_SHARD(&o.shard),
 	MS_OPT_END
 };
@@ -313,7 +309,7 @@ static int sample(void)
 	                          .guidance = o.guidance, .jump = (int)o.jump,
 	                          .resample = (int)o.resample, .sampler = o.sampler },
 	                        (int)o.n, o.seed, o.prompt, o.inpaint, (int)o.dilate,
-	                        (int)o.open, o.mask_thr };
+	                        (int)o.open };
 	sampler sm = { g, &so };
 	if (ms_sample_each(stdin, "<stdin>", sample_one, &sm) < 0)
 		die("%s", ms_errmsg());

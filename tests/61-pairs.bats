@@ -86,35 +86,6 @@ for rid in ("benign_1", "benign_2", "malignant_10"):
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
-@test "--mask-threshold: the same images, masks that shrink as T rises; out of range: exit 2" {
-	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR th
-	for th in 0.05 0.5 0.95; do
-		ms-sample -m "$d/j.ms" -n 2 --steps 4 --open 1 --mask-threshold $th \
-			< "$d/in.ms" > "$t/m$th.ms"
-	done
-	ms-sample -m "$d/j.ms" -n 2 --steps 4 --open 1 < "$d/in.ms" > "$t/default.ms"
-	cmp "$t/default.ms" "$t/m0.5.ms"
-	run pycheck "$t/m0.05.ms" '
-def load(p):
-    return {(m["id"], n): a for n, m, a in read(open(p, "rb"))}
-lo, mid, hi = (load(sys.argv[1].replace("m0.05", x)) for x in ("m0.05", "m0.5", "m0.95"))
-assert lo.keys() == mid.keys() == hi.keys()
-areas = [0, 0, 0]
-for key in lo:
-    if key[1] == "image":
-        assert (lo[key] == mid[key]).all() and (hi[key] == mid[key]).all()
-    elif "." in key[0]:
-        a, b, c = lo[key], mid[key], hi[key]
-        assert (a >= b).all() and (b >= c).all()    # nested: lower T, larger mask
-        for i, x in enumerate((a, b, c)):
-            areas[i] += int(x.sum())
-assert areas[0] > areas[2], areas
-'
-	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	run -2 ms-sample -m "$d/j.ms" --mask-threshold 1
-	[[ "$output" == *"--mask-threshold"* ]]
-}
-
 @test "ms-segment trains on pairs with their own masks (extra), and beside merged images" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-sample -m "$d/j.ms" --inpaint -n 2 --steps 4 --jump 2 --resample 2 < "$d/in.ms" > "$t/p.ms"

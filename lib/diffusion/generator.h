@@ -161,8 +161,6 @@ typedef struct {
 	const char *prompt;           /* NULL: the sample's own */
 	int inpaint;                  /* joint models: new lesions inside the real mask */
 	int dilate, open;             /* ellipse sizes; 0: 20 and 16 px at 256 (morph.h) */
-	double mask_threshold;        /* joint: the new mask is the mask channel (in [0,1])
-	                               * above it; 0: 1/2 */
 } ms_gen_synth_opt;
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
 

@@ -219,10 +219,10 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 	return 0;
 }
 
-/* the new mask record of pair k: the mask channel x [h,w] in [0,1] above thr, opened;
+/* the new mask record of pair k: the mask channel x [h,w] in [0,1] above 1/2, opened;
  * the real mask's metadata (less source=) when it has one */
-static int write_mask(FILE *out, const float *x, int h, int w, float thr, int open,
-                      ms_rec *real, const char *sid, const char *of, const char *seed)
+static int write_mask(FILE *out, const float *x, int h, int w, int open, ms_rec *real,
+                      const char *sid, const char *of, const char *seed)
 {
 	size_t hw = (size_t)h * w;
 	uint8_t *m = ms_malloc(2 * hw);
@@ -231,7 +231,7 @@ static int write_mask(FILE *out, const float *x, int h, int w, float thr, int op
 	if (!m)
 		return -1;
 	for (size_t i = 0; i < hw; i++)
-		m[hw + i] = x[i] > thr;
+		m[hw + i] = x[i] > 0.5f;
 	int bad = ms_open(m + hw, h, w, open, m) < 0;
 	r.t = (ms_tensor){ MS_U8, 3, { 1, h, w }, m };
 	bad = bad || ms_rec_set_name(&r, "mask") < 0 || (real && ms_meta_copy(&r, real) < 0) ||
@@ -317,7 +317,6 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	}
 	snprintf(v, sizeof v, "%ld", so->seed);
 	int open = so->open ? so->open : ms_morph_scaled(16, h, w);
-	float thr = so->mask_threshold > 0 ? (float)so->mask_threshold : 0.5f;
 	for (int k = 0; k < n; k++) {
 		ms_rec r;
 		ms_rec_init(&r);
@@ -330,7 +329,7 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 		          write_copy(out, &r, sid, id) < 0;
 		r.t.data = NULL;
 		ms_rec_free(&r);
-		if (bad || (c->joint ? write_mask(out, x + k * chw + c->img_ch * hw, h, w, thr, open,
+		if (bad || (c->joint ? write_mask(out, x + k * chw + c->img_ch * hw, h, w, open,
 		                                  mask, sid, id, v) < 0
 		                     : mask && write_copy(out, mask, sid, id) < 0))
 			goto done;
