@@ -198,8 +198,14 @@ pseudochain() {
 		ms-pick -i '$out/pseudo-ids.txt' <'$out/pool-pseudo.ms'"
 	say "generator JP: $(wc -l <"$out/pseudo-ids.txt") pool images with a predicted lesion" \
 		"of $(ms-info <"$out/pool.ms" | awk -F'\t' '$2 == "image"' | wc -l)"
-	local g
-	for g; do genchain "$g" "$out/labelled-pseudo.ms"; done
+	chain "$out/labelled-pseudo.ms" "$@"
+}
+# chain INPUT GENERATOR...: genchain of each in turn, so that the J<r> (or JP<r>) of one
+# run train their one joint model once
+chain() {
+	local in=$1 g
+	shift
+	for g; do genchain "$g" "$in"; done
 }
 # pool CMD...: runs CMD in the background, at most JOBS (2) at a time; a failed job stops
 # the run when it is reaped
@@ -211,7 +217,7 @@ drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
 
 # ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
 # ---- phase 2: the segmentors on synthetic data, seed by seed
-gens= jps=
+gens= js= jps=
 for a in $arms; do
 	case $a in
 	flips|strong|strong2x) ;;
@@ -226,7 +232,8 @@ for g in $gens; do
 		stage pool-near.ms sh -c "ms-pick -d edges <'$out/pool.ms' | ms-edges --near $nearr" ;;
 	esac
 	case $g in
-	L|Lz|J[0-9]*) in=$out/labelled.ms opt= ;;
+	L|Lz) in=$out/labelled.ms opt= ;;
+	J[0-9]*) js="$js $g"; continue ;;
 	JP[0-9]*) jps="$jps $g"; continue ;;
 	Ln|Lzn) in=$out/labelled-near.ms opt= ;;
 	LU|LUz) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
@@ -238,6 +245,7 @@ for g in $gens; do
 	case $g in *z|*zn) opt="$opt --zero-snr" ;; esac
 	pool genchain "$g" "$in" "$opt"
 done
+[ -z "$js" ] || pool chain "$out/labelled.ms" $js
 [ -z "$jps" ] || pool pseudochain $jps
 for s in $(seq "$seeds"); do
 	for a in $arms; do
