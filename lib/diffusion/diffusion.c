@@ -92,12 +92,18 @@ void ms_v_target(const float *x0, const float *eps, size_t n, double abar, float
 		v[i] = a * eps[i] - b * x0[i];
 }
 
+/* eps of one value x_t from v, a = sqrt(abar), b = sqrt(1 - abar) (x0: ms_x0_hat) */
+static float v_eps(float xt, float v, float a, float b)
+{
+	return b * xt + a * v;
+}
+
 void ms_v_split(const float *xt, const float *v, size_t n, double abar, float *x0, float *eps)
 {
 	float a = (float)sqrt(abar), b = (float)sqrt(1 - abar);
 	for (size_t i = 0; i < n; i++) {
 		x0[i] = ms_x0_hat(xt[i], v[i], MS_PRED_V, a, b, 0, 0);
-		eps[i] = b * xt[i] + a * v[i];
+		eps[i] = v_eps(xt[i], v[i], a, b);
 	}
 }
 
@@ -125,7 +131,7 @@ void ms_ddim_step(float *x, const float *y, int pred, size_t n, double ab, doubl
 	float pa = (float)sqrt(ab_prev), pd = (float)sqrt(dir > 0 ? dir : 0), ps = (float)sigma;
 	for (size_t i = 0; i < n; i++) {
 		float x0 = ms_x0_hat(x[i], y[i], pred, a, rb, ra, clip);
-		float eps = pred == MS_PRED_V ? rb * x[i] + a * y[i] : y[i];
+		float eps = pred == MS_PRED_V ? v_eps(x[i], y[i], a, rb) : y[i];
 		float xp = pa * x0 + pd * eps;
 		if (sigma > 0)
 			xp += ps * z[i];

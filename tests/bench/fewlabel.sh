@@ -249,9 +249,8 @@ done
 [ -z "$jps" ] || pool pseudochain $jps
 for s in $(seq "$seeds"); do
 	for a in $arms; do
-		case $a$s in
-		strong1) case "${FILTER_SEG:-} $gens " in " "*" JP"[0-9]*) continue ;; esac ;;
-		esac   # (trained in pseudochain)
+		# (strong seed 1 trained in pseudochain)
+		[ "$a$s" = strong1 ] && [ -n "$jps" ] && [ -z "${FILTER_SEG:-}" ] && continue
 		case $a in flips|strong*) pool seg "$a" "$s" ;; esac
 	done
 done
