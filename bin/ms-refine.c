@@ -183,7 +183,10 @@ static int run_validate(void *ctx, long step, double *metric)
 	if (t.best && vd > t.vbest && ms_refine_train_best(&t, step) < 0)
 		die("%s", ms_errmsg());
 	*metric = vd;
-	t.vbest = vd > t.vbest ? vd : t.vbest;
+	if (vd > t.vbest) {
+		t.vbest = vd;
+		t.sbest = step;
+	}
 	return 0;
 }
 

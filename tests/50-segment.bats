@@ -239,6 +239,26 @@ synth_stream() {
 	[[ "$output" != *"(4 train, 2 validation)"* ]]
 }
 
+@test "--resume with --best counts the best of the run before it" {
+	ms-pick -n 4 <"$T/in.ms" >"$T/tr.ms"
+	ms-pick -s 4 <"$T/in.ms" >"$T/va.ms"
+	ms-segment train -o "$T/m.ms" --val "$T/va.ms" --best "$T/b.ms" --steps 4 --report 1 \
+		$TR <"$T/tr.ms" 2>"$T/err1"
+	best=$(grep -o 'best [0-9.]* at step [0-9]*' "$T/err1")
+	# the checkpoint keeps the best so far
+	v=${best#best }; v=${v% at*}; s=${best##* }
+	m=$(ms-info "$T/m.ms" | head -n 1)
+	[[ "$m" == *" best_step=$s" ]]
+	[ "$(printf %.4f "$(grep -o 'best_val=[0-9.]*' <<<"$m" | cut -d= -f2)")" = "$v" ]
+	# resumed with the learning rate at 0, no report can beat the first run's best: the
+	# weights of that best stay in b.ms, and the run says so
+	run ms-segment train -o "$T/m.ms" --val "$T/va.ms" --best "$T/b.ms" --steps 6 --report 1 \
+		--resume --lr 0 $TR <"$T/tr.ms"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"steps 6 from 4"* && "$output" == *"$best in $T/b.ms"* ]]
+	[[ "$(ms-info "$T/b.ms" | head -n 1)" == *" step=$s "* ]]
+}
+
 @test "--val and --best: bad uses are errors that say why" {
 	ms-pick -n 4 <"$T/in.ms" >"$T/tr.ms"
 	ms-pick -s 4 <"$T/in.ms" >"$T/va.ms"

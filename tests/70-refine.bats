@@ -84,6 +84,18 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	ms-refine -m "$T/b.ms" --threads 1 <"$D/p.ms" | ms-info | grep -q uncertainty
 	# the training checkpoint is the last step's, as without validation
 	[[ "$(ms-info "$T/x.ms" | head -n 1)" == *" step=4 "* ]]
+	# the checkpoint keeps the best so far; resumed with the learning rate at 0, no report
+	# beats it (strictly), so b.ms keeps the first run's best
+	b=$(grep 'best so far' <<<"$output" | tail -n 1 | cut -d' ' -f6)
+	m=$(ms-info "$T/x.ms" | head -n 1)
+	[[ "$m" == *" best_step=$s"* ]]
+	[ "$(printf %.4f "$(grep -o 'best_val=[0-9.]*' <<<"$m" | cut -d= -f2)")" = "$b" ]
+	run ms-refine train -o "$T/x.ms" --steps 6 --report 2 --val-fraction 0.5 --best "$T/b.ms" \
+		--resume --lr 0 $TR <"$D/p.ms"
+	[ "$status" -eq 0 ]
+	! grep -q 'best so far' <<<"$output"
+	[[ "$output" == *"done: best validation Dice $b "* ]]
+	[[ "$(ms-info "$T/b.ms" | head -n 1)" == *" step=$s "* ]]
 	run -1 ms-refine train -o "$T/y.ms" --val-fraction 0.01 --best "$T/c.ms" $TR <"$D/p.ms"
 	[ "$output" = "ms-refine: --val-fraction 0.01 holds out none of the 6 samples" ]
 	run -2 ms-refine train -o "$T/y.ms" --best "$T/c.ms" $TR

@@ -11,6 +11,7 @@
 #include "io/sample.h"
 #include "models/refine.h"
 #include "models/segment.h"
+#include "models/train.h"
 
 /* ---- samples (io/sample.h) */
 
@@ -184,6 +185,7 @@ void ms_refine_train_default(ms_refine_train *t)
 	ms_rec_init(&t->m);
 	ms_rec_init(&t->segm);
 	t->vbest = -1;
+	t->sbest = -1;
 }
 
 void ms_refine_train_free(ms_refine_train *t)
@@ -254,6 +256,8 @@ int ms_refine_train_open(ms_refine_train *t)
 	if (ms_meta_get(&t->m, "step", sv, sizeof sv) &&
 	    ms_parse_int(sv, 0, 100000000, &t->step) < 0)
 		return ms_error("%s: checkpoint has an invalid step=%s", t->out, sv);
+	if (ms_train_best_read(&t->m, &t->vbest, &t->sbest) < 0)
+		return ms_error("%s: %s", t->out, ms_errmsg());
 	return 0;
 }
 
@@ -358,13 +362,16 @@ static const char *dbl(char *b, double x)
 	return b;
 }
 
-char *ms_refine_train_extra(const ms_refine_train *t)
+char *ms_refine_train_extra(const ms_refine_train *t, int best)
 {
 	char *e = ms_malloc(512), b[3][32];
-	if (e)
-		snprintf(e, 512, "batch=%ld\nlr=%s\nwd=%s\nlr_schedule=%s\nseed=%ld\nlambda=%s\n"
-		         "alternate=%d\n", t->batch, dbl(b[0], t->lr), dbl(b[1], t->wd),
-		         ms_lr_names[t->lr_schedule], t->seed, dbl(b[2], t->lambda), t->alternate);
+	if (!e)
+		return NULL;
+	int n = snprintf(e, 512, "batch=%ld\nlr=%s\nwd=%s\nlr_schedule=%s\nseed=%ld\nlambda=%s\n"
+	                 "alternate=%d\n", t->batch, dbl(b[0], t->lr), dbl(b[1], t->wd),
+	                 ms_lr_names[t->lr_schedule], t->seed, dbl(b[2], t->lambda), t->alternate);
+	if (best && t->best)
+		ms_train_best_meta(e + n, 512 - n, t->vbest, t->sbest);
 	return e;
 }
 
@@ -394,7 +401,7 @@ char *ms_refine_seg_extra(const ms_rec *m)
 /* the refiner to path (with Adam's state when a) */
 static int save_refiner(ms_refine_train *t, const char *path, const ms_adam *a, long step)
 {
-	char *e = ms_refine_train_extra(t);
+	char *e = ms_refine_train_extra(t, path == t->out);
 	int ret = e ? ms_refiner_save(t->r, path, a, step, e) : -1;
 	free(e);
 	return ret;

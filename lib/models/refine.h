@@ -134,7 +134,9 @@ typedef struct {
 	double *u;                    /* its draws: the uniforms of y_t, t */
 	int *ts;
 	ms_grads g, sg;               /* the refiner's and the segmentor's gradient */
-	double vbest, vprior;         /* best validation Dice (-1: none yet), the prior's */
+	double vbest, vprior;         /* best validation Dice (-1: none yet; a resumed run's
+	                               * from its checkpoint), the prior's */
+	long sbest;                   /* its step (-1: none) */
 } ms_refine_train;
 
 /* the defaults of ms-refine train(1) */
@@ -162,9 +164,10 @@ int ms_refine_train_step(ms_refine_train *t, long step, double lr, double *loss,
 int ms_refine_train_save(ms_refine_train *t, long step);
 int ms_refine_train_best(ms_refine_train *t, long step);
 /* the checkpoint's extra metadata, what --resume takes back ("key=value\n" lines;
- * doubles in the shortest of %.15g and %.17g that reads back); the segmentor's own
+ * doubles in the shortest of %.15g and %.17g that reads back; with best, and --best
+ * given, the best validation Dice so far: ms_train_best_meta); the segmentor's own
  * metadata less what ms_unet_save writes. Allocated, NULL on OOM */
-char *ms_refine_train_extra(const ms_refine_train *t);
+char *ms_refine_train_extra(const ms_refine_train *t, int best);
 char *ms_refine_seg_extra(const ms_rec *m);
 
 #endif

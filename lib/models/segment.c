@@ -72,7 +72,10 @@ void ms_seg_opt_default(ms_seg_opt *o)
 	o->augment = MS_AUG_STRONG;
 }
 
-static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
+/* the checkpoint's metadata: options, size, the last validation Dice and (bstep >= 0)
+ * the best of the run (ms_train_best_meta) */
+static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice,
+                        double bval, long bstep)
 {
 	size_t cap = 1024, len = 0;
 	char *s = ms_malloc(cap);
@@ -94,7 +97,8 @@ static char *opts_extra(const ms_seg_opt *o, const ms_seg_data *d, double vdice)
 	}
 	len += snprintf(s + len, cap - len, "size=%dx%d\nchannels=%d\n", d->W, d->H, d->C);
 	if (vdice >= 0)
-		snprintf(s + len, cap - len, "val_dice=%.6f\n", vdice);
+		len += snprintf(s + len, cap - len, "val_dice=%.6f\n", vdice);
+	ms_train_best_meta(s + len, cap - len, bval, bstep);
 	return s;
 }
 
@@ -158,23 +162,24 @@ int ms_seg_opts_resume(ms_seg_opt *o)
 
 /* signals held while saving: see ms_stop_hold */
 static int save(ms_unet *u, const char *path, const ms_seg_opt *o, const ms_seg_data *d,
-                const ms_adam *a, long step, double vdice)
+                const ms_adam *a, long step, double vdice, double bval, long bstep)
 {
 	ms_stop_hold();
-	char *extra = opts_extra(o, d, vdice);
+	char *extra = opts_extra(o, d, vdice, bval, bstep);
 	int ret = extra ? ms_unet_save(u, path, a, step, extra) : -1;
 	free(extra);
 	ms_stop_release();
 	return ret;
 }
 
-/* --best: the weights of a validation Dice above every earlier one of the run go there */
+/* --best: the weights of a validation Dice above every earlier one of the run (resumed
+ * runs included) go there */
 static int keep_best(ms_unet *u, const ms_seg_opt *o, const ms_seg_data *d, long step,
                      double vdice, double *vbest, long *sbest)
 {
 	if (!o->best || !(vdice > *vbest))
 		return 0;
-	if (save(u, o->best, o, d, NULL, step, vdice) < 0)
+	if (save(u, o->best, o, d, NULL, step, vdice, -1, -1) < 0)
 		return -1;
 	*vbest = vdice;
 	*sbest = step;
@@ -371,14 +376,16 @@ static int run_save(void *ctx, long s, double metric)
 {
 	run *r = ctx;
 	r->o->time_used = r->tr->time_used;        /* stored in the checkpoint */
-	return save(r->t->u, r->o->out, r->o, r->d, r->a, s, metric);
+	return save(r->t->u, r->o->out, r->o, r->d, r->a, s, metric, r->vbest,
+	            r->o->best ? r->sbest : -1);
 }
 
 int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 {
 	ms_unet *u = NULL;
 	ms_adam a;
-	long s0 = 0;
+	long s0 = 0, sbest = -1;
+	double vbest = -1;
 	trainer t;
 	int ret = -1;
 	memset(&t, 0, sizeof t);
@@ -391,9 +398,12 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 			return -1;
 		int bad = !ms_meta_get(&model, "step", v, sizeof v) ||
 		          ms_parse_int(v, 0, 1L << 40, &s0) < 0;
+		int badbest = ms_train_best_read(&model, &vbest, &sbest) < 0;
 		ms_rec_free(&model);
-		if (bad) {
-			ms_error("%s: no step= in the model record: cannot resume", o->out);
+		if (bad || badbest) {
+			if (bad)
+				ms_error("no step= in the model record: cannot resume");
+			ms_error("%s: %s", o->out, ms_errmsg());
 			goto out;
 		}
 		const ms_unet_cfg *c = ms_unet_cfg_of(u);
@@ -462,7 +472,7 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	    !(t.perm = ms_calloc(d->ntrain, sizeof(int))) ||
 	    !(t.tmp = ms_calloc(t.hw + d->W + 64, sizeof(float))))
 		goto out;
-	run r = { &t, d, o, &a, mode, -1, -1, NULL };
+	run r = { &t, d, o, &a, mode, vbest, sbest, NULL };
 	ms_train tr = { .steps = o->steps, .time = o->time, .time_used = o->time_used,
 	                .report = o->report, .save_every = o->save_every, .batch = t.B,
 	                .log = o->log, .out = o->out, .metric = "val_dice", .schedule = o->schedule, .lr = o->lr,

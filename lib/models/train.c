@@ -218,3 +218,25 @@ int ms_grads_step(ms_grads *g, ms_grads_part *part, void *ctx, double *loss, dou
 	}
 	return 0;
 }
+
+int ms_train_best_meta(char *buf, size_t n, double val, long step)
+{
+	return step < 0 ? snprintf(buf, n, "%s", "") :
+	       snprintf(buf, n, "best_val=%.17g\nbest_step=%ld\n", val, step);
+}
+
+int ms_train_best_read(const ms_rec *m, double *val, long *step)
+{
+	char v[64], w[64];
+	*val = -1;
+	*step = -1;
+	if (!ms_meta_get(m, "best_step", v, sizeof v))
+		return 0;
+	if (!ms_meta_get(m, "best_val", w, sizeof w) || ms_parse_int(v, 0, 1L << 40, step) < 0 ||
+	    ms_parse_double(w, 0, 1, val) < 0) {
+		*val = -1;
+		*step = -1;
+		return ms_error("checkpoint has an invalid best_step=%s or best_val", v);
+	}
+	return 0;
+}

@@ -12,6 +12,7 @@
 #ifndef MS_TRAIN_H
 #define MS_TRAIN_H
 
+#include "io/stream.h"
 #include "nn/nn.h"
 
 typedef struct {
@@ -50,6 +51,14 @@ typedef struct {
  * (checkpoint written, message on stderr), -1 with the reason (a non-finite loss writes
  * no checkpoint). *metric (may be NULL) gets the last validation value (-1: none). */
 int ms_train_run(ms_train *t, long *s, double *metric);
+
+/* the best validation metric of a run with --best and its step, kept in the run's
+ * checkpoint so that a resumed run counts the best of the runs before it: appended to
+ * the checkpoint's metadata as "best_val=V\nbest_step=S\n" (nothing when step < 0;
+ * returns the length written, as snprintf), and read back from its model record
+ * (absent: *val = -1, *step = -1; -1 with the reason when present but invalid) */
+int ms_train_best_meta(char *buf, size_t n, double val, long step);
+int ms_train_best_read(const ms_rec *m, double *val, long *step);
 
 /* ---- the gradient of a batch in parts. The batch of B samples is cut into P parts of
  * B/P consecutive samples; the gradient (and the loss) is part 0 + part 1 + ... added in

@@ -8,6 +8,7 @@
 #include "core/ms.h"
 #include "io/stream.h"
 #include "models/refine.h"
+#include "models/train.h"
 #include "test.h"
 
 enum { H = 8, HW = H * H };
@@ -326,15 +327,39 @@ static void test_train_set(void)
 
 static void test_extra(void)
 {
+	ms_rec m0;
 	ms_refine_train t;
 	ms_refine_train_default(&t);
 	t.lr = 0.1;
 	t.wd = 1.0 / 3;
 	t.lr_schedule = MS_LR_COSINE;
 	t.seed = 42;
-	char *e = ms_refine_train_extra(&t);
+	char *e = ms_refine_train_extra(&t, 1);
 	CHECK(e && !strcmp(e, "batch=8\nlr=0.1\nwd=0.33333333333333331\nlr_schedule=cosine\n"
 	                      "seed=42\nlambda=0.1\nalternate=0\n"));
+	free(e);
+	/* with --best, the best so far, which a resumed run reads back */
+	t.best = "b.ms";
+	t.vbest = 0.8125;
+	t.sbest = 300;
+	e = ms_refine_train_extra(&t, 1);
+	CHECK(e && strstr(e, "alternate=0\nbest_val=0.8125\nbest_step=300\n"));
+	ms_rec_init(&m0);
+	for (char *p = e, *nl; e && (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = '\0';
+		char *eq = strchr(p, '=');
+		*eq = '\0';
+		CHECK(ms_meta_set(&m0, p, eq + 1) == 0);
+	}
+	double bv;
+	long bs;
+	CHECK(ms_train_best_read(&m0, &bv, &bs) == 0 && bv == 0.8125 && bs == 300);
+	CHECK(ms_meta_set(&m0, "best_val", "1.5") == 0 && ms_train_best_read(&m0, &bv, &bs) < 0 &&
+	      bv == -1 && bs == -1);
+	ms_rec_free(&m0);
+	free(e);
+	e = ms_refine_train_extra(&t, 0);      /* the --best file itself: without */
+	CHECK(e && !strstr(e, "best_"));
 	free(e);
 	/* the segmentor's own metadata less what ms_unet_save writes (keys whole) */
 	ms_rec m;
