@@ -353,9 +353,6 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 	if (S < 1 || S > g->sched.T || S > 1000 || o->batch < 1)
 		return ms_error("sample: %d steps (1..%d) with batch %d", S,
 		                g->sched.T < 1000 ? g->sched.T : 1000, o->batch);
-	if (dpm && (o->known || o->eta != 0))
-		return ms_error("sample: dpm++2m %s", o->known ? "cannot inpaint (RePaint needs "
-		                "DDIM's stochastic steps)" : "is deterministic: eta must be 0");
 	int fb = o->batch < n * br ? o->batch : n * br;
 	int kmax = fb >= br ? fb / br : 1;
 	int nch = (n + kmax - 1) / kmax, k = (n + nch - 1) / nch;
