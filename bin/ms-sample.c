@@ -25,10 +25,10 @@ static struct {
 	const char *model, *prompt, *cond, *log;
 	long steps, batch, seed, n, save_every, threads, width, report, dilate, open, jump,
 	     resample, parts;
-	double lr, p_uncond, ema, eta, guidance, mask_weight;
+	double lr, p_uncond, ema, eta, guidance;
 	ms_shard shard;
 } o = { .width = 32, .cond = "edges", .batch = 8, .n = 4, .lr = 2e-4, .p_uncond = 0.1,
-        .ema = 0.999, .guidance = 9, .mask_weight = 1 };
+        .ema = 0.999, .guidance = 9 };
 static ms_opt opts[] = {
 	MS_OPT_STR("output", 'o', &o.model, "MODEL", "checkpoint to write (train) or read"),
 	MS_OPT_STR("model", 'm', &o.model, "MODEL", "the same as -o"),
@@ -53,8 +53,6 @@ static ms_opt opts[] = {
 	MS_OPT_NUM("ema", 0, &o.ema, 0, 1, "D", "EMA decay of the sampling weights (0.999)"),
 	MS_OPT_FLAG("joint", 0, &o.joint, "generate the mask with the image: one more channel,\n"
 	            "trained on samples with image and mask (Saragih et al.)"),
-	MS_OPT_NUM("mask-weight", 0, &o.mask_weight, 0, 1000, "W",
-	           "joint models: the mask channel's weight in the loss (1)"),
 	MS_OPT_INT("save-every", 0, &o.save_every, 0, 100000000, "N",
 	           "checkpoint every N steps (0 = at the end, default)"),
 	MS_OPT_FLAG("resume", 0, &o.resume, "continue MODEL"),
@@ -143,8 +141,7 @@ static void save(ms_gen *g, const ms_adam *a, long step)
 	ms_rec extra;
 	ms_stop_hold();
 	ms_rec_init(&extra);
-	ms_gen_train_opt to = { .p_uncond = o.p_uncond, .ema = o.ema, .mask_weight = o.mask_weight };
-	if (ms_gen_ckpt_meta(&extra, o.seed, o.batch, o.lr, &to) < 0 ||
+	if (ms_gen_ckpt_meta(&extra, o.seed, o.batch, o.lr, o.p_uncond, o.ema) < 0 ||
 	    ms_gen_save(g, o.model, a, step, &extra) < 0)
 		die("%s", ms_errmsg());
 	ms_rec_free(&extra);
@@ -241,8 +238,6 @@ static int train(void)
 		if (ms_gen_cfg_cond(&cfg, o.cond) < 0)
 			usage_error(usage, "--cond: %s", ms_errmsg());
 	}
-	if (o.mask_weight != 1 && !cfg.joint)
-		usage_error(usage, "--mask-weight is for joint models (--joint)");
 	read_train();
 	if (ms_stop_signal())
 		die("interrupted");
@@ -265,8 +260,7 @@ static int train(void)
 	size_t hw = (size_t)rd.H * rd.W;
 	float *x0 = ereallocarray(NULL, o.batch * ms_gen_channels(&cfg) * hw, sizeof *x0);
 	float *cb = ereallocarray(NULL, o.batch * (ms_gen_cond_channels(&cfg) * hw + 1), sizeof *cb);
-	ms_gen_train_opt to = { .p_uncond = o.p_uncond, .clip = 1.0, .ema = o.ema,
-	                        .mask_weight = o.mask_weight };
+	ms_gen_train_opt to = { o.p_uncond, 1.0, o.ema };
 	run t = { g, &adam, &to, x0, cb, C, { 0 } };
 	if (ms_grads_init(&t.gr, ms_gen_params(g), (int)o.batch, (int)o.parts) < 0)
 		die("%s", ms_errmsg());

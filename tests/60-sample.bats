@@ -203,25 +203,6 @@ PYEOF
 	[[ "$output" == "ms-sample: --parts is for train"* ]]
 }
 
-@test "--mask-weight: a joint model's checkpoint keeps it and --resume takes it back; 1 trains as before; without --joint a usage error" {
-	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
-	ms-sample train -o "$t/j.ms" --steps 2 --joint $T < "$d/grey.ms" 2>/dev/null
-	ms-sample train -o "$t/k.ms" --steps 2 --joint --mask-weight 1 $T < "$d/grey.ms" 2>/dev/null
-	cmp "$t/j.ms" "$t/k.ms"
-	ms-sample train -o "$t/w.ms" --steps 2 --joint --mask-weight 4 $T < "$d/grey.ms" 2>/dev/null
-	! cmp -s "$t/j.ms" "$t/w.ms"
-	[[ "$(ms-info "$t/w.ms" | head -1)" == *" mask_weight=4"* ]]
-	# resumed without the option: the weight of the checkpoint, as one run of 4 steps
-	ms-sample train -o "$t/w.ms" --steps 4 --resume $T < "$d/grey.ms" 2>/dev/null
-	ms-sample train -o "$t/w4.ms" --steps 4 --joint --mask-weight 4 $T < "$d/grey.ms" 2>/dev/null
-	cmp "$t/w.ms" "$t/w4.ms"
-	run -2 ms-sample train -o "$t/x.ms" --steps 2 --mask-weight 4 $T < "$d/in.ms"
-	[[ "$output" == "ms-sample: --mask-weight is for joint models (--joint)"* ]]
-	[ ! -e "$t/x.ms" ]
-	run -2 ms-sample -m "$t/w.ms" --mask-weight 2
-	[[ "$output" == "ms-sample: --mask-weight is for train"* ]]
-}
-
 @test "--sampler dpm++2m: eps, zero-SNR v and joint models, the same bytes twice, not DDIM's; with --inpaint or --eta: a usage error (exit 2), nothing on stdout" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	help_ok ms-sample -- '*--sampler ddim|dpm++2m*'

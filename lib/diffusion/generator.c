@@ -30,7 +30,6 @@ struct ms_gen {
 	const char **pp;
 	/* a training batch's draws: [B,in,H,W] input, [B,G,H,W] target, [B] t */
 	int B, BH, BW, drop;
-	double mask_w;                /* the mask channel's loss weight (joint models) */
 	float *bx, *beps, *btf;
 	const char *prompt;
 	/* sampling state */
@@ -235,26 +234,7 @@ int ms_gen_train_draw(ms_gen *g, const ms_gen_train_opt *o, int N, int H, int W,
 	}
 	g->drop = ms_rng_uniform(r) < o->p_uncond;
 	g->prompt = prompt;
-	g->mask_w = g->cfg.joint ? o->mask_weight : 1;
 	return 0;
-}
-
-/* the mask channel (the last of G) of N outputs y against their targets t weighted by w
- * in the mean square loss of ms_ddpm_loss: its gradient d scaled, the loss added
- * returned */
-static double mask_weight(const float *y, const float *t, int N, int G, size_t hw, double w,
-                          float *d)
-{
-	double s = 0;
-	for (int n = 0; n < N; n++) {
-		size_t o = ((size_t)n * G + G - 1) * hw;
-		for (size_t i = 0; i < hw; i++) {
-			double e = y[o + i] - t[o + i];
-			s += e * e;
-			d[o + i] *= (float)w;
-		}
-	}
-	return (w - 1) * s / ((double)N * G * hw);
 }
 
 double ms_gen_train_part(ms_gen *g, int b0, int b1, double w)
@@ -271,8 +251,6 @@ double ms_gen_train_part(ms_gen *g, int b0, int b1, double w)
 	ms_text_forward(&g->text, N, g->pp, g->tv);                               /* [N,tdim] */
 	float *y = ms_unet_forward(g->u, g->xin, g->tf, g->tv);                    /* [N,C,H,W] */
 	double loss = ms_ddpm_loss(y, g->eps, N * chw, g->d);
-	if (g->mask_w != 1)
-		loss += mask_weight(y, g->eps, N, C, hw, g->mask_w, g->d);
 	for (size_t i = 0; i < N * chw; i++)
 		g->d[i] *= (float)w;
 	ms_unet_backward(g->u, g->d);

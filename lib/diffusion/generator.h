@@ -76,8 +76,6 @@ typedef struct {
 	double p_uncond;              /* probability of training on the empty prompt */
 	double clip;                  /* gradient norm limit, 0 = none */
 	double ema;                   /* EMA decay, 0 = no EMA */
-	double mask_weight;           /* joint models: the mask channel's weight in the loss
-	                               * (1: as an image channel's) */
 } ms_gen_train_opt;
 double ms_gen_train_step(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o, int N, int H,
                          int W, const float *x0, const float *cond, const char *prompt,
@@ -167,10 +165,10 @@ typedef struct {
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
 
 /* the training settings a checkpoint's "model" record keeps (seed= batch= lr= p_uncond=
- * ema=, and mask_weight= when not 1), and the options (long name, key) --resume takes
- * from it (ms_ckpt_opts) */
-#define MS_GEN_CKPT_KEYS 6
+ * ema=), and the options (long name, key) --resume takes from it (ms_ckpt_opts) */
+#define MS_GEN_CKPT_KEYS 5
 extern const char *const ms_gen_ckpt_keys[MS_GEN_CKPT_KEYS][2];
-int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, const ms_gen_train_opt *o);
+int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, double p_uncond,
+                     double ema);
 
 #endif

@@ -11,10 +11,10 @@
 #include "image/resize.h"
 
 const char *const ms_gen_ckpt_keys[MS_GEN_CKPT_KEYS][2] = { { "seed", "seed" },
-	{ "batch", "batch" }, { "lr", "lr" }, { "p-uncond", "p_uncond" }, { "ema", "ema" },
-	{ "mask-weight", "mask_weight" } };
+	{ "batch", "batch" }, { "lr", "lr" }, { "p-uncond", "p_uncond" }, { "ema", "ema" } };
 
-int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, const ms_gen_train_opt *o)
+int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, double p_uncond,
+                     double ema)
 {
 	char v[64];
 	snprintf(v, sizeof v, "%ld", seed);
@@ -23,12 +23,10 @@ int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, const ms_gen_t
 	bad |= ms_meta_set(r, "batch", v) < 0;
 	snprintf(v, sizeof v, "%.9g", lr);
 	bad |= ms_meta_set(r, "lr", v) < 0;
-	snprintf(v, sizeof v, "%.9g", o->p_uncond);
+	snprintf(v, sizeof v, "%.9g", p_uncond);
 	bad |= ms_meta_set(r, "p_uncond", v) < 0;
-	snprintf(v, sizeof v, "%.9g", o->ema);
+	snprintf(v, sizeof v, "%.9g", ema);
 	bad |= ms_meta_set(r, "ema", v) < 0;
-	snprintf(v, sizeof v, "%.9g", o->mask_weight);
-	bad |= o->mask_weight != 1 && ms_meta_set(r, "mask_weight", v) < 0;
 	return bad ? -1 : 0;
 }
 

@@ -579,73 +579,11 @@ static void test_zero_snr_model(void)
 	ms_gen_free(h);
 }
 
-/* a joint model's mask weight w: the same draws give the loss L_image + w L_mask and
- * its gradient, linear in w (checked at w = 0, 1, 2, 5), and w = 1 is the plain loss
- * (the same bits as the step without the weighting) */
-static void test_mask_weight(void)
-{
-	ms_gen_cfg c;
-	ms_gen_cfg_default(&c);
-	c.unet.width = 8;
-	c.img_ch = 1;
-	c.joint = 1;
-	c.H = c.W = 16;
-	c.buckets = 32;
-	c.text_dim = 8;
-	CHECK(ms_gen_cfg_cond(&c, "none") == 0);
-	ms_gen *g = ms_gen_new(&c, 7);
-	ms_params *ps = ms_gen_params(g);
-	size_t np = ms_params_count(ps);
-	float x0[2 * 2 * 256], *gr[4];
-	const double w[4] = { 0, 1, 2, 5 };
-	double L[4];
-	for (int i = 0; i < 2 * 256; i++) {
-		x0[i] = (float)((i * 37 % 101) / 50.0 - 1);                      /* image */
-		x0[2 * 256 + i] = (i / 16 % 16 - 8) * (i % 16 - 6) > 0 ? 1 : -1;  /* mask */
-	}
-	memcpy(x0 + 256, x0 + 2 * 256, 256 * sizeof *x0);          /* [N=2, G=2, 16, 16] */
-	for (int k = 0; k < 4; k++) {
-		ms_gen_train_opt o = { .mask_weight = w[k] };
-		ms_rng r;
-		ms_rng_init(&r, 5, 0);
-		gr[k] = malloc(np * sizeof *gr[k]);
-		CHECK(ms_gen_train_draw(g, &o, 2, 16, 16, x0, NULL, "p", &r) == 0);
-		ms_params_zero_grad(ps);
-		L[k] = ms_gen_train_part(g, 0, 2, 1);
-		size_t off = 0;
-		for (int j = 0; j < ps->n; j++) {
-			memcpy(gr[k] + off, ps->p[j]->g, ps->p[j]->n * sizeof *gr[k]);
-			off += ps->p[j]->n;
-		}
-	}
-	double lm = L[2] - L[1], d = 0, m = 0;
-	CHECK(L[0] > 0 && lm > 0 && fabs(L[1] - L[0] - lm) < 1e-9 * L[1] &&
-	      fabs(L[3] - L[0] - 5 * lm) < 1e-9 * L[3]);
-	for (size_t i = 0; i < np; i++) {
-		double gm = gr[2][i] - gr[1][i];
-		d = fmax(d, fabs(gr[1][i] - gr[0][i] - gm) + fabs(gr[3][i] - gr[0][i] - 5 * gm));
-		m = fmax(m, fabs(gr[3][i]));
-	}
-	CHECK(m > 0 && d < 1e-4 * m);
-	printf("mask weight: L_image %.4f, L_mask %.4f, gradient off linear by %.1e of %.1e\n",
-	       L[0], lm, d, m);
-	/* w = 1 is ms_gen_train_step's plain loss */
-	ms_adam z;
-	ms_adam_init(&z, 0, 0, 0);
-	ms_gen_train_opt o1 = { .mask_weight = 1 };
-	ms_rng r;
-	ms_rng_init(&r, 5, 0);
-	CHECK(ms_gen_train_step(g, &z, &o1, 2, 16, 16, x0, NULL, "p", &r) == L[1]);
-	for (int k = 0; k < 4; k++)
-		free(gr[k]);
-	ms_gen_free(g);
-}
-
 /* mean loss over 16 fixed (t, noise) draws, weights unchanged (Adam with lr 0) */
 static double eval_loss(ms_gen *g, ms_gen_data *d, float *x0, float *cb)
 {
 	ms_adam z;
-	ms_gen_train_opt o = { .mask_weight = 1 };
+	ms_gen_train_opt o = { 0, 0, 0 };
 	double s = 0;
 	ms_adam_init(&z, 0, 0, 0);
 	for (int k = 0; k < 16; k++) {
@@ -674,7 +612,7 @@ static void overfit(int zero_snr)
 	CHECK(ms_gen_data_add(d, img, 1, NULL, cond, "a") == 0 && ms_gen_data_channels(d) == 1);
 	ms_adam a;
 	ms_adam_init(&a, 3e-3, 0, 0);
-	ms_gen_train_opt o = { .p_uncond = 0.1, .clip = 1, .ema = 0.99, .mask_weight = 1 };
+	ms_gen_train_opt o = { 0.1, 1, 0.99 };
 	clock_t c0 = clock();
 	double first = eval_loss(g, d, x0, cb);
 	int steps = 400;
@@ -827,18 +765,10 @@ static void test_synth(void)
 	CHECK(ms_sample_each(bad, "bad", synth_cb, a) < 0 && strstr(ms_errmsg(), "sample 'd'"));
 	/* the checkpoint's settings */
 	ms_rec_init(&r);
-	ms_gen_train_opt to = { .p_uncond = 0.1, .ema = 0.999, .mask_weight = 1 };
-	CHECK(ms_gen_ckpt_meta(&r, 3, 8, 2e-4, &to) == 0);
+	CHECK(ms_gen_ckpt_meta(&r, 3, 8, 2e-4, 0.1, 0.999) == 0);
 	CHECK(ms_meta_get(&r, "lr", v, sizeof v) && !strcmp(v, "0.0002"));
 	CHECK(ms_meta_get(&r, "p_uncond", v, sizeof v) && !strcmp(v, "0.1"));
-	CHECK(!ms_meta_get(&r, "mask_weight", v, sizeof v));     /* 1: not written */
 	CHECK(!strcmp(ms_gen_ckpt_keys[3][0], "p-uncond"));
-	ms_rec_free(&r);
-	ms_rec_init(&r);
-	to.mask_weight = 4;
-	CHECK(ms_gen_ckpt_meta(&r, 3, 8, 2e-4, &to) == 0);
-	CHECK(ms_meta_get(&r, "mask_weight", v, sizeof v) && !strcmp(v, "4"));
-	CHECK(!strcmp(ms_gen_ckpt_keys[5][1], "mask_weight"));
 	ms_rec_free(&r);
 	fclose(bad);
 	fclose(in);
@@ -868,6 +798,5 @@ int main(void)
 	RUN(test_synth);
 	RUN(test_zero_snr_model);
 	RUN(test_overfit);
-	RUN(test_mask_weight);
 	return test_summary("diffusion");
 }
