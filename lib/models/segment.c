@@ -401,9 +401,8 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		int badbest = ms_train_best_read(&model, &vbest, &sbest) < 0;
 		ms_rec_free(&model);
 		if (bad || badbest) {
-			if (bad)
-				ms_error("no step= in the model record: cannot resume");
-			ms_error("%s: %s", o->out, ms_errmsg());
+			ms_error("%s: %s", o->out, bad ? "no step= in the model record: cannot resume"
+			                                : ms_errmsg());
 			goto out;
 		}
 		const ms_unet_cfg *c = ms_unet_cfg_of(u);

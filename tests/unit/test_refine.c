@@ -344,19 +344,23 @@ static void test_extra(void)
 	t.sbest = 300;
 	e = ms_refine_train_extra(&t, 1);
 	CHECK(e && strstr(e, "alternate=0\nbest_val=0.8125\nbest_step=300\n"));
+	/* through a checkpoint and back */
+	char path[] = "/tmp/test_refine.XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_FOCAL, MS_REFINE_DIRECT, 3);
+	CHECK(r && e && ms_refiner_save(r, path, NULL, 0, e) == 0);
 	ms_rec_init(&m0);
-	for (char *p = e, *nl; e && (nl = strchr(p, '\n')); p = nl + 1) {
-		*nl = '\0';
-		char *eq = strchr(p, '=');
-		*eq = '\0';
-		CHECK(ms_meta_set(&m0, p, eq + 1) == 0);
-	}
+	ms_refiner *l = ms_refiner_load(path, NULL, &m0);
 	double bv;
 	long bs;
-	CHECK(ms_train_best_read(&m0, &bv, &bs) == 0 && bv == 0.8125 && bs == 300);
+	CHECK(l && ms_train_best_read(&m0, &bv, &bs) == 0 && bv == 0.8125 && bs == 300);
 	CHECK(ms_meta_set(&m0, "best_val", "1.5") == 0 && ms_train_best_read(&m0, &bv, &bs) < 0 &&
 	      bv == -1 && bs == -1);
+	unlink(path);
 	ms_rec_free(&m0);
+	ms_refiner_free(l);
+	ms_refiner_free(r);
 	free(e);
 	e = ms_refine_train_extra(&t, 0);      /* the --best file itself: without */
 	CHECK(e && !strstr(e, "best_"));
