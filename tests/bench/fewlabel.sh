@@ -41,6 +41,9 @@
 #           with probability alpha); every J<r> samples from the one model gen-J.ms,
 #           or takes the first r pairs of each image from a larger J<m> already made
 #           (the same pairs up to float rounding);
+#   extra-J<r>d<D>... (generators J<r>d<D>, with the suffixes of J<r>)  the pairs of
+#           J<r> inpainted with --dilate D added to PAIRS (extra-J3d13f-p40: dilation 13),
+#           so that arms of two dilations share one directory, joint model and baseline;
 #   extra-J<r>fk  the filtered pairs of extra-J<r>f drawn with probability alpha r' /
 #           (1 + alpha r'), r' the pairs kept per labelled image: each real image still
 #           brings its kept pairs with probability alpha (extra-J<r>f keeps r's probability,
@@ -62,7 +65,8 @@
 #           real one; the threshold comes from validation, never from the test split).
 # Each stage's output is kept in OUTDIR and not made again when present, so a stopped
 # run resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
-# every arm against "strong" and of "strong" against "flips"). Run from the repository.
+# every arm against "strong", of an arm ending in -x2 against "strong2x", where those
+# ran, and of "strong" against "flips"). Run from the repository.
 set -e
 set_=${1:?usage: $0 busi|kvasir N [SEEDS [STEPS [OUTDIR [SIZE]]]]}
 n=${2:?usage: $0 busi|kvasir N [SEEDS [STEPS [OUTDIR [SIZE]]]]}
@@ -127,7 +131,8 @@ first_pairs() {
 genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, stats
 	case $1 in J*)   # pairs: one joint model (J or JP), r inpainted pairs per labelled image
 		local j=${1%%[0-9]*}
-		local r=${1#"$j"}
+		local r=${1#"$j"} d=
+		case $r in *d*) d=${r#*d} r=${r%%d*} ;; esac
 		stage "gen-$j.ms" sh -c "ms-sample train -o '$out/gen-$j.ck' --joint --steps $gsteps \
 			--width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$j.ck'"
 		# pair k's noise comes from its id alone, so the first r pairs of each image in a
@@ -135,13 +140,15 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		# the U-Net's batch (3e-4 in pixel values): taken from one if it exists
 		local m src=
 		for m in 16 8 4 3 2; do
-			[ "$m" -gt "$r" ] && [ -s "$out/syn-$j$m.ms" ] && src=$out/syn-$j$m.ms
+			[ "$m" -gt "$r" ] && [ -s "$out/syn-$j$m${d:+d$d}.ms" ] &&
+				src=$out/syn-$j$m${d:+d$d}.ms
 		done
 		if [ -n "$src" ]; then
 			stage "syn-$1.ms" first_pairs "$src" "$r"
 		else
 			stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-$j.ms' --inpaint -n $r \
-				${PAIRS:---steps 100 --resample 3 --guidance 1} --seed 1 --threads 1 \
+				${PAIRS:---steps 100 --resample 3 --guidance 1} ${d:+--dilate $d} \
+				--seed 1 --threads 1 \
 				<'$out/labelled.ms'"
 		fi
 		return ;;
@@ -170,8 +177,9 @@ seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
 	extra-J*fk) g=${a#extra-}; g=${g%k}; in=syn-$g.ms opt="--augment strong --synthetic extra \
 		--synthetic-prob $(awk -v k="$(($(wc -l <"$out/keep-$g.txt") - n))" -v n="$n" \
 			'BEGIN { r = k / n; printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
-	extra-J*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra \
-		--synthetic-prob $(awk -v r="${a##*[!0-9]}" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
+	extra-J*) g=${a#extra-J}; g=${g#P}; g=${g%%d*}
+		in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra \
+		--synthetic-prob $(awk -v r="$g" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra" ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
@@ -219,6 +227,7 @@ drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
 # ---- phase 2: the segmentors on synthetic data, seed by seed
 gens= js= jps=
 for a in $arms; do
+	a=${a%-x2}
 	case $a in
 	flips|strong|strong2x) ;;
 	mix-*|extra-*) g=${a#*-}; g=${g%-p*}; g=${g%k}; g=${g%f}
@@ -275,6 +284,7 @@ filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.m
 		"$splits/$set_-n$n.txt" "$out/align-$b.tsv" | wc -l)"
 }
 for a in $arms; do
+	a=${a%-x2}
 	case $a in
 	mix-*f|extra-*f) g=${a#*-}; filt "$g" ;;
 	extra-*fk) g=${a#*-}; filt "${g%k}" ;;
@@ -300,8 +310,10 @@ cmp_() {
 	/usr/bin/python3 tests/bench/paired.py "$(tabs "$1")" "$(tabs "$2")" "$out/test.ms" |
 		tee -a "$log"
 }
-case " $arms " in *" flips "*) case " $arms " in *" strong "*) cmp_ flips strong ;; esac ;; esac
-for a in $arms; do
-	case $a in flips|strong) ;; *) cmp_ strong "$a" ;; esac
+has() { case " $arms " in *" $1 "*) ;; *) return 1 ;; esac; }
+! has flips || ! has strong || cmp_ flips strong
+for a in $arms; do     # against strong; an arm with twice the steps against strong2x
+	case $a in flips|strong) continue ;; *-x2) b=strong2x ;; *) b=strong ;; esac
+	! has "$b" || cmp_ "$b" "$a"
 done
 say "date $(date -u +%FT%TZ) done"
