@@ -33,7 +33,7 @@
 
 #define GEMM_KC 256        /* most k per block */
 #define GEMM_NC 768        /* most columns of B per packed panel */
-#define GEMM_PACK_ROWS 16  /* op(B) = B: copied when M has more rows than this */
+#define GEMM_PACK_ROWS 128 /* op(B) = B: copied when M has more rows than this */
 #define GEMM_SWAP_COLS 4   /* at most this many columns: computed transposed */
 
 enum { BLAS, SCALAR, AVX2, AVX512 };

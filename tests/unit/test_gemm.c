@@ -107,11 +107,12 @@ static void test_shapes(void)
 	}
 }
 
-/* the same bytes for C computed in pieces of rows and columns, and in pieces of a few
- * columns (computed transposed), on our paths */
+/* the same bytes for C computed in pieces of rows and columns (the whole with B packed,
+ * M past the packing threshold; pieces of 13 rows read it in place), and in pieces of a
+ * few columns (computed transposed), on our paths */
 static void test_split(void)
 {
-	int M = 45, N = 150, K = 300;
+	int M = 150, N = 150, K = 300;
 	ms_rng r;
 	ms_rng_init(&r, 9, 0);
 	float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N),
