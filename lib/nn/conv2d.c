@@ -87,11 +87,18 @@ static int shift_rows(const ms_conv2d *c, int H, int W)
 	return (int)(r < 1 ? 1 : r > H ? H : r);
 }
 
-/* P, 2 floats of slack (the last taps read past it, into columns that are dropped), Y */
+/* n rounded up to a multiple of 16 */
+static int pad16(int n)
+{
+	return (n + 15) / 16 * 16;
+}
+
+/* P, 2 floats of slack (the last taps read past it, into columns that are dropped), Y
+ * (forward) or dy^T with its output channels rounded up to 16 (dW) */
 static size_t shift_floats(const ms_conv2d *c, int H, int W)
 {
 	size_t rows = shift_rows(c, H, W);
-	return (size_t)c->cin * (rows + 2) * (W + 2) + 2 + (size_t)c->cout * rows * (W + 2);
+	return (size_t)c->cin * (rows + 2) * (W + 2) + 2 + (size_t)pad16(c->cout) * rows * (W + 2);
 }
 
 /* dx of a 3x3 stride 1 convolution with 16+ output channels and 32+ columns is the
@@ -284,35 +291,61 @@ MS_CLONES static void forward_shifted(const job *j, int n, int r0, int r1, float
 	}
 }
 
-/* dw[9,cout,c1-c0] = dW by tap of channels [c0,c1), the shifted way: per tile, dy in rows
- * of width W+2 (zero in the two extra columns) times the shifted P, transposed */
+/* dw[(c1-c0)*9, cout] = dW^T of channels [c0,c1) (row ci*9 + tap), the shifted way: per
+ * tile, dy transposed once into pixels by output channel, in rows of width W+2 (zero in
+ * the two extra columns), and nine GEMMs (one per tap) of the shifted P by it; each sums
+ * over the pixels in the order the direct dW = dy P^T would */
 MS_CLONES static void dw_shifted(const job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
 	int H = j->H, W = j->W, Wp = W + 2, rows = shift_rows(c, H, W), cc = c1 - c0;
+	int co = c->cout, cop = pad16(co);
 	size_t L = (size_t)H * W;
 	for (int n = 0; n < j->N; n++)
 		for (int r0 = 0; r0 < H; r0 += rows) {
 			int r1 = r0 + rows < H ? r0 + rows : H;
 			size_t ps = (size_t)(r1 - r0 + 2) * Wp, Lp = (size_t)(r1 - r0) * Wp;
-			float *dyp = p + cc * ps + 2;
+			float *dyt = p + cc * ps + 2;      /* [Lp, cop] */
 			pad_rows(j->x + n * j->xs, H, W, c0, c1, r0, r1, p);
-			for (int o = 0; o < c->cout; o++)
-				for (int r = r0; r < r1; r++) {
-					float *d = dyp + o * Lp + (size_t)(r - r0) * Wp;
-					memcpy(d, j->dy + n * j->dys + o * L + (size_t)r * W, W * sizeof *d);
-					d[W] = d[W + 1] = 0;
-				}
+			for (int r = r0; r < r1; r++) {
+				float *d = dyt + (size_t)(r - r0) * Wp * cop;
+				ms_gemm_transpose(j->dy + n * j->dys + (size_t)r * W, (long)L, W, co, cop, d);
+				memset(d + (size_t)W * cop, 0, 2 * (size_t)cop * sizeof *d);
+			}
 			for (int k = 0; k < 9; k++)
-				ms_gemm(0, 1, c->cout, cc, (int)Lp, 1.0f, dyp, (int)Lp,
-				        p + (k / 3) * Wp + k % 3, (int)ps, n || r0 ? 1.0f : 0.0f,
-				        dw + (size_t)k * c->cout * cc, cc);
+				ms_gemm(0, 0, cc, co, (int)Lp, 1.0f, p + (k / 3) * Wp + k % 3, (int)ps,
+				        dyt, cop, n || r0 ? 1.0f : 0.0f, dw + (size_t)k * co, 9 * co);
 		}
-	for (int o = 0; o < c->cout; o++)
-		for (int ci = c0; ci < c1; ci++)
-			for (int k = 0; k < 9; k++)
-				c->w->g[((size_t)o * c->cin + ci) * 9 + k] +=
-					dw[((size_t)k * c->cout + o) * cc + ci - c0];
+}
+
+/* dw[(c1-c0)*k*k, cout] = dW^T of channels [c0,c1) by im2col, and with dx, their
+ * channels of dx (+)= col2im(W^T dy) */
+MS_CLONES static void dw_col(const job *j, int c0, int c1, float *dx, float *dwt, float *col)
+{
+	const ms_conv2d *c = j->c;
+	int H = j->H, W = j->W, Ho = ms_conv2d_out(c, H), Wo = ms_conv2d_out(c, W), L = Ho * Wo;
+	int kk = c->k * c->k, K = c->cin * kk, Kt = (c1 - c0) * kk, rows = tile_rows(c, H, W);
+	for (int n = 0; n < j->N; n++) {
+		const float *xn = j->x + n * j->xs, *dyn = j->dy + n * j->dys;
+		float *dxn = dx ? dx + n * j->dxs : NULL;
+		if (dxn && !j->acc)
+			memset(dxn + c0 * H * W, 0, (size_t)(c1 - c0) * H * W * sizeof *dxn);
+		for (int r0 = 0; r0 < Ho; r0 += rows) {
+			int r1 = r0 + rows < Ho ? r0 + rows : Ho, Lt = (r1 - r0) * Wo;
+			const float *dyt = dyn + (size_t)r0 * Wo;
+			/* dWt[Kt,cout] (+)= col[Kt,tile] dy[cout,tile]^T (col read in place, only
+			 * the small dy^T copied, unlike dW = dy col^T) */
+			im2col(c, H, W, xn, col, r0, r1, c0, c1);
+			ms_gemm(0, 1, Kt, c->cout, Lt, 1.0f, col, Lt, dyt, L, n || r0 ? 1.0f : 0.0f,
+			        dwt, c->cout);
+			if (!dxn)
+				continue;
+			/* dcol[Kt,tile] = W[:,c0:c1]^T dy[:,tile]; dx += col2im(dcol) */
+			ms_gemm(1, 0, Kt, Lt, c->cout, 1.0f, c->w->w + c0 * kk, K, dyt, L, 0.0f,
+			        col, Lt);
+			col2im(c, H, W, col, dxn, r0, r1, c0, c1);
+		}
+	}
 }
 
 MS_CLONES static void forward_part(void *arg, int tid, int nt)
@@ -371,7 +404,7 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
 	int H = j->H, W = j->W, Ho = ms_conv2d_out(c, H), Wo = ms_conv2d_out(c, W), L = Ho * Wo;
-	int kk = c->k * c->k, K = c->cin * kk, rows = tile_rows(c, H, W);
+	int kk = c->k * c->k, K = c->cin * kk;
 	long c0, c1, o0, o1;
 	ms_range(c->cin, tid, nt, &c0, &c1);
 	ms_range(c->cout, tid, nt, &o0, &o1);
@@ -396,31 +429,10 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 	float *dx = flips(c, W) ? NULL : j->dx;                /* else a second pass makes dx */
 	float *dwt = j->ws + c0 * kk * c->cout;             /* rows [c0*kk, c1*kk) of [K,cout] */
 	float *col = j->ws + (size_t)K * c->cout + tid * thread_floats(c, H, W);
-	if (shifted(c, W) && flips(c, W)) {
+	if (shifted(c, W) && flips(c, W))
 		dw_shifted(j, (int)c0, (int)c1, dwt, col);
-		return;
-	}
-	for (int n = 0; n < j->N; n++) {
-		const float *xn = j->x + n * j->xs, *dyn = j->dy + n * j->dys;
-		float *dxn = dx ? dx + n * j->dxs : NULL;
-		if (dxn && !j->acc)
-			memset(dxn + c0 * H * W, 0, (size_t)(c1 - c0) * H * W * sizeof *dxn);
-		for (int r0 = 0; r0 < Ho; r0 += rows) {
-			int r1 = r0 + rows < Ho ? r0 + rows : Ho, Lt = (r1 - r0) * Wo;
-			const float *dyt = dyn + (size_t)r0 * Wo;
-			/* dWt[Kt,cout] (+)= col[Kt,tile] dy[cout,tile]^T (col read in place, only
-			 * the small dy^T copied, unlike dW = dy col^T) */
-			im2col(c, H, W, xn, col, r0, r1, (int)c0, (int)c1);
-			ms_gemm(0, 1, Kt, c->cout, Lt, 1.0f, col, Lt, dyt, L, n || r0 ? 1.0f : 0.0f,
-			        dwt, c->cout);
-			if (!dxn)
-				continue;
-			/* dcol[Kt,tile] = W[:,c0:c1]^T dy[:,tile]; dx += col2im(dcol) */
-			ms_gemm(1, 0, Kt, Lt, c->cout, 1.0f, c->w->w + c0 * kk, K, dyt, L, 0.0f,
-			        col, Lt);
-			col2im(c, H, W, col, dxn, r0, r1, (int)c0, (int)c1);
-		}
-	}
+	else
+		dw_col(j, (int)c0, (int)c1, dx, dwt, col);
 	for (int o = 0; o < c->cout; o++)
 		for (int k = 0; k < Kt; k++)
 			c->w->g[(size_t)o * K + c0 * kk + k] += dwt[(size_t)k * c->cout + o];

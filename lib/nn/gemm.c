@@ -326,25 +326,40 @@ static T512 void pack_bt_512(const float *b, long ldb, int kc, int w, int wp, fl
 }
 #endif
 
+static void transpose(int isa, const float *b, long ldb, int kc, int w, int wp, float *p)
+{
+#ifdef MS_GEMM_X86
+	if (isa == AVX512) {
+		pack_bt_512(b, ldb, kc, w, wp, p);
+		return;
+	}
+#endif
+	for (int k = 0; k < kc; k++) {
+		float *q = p + (long)k * wp;
+		for (int j = 0; j < w; j++)
+			q[j] = b[(long)j * ldb + k];
+		memset(q + w, 0, (wp - w) * sizeof *q);
+	}
+}
+
+void ms_gemm_transpose(const float *b, long ldb, int kc, int w, int wp, float *p)
+{
+	transpose(isa_pick(), b, ldb, kc, w, wp, p);
+}
+
 /* op(B)[0:kc, 0:nc] into panels of nr columns ([k][w rounded up to vw], zero padded) */
 static void pack_b(int isa, int tb, const float *b, long ldb, int kc, int nc, int nr, int vw,
                    float *p)
 {
 	for (int j0 = 0, w, wp; j0 < nc; j0 += nr, p += (long)kc * wp) {
 		w = nc - j0 < nr ? nc - j0 : nr, wp = (w + vw - 1) / vw * vw;
-#ifdef MS_GEMM_X86
-		if (tb && isa == AVX512) {
-			pack_bt_512(b + (long)j0 * ldb, ldb, kc, w, wp, p);
+		if (tb) {
+			transpose(isa, b + (long)j0 * ldb, ldb, kc, w, wp, p);
 			continue;
 		}
-#endif
 		for (int k = 0; k < kc; k++) {
 			float *q = p + (long)k * wp;
-			if (!tb)
-				memcpy(q, b + k * ldb + j0, w * sizeof *q);
-			else
-				for (int j = 0; j < w; j++)
-					q[j] = b[(long)(j0 + j) * ldb + k];
+			memcpy(q, b + k * ldb + j0, w * sizeof *q);
 			memset(q + w, 0, (wp - w) * sizeof *q);
 		}
 	}

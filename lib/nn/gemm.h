@@ -15,6 +15,10 @@
 void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
              int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* the transposing copy of B's panels: p[k * wp + j] = b[j * ldb + k] for j < w and
+ * k < kc, 0 for w <= j < wp (rows of B^T, zero padded to wp columns) */
+void ms_gemm_transpose(const float *b, long ldb, int kc, int w, int wp, float *p);
+
 /* the path in use: "avx512", "avx2", "scalar" or "blas" */
 const char *ms_gemm_isa(void);
 
