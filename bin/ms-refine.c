@@ -168,7 +168,7 @@ static int run_step(void *ctx, long step, double lr, double *loss, double *aux)
 	return ms_refine_train_step(ctx, step, lr, loss, aux);
 }
 
-/* validation Dice at this step (and the prior's); a new best goes to --best */
+/* validation Dice at this step (and the prior's) */
 static int run_validate(void *ctx, long step, double *metric)
 {
 	(void)ctx;
@@ -180,13 +180,16 @@ static int run_validate(void *ctx, long step, double *metric)
 		die("%s", ms_errmsg());
 	warn("step %ld validation Dice %.4f (prior %.4f, %d images)%s", step, vd, t.vprior, t.v.n,
 	     t.best && vd > t.vbest ? ", best so far" : "");
-	if (t.best && vd > t.vbest && ms_refine_train_best(&t, step) < 0)
-		die("%s", ms_errmsg());
 	*metric = vd;
-	if (vd > t.vbest) {
-		t.vbest = vd;
-		t.sbest = step;
-	}
+	return 0;
+}
+
+/* a new best goes to --best */
+static int run_keep(void *ctx, long step, double metric)
+{
+	(void)metric;
+	if (ms_refine_train_best(ctx, step) < 0)
+		die("%s", ms_errmsg());
 	return 0;
 }
 
@@ -222,6 +225,7 @@ static void train(void)
 	                .batch = (int)t.batch, .validate_first = 1, .log = logpath, .out = t.out,
 	                .metric = "val_dice", .aux = "segmentor", .schedule = t.lr_schedule,
 	                .lr = t.lr, .ctx = &t, .step = run_step, .validate = run_validate,
+	                .best = &t.vbest, .best_step = &t.sbest, .keep = t.best ? run_keep : NULL,
 	                .save = run_save };
 	long step = t.step;
 	int sig = ms_train_run(&tr, &step, NULL);

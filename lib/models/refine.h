@@ -135,7 +135,8 @@ typedef struct {
 	int *ts;
 	ms_grads g, sg;               /* the refiner's and the segmentor's gradient */
 	double vbest, vprior;         /* best validation Dice (-1: none yet; a resumed run's
-	                               * from its checkpoint), the prior's */
+	                               * from its checkpoint; ms_train_run updates it), the
+	                               * prior's */
 	long sbest;                   /* its step (-1: none) */
 } ms_refine_train;
 

@@ -172,20 +172,6 @@ static int save(ms_unet *u, const char *path, const ms_seg_opt *o, const ms_seg_
 	return ret;
 }
 
-/* --best: the weights of a validation Dice above every earlier one of the run (resumed
- * runs included) go there */
-static int keep_best(ms_unet *u, const ms_seg_opt *o, const ms_seg_data *d, long step,
-                     double vdice, double *vbest, long *sbest)
-{
-	if (!o->best || !(vdice > *vbest))
-		return 0;
-	if (save(u, o->best, o, d, NULL, step, vdice, -1, -1) < 0)
-		return -1;
-	*vbest = vdice;
-	*sbest = step;
-	return 0;
-}
-
 /* ---- training */
 typedef struct {
 	ms_unet *u;
@@ -368,8 +354,17 @@ static int run_step(void *ctx, long s, double lr, double *loss, double *aux)
 static int run_validate(void *ctx, long s, double *metric)
 {
 	run *r = ctx;
+	(void)s;
 	*metric = validate(r->t, r->d);
-	return keep_best(r->t->u, r->o, r->d, s, *metric, &r->vbest, &r->sbest);
+	return 0;
+}
+
+/* --best: the weights of a validation Dice above every earlier one of the run (resumed
+ * runs included) go there */
+static int run_keep(void *ctx, long s, double metric)
+{
+	run *r = ctx;
+	return save(r->t->u, r->o->best, r->o, r->d, NULL, s, metric, -1, -1);
 }
 
 static int run_save(void *ctx, long s, double metric)
@@ -476,7 +471,8 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	                .report = o->report, .save_every = o->save_every, .batch = t.B,
 	                .log = o->log, .out = o->out, .metric = "val_dice", .schedule = o->schedule, .lr = o->lr,
 	                .warmup = o->warmup, .ctx = &r, .step = run_step,
-	                .validate = run_validate, .save = run_save };
+	                .validate = run_validate, .best = &r.vbest, .best_step = &r.sbest,
+	                .keep = o->best ? run_keep : NULL, .save = run_save };
 	long s = s0;
 	double vdice;
 	r.tr = &tr;

@@ -67,6 +67,20 @@ static FILE *log_open(const char *path, const char *aname, const char *mname)
 	return f;
 }
 
+/* validation after step s into *val, and a new best kept */
+static int validate(ms_train *t, long s, double *val)
+{
+	if (t->validate(t->ctx, s, val) < 0)
+		return -1;
+	if (!t->best || !(*val > *t->best))
+		return 0;
+	if (t->keep && t->keep(t->ctx, s, *val) < 0)
+		return -1;
+	*t->best = *val;
+	*t->best_step = s;
+	return 0;
+}
+
 int ms_train_run(ms_train *t, long *sp, double *metric)
 {
 	long s0 = *sp, s = s0, nl = 0;
@@ -78,7 +92,7 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 	const char *mname = t->metric ? t->metric : "val", *aname = t->aux ? t->aux : "aux";
 	if (root && t->log && !(log = log_open(t->log, aname, mname)))
 		return -1;
-	if (root && t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
+	if (root && t->validate_first && t->validate && validate(t, s, &val) < 0)
 		goto out;
 	ms_stop_catch();
 	for (;;) {
@@ -112,7 +126,7 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 		int rep = s % report == 0 || f >= 1;
 		if (!root)
 			continue;
-		if (rep && t->validate && t->validate(t->ctx, s, &val) < 0)
+		if (rep && t->validate && validate(t, s, &val) < 0)
 			goto out;
 		if (rep || (tty && tn - tshow > 0.25)) {
 			progress(tty, t->validate ? mname : NULL, aname, s, total < s ? s : total, lsum / nl, asum / nl, val, ips, left, rep);
@@ -128,7 +142,7 @@ int ms_train_run(ms_train *t, long *sp, double *metric)
 		if (t->save_every > 0 && s % t->save_every == 0 && f < 1 && t->save(t->ctx, s, val) < 0)
 			goto out;
 	}
-	if (root && s == s0 && !t->validate_first && t->validate && t->validate(t->ctx, s, &val) < 0)
+	if (root && s == s0 && !t->validate_first && t->validate && validate(t, s, &val) < 0)
 		goto out;
 	if (root && t->save(t->ctx, s, val) < 0)
 		goto out;

@@ -42,6 +42,13 @@ typedef struct {
 	int (*step)(void *ctx, long s, double lr, double *loss, double *aux);
 	/* after step s: *metric (-1: no validation data); -1 on error (may be NULL) */
 	int (*validate)(void *ctx, long s, double *metric);
+	/* the run's best metric and its step, kept where the model keeps them (NULL: not
+	 * tracked): -1 for none, or a resumed run's from its checkpoint (ms_train_best_read).
+	 * After a validation above *best, keep (may be NULL) writes the weights of step s
+	 * (-1 on error), then *best and *best_step are updated */
+	double *best;
+	long *best_step;
+	int (*keep)(void *ctx, long s, double metric);
 	/* a checkpoint after step s; -1 on error */
 	int (*save)(void *ctx, long s, double metric);
 } ms_train;

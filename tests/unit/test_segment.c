@@ -5,6 +5,7 @@
 
 #include "core/ms.h"
 #include "models/segment.h"
+#include "models/train.h"
 #include "test.h"
 
 static void test_is_val(void)
@@ -231,6 +232,73 @@ static void test_nan_loss(void)
 	unlink(path);
 }
 
+/* the training loop tracks the best validation metric: keep is called for each new best
+ * only (after validate_first too), never for a tie or a worse value, best and its step
+ * follow; a resumed run's best (here 0.5) is beaten only by a higher metric */
+typedef struct {
+	const double *val;          /* the metric of each validation in turn */
+	int nval, nkeep;
+	long kept[8];
+} fake;
+
+static int fake_step(void *ctx, long s, double lr, double *loss, double *aux)
+{
+	(void)ctx, (void)s, (void)lr, (void)aux;
+	*loss = 1;
+	return 0;
+}
+
+static int fake_validate(void *ctx, long s, double *metric)
+{
+	fake *f = ctx;
+	(void)s;
+	*metric = f->val[f->nval++];
+	return 0;
+}
+
+static int fake_keep(void *ctx, long s, double metric)
+{
+	fake *f = ctx;
+	(void)metric;
+	f->kept[f->nkeep++] = s;
+	return 0;
+}
+
+static int fake_save(void *ctx, long s, double metric)
+{
+	(void)ctx, (void)s, (void)metric;
+	return 0;
+}
+
+static void test_best(void)
+{
+	static const double v[] = { 0.2, 0.1, 0.4, 0.4, 0.3, 0.6 };
+	fake f = { v, 0, 0, { 0 } };
+	double best = -1;
+	long bstep = -1, s = 0;
+	ms_train t = { .steps = 5, .report = 1, .batch = 1, .validate_first = 1, .ctx = &f,
+	               .step = fake_step, .validate = fake_validate, .best = &best,
+	               .best_step = &bstep, .keep = fake_keep, .save = fake_save };
+	int ret = ms_train_run(&t, &s, NULL);
+	CHECK(ret == 0 && s == 5 && f.nval == 6);
+	CHECK(f.nkeep == 3 && f.kept[0] == 0 && f.kept[1] == 2 && f.kept[2] == 5);
+	CHECK(best == 0.6 && bstep == 5);
+	/* resumed with a best of 0.5 at step 7: only 0.6 beats it */
+	fake g = { v, 0, 0, { 0 } };
+	best = 0.5, bstep = 7, s = 0;
+	t.ctx = &g;
+	ret = ms_train_run(&t, &s, NULL);
+	CHECK(ret == 0 && g.nkeep == 1 && g.kept[0] == 5 && best == 0.6 && bstep == 5);
+	/* not tracked (best NULL): keep is never called */
+	fake h = { v, 0, 0, { 0 } };
+	t.ctx = &h;
+	t.best = NULL;
+	t.best_step = NULL;
+	s = 0;
+	ret = ms_train_run(&t, &s, NULL);
+	CHECK(ret == 0 && h.nval == 6 && h.nkeep == 0);
+}
+
 int main(void)
 {
 	ms_threads(1);
@@ -239,5 +307,6 @@ int main(void)
 	RUN(test_convert);
 	RUN(test_mix);
 	RUN(test_nan_loss);
+	RUN(test_best);
 	return test_summary("segment");
 }
