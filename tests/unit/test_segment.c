@@ -238,7 +238,7 @@ static void test_nan_loss(void)
 typedef struct {
 	const double *val;          /* the metric of each validation in turn */
 	int nval, nkeep;
-	long kept[8];
+	long vstep[8], kept[8];     /* the steps validated, kept */
 } fake;
 
 static int fake_step(void *ctx, long s, double lr, double *loss, double *aux)
@@ -251,7 +251,7 @@ static int fake_step(void *ctx, long s, double lr, double *loss, double *aux)
 static int fake_validate(void *ctx, long s, double *metric)
 {
 	fake *f = ctx;
-	(void)s;
+	f->vstep[f->nval] = s;
 	*metric = f->val[f->nval++];
 	return 0;
 }
@@ -273,7 +273,7 @@ static int fake_save(void *ctx, long s, double metric)
 static void test_best(void)
 {
 	static const double v[] = { 0.2, 0.1, 0.4, 0.4, 0.3, 0.6 };
-	fake f = { v, 0, 0, { 0 } };
+	fake f = { v, 0, 0, { 0 }, { 0 } };
 	double best = -1;
 	long bstep = -1, s = 0;
 	ms_train t = { .steps = 5, .report = 1, .batch = 1, .validate_first = 1, .ctx = &f,
@@ -281,16 +281,18 @@ static void test_best(void)
 	               .best_step = &bstep, .keep = fake_keep, .save = fake_save };
 	int ret = ms_train_run(&t, &s, NULL);
 	CHECK(ret == 0 && s == 5 && f.nval == 6);
+	for (int i = 0; i < 6; i++)
+		CHECK(f.vstep[i] == i);
 	CHECK(f.nkeep == 3 && f.kept[0] == 0 && f.kept[1] == 2 && f.kept[2] == 5);
 	CHECK(best == 0.6 && bstep == 5);
 	/* resumed with a best of 0.5 at step 7: only 0.6 beats it */
-	fake g = { v, 0, 0, { 0 } };
+	fake g = { v, 0, 0, { 0 }, { 0 } };
 	best = 0.5, bstep = 7, s = 0;
 	t.ctx = &g;
 	ret = ms_train_run(&t, &s, NULL);
 	CHECK(ret == 0 && g.nkeep == 1 && g.kept[0] == 5 && best == 0.6 && bstep == 5);
 	/* not tracked (best NULL): keep is never called */
-	fake h = { v, 0, 0, { 0 } };
+	fake h = { v, 0, 0, { 0 }, { 0 } };
 	t.ctx = &h;
 	t.best = NULL;
 	t.best_step = NULL;
