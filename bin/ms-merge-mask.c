@@ -1,6 +1,5 @@
 /* ms-merge-mask: append DiffBoost's random merging mask to every sample; with --apply,
  * also mix the real image block-wise with a synthetic one. */
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,7 @@ static const char usage[] =
 
 static long patch;             /* 0: ceil(min(H,W) / 6) per sample */
 static double alpha = 0.6;
-static uint64_t seed;
+static long seed;
 static const char *outname = "merge", *synth;
 
 /* the size of the sample's images and masks (H < 0: none), with --apply the index of
@@ -76,7 +75,7 @@ static int merge(ms_sample *s, void *ctx)
 		ms_rng rng;
 		if (ms_tensor_alloc(&t, MS_U8, 3, (int64_t[]){ 1, H, W }) < 0)
 			die("sample '%s': %s", s->id, ms_errmsg());
-		ms_rng_init(&rng, seed, ms_hash64(s->id));
+		ms_rng_init(&rng, (uint64_t)seed, ms_hash64(s->id));
 		if (ms_merge_grid(t.data, H, W, patch ? (int)patch : ms_merge_patch_default(H, W),
 		                  alpha, &rng) < 0)
 			die("sample '%s': %s", s->id, ms_errmsg());
@@ -92,24 +91,12 @@ static int merge(ms_sample *s, void *ctx)
 	return 0;
 }
 
-static int parse_seed(const char *s)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno)
-		return ms_error("not an integer in [0, 2^64-1]");
-	seed = v;
-	return 0;
-}
-
 static ms_opt opts[] = {
 	MS_OPT_INT("patch", 'p', &patch, 1, INT_MAX, "P",
 	           "cell size in pixels (default ceil(min(H,W)/6))"),
 	MS_OPT_NUM("alpha", 'a', &alpha, 0, 1, "A",
 	           "probability of a real cell, in [0,1] (default 0.6)"),
-	MS_OPT_CALL("seed", 's', parse_seed, "S",
-	            "seed; the grid depends on seed and sample id (default 0)"),
+	MS_OPT_SEED('s', &seed, "seed; the grid depends on seed and sample id (default 0)"),
 	MS_OPT_STR("name", 'n', &outname, "NAME", "name of the new record (default merge)"),
 	MS_OPT_STR("apply", 0, &synth, "SYNTH",
 	           "also replace the image's synthetic cells by record SYNTH"),

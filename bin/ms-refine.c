@@ -28,7 +28,7 @@ static int sampler = -1;     /* -1: the model's posterior */
 static ms_shard shard;
 static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &steps, 1, 1e8, "N", "training steps (2000); -m: reverse steps (default T)"),
-	MS_OPT_INT("seed", 0, &t.seed, 0, 0x1p62, "S", "initialisation, batches and noise (0)"),
+	MS_OPT_SEED(0, &t.seed, "initialisation, batches and noise (0)"),
 	MS_OPT_INT("threads", 0, &threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
 	MS_OPT_GROUP("train", "train", TRAIN),
 	MS_OPT_STR(NULL, 'o', &t.out, "MODEL", "checkpoint to write"),

@@ -35,7 +35,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &o.steps, 1, 100000000, "N",
 	           "training steps (1000); sampling steps, at most 1000 (20)"),
 	MS_OPT_INT("batch", 0, &o.batch, 1, 4096, "B", "images per step (8); per forward when sampling (8)"),
-	MS_OPT_INT("seed", 0, &o.seed, 0, 0x7fffffff, "S", "initialisation, batches and noise (0)"),
+	MS_OPT_SEED(0, &o.seed, "initialisation, batches and noise (0)"),
 	MS_OPT_INT("threads", 0, &o.threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
 	MS_OPT_STR("prompt", 0, &o.prompt, "TEXT", "replaces the samples' prompt= metadata"),
 	MS_OPT_GROUP("train", "train", TRAIN),

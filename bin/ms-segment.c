@@ -39,7 +39,7 @@ static ms_opt opts[] = {
 	MS_OPT_NUM("wd", 0, &opt.wd, 0, 10, "X", "AdamW weight decay (0 = Adam)"),
 	MS_OPT_CHOICE("schedule", 0, &opt.schedule, ms_lr_names, "learning rate schedule (cosine)"),
 	MS_OPT_INT("warmup", 0, &opt.warmup, 0, 0x1p40, "N", "linear learning-rate warmup over N steps (0)"),
-	MS_OPT_INT("seed", 0, &seed, 0, 0x1p62, "S", "initialisation, batches and augmentation (1)"),
+	MS_OPT_SEED(0, &seed, "initialisation, batches and augmentation (1)"),
 	MS_OPT_INT("width", 0, &width, 8, 1024, "W", "U-Net base width, a multiple of 8 (32)"),
 	MS_OPT_NUM("val-fraction", 0, &opt.val_fraction, 0, 0.9, "F",
 	           "real samples held out by hash of id (0.1; 0 with --val)"),

@@ -57,3 +57,16 @@ check() {
 @test "ms-merge-mask: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-merge-mask; }
 @test "ms-info: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-info; }
 @test "ms-run: every option of --help is in the man page's SYNOPSIS and OPTIONS" { check ms-run; }
+
+@test "--seed takes the same range, [0, 2^62], in every tool that has it" {
+	local c
+	for c in "ms-segment train" "ms-sample train" ms-sample "ms-refine train" ms-refine \
+	         ms-merge-mask; do
+		run $c --seed 4611686018427387905 </dev/null
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"--seed: '4611686018427387905' is not an integer in [0, 4611686018427387904]"* ]]
+		run $c --seed -1 </dev/null
+		[ "$status" -eq 2 ]
+	done
+	ms-merge-mask --seed 4611686018427387904 </dev/null
+}

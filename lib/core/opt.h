@@ -49,6 +49,8 @@ typedef struct ms_opt {
 /* --shard K/N, the same in every tool that has it */
 #define MS_OPT_SHARD(v) { "shard", 0, MS_OPT_T_SHARD, v, "K/N", \
 	"only the samples whose id hashes to shard K of N\n(1 <= K <= N; ms-scale(7))", 0, 0, 0, 0, 0, 0 }
+/* --seed S, an integer in [0, 2^62] in every tool that has it (long *v) */
+#define MS_OPT_SEED(s, v, h) MS_OPT_INT("seed", s, v, 0, 0x1p62, "S", h)
 /* --parts P of data-parallel training (models/train.h's ms_grads; long *v, 0: unset) */
 #define MS_OPT_PARTS(v) MS_OPT_INT("parts", 0, v, 1, 4096, "P", \
 	"the batch's gradient as the sum of P parts in order\n(default: one per MPI rank; ms-scale(7))")
