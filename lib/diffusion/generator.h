@@ -161,6 +161,8 @@ typedef struct {
 	const char *prompt;           /* NULL: the sample's own */
 	int inpaint;                  /* joint models: new lesions inside the real mask */
 	int dilate, open;             /* ellipse sizes; 0: 20 and 16 px at 256 (morph.h) */
+	int core;                     /* inpaint: the mask eroded by this ellipse stays known
+	                               * too (the real lesion's core; 0: none) */
 } ms_gen_synth_opt;
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
 

@@ -167,7 +167,8 @@ static int write_copy(FILE *out, ms_rec *r, const char *sid, const char *of)
 }
 
 /* RePaint's inputs from the real sample: known [G,h,w] in [0,1], image channels then
- * the mask; keep = outside the mask dilated by the ellipse */
+ * the mask; keep = outside the mask dilated by the ellipse, and with a core, inside the
+ * mask eroded by it */
 static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_sample *s,
                         int *h, int *w, float **known, uint8_t **keep)
 {
@@ -191,7 +192,7 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 	size_t hw = (size_t)*h * *w;
 	int G = ms_gen_channels(c), D = so->dilate ? so->dilate : ms_morph_scaled(20, *h, *w);
 	*known = ms_reallocarray(NULL, (size_t)G * hw, sizeof **known);
-	*keep = ms_malloc(2 * hw);
+	*keep = ms_malloc(3 * hw);
 	if (!*known || !*keep)
 		return -1;
 	float *mk = *known + c->img_ch * hw;
@@ -212,10 +213,11 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 	uint8_t *m8 = *keep + hw;
 	for (size_t i = 0; i < hw; i++)
 		m8[i] = mk[i] > 0.5f;
-	if (ms_dilate(m8, *h, *w, D, *keep) < 0)
+	if (ms_dilate(m8, *h, *w, D, *keep) < 0 ||
+	    (so->core && ms_erode(m8, *h, *w, so->core, m8 + hw) < 0))
 		return -1;
 	for (size_t i = 0; i < hw; i++)
-		(*keep)[i] = !(*keep)[i];
+		(*keep)[i] = !(*keep)[i] || (so->core && m8[hw + i]);
 	return 0;
 }
 
