@@ -86,6 +86,35 @@ for rid in ("benign_1", "benign_2", "malignant_10"):
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+@test "--inpaint --core: inside the eroded mask too image and mask stay the real ones" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample -m "$d/j.ms" --inpaint -n 2 --steps 6 --jump 2 --resample 2 --dilate 5 \
+		--core 3 --open 1 < "$d/in.ms" > "$t/a.ms"
+	run pycheck "$t/a.ms" '
+import cv2
+dl = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+er = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+cores = 0
+for rid in ("benign_1", "benign_2", "malignant_10"):
+    img = by[rid]["image"][1].astype(np.float32)
+    mask = (by[rid]["mask"][1][0] > 0).astype(np.uint8)
+    core = cv2.erode(mask, er, borderValue=0) > 0
+    keep = (cv2.dilate(mask, dl) == 0) | core
+    cores += core.sum()
+    assert (~keep).sum() > 0
+    for k in range(2):
+        si = by[f"{rid}.s{k}"]["image"][1]
+        mk = by[f"{rid}.s{k}"]["mask"][1]
+        assert np.abs(si[0][keep] - img[0][keep]).max() < 1e-6
+        assert (mk[0][keep] == mask[keep]).all() and mk[0][core].all()
+assert cores > 0    # benign_1 is too thin at 32x32 to keep a core
+'
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run ms-sample -m "$d/j.ms" --core 3 < "$d/in.ms"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--core is for --inpaint"* ]]
+}
+
 @test "ms-segment trains on pairs with their own masks (extra), and beside merged images" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-sample -m "$d/j.ms" --inpaint -n 2 --steps 4 --jump 2 --resample 2 < "$d/in.ms" > "$t/p.ms"
