@@ -132,6 +132,19 @@ assert cores > 0    # benign_1 is too thin at 32x32 to keep a core
 	[[ "$stderr" == *"9 synthetic used"*"synthetic mix (6 pairs with masks of their own)"* ]]
 }
 
+@test "ms-segment keeps pairs whose real sample is not in the stream (unlabelled images), for extra only" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	ms-sample -m "$d/j.ms" --inpaint -n 2 --steps 4 --jump 2 --resample 2 < "$d/in.ms" |
+		ms-pick -x <(echo benign_2) > "$t/p.ms"
+	run --separate-stderr ms-segment train -o "$t/s.ms" --steps 3 $T < "$t/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"2 real samples"*"6 synthetic used (0 without their real sample, 0 of"*"synthetic extra (6 pairs with masks of their own, 2 of them of images not in the stream)"* ]]
+	# mixing pairs a real image with its own synthetic ones: those two are not used
+	run --separate-stderr ms-segment train -o "$t/s2.ms" --steps 3 $T --synthetic mix < "$t/p.ms"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"4 synthetic used (2 without their real sample, 0 of"*"synthetic mix (4 pairs with masks of their own)"* ]]
+}
+
 @test "bad input: no mask to inpaint, a model that is not joint, options out of place" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-pick -d mask < "$d/in.ms" > "$t/nomask.ms"
@@ -175,6 +188,13 @@ assert cores > 0    # benign_1 is too thin at 32x32 to keep a core
 	ms-segment -m "$t/judge.ms" < "$t/p.ms" | ms-score --pred pred |
 		awk -F'\t' -v m="$med" '$1 ~ /\.s[0-9]+$/ && $2 >= m' > "$t/kept.txt"
 	[ "$(wc -l < "$t/kept.txt")" -eq "$k" ]
+	# the same pairs judged when one's real sample is not in the stream
+	ms-pick -x <(echo malignant_10) < "$t/p.ms" > "$t/po.ms"
+	run --separate-stderr ms-segment train -o "$t/s3.ms" --steps 1 $T --val "$t/val.ms" \
+		--judge "$t/judge.ms" < "$t/po.ms"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"; $k of 6 synthetic samples kept"* ]]
+	[[ "$stderr" == *"$k synthetic used"* ]]
 	# no validation samples: an error
 	run -1 ms-segment train -o "$t/s2.ms" --steps 1 $T --val-fraction 0 --judge "$t/judge.ms" \
 		< "$t/p.ms"

@@ -142,7 +142,7 @@ int ms_seg_data_split(ms_seg_data *d, double frac)
 	    !(d->syn = ms_calloc(d->n - nreal + 1, sizeof(int))) ||
 	    !(ord = ms_calloc(nreal + 1, sizeof(int))))
 		goto fail;
-	d->ntrain = d->nval = d->nsyn = d->nsyn_dropped = d->nsyn_leak = 0;
+	d->ntrain = d->nval = d->nsyn = d->nsyn_dropped = d->nsyn_leak = d->norphan = 0;
 	int k = 0;
 	for (int i = 0; i < d->n; i++) {
 		ms_seg_sample *s = &d->s[i];
@@ -181,25 +181,31 @@ int ms_seg_data_split(ms_seg_data *d, double frac)
 				lo = mid + 1;
 		}
 		s->real = idx;
-		if (idx < 0)
+		if (idx < 0 && s->pair)
+			d->norphan++;        /* a pair of an image not in the stream: kept */
+		else if (idx < 0)
 			d->nsyn_dropped++;
 		else if (d->s[idx].val)
 			d->nsyn_leak++;
 		else
 			d->s[idx].nsyn++;
 	}
-	int pos = 0;
+	int pos = 0, orph;
 	for (int i = 0; i < d->n; i++)
 		if (!d->s[i].of) {
 			d->s[i].syn0 = pos;
 			pos += d->s[i].nsyn;
 			d->s[i].nsyn = 0;
 		}
+	orph = pos;                  /* the orphan pairs follow the groups */
 	for (int i = 0; i < d->n; i++) {
 		ms_seg_sample *s = &d->s[i];
 		if (s->of && s->real >= 0 && !d->s[s->real].val) {
 			ms_seg_sample *r = &d->s[s->real];
 			d->syn[r->syn0 + r->nsyn++] = i;
+			d->nsyn++;
+		} else if (s->of && s->real < 0 && s->pair) {
+			d->syn[orph++] = i;
 			d->nsyn++;
 		}
 	}

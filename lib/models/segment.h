@@ -37,8 +37,12 @@ typedef struct {
 	/* set by ms_seg_data_split */
 	int *train, ntrain;           /* real training samples */
 	int *val, nval;               /* real validation samples */
-	int *syn, nsyn;               /* usable synthetic samples, grouped by real sample */
-	int nsyn_dropped, nsyn_leak;  /* dropped: no real sample / real one held out */
+	int *syn, nsyn;               /* usable synthetic samples, grouped by real sample,
+	                               * then the norphan pairs whose real sample is not in
+	                               * the stream (made from unlabelled images) */
+	int norphan;
+	int nsyn_dropped, nsyn_leak;  /* dropped: no real sample (not a pair) / real one
+	                               * held out */
 	int nsyn_judged;              /* dropped by ms_seg_judge */
 } ms_seg_data;
 

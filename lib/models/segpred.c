@@ -138,6 +138,13 @@ int ms_seg_judge(ms_seg_data *d, const char *model, int batch, double *median)
 		r->syn0 = first;
 		r->nsyn = k - first;
 	}
+	int orph = k;
+	for (int j = d->nsyn - d->norphan; j < d->nsyn; j++)
+		if (sd[j] >= *median)
+			d->syn[k++] = d->syn[j];
+		else
+			d->nsyn_judged++;
+	d->norphan = k - orph;
 	d->nsyn = k;
 	ret = 0;
 out:

@@ -56,6 +56,12 @@
 #           mask is not empty join the labelled ones (gen-JP.ms); pairs are still
 #           inpainted into the labelled images only. Without FILTER_SEG, strong seed 1
 #           is trained first, in the generator's chain;
+#   extra-JQ<r>... (generators JQ<r>, with the suffixes of J<r>, one JQ or JP kind per
+#           run)  the pairs of J<r> and pairs of unlabelled images: FILTER_SEG segments
+#           the pool, and the first QN (200) pool images with a predicted lesion get QR
+#           (1) pairs each from gen-J, inpainted around that pseudo-mask, so that the
+#           model redraws the lesion with a mask of its own; the pool images themselves
+#           are not used (ms-segment keeps pairs whose real sample is not in the stream);
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
 #           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
@@ -177,7 +183,7 @@ seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
 	extra-J*fk) g=${a#extra-}; g=${g%k}; in=syn-$g.ms opt="--augment strong --synthetic extra \
 		--synthetic-prob $(awk -v k="$(($(wc -l <"$out/keep-$g.txt") - n))" -v n="$n" \
 			'BEGIN { r = k / n; printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
-	extra-J*) g=${a#extra-J}; g=${g#P}; g=${g%%d*}
+	extra-J*) g=${a#extra-J}; g=${g#[PQ]}; g=${g%%d*}
 		in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra \
 		--synthetic-prob $(awk -v r="$g" 'BEGIN { printf "%.4f", 0.5 * r / (1 + 0.5 * r) }')" ;;
 	extra-*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra" ;;
@@ -195,18 +201,39 @@ fseg=${FILTER_SEG:-$out/seg-strong-1.best}
 # pseudochain JP<r>...: the pool with pseudo-masks from fseg (strong seed 1 trained
 # first unless FILTER_SEG is given), the labelled images and those with a lesion train
 # gen-JP, then the pairs of each JP<r>
-pseudochain() {
+pseudo() {   # GENERATOR: pool-pseudo.ms, pseudo-ids.txt (the pool images with a lesion)
 	[ -n "${FILTER_SEG:-}" ] || seg strong 1
 	[ -s "$fseg" ] || { echo "$0: generator $1: no filter segmentor $fseg (FILTER_SEG)" >&2; exit 2; }
 	stage pool-pseudo.ms sh -c "ms-segment -m '$fseg' --threads 1 <'$out/pool.ms' |
 		ms-pick -d prob -r pred=mask"
 	stage pseudo-ids.txt sh -c "ms-info <'$out/pool-pseudo.ms' |
 		awk -F'\t' '\$2 == \"mask\" && \$6 > 0 { print \$1 }'"
+}
+pseudochain() {
+	pseudo "$1"
 	stage labelled-pseudo.ms sh -c "cat '$out/labelled.ms' &&
 		ms-pick -i '$out/pseudo-ids.txt' <'$out/pool-pseudo.ms'"
 	say "generator JP: $(wc -l <"$out/pseudo-ids.txt") pool images with a predicted lesion" \
 		"of $(ms-info <"$out/pool.ms" | awk -F'\t' '$2 == "image"' | wc -l)"
 	chain "$out/labelled-pseudo.ms" "$@"
+}
+# qchain JQ<r>[d<D>]...: the pairs of J<r>[d<D>] and, in the first QN (200) pool images
+# with a predicted lesion, QR (1) pairs each, inpainted around the pseudo-mask by the same
+# model (the pool images themselves left out: only the pairs, whose masks are the model's)
+qchain() {
+	local g b d qn=${QN:-200} qr=${QR:-1}
+	for g; do
+		b=J${g#JQ} d=
+		case $b in *d*) d=${b#*d} ;; esac
+		genchain "$b" "$out/labelled.ms"
+		pseudo "$g"
+		stage "pool-lesion-$qn.txt" head -n "$qn" "$out/pseudo-ids.txt"
+		stage "pairs-pool$qn-$qr${d:+d$d}.ms" sh -c "ms-pick -i '$out/pool-lesion-$qn.txt' \
+			<'$out/pool-pseudo.ms' | ms-sample -m '$out/gen-J.ms' --inpaint -n $qr \
+			${PAIRS:---steps 100 --resample 3 --guidance 1} ${d:+--dilate $d} --seed 1 \
+			--threads 1 | ms-pick -x '$out/pool-lesion-$qn.txt'"
+		stage "syn-$g.ms" cat "$out/syn-$b.ms" "$out/pairs-pool$qn-$qr${d:+d$d}.ms"
+	done
 }
 # chain INPUT GENERATOR...: genchain of each in turn, so that the J<r> (or JP<r>) of one
 # run train their one joint model once
@@ -225,7 +252,7 @@ drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
 
 # ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
 # ---- phase 2: the segmentors on synthetic data, seed by seed
-gens= js= jps=
+gens= js= jps= jqs=
 for a in $arms; do
 	a=${a%-x2}
 	case $a in
@@ -244,6 +271,7 @@ for g in $gens; do
 	L|Lz) in=$out/labelled.ms opt= ;;
 	J[0-9]*) js="$js $g"; continue ;;
 	JP[0-9]*) jps="$jps $g"; continue ;;
+	JQ[0-9]*) jqs="$jqs $g"; continue ;;
 	Ln|Lzn) in=$out/labelled-near.ms opt= ;;
 	LU|LUz) stage labelled-pool.ms cat "$out/labelled.ms" "$out/pool.ms"
 		in=$out/labelled-pool.ms opt=--cond-optional ;;
@@ -254,12 +282,15 @@ for g in $gens; do
 	case $g in *z|*zn) opt="$opt --zero-snr" ;; esac
 	pool genchain "$g" "$in" "$opt"
 done
-[ -z "$js" ] || pool chain "$out/labelled.ms" $js
+[ -z "$jps" ] || [ -z "$jqs" ] ||
+	{ echo "$0: JP and JQ generators in one run: give them two directories" >&2; exit 2; }
+jchain() { chain "$out/labelled.ms" $js; qchain $jqs; }   # one job: JQ<r> uses gen-J
+[ -z "$js$jqs" ] || pool jchain
 [ -z "$jps" ] || pool pseudochain $jps
 for s in $(seq "$seeds"); do
 	for a in $arms; do
-		# (strong seed 1 trained in pseudochain)
-		[ "$a$s" = strong1 ] && [ -n "$jps" ] && [ -z "${FILTER_SEG:-}" ] && continue
+		# (strong seed 1 trained in pseudochain or qchain)
+		[ "$a$s" = strong1 ] && [ -n "$jps$jqs" ] && [ -z "${FILTER_SEG:-}" ] && continue
 		case $a in flips|strong*) pool seg "$a" "$s" ;; esac
 	done
 done
