@@ -429,15 +429,18 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 	if (mode != MS_SYN_IGNORE && !d->nsyn)
 		mode = MS_SYN_IGNORE;
 	o->synth = mode;          /* stored as used */
-	/* mixing draws from a real sample's own group: the orphan pairs are not used */
-	int orph = mode == MS_SYN_EXTRA ? d->norphan : 0;
-	int nused = mode == MS_SYN_IGNORE ? 0 : d->nsyn - d->norphan + orph;
-	npair -= d->norphan - orph;
+	if (mode != MS_SYN_EXTRA && d->norphan) {
+		/* mixing draws from a real sample's own group: the orphan pairs (last) go */
+		d->nsyn -= d->norphan;
+		d->nsyn_dropped += d->norphan;
+		npair -= d->norphan;
+		d->norphan = 0;
+	}
 	char plan[64], pairs[96] = "";
 	if (npair && mode != MS_SYN_IGNORE)
-		snprintf(pairs, sizeof pairs, orph ? " (%d pairs with masks of their own, %d of "
-		         "them of images not in the stream)" : " (%d pairs with masks of their own)",
-		         npair, orph);
+		snprintf(pairs, sizeof pairs, d->norphan ? " (%d pairs with masks of their own, "
+		         "%d of them of images not in the stream)" :
+		         " (%d pairs with masks of their own)", npair, d->norphan);
 	if (o->time > 0)
 		snprintf(plan, sizeof plan, "%.0f s budget from step %ld", o->time - o->time_used, s0);
 	else
@@ -446,7 +449,7 @@ int ms_seg_train(ms_seg_data *d, ms_seg_opt *o)
 		fprintf(stderr, "%s: %d real samples (%d train, %d validation), %d synthetic used "
 		        "(%d without their real sample, %d of validation samples: dropped); "
 		        "synthetic %s%s; %dx%dx%d; %s\n", argv0, d->ntrain + d->nval, d->ntrain,
-		        d->nval, nused, d->nsyn_dropped + d->norphan - orph, d->nsyn_leak,
+		        d->nval, mode == MS_SYN_IGNORE ? 0 : d->nsyn, d->nsyn_dropped, d->nsyn_leak,
 		        synth_name(mode), pairs, d->C, d->W, d->H, plan);
 	t.u = u;
 	t.B = o->batch;

@@ -41,8 +41,8 @@ typedef struct {
 	                               * then the norphan pairs whose real sample is not in
 	                               * the stream (made from unlabelled images) */
 	int norphan;
-	int nsyn_dropped, nsyn_leak;  /* dropped: no real sample (not a pair) / real one
-	                               * held out */
+	int nsyn_dropped, nsyn_leak;  /* dropped: no real sample (not a pair; or any, when
+	                               * ms_seg_train mixes) / real one held out */
 	int nsyn_judged;              /* dropped by ms_seg_judge */
 } ms_seg_data;
 

@@ -102,6 +102,19 @@ static int judge_dice(ms_seg_pred *p, const ms_seg_data *d, const int *idx, int 
 	return 0;
 }
 
+/* the synthetic samples syn[j0 .. j0+n) whose Dice sd[] reaches med, moved to syn[*k ..]
+ * (*k advanced); returns how many */
+static int keep_passed(ms_seg_data *d, const double *sd, double med, int j0, int n, int *k)
+{
+	int first = *k;
+	for (int j = j0; j < j0 + n; j++)
+		if (sd[j] >= med)
+			d->syn[(*k)++] = d->syn[j];
+		else
+			d->nsyn_judged++;
+	return *k - first;
+}
+
 int ms_seg_judge(ms_seg_data *d, const char *model, int batch, double *median)
 {
 	ms_seg_pred p;
@@ -123,28 +136,17 @@ int ms_seg_judge(ms_seg_data *d, const char *model, int batch, double *median)
 	    judge_dice(&p, d, d->syn, d->nsyn, B, x, l, sd) < 0)
 		goto out;
 	*median = ms_quantile(vd, d->nval, 0.5);
-	/* keep the synthetic samples that pass, in their groups */
+	/* keep the synthetic samples that pass, in their groups, then the orphan pairs */
 	int k = 0;
 	for (int i = 0; i < d->n; i++) {
 		ms_seg_sample *r = &d->s[i];
 		if (r->of || r->val)
 			continue;
-		int first = k, n0 = r->syn0, n = r->nsyn;
-		for (int j = n0; j < n0 + n; j++)
-			if (sd[j] >= *median)
-				d->syn[k++] = d->syn[j];
-			else
-				d->nsyn_judged++;
+		int first = k;
+		r->nsyn = keep_passed(d, sd, *median, r->syn0, r->nsyn, &k);
 		r->syn0 = first;
-		r->nsyn = k - first;
 	}
-	int orph = k;
-	for (int j = d->nsyn - d->norphan; j < d->nsyn; j++)
-		if (sd[j] >= *median)
-			d->syn[k++] = d->syn[j];
-		else
-			d->nsyn_judged++;
-	d->norphan = k - orph;
+	d->norphan = keep_passed(d, sd, *median, d->nsyn - d->norphan, d->norphan, &k);
 	d->nsyn = k;
 	ret = 0;
 out:
