@@ -69,8 +69,9 @@
 #           the mask it was made for reaches that segmentor's median Dice on the
 #           validation images (a synthetic lesion at least as recognisable as a typical
 #           real one; the threshold comes from validation, never from the test split).
-# Each stage's output is kept in OUTDIR and not made again when present, so a stopped
-# run resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
+# Each stage's output is kept in OUTDIR and not made again when present, and a stopped
+# training continues from its last checkpoint (every 500 steps), so a stopped run
+# resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
 # every arm against "strong", of an arm ending in -x2 against "strong2x", where those
 # ran, and of "strong" against "flips"). Run from the repository.
 set -e
@@ -103,6 +104,9 @@ cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-segment bin/ms-sc
 PATH=$bin:$PATH
 log=$out/fewlabel.log
 say() { echo "$*" | tee -a "$log"; }
+# again CHECKPOINT: --resume when a stopped run left CHECKPOINT (a resumed training ends
+# with the bytes of an uninterrupted one; trainings save every 500 steps)
+again() { if [ -s "$1" ]; then echo --resume; fi; }
 # stage NAME CMD...: runs CMD unless OUTDIR/NAME exists, logs its wall time
 stage() {
 	f=$out/$1
@@ -140,7 +144,8 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		local r=${1#"$j"} d=
 		case $r in *d*) d=${r#*d} r=${r%%d*} ;; esac
 		stage "gen-$j.ms" sh -c "ms-sample train -o '$out/gen-$j.ck' --joint --steps $gsteps \
-			--width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$j.ck'"
+			--width $width --batch 8 --seed 1 --threads 1 --save-every 500 \
+			$(again "$out/gen-$j.ck") <'$2' && cat '$out/gen-$j.ck'"
 		# pair k's noise comes from its id alone, so the first r pairs of each image in a
 		# larger sample are the r pairs sampled on their own, up to the float rounding of
 		# the U-Net's batch (3e-4 in pixel values): taken from one if it exists
@@ -160,7 +165,8 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		return ;;
 	esac
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
-		$3 --width $width --batch 8 --seed 1 --threads 1 <'$2' && cat '$out/gen-$1.ck'"
+		$3 --width $width --batch 8 --seed 1 --threads 1 --save-every 500 \
+		$(again "$out/gen-$1.ck") <'$2' && cat '$out/gen-$1.ck'"
 	local l=labelled.ms
 	case $1 in *n) l=labelled-near.ms ;; esac
 	stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-$1.ms' -n $r --steps 20 --seed 1 \
@@ -191,8 +197,8 @@ seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
 	esac
 	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps ${st:-$steps} \
 		--width $width --batch 8 --seed $2 --threads 1 --val '$out/val.ms' \
-		--best '$out/seg-$1-$2.best' --report $report --save-every 0 \
-		$opt <'$out/$in' && cat '$out/seg-$1-$2.best'"
+		--best '$out/seg-$1-$2.best' --report $report --save-every 500 \
+		$(again "$out/seg-$1-$2.ck") $opt <'$out/$in' && cat '$out/seg-$1-$2.best'"
 	say "segmentor $1 seed $2: $(grep -o 'validation Dice.*' "$out/seg-$1-$2.ms.err")"
 	stage "score-$1-$2.tsv" sh -c "ms-segment -m '$out/seg-$1-$2.ms' --threads 1 \
 		<'$out/test.ms' | ms-score --pred pred"
