@@ -167,19 +167,28 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 	gc g = { conv_fwd, conv_bwd, calloc((size_t)c.N * cout * Ho * Wo, sizeof(float)),
 	         (size_t)c.N * cout * Ho * Wo, &c };
 	check_all(&g, what, c.x, c.dx, c.N * c.xs, &ps, 1e-3f, 2e-3);
-	/* forward against a direct loop, one output */
+	/* forward against a direct loop in double, every output */
 	conv_fwd(&g);
-	int o = cout - 1, oh = Ho / 2, ow = Wo - 1, n = 1;
-	double ref = c.c.b->w[o];
-	for (int ci = 0; ci < cin; ci++)
-		for (int kh = 0; kh < k; kh++)
-			for (int kw = 0; kw < k; kw++) {
-				int ih = oh * s - k / 2 + kh, iw = ow * s - k / 2 + kw;
-				if (ih >= 0 && ih < H && iw >= 0 && iw < W)
-					ref += (double)c.c.w->w[((o * cin + ci) * k + kh) * k + kw] *
-					       c.x[n * c.xs + ((size_t)ci * H + ih) * W + iw];
-			}
-	CHECK_NEAR(g.y[(((size_t)n * cout + o) * Ho + oh) * Wo + ow], ref, 1e-5);
+	double worst = 0;
+	for (int n = 0; n < c.N; n++)
+		for (int o = 0; o < cout; o++)
+			for (int oh = 0; oh < Ho; oh++)
+				for (int ow = 0; ow < Wo; ow++) {
+					double ref = c.c.b->w[o];
+					for (int ci = 0; ci < cin; ci++)
+						for (int kh = 0; kh < k; kh++)
+							for (int kw = 0; kw < k; kw++) {
+								int ih = oh * s - k / 2 + kh, iw = ow * s - k / 2 + kw;
+								if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+									ref += (double)c.c.w->w[((o * cin + ci) * k + kh) * k + kw] *
+									       c.x[n * c.xs + ((size_t)ci * H + ih) * W + iw];
+							}
+					double e = fabs(g.y[(((size_t)n * cout + o) * Ho + oh) * Wo + ow] - ref);
+					worst = e > worst ? e : worst;
+				}
+	if (getenv("SHOWW") || !(worst <= 1e-5))
+		printf("%s: %dx%d, worst difference from the direct sum %g\n", what, H, W, worst);
+	CHECK(worst <= 1e-5);
 	free(c.x);
 	free(c.dx);
 	free(c.yb);
@@ -188,8 +197,52 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 	ms_params_free(&ps);
 }
 
+/* the forward pass and dx of a Winograd convolution are the same bytes on 1 and 3
+ * threads, in one work item or one tile row each; without Winograd (out[4]) they differ
+ * by rounding only, and do differ (the Winograd path ran) */
+static void check_conv_same(int cin, int cout, int H, int W)
+{
+	ms_params ps = { 0 };
+	ms_conv2d c;
+	ps.seed = 5;
+	CHECK(ms_conv2d_init(&c, &ps, "c", cin, cout, 3, 1) == 0);
+	int N = 3;
+	size_t nx = (size_t)N * cin * H * W, ny = (size_t)N * cout * H * W;
+	float *x = randv(nx, 1), *dy = randv(ny, 1), *out[5];
+	long old = ms_conv2d_tile(0);
+	int th = ms_nthreads();
+	for (int k = 0; k < 5; k++) {
+		ms_threads(k % 2 ? 3 : 1);
+		ms_conv2d_tile(k / 2 == 1 ? 1 : old);
+		ms_conv2d_winograd(k < 4);
+		float *ws = calloc(ms_conv2d_ws(&c, H, W), sizeof(float));
+		out[k] = malloc((ny + nx) * sizeof(float));
+		ms_conv2d_forward(&c, N, H, W, x, (size_t)cin * H * W, out[k], (size_t)cout * H * W,
+		                  0, NULL, ws);
+		ms_conv2d_backward(&c, N, H, W, x, (size_t)cin * H * W, dy, (size_t)cout * H * W,
+		                   out[k] + ny, (size_t)cin * H * W, 0, ws);
+		free(ws);
+	}
+	for (int k = 1; k < 4; k++)
+		CHECK(!memcmp(out[0], out[k], (ny + nx) * sizeof(float)));
+	double worst = 0;
+	for (size_t i = 0; i < ny + nx; i++)
+		worst = fmax(worst, fabs(out[0][i] - out[4][i]));
+	CHECK(memcmp(out[0], out[4], (ny + nx) * sizeof(float)) && worst < 1e-5);
+	ms_conv2d_winograd(1);
+	ms_conv2d_tile(old);
+	ms_threads(th);
+	for (int k = 0; k < 5; k++)
+		free(out[k]);
+	free(x);
+	free(dy);
+	ms_params_free(&ps);
+}
+
 static void test_conv(void)
 {
+	check_conv_same(16, 24, 5, 35);
+	check_conv_same(24, 16, 4, 32);
 	for (int tiled = 0; tiled < 2; tiled++) {
 		/* tiled: one output row per tile */
 		long old = ms_conv2d_tile(tiled ? 1 : 0);
@@ -198,7 +251,12 @@ static void test_conv(void)
 		check_conv(2, 3, 3, 2, 8, 8);
 		check_conv(4, 3, 1, 1, 5, 4);
 		check_conv(16, 5, 3, 1, 3, 32);    /* 16+ channels, 32+ columns: shifted */
-		check_conv(16, 20, 3, 1, 2, 33);
+		check_conv(16, 20, 3, 1, 2, 33);   /* 16+ channels both sides: Winograd */
+		check_conv(17, 16, 3, 1, 5, 35);   /* odd rows and columns: part tiles */
+		check_conv(24, 8, 3, 1, 6, 34);    /* shifted forward, dx by Winograd */
+		check_conv(4, 16, 3, 1, 3, 32);    /* im2col forward, dx by the shifted way */
+		check_conv(16, 24, 3, 1, 1, 32);
+		check_conv(33, 40, 3, 1, 7, 32);   /* several row tiles when tiled */
 		ms_conv2d_tile(old);
 	}
 }
