@@ -1,15 +1,15 @@
 /* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
- * both sides (not 16 on both) and 32+ columns goes by Winograd's F(2x2,3x3), 4
- * multiply-adds per output and input channel in place of 9; else, with 16+ input
- * channels and 32+ columns, without im2col: the input tile is copied once with a zero
- * border and nine GEMMs (one per kernel tap) read it shifted. dx of a 3x3 stride 1
- * convolution that qualifies either way with its channels swapped is that forward pass
- * of dy with the flipped kernel. The rest: im2col + GEMM; backward dW += dY col^T, dcol =
- * W^T dY, col2im. On the thread pool, the forward pass splits (image, tile of output
- * rows) pairs (Winograd: runs of tile rows of the batch), the backward pass input
- * channels: each thread owns its rows of dW and its channels of dx, so nothing needs a
- * reduction. The products are ms_gemm's (gemm.c), not OpenBLAS's, whose speed depends on
- * OPENBLAS_CORETYPE. */
+ * both sides (not 16 on both) and 32+ columns goes by Winograd's F(2x2,3x3)
+ * (winograd.c), 4 multiply-adds per output and input channel in place of 9, forward and
+ * dW; else, with 16+ input channels and 32+ columns, without im2col: the input tile is
+ * copied once with a zero border and nine GEMMs (one per kernel tap) read it shifted. dx
+ * of a 3x3 stride 1 convolution that qualifies either way with its channels swapped is
+ * that forward pass of dy with the flipped kernel. The rest: im2col + GEMM; backward
+ * dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass splits
+ * (image, tile of output rows) pairs (Winograd: runs of tile rows of the batch), the
+ * backward pass input channels: each thread owns its rows of dW and its channels of dx,
+ * so nothing needs a reduction. The products are ms_gemm's (gemm.c), not OpenBLAS's,
+ * whose speed depends on OPENBLAS_CORETYPE. */
 #include <math.h>
 #include <string.h>
 
@@ -18,6 +18,7 @@
 #include "gemm.h"
 #include "nn.h"
 #include "vec.h"
+#include "winograd.h"
 
 int ms_conv2d_init(ms_conv2d *c, ms_params *ps, const char *name, int cin, int cout, int k,
                    int stride)
@@ -91,222 +92,7 @@ static int shift_rows(const ms_conv2d *c, int H, int W)
 	return (int)(r < 1 ? 1 : r > H ? H : r);
 }
 
-typedef struct {
-	const ms_conv2d *c;
-	int N, H, W, acc;
-	const float *x, *dy, *cbias;
-	size_t xs, ys, dys, dxs;
-	float *y, *dx, *ws;
-} job;
-
-/* Winograd F(2x2,3x3) (Lavin and Gray, "Fast algorithms for convolutional neural
- * networks", CVPR 2016): the output block rows 2i..2i+1, columns 2j..2j+1 comes from
- * the 4x4 input tile d at (2i-1, 2j-1) (zero outside) as A^T [sum over ci of
- * U .* V] A, U = G g G^T of the 3x3 kernel g, V = B^T d B; the sums over ci are 16 GEMMs,
- * one per point xi of the transformed tile, M[xi] [cout, T] = U[xi] [cout, cin]
- * V[xi] [cin, T] over the T tiles of a work item: a run of tile rows of the batch, across
- * images where they are small. The transforms only add, subtract and halve, so the
- * result differs from the direct sum by rounding alone, and each output sums its terms in
- * an order fixed by its position, whatever the threads. */
-static int wino_on = 1;
-
-int ms_conv2d_winograd(int on)
-{
-	int old = wino_on;
-	if (on >= 0)
-		wino_on = on;
-	return old;
-}
-
-static int wino(const ms_conv2d *c, int W)
-{
-	/* the transforms work along a row of tiles, 16 at a time: on narrower images, below
-	 * 16 channels on either side and with 16 on both, they cost more than the products
-	 * they save (tests/bench/conv.sh: 8 images, one thread, 8 to 256 channels, sides 8
-	 * to 64); at side 16 only 256 channels on both sides pay */
-	return wino_on && c->k == 3 && c->stride == 1 && c->cin >= 16 && c->cout >= 16 &&
-	       c->cin + c->cout > 32 && (W >= 32 || (W >= 16 && c->cin >= 256 && c->cout >= 256));
-}
-
-/* tile rows (of 2 output rows) per work item: V and M about one tile of floats */
-static int wino_rows(const ms_conv2d *c, int W)
-{
-	long r = ms_conv2d_tile(0) / (16L * (c->cin + c->cout) * ((W + 1) / 2));
-	return (int)(r < 1 ? 1 : r);
-}
-
-/* a work item's V [16, cin, T] and M [16, cout, T] (T = rows tw), the even and odd
- * columns of the input rows of one image's part (tw + 1 each), an output row pair */
-static size_t wino_floats(const ms_conv2d *c, int H, int W)
-{
-	size_t tw = (W + 1) / 2, th = (H + 1) / 2, rows = wino_rows(c, W);
-	size_t seg = rows < th ? rows : th;
-	return 16 * (size_t)(c->cin + c->cout) * rows * tw + 2 * (2 * seg + 2) * (tw + 1) +
-	       4 * tw;
-}
-
-/* u [16, cout, cin] = G g G^T of each kernel g = W[o][ci], G = [1 0 0; 1/2 1/2 1/2;
- * 1/2 -1/2 1/2; 0 0 1] */
-static void wino_kernel(const ms_conv2d *c, float *u)
-{
-	size_t oc = (size_t)c->cout * c->cin;
-	for (size_t k = 0; k < oc; k++) {
-		const float *g = c->w->w + 9 * k;
-		float t[4][3];
-		for (int q = 0; q < 3; q++) {
-			t[0][q] = g[q];
-			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
-			t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
-			t[3][q] = g[6 + q];
-		}
-		for (int r = 0; r < 4; r++) {
-			u[(4 * r + 0) * oc + k] = t[r][0];
-			u[(4 * r + 1) * oc + k] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-			u[(4 * r + 2) * oc + k] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-			u[(4 * r + 3) * oc + k] = t[r][2];
-		}
-	}
-}
-
-/* the even and odd columns of a row of W floats with a zero border in front:
- * e[k] = x[2k-1] (e[0] = 0), o[k] = x[2k], k < n1, zero past the row */
-VINLINE void split_row(const float *x, int W, int n1, float *e, float *o)
-{
-	const vi ev = { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 };
-	int k = 0;
-	e[0] = 0;
-	for (; 2 * k + 2 * VL <= W; k += VL) {
-		vf a = vload(x + 2 * k, VL), b = vload(x + 2 * k + VL, VL);
-		vstore(o + k, __builtin_shuffle(a, b, ev), VL);
-		vstore(e + k + 1, __builtin_shuffle(a, b, ev + 1), VL);
-	}
-	for (; k < n1; k++) {
-		o[k] = 2 * k < W ? x[2 * k] : 0;
-		if (k + 1 < n1)
-			e[k + 1] = 2 * k + 1 < W ? x[2 * k + 1] : 0;
-	}
-}
-
-/* the image and tile rows [*i0, *i1) of the part of global tile rows [g, g1) in one
- * image, th tile rows an image */
-static void wino_part(long g, long g1, int th, int *n, int *i0, int *i1)
-{
-	*n = (int)(g / th);
-	*i0 = (int)(g % th);
-	*i1 = g1 - g < th - *i0 ? *i0 + (int)(g1 - g) : th;
-}
-
-/* v [16, cin, T] = B^T d B of the tiles of global tile rows [g0,g1), B^T =
- * [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; per image part and channel, its input rows
- * are split into even and odd columns first, so that the transform reads them in order */
-MS_CLONES static void wino_input(const job *j, long g0, long g1, float *v, float *eo)
-{
-	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
-	size_t ps = (size_t)cin * (g1 - g0) * tw;
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int ci = 0; ci < cin; ci++) {
-			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
-			for (int q = 0; q < 2 * (i1 - i0) + 2; q++) {
-				float *e = eo + (size_t)2 * q * n1;
-				int ih = 2 * i0 - 1 + q;
-				if (ih < 0 || ih >= H)
-					memset(e, 0, 2 * n1 * sizeof *e);
-				else
-					split_row(xc + (size_t)ih * W, W, n1, e, e + n1);
-			}
-			for (int i = i0; i < i1; i++) {
-				const float *er = eo + (size_t)4 * (i - i0) * n1;
-				float *vt = v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf t[4][4];
-					for (int r = 0; r < 4; r++) {
-						const float *e = er + (size_t)2 * r * n1, *o = e + n1;
-						vf a = vload(e + q, m), b = vload(o + q, m);
-						vf c = vload(e + q + 1, m), d = vload(o + q + 1, m);
-						t[r][0] = a - c;
-						t[r][1] = b + c;
-						t[r][2] = c - b;
-						t[r][3] = b - d;
-					}
-					for (int k = 0; k < 4; k++) {
-						vstore(vt + (0 + k) * ps + q, t[0][k] - t[2][k], m);
-						vstore(vt + (4 + k) * ps + q, t[1][k] + t[2][k], m);
-						vstore(vt + (8 + k) * ps + q, t[2][k] - t[1][k], m);
-						vstore(vt + (12 + k) * ps + q, t[1][k] - t[3][k], m);
-					}
-				}
-			}
-		}
-		g += i1 - i0;
-	}
-}
-
-/* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias, A^T = [1 1 1 0;
- * 0 1 -1 -1], from mm [16, cout, T]; rb: two rows of 2 tw floats */
-MS_CLONES static void wino_output(const job *j, long g0, long g1, const float *mm, float *rb)
-{
-	const ms_conv2d *c = j->c;
-	const vi lo = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 };
-	int H = j->H, W = j->W, tw = (W + 1) / 2, th = (H + 1) / 2;
-	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
-	float *r0 = rb, *r1 = rb + 2 * tw;
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int o = 0; o < c->cout; o++) {
-			float b = (c->b ? c->b->w[o] : 0) +
-			          (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
-			float *yo = j->y + n * j->ys + o * L;
-			for (int i = i0; i < i1; i++) {
-				const float *mt = mm + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf s0[4], s1[4];
-					for (int r = 0; r < 4; r++) {
-						vf a = vload(mt + (4 * r + 0) * ps + q, m);
-						vf bb = vload(mt + (4 * r + 1) * ps + q, m);
-						vf cc = vload(mt + (4 * r + 2) * ps + q, m);
-						vf d = vload(mt + (4 * r + 3) * ps + q, m);
-						s0[r] = a + bb + cc;
-						s1[r] = bb - cc - d;
-					}
-					vf y00 = s0[0] + s0[1] + s0[2], y10 = s0[1] - s0[2] - s0[3];
-					vf y01 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
-					/* interleaved: row 2i gets y00 y01 y00 y01 ..., 2 m floats */
-					size_t m0 = m < VL / 2 ? 2 * m : VL, m1 = 2 * m - m0;
-					vstore(r0 + 2 * q, __builtin_shuffle(y00, y01, lo), m0);
-					vstore(r1 + 2 * q, __builtin_shuffle(y10, y11, lo), m0);
-					if (m1) {
-						vstore(r0 + 2 * q + VL, __builtin_shuffle(y00, y01, lo + 8), m1);
-						vstore(r1 + 2 * q + VL, __builtin_shuffle(y10, y11, lo + 8), m1);
-					}
-				}
-				vaddb(yo + (size_t)2 * i * W, r0, b, W, j->acc);
-				if (2 * i + 1 < H)
-					vaddb(yo + (size_t)(2 * i + 1) * W, r1, b, W, j->acc);
-			}
-		}
-		g += i1 - i0;
-	}
-}
-
-/* global tile rows [g0,g1), Winograd's way, with the transformed kernel at ws */
-static void forward_wino(const job *j, long g0, long g1, float *p)
-{
-	const ms_conv2d *c = j->c;
-	size_t tw = (j->W + 1) / 2, th = (j->H + 1) / 2, T = (g1 - g0) * tw;
-	size_t rows = wino_rows(c, j->W), cap = rows * tw, seg = rows < th ? rows : th;
-	float *v = p, *mm = v + 16 * (size_t)c->cin * cap, *eo = mm + 16 * (size_t)c->cout * cap;
-	wino_input(j, g0, g1, v, eo);
-	for (int xi = 0; xi < 16; xi++)
-		ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + (size_t)xi * c->cout * c->cin,
-		        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
-		        mm + (size_t)xi * c->cout * T, (int)T);
-	wino_output(j, g0, g1, mm, eo + 2 * (2 * seg + 2) * (tw + 1));
-}
+typedef ms_conv_job job;
 
 /* floats at the start of the forward pass's workspace: the kernel by tap (shifted) or
  * transformed (Winograd), room for either in a 3x3 stride 1 convolution */
@@ -341,7 +127,7 @@ static ms_conv2d flipped(const ms_conv2d *c, ms_param *wf)
 static int flips(const ms_conv2d *c, int W)
 {
 	ms_conv2d f = flipped(c, NULL);
-	return c->k == 3 && c->stride == 1 && (wino(&f, W) || shifted(&f, W));
+	return c->k == 3 && c->stride == 1 && (ms_wino(&f, W) || shifted(&f, W));
 }
 
 /* each thread's part of the workspace: any of the tiles above, for c and its flip */
@@ -351,7 +137,7 @@ static size_t thread_floats(const ms_conv2d *c, int H, int W)
 	if (c->k == 3 && c->stride == 1) {
 		ms_conv2d f = flipped(c, NULL);
 		size_t u[5] = { col_floats(&f, H, W), shift_floats(c, H, W), shift_floats(&f, H, W),
-		                wino_floats(c, H, W), wino_floats(&f, H, W) };
+		                ms_wino_floats(c, H, W), ms_wino_floats(&f, H, W) };
 		for (int i = 0; i < 5; i++)
 			t = u[i] > t ? u[i] : t;
 	}
@@ -575,8 +361,8 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
 	int Ho = ms_conv2d_out(c, j->H), Wo = ms_conv2d_out(c, j->W), L = Ho * Wo;
-	int K = c->cin * c->k * c->k, win = wino(c, j->W), shift = !win && shifted(c, j->W);
-	int rows = win ? wino_rows(c, j->W) : shift ? shift_rows(c, j->H, j->W) :
+	int K = c->cin * c->k * c->k, win = ms_wino(c, j->W), shift = !win && shifted(c, j->W);
+	int rows = win ? ms_wino_rows(c, j->W) : shift ? shift_rows(c, j->H, j->W) :
 	           tile_rows(c, j->H, j->W);
 	int tiles = (Ho + rows - 1) / rows;
 	float *col = direct(c) ? NULL : j->ws + kernel_floats(c) + tid * thread_floats(c, j->H, j->W);
@@ -584,7 +370,7 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	ms_range(win ? (G + rows - 1) / rows : (long)j->N * tiles, tid, nt, &lo, &hi);
 	for (long i = lo; i < hi; i++) {
 		if (win) {
-			forward_wino(j, i * rows, (i + 1) * rows < G ? (i + 1) * rows : G, col);
+			ms_wino_forward(j, i * rows, (i + 1) * rows < G ? (i + 1) * rows : G, col);
 			continue;
 		}
 		int n = (int)(i / tiles), r0 = (int)(i % tiles) * rows, r1 = r0 + rows < Ho ? r0 + rows : Ho;
@@ -612,14 +398,14 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,
                        float *y, size_t ys, int acc, const float *cbias, float *ws)
 {
-	int win = wino(c, W), shift = !win && shifted(c, W), Ho = ms_conv2d_out(c, H);
-	int rows = win ? wino_rows(c, W) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
+	int win = ms_wino(c, W), shift = !win && shifted(c, W), Ho = ms_conv2d_out(c, H);
+	int rows = win ? ms_wino_rows(c, W) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
 	long units = win ? (long)N * ((Ho + 1) / 2) : Ho;     /* rows: of tiles or outputs */
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
 	          .ys = ys, .y = y, .ws = ws };
 	float *wk = ws;      /* shifted: the kernel by tap, wk[k][o][ci] = W[o][ci][k] */
 	if (win)
-		wino_kernel(c, ws);
+		ms_wino_kernel(c, ws);
 	else if (shift)
 		for (int k = 0; k < 9; k++)
 			for (int o = 0; o < c->cout; o++)
@@ -661,7 +447,9 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 	float *dx = flips(c, W) ? NULL : j->dx;                /* else a second pass makes dx */
 	float *dwt = j->ws + c0 * kk * c->cout;             /* rows [c0*kk, c1*kk) of [K,cout] */
 	float *col = j->ws + (size_t)K * c->cout + tid * thread_floats(c, H, W);
-	if (shifted(c, W) && flips(c, W))
+	if (ms_wino(c, W) && flips(c, W))
+		ms_wino_dw(j, (int)c0, (int)c1, dwt, col);
+	else if (shifted(c, W) && flips(c, W))
 		dw_shifted(j, (int)c0, (int)c1, dwt, col);
 	else
 		dw_col(j, (int)c0, (int)c1, dx, dwt, col);

@@ -198,8 +198,9 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 }
 
 /* the forward pass and dx of a Winograd convolution are the same bytes on 1 and 3
- * threads, in one work item or one tile row each; without Winograd (out[4]) they differ
- * by rounding only, and do differ (the Winograd path ran) */
+ * threads, in one work item or one tile row each, dW on 1 and 3 threads (its sums over
+ * the tiles run in the work items' order); without Winograd (out[4]) they differ by
+ * rounding only, and do differ (the Winograd path ran) */
 static void check_conv_same(int cin, int cout, int H, int W)
 {
 	ms_params ps = { 0 };
@@ -207,7 +208,7 @@ static void check_conv_same(int cin, int cout, int H, int W)
 	ps.seed = 5;
 	CHECK(ms_conv2d_init(&c, &ps, "c", cin, cout, 3, 1) == 0);
 	int N = 3;
-	size_t nx = (size_t)N * cin * H * W, ny = (size_t)N * cout * H * W;
+	size_t nx = (size_t)N * cin * H * W, ny = (size_t)N * cout * H * W, nw = c.w->n;
 	float *x = randv(nx, 1), *dy = randv(ny, 1), *out[5];
 	long old = ms_conv2d_tile(0);
 	int th = ms_nthreads();
@@ -216,19 +217,31 @@ static void check_conv_same(int cin, int cout, int H, int W)
 		ms_conv2d_tile(k / 2 == 1 ? 1 : old);
 		ms_conv2d_winograd(k < 4);
 		float *ws = calloc(ms_conv2d_ws(&c, H, W), sizeof(float));
-		out[k] = malloc((ny + nx) * sizeof(float));
+		out[k] = malloc((ny + nx + nw) * sizeof(float));
+		memset(c.w->g, 0, nw * sizeof(float));
 		ms_conv2d_forward(&c, N, H, W, x, (size_t)cin * H * W, out[k], (size_t)cout * H * W,
 		                  0, NULL, ws);
 		ms_conv2d_backward(&c, N, H, W, x, (size_t)cin * H * W, dy, (size_t)cout * H * W,
 		                   out[k] + ny, (size_t)cin * H * W, 0, ws);
+		memcpy(out[k] + ny + nx, c.w->g, nw * sizeof(float));
 		free(ws);
 	}
 	for (int k = 1; k < 4; k++)
-		CHECK(!memcmp(out[0], out[k], (ny + nx) * sizeof(float)));
-	double worst = 0;
+		CHECK(!memcmp(out[0], out[k], (ny + nx) * sizeof(float)) &&
+		      !memcmp(out[k & 2] + ny + nx, out[k] + ny + nx, nw * sizeof(float)));
+	double worst = 0, wworst = 0, wbig = 0;
 	for (size_t i = 0; i < ny + nx; i++)
 		worst = fmax(worst, fabs(out[0][i] - out[4][i]));
+	for (size_t i = ny + nx; i < ny + nx + nw; i++) {   /* dW sums N H W terms */
+		wworst = fmax(wworst, fabs(out[0][i] - out[4][i]));
+		wbig = fmax(wbig, fabs(out[4][i]));
+	}
 	CHECK(memcmp(out[0], out[4], (ny + nx) * sizeof(float)) && worst < 1e-5);
+	CHECK(memcmp(out[0] + ny + nx, out[4] + ny + nx, nw * sizeof(float)) &&
+	      wworst < 1e-5 * wbig);
+	if (getenv("SHOWW"))
+		printf("winograd %d->%d %dx%d: y, dx within %g, dW within %g of %g\n", cin, cout, H,
+		       W, worst, wworst, wbig);
 	ms_conv2d_winograd(1);
 	ms_conv2d_tile(old);
 	ms_threads(th);

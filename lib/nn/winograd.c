@@ -1,0 +1,293 @@
+/* Winograd F(2x2,3x3) for the 3x3 stride 1 convolutions: see winograd.h. */
+#include <string.h>
+
+#include "gemm.h"
+#include "nn.h"
+#include "vec.h"
+#include "winograd.h"
+
+static int wino_on = 1;
+
+int ms_conv2d_winograd(int on)
+{
+	int old = wino_on;
+	if (on >= 0)
+		wino_on = on;
+	return old;
+}
+
+int ms_wino(const ms_conv2d *c, int W)
+{
+	/* the transforms work along a row of tiles, 16 at a time: on narrower images, below
+	 * 16 channels on either side and with 16 on both, they cost more than the products
+	 * they save (tests/bench/conv.sh: 8 images, one thread, 8 to 256 channels, sides 8
+	 * to 64); at side 16 only 256 channels on both sides pay */
+	return wino_on && c->k == 3 && c->stride == 1 && c->cin >= 16 && c->cout >= 16 &&
+	       c->cin + c->cout > 32 && (W >= 32 || (W >= 16 && c->cin >= 256 && c->cout >= 256));
+}
+
+/* tile rows (of 2 output rows) per work item: V and M about one tile of floats */
+int ms_wino_rows(const ms_conv2d *c, int W)
+{
+	long r = ms_conv2d_tile(0) / (16L * (c->cin + c->cout) * ((W + 1) / 2));
+	return (int)(r < 1 ? 1 : r);
+}
+
+/* a work item's V [16, cin, T] and M [16, cout, T] (T = rows tw; dW: D in place of M),
+ * the even and odd columns of the input rows of one image's part (tw + 1 each), an
+ * output row pair, and dW's sums P [16, cout, cin] */
+size_t ms_wino_floats(const ms_conv2d *c, int H, int W)
+{
+	size_t tw = (W + 1) / 2, th = (H + 1) / 2, rows = ms_wino_rows(c, W);
+	size_t seg = rows < th ? rows : th;
+	return 16 * (size_t)(c->cin + c->cout) * rows * tw + 2 * (2 * seg + 2) * (tw + 1) +
+	       4 * tw + 16 * (size_t)c->cin * c->cout;
+}
+
+/* u [16, cout, cin] = G g G^T of each kernel g = W[o][ci], G = [1 0 0; 1/2 1/2 1/2;
+ * 1/2 -1/2 1/2; 0 0 1] */
+void ms_wino_kernel(const ms_conv2d *c, float *u)
+{
+	size_t oc = (size_t)c->cout * c->cin;
+	for (size_t k = 0; k < oc; k++) {
+		const float *g = c->w->w + 9 * k;
+		float t[4][3];
+		for (int q = 0; q < 3; q++) {
+			t[0][q] = g[q];
+			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
+			t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
+			t[3][q] = g[6 + q];
+		}
+		for (int r = 0; r < 4; r++) {
+			u[(4 * r + 0) * oc + k] = t[r][0];
+			u[(4 * r + 1) * oc + k] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+			u[(4 * r + 2) * oc + k] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+			u[(4 * r + 3) * oc + k] = t[r][2];
+		}
+	}
+}
+
+/* the even and odd columns of a row of W floats with a zero border in front:
+ * e[k] = x[2k-1] (e[0] = 0), o[k] = x[2k], k < n1, zero past the row */
+VINLINE void split_row(const float *x, int W, int n1, float *e, float *o)
+{
+	const vi ev = { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 };
+	int k = 0;
+	e[0] = 0;
+	for (; 2 * k + 2 * VL <= W; k += VL) {
+		vf a = vload(x + 2 * k, VL), b = vload(x + 2 * k + VL, VL);
+		vstore(o + k, __builtin_shuffle(a, b, ev), VL);
+		vstore(e + k + 1, __builtin_shuffle(a, b, ev + 1), VL);
+	}
+	for (; k < n1; k++) {
+		o[k] = 2 * k < W ? x[2 * k] : 0;
+		if (k + 1 < n1)
+			e[k + 1] = 2 * k + 1 < W ? x[2 * k + 1] : 0;
+	}
+}
+
+/* the image and tile rows [*i0, *i1) of the part of global tile rows [g, g1) in one
+ * image, th tile rows an image */
+static void wino_part(long g, long g1, int th, int *n, int *i0, int *i1)
+{
+	*n = (int)(g / th);
+	*i0 = (int)(g % th);
+	*i1 = g1 - g < th - *i0 ? *i0 + (int)(g1 - g) : th;
+}
+
+/* v [16, c1-c0, T] = B^T d B of channels [c0,c1) of the tiles of global tile rows
+ * [g0,g1), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; per image part and channel,
+ * its input rows are split into even and odd columns first, so that the transform reads
+ * them in order */
+MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, long g1, float *v,
+                                 float *eo)
+{
+	int H = j->H, W = j->W, cin = c1 - c0, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
+	size_t ps = (size_t)cin * (g1 - g0) * tw;
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int ci = 0; ci < cin; ci++) {
+			const float *xc = j->x + n * j->xs + (size_t)(c0 + ci) * H * W;
+			for (int q = 0; q < 2 * (i1 - i0) + 2; q++) {
+				float *e = eo + (size_t)2 * q * n1;
+				int ih = 2 * i0 - 1 + q;
+				if (ih < 0 || ih >= H)
+					memset(e, 0, 2 * n1 * sizeof *e);
+				else
+					split_row(xc + (size_t)ih * W, W, n1, e, e + n1);
+			}
+			for (int i = i0; i < i1; i++) {
+				const float *er = eo + (size_t)4 * (i - i0) * n1;
+				float *vt = v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw;
+				for (int q = 0; q < tw; q += VL) {
+					size_t m = vlen(q, tw);
+					vf t[4][4];
+					for (int r = 0; r < 4; r++) {
+						const float *e = er + (size_t)2 * r * n1, *o = e + n1;
+						vf a = vload(e + q, m), b = vload(o + q, m);
+						vf c = vload(e + q + 1, m), d = vload(o + q + 1, m);
+						t[r][0] = a - c;
+						t[r][1] = b + c;
+						t[r][2] = c - b;
+						t[r][3] = b - d;
+					}
+					for (int k = 0; k < 4; k++) {
+						vstore(vt + (0 + k) * ps + q, t[0][k] - t[2][k], m);
+						vstore(vt + (4 + k) * ps + q, t[1][k] + t[2][k], m);
+						vstore(vt + (8 + k) * ps + q, t[2][k] - t[1][k], m);
+						vstore(vt + (12 + k) * ps + q, t[1][k] - t[3][k], m);
+					}
+				}
+			}
+		}
+		g += i1 - i0;
+	}
+}
+
+/* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias, A^T = [1 1 1 0;
+ * 0 1 -1 -1], from mm [16, cout, T]; rb: two rows of 2 tw floats */
+MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const float *mm, float *rb)
+{
+	const ms_conv2d *c = j->c;
+	const vi lo = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 };
+	int H = j->H, W = j->W, tw = (W + 1) / 2, th = (H + 1) / 2;
+	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
+	float *r0 = rb, *r1 = rb + 2 * tw;
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int o = 0; o < c->cout; o++) {
+			float b = (c->b ? c->b->w[o] : 0) +
+			          (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
+			float *yo = j->y + n * j->ys + o * L;
+			for (int i = i0; i < i1; i++) {
+				const float *mt = mm + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
+				for (int q = 0; q < tw; q += VL) {
+					size_t m = vlen(q, tw);
+					vf s0[4], s1[4];
+					for (int r = 0; r < 4; r++) {
+						vf a = vload(mt + (4 * r + 0) * ps + q, m);
+						vf bb = vload(mt + (4 * r + 1) * ps + q, m);
+						vf cc = vload(mt + (4 * r + 2) * ps + q, m);
+						vf d = vload(mt + (4 * r + 3) * ps + q, m);
+						s0[r] = a + bb + cc;
+						s1[r] = bb - cc - d;
+					}
+					vf y00 = s0[0] + s0[1] + s0[2], y10 = s0[1] - s0[2] - s0[3];
+					vf y01 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
+					/* interleaved: row 2i gets y00 y01 y00 y01 ..., 2 m floats */
+					size_t m0 = m < VL / 2 ? 2 * m : VL, m1 = 2 * m - m0;
+					vstore(r0 + 2 * q, __builtin_shuffle(y00, y01, lo), m0);
+					vstore(r1 + 2 * q, __builtin_shuffle(y10, y11, lo), m0);
+					if (m1) {
+						vstore(r0 + 2 * q + VL, __builtin_shuffle(y00, y01, lo + 8), m1);
+						vstore(r1 + 2 * q + VL, __builtin_shuffle(y10, y11, lo + 8), m1);
+					}
+				}
+				vaddb(yo + (size_t)2 * i * W, r0, b, W, j->acc);
+				if (2 * i + 1 < H)
+					vaddb(yo + (size_t)(2 * i + 1) * W, r1, b, W, j->acc);
+			}
+		}
+		g += i1 - i0;
+	}
+}
+
+/* global tile rows [g0,g1), Winograd's way, with the transformed kernel at ws */
+void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
+{
+	const ms_conv2d *c = j->c;
+	size_t tw = (j->W + 1) / 2, th = (j->H + 1) / 2, T = (g1 - g0) * tw;
+	size_t rows = ms_wino_rows(c, j->W), cap = rows * tw, seg = rows < th ? rows : th;
+	float *v = p, *mm = v + 16 * (size_t)c->cin * cap, *eo = mm + 16 * (size_t)c->cout * cap;
+	wino_input(j, 0, c->cin, g0, g1, v, eo);
+	for (int xi = 0; xi < 16; xi++)
+		ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + (size_t)xi * c->cout * c->cin,
+		        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
+		        mm + (size_t)xi * c->cout * T, (int)T);
+	wino_output(j, g0, g1, mm, eo + 2 * (2 * seg + 2) * (tw + 1));
+}
+
+/* d [16, cout, T] = A e A^T of each 2x2 block e of dy (zero outside the image) of global
+ * tile rows [g0,g1), A = [1 0; 1 1; 1 -1; 0 -1]: dL/dU = sum over the tiles of d .* V */
+MS_CLONES static void wino_dy(const ms_conv_job *j, long g0, long g1, float *d, float *eo)
+{
+	const ms_conv2d *c = j->c;
+	int H = j->H, W = j->W, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
+	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
+	float *e0 = eo, *e1 = eo + 2 * n1;  /* rows 2i, 2i+1: odd columns at e+1, even at e+n1 */
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int o = 0; o < c->cout; o++) {
+			const float *dyo = j->dy + n * j->dys + o * L;
+			for (int i = i0; i < i1; i++) {
+				split_row(dyo + (size_t)2 * i * W, W, n1, e0, e0 + n1);
+				if (2 * i + 1 < H)
+					split_row(dyo + (size_t)(2 * i + 1) * W, W, n1, e1, e1 + n1);
+				else
+					memset(e1, 0, 2 * n1 * sizeof *e1);
+				float *dt = d + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
+				for (int q = 0; q < tw; q += VL) {
+					size_t m = vlen(q, tw);
+					vf a = vload(e0 + n1 + q, m), b = vload(e0 + 1 + q, m);
+					vf cc = vload(e1 + n1 + q, m), dd = vload(e1 + 1 + q, m);
+					vf r[4][2] = { { a, b }, { a + cc, b + dd }, { a - cc, b - dd },
+					               { -cc, -dd } };
+					for (int k = 0; k < 4; k++) {
+						vstore(dt + (4 * k + 0) * ps + q, r[k][0], m);
+						vstore(dt + (4 * k + 1) * ps + q, r[k][0] + r[k][1], m);
+						vstore(dt + (4 * k + 2) * ps + q, r[k][0] - r[k][1], m);
+						vstore(dt + (4 * k + 3) * ps + q, -r[k][1], m);
+					}
+				}
+			}
+		}
+		g += i1 - i0;
+	}
+}
+
+/* dw[(c1-c0)*9, cout] = dW^T of channels [c0,c1), Winograd's way: per run of tile rows
+ * of the batch, V of those channels (as in the forward pass) and D of dy, and 16 GEMMs
+ * P[xi] [cout, c1-c0] (+)= D[xi] V[xi]^T over its tiles; then dW = G^T P G per kernel
+ * (dL/dg = G^T dL/dU G for U = G g G^T). The runs do not depend on the threads. */
+void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
+{
+	const ms_conv2d *c = j->c;
+	int cc = c1 - c0, co = c->cout;
+	size_t tw = (j->W + 1) / 2, th = (j->H + 1) / 2, rows = ms_wino_rows(c, j->W);
+	size_t cap = rows * tw, seg = rows < th ? rows : th;
+	float *v = p, *d = v + 16 * (size_t)c->cin * cap, *eo = d + 16 * (size_t)co * cap;
+	float *pp = eo + 2 * (2 * seg + 2) * (tw + 1) + 4 * tw;
+	long G = (long)j->N * th;
+	for (long g0 = 0; g0 < G; g0 += rows) {
+		long g1 = g0 + (long)rows < G ? g0 + (long)rows : G;
+		size_t T = (g1 - g0) * tw;
+		wino_input(j, c0, c1, g0, g1, v, eo);
+		wino_dy(j, g0, g1, d, eo);
+		for (int xi = 0; xi < 16; xi++)
+			ms_gemm(0, 1, co, cc, (int)T, 1.0f, d + (size_t)xi * co * T, (int)T,
+			        v + (size_t)xi * cc * T, (int)T, g0 ? 1.0f : 0.0f,
+			        pp + (size_t)xi * co * cc, cc);
+	}
+	size_t oc = (size_t)co * cc;
+	for (int o = 0; o < co; o++)
+		for (int ci = 0; ci < cc; ci++) {
+			const float *pk = pp + (size_t)o * cc + ci;     /* pk[xi * oc] */
+			float q[3][4];
+			for (int k = 0; k < 4; k++) {
+				float p0 = pk[k * oc], p1 = pk[(4 + k) * oc], p2 = pk[(8 + k) * oc];
+				float p3 = pk[(12 + k) * oc];
+				q[0][k] = p0 + 0.5f * (p1 + p2);
+				q[1][k] = 0.5f * (p1 - p2);
+				q[2][k] = 0.5f * (p1 + p2) + p3;
+			}
+			for (int r = 0; r < 3; r++) {
+				float *w = dw + ((size_t)ci * 9 + 3 * r) * co + o;
+				w[0] = q[r][0] + 0.5f * (q[r][1] + q[r][2]);
+				w[co] = 0.5f * (q[r][1] - q[r][2]);
+				w[2 * co] = 0.5f * (q[r][1] + q[r][2]) + q[r][3];
+			}
+		}
+}

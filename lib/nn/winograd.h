@@ -1,0 +1,41 @@
+/* Internal to conv2d.c: Winograd F(2x2,3x3) for its 3x3 stride 1 convolutions (Lavin and
+ * Gray, "Fast algorithms for convolutional neural networks", CVPR 2016). The output
+ * block rows 2i..2i+1, columns 2j..2j+1 comes from the 4x4 input tile d at (2i-1, 2j-1)
+ * (zero outside) as A^T [sum over ci of U .* V] A, U = G g G^T of the 3x3 kernel g,
+ * V = B^T d B; the sums over ci are 16 GEMMs, one per point xi of the transformed tile,
+ * M[xi] [cout, T] = U[xi] [cout, cin] V[xi] [cin, T] over the T tiles of a work item: a
+ * run of tile rows of the batch, across images where they are small. dW is the dual:
+ * G^T [sum over the tiles of (A e A^T) .* V] G, e the 2x2 blocks of dy. The transforms
+ * only add, subtract and halve, so the results differ from the direct sums by rounding
+ * alone; an output of the forward pass sums its terms in an order fixed by its position,
+ * dW in the order of the work items, whatever the threads. */
+#ifndef MS_NN_WINOGRAD_H
+#define MS_NN_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "nn.h"
+
+/* one pass of a convolution, as conv2d.c's parts on the thread pool see it */
+typedef struct {
+	const ms_conv2d *c;
+	int N, H, W, acc;
+	const float *x, *dy, *cbias;
+	size_t xs, ys, dys, dxs;
+	float *y, *dx, *ws;
+} ms_conv_job;
+
+/* whether c on images W wide goes Winograd's way (and ms_conv2d_winograd allows it) */
+int ms_wino(const ms_conv2d *c, int W);
+/* tile rows (of 2 output rows) per work item; a work item's floats of workspace */
+int ms_wino_rows(const ms_conv2d *c, int W);
+size_t ms_wino_floats(const ms_conv2d *c, int H, int W);
+/* u [16, cout, cin]: the kernel transformed, G g G^T */
+void ms_wino_kernel(const ms_conv2d *c, float *u);
+/* y (+)= conv(x) + bias of the global tile rows [g0,g1) (row i of image n: n th + i),
+ * the transformed kernel at j->ws, p a work item's workspace */
+void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p);
+/* dw [(c1-c0)*9, cout] = dW^T of input channels [c0,c1), every tile of the batch */
+void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p);
+
+#endif
