@@ -365,7 +365,8 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	int rows = win ? ms_wino_rows(c, j->W) : shift ? shift_rows(c, j->H, j->W) :
 	           tile_rows(c, j->H, j->W);
 	int tiles = (Ho + rows - 1) / rows;
-	float *col = direct(c) ? NULL : j->ws + kernel_floats(c) + tid * thread_floats(c, j->H, j->W);
+	float *col = direct(c) ? NULL :
+	             j->ws + kernel_floats(c) + tid * thread_floats(c, j->H, j->W);
 	long lo, hi, G = (long)j->N * ((Ho + 1) / 2);    /* Winograd: the batch's tile rows */
 	ms_range(win ? (G + rows - 1) / rows : (long)j->N * tiles, tid, nt, &lo, &hi);
 	for (long i = lo; i < hi; i++) {

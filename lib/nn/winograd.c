@@ -99,8 +99,8 @@ static void wino_part(long g, long g1, int th, int *n, int *i0, int *i1)
  * [g0,g1), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; per image part and channel,
  * its input rows are split into even and odd columns first, so that the transform reads
  * them in order */
-MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, long g1, float *v,
-                                 float *eo)
+MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, long g1,
+                                 float *v, float *eo)
 {
 	int H = j->H, W = j->W, cin = c1 - c0, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
 	size_t ps = (size_t)cin * (g1 - g0) * tw;
@@ -147,7 +147,8 @@ MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, 
 
 /* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias, A^T = [1 1 1 0;
  * 0 1 -1 -1], from mm [16, cout, T]; rb: two rows of 2 tw floats */
-MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const float *mm, float *rb)
+MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const float *mm,
+                                  float *rb)
 {
 	const ms_conv2d *c = j->c;
 	const vi lo = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 };
