@@ -71,13 +71,14 @@ void ms_wino_kernel(const ms_conv2d *c, float *u)
  * e[k] = x[2k-1] (e[0] = 0), o[k] = x[2k], k < n1, zero past the row */
 VINLINE void split_row(const float *x, int W, int n1, float *e, float *o)
 {
-	const vi ev = { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 };
 	int k = 0;
 	e[0] = 0;
-	for (; 2 * k + 2 * VL <= W; k += VL) {
+	for (; 2 * k + 2 * VL <= W; k += VL) {     /* GCC 12+ and clang have shufflevector */
 		vf a = vload(x + 2 * k, VL), b = vload(x + 2 * k + VL, VL);
-		vstore(o + k, __builtin_shuffle(a, b, ev), VL);
-		vstore(e + k + 1, __builtin_shuffle(a, b, ev + 1), VL);
+		vstore(o + k, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+		                                      22, 24, 26, 28, 30), VL);
+		vstore(e + k + 1, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
+		                                          21, 23, 25, 27, 29, 31), VL);
 	}
 	for (; k < n1; k++) {
 		o[k] = 2 * k < W ? x[2 * k] : 0;
@@ -145,13 +146,18 @@ MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, 
 	}
 }
 
+/* the first and second halves of a and b interleaved: a0 b0 a1 b1 ... */
+#define LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, \
+                                         22, 7, 23)
+#define HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, \
+                                         29, 14, 30, 15, 31)
+
 /* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias, A^T = [1 1 1 0;
  * 0 1 -1 -1], from mm [16, cout, T]; rb: two rows of 2 tw floats */
 MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const float *mm,
                                   float *rb)
 {
 	const ms_conv2d *c = j->c;
-	const vi lo = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 };
 	int H = j->H, W = j->W, tw = (W + 1) / 2, th = (H + 1) / 2;
 	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
 	float *r0 = rb, *r1 = rb + 2 * tw;
@@ -179,11 +185,11 @@ MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const 
 					vf y01 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
 					/* interleaved: row 2i gets y00 y01 y00 y01 ..., 2 m floats */
 					size_t m0 = m < VL / 2 ? 2 * m : VL, m1 = 2 * m - m0;
-					vstore(r0 + 2 * q, __builtin_shuffle(y00, y01, lo), m0);
-					vstore(r1 + 2 * q, __builtin_shuffle(y10, y11, lo), m0);
+					vstore(r0 + 2 * q, LO(y00, y01), m0);
+					vstore(r1 + 2 * q, LO(y10, y11), m0);
 					if (m1) {
-						vstore(r0 + 2 * q + VL, __builtin_shuffle(y00, y01, lo + 8), m1);
-						vstore(r1 + 2 * q + VL, __builtin_shuffle(y10, y11, lo + 8), m1);
+						vstore(r0 + 2 * q + VL, HI(y00, y01), m1);
+						vstore(r1 + 2 * q + VL, HI(y10, y11), m1);
 					}
 				}
 				vaddb(yo + (size_t)2 * i * W, r0, b, W, j->acc);
