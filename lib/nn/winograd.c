@@ -33,15 +33,30 @@ int ms_wino_rows(const ms_conv2d *c, int W)
 	return (int)(r < 1 ? 1 : r);
 }
 
-/* a work item's V [16, cin, T] and M [16, cout, T] (T = rows tw; dW: D in place of M),
- * the even and odd columns of the input rows of one image's part (tw + 1 each), an
- * output row pair, and dW's sums P [16, cout, cin] */
-size_t ms_wino_floats(const ms_conv2d *c, int H, int W)
+/* a work item's workspace, offsets in floats: V [16, cin, T] and M [16, cout, T] (T up
+ * to rows tw; dW: D in place of M), the even and odd columns of the input rows of one
+ * image's part (tw + 1 each), an output row pair (2 tw each), dW's sums P [16, cout,
+ * cin]; end: its size */
+typedef struct {
+	size_t v, m, eo, rb, pp, end;
+} layout;
+
+static layout wino_layout(const ms_conv2d *c, int H, int W)
 {
 	size_t tw = (W + 1) / 2, th = (H + 1) / 2, rows = ms_wino_rows(c, W);
 	size_t seg = rows < th ? rows : th;
-	return 16 * (size_t)(c->cin + c->cout) * rows * tw + 2 * (2 * seg + 2) * (tw + 1) +
-	       4 * tw + 16 * (size_t)c->cin * c->cout;
+	layout l = { .v = 0 };
+	l.m = l.v + 16 * (size_t)c->cin * rows * tw;
+	l.eo = l.m + 16 * (size_t)c->cout * rows * tw;
+	l.rb = l.eo + 2 * (2 * seg + 2) * (tw + 1);
+	l.pp = l.rb + 4 * tw;
+	l.end = l.pp + 16 * (size_t)c->cin * c->cout;
+	return l;
+}
+
+size_t ms_wino_floats(const ms_conv2d *c, int H, int W)
+{
+	return wino_layout(c, H, W).end;
 }
 
 /* u [16, cout, cin] = G g G^T of each kernel g = W[o][ci], G = [1 0 0; 1/2 1/2 1/2;
@@ -205,15 +220,15 @@ MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const 
 void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 {
 	const ms_conv2d *c = j->c;
-	size_t tw = (j->W + 1) / 2, th = (j->H + 1) / 2, T = (g1 - g0) * tw;
-	size_t rows = ms_wino_rows(c, j->W), cap = rows * tw, seg = rows < th ? rows : th;
-	float *v = p, *mm = v + 16 * (size_t)c->cin * cap, *eo = mm + 16 * (size_t)c->cout * cap;
-	wino_input(j, 0, c->cin, g0, g1, v, eo);
+	layout l = wino_layout(c, j->H, j->W);
+	size_t T = (g1 - g0) * (size_t)((j->W + 1) / 2);
+	float *v = p + l.v, *mm = p + l.m;
+	wino_input(j, 0, c->cin, g0, g1, v, p + l.eo);
 	for (int xi = 0; xi < 16; xi++)
 		ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + (size_t)xi * c->cout * c->cin,
 		        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
 		        mm + (size_t)xi * c->cout * T, (int)T);
-	wino_output(j, g0, g1, mm, eo + 2 * (2 * seg + 2) * (tw + 1));
+	wino_output(j, g0, g1, mm, p + l.rb);
 }
 
 /* d [16, cout, T] = A e A^T of each 2x2 block e of dy (zero outside the image) of global
@@ -263,11 +278,10 @@ void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
 	int cc = c1 - c0, co = c->cout;
-	size_t tw = (j->W + 1) / 2, th = (j->H + 1) / 2, rows = ms_wino_rows(c, j->W);
-	size_t cap = rows * tw, seg = rows < th ? rows : th;
-	float *v = p, *d = v + 16 * (size_t)c->cin * cap, *eo = d + 16 * (size_t)co * cap;
-	float *pp = eo + 2 * (2 * seg + 2) * (tw + 1) + 4 * tw;
-	long G = (long)j->N * th;
+	size_t tw = (j->W + 1) / 2, rows = ms_wino_rows(c, j->W);
+	layout l = wino_layout(c, j->H, j->W);
+	float *v = p + l.v, *d = p + l.m, *eo = p + l.eo, *pp = p + l.pp;
+	long G = (long)j->N * ((j->H + 1) / 2);
 	for (long g0 = 0; g0 < G; g0 += rows) {
 		long g1 = g0 + (long)rows < G ? g0 + (long)rows : G;
 		size_t T = (g1 - g0) * tw;
