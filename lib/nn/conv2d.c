@@ -361,22 +361,19 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	const job *j = arg;
 	const ms_conv2d *c = j->c;
 	int Ho = ms_conv2d_out(c, j->H), Wo = ms_conv2d_out(c, j->W), L = Ho * Wo;
-	int K = c->cin * c->k * c->k, win = ms_wino(c, j->W), shift = !win && shifted(c, j->W);
-	int rows = win ? ms_wino_rows(c, j->W) : shift ? shift_rows(c, j->H, j->W) :
-	           tile_rows(c, j->H, j->W);
-	int tiles = (Ho + rows - 1) / rows;
+	int K = c->cin * c->k * c->k, rows = j->rows, tiles = (Ho + rows - 1) / rows;
 	float *col = direct(c) ? NULL :
 	             j->ws + kernel_floats(c) + tid * thread_floats(c, j->H, j->W);
 	long lo, hi, G = (long)j->N * ((Ho + 1) / 2);    /* Winograd: the batch's tile rows */
-	ms_range(win ? (G + rows - 1) / rows : (long)j->N * tiles, tid, nt, &lo, &hi);
+	ms_range(j->win ? (G + rows - 1) / rows : (long)j->N * tiles, tid, nt, &lo, &hi);
 	for (long i = lo; i < hi; i++) {
-		if (win) {
+		if (j->win) {
 			ms_wino_forward(j, i * rows, (i + 1) * rows < G ? (i + 1) * rows : G, col);
 			continue;
 		}
 		int n = (int)(i / tiles), r0 = (int)(i % tiles) * rows, r1 = r0 + rows < Ho ? r0 + rows : Ho;
 		int Lt = (r1 - r0) * Wo;
-		if (shift) {
+		if (j->shift) {
 			forward_shifted(j, n, r0, r1, col);
 			continue;
 		}
@@ -401,9 +398,9 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 {
 	int win = ms_wino(c, W), shift = !win && shifted(c, W), Ho = ms_conv2d_out(c, H);
 	int rows = win ? ms_wino_rows(c, W) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
-	long units = win ? (long)N * ((Ho + 1) / 2) : Ho;     /* rows: of tiles or outputs */
+	long G = (long)N * ((Ho + 1) / 2);                  /* Winograd: the batch's tile rows */
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
-	          .ys = ys, .y = y, .ws = ws };
+	          .ys = ys, .y = y, .ws = ws, .win = win, .shift = shift, .rows = rows };
 	float *wk = ws;      /* shifted: the kernel by tap, wk[k][o][ci] = W[o][ci][k] */
 	if (win)
 		ms_wino_kernel(c, ws);
@@ -412,7 +409,7 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 			for (int o = 0; o < c->cout; o++)
 				for (int ci = 0; ci < c->cin; ci++)
 					*wk++ = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
-	ms_parallel((int)(win ? (units + rows - 1) / rows : N * ((units + rows - 1) / rows)),
+	ms_parallel((int)(win ? (G + rows - 1) / rows : N * ((Ho + rows - 1) / rows)),
 	            forward_part, &j);
 }
 

@@ -23,6 +23,8 @@ typedef struct {
 	const float *x, *dy, *cbias;
 	size_t xs, ys, dys, dxs;
 	float *y, *dx, *ws;
+	int win, shift, rows;         /* the forward pass's plan: Winograd, shifted, or im2col
+	                               * (neither); rows of outputs (Winograd: of tiles) an item */
 } ms_conv_job;
 
 /* whether c on images W wide goes Winograd's way (and ms_conv2d_winograd allows it) */
