@@ -8,6 +8,7 @@
 #   SEEDS segmentor seeds 1..SEEDS (3); STEPS segmentor steps (1000); SIZE (64x64).
 # Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
 #   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
+#   GEN_WIDTH the generators' width (WIDTH),
 #   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
 #   (a segmentor model: the generator statistics add its alignment Dice), FILTER_SEG
 #   (generators ending in f), JOBS trainings at a time (2), MS_DATA (../shared/data
@@ -85,6 +86,7 @@ arms=${ARMS:-flips strong mix-L mix-LU}
 r=${R:-8}
 gsteps=${GEN_STEPS:-4000}
 width=${WIDTH:-16}
+gwidth=${GEN_WIDTH:-$width}
 nearr=${NEAR:-3}
 report=${REPORT:-$((steps / 20 > 0 ? steps / 20 : 1))}
 cd "$(dirname "$0")/../.."
@@ -118,7 +120,7 @@ stage() {
 	say "stage $(basename "$f") seconds $(($(date +%s) - t0))"
 }
 say "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
-say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width report $report arms $arms"
+say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width gen_width $gwidth report $report arms $arms"
 
 # ---- data: one import, then labelled / pool (no masks) / test by the fixed splits
 imp() { ms-import --size "$size" --mask-dir "$data/masks" --prompt "$prompt" "$data/images"; }
@@ -144,7 +146,7 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		local r=${1#"$j"} d=
 		case $r in *d*) d=${r#*d} r=${r%%d*} ;; esac
 		stage "gen-$j.ms" sh -c "ms-sample train -o '$out/gen-$j.ck' --joint --steps $gsteps \
-			--width $width --batch 8 --seed 1 --threads 1 --save-every 500 \
+			--width $gwidth --batch 8 --seed 1 --threads 1 --save-every 500 \
 			$(again "$out/gen-$j.ck") <'$2' && cat '$out/gen-$j.ck'"
 		# pair k's noise comes from its id alone, so the first r pairs of each image in a
 		# larger sample are the r pairs sampled on their own, up to the float rounding of
@@ -165,7 +167,7 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		return ;;
 	esac
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
-		$3 --width $width --batch 8 --seed 1 --threads 1 --save-every 500 \
+		$3 --width $gwidth --batch 8 --seed 1 --threads 1 --save-every 500 \
 		$(again "$out/gen-$1.ck") <'$2' && cat '$out/gen-$1.ck'"
 	local l=labelled.ms
 	case $1 in *n) l=labelled-near.ms ;; esac
