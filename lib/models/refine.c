@@ -72,7 +72,7 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train)
 		return 0;
 	unplan(r);
 	size_t hw = (size_t)H * W, n = (size_t)N * hw;
-	if (ms_unet_plan(r->net, N, H, W, train) < 0 ||
+	if (ms_unet_plan(r->net, N, H, W, train == 2 ? MS_UNET_TRAIN_DX : train) < 0 ||
 	    !(r->x = ms_calloc(n, (r->C + 2) * sizeof(float))) ||
 	    !(r->tf = ms_calloc(N, sizeof(float))) || !(r->yt = ms_calloc(n, sizeof(float))) ||
 	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float))) ||
@@ -154,8 +154,15 @@ double ms_refiner_loss(ms_refiner *r, const int *t, const float *img, const floa
 	                               r->posterior, r->dz, dp, w);
 	if (dp)
 		logits(r, net, t, p, hw, r->dz, dp);
-	if (backward)
+	if (backward || (dp && r->train == 2))
 		ms_unet_backward(r->net, r->dz);
+	if (dp && r->train == 2) {      /* the prior's path through the network's input */
+		const float *dx = ms_unet_dx(r->net);
+		size_t ci = (size_t)(r->C + 2) * hw;
+		for (int n = 0; n < r->N; n++)
+			for (size_t i = 0; i < hw; i++)
+				dp[n * hw + i] += dx[n * ci + (r->C + 1) * hw + i];
+	}
 	return loss;
 }
 

@@ -66,8 +66,9 @@ void ms_refiner_noisy(ms_refiner *r, const int *t, const double *u, const float 
                       const float *p);
 /* forward on (img, r->yt, p) at times t[N] and the loss of methods.md (bits per pixel);
  * backward accumulates parameter gradients when set; dp (may be NULL) receives
- * w d loss / d p through the posterior formulas and the residual's prior logit, not
- * through the network input */
+ * w d loss / d p through the posterior formulas and the residual's prior logit, and, in
+ * a plan for alternate training (train 2), through the network's input channel p as
+ * well (a backward pass that also accumulates the refiner's parameter gradients) */
 double ms_refiner_loss(ms_refiner *r, const int *t, const float *img, const float *y0,
                        const float *p, int backward, float *dp, float w);
 /* K reverse runs of n steps from y_T ~ B(p) on one image [C,H,W] (plans N = K); prob:

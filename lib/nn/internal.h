@@ -53,7 +53,7 @@ struct ms_unet {
 	/* plan */
 	int N, H, W, train, threads;    /* planned for ms_nthreads() threads */
 	size_t bytes;
-	float *nob, *sob, *out, *ws, *ds, *dh;
+	float *nob, *sob, *out, *ws, *ds, *dh, *dx;
 	float *te0, *ta1, *ts1, *temb, *tst, *dtst, *dtemb, *dts1;
 };
 

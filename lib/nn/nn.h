@@ -187,7 +187,9 @@ const ms_unet_cfg *ms_unet_cfg_of(const ms_unet *u);
 ms_params *ms_unet_params(ms_unet *u);
 int ms_unet_tdim(const ms_unet *u);      /* time embedding width (4*width), 0 if none */
 /* allocate activations (and gradients when train) for batch N of H x W; H and W must be
- * multiples of 2^(nmult-1). Calling it again re-plans. */
+ * multiples of 2^(nmult-1). train: 0 inference, 1 training, MS_UNET_TRAIN_DX training
+ * with the gradient of the input too (ms_unet_dx). Calling it again re-plans. */
+enum { MS_UNET_TRAIN_DX = 2 };
 int ms_unet_plan(ms_unet *u, int N, int H, int W, int train);
 size_t ms_unet_planned_bytes(const ms_unet *u);
 /* x [N,in,H,W]; t [N] (temb only, else NULL); cond [N,tdim] added to the time
@@ -198,6 +200,9 @@ void ms_unet_backward(ms_unet *u, const float *dout);
 /* after ms_unet_backward with temb: d loss / d cond [N,tdim] (for a learned text
  * embedding added through cond), owned by the net; NULL without time embedding */
 const float *ms_unet_dcond(const ms_unet *u);
+/* after ms_unet_backward of a MS_UNET_TRAIN_DX plan: d loss / d x [N,in,H,W], owned by
+ * the net; NULL for other plans */
+const float *ms_unet_dx(const ms_unet *u);
 
 /* ---- checkpoints (stream container): record "model" (arch metadata, step=, extra),
  * one f32 record per parameter, then adam.m.NAME, adam.v.NAME when opt is given,

@@ -202,8 +202,8 @@ static void unplan(ms_unet *u)
 		float **p[] = { &r->n1b, &r->s1b, &r->h1b, &r->n2b, &r->s2b, &r->tb };
 		ms_free_floats(p, sizeof p / sizeof *p);
 	}
-	float **p[] = { &u->nob, &u->sob, &u->out, &u->ws, &u->ds, &u->dh, &u->te0, &u->ta1,
-	                &u->ts1, &u->temb, &u->tst, &u->dtst, &u->dtemb, &u->dts1 };
+	float **p[] = { &u->nob, &u->sob, &u->out, &u->ws, &u->ds, &u->dh, &u->dx, &u->te0,
+	                &u->ta1, &u->ts1, &u->temb, &u->tst, &u->dtst, &u->dtemb, &u->dts1 };
 	ms_free_floats(p, sizeof p / sizeof *p);
 	u->N = 0;
 	u->bytes = 0;
@@ -285,6 +285,8 @@ int ms_unet_plan(ms_unet *u, int N, int H, int W, int train)
 	if (train && (get(u, &u->ds, scratch) < 0 || get(u, &u->dh, scratch) < 0 ||
 	              get(u, &u->dtst, td) < 0 || get(u, &u->dtemb, td) < 0 ||
 	              get(u, &u->dts1, td) < 0))
+		goto fail;
+	if (train == MS_UNET_TRAIN_DX && get(u, &u->dx, (size_t)N * u->cfg.in_ch * H * W) < 0)
 		goto fail;
 	return 0;
 fail:

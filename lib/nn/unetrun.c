@@ -163,7 +163,7 @@ void ms_unet_backward(ms_unet *u, const float *dout)
 		}
 	}
 	ms_conv2d_backward(&u->cin, N, H, W, sa(u, u->sx), sst(u, u->sx), sg(u, u->s0),
-	                   sst(u, u->s0), NULL, 0, 0, u->ws);
+	                   sst(u, u->s0), u->dx, (size_t)u->cfg.in_ch * H * W, 0, u->ws);
 	if (u->tdim) {
 		size_t td = (size_t)N * u->tdim;
 		ms_silu_backward(u->temb, u->dtst, u->dtemb, td, 0);
@@ -176,4 +176,9 @@ void ms_unet_backward(ms_unet *u, const float *dout)
 const float *ms_unet_dcond(const ms_unet *u)
 {
 	return u->tdim && u->train ? u->dtemb : NULL;
+}
+
+const float *ms_unet_dx(const ms_unet *u)
+{
+	return u->dx;
 }

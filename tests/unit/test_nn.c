@@ -662,7 +662,8 @@ static void test_unet_grad(void)
 		tiny_cfg(&cfg, v, v);
 		ms_unet *u = ms_unet_new(&cfg, 42);
 		CHECK(u != NULL);
-		CHECK(ms_unet_plan(u, 2, 8, 8, 1) == 0);
+		CHECK(ms_unet_plan(u, 2, 8, 8, 1) == 0 && !ms_unet_dx(u));
+		CHECK(ms_unet_plan(u, 2, 8, 8, MS_UNET_TRAIN_DX) == 0 && ms_unet_dx(u));
 		unctx c = { u, randv(2 * 2 * 64, 1), NULL, NULL };
 		float t[2] = { 3, 700 };
 		if (v) {
@@ -700,6 +701,36 @@ static void test_unet_grad(void)
 				wname = p->name;
 			}
 			free(gcopy);
+		}
+		{             /* d loss / d x: its 3 largest entries and 3 others, against the
+			               * largest */
+			ms_params_zero_grad(ps);
+			un_fwd(&g);
+			un_bwd(&g, r);
+			float *dx = malloc(256 * sizeof *dx);
+			memcpy(dx, ms_unet_dx(u), 256 * sizeof *dx);
+			size_t idx[6] = { 0, 0, 0, 5, 77, 250 };
+			for (int j = 0; j < 3; j++)
+				for (size_t i = 0; i < 256; i++) {
+					int taken = 0;
+					for (int q = 0; q < j; q++)
+						taken |= idx[q] == i;
+					if (!taken && fabsf(dx[i]) > fabsf(dx[idx[j]]))
+						idx[j] = i;
+				}
+			double e = 0, h = 1e-2;
+			for (int j = 0; j < 6; j++) {
+				float keep = c.x[idx[j]];
+				c.x[idx[j]] = keep + (float)h;
+				double lp = lossof(&g, r);
+				c.x[idx[j]] = keep - (float)h;
+				double lm = lossof(&g, r);
+				c.x[idx[j]] = keep;
+				e = fmax(e, fabs((lp - lm) / (2 * h) - dx[idx[j]]) / fabs(dx[idx[0]]));
+			}
+			printf("unet%s d/dx: relative error %.3g\n", v ? " (temb, attn)" : "", e);
+			CHECK(e < 1e-2 && dx[idx[0]] != 0);
+			free(dx);
 		}
 		if (v) {      /* d loss / d cond, from the first backward */
 			ms_params_zero_grad(ps);

@@ -162,6 +162,59 @@ static void test_residual(void)
 	ms_refiner_free(r);
 }
 
+/* the diffusion loss's d/dp in a plan for alternate training (what the segmentor learns
+ * from) matches differences with a network whose output depends on its input, through
+ * the posteriors and the input channel p alike; a training plan without the input's
+ * gradient misses the second path */
+static void test_alternate_dp(void)
+{
+	enum { B = 2 };
+	float bi[B * HW], by[B * HW], bp[B * HW], dp[B * HW], dp1[B * HW];
+	for (int n = 0; n < B; n++)
+		fixture(bi + n * HW, by + n * HW, bp + n * HW);
+	for (int o = 0; o < 2; o++) {
+		ms_refiner *r = ms_refiner_new(1, 8, 10, MS_BBDM_LINEAR, MS_BBDM_BCE,
+		                               o ? MS_REFINE_RESIDUAL : MS_REFINE_DIRECT, 5);
+		CHECK(r != NULL);
+		if (o) {      /* a residual refiner starts at zero output: give it some */
+			ms_param *w = ms_params_find(ms_unet_params(r->net), "conv_out.weight");
+			for (size_t i = 0; i < w->n; i++)
+				w->w[i] = 0.05f * (float)((int)(i * 37 % 11) - 5);
+		}
+		int t[B];
+		static double u[B * HW];
+		ms_rng g;
+		ms_rng_init(&g, 4, 4);
+		CHECK(ms_refiner_plan(r, B, H, H, 1) == 0);
+		ms_refiner_draw(r, B, &g, t, u);
+		ms_refiner_noisy(r, t, u, by, bp);
+		memset(dp1, 0, sizeof dp1);
+		ms_refiner_loss(r, t, bi, by, bp, 0, dp1, 1);
+		CHECK(ms_refiner_plan(r, B, H, H, 2) == 0);
+		ms_refiner_noisy(r, t, u, by, bp);
+		memset(dp, 0, sizeof dp);
+		ms_refiner_loss(r, t, bi, by, bp, 0, dp, 1);
+		double worst = 0, worst1 = 0, big = 0, h = 1e-3;
+		for (int i = 0; i < B * HW; i++)
+			big = fmax(big, fabs(dp[i]));
+		for (int i = 0; i < B * HW; i += 3) {
+			float v = bp[i], hi = v + (float)h, lo = v - (float)h;
+			bp[i] = hi;
+			double lp = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
+			bp[i] = lo;
+			double lm = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
+			bp[i] = v;
+			double fd = (lp - lm) / ((double)hi - lo);
+			worst = fmax(worst, fabs(fd - dp[i]) / big);
+			worst1 = fmax(worst1, fabs(fd - dp1[i]) / big);
+		}
+		printf("refine (%s) alternate d/dp: relative error %.3g (without the input's "
+		       "path %.3g)\n", o ? "residual" : "direct", worst, worst1);
+		CHECK(big > 0 && worst < 1e-2 && worst1 > 0.05);
+		ms_refiner_free(r);
+	}
+}
+
 /* validation Dice: an untrained residual refiner on a hard prior keeps it (Dice 1 when the
  * prior is the mask, 0 when it is its complement), the prior's own Dice exactly, the
  * same value twice (paired noise), and the training plan left as it was */
@@ -388,6 +441,7 @@ int main(void)
 	RUN(test_run);
 	RUN(test_train);
 	RUN(test_residual);
+	RUN(test_alternate_dp);
 	RUN(test_validate);
 	RUN(test_alternate);
 	RUN(test_sample);
