@@ -142,7 +142,7 @@ same_as_sh() {
 	for s in benign_286 benign_62 benign_77 malignant_36 malignant_153; do
 		ln -s "$ROOT/pipelines/data/busi/masks/$s.png" masks/
 	done
-	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=3 --set n=2
+	FL="--set size=16x16 --set width=8 --set gen_width=8 --set gen_steps=2 --set steps=3 --set n=2
 		--set sample_steps=2 --set resample=1 --set holdout=0.4 --set val_to=0.7"
 	same_as_sh fewlabel $FL --set masks="$PWD/masks"
 	cd run
@@ -173,7 +173,8 @@ same_as_sh() {
 
 @test "fewlabel: images without masks, or masks without images, stop with a message" {
 	mkdir nomasks noimages
-	FL="--set size=16x16 --set width=8 --set gen_steps=2 --set steps=2 --set n=1 --set sample_steps=2"
+	FL="--set size=16x16 --set width=8 --set gen_width=8 --set gen_steps=2 --set steps=2
+		--set n=1 --set sample_steps=2"
 	run -1 ms-run $FL --set masks=nomasks pipelines/fewlabel.yaml
 	[[ "$output" == *"ms-segment: no samples with image and mask on stdin"* ]]
 	[ ! -e fewlabel-joint.ms ] && [ ! -e fewlabel-real.ms ]
