@@ -108,6 +108,19 @@ static void test_train(void)
 	ms_refine_train_free(&t);
 }
 
+/* the central difference of the refiner's loss in the prior's pixel i (step 1e-3) */
+static double loss_dp(ms_refiner *r, const int *t, const float *img, const float *y0,
+                      float *p, int i)
+{
+	float v = p[i], hi = v + 1e-3f, lo = v - 1e-3f;
+	p[i] = hi;
+	double lp = ms_refiner_loss(r, t, img, y0, p, 0, NULL, 1);
+	p[i] = lo;
+	double lm = ms_refiner_loss(r, t, img, y0, p, 0, NULL, 1);
+	p[i] = v;
+	return (lp - lm) / ((double)hi - lo);
+}
+
 /* an untrained residual refiner is the prior alone: its DDIM runs keep y_t ~ B(p) and
  * average to p (ancestral steps with a soft y0_hat do not: the posterior is not linear
  * in y_0), and its loss's d/dp (the zeroed output ignores the input) matches differences */
@@ -147,15 +160,9 @@ static void test_residual(void)
 	ms_refiner_noisy(r, t, u, by, bp);
 	ms_params_zero_grad(ms_unet_params(r->net));
 	ms_refiner_loss(r, t, bi, by, bp, 0, dp, 1);
-	double worst = 0, h = 1e-3;
+	double worst = 0;
 	for (int i = 0; i < B * HW; i += 5) {
-		float v = bp[i], hi = v + (float)h, lo = v - (float)h;
-		bp[i] = hi;
-		double lp = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
-		bp[i] = lo;
-		double lm = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
-		bp[i] = v;
-		double fd = (lp - lm) / ((double)hi - lo), e = fabs(fd - dp[i]) / (1e-3 + fabs(fd));
+		double fd = loss_dp(r, t, bi, by, bp, i), e = fabs(fd - dp[i]) / (1e-3 + fabs(fd));
 		worst = e > worst ? e : worst;
 	}
 	CHECK(worst < 1e-2);
@@ -194,17 +201,11 @@ static void test_alternate_dp(void)
 		ms_refiner_noisy(r, t, u, by, bp);
 		memset(dp, 0, sizeof dp);
 		ms_refiner_loss(r, t, bi, by, bp, 0, dp, 1);
-		double worst = 0, worst1 = 0, big = 0, h = 1e-3;
+		double worst = 0, worst1 = 0, big = 0;
 		for (int i = 0; i < B * HW; i++)
 			big = fmax(big, fabs(dp[i]));
 		for (int i = 0; i < B * HW; i += 3) {
-			float v = bp[i], hi = v + (float)h, lo = v - (float)h;
-			bp[i] = hi;
-			double lp = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
-			bp[i] = lo;
-			double lm = ms_refiner_loss(r, t, bi, by, bp, 0, NULL, 1);
-			bp[i] = v;
-			double fd = (lp - lm) / ((double)hi - lo);
+			double fd = loss_dp(r, t, bi, by, bp, i);
 			worst = fmax(worst, fabs(fd - dp[i]) / big);
 			worst1 = fmax(worst1, fabs(fd - dp1[i]) / big);
 		}
