@@ -154,10 +154,11 @@ double ms_refiner_loss(ms_refiner *r, const int *t, const float *img, const floa
 	                               r->posterior, r->dz, dp, w);
 	if (dp)
 		logits(r, net, t, p, hw, r->dz, dp);
-	if (backward || (dp && r->train == 2))
+	/* the prior's path through the network's input, where the plan keeps its gradient */
+	const float *dx = dp ? ms_unet_dx(r->net) : NULL;
+	if (backward || dx)
 		ms_unet_backward(r->net, r->dz);
-	if (dp && r->train == 2) {      /* the prior's path through the network's input */
-		const float *dx = ms_unet_dx(r->net);
+	if (dx) {
 		size_t ci = (size_t)(r->C + 2) * hw;
 		for (int n = 0; n < r->N; n++)
 			for (size_t i = 0; i < hw; i++)
