@@ -21,7 +21,7 @@ for side in old new; do     # the bench of this tree on both libraries
 	cp bin/ms-segment "$dir/seg_$side"
 done
 cd "$new"
-echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_stamp
 echo "old $old ($(git -C "$old" log -1 --format=%h)), new $new ($(git log -1 --format=%h))"
 busi=$(bench_data busi)
 bin/ms-import -s 64x64 -m "$busi/masks" "$busi/images" >"$dir/in.ms" 2>/dev/null

@@ -18,16 +18,14 @@ steps=${3:-500}
 out=${4:-/tmp/augment-runs}
 n=${5:-2}
 size=${6:-64x64}
-data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}/busi
+. "$(dirname "$0")/common.sh"
+data=$(bench_data busi)
 case $gen in /*) ;; *) gen=$PWD/$gen ;; esac
 cd "$(dirname "$0")/../.."
-bin=$out/bin
-mkdir -p "$bin"
-cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-segment bin/ms-score "$bin/"
-PATH=$bin:$PATH
+bench_tools "$out/bin" ms-import ms-pick ms-edges ms-sample ms-segment ms-score
 log=$out/augment.log
 {
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) generator $gen n $n size $size seeds $seeds steps $steps"
 } >"$log"
 ms-import --size "$size" --mask-dir "$data/masks" --prompt "breast ultrasound" "$data/images" \

@@ -22,6 +22,33 @@ bench_tools() {
 	PATH=$bench_d:$PATH
 }
 
+# bench_stamp: the first line of a bench log (date, host, CPUs, load)
+bench_stamp() {
+	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# bench_stage FILE CMD...: CMD's stdout into FILE (through FILE.tmp, so that FILE is
+# whole or absent) and its stderr into FILE.err, unless FILE is there already (a stopped
+# run resumes where it stopped); a failure ends the script with exit 1; "stage NAME
+# seconds S" on stdout and appended to $bench_log where that is set
+bench_stage() {
+	local f=$1 t0
+	shift
+	[ -s "$f" ] && return 0
+	t0=$(date +%s)
+	"$@" >"$f.tmp" 2>"$f.err" || { echo "$0: $f failed, see $f.err" >&2; exit 1; }
+	mv "$f.tmp" "$f"
+	echo "stage $(basename "$f") seconds $(($(date +%s) - t0))" | tee -a "${bench_log:-/dev/null}"
+}
+
+# bench_pool CMD...: CMD in the background, at most JOBS (2) at a time; bench_drain: waits
+# for them all. bash only (wait -n); a failed job ends a script under set -e when reaped
+bench_pool() {
+	while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-2}" ]; do wait -n; done
+	"$@" &
+}
+bench_drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
+
 # bench_cc OUT SRC...: builds lib/libms.a and the C bench SRC into OUT (-Ilib, and
 # -Itests/bench for bench.h)
 bench_cc() {
@@ -39,7 +66,7 @@ bench_build() {
 	bin=${TMPDIR:-/tmp}/ms_$1.$$
 	trap 'rm -f "$bin"' EXIT
 	bench_cc "$bin" "tests/bench/$1.c"
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
 }
 

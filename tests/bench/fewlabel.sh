@@ -89,37 +89,26 @@ width=${WIDTH:-16}
 gwidth=${GEN_WIDTH:-$width}
 nearr=${NEAR:-3}
 report=${REPORT:-$((steps / 20 > 0 ? steps / 20 : 1))}
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/common.sh"
 case $set_ in
-busi) dir=busi prompt="breast ultrasound" ;;
-kvasir) dir=kvasir-seg prompt="colonoscopy polyp" ;;
+busi) prompt="breast ultrasound" ;;
+kvasir) prompt="colonoscopy polyp" ;;
 *) echo "$0: unknown data set '$set_' (busi or kvasir)" >&2; exit 2 ;;
 esac
-data=${MS_DATA:-$PWD/../shared/data}/$dir
+data=$(bench_data "$set_")
+cd "$(dirname "$0")/../.."
 splits=$PWD/pipelines/splits
 [ -f "$splits/$set_-n$n.txt" ] || { echo "$0: no split $splits/$set_-n$n.txt" >&2; exit 2; }
 [ -d "$data/images" ] || { echo "$0: no images in $data (set MS_DATA)" >&2; exit 2; }
-bin=$out/bin
-mkdir -p "$bin"
-cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-segment bin/ms-score bin/ms-info \
-	"$bin/"
-PATH=$bin:$PATH
-log=$out/fewlabel.log
-say() { echo "$*" | tee -a "$log"; }
+bench_tools "$out/bin" ms-import ms-pick ms-edges ms-sample ms-segment ms-score ms-info
+bench_log=$out/fewlabel.log
+say() { echo "$*" | tee -a "$bench_log"; }
 # again CHECKPOINT: --resume when a stopped run left CHECKPOINT (a resumed training ends
 # with the bytes of an uninterrupted one; trainings save every 500 steps)
 again() { if [ -s "$1" ]; then echo --resume; fi; }
-# stage NAME CMD...: runs CMD unless OUTDIR/NAME exists, logs its wall time
-stage() {
-	f=$out/$1
-	shift
-	[ -s "$f" ] && return 0
-	t0=$(date +%s)
-	"$@" >"$f.tmp" 2>"$f.err" || { echo "$0: $f failed, see $f.err" >&2; exit 1; }
-	mv "$f.tmp" "$f"
-	say "stage $(basename "$f") seconds $(($(date +%s) - t0))"
-}
-say "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+# stage NAME CMD...: bench_stage of OUTDIR/NAME
+stage() { local f=$out/$1; shift; bench_stage "$f" "$@"; }
+say "$(bench_stamp)"
 say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width gen_width $gwidth report $report arms $arms"
 
 # ---- data: one import, then labelled / pool (no masks) / test by the fixed splits
@@ -250,13 +239,6 @@ chain() {
 	shift
 	for g; do genchain "$g" "$in"; done
 }
-# pool CMD...: runs CMD in the background, at most JOBS (2) at a time; a failed job stops
-# the run when it is reaped
-pool() {
-	while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-2}" ]; do wait -n; done
-	"$@" &
-}
-drain() { while [ -n "$(jobs -rp)" ]; do wait -n; done; wait; }
 
 # ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
 # ---- phase 2: the segmentors on synthetic data, seed by seed
@@ -288,21 +270,21 @@ for g in $gens; do
 	*) echo "$0: unknown generator '$g' (L, LU, Lz, LUz, those ending in n, J<r>, JP<r>)" >&2; exit 2 ;;
 	esac
 	case $g in *z|*zn) opt="$opt --zero-snr" ;; esac
-	pool genchain "$g" "$in" "$opt"
+	bench_pool genchain "$g" "$in" "$opt"
 done
 [ -z "$jps" ] || [ -z "$jqs" ] ||
 	{ echo "$0: JP and JQ generators in one run: give them two directories" >&2; exit 2; }
 jchain() { chain "$out/labelled.ms" $js; qchain $jqs; }   # one job: JQ<r> uses gen-J
-[ -z "$js$jqs" ] || pool jchain
-[ -z "$jps" ] || pool pseudochain $jps
+[ -z "$js$jqs" ] || bench_pool jchain
+[ -z "$jps" ] || bench_pool pseudochain $jps
 for s in $(seq "$seeds"); do
 	for a in $arms; do
 		# (strong seed 1 trained in pseudochain or qchain)
 		[ "$a$s" = strong1 ] && [ -n "$jps$jqs" ] && [ -z "${FILTER_SEG:-}" ] && continue
-		case $a in flips|strong*) pool seg "$a" "$s" ;; esac
+		case $a in flips|strong*) bench_pool seg "$a" "$s" ;; esac
 	done
 done
-drain
+bench_drain
 # ---- the segmentor's feedback: synthetic images its real-only predictions agree with
 filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.ms
 	local b=${1%f}
@@ -332,10 +314,10 @@ for a in $arms; do
 done
 for s in $(seq "$seeds"); do
 	for a in $arms; do
-		case $a in flips|strong*) ;; *) pool seg "$a" "$s" ;; esac
+		case $a in flips|strong*) ;; *) bench_pool seg "$a" "$s" ;; esac
 	done
 done
-drain
+bench_drain
 for s in $(seq "$seeds"); do
 	for a in $arms; do
 		[ -s "$out/score-$a-$s.tsv" ] || { echo "$0: no score-$a-$s.tsv" >&2; exit 1; }
@@ -347,7 +329,7 @@ tabs() { t=; for s in $(seq "$seeds"); do t=$t${t:+,}$out/score-$1-$s.tsv; done;
 cmp_() {
 	say "== $2 against $1"
 	/usr/bin/python3 tests/bench/paired.py "$(tabs "$1")" "$(tabs "$2")" "$out/test.ms" |
-		tee -a "$log"
+		tee -a "$bench_log"
 }
 has() { case " $arms " in *" $1 "*) ;; *) return 1 ;; esac; }
 ! has flips || ! has strong || cmp_ flips strong

@@ -37,71 +37,55 @@ data=$(bench_data "$name") ||
 cd "$(dirname "$0")/../.."
 bench_tools "$out/bin" ms-import ms-pick ms-segment ms-refine ms-score
 o=$out/$name
-log=$o-alt.log
+bench_log=$o-alt.log
 splits=pipelines/splits
 {
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) size $size seeds $seeds pre $pre alt $alt" \
 		"lambda $lambda K $k width $width lr $lr output $output split $split"
-} >>"$log"
-# make FILE CMD...: CMD's stdout to FILE unless FILE exists; stderr to FILE.err
-make_() {
-	f=$1
-	shift
-	[ -s "$f" ] && return 0
-	t0=$(date +%s)
-	"$@" >"$f.tmp" 2>"$f.err" || { echo "$0: $f failed, see $f.err" >&2; exit 1; }
-	mv "$f.tmp" "$f"
-	echo "made $(basename "$f") seconds $(($(date +%s) - t0))" >>"$log"
-}
-make_ "$o-all.ms" ms-import --size "$size" --mask-dir "$data/masks" "$data/images"
-make_ "$o-train.ms" sh -c "ms-pick -i '$splits/$name-train.txt' <'$o-all.ms' |
+} >>"$bench_log"
+bench_stage "$o-all.ms" ms-import --size "$size" --mask-dir "$data/masks" "$data/images"
+bench_stage "$o-train.ms" sh -c "ms-pick -i '$splits/$name-train.txt' <'$o-all.ms' |
 	ms-pick -x '$splits/$name-val.txt'"
-make_ "$o-val.ms" sh -c "ms-pick -i '$splits/$name-val.txt' <'$o-all.ms'"
-make_ "$o-$split.ms" sh -c "ms-pick -i '$splits/$name-$split.txt' <'$o-all.ms'"
+bench_stage "$o-val.ms" sh -c "ms-pick -i '$splits/$name-val.txt' <'$o-all.ms'"
+bench_stage "$o-$split.ms" sh -c "ms-pick -i '$splits/$name-$split.txt' <'$o-all.ms'"
 seg() {   # OUT STEPS SEED [OPTIONS]: a segmentor on the train images
 	f=$1 st=$2 s=$3
 	shift 3
-	make_ "$f" sh -c "ms-segment train -o '$f.ck' --steps $st --width $width --batch 8 \
+	bench_stage "$f" sh -c "ms-segment train -o '$f.ck' --steps $st --width $width --batch 8 \
 		--seed $s --threads 1 --val '$o-val.ms' --save-every 0 $* <'$o-train.ms' &&
 		cat '$f.ck'"
-}
-# pool CMD...: in the background, at most JOBS at a time; drain: wait for all
-pool() {
-	while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-2}" ]; do wait -n; done
-	"$@" &
 }
 run_seed() {
 	s=$1
 	seg "$o-pre-$s.ms" "$pre" "$s"
-	make_ "$o-alt-$s.ms" sh -c "ms-refine train -o '$o-ref-$s.ms' --segmentor '$o-pre-$s.ms' \
+	bench_stage "$o-alt-$s.ms" sh -c "ms-refine train -o '$o-ref-$s.ms' --segmentor '$o-pre-$s.ms' \
 		--alternate --lambda $lambda --segmentor-out '$o-alt-$s.ck' --steps $alt \
 		--output $output \
 		--lr $lr --width $width --batch 8 --seed $s --threads 1 --save-every 0 \
 		<'$o-train.ms' && cat '$o-alt-$s.ck'"
 }
 for s in $(seq "$seeds"); do
-	pool seg "$o-ctl-$s.ms" $((pre + alt)) "$s" --best "'$o-ctl-$s.best'"
-	pool run_seed "$s"
+	bench_pool seg "$o-ctl-$s.ms" $((pre + alt)) "$s" --best "'$o-ctl-$s.best'"
+	bench_pool run_seed "$s"
 done
-while [ -n "$(jobs -rp)" ]; do wait -n; done
-wait
+bench_drain
 a= b= c=
 for s in $(seq "$seeds"); do
 	for m in ctl alt; do
 		model=$o-$m-$s.ms
 		[ "$m" = ctl ] && model=$o-ctl-$s.best
-		make_ "$o-$split-$m-$s.ms" sh -c "ms-segment -m '$model' --threads 1 <'$o-$split.ms'"
-		make_ "$o-$split-$m-$s.tsv" sh -c "ms-score --pred pred <'$o-$split-$m-$s.ms'"
+		bench_stage "$o-$split-$m-$s.ms" sh -c "ms-segment -m '$model' --threads 1 <'$o-$split.ms'"
+		bench_stage "$o-$split-$m-$s.tsv" sh -c "ms-score --pred pred <'$o-$split-$m-$s.ms'"
 	done
-	make_ "$o-$split-ref-$s.ms" sh -c "ms-refine -m '$o-ref-$s.ms' --samples $k --seed $s \
+	bench_stage "$o-$split-ref-$s.ms" sh -c "ms-refine -m '$o-ref-$s.ms' --samples $k --seed $s \
 		--threads 1 <'$o-$split-alt-$s.ms'"
-	make_ "$o-$split-ref-$s.tsv" sh -c "ms-score --pred pred <'$o-$split-ref-$s.ms'"
+	bench_stage "$o-$split-ref-$s.tsv" sh -c "ms-score --pred pred <'$o-$split-ref-$s.ms'"
 	a=$a${a:+,}$o-$split-ctl-$s.tsv b=$b${b:+,}$o-$split-alt-$s.tsv c=$c${c:+,}$o-$split-ref-$s.tsv
 done
 for pair in "ctl alt $a $b" "ctl alt+refiner $a $c" "alt alt+refiner $b $c"; do
 	set -- $pair
-	echo "== $2 against $1 ($split)" >>"$log"
-	/usr/bin/python3 tests/bench/paired.py "$3" "$4" "$o-$split.ms" >>"$log" 2>/dev/null
+	echo "== $2 against $1 ($split)" >>"$bench_log"
+	/usr/bin/python3 tests/bench/paired.py "$3" "$4" "$o-$split.ms" >>"$bench_log" 2>/dev/null
 done
-echo "date $(date -u +%FT%TZ) done" >>"$log"
+echo "date $(date -u +%FT%TZ) done" >>"$bench_log"

@@ -30,7 +30,7 @@ bench_tools "$out/bin" ms-import ms-pick ms-segment ms-refine ms-score
 o=$out/$name
 log=$o-oof.log
 {
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) K $k refine steps $steps folds $folds" \
 		"posterior $post sampler ${SAMPLER:-model} split $split"
 } >>"$log"

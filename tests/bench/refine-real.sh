@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 bench_tools "$out/bin-$name-refine" ms-import ms-pick ms-segment ms-refine ms-score
 log=$out/$name-refine.log
 {
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) steps $steps threads $threads batch 8 width 32 K $k"
 } >"$log"
 split() {

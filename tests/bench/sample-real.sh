@@ -10,15 +10,13 @@ steps=${1:?usage: $0 STEPS [THREADS [OUTDIR [SIZE]]]}
 threads=${2:-1}
 out=${3:-/tmp/segment-runs}
 size=${4:-64x64}
-data=${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}
+. "$(dirname "$0")/common.sh"
+data=${MS_DATA:-$bench_top/shared/data}
 cd "$(dirname "$0")/../.."
-bin=$out/bin-sample
-mkdir -p "$bin"
-cp bin/ms-import bin/ms-pick bin/ms-edges bin/ms-sample bin/ms-score "$bin/"
-PATH=$bin:$PATH
+bench_tools "$out/bin-sample" ms-import ms-pick ms-edges ms-sample ms-score
 log=$out/sample.log
 {
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) steps $steps threads $threads size $size batch 8 width 32 ema 0.995"
 } >"$log"
 split() {   # NAME DIR PROMPT PART

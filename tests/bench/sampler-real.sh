@@ -21,7 +21,7 @@ runs=${5:-ddim:20 ddim:10 dpm++2m:10 dpm++2m:5 dpm++2m:20 ddim:50}
 . "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/../.."
 bench_tools "$out/bin" ms-sample ms-pick ms-edges ms-score ms-info
-echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_stamp
 echo "commit $(git rev-parse --short HEAD) model $model labelled $labelled n $n"
 imgs=$(ms-info <"$labelled" | awk -F'\t' '$2 == "image"' | wc -l)
 for r in $runs; do

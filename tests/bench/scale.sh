@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 bench_tools "$tmp/bin" ms-import ms-segment
 # these machines run as root, which Open MPI refuses unless told
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
-echo "$(date -u +%F) $(uname -n) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_stamp
 d=pipelines/data/busi
 ips() { grep -o '[0-9.]* img/s' "$1" | tail -1 | cut -d' ' -f1; }
 # cpu CMD: runs the shell line CMD; prints the user + system seconds of its processes

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 bench_tools "$out/bin-$name" ms-import ms-pick ms-segment ms-score
 log=$out/$name.log
 {
-	echo "date $(date -u +%FT%TZ) host $(uname -n) cpus $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
+	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) budget ${budget}s threads $threads batch 8 width 32"
 } >"$log"
 start=$(date +%s)
