@@ -15,9 +15,10 @@
 #   SEEDS 3, PRE 1500, ALT 1500, SIZE 64x64.
 # Environment: LAMBDA (0.1), K (4), WIDTH (16, both networks), LR (the alternate
 # iterations' AdamW rate, 1e-4 as HiDiff), OUTPUT (the refiner's --output, residual:
-# it starts as the prior itself), SPLIT (test), JOBS (2 trainings at a time).
-# Everything one thread a job, batch 8. Writes OUTDIR/NAME-alt.log; models, streams and
-# tables beside it are reused by a rerun (other SPLIT or K share them).
+# it starts as the prior itself), SPLIT (test), JOBS (2 trainings at a time), THREADS
+# (1 a job; a checkpoint's bytes depend on it). Batch 8. Writes OUTDIR/NAME-alt.log;
+# models, streams and tables beside it are reused by a rerun (other SPLIT or K share
+# them).
 set -e
 name=$1
 out=${2:-/tmp/refine-alt}
@@ -31,6 +32,7 @@ width=${WIDTH:-16}
 lr=${LR:-1e-4}
 output=${OUTPUT:-residual}
 split=${SPLIT:-test}
+threads=${THREADS:-1}
 . "$(dirname "$0")/common.sh"
 data=$(bench_data "$name") ||
 	{ echo "usage: $0 busi|kvasir [OUTDIR [SEEDS [PRE [ALT [SIZE]]]]]" >&2; exit 2; }
@@ -42,7 +44,7 @@ splits=pipelines/splits
 {
 	bench_stamp
 	echo "commit $(git rev-parse --short HEAD) size $size seeds $seeds pre $pre alt $alt" \
-		"lambda $lambda K $k width $width lr $lr output $output split $split"
+		"lambda $lambda K $k width $width lr $lr output $output split $split threads $threads"
 } >>"$bench_log"
 bench_stage "$o-all.ms" ms-import --size "$size" --mask-dir "$data/masks" "$data/images"
 bench_stage "$o-train.ms" sh -c "ms-pick -i '$splits/$name-train.txt' <'$o-all.ms' |
@@ -53,7 +55,7 @@ seg() {   # OUT STEPS SEED [OPTIONS]: a segmentor on the train images
 	f=$1 st=$2 s=$3
 	shift 3
 	bench_stage "$f" sh -c "ms-segment train -o '$f.ck' --steps $st --width $width --batch 8 \
-		--seed $s --threads 1 --val '$o-val.ms' --save-every 0 $* <'$o-train.ms' &&
+		--seed $s --threads $threads --val '$o-val.ms' --save-every 0 $* <'$o-train.ms' &&
 		cat '$f.ck'"
 }
 run_seed() {
@@ -62,7 +64,7 @@ run_seed() {
 	bench_stage "$o-alt-$s.ms" sh -c "ms-refine train -o '$o-ref-$s.ms' --segmentor '$o-pre-$s.ms' \
 		--alternate --lambda $lambda --segmentor-out '$o-alt-$s.ck' --steps $alt \
 		--output $output \
-		--lr $lr --width $width --batch 8 --seed $s --threads 1 --save-every 0 \
+		--lr $lr --width $width --batch 8 --seed $s --threads $threads --save-every 0 \
 		<'$o-train.ms' && cat '$o-alt-$s.ck'"
 }
 for s in $(seq "$seeds"); do
@@ -75,11 +77,11 @@ for s in $(seq "$seeds"); do
 	for m in ctl alt; do
 		model=$o-$m-$s.ms
 		[ "$m" = ctl ] && model=$o-ctl-$s.best
-		bench_stage "$o-$split-$m-$s.ms" sh -c "ms-segment -m '$model' --threads 1 <'$o-$split.ms'"
+		bench_stage "$o-$split-$m-$s.ms" sh -c "ms-segment -m '$model' --threads $threads <'$o-$split.ms'"
 		bench_stage "$o-$split-$m-$s.tsv" sh -c "ms-score --pred pred <'$o-$split-$m-$s.ms'"
 	done
 	bench_stage "$o-$split-ref-$s.ms" sh -c "ms-refine -m '$o-ref-$s.ms' --samples $k --seed $s \
-		--threads 1 <'$o-$split-alt-$s.ms'"
+		--threads $threads <'$o-$split-alt-$s.ms'"
 	bench_stage "$o-$split-ref-$s.tsv" sh -c "ms-score --pred pred <'$o-$split-ref-$s.ms'"
 	a=$a${a:+,}$o-$split-ctl-$s.tsv b=$b${b:+,}$o-$split-alt-$s.tsv c=$c${c:+,}$o-$split-ref-$s.tsv
 done
