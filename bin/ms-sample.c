@@ -17,12 +17,14 @@ static const char usage[] =
 	"       [--ema D] [--joint] [--save-every N] [--resume] [--parts P]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--sampler ddim|dpm++2m] [--eta E]\n"
 	"       [--guidance W] [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
-	"       [--inpaint [--dilate D] [--core E] [--jump L] [--resample R]] [--open K]\n"
+	"       [--inpaint [--dilate D] [--core E | --reshape] [--jump L] [--resample R]]\n"
+	"       [--open K]\n"
 	"       [--shard K/N]";
 
 enum { TRAIN = 1, SAMPLE = 2 };
 static struct {
-	int train, resume, attn, optional, sched, zero_snr, joint, inpaint, sampler, size[2];
+	int train, resume, attn, optional, sched, zero_snr, joint, inpaint, reshape, sampler,
+	    size[2];
 	const char *model, *prompt, *cond, *log;
 	long steps, batch, seed, n, save_every, threads, width, report, dilate, core, open, jump,
 	     resample, parts;
@@ -74,6 +76,8 @@ static ms_opt opts[] = {
 	MS_OPT_INT("core", 0, &o.core, 1, 4096, "E",
 	           "--inpaint: the mask eroded by an E px ellipse stays the real\n"
 	           "lesion (image and mask): only a ring round its border is redrawn"),
+	MS_OPT_FLAG("reshape", 0, &o.reshape, "--inpaint: each pair's mask is given, the real one\n"
+	            "moved, scaled, turned at random; the image is redrawn to match"),
 	MS_OPT_INT("jump", 0, &o.jump, 1, 1000, "L", "--inpaint: resampling jump length (10)"),
 	MS_OPT_INT("resample", 0, &o.resample, 1, 100, "R", "--inpaint: passes over each jump (5)"),
 	MS_OPT_INT("open", 0, &o.open, 1, 4096, "K",
@@ -98,9 +102,12 @@ static void options(int argc, char **argv)
 		usage_error(usage, o.train ? "train needs -o MODEL" : "sampling needs -m MODEL");
 	int inp = o.inpaint;
 	const char *only = !inp ? (o.dilate ? "--dilate" : o.core ? "--core" : o.jump ? "--jump" :
-	                           o.resample ? "--resample" : NULL) : NULL;
+	                           o.resample ? "--resample" : o.reshape ? "--reshape" : NULL)
+	                        : NULL;
 	if (only)
 		usage_error(usage, "%s is for --inpaint", only);
+	if (o.core && o.reshape)
+		usage_error(usage, "--core and --reshape exclude each other");
 	if (!o.steps)
 		o.steps = o.train ? 1000 : inp ? 200 : 20;
 	if (inp && !ms_opt_given(opts, "eta"))
@@ -313,7 +320,7 @@ static int sample(void)
 	                          .guidance = o.guidance, .jump = (int)o.jump,
 	                          .resample = (int)o.resample, .sampler = o.sampler },
 	                        (int)o.n, o.seed, o.prompt, o.inpaint, (int)o.dilate,
-	                        (int)o.open, (int)o.core };
+	                        (int)o.open, (int)o.core, o.reshape };
 	sampler sm = { g, &so };
 	if (ms_sample_each(stdin, "<stdin>", sample_one, &sm) < 0)
 		die("%s", ms_errmsg());

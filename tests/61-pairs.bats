@@ -115,6 +115,43 @@ assert cores > 0    # benign_1 is too thin at 32x32 to keep a core
 	[[ "$output" == *"--core is for --inpaint"* ]]
 }
 
+@test "--inpaint --reshape: each pair's mask is the real one moved, scaled, turned; the image stays the real one outside both masks dilated" {
+	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
+	local o="--inpaint --reshape -n 3 --steps 6 --jump 2 --resample 2 --dilate 5"
+	ms-sample -m "$d/j.ms" $o < "$d/in.ms" > "$t/a.ms"
+	ms-sample -m "$d/j.ms" $o --threads 2 < "$d/in.ms" > "$t/b.ms"
+	cmp "$t/a.ms" "$t/b.ms"
+	run pycheck "$t/a.ms" '
+import cv2
+el = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+moved = 0
+for rid in ("benign_1", "benign_2", "malignant_10"):
+    img = by[rid]["image"][1].astype(np.float32)
+    mask = (by[rid]["mask"][1][0] > 0).astype(np.uint8)
+    ys, xs = np.nonzero(mask)
+    for k in range(3):
+        si = by[f"{rid}.s{k}"]["image"][1]
+        mm, mk = by[f"{rid}.s{k}"]["mask"]
+        new = mk[0]
+        assert new.dtype == np.uint8 and set(np.unique(new)) <= {0, 1} and new.sum() > 0
+        assert mm["synthetic"] == "1" and mm["of"] == rid
+        # area scaled by 0.7^2 to 1.4^2 (give or take the rounding of a small mask)
+        assert 0.3 * mask.sum() <= new.sum() <= 2.5 * mask.sum() + 4, (rid, k, new.sum(), mask.sum())
+        # the centroid moved by at most a tenth of the size each way (and rounding)
+        ny, nx = np.nonzero(new)
+        assert abs(nx.mean() - xs.mean()) <= 3.2 + 1.5 and abs(ny.mean() - ys.mean()) <= 3.2 + 1.5
+        keep = cv2.dilate(mask | new, el) == 0
+        assert np.abs(si[0][keep] - img[0][keep]).max() < 1e-6
+        moved += (new != mask).any()
+assert moved >= 8, moved
+'
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run -2 ms-sample -m "$d/j.ms" --reshape < "$d/in.ms"
+	[[ "$output" == "ms-sample: --reshape is for --inpaint"* ]]
+	run -2 ms-sample -m "$d/j.ms" --inpaint --reshape --core 3 < "$d/in.ms"
+	[[ "$output" == "ms-sample: --core and --reshape exclude each other"* ]]
+}
+
 @test "ms-segment trains on pairs with their own masks (extra), and beside merged images" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
 	ms-sample -m "$d/j.ms" --inpaint -n 2 --steps 4 --jump 2 --resample 2 < "$d/in.ms" > "$t/p.ms"

@@ -360,16 +360,13 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 	int nt = ms_repaint_times(S, o->jump, o->resample, NULL, 0);
 	int *times = ms_reallocarray(NULL, nt, sizeof *times);
 	float *known = o->known ? ms_reallocarray(NULL, chw, sizeof *known) : NULL;
-	uint8_t *keep = o->known ? ms_malloc(chw) : NULL;
 	int ret = -1;
-	if (!times || (o->known && (!known || !keep)) || plan(g, fb, H, W, 0) < 0 ||
+	if (!times || (o->known && !known) || plan(g, fb, H, W, 0) < 0 ||
 	    sample_buffers(g, k * chw, (size_t)k * br * chw, chw, dpm ? k * chw : 0) < 0)
 		goto done;
 	ms_repaint_times(S, o->jump, o->resample, times, nt);
-	for (size_t i = 0; known && i < chw; i++) {
+	for (size_t i = 0; known && i < chw; i++)
 		known[i] = 2 * o->known[i] - 1;
-		keep[i] = o->keep[i % hw] != 0;
-	}
 	/* text vectors: row 0 the empty prompt, row 1 the prompt; conditions in every row */
 	const char *pr[2] = { "", prompt ? prompt : "" };
 	ms_text_forward(&g->text, 2, pr, g->tp);
@@ -377,7 +374,7 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 		memcpy(g->xin + (size_t)q * in * hw + chw, cond, khw * sizeof *cond);
 	denoiser d = { g, br, fb, w, chw, hw, g->tp, g->tp + g->tdim };
 	ms_reverse_opt ro = { &g->sched, S, o->eta, g->cfg.zero_snr ? MS_PRED_V : MS_PRED_EPS, 1,
-	                      o->jump, o->resample, known, keep };
+	                      o->jump, o->resample, known, o->keep };
 	for (int s0 = 0; s0 < n; s0 += k) {
 		int cnt = n - s0 < k ? n - s0 : k;
 		for (int j = 0; j < cnt; j++)
@@ -397,6 +394,5 @@ int ms_gen_sample(ms_gen *g, const ms_gen_sample_opt *o, int H, int W, const flo
 done:
 	free(times);
 	free(known);
-	free(keep);
 	return ret;
 }

@@ -96,7 +96,7 @@ int ms_gen_train_update(ms_gen *g, ms_adam *opt, const ms_gen_train_opt *o);
  * classifier-free guidance eps = eu + w (ec - eu) (on v with zero_snr; w = 1: the
  * prompt only, w = 0: the empty prompt only, one forward a step); image k's
  * noise comes from rng[k]. With known (RePaint inpainting, methods.md 1.3, 2): every
- * channel where keep [H,W] is nonzero follows known [G,H,W] in [0,1], with jump and
+ * value where keep [G,H,W] is nonzero follows known [G,H,W] in [0,1], with jump and
  * resample (L and R). The U-Net runs on at most batch images at once, planned once for
  * (n, batch, H, W). */
 typedef struct {
@@ -163,6 +163,10 @@ typedef struct {
 	int dilate, open;             /* ellipse sizes; 0: 20 and 16 px at 256 (morph.h) */
 	int core;                     /* inpaint: the mask eroded by this ellipse stays known
 	                               * too (the real lesion's core; 0: none) */
+	int reshape;                  /* inpaint: pair k's mask is given, the real one under
+	                               * a random affine map about its centroid (drawn from
+	                               * seed and "<id>.s<k>"); the model redraws the image
+	                               * round both masks to match it (not with core) */
 } ms_gen_synth_opt;
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
 

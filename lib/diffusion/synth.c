@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "core/util.h"
 #include "diffusion/generator.h"
+#include "image/augment.h"
 #include "image/morph.h"
 #include "image/resize.h"
 
@@ -167,8 +168,9 @@ static int write_copy(FILE *out, ms_rec *r, const char *sid, const char *of)
 }
 
 /* RePaint's inputs from the real sample: known [G,h,w] in [0,1], image channels then
- * the mask; keep = outside the mask dilated by the ellipse, and with a core, inside the
- * mask eroded by it */
+ * the mask; keep [G,h,w] = outside the mask dilated by the ellipse, and with a core,
+ * inside the mask eroded by it; after it, the real mask's bytes [h,w] and room for two
+ * more planes */
 static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_sample *s,
                         int *h, int *w, float **known, uint8_t **keep)
 {
@@ -192,7 +194,7 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 	size_t hw = (size_t)*h * *w;
 	int G = ms_gen_channels(c), D = so->dilate ? so->dilate : ms_morph_scaled(20, *h, *w);
 	*known = ms_reallocarray(NULL, (size_t)G * hw, sizeof **known);
-	*keep = ms_malloc(3 * hw);
+	*keep = ms_malloc((G + 3) * hw);
 	if (!*known || !*keep)
 		return -1;
 	float *mk = *known + c->img_ch * hw;
@@ -210,14 +212,78 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 		memcpy(*known + k * hw, (float *)f.data + (ch == c->img_ch ? k * hw : 0),
 		       hw * sizeof **known);
 	ms_tensor_free(&f);
-	uint8_t *m8 = *keep + hw;
+	uint8_t *m8 = *keep + G * hw, *reg = m8 + hw, *core = reg + hw;
 	for (size_t i = 0; i < hw; i++)
 		m8[i] = mk[i] > 0.5f;
-	if (ms_dilate(m8, *h, *w, D, *keep) < 0 ||
-	    (so->core && ms_erode(m8, *h, *w, so->core, m8 + hw) < 0))
+	if (ms_dilate(m8, *h, *w, D, reg) < 0 ||
+	    (so->core && ms_erode(m8, *h, *w, so->core, core) < 0))
 		return -1;
 	for (size_t i = 0; i < hw; i++)
-		(*keep)[i] = !(*keep)[i] || (so->core && m8[hw + i]);
+		reg[i] = reg[i] && !(so->core && core[i]);
+	for (int k = 0; k < G; k++)
+		for (size_t i = 0; i < hw; i++)
+			(*keep)[k * hw + i] = !reg[i];
+	return 0;
+}
+
+/* --reshape: pair sid's mask out [h,w], the real one mk (0 or 1) under a random affine
+ * map about its centroid: scaled by 0.7 to 1.4, turned by up to 30 degrees, mirrored
+ * left-right half the time and shifted by up to a tenth of the size each way (drawn from
+ * seed and "<sid>.reshape"); the real mask itself when the map leaves nothing of it */
+static void reshape_mask(const float *mk, int h, int w, long seed, const char *sid,
+                         float *out)
+{
+	size_t hw = (size_t)h * w;
+	double sx = 0, sy = 0, n = 0;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			if (mk[(size_t)y * w + x] > 0.5f)
+				sx += x, sy += y, n++;
+	memcpy(out, mk, hw * sizeof *out);
+	if (!n)
+		return;
+	ms_aug_opt ao = { .p_scale = 1, .scale_lo = 0.7, .scale_hi = 1.4, .p_rot = 1,
+	                  .rot_deg = 30, .p_shift = 1, .shift = 0.1 };
+	char key[MS_META_MAX + 32];
+	snprintf(key, sizeof key, "%s.reshape", sid);
+	ms_rng r;
+	ms_rng_init(&r, (uint64_t)seed, ms_hash64(key));
+	ms_aug_draw d;
+	ms_aug_sample(&ao, (int)(ms_rng_u32(&r) & 1), 0, h, w, &r, &d);
+	/* about the centroid (cx, cy) instead of the image's centre */
+	double cx = sx / n, cy = sy / n, ox = (w - 1) / 2.0 - cx, oy = (h - 1) / 2.0 - cy;
+	double tx = d.a[2] - (w - 1) / 2.0, ty = d.a[5] - (h - 1) / 2.0;
+	d.a[2] = d.a[0] * ox + d.a[1] * oy + cx + tx;
+	d.a[5] = d.a[3] * ox + d.a[4] * oy + cy + ty;
+	d.affine = 1;
+	ms_aug_warp(&d, 1, h, w, mk, out, 1);
+	size_t i = 0;
+	while (i < hw && !(out[i] > 0.5f))
+		i++;
+	if (i == hw)
+		memcpy(out, mk, hw * sizeof *out);
+}
+
+/* --reshape: pair sid's known kk [G,h,w] and keep kp [G,h,w] from the real sample's
+ * (known_region): its mask channel the new mask, known everywhere; the image redrawn
+ * in both masks dilated by the ellipse */
+static int reshape_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, int h, int w,
+                          const float *known, uint8_t *keep, const char *sid, float *kk,
+                          uint8_t *kp)
+{
+	int G = ms_gen_channels(c), D = so->dilate ? so->dilate : ms_morph_scaled(20, h, w);
+	size_t hw = (size_t)h * w;
+	uint8_t *m8 = keep + G * hw, *u = m8 + hw, *reg = u + hw;
+	memcpy(kk, known, G * hw * sizeof *kk);
+	float *mk = kk + c->img_ch * hw;
+	reshape_mask(known + c->img_ch * hw, h, w, so->seed, sid, mk);
+	for (size_t i = 0; i < hw; i++)
+		u[i] = m8[i] || mk[i] > 0.5f;
+	if (ms_dilate(u, h, w, D, reg) < 0)
+		return -1;
+	for (int k = 0; k < G; k++)
+		for (size_t i = 0; i < hw; i++)
+			kp[k * hw + i] = k == c->img_ch || !reg[i];
 	return 0;
 }
 
@@ -252,11 +318,13 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	ms_rec *cond[MS_GEN_MAXCOND], *img = NULL, *mask = NULL;
 	const char *id = s->id;
 	int h = 0, w = 0, ok = 1, err = 0, n = so->n, ret = -1;
-	float *known = NULL, *cb = NULL, *x = NULL;
-	uint8_t *keep = NULL;
+	float *known = NULL, *cb = NULL, *x = NULL, *kk = NULL;
+	uint8_t *keep = NULL, *kp = NULL;
 	ms_rng *rng = NULL;
 	if (so->inpaint && !c->joint)
 		return ms_error("--inpaint needs a joint model (ms-sample train --joint)");
+	if (so->reshape && (!so->inpaint || so->core))
+		return ms_error("reshape: needs inpaint and no core");
 	if (so->inpaint && known_region(c, so, s, &h, &w, &known, &keep) < 0)
 		goto done;
 	for (int k = 0; k < c->ncond && !err; k++) {
@@ -295,6 +363,9 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 	cb = ms_reallocarray(NULL, ms_gen_cond_channels(c) * hw + 1, sizeof *cb);
 	x = ms_reallocarray(NULL, n * chw, sizeof *x);
 	rng = ms_reallocarray(NULL, n, sizeof *rng);
+	if (so->reshape && (!(kk = ms_reallocarray(NULL, chw, sizeof *kk)) ||
+	                    !(kp = ms_malloc(chw))))
+		goto done;
 	if (!cb || !x || !rng)
 		goto done;
 	if (ms_gen_cond_fill(c, cr, h, w, cb) < 0) {
@@ -311,14 +382,23 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 		ms_rng_init(&rng[k], (uint64_t)so->seed, ms_hash64(sid));
 	}
 	ms_gen_sample_opt o = so->sample;
-	o.known = known;
-	o.keep = keep;
-	if (ms_gen_sample(g, &o, h, w, cb, prompt, n, rng, x) < 0) {
-		ms_error("sample '%s': %s", id, ms_errmsg());
-		goto done;
+	o.known = so->reshape ? kk : known;
+	o.keep = so->reshape ? kp : keep;
+	/* one pair at a time with --reshape, since each has its own mask */
+	for (int k = 0, m = so->reshape ? 1 : n; k < n; k += m) {
+		if (so->reshape) {
+			snprintf(sid, sizeof sid, "%s.s%d", id, k);
+			if (reshape_region(c, so, h, w, known, keep, sid, kk, kp) < 0)
+				goto done;
+		}
+		if (ms_gen_sample(g, &o, h, w, cb, prompt, m, rng + k, x + k * chw) < 0) {
+			ms_error("sample '%s': %s", id, ms_errmsg());
+			goto done;
+		}
 	}
 	snprintf(v, sizeof v, "%ld", so->seed);
-	int open = so->open ? so->open : ms_morph_scaled(16, h, w);
+	/* a given mask (--reshape) is the pair's as it is */
+	int open = so->reshape ? 1 : so->open ? so->open : ms_morph_scaled(16, h, w);
 	for (int k = 0; k < n; k++) {
 		ms_rec r;
 		ms_rec_init(&r);
@@ -343,6 +423,8 @@ int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *so, ms_sample *s, FILE *out)
 done:
 	free(known);
 	free(keep);
+	free(kk);
+	free(kp);
 	free(cb);
 	free(x);
 	free(rng);
