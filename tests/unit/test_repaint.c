@@ -173,7 +173,8 @@ static void test_oracle(void)
 }
 
 /* a joint generator, untrained: inpainting leaves image and mask outside the dilated
- * real mask as they were; the new mask record is 0/1 */
+ * real mask as they were; keep is per channel: with the mask channel known everywhere
+ * (ms-sample --reshape), the mask comes out as given and only the image is redrawn */
 static void test_generator_inpaint(void)
 {
 	enum { H = 16, W = 16, HW = H * W };
@@ -187,7 +188,7 @@ static void test_generator_inpaint(void)
 	ms_gen *g = ms_gen_new(&c, 3);
 	CHECK(g && ms_gen_channels(ms_gen_cfg_of(g)) == 2);
 	float known[2 * HW], out[3 * 2 * HW];
-	uint8_t m8[HW], dil[HW], keep[HW];
+	uint8_t m8[HW], dil[HW], keep[2 * HW];
 	for (int i = 0; i < HW; i++) {
 		int y = i / W, x = i % W;
 		known[i] = (float)(x + y) / 32;
@@ -195,25 +196,29 @@ static void test_generator_inpaint(void)
 		known[HW + i] = m8[i];
 	}
 	CHECK(ms_dilate(m8, H, W, 5, dil) == 0);
-	for (int i = 0; i < HW; i++)
-		keep[i] = !dil[i];
-	ms_rng r[3];
-	for (int j = 0; j < 3; j++)
-		ms_rng_init(&r[j], 1, (uint64_t)j);
-	ms_gen_sample_opt o = { .steps = 10, .batch = 2, .eta = 1, .guidance = 2, .jump = 3,
-	                        .resample = 2, .known = known, .keep = keep };
-	CHECK(ms_gen_sample(g, &o, H, W, NULL, "", 3, r, out) == 0);
-	int same = 1, inside = 0;
-	for (int j = 0; j < 3; j++)
-		for (int i = 0; i < 2 * HW; i++) {
-			float v = out[j * 2 * HW + i];
-			if (keep[i % HW])
-				same &= fabsf(v - known[i]) < 1e-6f;
-			else
-				inside += v != known[i];
-		}
-	CHECK(same);
-	CHECK(inside > 0);
+	for (int mask_known = 0; mask_known < 2; mask_known++) {
+		for (int i = 0; i < 2 * HW; i++)
+			keep[i] = !dil[i % HW] || (mask_known && i >= HW);
+		ms_rng r[3];
+		for (int j = 0; j < 3; j++)
+			ms_rng_init(&r[j], 1, (uint64_t)j);
+		ms_gen_sample_opt o = { .steps = 10, .batch = 2, .eta = 1, .guidance = 2,
+		                        .jump = 3, .resample = 2, .known = known, .keep = keep };
+		CHECK(ms_gen_sample(g, &o, H, W, NULL, "", 3, r, out) == 0);
+		int same = 1, inside = 0, mask_inside = 0;
+		for (int j = 0; j < 3; j++)
+			for (int i = 0; i < 2 * HW; i++) {
+				float v = out[j * 2 * HW + i];
+				if (keep[i])
+					same &= fabsf(v - known[i]) < 1e-6f;
+				else
+					inside += v != known[i];
+				mask_inside += i >= HW && dil[i - HW] && v != known[i];
+			}
+		CHECK(same);
+		CHECK(inside > 0);
+		CHECK(mask_known ? mask_inside == 0 : mask_inside > 0);
+	}
 	ms_gen_free(g);
 }
 
