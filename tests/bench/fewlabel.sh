@@ -8,7 +8,8 @@
 #   SEEDS segmentor seeds 1..SEEDS (3); STEPS segmentor steps (1000); SIZE (64x64).
 # Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
 #   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
-#   GEN_WIDTH the generators' width (WIDTH),
+#   GEN_WIDTH the generators' width (WIDTH), GEN_THREADS the threads of their training
+#   and of the pairs' inpainting (1; 2 where nothing runs beside them),
 #   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
 #   (a segmentor model: the generator statistics add its alignment Dice), FILTER_SEG
 #   (generators ending in f), JOBS trainings at a time (2), MS_DATA (../shared/data
@@ -87,6 +88,7 @@ r=${R:-8}
 gsteps=${GEN_STEPS:-4000}
 width=${WIDTH:-16}
 gwidth=${GEN_WIDTH:-$width}
+gthreads=${GEN_THREADS:-1}
 nearr=${NEAR:-3}
 report=${REPORT:-$((steps / 20 > 0 ? steps / 20 : 1))}
 . "$(dirname "$0")/common.sh"
@@ -109,7 +111,7 @@ again() { if [ -s "$1" ]; then echo --resume; fi; }
 # stage NAME CMD...: bench_stage of OUTDIR/NAME
 stage() { local f=$out/$1; shift; bench_stage "$f" "$@"; }
 say "$(bench_stamp)"
-say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width gen_width $gwidth report $report arms $arms"
+say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width gen_width $gwidth gen_threads $gthreads report $report arms $arms"
 
 # ---- data: one import, then labelled / pool (no masks) / test by the fixed splits
 imp() { ms-import --size "$size" --mask-dir "$data/masks" --prompt "$prompt" "$data/images"; }
@@ -135,7 +137,7 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		local r=${1#"$j"} d=
 		case $r in *d*) d=${r#*d} r=${r%%d*} ;; esac
 		stage "gen-$j.ms" sh -c "ms-sample train -o '$out/gen-$j.ck' --joint --steps $gsteps \
-			--width $gwidth --batch 8 --seed 1 --threads 1 --save-every 500 \
+			--width $gwidth --batch 8 --seed 1 --threads $gthreads --save-every 500 \
 			$(again "$out/gen-$j.ck") <'$2' && cat '$out/gen-$j.ck'"
 		# pair k's noise comes from its id alone, so the first r pairs of each image in a
 		# larger sample are the r pairs sampled on their own, up to the float rounding of
@@ -150,13 +152,13 @@ genchain() {   # NAME INPUT EXTRA-OPTIONS: train, sample R per labelled image, s
 		else
 			stage "syn-$1.ms" sh -c "ms-sample -m '$out/gen-$j.ms' --inpaint -n $r \
 				${PAIRS:---steps 100 --resample 3 --guidance 1} ${d:+--dilate $d} \
-				--seed 1 --threads 1 \
+				--seed 1 --threads $gthreads \
 				<'$out/labelled.ms'"
 		fi
 		return ;;
 	esac
 	stage "gen-$1.ms" sh -c "ms-sample train -o '$out/gen-$1.ck' --steps $gsteps --cond edges,mask \
-		$3 --width $gwidth --batch 8 --seed 1 --threads 1 --save-every 500 \
+		$3 --width $gwidth --batch 8 --seed 1 --threads $gthreads --save-every 500 \
 		$(again "$out/gen-$1.ck") <'$2' && cat '$out/gen-$1.ck'"
 	local l=labelled.ms
 	case $1 in *n) l=labelled-near.ms ;; esac
@@ -228,7 +230,7 @@ qchain() {
 		stage "pairs-pool$qn-$qr${d:+d$d}.ms" sh -c "ms-pick -i '$out/pool-lesion-$qn.txt' \
 			<'$out/pool-pseudo.ms' | ms-sample -m '$out/gen-J.ms' --inpaint -n $qr \
 			${PAIRS:---steps 100 --resample 3 --guidance 1} ${d:+--dilate $d} --seed 1 \
-			--threads 1 | ms-pick -x '$out/pool-lesion-$qn.txt'"
+			--threads $gthreads | ms-pick -x '$out/pool-lesion-$qn.txt'"
 		stage "syn-$g.ms" cat "$out/syn-$b.ms" "$out/pairs-pool$qn-$qr${d:+d$d}.ms"
 	done
 }
