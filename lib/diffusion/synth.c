@@ -167,6 +167,22 @@ static int write_copy(FILE *out, ms_rec *r, const char *sid, const char *of)
 	return bad ? -1 : 0;
 }
 
+/* keep [G,h,w] of the region redrawn, reg = mask dilated by the --dilate ellipse (less
+ * core where given): 0 inside it, 1 elsewhere, and 1 everywhere in the mask channel
+ * when mask_known (--reshape) */
+static int keep_fill(const ms_gen_cfg *c, const ms_gen_synth_opt *so, int h, int w,
+                     const uint8_t *mask, const uint8_t *core, int mask_known, uint8_t *reg,
+                     uint8_t *keep)
+{
+	size_t hw = (size_t)h * w;
+	if (ms_dilate(mask, h, w, so->dilate ? so->dilate : ms_morph_scaled(20, h, w), reg) < 0)
+		return -1;
+	for (int k = 0; k < ms_gen_channels(c); k++)
+		for (size_t i = 0; i < hw; i++)
+			keep[k * hw + i] = !reg[i] || (core && core[i]) || (mask_known && k == c->img_ch);
+	return 0;
+}
+
 /* RePaint's inputs from the real sample: known [G,h,w] in [0,1], image channels then
  * the mask; keep [G,h,w] = outside the mask dilated by the ellipse, and with a core,
  * inside the mask eroded by it; after it, the real mask's bytes [h,w] and room for two
@@ -192,7 +208,7 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 		return ms_error("sample '%s' is %dx%d: width and height must be multiples of %d "
 		                "(ms-import --size)", s->id, *w, *h, m);
 	size_t hw = (size_t)*h * *w;
-	int G = ms_gen_channels(c), D = so->dilate ? so->dilate : ms_morph_scaled(20, *h, *w);
+	int G = ms_gen_channels(c);
 	*known = ms_reallocarray(NULL, (size_t)G * hw, sizeof **known);
 	*keep = ms_malloc((G + 3) * hw);
 	if (!*known || !*keep)
@@ -215,15 +231,9 @@ static int known_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, ms_samp
 	uint8_t *m8 = *keep + G * hw, *reg = m8 + hw, *core = reg + hw;
 	for (size_t i = 0; i < hw; i++)
 		m8[i] = mk[i] > 0.5f;
-	if (ms_dilate(m8, *h, *w, D, reg) < 0 ||
-	    (so->core && ms_erode(m8, *h, *w, so->core, core) < 0))
+	if (so->core && ms_erode(m8, *h, *w, so->core, core) < 0)
 		return -1;
-	for (size_t i = 0; i < hw; i++)
-		reg[i] = reg[i] && !(so->core && core[i]);
-	for (int k = 0; k < G; k++)
-		for (size_t i = 0; i < hw; i++)
-			(*keep)[k * hw + i] = !reg[i];
-	return 0;
+	return keep_fill(c, so, *h, *w, m8, so->core ? core : NULL, 0, reg, *keep);
 }
 
 /* --reshape: pair sid's mask out [h,w], the real one mk (0 or 1) under a random affine
@@ -271,7 +281,7 @@ static int reshape_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, int h
                           const float *known, uint8_t *keep, const char *sid, float *kk,
                           uint8_t *kp)
 {
-	int G = ms_gen_channels(c), D = so->dilate ? so->dilate : ms_morph_scaled(20, h, w);
+	int G = ms_gen_channels(c);
 	size_t hw = (size_t)h * w;
 	uint8_t *m8 = keep + G * hw, *u = m8 + hw, *reg = u + hw;
 	memcpy(kk, known, G * hw * sizeof *kk);
@@ -279,12 +289,7 @@ static int reshape_region(const ms_gen_cfg *c, const ms_gen_synth_opt *so, int h
 	reshape_mask(known + c->img_ch * hw, h, w, so->seed, sid, mk);
 	for (size_t i = 0; i < hw; i++)
 		u[i] = m8[i] || mk[i] > 0.5f;
-	if (ms_dilate(u, h, w, D, reg) < 0)
-		return -1;
-	for (int k = 0; k < G; k++)
-		for (size_t i = 0; i < hw; i++)
-			kp[k * hw + i] = k == c->img_ch || !reg[i];
-	return 0;
+	return keep_fill(c, so, h, w, u, NULL, 1, reg, kp);
 }
 
 /* the new mask record of pair k: the mask channel x [h,w] in [0,1] above 1/2, opened;

@@ -2,12 +2,15 @@
 # repository root: . "$(dirname "$0")/common.sh"
 bench_top=$(cd "$(dirname "$0")/../../.." && pwd)   # the repository's parent folder
 
-# bench_data NAME: the folder of data set NAME (busi, kvasir) in MS_DATA, by default
-# ../shared/data; fails on any other NAME
+# bench_data_root: the data sets' folder, MS_DATA, by default ../shared/data
+bench_data_root() { echo "${MS_DATA:-$bench_top/shared/data}"; }
+
+# bench_data NAME: the folder of data set NAME (busi, kvasir) there; fails on any other
+# NAME
 bench_data() {
 	case $1 in
-	busi) echo "${MS_DATA:-$bench_top/shared/data}/busi" ;;
-	kvasir) echo "${MS_DATA:-$bench_top/shared/data}/kvasir-seg" ;;
+	busi) echo "$(bench_data_root)/busi" ;;
+	kvasir) echo "$(bench_data_root)/kvasir-seg" ;;
 	*) return 1 ;;
 	esac
 }

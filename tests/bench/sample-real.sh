@@ -11,7 +11,7 @@ threads=${2:-1}
 out=${3:-/tmp/segment-runs}
 size=${4:-64x64}
 . "$(dirname "$0")/common.sh"
-data=${MS_DATA:-$bench_top/shared/data}
+data=$(bench_data_root)
 cd "$(dirname "$0")/../.."
 bench_tools "$out/bin-sample" ms-import ms-pick ms-edges ms-sample ms-score
 log=$out/sample.log
