@@ -18,6 +18,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -255,8 +256,41 @@ const char *ms_gemm_use(const char *name)
 	return ms_gemm_isa();
 }
 
-/* ---- per-thread buffers: a packed panel of B, KC x NC, and C^T of a transposed
- * product, GEMM_SWAP_COLS x NC */
+/* precision: 1 bf16 asked for (MS_PRECISION or ms_gemm_use_precision), 0 not, -1 not
+ * read yet; bf16 is used where it is asked for, the path is avx512 and the CPU has
+ * AVX512_BF16 */
+static int prec = -1;
+
+static int bf16_on(int isa)
+{
+	int p = __atomic_load_n(&prec, __ATOMIC_RELAXED);
+	if (p < 0) {
+		const char *e = getenv("MS_PRECISION");
+		p = e && !strcasecmp(e, "bf16");
+		__atomic_store_n(&prec, p, __ATOMIC_RELAXED);
+	}
+#ifdef MS_GEMM_X86
+	return p && isa == AVX512 && __builtin_cpu_supports("avx512bf16") &&
+	       __builtin_cpu_supports("avx512bw");
+#else
+	return (void)isa, 0;
+#endif
+}
+
+const char *ms_gemm_precision(void)
+{
+	return bf16_on(isa_pick()) ? "bf16" : "fp32";
+}
+
+const char *ms_gemm_use_precision(const char *name)
+{
+	__atomic_store_n(&prec, name && !strcasecmp(name, "bf16"), __ATOMIC_RELAXED);
+	return ms_gemm_precision();
+}
+
+/* ---- per-thread buffers: a packed panel of B, KC x NC (bf16: B's KC/2 x NC pairs, a
+ * sliver of A and block_bf's scratch in the same room), and C^T of a transposed product,
+ * GEMM_SWAP_COLS x NC */
 #define BUF_FLOATS ((size_t)(GEMM_KC + GEMM_SWAP_COLS) * GEMM_NC)
 
 static pthread_key_t buf_key;
@@ -276,6 +310,31 @@ static float *buffer(void)
 		MS_ASSERT(p && pthread_setspecific(buf_key, p) == 0);
 	}
 	return p;
+}
+
+/* x rounded to bfloat16 as VCVTNEPS2BF16 does: to nearest even, NaN quieted, denormal
+ * inputs and outputs flushed to zero; the 16 bits */
+static uint16_t bf16_bits(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof u);
+	if ((u & 0x7f800000u) == 0)
+		return (uint16_t)(u >> 16 & 0x8000u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)(u >> 16 | 0x40u);
+	return (uint16_t)((u + 0x7fffu + (u >> 16 & 1)) >> 16);
+}
+
+float ms_gemm_bf16(float x)
+{
+	uint32_t u = (uint32_t)bf16_bits(x) << 16;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+static inline uint32_t bf_pair(float lo, float hi)
+{
+	return (uint32_t)bf16_bits(lo) | (uint32_t)bf16_bits(hi) << 16;
 }
 
 #ifdef MS_GEMM_X86
@@ -324,6 +383,159 @@ static T512 void pack_bt_512(const float *b, long ldb, int kc, int w, int wp, fl
 		}
 	}
 }
+
+/* ---- bfloat16 products (precision "bf16"): op(A) and op(B) rounded to bfloat16 (8 bits
+ * of mantissa, to nearest even), multiplied and summed in single precision by
+ * AVX512_BF16's VDPBF16PS, two k at a time: each 32-bit lane of a vector holds the pair
+ * (k, k+1) of one row of A or one column of B. A sliver of A is packed [mr][kp] (kp pairs,
+ * the last one zero padded where kc is odd), a panel of B [kp][wp], then a micro-kernel of
+ * up to 8 rows x 3 vectors of 16 as on the AVX-512 path. The loop nest, blocks of k and
+ * the order of the sums are those of the single-precision paths, so the result is again
+ * the same bytes however a caller splits C. */
+#define TBF __attribute__((target("avx512f,avx512bw,avx512bf16,fma")))
+
+static inline __attribute__((always_inline)) TBF void kern_bf(int mr, int nv, long kp,
+                                                               const uint32_t *a, long lda,
+                                                               const uint32_t *b, long ldb,
+                                                               float *c, long ldc, int n,
+                                                               float alpha, float beta)
+{
+	__m512 acc[8][3];
+	int tail = n - 16 * (nv - 1);
+	__mmask16 last = tail >= 16 ? 0xffff : (__mmask16)((1u << tail) - 1);
+#pragma GCC unroll 8
+	for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+		for (int v = 0; v < 3; v++)
+			acc[r][v] = _mm512_setzero_ps();
+	for (long k = 0; k < kp; k++, b += ldb) {
+		__m512bh bv[3];
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++)
+			bv[v] = (__m512bh)_mm512_loadu_si512(b + 16 * v);
+#pragma GCC unroll 8
+		for (int r = 0; r < mr; r++) {
+			__m512bh x = (__m512bh)_mm512_set1_epi32((int)a[r * lda + k]);
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++)
+				acc[r][v] = _mm512_dpbf16_ps(acc[r][v], x, bv[v]);
+		}
+	}
+	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+	for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) {
+			__mmask16 m = v == nv - 1 ? last : 0xffff;
+			float *cp = c + r * ldc + 16 * v;
+			__m512 x = _mm512_mul_ps(acc[r][v], va);
+			if (beta != 0)
+				x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cp), x);
+			_mm512_mask_storeu_ps(cp, m, x);
+		}
+}
+
+typedef void kernel_bf(long kp, const uint32_t *a, long lda, const uint32_t *b, long ldb,
+                       float *c, long ldc, int n, float alpha, float beta);
+#define KBF(mr, nv) \
+	static TBF void kbf_##mr##nv(long kp, const uint32_t *a, long lda, const uint32_t *b, \
+	                             long ldb, float *c, long ldc, int n, float alpha, float beta) \
+	{ \
+		kern_bf(mr, nv, kp, a, lda, b, ldb, c, ldc, n, alpha, beta); \
+	}
+#define KBFR(mr) KBF(mr, 1) KBF(mr, 2) KBF(mr, 3)
+KBFR(8) KBFR(4) KBFR(2) KBFR(1)
+static kernel_bf *const kbf[4][3] = { { kbf_81, kbf_82, kbf_83 }, { kbf_41, kbf_42, kbf_43 },
+                                      { kbf_21, kbf_22, kbf_23 }, { kbf_11, kbf_12, kbf_13 } };
+
+/* n floats of x (n <= 32, pairs of consecutive floats) into n/2 rounded up pairs at p,
+ * the last one's upper half 0 where n is odd */
+static inline __attribute__((always_inline)) TBF void bf_row(const float *x, int n, uint32_t *p)
+{
+	__mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1),
+	          m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+	__m512bh h = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + 16),
+	                                 _mm512_maskz_loadu_ps(m0, x));
+	int q = (n + 1) / 2;
+	_mm512_mask_storeu_epi32(p, q >= 16 ? 0xffff : (__mmask16)((1u << q) - 1), (__m512i)h);
+}
+
+/* the sliver op(A)[0:mr, 0:kc] into pairs, p[r * kp + k] */
+static TBF void pack_a_bf(int ta, const float *a, long lda, int mr, int kc, uint32_t *p)
+{
+	int kp = (kc + 1) / 2;
+	for (int r = 0; r < mr; r++) {
+		uint32_t *q = p + (long)r * kp;
+		if (!ta) {
+			for (int k = 0; k < kc; k += 32)
+				bf_row(a + (long)r * lda + k, kc - k < 32 ? kc - k : 32, q + k / 2);
+			continue;
+		}
+		for (int k = 0; k < kp; k++)
+			q[k] = bf_pair(a[(long)2 * k * lda + r], 2 * k + 1 < kc ? a[(2L * k + 1) * lda + r] : 0);
+	}
+}
+
+/* op(B)[0:kc, 0:nc] into panels of 48 columns of pairs, [kp][w rounded up to 16] each,
+ * zero padded; t: scratch of 48 x kp pairs for B^T */
+static TBF void pack_b_bf(int tb, const float *b, long ldb, int kc, int nc, uint32_t *p,
+                          uint32_t *t)
+{
+	/* interleaves the 16 + 16 bfloat16 of two rows into 16 pairs */
+	const __m512i mix = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+	                                     24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+	                                     16, 0);
+	int kp = (kc + 1) / 2;
+	for (int j0 = 0, w, wp; j0 < nc; j0 += 48, p += (long)kp * wp) {
+		w = nc - j0 < 48 ? nc - j0 : 48, wp = (w + 15) / 16 * 16;
+		if (tb) {       /* rows of B^T are columns here: pairs along them, then transposed */
+			for (int j = 0; j < w; j++)
+				for (int k = 0; k < kc; k += 32)
+					bf_row(b + (long)(j0 + j) * ldb + k, kc - k < 32 ? kc - k : 32,
+					       t + (long)j * kp + k / 2);
+			pack_bt_512((const float *)t, kp, kp, w, wp, (float *)p);
+			continue;
+		}
+		for (int k = 0; k < kp; k++) {
+			const float *r0 = b + (long)2 * k * ldb + j0, *r1 = r0 + ldb;
+			int two = 2 * k + 1 < kc;
+			for (int j = 0; j < wp; j += 16) {
+				__mmask16 m = w - j >= 16 ? 0xffff : (__mmask16)((1u << (w - j)) - 1);
+				__m512 x0 = _mm512_maskz_loadu_ps(m, r0 + j),
+				       x1 = two ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
+				__m512i h = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+				_mm512_storeu_si512(p + (long)k * wp + j, _mm512_permutexvar_epi16(mix, h));
+			}
+		}
+	}
+}
+
+/* block() of the bf16 path: C[0:M, 0:N] over one block of kc k */
+static void block_bf(int ta, int tb, int M, int N, int kc, float alpha, const float *A,
+                     long lda, const float *B, long ldb, float bt, float *C, long ldc,
+                     float *buf)
+{
+	int kp = (kc + 1) / 2;
+	uint32_t *bp = (uint32_t *)buf, *ap = bp + (size_t)GEMM_KC / 2 * GEMM_NC,
+	         *t = ap + 8 * GEMM_KC / 2;
+	for (int j0 = 0; j0 < N; j0 += GEMM_NC) {
+		int nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
+		pack_b_bf(tb, tb ? B + (long)j0 * ldb : B + j0, ldb, kc, nc, bp, t);
+		for (int i0 = 0; i0 < M; ) {
+			int ri = M - i0 >= 8 ? 0 : M - i0 >= 4 ? 1 : M - i0 >= 2 ? 2 : 3, m = 8 >> ri;
+			pack_a_bf(ta, ta ? A + i0 : A + (long)i0 * lda, lda, m, kc, ap);
+			const uint32_t *bj = bp;
+			for (int jr = 0; jr < nc; jr += 48) {
+				int w = nc - jr < 48 ? nc - jr : 48, nv = (w + 15) / 16;
+				kbf[ri][nv - 1](kp, ap, kp, bj, nv * 16, C + (long)i0 * ldc + j0 + jr, ldc, w,
+				                alpha, bt);
+				bj += (long)kp * nv * 16;
+			}
+			i0 += m;
+		}
+	}
+}
+
 #endif
 
 static void transpose(int isa, const float *b, long ldb, int kc, int w, int wp, float *p)
@@ -396,6 +608,20 @@ static void block(const isa_desc *d, int isa, int ta, int tb, int M, int N, int 
 	}
 }
 
+static void run_block(int bf, const isa_desc *d, int isa, int ta, int tb, int M, int N,
+                      int kc, float alpha, const float *A, long lda, const float *B, long ldb,
+                      float bt, float *C, long ldc, float *buf)
+{
+#ifdef MS_GEMM_X86
+	if (bf) {
+		block_bf(ta, tb, M, N, kc, alpha, A, lda, B, ldb, bt, C, ldc, buf);
+		return;
+	}
+#endif
+	(void)bf;
+	block(d, isa, ta, tb, M, N, kc, alpha, A, lda, B, ldb, bt, C, ldc, buf);
+}
+
 void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
              int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -417,6 +643,7 @@ void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const flo
 		return;
 	}
 	const isa_desc *d = &isas[isa];
+	int bf = bf16_on(isa);
 	int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = (K + nk - 1) / nk;
 	/* a few columns, many rows: C^T[N,M] = op(B)^T op(A)^T, by slices of NC rows of C,
 	 * into t with alpha 1 and beta 0 (the sums exactly), then C = alpha t^T + beta C as
@@ -429,13 +656,14 @@ void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const flo
 		const float *a = transa ? A + (long)p0 * lda : A + p0,
 		            *b = transb ? B + p0 : B + (long)p0 * ldb;
 		if (!swap) {
-			block(d, isa, transa, transb, M, N, kc, alpha, a, lda, b, ldb, bt, C, ldc, buf);
+			run_block(bf, d, isa, transa, transb, M, N, kc, alpha, a, lda, b, ldb, bt, C, ldc,
+			          buf);
 			continue;
 		}
 		for (int i0 = 0; i0 < M; i0 += GEMM_NC) {
 			int m = M - i0 < GEMM_NC ? M - i0 : GEMM_NC;
-			block(d, isa, !transb, !transa, N, m, kc, 1.0f, b, ldb,
-			      transa ? a + i0 : a + (long)i0 * lda, lda, 0.0f, t, m, buf);
+			run_block(bf, d, isa, !transb, !transa, N, m, kc, 1.0f, b, ldb,
+			          transa ? a + i0 : a + (long)i0 * lda, lda, 0.0f, t, m, buf);
 			for (int i = 0; i < m; i++)
 				for (int j = 0; j < N; j++) {
 					float *c = C + (long)(i0 + i) * ldc + j, x = alpha * t[(long)j * m + i];

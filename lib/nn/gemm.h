@@ -26,4 +26,14 @@ const char *ms_gemm_isa(void);
  * returns the path in use */
 const char *ms_gemm_use(const char *isa);
 
+/* the precision of the products: "fp32", or "bf16" where it is asked for (MS_PRECISION=bf16
+ * in the environment, or ms_gemm_use_precision), the path is avx512 and the CPU has
+ * AVX512_BF16: op(A) and op(B) rounded to bfloat16 (to nearest even, denormals flushed),
+ * products summed in single precision, C in single precision */
+const char *ms_gemm_precision(void);
+/* asks for precision name ("fp32" or "bf16") from now on; returns the precision in use */
+const char *ms_gemm_use_precision(const char *name);
+/* x rounded to bfloat16 as the bf16 products round their operands */
+float ms_gemm_bf16(float x);
+
 #endif

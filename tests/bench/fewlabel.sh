@@ -13,7 +13,8 @@
 #   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
 #   (a segmentor model: the generator statistics add its alignment Dice), FILTER_SEG
 #   (generators ending in f), JOBS trainings at a time (2), MS_DATA (../shared/data
-#   beside the repository).
+#   beside the repository), MS_PRECISION (fp32; bf16: every tool's products in bfloat16,
+#   ms(7); logged).
 # Arms, every segmentor trained with the same steps and seed on all N labelled images,
 # validated every REPORT steps on the fixed validation split SET-val.txt (60 train images
 # outside the N = 100 subset, not in the pool) and scored with the weights of its best
@@ -111,7 +112,7 @@ again() { if [ -s "$1" ]; then echo --resume; fi; }
 # stage NAME CMD...: bench_stage of OUTDIR/NAME
 stage() { local f=$out/$1; shift; bench_stage "$f" "$@"; }
 say "$(bench_stamp)"
-say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width gen_width $gwidth gen_threads $gthreads report $report arms $arms"
+say "commit $(git rev-parse --short HEAD) set $set_ n $n size $size seeds $seeds steps $steps r $r gen_steps $gsteps width $width gen_width $gwidth gen_threads $gthreads report $report precision ${MS_PRECISION:-fp32} arms $arms"
 
 # ---- data: one import, then labelled / pool (no masks) / test by the fixed splits
 imp() { ms-import --size "$size" --mask-dir "$data/masks" --prompt "$prompt" "$data/images"; }

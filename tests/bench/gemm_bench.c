@@ -2,8 +2,9 @@
  * lines "GEMM TT M=.. N=.. K=.. lda=.. ldb=.. ldc=.. a=.. b=.." on stdin, each one call
  * or, ending in " n=COUNT", COUNT calls): for each
  * distinct shape, its calls in the trace, then the median time of REPS rounds of each,
- * interleaved, as GFLOP/s; last, the time of the whole trace for each.
- * Usage: gemm_bench [REPS] < trace */
+ * interleaved, as GFLOP/s; last, the time of the whole trace for each. With "bf16", ms_gemm
+ * in single precision against ms_gemm's bf16 products instead (MS_PRECISION=bf16).
+ * Usage: gemm_bench [REPS [bf16]] < trace */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,15 @@ static double median(double *t, int n)
 	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
+static int bf16;      /* the sides: ms_gemm fp32 and bf16, not OpenBLAS and ms_gemm */
+
 static double run(const shape *s, int own, int calls, const float *a, const float *b, float *c)
 {
+	if (bf16)
+		ms_gemm_use_precision(own ? "bf16" : "fp32");
 	double t0 = bench_clock(CLOCK_MONOTONIC);
 	for (int i = 0; i < calls; i++)
-		if (own)
+		if (own || bf16)
 			ms_gemm(s->ta == 'T', s->tb == 'T', s->M, s->N, s->K, s->alpha, a, s->lda, b,
 			        s->ldb, s->beta, c, s->ldc);
 		else
@@ -42,6 +47,11 @@ static double run(const shape *s, int own, int calls, const float *a, const floa
 int main(int argc, char **argv)
 {
 	int reps = argc > 1 ? atoi(argv[1]) : 7, n = 0;
+	bf16 = argc > 2 && !strcmp(argv[2], "bf16");
+	if (bf16 && strcmp(ms_gemm_use_precision("bf16"), "bf16")) {
+		fprintf(stderr, "gemm_bench: no bf16 products here (AVX-512 path with AVX512_BF16)\n");
+		return 1;
+	}
 	static shape sh[4096];
 	char line[512];
 	openblas_set_num_threads(1);
@@ -67,7 +77,7 @@ int main(int argc, char **argv)
 	       getenv("OPENBLAS_CORETYPE") : "unset", getenv("OPENBLAS_L2_SIZE") ?
 	       getenv("OPENBLAS_L2_SIZE") : "unset");
 	printf("%-4s %5s %5s %5s %5s %5s %5s %4s %6s %9s %9s %6s\n", "op", "M", "N", "K", "lda", "ldb",
-	       "ldc", "beta", "calls", "openblas", "ms_gemm", "ratio");
+	       "ldc", "beta", "calls", bf16 ? "fp32" : "openblas", bf16 ? "bf16" : "ms_gemm", "ratio");
 	double tot[2] = { 0 }, *t[2] = { malloc(reps * sizeof(double)), malloc(reps * sizeof(double)) };
 	for (int i = 0; i < n; i++) {
 		shape *s = &sh[i];
@@ -103,8 +113,8 @@ int main(int argc, char **argv)
 		free(b);
 		free(c);
 	}
-	printf("trace total: openblas %.1f ms, ms_gemm %.1f ms, ratio %.2f\n", tot[0] * 1e3,
-	       tot[1] * 1e3, tot[0] / tot[1]);
+	printf("trace total: %s %.1f ms, %s %.1f ms, ratio %.2f\n", bf16 ? "fp32" : "openblas",
+	       tot[0] * 1e3, bf16 ? "bf16" : "ms_gemm", tot[1] * 1e3, tot[0] / tot[1]);
 	free(t[0]);
 	free(t[1]);
 	return 0;

@@ -2,6 +2,7 @@
  * transpose combinations, odd sizes, leading dimensions wider than the matrices, alpha
  * and beta; the bytes of C outside the product left alone; determinism and independence
  * of how C is split. */
+#include <float.h>
 #include <string.h>
 
 #include "core/rng.h"
@@ -17,10 +18,14 @@ static void fill(float *p, size_t n, ms_rng *r)
 		p[i] = ms_rng_uniform(r) * 2 - 1;
 }
 
+/* the bf16 path: the reference rounds the operands as it does */
+static int bf;
+
 /* op(X)(i,k) of row-major X with leading dimension ld */
 static double at(const float *x, int t, int ld, int i, int k)
 {
-	return t ? x[(size_t)k * ld + i] : x[(size_t)i * ld + k];
+	float v = t ? x[(size_t)k * ld + i] : x[(size_t)i * ld + k];
+	return bf ? ms_gemm_bf16(v) : v;
 }
 
 static void one(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad,
@@ -59,7 +64,7 @@ static void one(int ta, int tb, int M, int N, int K, float alpha, float beta, in
 			if (!(fabs(c[o] - ref) <= tol * 4)) {
 				if (!bad)
 					fprintf(stderr, "%s %c%c M=%d N=%d K=%d alpha=%g beta=%g pad=%d: C[%d,%d] = %.9g, "
-					        "reference %.9g\n", ms_gemm_isa(), ta ? 'T' : 'N', tb ? 'T' : 'N', M,
+					        "reference %.9g\n", bf ? "bf16" : ms_gemm_isa(), ta ? 'T' : 'N', tb ? 'T' : 'N', M,
 					        N, K, alpha, beta, pad, i, j, c[o], ref);
 				bad++;
 			}
@@ -109,8 +114,8 @@ static void test_shapes(void)
 
 /* the same bytes for C computed in pieces of rows and columns (the whole with B packed,
  * M past the packing threshold; pieces of 13 rows read it in place), and in pieces of a
- * few columns (computed transposed), on our paths */
-static void test_split(void)
+ * few columns (computed transposed), on the path in use */
+static void split_check(void)
 {
 	int M = 150, N = 150, K = 300;
 	ms_rng r;
@@ -119,30 +124,87 @@ static void test_split(void)
 	      *c1 = calloc((size_t)M * N, sizeof(float)), *c2 = calloc((size_t)M * N, sizeof(float));
 	fill(a, (size_t)M * K, &r);
 	fill(b, (size_t)K * N, &r);
-	for (int p = 0; p < 3; p++) {
-		ms_gemm_use(paths[p]);
-		for (int t = 0; t < 4; t++) {
-			int ta = t & 1, tb = t >> 1, lda = ta ? M : K, ldb = tb ? K : N;
-			ms_gemm(ta, tb, M, N, K, 1, a, lda, b, ldb, 0, c1, N);
-			for (int i0 = 0; i0 < M; i0 += 13)
-				for (int j0 = 0; j0 < N; j0 += 37) {
-					int m = M - i0 < 13 ? M - i0 : 13, n = N - j0 < 37 ? N - j0 : 37;
-					ms_gemm(ta, tb, m, n, K, 1, ta ? a + i0 : a + (size_t)i0 * K, lda,
-					        tb ? b + (size_t)j0 * K : b + j0, ldb, 0, c2 + (size_t)i0 * N + j0, N);
-				}
-			CHECK(memcmp(c1, c2, sizeof(float) * M * N) == 0);
-			/* pieces of 3 columns are computed transposed: the same bytes */
-			memset(c2, 0, sizeof(float) * M * N);
-			for (int j0 = 0; j0 < N; j0 += 3)
-				ms_gemm(ta, tb, M, 3, K, 1, a, lda, tb ? b + (size_t)j0 * K : b + j0, ldb, 0,
-				        c2 + j0, N);
-			CHECK(memcmp(c1, c2, sizeof(float) * M * N) == 0);
-		}
+	for (int t = 0; t < 4; t++) {
+		int ta = t & 1, tb = t >> 1, lda = ta ? M : K, ldb = tb ? K : N;
+		ms_gemm(ta, tb, M, N, K, 1, a, lda, b, ldb, 0, c1, N);
+		for (int i0 = 0; i0 < M; i0 += 13)
+			for (int j0 = 0; j0 < N; j0 += 37) {
+				int m = M - i0 < 13 ? M - i0 : 13, n = N - j0 < 37 ? N - j0 : 37;
+				ms_gemm(ta, tb, m, n, K, 1, ta ? a + i0 : a + (size_t)i0 * K, lda,
+				        tb ? b + (size_t)j0 * K : b + j0, ldb, 0, c2 + (size_t)i0 * N + j0, N);
+			}
+		CHECK(memcmp(c1, c2, sizeof(float) * M * N) == 0);
+		/* pieces of 3 columns are computed transposed: the same bytes */
+		memset(c2, 0, sizeof(float) * M * N);
+		for (int j0 = 0; j0 < N; j0 += 3)
+			ms_gemm(ta, tb, M, 3, K, 1, a, lda, tb ? b + (size_t)j0 * K : b + j0, ldb, 0,
+			        c2 + j0, N);
+		CHECK(memcmp(c1, c2, sizeof(float) * M * N) == 0);
 	}
 	free(a);
 	free(b);
 	free(c1);
 	free(c2);
+}
+
+static void test_split(void)
+{
+	for (int p = 0; p < 3; p++) {
+		ms_gemm_use(paths[p]);
+		split_check();
+	}
+}
+
+/* the bf16 products (where the CPU has them): every size and shape above against the
+ * reference on rounded operands, the same bytes however C is split; the rounding on
+ * special values; K = 1 exactly the product of the rounded operands, whichever way
+ * they were packed */
+static void test_bf16(void)
+{
+	ms_gemm_use("avx512");
+	if (strcmp(ms_gemm_use_precision("bf16"), "bf16")) {
+		fprintf(stderr, "test_bf16: no AVX512_BF16 here, skipped\n");
+		ms_gemm_use_precision("fp32");
+		return;
+	}
+	bf = 1;
+	CHECK(ms_gemm_bf16(1.0f) == 1.0f);
+	CHECK(ms_gemm_bf16(1.0f + 0x1p-8f) == 1.0f);                  /* tie: to even */
+	CHECK(ms_gemm_bf16(1.0f + 0x1p-7f + 0x1p-8f) == 1.0f + 0x1p-6f); /* tie: to even, up */
+	CHECK(ms_gemm_bf16(1.0f + 0x1p-8f + 0x1p-12f) == 1.0f + 0x1p-7f);
+	CHECK(ms_gemm_bf16(-3.0f) == -3.0f);
+	CHECK(ms_gemm_bf16(0x1p-130f) == 0 && signbit(ms_gemm_bf16(-0x1p-130f)));
+	CHECK(isnan(ms_gemm_bf16(NAN)) && isinf(ms_gemm_bf16(FLT_MAX)));
+	ms_rng r;
+	ms_rng_init(&r, 10, 0);
+	static const int sz[] = { 1, 7, 17, 33, 100 };
+	for (int t = 0; t < 4; t++)
+		for (int i = 0; i < 5; i++)
+			for (int j = 0; j < 5; j++)
+				for (int k = 0; k < 5; k++)
+					one(t & 1, t >> 1, sz[i], sz[j], sz[k], t == 2 ? -0.5f : 1, t == 1 ? 0 : 1,
+					    (i + j + k) % 3 ? 0 : 5, &r);
+	static const int sh[][3] = { { 16, 4224, 16 }, { 64, 256, 576 }, { 576, 64, 256 },
+	                             { 16, 16, 4224 }, { 3, 1000, 27 }, { 40, 50, 1153 } };
+	for (int s = 0; s < 6; s++)
+		for (int t = 0; t < 4; t++)
+			one(t & 1, t >> 1, sh[s][0], sh[s][1], sh[s][2], 1, t == 1 ? 0 : 1, 3, &r);
+	float a[64], b[64], c[64 * 64];
+	fill(a, 64, &r);
+	fill(b, 64, &r);
+	a[3] = 0x1p-140f, b[5] = -0x1p-135f, a[7] = 1.0f + 0x1p-8f;
+	for (int t = 0; t < 4; t++) {
+		ms_gemm(t & 1, t >> 1, 64, 64, 1, 1, a, t & 1 ? 64 : 1, b, t >> 1 ? 1 : 64, 0, c, 64);
+		int bad = 0;
+		for (int i = 0; i < 64; i++)
+			for (int j = 0; j < 64; j++)
+				bad += c[i * 64 + j] != ms_gemm_bf16(a[i]) * ms_gemm_bf16(b[j]);
+		CHECK(bad == 0);
+	}
+	split_check();
+	bf = 0;
+	ms_gemm_use_precision("fp32");
+	CHECK(!strcmp(ms_gemm_precision(), "fp32"));
 }
 
 /* a path the CPU lacks falls back; an unknown name is AVX-512, or OpenBLAS without it */
@@ -160,6 +222,7 @@ int main(void)
 	RUN(test_sizes);
 	RUN(test_shapes);
 	RUN(test_split);
+	RUN(test_bf16);
 	RUN(test_use);
 	return test_summary("test_gemm");
 }
