@@ -6,6 +6,7 @@
 
 #include "core/ms.h"
 #include "io/sample.h"
+#include "nn/gemm.h"
 #include "models/refine.h"
 #include "models/train.h"
 
@@ -13,11 +14,12 @@ static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"
 	"       [--T T] [--schedule linear|cosine] [--loss bce|focal] [--output residual|direct]\n"
 	"       [--posterior ancestral|mixture]\n"
-	"       [--seed S] [--threads T] [--width W] [--resume] [--save-every N] [--report N]\n"
+	"       [--seed S] [--threads T] [--precision P] [--width W] [--resume]\n"
+	"       [--save-every N] [--report N]\n"
 	"       [--val-fraction F [--best FILE]] [--parts P]\n"
 	"       [--segmentor SEGMODEL --alternate [--lambda L] [--segmentor-out FILE]]\n"
 	"   or: ms-refine -m MODEL [--samples K] [--steps N] [--sampler ancestral|ddim|mixture]\n"
-	"       [--seed S] [--threads T] [--shard K/N]";
+	"       [--seed S] [--threads T] [--precision P] [--shard K/N]";
 
 enum { TRAIN = 1, REFINE = 2 };
 enum { VAL_SAMPLES = 4 };   /* reverse runs averaged per validation image */
@@ -30,6 +32,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("steps", 0, &steps, 1, 1e8, "N", "training steps (2000); -m: reverse steps (default T)"),
 	MS_OPT_SEED(0, &t.seed, "initialisation, batches and noise (0)"),
 	MS_OPT_INT("threads", 0, &threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
+	MS_OPT_PRECISION,
 	MS_OPT_GROUP("train", "train", TRAIN),
 	MS_OPT_STR(NULL, 'o', &t.out, "MODEL", "checkpoint to write"),
 	MS_OPT_INT("batch", 0, &t.batch, 1, 4096, "B", "batch size (8)"),

@@ -7,16 +7,19 @@
 #include "core/ms.h"
 #include "diffusion/generator.h"
 #include "io/sample.h"
+#include "nn/gemm.h"
 #include "io/stream.h"
 #include "models/train.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"
-	"       [--size WxH] [--width W] [--attention] [--cond NAME,...] [--cond-optional]\n"
+	"       [--precision P] [--size WxH] [--width W] [--attention] [--cond NAME,...]\n"
+	"       [--cond-optional]\n"
 	"       [--schedule linear|cosine] [--zero-snr] [--prompt TEXT] [--p-uncond P]\n"
 	"       [--ema D] [--joint] [--save-every N] [--resume] [--parts P]\n"
 	"       ms-sample -m MODEL [-n N] [--steps S] [--sampler ddim|dpm++2m] [--eta E]\n"
-	"       [--guidance W] [--prompt TEXT] [--seed S] [--threads T] [--batch B]\n"
+	"       [--guidance W] [--prompt TEXT] [--seed S] [--threads T] [--precision P]\n"
+	"       [--batch B]\n"
 	"       [--inpaint [--dilate D] [--core E | --reshape] [--jump L] [--resample R]]\n"
 	"       [--open K]\n"
 	"       [--shard K/N]";
@@ -40,6 +43,7 @@ static ms_opt opts[] = {
 	MS_OPT_INT("batch", 0, &o.batch, 1, 4096, "B", "images per step (8); per forward when sampling (8)"),
 	MS_OPT_SEED(0, &o.seed, "initialisation, batches and noise (0)"),
 	MS_OPT_INT("threads", 0, &o.threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
+	MS_OPT_PRECISION,
 	MS_OPT_STR("prompt", 0, &o.prompt, "TEXT", "replaces the samples' prompt= metadata"),
 	MS_OPT_GROUP("train", "train", TRAIN),
 	MS_OPT_NUM("lr", 0, &o.lr, 0, 1, "X", "Adam learning rate (0.0002)"),

@@ -8,17 +8,20 @@
 #include "image/augment.h"
 #include "image/image.h"
 #include "io/sample.h"
+#include "nn/gemm.h"
 #include "io/stream.h"
 #include "models/segment.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N | --epochs E] [--time S] [--batch B] [--lr X] [--wd X]\n"
-	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T] [--width W]\n"
+	"       [--schedule constant|cosine|poly] [--warmup N] [--seed S] [--threads T]\n"
+	"       [--precision P] [--width W]\n"
 	"       [--val-fraction F] [--val FILE] [--best FILE] [--resume] [--merge-patch P]\n"
 	"       [--merge-alpha A] [--synthetic mix|extra|ignore] [--synthetic-prob P]\n"
 	"       [--judge MODEL] [--parts P]\n"
 	"       [--augment strong|flips|none] [--save-every N] [--report N]\n"
-	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--batch B] [--shard K/N]";
+	"   or: ms-segment -m MODEL [--threshold T] [--threads T] [--precision P] [--batch B]\n"
+	"       [--shard K/N]";
 
 enum { TRAIN = 1, PREDICT = 2 };
 static ms_seg_opt opt;
@@ -30,6 +33,7 @@ static int synth;
 static ms_opt opts[] = {
 	MS_OPT_INT("batch", 0, &batch, 1, 4096, "B", "batch size (8; prediction: 4)"),
 	MS_OPT_INT("threads", 0, &threads, 1, 1024, "T", "threads (default MS_THREADS or all cores)"),
+	MS_OPT_PRECISION,
 	MS_OPT_GROUP("train", "train", TRAIN),
 	MS_OPT_STR(NULL, 'o', &opt.out, "MODEL", "checkpoint to write"),
 	MS_OPT_INT("steps", 0, &opt.steps, 1, 0x1p40, "N", "training steps (1000)"),

@@ -126,6 +126,23 @@ synth_stream() {
 	training_follows_seed ms-segment "$T/in.ms" 5 6
 }
 
+@test "--precision bf16: the same bytes run after run, not fp32's; MS_PRECISION the default; a bad name exits 2" {
+	ms-segment train -o "$T/f.ms" --steps 3 $TR <"$T/in.ms"
+	run ms-segment train -o "$T/b1.ms" --steps 3 --precision bf16 $TR <"$T/in.ms"
+	[ "$status" -eq 0 ]
+	MS_PRECISION=bf16 ms-segment train -o "$T/b2.ms" --steps 3 $TR <"$T/in.ms"
+	cmp "$T/b1.ms" "$T/b2.ms"
+	if [[ "$output" == *"products in fp32"* ]]; then    # no AVX512_BF16 on this CPU
+		cmp "$T/f.ms" "$T/b1.ms"
+	else
+		! cmp -s "$T/f.ms" "$T/b1.ms"
+	fi
+	MS_PRECISION=bf16 ms-segment train -o "$T/f2.ms" --steps 3 --precision fp32 $TR <"$T/in.ms"
+	cmp "$T/f.ms" "$T/f2.ms"
+	run -2 ms-segment train -o m --precision fp16 </dev/null
+	[[ "$output" == *"--precision: not fp32 or bf16: 'fp16'"* ]]
+}
+
 @test "--augment: strong by default, stored, deterministic; flips and none differ; resume keeps it" {
 	ms-segment train -o "$T/s.ms" --steps 3 --save-every 0 $TR <"$T/in.ms" 2>/dev/null
 	ms-info "$T/s.ms" | head -1 | grep -q ' augment=2'

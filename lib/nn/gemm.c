@@ -288,6 +288,16 @@ const char *ms_gemm_use_precision(const char *name)
 	return ms_gemm_precision();
 }
 
+int ms_gemm_precision_arg(const char *arg)
+{
+	if (strcmp(arg, "fp32") && strcmp(arg, "bf16"))
+		return ms_error("not fp32 or bf16: '%s'", arg);
+	if (strcmp(ms_gemm_use_precision(arg), arg))
+		warn("--precision %s: no AVX512_BF16 on the path in use (%s); products in fp32", arg,
+		     ms_gemm_isa());
+	return 0;
+}
+
 /* ---- per-thread buffers: a packed panel of B, KC x NC (bf16: B's KC/2 x NC pairs, a
  * sliver of A and block_bf's scratch in the same room), and C^T of a transposed product,
  * GEMM_SWAP_COLS x NC */

@@ -36,4 +36,11 @@ const char *ms_gemm_use_precision(const char *name);
 /* x rounded to bfloat16 as the bf16 products round their operands */
 float ms_gemm_bf16(float x);
 
+/* --precision P of the tools that train or run networks: "fp32" or "bf16", for
+ * ms_gemm_use_precision (bf16 where the CPU lacks it: a warning, and fp32); -1 with
+ * ms_error on another name */
+int ms_gemm_precision_arg(const char *arg);
+#define MS_OPT_PRECISION MS_OPT_CALL("precision", 0, ms_gemm_precision_arg, "P", \
+	"fp32, or bf16: the networks' products in bfloat16\n(AVX512_BF16; default MS_PRECISION or fp32)")
+
 #endif
