@@ -14,7 +14,9 @@
  * Only the AVX-512 path beats OpenBLAS here (tests/bench/results/gemm-*.log; the AVX2
  * one reached 0.70x of OpenBLAS's Haswell kernels): a CPU without AVX-512 gets
  * OpenBLAS's cblas_sgemm (path "blas"); the AVX2 and portable paths are taken only when
- * MS_ISA names them. */
+ * MS_ISA names them. On the AVX-512 path, precision bf16 (MS_PRECISION, --precision)
+ * rounds op(A) and op(B) to bfloat16 and sums their products in single precision with
+ * AVX512_BF16 (block_bf below), the same loop nest. */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
