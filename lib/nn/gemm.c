@@ -81,6 +81,26 @@ KS(0, 4) KS(0, 2) KS(0, 1) KS(1, 4) KS(1, 2) KS(1, 1)
 /* ---- AVX-512: up to 8 rows x 3 vectors of 16, 24 accumulators */
 #define T512 __attribute__((target("avx512f,fma")))
 
+/* C[0:mr, 0:16 nv] = alpha acc + beta C (beta 0: C not read), the last vector masked */
+static inline __attribute__((always_inline)) T512 void store_512(__m512 acc[8][3], int mr,
+                                                                  int nv, __mmask16 last,
+                                                                  float *c, long ldc,
+                                                                  float alpha, float beta)
+{
+	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+	for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) {
+			__mmask16 k = v == nv - 1 ? last : 0xffff;
+			float *cp = c + r * ldc + 16 * v;
+			__m512 x = _mm512_mul_ps(acc[r][v], va);
+			if (beta != 0)
+				x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k, cp), x);
+			_mm512_mask_storeu_ps(cp, k, x);
+		}
+}
+
 static inline __attribute__((always_inline)) T512 void kern_512(int at, int mr, int nv, ARGS)
 {
 	__m512 acc[8][3];
@@ -108,18 +128,7 @@ static inline __attribute__((always_inline)) T512 void kern_512(int at, int mr, 
 				acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
 		}
 	}
-	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-	for (int r = 0; r < mr; r++)
-#pragma GCC unroll 3
-		for (int v = 0; v < nv; v++) {
-			__mmask16 k = v == nv - 1 ? last : 0xffff;
-			float *cp = c + r * ldc + 16 * v;
-			__m512 x = _mm512_mul_ps(acc[r][v], va);
-			if (beta != 0)
-				x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k, cp), x);
-			_mm512_mask_storeu_ps(cp, k, x);
-		}
+	store_512(acc, mr, nv, last, c, ldc, alpha, beta);
 }
 
 #define K512(at, mr, nv) static T512 void k512_##at##mr##nv(ARGS) { kern_512(at, mr, nv, PASS); }
@@ -433,18 +442,7 @@ static inline __attribute__((always_inline)) TBF void kern_bf(int mr, int nv, lo
 				acc[r][v] = _mm512_dpbf16_ps(acc[r][v], x, bv[v]);
 		}
 	}
-	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-	for (int r = 0; r < mr; r++)
-#pragma GCC unroll 3
-		for (int v = 0; v < nv; v++) {
-			__mmask16 m = v == nv - 1 ? last : 0xffff;
-			float *cp = c + r * ldc + 16 * v;
-			__m512 x = _mm512_mul_ps(acc[r][v], va);
-			if (beta != 0)
-				x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cp), x);
-			_mm512_mask_storeu_ps(cp, m, x);
-		}
+	store_512(acc, mr, nv, last, c, ldc, alpha, beta);
 }
 
 typedef void kernel_bf(long kp, const uint32_t *a, long lda, const uint32_t *b, long ldb,

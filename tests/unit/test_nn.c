@@ -1025,6 +1025,17 @@ static float *unet_run(int threads, const float *x, const float *t, const float 
 	return r;
 }
 
+/* the largest |a - b| over the largest |a| */
+static double worst_diff(const float *a, const float *b, size_t n)
+{
+	double worst = 0, big = 0;
+	for (size_t i = 0; i < n; i++)
+		big = fmax(big, fabs(a[i]));
+	for (size_t i = 0; i < n; i++)
+		worst = fmax(worst, fabs(a[i] - b[i]) / big);
+	return worst;
+}
+
 static void test_threads(void)
 {
 	int hits[1000] = { 0 }, once = 1;
@@ -1041,11 +1052,7 @@ static void test_threads(void)
 	size_t n;
 	float *a = unet_run(1, x, t, dy, &n), *b = unet_run(3, x, t, dy, &n),
 	      *c = unet_run(3, x, t, dy, &n);
-	double worst = 0, big = 0;
-	for (size_t i = 0; i < n; i++)
-		big = fmax(big, fabs(a[i]));
-	for (size_t i = 0; i < n; i++)
-		worst = fmax(worst, fabs(a[i] - b[i]) / big);
+	double worst = worst_diff(a, b, n);
 	printf("threads: 1 vs 3 threads, %zu outputs and gradients, worst difference %.2g of the largest\n",
 	       n, worst);
 	CHECK(worst < 1e-5);
@@ -1073,11 +1080,7 @@ static void test_bf16(void)
 	float *b = unet_run(3, x, t, dy, &n), *c = unet_run(3, x, t, dy, &n);
 	ms_gemm_use_precision("fp32");
 	float *a = unet_run(3, x, t, dy, &n);
-	double worst = 0, big = 0;
-	for (size_t i = 0; i < n; i++)
-		big = fmax(big, fabs(a[i]));
-	for (size_t i = 0; i < n; i++)
-		worst = fmax(worst, fabs(a[i] - b[i]) / big);
+	double worst = worst_diff(a, b, n);
 	printf("bf16: %zu outputs and gradients, worst difference from fp32 %.2g of the largest\n",
 	       n, worst);
 	CHECK(worst < 3e-2 && worst > 0);
