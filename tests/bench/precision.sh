@@ -16,7 +16,7 @@ trap 'rm -rf "$dir"' EXIT
 bench_cc "$dir/unet" tests/bench/unet_bench.c
 bench_cc "$dir/sample" tests/bench/sample_bench.c
 bench_stamp
-echo "threads $threads steps $steps; MS_ISA=${MS_ISA:-unset}"
+echo "commit $(git rev-parse --short HEAD) threads $threads steps $steps; MS_ISA=${MS_ISA:-unset}"
 for r in $(seq "$rounds"); do
 	for p in fp32 bf16; do
 		MS_PRECISION=$p "$dir/unet" 8 128 "$steps" "$threads" 0 1 | sed -n "s/^ms \(train\|forward\) segmentor.*CPU time median \([0-9.]*\) ms/round $r $p seg-\1 \2 ms cpu/p"
