@@ -6,9 +6,9 @@
 
 #include "core/ms.h"
 #include "io/sample.h"
-#include "nn/gemm.h"
 #include "models/refine.h"
 #include "models/train.h"
+#include "nn/gemm.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--wd X] [--lr-schedule S]\n"

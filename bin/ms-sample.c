@@ -7,9 +7,9 @@
 #include "core/ms.h"
 #include "diffusion/generator.h"
 #include "io/sample.h"
-#include "nn/gemm.h"
 #include "io/stream.h"
 #include "models/train.h"
+#include "nn/gemm.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N] [--batch B] [--lr X] [--seed S] [--threads T]\n"

@@ -8,9 +8,9 @@
 #include "image/augment.h"
 #include "image/image.h"
 #include "io/sample.h"
-#include "nn/gemm.h"
 #include "io/stream.h"
 #include "models/segment.h"
+#include "nn/gemm.h"
 
 static const char usage[] =
 	"train -o MODEL [--steps N | --epochs E] [--time S] [--batch B] [--lr X] [--wd X]\n"

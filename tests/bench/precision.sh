@@ -19,7 +19,8 @@ bench_stamp
 echo "commit $(git rev-parse --short HEAD) threads $threads steps $steps; MS_ISA=${MS_ISA:-unset}"
 for r in $(seq "$rounds"); do
 	for p in fp32 bf16; do
-		MS_PRECISION=$p "$dir/unet" 8 128 "$steps" "$threads" 0 1 | sed -n "s/^ms \(train\|forward\) segmentor.*CPU time median \([0-9.]*\) ms/round $r $p seg-\1 \2 ms cpu/p"
+		MS_PRECISION=$p "$dir/unet" 8 128 "$steps" "$threads" 0 1 | sed -n \
+			"s/^ms \(train\|forward\) segmentor.*CPU time median \([0-9.]*\) ms/round $r $p seg-\1 \2 ms cpu/p"
 		MS_PRECISION=$p "$dir/sample" "$threads" "$steps" | sed -n \
 			-e "s/^ms train diffusion\[\([a-z]*\)\] \([0-9x]*\) .*median \([0-9.]*\) ms.*/round $r $p gen-train-\1-\2 \3 ms/p" \
 			-e "s/^ms ddim50 diffusion\[\([a-z]*\)\] 8x64x64 guidance \([0-9]\).*min \([0-9.]*\) s.*/round $r $p ddim50-\1-g\2 \3 s/p"
