@@ -53,6 +53,15 @@ typedef struct {
 	kernel *k[2][4][3];       /* [at][rows: mr, 4, 2, 1][vectors - 1] */
 } isa_desc;
 
+/* the rows of the next sliver of C with left rows to go: a full one of mr, else 4, 2
+ * or 1; returns the kernels' row index (0: mr, 1: 4, 2: 2, 3: 1) */
+static int sliver(int left, int mr, int *m)
+{
+	int ri = left >= mr ? 0 : left >= 4 ? 1 : left >= 2 ? 2 : 3;
+	*m = ri ? 8 >> ri : mr;
+	return ri;
+}
+
 #define ARGS long kc, const float *a, long lda, const float *b, long ldb, float *c, long ldc, \
              int n, float alpha, float beta
 #define PASS kc, a, lda, b, ldb, c, ldc, n, alpha, beta
@@ -267,25 +276,30 @@ const char *ms_gemm_use(const char *name)
 	return ms_gemm_isa();
 }
 
-/* precision: 1 bf16 asked for (MS_PRECISION or ms_gemm_use_precision), 0 not, -1 not
- * read yet; bf16 is used where it is asked for, the path is avx512 and the CPU has
- * AVX512_BF16 */
+/* precision: 1 where bf16 is asked for (MS_PRECISION or ms_gemm_use_precision) and the
+ * CPU has AVX512_BF16, 0 not, -1 not read yet; bf16 is used where it is 1 and the path
+ * is avx512 */
 static int prec = -1;
+
+/* whether name asks for bf16 and the CPU has it */
+static int bf16_named(const char *name)
+{
+	int on = name && !strcasecmp(name, "bf16");
+#ifdef MS_GEMM_X86
+	return on && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+#else
+	return (void)on, 0;
+#endif
+}
 
 static int bf16_on(int isa)
 {
 	int p = __atomic_load_n(&prec, __ATOMIC_RELAXED);
 	if (p < 0) {
-		const char *e = getenv("MS_PRECISION");
-		p = e && !strcasecmp(e, "bf16");
+		p = bf16_named(getenv("MS_PRECISION"));
 		__atomic_store_n(&prec, p, __ATOMIC_RELAXED);
 	}
-#ifdef MS_GEMM_X86
-	return p && isa == AVX512 && __builtin_cpu_supports("avx512bf16") &&
-	       __builtin_cpu_supports("avx512bw");
-#else
-	return (void)isa, 0;
-#endif
+	return p && isa == AVX512;
 }
 
 const char *ms_gemm_precision(void)
@@ -295,7 +309,7 @@ const char *ms_gemm_precision(void)
 
 const char *ms_gemm_use_precision(const char *name)
 {
-	__atomic_store_n(&prec, name && !strcasecmp(name, "bf16"), __ATOMIC_RELAXED);
+	__atomic_store_n(&prec, bf16_named(name), __ATOMIC_RELAXED);
 	return ms_gemm_precision();
 }
 
@@ -532,7 +546,7 @@ static void block_bf(int ta, int tb, int M, int N, int kc, float alpha, const fl
 		int nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
 		pack_b_bf(tb, tb ? B + (long)j0 * ldb : B + j0, ldb, kc, nc, bp, t);
 		for (int i0 = 0; i0 < M; ) {
-			int ri = M - i0 >= 8 ? 0 : M - i0 >= 4 ? 1 : M - i0 >= 2 ? 2 : 3, m = 8 >> ri;
+			int m, ri = sliver(M - i0, 8, &m);
 			pack_a_bf(ta, ta ? A + i0 : A + (long)i0 * lda, lda, m, kc, ap);
 			const uint32_t *bj = bp;
 			for (int jr = 0; jr < nc; jr += 48) {
@@ -599,9 +613,7 @@ static void block(const isa_desc *d, int isa, int ta, int tb, int M, int N, int 
 		if (pack)
 			pack_b(isa, tb, bsrc, ldb, kc, nc, nr, d->vw, bp);
 		for (int i0 = 0; i0 < M; ) {
-			/* rows: a full sliver, else 4, 2, 1 of the rest */
-			int ri = M - i0 >= mr ? 0 : M - i0 >= 4 ? 1 : M - i0 >= 2 ? 2 : 3;
-			int m = ri ? 8 >> ri : mr;
+			int m, ri = sliver(M - i0, mr, &m);
 			const float *a = ta ? A + i0 : A + (long)i0 * lda;
 			const float *bj = bp;
 			for (int jr = 0; jr < nc; jr += nr) {
