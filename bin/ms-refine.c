@@ -160,7 +160,7 @@ static void resume_opts(const ms_rec *m)
 {
 	static const char *const keys[][2] = { { "batch", "batch" }, { "lr", "lr" },
 		{ "wd", "wd" }, { "lambda", "lambda" }, { "seed", "seed" },
-		{ "lr-schedule", "lr_schedule" } };
+		{ "lr-schedule", "lr_schedule" }, MS_CKPT_PRECISION };
 	if (ms_ckpt_opts(opts, m, keys, sizeof keys / sizeof *keys) < 0)
 		die("%s: %s", t.out, ms_errmsg());
 }

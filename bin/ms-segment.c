@@ -170,7 +170,7 @@ static int train(void)
 {
 	if (ms_dist_init() < 0)
 		die("%s", ms_errmsg());
-	if (opt.resume && ms_seg_opts_resume(&opt) < 0)
+	if (opt.resume && ms_seg_opts_resume(&opt, opts) < 0)
 		die("%s", ms_errmsg());
 	ms_seg_data_init(&data);
 	FILE *in = ms_dist_stream(stdin, "<stdin>");     /* rank 0's, on every rank */

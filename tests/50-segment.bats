@@ -169,6 +169,10 @@ synth_stream() {
 	resumes_as_straight ms-segment "$T/in.ms" "$T/s.ms" "$T/r.ms"
 }
 
+@test "resume: the precision comes from the checkpoint unless given" {
+	resume_keeps_precision ms-segment "$T/in.ms" --schedule constant $TR
+}
+
 @test "resume: the validation fraction comes from the checkpoint before the data are split" {
 	ms-segment train -o "$T/s.ms" --steps 6 --schedule constant --val-fraction 0.5 \
 		--save-every 0 $TR <"$T/in.ms" 2>/dev/null

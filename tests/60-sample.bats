@@ -247,9 +247,13 @@ PYEOF
 	[ -s "$t/new.ms" ]
 }
 
+@test "--resume: the precision comes from the checkpoint unless given" {
+	resume_keeps_precision ms-sample "$BATS_FILE_TMPDIR/in.ms" $T
+}
+
 @test "--resume: a value in the checkpoint that its option refuses is an error" {
 	local d=$BATS_FILE_TMPDIR t=$BATS_TEST_TMPDIR
-	for kv in seed=x batch=0 lr=2 p_uncond=-1 ema=x; do
+	for kv in seed=x batch=0 lr=2 p_uncond=-1 ema=x precision=fp16; do
 		set_model_meta "$kv" <"$d/m.ms" >"$t/e.ms"
 		run -1 ms-sample train -o "$t/e.ms" --resume --steps 8 --threads 1 <"$d/in.ms"
 		[[ "$output" == "ms-sample: $t/e.ms: checkpoint has an invalid $kv: --"* ]]

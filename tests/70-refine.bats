@@ -181,6 +181,10 @@ print("ok" if d < 0.02 else "off by %g" % d)' "$REF" "$T/z.out"
 	resumes_as_straight ms-refine "$D/p.ms" "$T/s.ms" "$T/r.ms"
 }
 
+@test "resume: the precision comes from the checkpoint unless given" {
+	resume_keeps_precision ms-refine "$D/p.ms" --lr-schedule constant $TR
+}
+
 @test "SIGTERM during training writes a checkpoint and exits 143; resuming it ends as straight" {
 	sigterm_training ms-refine "$T/k.ms" "$D/p.ms" --steps 100000 --lr-schedule constant \
 		--report 1 --save-every 0 $TR

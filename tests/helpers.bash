@@ -90,6 +90,26 @@ resumes_as_straight() {
 	[[ "$output" == "$tool: cannot open $none: No such file"* ]] || { echo "$output"; return 1; }
 }
 
+# resume_keeps_precision TOOL IN ARGS...: the checkpoint records the precision of its
+# products (bf16 where the CPU has AVX512_BF16, else fp32); 3 steps of TOOL train ARGS...
+# --precision bf16 on IN, resumed to 6 without --precision (and MS_PRECISION=fp32 in the
+# environment), equal 6 straight; --precision fp32 given to the resume wins
+resume_keeps_precision() {
+	local tool=$1 in=$2 d=$BATS_TEST_TMPDIR/precision want=fp32
+	shift 2
+	grep -qw avx512_bf16 /proc/cpuinfo && want=bf16
+	mkdir -p "$d"
+	"$tool" train -o "$d/s.ms" --steps 6 --save-every 0 --precision bf16 "$@" <"$in" 2>/dev/null || return 1
+	"$tool" train -o "$d/r.ms" --steps 3 --save-every 0 --precision bf16 "$@" <"$in" 2>/dev/null || return 1
+	ms-info "$d/r.ms" | head -1 | grep -q " precision=$want" || return 1
+	cp "$d/r.ms" "$d/f.ms"
+	MS_PRECISION=fp32 "$tool" train -o "$d/r.ms" --resume --steps 6 --threads 1 <"$in" 2>/dev/null || return 1
+	cmp "$d/s.ms" "$d/r.ms" || return 1
+	"$tool" train -o "$d/f.ms" --resume --steps 6 --threads 1 --precision fp32 <"$in" 2>/dev/null || return 1
+	ms-info "$d/f.ms" | head -1 | grep -q ' precision=fp32' || return 1
+	[ $want = fp32 ] || ! cmp -s "$d/s.ms" "$d/f.ms"
+}
+
 # sigterm_training TOOL CKPT IN ARGS...: TOOL train -o CKPT ARGS... <IN, sent SIGTERM once
 # it reports step 3, exits 143 having written CKPT at a step of 3 or more, left in STEP
 # (its log is $BATS_TEST_TMPDIR/log)

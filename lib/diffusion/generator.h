@@ -171,8 +171,9 @@ typedef struct {
 int ms_gen_synth(ms_gen *g, const ms_gen_synth_opt *o, ms_sample *s, FILE *out);
 
 /* the training settings a checkpoint's "model" record keeps (seed= batch= lr= p_uncond=
- * ema=), and the options (long name, key) --resume takes from it (ms_ckpt_opts) */
-#define MS_GEN_CKPT_KEYS 5
+ * ema=, and precision= as every checkpoint), and the options (long name, key) --resume
+ * takes from it (ms_ckpt_opts) */
+#define MS_GEN_CKPT_KEYS 6
 extern const char *const ms_gen_ckpt_keys[MS_GEN_CKPT_KEYS][2];
 int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, double p_uncond,
                      double ema);

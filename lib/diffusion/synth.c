@@ -12,7 +12,8 @@
 #include "image/resize.h"
 
 const char *const ms_gen_ckpt_keys[MS_GEN_CKPT_KEYS][2] = { { "seed", "seed" },
-	{ "batch", "batch" }, { "lr", "lr" }, { "p-uncond", "p_uncond" }, { "ema", "ema" } };
+	{ "batch", "batch" }, { "lr", "lr" }, { "p-uncond", "p_uncond" }, { "ema", "ema" },
+	MS_CKPT_PRECISION };
 
 int ms_gen_ckpt_meta(ms_rec *r, long seed, long batch, double lr, double p_uncond,
                      double ema)

@@ -146,14 +146,15 @@ static int opts_restore(ms_seg_opt *o, const ms_rec *model)
 	return 0;
 }
 
-int ms_seg_opts_resume(ms_seg_opt *o)
+int ms_seg_opts_resume(ms_seg_opt *o, ms_opt *opts)
 {
+	static const char *const common[][2] = { MS_CKPT_PRECISION };
 	ms_rec model;
 	FILE *f = ms_ckpt_open(o->out, &model);
 	if (!f)
 		return -1;
 	fclose(f);
-	int ret = opts_restore(o, &model);
+	int ret = opts_restore(o, &model) < 0 || ms_ckpt_opts(opts, &model, common, 1) < 0 ? -1 : 0;
 	if (ret < 0)
 		ms_error("%s: %s", o->out, ms_errmsg());
 	ms_rec_free(&model);

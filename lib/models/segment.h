@@ -84,9 +84,10 @@ enum { MS_SEG_K_STEPS, MS_SEG_K_BATCH, MS_SEG_K_LR, MS_SEG_K_WD, MS_SEG_K_SCHEDU
        MS_SEG_K_USED, MS_SEG_K_AUGMENT, MS_SEG_K_EPOCHS };
 
 void ms_seg_opt_default(ms_seg_opt *o);
-/* --resume: the options not given (o->given), from the checkpoint o->out; before the data
- * are split, since the validation fraction is one of them */
-int ms_seg_opts_resume(ms_seg_opt *o);
+/* --resume: the options not given (o->given), from the checkpoint o->out, and those of
+ * the tool's table opts that every training checkpoint keeps (MS_CKPT_PRECISION); before
+ * the data are split, since the validation fraction is one of them */
+int ms_seg_opts_resume(ms_seg_opt *o, ms_opt *opts);
 /* trains (data already split with o->val_fraction; with o->resume, after
  * ms_seg_opts_resume); returns 0 when done, the signal number
  * when SIGINT/SIGTERM stopped it (after writing the checkpoint), -1 on error */

@@ -8,6 +8,7 @@
 #include "core/outfile.h"
 #include "core/tensor.h"
 #include "core/util.h"
+#include "gemm.h"
 #include "io/stream.h"
 #include "nn.h"
 
@@ -167,6 +168,8 @@ int ms_ckpt_save(const char *path, ms_rec *head, const char *tail, const ms_para
 		snprintf(v, sizeof v, "%ld", opt->t);
 		ret = ms_meta_set(head, "adam_t", v);
 	}
+	if (!ret)
+		ret = ms_meta_set(head, "precision", ms_gemm_precision());
 	if (ret < 0 || append_lines(head, tail) < 0 || ms_outfile_open(&o, path) < 0)
 		return -1;
 	if (ms_rec_write(o.f, head) < 0 || ms_params_write(o.f, ps, opt != NULL) < 0) {

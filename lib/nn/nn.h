@@ -216,10 +216,13 @@ ms_unet *ms_unet_load(const char *path, ms_adam *opt, ms_rec *model);
  * keys[i][0] an option's long name, keys[i][1] its metadata key. A value there that the
  * option refuses is an error ("checkpoint has an invalid KEY=V: ..."). */
 int ms_ckpt_opts(ms_opt *opts, const ms_rec *m, const char *const (*keys)[2], int n);
-/* any model's checkpoint: the record "model" with head's metadata, then step= and
- * adam_t= (when opt), then the "key=value\n" lines of tail (may be NULL); the parameter
- * records of ps, with Adam's state when opt. Written atomically. head's name and data
- * are set here (the caller still frees it). */
+/* the pair of every training tool's keys: --precision (MS_OPT_PRECISION), which
+ * ms_ckpt_save records, so that a resumed run's products stay those of its first run */
+#define MS_CKPT_PRECISION { "precision", "precision" }
+/* any model's checkpoint: the record "model" with head's metadata, then step=, adam_t=
+ * (when opt), precision= (ms_gemm_precision: fp32 or bf16) and the "key=value\n" lines
+ * of tail (may be NULL); the parameter records of ps, with Adam's state when opt.
+ * Written atomically. head's name and data are set here (the caller still frees it). */
 int ms_ckpt_save(const char *path, ms_rec *head, const char *tail, const ms_params *ps,
                  const ms_adam *opt, long step);
 /* reading one: opens path and reads its "model" record into model (the caller builds
