@@ -16,7 +16,8 @@
  * OpenBLAS's cblas_sgemm (path "blas"); the AVX2 and portable paths are taken only when
  * MS_ISA names them. On the AVX-512 path, precision bf16 (MS_PRECISION, --precision)
  * rounds op(A) and op(B) to bfloat16 and sums their products in single precision with
- * AVX512_BF16 (block_bf below), the same loop nest. */
+ * AVX512_BF16 (block_bf below), the same loop nest; a B that comes as bfloat16 pairs
+ * already (ms_gemm_pairs: Winograd's transformed input) is read in place, unpacked. */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -500,15 +501,29 @@ static TBF void pack_a_bf(int ta, const float *a, long lda, int mr, int kc, uint
 	}
 }
 
-/* op(B)[0:kc, 0:nc] into panels of 48 columns of pairs, [kp][w rounded up to 16] each,
- * zero padded; t: scratch of 48 x kp pairs for B^T */
-static TBF void pack_b_bf(int tb, const float *b, long ldb, int kc, int nc, uint32_t *p,
-                          uint32_t *t)
+/* n floats of rows lo and hi (NULL: zeros) into n pairs at p, then zero pairs up to np */
+static TBF void pair_rows(const float *lo, const float *hi, int n, int np, uint32_t *p)
 {
 	/* interleaves the 16 + 16 bfloat16 of two rows into 16 pairs */
 	const __m512i mix = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
 	                                     24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
 	                                     16, 0);
+	for (int j = 0; j < np; j += 16) {
+		int left = n - j < 0 ? 0 : n - j;
+		__mmask16 m = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1),
+		          ms = np - j >= 16 ? 0xffff : (__mmask16)((1u << (np - j)) - 1);
+		__m512 x0 = _mm512_maskz_loadu_ps(m, lo + j),
+		       x1 = hi ? _mm512_maskz_loadu_ps(m, hi + j) : _mm512_setzero_ps();
+		__m512i h = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+		_mm512_mask_storeu_epi32(p + j, ms, _mm512_permutexvar_epi16(mix, h));
+	}
+}
+
+/* op(B)[0:kc, 0:nc] into panels of 48 columns of pairs, [kp][w rounded up to 16] each,
+ * zero padded; t: scratch of 48 x kp pairs for B^T */
+static TBF void pack_b_bf(int tb, const float *b, long ldb, int kc, int nc, uint32_t *p,
+                          uint32_t *t)
+{
 	int kp = (kc + 1) / 2;
 	for (int j0 = 0, w, wp; j0 < nc; j0 += 48, p += (long)kp * wp) {
 		w = nc - j0 < 48 ? nc - j0 : 48, wp = (w + 15) / 16 * 16;
@@ -521,39 +536,34 @@ static TBF void pack_b_bf(int tb, const float *b, long ldb, int kc, int nc, uint
 			continue;
 		}
 		for (int k = 0; k < kp; k++) {
-			const float *r0 = b + (long)2 * k * ldb + j0, *r1 = r0 + ldb;
-			int two = 2 * k + 1 < kc;
-			for (int j = 0; j < wp; j += 16) {
-				__mmask16 m = w - j >= 16 ? 0xffff : (__mmask16)((1u << (w - j)) - 1);
-				__m512 x0 = _mm512_maskz_loadu_ps(m, r0 + j),
-				       x1 = two ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
-				__m512i h = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-				_mm512_storeu_si512(p + (long)k * wp + j, _mm512_permutexvar_epi16(mix, h));
-			}
+			const float *r0 = b + (long)2 * k * ldb + j0;
+			pair_rows(r0, 2 * k + 1 < kc ? r0 + ldb : NULL, w, wp, p + (long)k * wp);
 		}
 	}
 }
 
-/* block() of the bf16 path: C[0:M, 0:N] over one block of kc k */
+/* block() of the bf16 path: C[0:M, 0:N] over one block of kc k; with pairs (B NULL), B's
+ * pairs of rows of that block are read in place, pairs[k * ldp + j] */
 static void block_bf(int ta, int tb, int M, int N, int kc, float alpha, const float *A,
-                     long lda, const float *B, long ldb, float bt, float *C, long ldc,
-                     float *buf)
+                     long lda, const float *B, long ldb, const uint32_t *pairs, long ldp,
+                     float bt, float *C, long ldc, float *buf)
 {
 	int kp = (kc + 1) / 2;
 	uint32_t *bp = (uint32_t *)buf, *ap = bp + (size_t)GEMM_KC / 2 * GEMM_NC,
 	         *t = ap + 8 * GEMM_KC / 2;
 	for (int j0 = 0; j0 < N; j0 += GEMM_NC) {
 		int nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
-		pack_b_bf(tb, tb ? B + (long)j0 * ldb : B + j0, ldb, kc, nc, bp, t);
+		if (!pairs)
+			pack_b_bf(tb, tb ? B + (long)j0 * ldb : B + j0, ldb, kc, nc, bp, t);
 		for (int i0 = 0; i0 < M; ) {
 			int m, ri = sliver(M - i0, 8, &m);
 			pack_a_bf(ta, ta ? A + i0 : A + (long)i0 * lda, lda, m, kc, ap);
-			const uint32_t *bj = bp;
+			const uint32_t *bj = pairs ? pairs + j0 : bp;
 			for (int jr = 0; jr < nc; jr += 48) {
 				int w = nc - jr < 48 ? nc - jr : 48, nv = (w + 15) / 16;
-				kbf[ri][nv - 1](kp, ap, kp, bj, nv * 16, C + (long)i0 * ldc + j0 + jr, ldc, w,
-				                alpha, bt);
-				bj += (long)kp * nv * 16;
+				kbf[ri][nv - 1](kp, ap, kp, bj, pairs ? ldp : nv * 16,
+				                C + (long)i0 * ldc + j0 + jr, ldc, w, alpha, bt);
+				bj += pairs ? 48 : (long)kp * nv * 16;
 			}
 			i0 += m;
 		}
@@ -636,12 +646,75 @@ static void run_block(int bf, const isa_desc *d, int isa, int ta, int tb, int M,
 {
 #ifdef MS_GEMM_X86
 	if (bf) {
-		block_bf(ta, tb, M, N, kc, alpha, A, lda, B, ldb, bt, C, ldc, buf);
+		block_bf(ta, tb, M, N, kc, alpha, A, lda, B, ldb, NULL, 0, bt, C, ldc, buf);
 		return;
 	}
 #endif
 	(void)bf;
 	block(d, isa, ta, tb, M, N, kc, alpha, A, lda, B, ldb, bt, C, ldc, buf);
+}
+
+/* C = beta C, for K = 0 or alpha = 0 */
+static void scale_c(int M, int N, float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			float *c = C + (long)i * ldc + j;
+			*c = beta == 0 ? 0 : beta * *c;
+		}
+}
+
+/* the blocks of k: kcb k each (the last one fewer) */
+static int k_block(int K)
+{
+	int nk = (K + GEMM_KC - 1) / GEMM_KC;
+	return (K + nk - 1) / nk;
+}
+
+static int swapped(int M, int N)
+{
+	return N <= GEMM_SWAP_COLS && M >= 4 * N;
+}
+
+int ms_gemm_pairs_ok(int M, int N, int K)
+{
+	return bf16_on(isa_pick()) && !swapped(M, N) && (K <= 0 || k_block(K) % 2 == 0 ||
+	                                                  k_block(K) >= K);
+}
+
+void ms_gemm_pairs_row(const float *lo, const float *hi, int n, uint32_t *p)
+{
+#ifdef MS_GEMM_X86
+	if (bf16_on(isa_pick())) {
+		pair_rows(lo, hi, n, n, p);
+		return;
+	}
+#endif
+	for (int j = 0; j < n; j++)
+		p[j] = bf_pair(lo[j], hi ? hi[j] : 0);
+}
+
+void ms_gemm_pairs(int M, int N, int K, float alpha, const float *A, int lda,
+                   const uint32_t *pairs, int ldp, float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	if (K <= 0 || alpha == 0) {
+		scale_c(M, N, beta, C, ldc);
+		return;
+	}
+	MS_ASSERT(ms_gemm_pairs_ok(M, N, K));
+#ifdef MS_GEMM_X86
+	int kcb = k_block(K);
+	float *buf = buffer();
+	for (int p0 = 0; p0 < K; p0 += kcb) {
+		int kc = K - p0 < kcb ? K - p0 : kcb;
+		block_bf(0, 0, M, N, kc, alpha, A + p0, lda, NULL, 0, pairs + (long)p0 / 2 * ldp,
+		         ldp, p0 ? 1.0f : beta, C, ldc, buf);
+	}
+#else
+	(void)A, (void)lda, (void)pairs, (void)ldp, (void)C, (void)ldc;
+#endif
 }
 
 void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const float *A,
@@ -650,11 +723,7 @@ void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const flo
 	if (M <= 0 || N <= 0)
 		return;
 	if (K <= 0 || alpha == 0) {
-		for (int i = 0; i < M; i++)
-			for (int j = 0; j < N; j++) {
-				float *c = C + (long)i * ldc + j;
-				*c = beta == 0 ? 0 : beta * *c;
-			}
+		scale_c(M, N, beta, C, ldc);
 		return;
 	}
 	int isa = isa_pick();
@@ -666,11 +735,11 @@ void ms_gemm(int transa, int transb, int M, int N, int K, float alpha, const flo
 	}
 	const isa_desc *d = &isas[isa];
 	int bf = bf16_on(isa);
-	int nk = (K + GEMM_KC - 1) / GEMM_KC, kcb = (K + nk - 1) / nk;
+	int kcb = k_block(K);
 	/* a few columns, many rows: C^T[N,M] = op(B)^T op(A)^T, by slices of NC rows of C,
 	 * into t with alpha 1 and beta 0 (the sums exactly), then C = alpha t^T + beta C as
 	 * the kernels do it */
-	int swap = N <= GEMM_SWAP_COLS && M >= 4 * N;
+	int swap = swapped(M, N);
 	float *buf = buffer(), *t = buf + (size_t)GEMM_KC * GEMM_NC;
 	for (int p0 = 0; p0 < K; p0 += kcb) {
 		int kc = K - p0 < kcb ? K - p0 : kcb;

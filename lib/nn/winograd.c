@@ -6,13 +6,21 @@
 #include "vec.h"
 #include "winograd.h"
 
-static int wino_on = 1;
+static int wino_on = 1, pairs_on = 1;
 
 int ms_conv2d_winograd(int on)
 {
 	int old = wino_on;
 	if (on >= 0)
 		wino_on = on;
+	return old;
+}
+
+int ms_wino_pairs(int on)
+{
+	int old = pairs_on;
+	if (on >= 0)
+		pairs_on = on;
 	return old;
 }
 
@@ -33,23 +41,33 @@ int ms_wino_rows(const ms_conv2d *c, int W)
 	return (int)(r < 1 ? 1 : r);
 }
 
-/* a work item's workspace, offsets in floats: V [16, cin, T] and M [16, cout, T] (T up
- * to rows tw; dW: D in place of M), the even and odd columns of the input rows of one
- * image's part (tw + 1 each), an output row pair (2 tw each), dW's sums P [16, cout,
- * cin]; end: its size */
+/* V's bfloat16 pairs of channels (bf16 products): its row length for T tiles, and the
+ * pairs a row of V [ci/2] */
+static size_t pairs_ld(size_t T)
+{
+	return (T + 15) / 16 * 16;
+}
+
+/* a work item's workspace, offsets in floats: V [16, cin, T] (bf16: [16, cin/2 rounded
+ * up, pairs_ld(T)] pairs of channels) and M [16, cout, T] (T up to rows tw; dW: D in
+ * place of M), the even and odd columns of the input rows of two channels of one image's
+ * part (tw + 1 each), an output row pair (2 tw each) or the transforms of a tile row of
+ * two channels (16 tw each), dW's sums P [16, cout, cin]; end: its size */
 typedef struct {
-	size_t v, m, eo, rb, pp, end;
+	size_t v, m, eo, eo1, rb, pp, end;
 } layout;
 
 static layout wino_layout(const ms_conv2d *c, int H, int W)
 {
 	size_t tw = (W + 1) / 2, th = (H + 1) / 2, rows = ms_wino_rows(c, W);
-	size_t seg = rows < th ? rows : th;
+	size_t seg = rows < th ? rows : th, T = rows * tw;
+	size_t vf = 16 * (size_t)c->cin * T, vp = 16 * (size_t)(c->cin + 1) / 2 * pairs_ld(T);
 	layout l = { .v = 0 };
-	l.m = l.v + 16 * (size_t)c->cin * rows * tw;
-	l.eo = l.m + 16 * (size_t)c->cout * rows * tw;
-	l.rb = l.eo + 2 * (2 * seg + 2) * (tw + 1);
-	l.pp = l.rb + 4 * tw;
+	l.m = l.v + (vf > vp ? vf : vp);
+	l.eo = l.m + 16 * (size_t)c->cout * T;
+	l.eo1 = l.eo + 2 * (2 * seg + 2) * (tw + 1);
+	l.rb = l.eo1 + 2 * (2 * seg + 2) * (tw + 1);
+	l.pp = l.rb + 32 * tw;
 	l.end = l.pp + 16 * (size_t)c->cin * c->cout;
 	return l;
 }
@@ -111,10 +129,48 @@ static void wino_part(long g, long g1, int th, int *n, int *i0, int *i1)
 	*i1 = g1 - g < th - *i0 ? *i0 + (int)(g1 - g) : th;
 }
 
+/* the input rows 2 i0 - 1 .. 2 i1 of channel xc (zero outside the image) split into even
+ * and odd columns at eo, 2 n1 floats a row */
+VINLINE void split_rows(const float *xc, int H, int W, int i0, int i1, int n1, float *eo)
+{
+	for (int q = 0; q < 2 * (i1 - i0) + 2; q++) {
+		float *e = eo + (size_t)2 * q * n1;
+		int ih = 2 * i0 - 1 + q;
+		if (ih < 0 || ih >= H)
+			memset(e, 0, 2 * n1 * sizeof *e);
+		else
+			split_row(xc + (size_t)ih * W, W, n1, e, e + n1);
+	}
+}
+
+/* vt[xi * ps + q] = (B^T d B)[xi] of the tw tiles of a tile row, B^T = [1 0 -1 0;
+ * 0 1 1 0; 0 -1 1 0; 0 1 0 -1], from its 4 input rows split at er */
+VINLINE void tile_row(const float *er, int n1, int tw, float *vt, size_t ps)
+{
+	for (int q = 0; q < tw; q += VL) {
+		size_t m = vlen(q, tw);
+		vf t[4][4];
+		for (int r = 0; r < 4; r++) {
+			const float *e = er + (size_t)2 * r * n1, *o = e + n1;
+			vf a = vload(e + q, m), b = vload(o + q, m);
+			vf c = vload(e + q + 1, m), d = vload(o + q + 1, m);
+			t[r][0] = a - c;
+			t[r][1] = b + c;
+			t[r][2] = c - b;
+			t[r][3] = b - d;
+		}
+		for (int k = 0; k < 4; k++) {
+			vstore(vt + (0 + k) * ps + q, t[0][k] - t[2][k], m);
+			vstore(vt + (4 + k) * ps + q, t[1][k] + t[2][k], m);
+			vstore(vt + (8 + k) * ps + q, t[2][k] - t[1][k], m);
+			vstore(vt + (12 + k) * ps + q, t[1][k] - t[3][k], m);
+		}
+	}
+}
+
 /* v [16, c1-c0, T] = B^T d B of channels [c0,c1) of the tiles of global tile rows
- * [g0,g1), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; per image part and channel,
- * its input rows are split into even and odd columns first, so that the transform reads
- * them in order */
+ * [g0,g1); per image part and channel, its input rows are split into even and odd
+ * columns first, so that the transform reads them in order */
 MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, long g1,
                                  float *v, float *eo)
 {
@@ -124,37 +180,42 @@ MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, 
 		int n, i0, i1;
 		wino_part(g, g1, th, &n, &i0, &i1);
 		for (int ci = 0; ci < cin; ci++) {
-			const float *xc = j->x + n * j->xs + (size_t)(c0 + ci) * H * W;
-			for (int q = 0; q < 2 * (i1 - i0) + 2; q++) {
-				float *e = eo + (size_t)2 * q * n1;
-				int ih = 2 * i0 - 1 + q;
-				if (ih < 0 || ih >= H)
-					memset(e, 0, 2 * n1 * sizeof *e);
-				else
-					split_row(xc + (size_t)ih * W, W, n1, e, e + n1);
-			}
+			split_rows(j->x + n * j->xs + (size_t)(c0 + ci) * H * W, H, W, i0, i1, n1, eo);
+			for (int i = i0; i < i1; i++)
+				tile_row(eo + (size_t)4 * (i - i0) * n1, n1, tw,
+				         v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw, ps);
+		}
+		g += i1 - i0;
+	}
+}
+
+/* wino_input for bf16 products: V as bfloat16 pairs of channels 2k, 2k+1 (ms_gemm_pairs),
+ * vp [16, cin/2 rounded up, ld], each channel pair's tile row transformed into s first
+ * (16 tw floats a channel); the columns from T to ld are zeroed */
+MS_CLONES static void wino_input_pairs(const ms_conv_job *j, long g0, long g1, uint32_t *vp,
+                                       size_t ld, float *eo0, float *eo1, float *s)
+{
+	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
+	size_t kp = (cin + 1) / 2, T = (size_t)(g1 - g0) * tw;
+	for (size_t r = 0; r < 16 * kp; r++)
+		memset(vp + r * ld + T, 0, (ld - T) * sizeof *vp);
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int ci = 0; ci < cin; ci += 2) {
+			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
+			int two = ci + 1 < cin;
+			split_rows(xc, H, W, i0, i1, n1, eo0);
+			if (two)
+				split_rows(xc + (size_t)H * W, H, W, i0, i1, n1, eo1);
 			for (int i = i0; i < i1; i++) {
-				const float *er = eo + (size_t)4 * (i - i0) * n1;
-				float *vt = v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf t[4][4];
-					for (int r = 0; r < 4; r++) {
-						const float *e = er + (size_t)2 * r * n1, *o = e + n1;
-						vf a = vload(e + q, m), b = vload(o + q, m);
-						vf c = vload(e + q + 1, m), d = vload(o + q + 1, m);
-						t[r][0] = a - c;
-						t[r][1] = b + c;
-						t[r][2] = c - b;
-						t[r][3] = b - d;
-					}
-					for (int k = 0; k < 4; k++) {
-						vstore(vt + (0 + k) * ps + q, t[0][k] - t[2][k], m);
-						vstore(vt + (4 + k) * ps + q, t[1][k] + t[2][k], m);
-						vstore(vt + (8 + k) * ps + q, t[2][k] - t[1][k], m);
-						vstore(vt + (12 + k) * ps + q, t[1][k] - t[3][k], m);
-					}
-				}
+				size_t at = (size_t)ci / 2 * ld + (size_t)(g - g0 + i - i0) * tw;
+				tile_row(eo0 + (size_t)4 * (i - i0) * n1, n1, tw, s, tw);
+				if (two)
+					tile_row(eo1 + (size_t)4 * (i - i0) * n1, n1, tw, s + 16 * tw, tw);
+				for (int xi = 0; xi < 16; xi++)
+					ms_gemm_pairs_row(s + xi * tw, two ? s + (16 + xi) * tw : NULL, tw,
+					                  vp + xi * kp * ld + at);
 			}
 		}
 		g += i1 - i0;
@@ -221,13 +282,23 @@ void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 {
 	const ms_conv2d *c = j->c;
 	layout l = wino_layout(c, j->H, j->W);
-	size_t T = (g1 - g0) * (size_t)((j->W + 1) / 2);
+	size_t T = (g1 - g0) * (size_t)((j->W + 1) / 2), ld = pairs_ld(T), kp = (c->cin + 1) / 2;
 	float *v = p + l.v, *mm = p + l.m;
-	wino_input(j, 0, c->cin, g0, g1, v, p + l.eo);
-	for (int xi = 0; xi < 16; xi++)
-		ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + (size_t)xi * c->cout * c->cin,
-		        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
-		        mm + (size_t)xi * c->cout * T, (int)T);
+	const float *u = j->ws;
+	if (pairs_on && ms_gemm_pairs_ok(c->cout, (int)T, c->cin)) {
+		uint32_t *vp = (uint32_t *)v;
+		wino_input_pairs(j, g0, g1, vp, ld, p + l.eo, p + l.eo1, p + l.rb);
+		for (int xi = 0; xi < 16; xi++)
+			ms_gemm_pairs(c->cout, (int)T, c->cin, 1.0f, u + (size_t)xi * c->cout * c->cin,
+			              c->cin, vp + xi * kp * ld, (int)ld, 0.0f,
+			              mm + (size_t)xi * c->cout * T, (int)T);
+	} else {
+		wino_input(j, 0, c->cin, g0, g1, v, p + l.eo);
+		for (int xi = 0; xi < 16; xi++)
+			ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, u + (size_t)xi * c->cout * c->cin,
+			        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
+			        mm + (size_t)xi * c->cout * T, (int)T);
+	}
 	wino_output(j, g0, g1, mm, p + l.rb);
 }
 

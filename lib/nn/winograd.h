@@ -27,6 +27,10 @@ typedef struct {
 	                               * (neither); rows of outputs (Winograd: of tiles) an item */
 } ms_conv_job;
 
+/* bf16 products: the forward transform writes V as bfloat16 pairs for ms_gemm_pairs
+ * (on 1, the default) or in single precision for ms_gemm to round (0), the same bytes;
+ * -1 asks; returns the setting before (tests, benchmarks) */
+int ms_wino_pairs(int on);
 /* whether c on images W wide goes Winograd's way (and ms_conv2d_winograd allows it) */
 int ms_wino(const ms_conv2d *c, int W);
 /* tile rows (of 2 output rows) per work item; a work item's floats of workspace */

@@ -207,6 +207,62 @@ static void test_bf16(void)
 	CHECK(!strcmp(ms_gemm_precision(), "fp32"));
 }
 
+/* ms_gemm_pairs: B given as pairs of its rows (ms_gemm_pairs_row) gives the same bytes as
+ * ms_gemm on B, for K in one block and in several (K 600: three of 200), ldp and lda
+ * wider than needed, alpha and beta; pairs_row rounds as ms_gemm_bf16; a transposed shape
+ * or blocks that start at odd k are refused */
+static void test_pairs(void)
+{
+	ms_gemm_use("avx512");
+	if (strcmp(ms_gemm_use_precision("bf16"), "bf16")) {
+		fprintf(stderr, "test_pairs: no AVX512_BF16 here, skipped\n");
+		CHECK(!ms_gemm_pairs_ok(8, 64, 16));
+		ms_gemm_use_precision("fp32");
+		return;
+	}
+	ms_rng r;
+	ms_rng_init(&r, 11, 0);
+	static const int sh[][3] = { { 1, 16, 1 }, { 5, 37, 2 }, { 8, 100, 3 }, { 17, 48, 16 },
+	                             { 64, 800, 33 }, { 9, 61, 256 }, { 24, 130, 600 } };
+	for (int s = 0; s < 7; s++) {
+		int M = sh[s][0], N = sh[s][1], K = sh[s][2], lda = K + 3, ldp = (N + 15) / 16 * 16 + 16;
+		int kp = (K + 1) / 2;
+		float *a = malloc(sizeof(float) * M * lda), *b = malloc(sizeof(float) * K * N);
+		float *c0 = malloc(sizeof(float) * M * N), *c1 = malloc(sizeof(float) * M * N);
+		uint32_t *p = calloc((size_t)kp * ldp, sizeof(uint32_t));
+		fill(a, (size_t)M * lda, &r);
+		fill(b, (size_t)K * N, &r);
+		for (int k = 0; k < kp; k++)
+			ms_gemm_pairs_row(b + (size_t)2 * k * N, 2 * k + 1 < K ? b + (size_t)(2 * k + 1) * N : NULL,
+			                  N, p + (size_t)k * ldp);
+		int bad = 0;
+		for (int k = 0; k < K; k++)
+			for (int j = 0; j < N; j++) {
+				uint32_t w = p[(size_t)k / 2 * ldp + j];
+				float x, y = ms_gemm_bf16(b[(size_t)k * N + j]);
+				w = k % 2 ? w & 0xffff0000u : w << 16;
+				memcpy(&x, &w, sizeof x);
+				bad += memcmp(&x, &y, sizeof x) != 0;
+			}
+		CHECK(bad == 0);
+		CHECK(ms_gemm_pairs_ok(M, N, K));
+		for (int t = 0; t < 3; t++) {
+			float alpha = t == 2 ? -0.5f : 1, beta = t == 0 ? 0 : 0.75f;
+			fill(c0, (size_t)M * N, &r);
+			memcpy(c1, c0, sizeof(float) * M * N);
+			ms_gemm(0, 0, M, N, K, alpha, a, lda, b, N, beta, c0, N);
+			ms_gemm_pairs(M, N, K, alpha, a, lda, p, ldp, beta, c1, N);
+			CHECK(!memcmp(c0, c1, sizeof(float) * M * N));
+		}
+		free(a), free(b), free(c0), free(c1), free(p);
+	}
+	CHECK(!ms_gemm_pairs_ok(64, 2, 16));         /* computed transposed */
+	CHECK(!ms_gemm_pairs_ok(8, 64, 536));        /* blocks of 179 k */
+	CHECK(ms_gemm_pairs_ok(8, 64, 512) && ms_gemm_pairs_ok(8, 64, 255));
+	ms_gemm_use_precision("fp32");
+	CHECK(!ms_gemm_pairs_ok(8, 64, 16));
+}
+
 /* a path the CPU lacks falls back; an unknown name is AVX-512, or OpenBLAS without it */
 static void test_use(void)
 {
@@ -223,6 +279,7 @@ int main(void)
 	RUN(test_shapes);
 	RUN(test_split);
 	RUN(test_bf16);
+	RUN(test_pairs);
 	RUN(test_use);
 	return test_summary("test_gemm");
 }
