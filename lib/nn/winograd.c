@@ -150,6 +150,7 @@ VINLINE void tile_row(const float *er, int n1, int tw, float *vt, size_t ps)
 	for (int q = 0; q < tw; q += VL) {
 		size_t m = vlen(q, tw);
 		vf t[4][4];
+#pragma GCC unroll 4
 		for (int r = 0; r < 4; r++) {
 			const float *e = er + (size_t)2 * r * n1, *o = e + n1;
 			vf a = vload(e + q, m), b = vload(o + q, m);
@@ -159,6 +160,7 @@ VINLINE void tile_row(const float *er, int n1, int tw, float *vt, size_t ps)
 			t[r][2] = c - b;
 			t[r][3] = b - d;
 		}
+#pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
 			vstore(vt + (0 + k) * ps + q, t[0][k] - t[2][k], m);
 			vstore(vt + (4 + k) * ps + q, t[1][k] + t[2][k], m);
