@@ -1,7 +1,8 @@
 /* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
- * both sides (not 16 on both) and 32+ columns goes by Winograd's F(2x2,3x3)
- * (winograd.c), 4 multiply-adds per output and input channel in place of 9, forward and
- * dW; else, with 16+ input channels and 32+ columns, without im2col: the input tile is
+ * both sides (not 16 on both) and 32+ columns goes by Winograd's way (winograd.c): the
+ * forward pass by F(4x4,3x3) from 64 columns on with single-precision products (2.25
+ * multiply-adds per output and input channel in place of 9), else by F(2x2,3x3) (4), dW
+ * by F(2x2,3x3); else, with 16+ input channels and 32+ columns, without im2col: the input tile is
  * copied once with a zero border and nine GEMMs (one per kernel tap) read it shifted. dx
  * of a 3x3 stride 1 convolution that qualifies either way with its channels swapped is
  * that forward pass of dy with the flipped kernel. The rest: im2col + GEMM; backward
@@ -98,7 +99,7 @@ typedef ms_conv_job job;
  * transformed (Winograd), room for either in a 3x3 stride 1 convolution */
 static size_t kernel_floats(const ms_conv2d *c)
 {
-	return (size_t)c->cin * c->cout * (c->k == 3 && c->stride == 1 ? 16 : c->k * c->k);
+	return (size_t)c->cin * c->cout * (c->k == 3 && c->stride == 1 ? 36 : c->k * c->k);
 }
 
 /* n rounded up to a multiple of 16 */
@@ -364,7 +365,8 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 	int K = c->cin * c->k * c->k, rows = j->rows, tiles = (Ho + rows - 1) / rows;
 	float *col = direct(c) ? NULL :
 	             j->ws + kernel_floats(c) + tid * thread_floats(c, j->H, j->W);
-	long lo, hi, G = (long)j->N * ((Ho + 1) / 2);    /* Winograd: the batch's tile rows */
+	long lo, hi, G = j->win ? (long)j->N * ((Ho + j->win - 1) / j->win) : 0;  /* Winograd:
+	                                                              * the batch's tile rows */
 	ms_range(j->win ? (G + rows - 1) / rows : (long)j->N * tiles, tid, nt, &lo, &hi);
 	for (long i = lo; i < hi; i++) {
 		if (j->win) {
@@ -396,14 +398,14 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,
                        float *y, size_t ys, int acc, const float *cbias, float *ws)
 {
-	int win = ms_wino(c, W), shift = !win && shifted(c, W), Ho = ms_conv2d_out(c, H);
-	int rows = win ? ms_wino_rows(c, W) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
-	long G = (long)N * ((Ho + 1) / 2);                  /* Winograd: the batch's tile rows */
+	int win = ms_wino_m(c, W), shift = !win && shifted(c, W), Ho = ms_conv2d_out(c, H);
+	int rows = win ? ms_wino_rows(c, W, win) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
+	long G = win ? (long)N * ((Ho + win - 1) / win) : 0;  /* Winograd: the batch's tile rows */
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
 	          .ys = ys, .y = y, .ws = ws, .win = win, .shift = shift, .rows = rows };
 	float *wk = ws;      /* shifted: the kernel by tap, wk[k][o][ci] = W[o][ci][k] */
 	if (win)
-		ms_wino_kernel(c, ws);
+		ms_wino_kernel(c, win, ws);
 	else if (shift)
 		for (int k = 0; k < 9; k++)
 			for (int o = 0; o < c->cout; o++)

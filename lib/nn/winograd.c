@@ -6,7 +6,7 @@
 #include "vec.h"
 #include "winograd.h"
 
-static int wino_on = 1, pairs_on = 1;
+static int wino_on = 1, pairs_on = 1, f4_on = 1;
 
 int ms_conv2d_winograd(int on)
 {
@@ -14,6 +14,24 @@ int ms_conv2d_winograd(int on)
 	if (on >= 0)
 		wino_on = on;
 	return old;
+}
+
+int ms_wino_f4(int on)
+{
+	int old = f4_on;
+	if (on >= 0)
+		f4_on = on;
+	return old;
+}
+
+int ms_wino_m(const ms_conv2d *c, int W)
+{
+	if (!ms_wino(c, W))
+		return 0;
+	/* 4 x 4 pays from 64 columns on, 16 tiles a row (tests/bench/conv.sh: 1.4x to 1.6x
+	 * forward, 1.3x backward, 16 to 128 channels, sides 64 and 128); at 32, 8 tiles fill
+	 * half a vector and 2 x 2 is faster (0.6x to 0.8x) */
+	return f4_on && W >= 64 && strcmp(ms_gemm_precision(), "bf16") ? 4 : 2;
 }
 
 int ms_wino_pairs(int on)
@@ -34,10 +52,10 @@ int ms_wino(const ms_conv2d *c, int W)
 	       c->cin + c->cout > 32 && (W >= 32 || (W >= 16 && c->cin >= 256 && c->cout >= 256));
 }
 
-/* tile rows (of 2 output rows) per work item: V and M about one tile of floats */
-int ms_wino_rows(const ms_conv2d *c, int W)
+/* tile rows (of m output rows) per work item: V and M about one tile of floats */
+int ms_wino_rows(const ms_conv2d *c, int W, int m)
 {
-	long r = ms_conv2d_tile(0) / (16L * (c->cin + c->cout) * ((W + 1) / 2));
+	long r = ms_conv2d_tile(0) / ((m + 2L) * (m + 2) * (c->cin + c->cout) * ((W + m - 1) / m));
 	return (int)(r < 1 ? 1 : r);
 }
 
@@ -48,39 +66,68 @@ static size_t pairs_ld(size_t T)
 	return (T + 15) / 16 * 16;
 }
 
-/* a work item's workspace, offsets in floats: V [16, cin, T] (bf16: [16, cin/2 rounded
- * up, pairs_ld(T)] pairs of channels) and M [16, cout, T] (T up to rows tw; dW: D in
- * place of M), the even and odd columns of the input rows of two channels of one image's
- * part (tw + 1 each), an output row pair (2 tw each) or the transforms of a tile row of
- * two channels (16 tw each), dW's sums P [16, cout, cin]; end: its size */
+/* a work item's workspace for output tiles of m x m (a = m + 2 input rows and columns a
+ * tile, a^2 transformed points), offsets in floats: V [a^2, cin, T] (bf16, m 2: [16,
+ * cin/2 rounded up, pairs_ld(T)] pairs of channels) and M [a^2, cout, T] (T up to rows
+ * tw; dW: D in place of M), the m phases of the columns of the input rows of two
+ * channels of one image's part (tw + 1 each), the m output rows of a tile row (m tw
+ * each) or, m 2, the transforms of a tile row of two channels (16 tw each), dW's sums P
+ * [16, cout, cin]; end: its size */
 typedef struct {
 	size_t v, m, eo, eo1, rb, pp, end;
 } layout;
 
-static layout wino_layout(const ms_conv2d *c, int H, int W)
+static layout wino_layout(const ms_conv2d *c, int H, int W, int m)
 {
-	size_t tw = (W + 1) / 2, th = (H + 1) / 2, rows = ms_wino_rows(c, W);
-	size_t seg = rows < th ? rows : th, T = rows * tw;
-	size_t vf = 16 * (size_t)c->cin * T, vp = 16 * (size_t)(c->cin + 1) / 2 * pairs_ld(T);
+	size_t a2 = (m + 2) * (m + 2), tw = (W + m - 1) / m, th = (H + m - 1) / m;
+	size_t rows = ms_wino_rows(c, W, m), seg = rows < th ? rows : th, T = rows * tw;
+	size_t vf = a2 * c->cin * T, vp = m == 2 ? 16 * (size_t)(c->cin + 1) / 2 * pairs_ld(T) : 0;
+	size_t eo = m * (m * seg + 2) * (tw + 1);
 	layout l = { .v = 0 };
 	l.m = l.v + (vf > vp ? vf : vp);
-	l.eo = l.m + 16 * (size_t)c->cout * T;
-	l.eo1 = l.eo + 2 * (2 * seg + 2) * (tw + 1);
-	l.rb = l.eo1 + 2 * (2 * seg + 2) * (tw + 1);
-	l.pp = l.rb + 32 * tw;
-	l.end = l.pp + 16 * (size_t)c->cin * c->cout;
+	l.eo = l.m + a2 * c->cout * T;
+	l.eo1 = l.eo + eo;
+	l.rb = l.eo1 + eo;
+	l.pp = l.rb + (m == 2 ? 32 : m * m) * tw;
+	l.end = l.pp + (m == 2 ? 16 * (size_t)c->cin * c->cout : 0);
 	return l;
 }
 
 size_t ms_wino_floats(const ms_conv2d *c, int H, int W)
 {
-	return wino_layout(c, H, W).end;
+	size_t f2 = wino_layout(c, H, W, 2).end, f4 = wino_layout(c, H, W, 4).end;
+	return f2 > f4 ? f2 : f4;
 }
 
-/* u [16, cout, cin] = G g G^T of each kernel g = W[o][ci], G = [1 0 0; 1/2 1/2 1/2;
- * 1/2 -1/2 1/2; 0 0 1] */
-void ms_wino_kernel(const ms_conv2d *c, float *u)
+/* F(4x4,3x3)'s u [36, cout, cin] = G g G^T, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+ * 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
+static void kernel4(const ms_conv2d *c, float *u)
 {
+	static const float G[6][3] = { { 1 / 4.0f, 0, 0 }, { -1 / 6.0f, -1 / 6.0f, -1 / 6.0f },
+		{ -1 / 6.0f, 1 / 6.0f, -1 / 6.0f }, { 1 / 24.0f, 1 / 12.0f, 1 / 6.0f },
+		{ 1 / 24.0f, -1 / 12.0f, 1 / 6.0f }, { 0, 0, 1 } };
+	size_t oc = (size_t)c->cout * c->cin;
+	for (size_t k = 0; k < oc; k++) {
+		const float *g = c->w->w + 9 * k;
+		float t[6][3];
+		for (int r = 0; r < 6; r++)
+			for (int q = 0; q < 3; q++)
+				t[r][q] = G[r][0] * g[q] + G[r][1] * g[3 + q] + G[r][2] * g[6 + q];
+		for (int r = 0; r < 6; r++)
+			for (int q = 0; q < 6; q++)
+				u[(6 * r + q) * oc + k] = t[r][0] * G[q][0] + t[r][1] * G[q][1] +
+				                          t[r][2] * G[q][2];
+	}
+}
+
+/* u [(m+2)^2, cout, cin] = G g G^T of each kernel g = W[o][ci]; m 2: G = [1 0 0;
+ * 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+void ms_wino_kernel(const ms_conv2d *c, int m, float *u)
+{
+	if (m == 4) {
+		kernel4(c, u);
+		return;
+	}
 	size_t oc = (size_t)c->cout * c->cin;
 	for (size_t k = 0; k < oc; k++) {
 		const float *g = c->w->w + 9 * k;
@@ -279,11 +326,196 @@ MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const 
 	}
 }
 
-/* global tile rows [g0,g1), Winograd's way, with the transformed kernel at ws */
+/* ---- F(4x4,3x3): 6x6 input tiles at a stride of 4, 36 transformed points */
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, \
+                                           24, 26, 28, 30)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, \
+                                          25, 27, 29, 31)
+
+/* the four phases of the columns of a row of W floats with a zero border in front,
+ * p[r n1 + k] = x[4k + r - 1] (0 outside the row), k < n1 */
+VINLINE void split_row4(const float *x, int W, int n1, float *p)
+{
+	float *p0 = p, *p1 = p + n1, *p2 = p + 2 * n1, *p3 = p + 3 * n1;
+	int k = 0;
+	p0[0] = 0;
+	for (; 4 * k + 4 * VL <= W; k += VL) {
+		const float *xk = x + 4 * k;
+		vf a = vload(xk, VL), b = vload(xk + VL, VL), c = vload(xk + 2 * VL, VL);
+		vf d = vload(xk + 3 * VL, VL);
+		vf e0 = EVEN(a, b), o0 = ODD(a, b), e1 = EVEN(c, d), o1 = ODD(c, d);
+		vstore(p1 + k, EVEN(e0, e1), VL);          /* x[4k] */
+		vstore(p2 + k, EVEN(o0, o1), VL);          /* x[4k+1] */
+		vstore(p3 + k, ODD(e0, e1), VL);           /* x[4k+2] */
+		vstore(p0 + k + 1, ODD(o0, o1), VL);       /* x[4k+3] */
+	}
+	for (; k < n1; k++) {
+		p1[k] = 4 * k < W ? x[4 * k] : 0;
+		p2[k] = 4 * k + 1 < W ? x[4 * k + 1] : 0;
+		p3[k] = 4 * k + 2 < W ? x[4 * k + 2] : 0;
+		if (k + 1 < n1)
+			p0[k + 1] = 4 * k + 3 < W ? x[4 * k + 3] : 0;
+	}
+}
+
+/* row k of B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+ * 0 2 -1 -2 1 0; 0 4 0 -5 0 1] times d */
+VINLINE vf bt6(int k, const vf *d)
+{
+	switch (k) {
+	case 0: return d[0] * 4 - d[2] * 5 + d[4];
+	case 1: return d[3] + d[4] - (d[1] + d[2]) * 4;
+	case 2: return d[4] - d[3] + (d[1] - d[2]) * 4;
+	case 3: return d[4] - d[2] + (d[3] - d[1]) * 2;
+	case 4: return d[4] - d[2] + (d[1] - d[3]) * 2;
+	default: return d[1] * 4 - d[3] * 5 + d[5];
+	}
+}
+
+/* row k of A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] times m */
+VINLINE vf at6(int k, const vf *m)
+{
+	switch (k) {
+	case 0: return m[0] + m[1] + m[2] + m[3] + m[4];
+	case 1: return m[1] - m[2] + (m[3] - m[4]) * 2;
+	case 2: return m[1] + m[2] + (m[3] + m[4]) * 4;
+	default: return m[1] - m[2] + (m[3] - m[4]) * 8 + m[5];
+	}
+}
+
+/* vt[xi * ps + q] = (B^T d B)[xi] of the tw tiles of a tile row, from its 6 input rows
+ * split into phases at er (4 n1 floats a row): the rows first, into t (in L1), then the
+ * columns, so that few vectors are live at once */
+VINLINE void tile_row4(const float *er, int n1, int tw, float *vt, size_t ps)
+{
+	for (int q = 0; q < tw; q += VL) {
+		size_t m = vlen(q, tw);
+		vf t[6][6];
+#pragma GCC unroll 1
+		for (int r = 0; r < 6; r++) {
+			const float *e = er + (size_t)4 * r * n1 + q;
+			vf d[6] = { vload(e, m), vload(e + n1, m), vload(e + 2 * n1, m),
+			            vload(e + 3 * n1, m), vload(e + 1, m), vload(e + n1 + 1, m) };
+#pragma GCC unroll 6
+			for (int k = 0; k < 6; k++)
+				t[k][r] = bt6(k, d);
+		}
+#pragma GCC unroll 1
+		for (int k = 0; k < 6; k++) {
+#pragma GCC unroll 6
+			for (int k2 = 0; k2 < 6; k2++)
+				vstore(vt + (size_t)(6 * k2 + k) * ps + q, bt6(k2, t[k]), m);
+		}
+	}
+}
+
+/* wino_input for F(4x4,3x3): v [36, cin, T] */
+MS_CLONES static void wino_input4(const ms_conv_job *j, long g0, long g1, float *v, float *eo)
+{
+	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 3) / 4, th = (H + 3) / 4, n1 = tw + 1;
+	size_t ps = (size_t)cin * (g1 - g0) * tw;
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int ci = 0; ci < cin; ci++) {
+			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
+			for (int q = 0; q < 4 * (i1 - i0) + 2; q++) {
+				float *e = eo + (size_t)4 * q * n1;
+				int ih = 4 * i0 - 1 + q;
+				if (ih < 0 || ih >= H)
+					memset(e, 0, 4 * n1 * sizeof *e);
+				else
+					split_row4(xc + (size_t)ih * W, W, n1, e);
+			}
+			for (int i = i0; i < i1; i++)
+				tile_row4(eo + (size_t)16 * (i - i0) * n1, n1, tw,
+				          v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw, ps);
+		}
+		g += i1 - i0;
+	}
+}
+
+/* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias from mm [36, cout, T];
+ * rb: four rows of 4 tw floats */
+MS_CLONES static void wino_output4(const ms_conv_job *j, long g0, long g1, const float *mm,
+                                   float *rb)
+{
+	const ms_conv2d *c = j->c;
+	int H = j->H, W = j->W, tw = (W + 3) / 4, th = (H + 3) / 4;
+	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int o = 0; o < c->cout; o++) {
+			float b = (c->b ? c->b->w[o] : 0) +
+			          (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
+			float *yo = j->y + n * j->ys + o * L;
+			for (int i = i0; i < i1; i++) {
+				const float *mt = mm + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
+				for (int q = 0; q < tw; q += VL) {
+					size_t m = vlen(q, tw);
+					vf sr[4][6], y[4][4];   /* the rows transformed; [output row][column] */
+#pragma GCC unroll 1
+					for (int r = 0; r < 6; r++) {
+						const float *e = mt + (size_t)6 * r * ps + q;
+						vf x[6] = { vload(e, m), vload(e + ps, m), vload(e + 2 * ps, m),
+						            vload(e + 3 * ps, m), vload(e + 4 * ps, m),
+						            vload(e + 5 * ps, m) };
+#pragma GCC unroll 4
+						for (int k = 0; k < 4; k++)
+							sr[k][r] = at6(k, x);
+					}
+#pragma GCC unroll 4
+					for (int k = 0; k < 4; k++)
+#pragma GCC unroll 4
+						for (int r = 0; r < 4; r++)
+							y[r][k] = at6(r, sr[k]);
+					/* row r gets y[r][0] y[r][1] y[r][2] y[r][3] of tile 0, then of tile
+					 * 1 ...: 4 m floats */
+#pragma GCC unroll 4
+					for (int r = 0; r < 4; r++) {
+						vf lo = LO(y[r][0], y[r][1]), hi = HI(y[r][0], y[r][1]);
+						vf lo2 = LO(y[r][2], y[r][3]), hi2 = HI(y[r][2], y[r][3]);
+						vf z[4] = {
+							__builtin_shufflevector(lo, lo2, 0, 1, 16, 17, 2, 3, 18, 19, 4,
+							                        5, 20, 21, 6, 7, 22, 23),
+							__builtin_shufflevector(lo, lo2, 8, 9, 24, 25, 10, 11, 26, 27,
+							                        12, 13, 28, 29, 14, 15, 30, 31),
+							__builtin_shufflevector(hi, hi2, 0, 1, 16, 17, 2, 3, 18, 19, 4,
+							                        5, 20, 21, 6, 7, 22, 23),
+							__builtin_shufflevector(hi, hi2, 8, 9, 24, 25, 10, 11, 26, 27,
+							                        12, 13, 28, 29, 14, 15, 30, 31) };
+						float *row = rb + (size_t)r * 4 * tw + 4 * q;
+						for (int v = 0; v < 4 && 4 * m > (size_t)v * VL; v++)
+							vstore(row + v * VL, z[v], vlen(v * VL, 4 * m));
+					}
+				}
+				for (int r = 0; r < 4 && 4 * i + r < H; r++)
+					vaddb(yo + (size_t)(4 * i + r) * W, rb + (size_t)r * 4 * tw, b, W, j->acc);
+			}
+		}
+		g += i1 - i0;
+	}
+}
+
+/* global tile rows [g0,g1) (of j->win output rows each), Winograd's way, with the
+ * transformed kernel at ws */
 void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 {
 	const ms_conv2d *c = j->c;
-	layout l = wino_layout(c, j->H, j->W);
+	if (j->win == 4) {
+		layout l = wino_layout(c, j->H, j->W, 4);
+		size_t T = (g1 - g0) * (size_t)((j->W + 3) / 4);
+		float *v = p + l.v, *mm = p + l.m;
+		wino_input4(j, g0, g1, v, p + l.eo);
+		for (int xi = 0; xi < 36; xi++)
+			ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + (size_t)xi * c->cout * c->cin,
+			        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
+			        mm + (size_t)xi * c->cout * T, (int)T);
+		wino_output4(j, g0, g1, mm, p + l.rb);
+		return;
+	}
+	layout l = wino_layout(c, j->H, j->W, 2);
 	size_t T = (g1 - g0) * (size_t)((j->W + 1) / 2), ld = pairs_ld(T), kp = (c->cin + 1) / 2;
 	float *v = p + l.v, *mm = p + l.m;
 	const float *u = j->ws;
@@ -351,8 +583,8 @@ void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
 	int cc = c1 - c0, co = c->cout;
-	size_t tw = (j->W + 1) / 2, rows = ms_wino_rows(c, j->W);
-	layout l = wino_layout(c, j->H, j->W);
+	size_t tw = (j->W + 1) / 2, rows = ms_wino_rows(c, j->W, 2);
+	layout l = wino_layout(c, j->H, j->W, 2);
 	float *v = p + l.v, *d = p + l.m, *eo = p + l.eo, *pp = p + l.pp;
 	long G = (long)j->N * ((j->H + 1) / 2);
 	for (long g0 = 0; g0 < G; g0 += rows) {

@@ -1,14 +1,17 @@
-/* Internal to conv2d.c: Winograd F(2x2,3x3) for its 3x3 stride 1 convolutions (Lavin and
- * Gray, "Fast algorithms for convolutional neural networks", CVPR 2016). The output
- * block rows 2i..2i+1, columns 2j..2j+1 comes from the 4x4 input tile d at (2i-1, 2j-1)
- * (zero outside) as A^T [sum over ci of U .* V] A, U = G g G^T of the 3x3 kernel g,
- * V = B^T d B; the sums over ci are 16 GEMMs, one per point xi of the transformed tile,
- * M[xi] [cout, T] = U[xi] [cout, cin] V[xi] [cin, T] over the T tiles of a work item: a
- * run of tile rows of the batch, across images where they are small. dW is the dual:
- * G^T [sum over the tiles of (A e A^T) .* V] G, e the 2x2 blocks of dy. The transforms
- * only add, subtract and halve, so the results differ from the direct sums by rounding
- * alone; an output of the forward pass sums its terms in an order fixed by its position,
- * dW in the order of the work items, whatever the threads. */
+/* Internal to conv2d.c: Winograd F(2x2,3x3) and F(4x4,3x3) for its 3x3 stride 1
+ * convolutions (Lavin and Gray, "Fast algorithms for convolutional neural networks",
+ * CVPR 2016). The output block rows mi..mi+m-1, columns mj..mj+m-1 (m = 2 or 4) comes
+ * from the (m+2)x(m+2) input tile d at (mi-1, mj-1) (zero outside) as A^T [sum over ci of
+ * U .* V] A, U = G g G^T of the 3x3 kernel g, V = B^T d B; the sums over ci are (m+2)^2
+ * GEMMs, one per point xi of the transformed tile, M[xi] [cout, T] = U[xi] [cout, cin]
+ * V[xi] [cin, T] over the T tiles of a work item: a run of tile rows of the batch, across
+ * images where they are small. dW is the dual, with m = 2: G^T [sum over the tiles of
+ * (A e A^T) .* V] G, e the 2x2 blocks of dy. m = 2's transforms only add, subtract and
+ * halve, so its results differ from the direct sums by rounding alone (1e-6 for outputs
+ * of about 1); m = 4's multiply by up to 8 and divide by 24, and round more (within 4e-5
+ * for outputs of about 1, tests/unit/test_nn.c). An output of the forward pass sums its
+ * terms in an order fixed by its position, dW in the order of the work items, whatever
+ * the threads. */
 #ifndef MS_NN_WINOGRAD_H
 #define MS_NN_WINOGRAD_H
 
@@ -23,8 +26,9 @@ typedef struct {
 	const float *x, *dy, *cbias;
 	size_t xs, ys, dys, dxs;
 	float *y, *dx, *ws;
-	int win, shift, rows;         /* the forward pass's plan: Winograd, shifted, or im2col
-	                               * (neither); rows of outputs (Winograd: of tiles) an item */
+	int win, shift, rows;         /* the forward pass's plan: Winograd (win: the output
+	                               * tile's side, 2 or 4), shifted, or im2col (neither);
+	                               * rows of outputs (Winograd: of tiles) an item */
 } ms_conv_job;
 
 /* bf16 products: the forward transform writes V as bfloat16 pairs for ms_gemm_pairs
@@ -33,13 +37,21 @@ typedef struct {
 int ms_wino_pairs(int on);
 /* whether c on images W wide goes Winograd's way (and ms_conv2d_winograd allows it) */
 int ms_wino(const ms_conv2d *c, int W);
-/* tile rows (of 2 output rows) per work item; a work item's floats of workspace */
-int ms_wino_rows(const ms_conv2d *c, int W);
+/* the output tiles of its forward pass there: 4 x 4 (F(4x4,3x3)) from 64 columns on with
+ * single-precision products; 2 x 2 on narrower images, with bf16 products (whose
+ * rounding the larger tile's transforms would magnify) or where ms_wino_f4(0) asked for
+ * it; 0: not Winograd's way */
+int ms_wino_m(const ms_conv2d *c, int W);
+/* F(4x4,3x3) allowed (1, the default) or not (0); -1 asks; returns the setting before */
+int ms_wino_f4(int on);
+/* tile rows (of m output rows) per work item; a work item's floats of workspace (either
+ * tile) */
+int ms_wino_rows(const ms_conv2d *c, int W, int m);
 size_t ms_wino_floats(const ms_conv2d *c, int H, int W);
-/* u [16, cout, cin]: the kernel transformed, G g G^T */
-void ms_wino_kernel(const ms_conv2d *c, float *u);
-/* y (+)= conv(x) + bias of the global tile rows [g0,g1) (row i of image n: n th + i),
- * the transformed kernel at j->ws, p a work item's workspace */
+/* u [(m+2)^2, cout, cin]: the kernel transformed, G g G^T */
+void ms_wino_kernel(const ms_conv2d *c, int m, float *u);
+/* y (+)= conv(x) + bias of the global tile rows [g0,g1) (of j->win output rows; row i
+ * of image n: n th + i), the transformed kernel at j->ws, p a work item's workspace */
 void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p);
 /* dw [(c1-c0)*9, cout] = dW^T of input channels [c0,c1), every tile of the batch */
 void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p);

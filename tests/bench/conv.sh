@@ -1,12 +1,13 @@
 #!/bin/sh
-# 3x3 stride 1 convolutions with and without Winograd F(2x2,3x3), one thread, batch 8:
-# per channel pair (8 to 256) and image side (8 to 64) the median CPU time of the forward
-# and the backward pass each way (tests/bench/conv_bench.c); lib/nn/conv2d.c's rule for
-# when Winograd is used (wino) comes from this table.
-# Usage: tests/bench/conv.sh [REPS]   (run from the repository root)
+# 3x3 stride 1 convolutions with and without Winograd, one thread, batch 8: per channel
+# pair (8 to 256) and image side (8 to 64) the median CPU time of the forward and the
+# backward pass each way (tests/bench/conv_bench.c); lib/nn/conv2d.c's rule for when
+# Winograd is used (wino) comes from this table. With f4: F(2x2,3x3) against F(4x4,3x3),
+# sides 32 to 128 (winograd.c's rule for the larger tile, ms_wino_m).
+# Usage: tests/bench/conv.sh [REPS [f4]]   (run from the repository root)
 set -e
 reps=${1:-5}
 . "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/../.."
 bench_build conv_bench
-"$bin" "$reps"
+"$bin" "$reps" ${2:+"$2"}

@@ -1,14 +1,19 @@
-/* 3x3 stride 1 convolutions with and without Winograd F(2x2,3x3) (ms_conv2d_winograd),
- * one thread, batch 8, interleaved: per channel pair and image side, the median CPU time
- * of REPS rounds of the forward pass and of the backward pass (dW, db and dx) each way,
- * and their ratios (> 1: Winograd faster). Where lib/nn/conv2d.c's rule (wino) turns it
- * off, both columns time the same code. Usage: conv_bench [REPS] (tests/bench/conv.sh) */
+/* 3x3 stride 1 convolutions with and without Winograd (ms_conv2d_winograd), one thread,
+ * batch 8, interleaved: per channel pair and image side, the median CPU time of REPS
+ * rounds of the forward pass and of the backward pass (dW, db and dx) each way, and their
+ * ratios (> 1: Winograd faster). Where lib/nn/conv2d.c's rule (wino) turns it off, both
+ * columns time the same code. With f4: F(2x2,3x3) (off) against F(4x4,3x3) (on) for the
+ * forward pass and dx, sides 32 to 128 (ms_wino_f4; 4 x 4 is used from 64 on, so at 32
+ * both columns time 2 x 2).
+ * Usage: conv_bench [REPS [f4]] (tests/bench/conv.sh) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 #include "core/ms.h"
 #include "nn/nn.h"
+#include "nn/winograd.h"
 
 static double median(double *t, int n)
 {
@@ -28,14 +33,15 @@ int main(int argc, char **argv)
 {
 	static const int ch[][2] = { { 16, 16 }, { 32, 32 }, { 64, 64 }, { 128, 128 },
 		{ 256, 256 }, { 32, 16 }, { 16, 32 }, { 64, 32 }, { 32, 64 }, { 16, 8 }, { 8, 16 } };
-	static const int side[] = { 8, 16, 32, 64 };
-	int reps = argc > 1 ? atoi(argv[1]) : 5, N = 8;
+	int reps = argc > 1 ? atoi(argv[1]) : 5, N = 8, f4 = argc > 2 && !strcmp(argv[2], "f4");
+	const int *side = f4 ? (const int[]){ 32, 64, 128, 0 } : (const int[]){ 8, 16, 32, 64 };
+	int (*use)(int) = f4 ? ms_wino_f4 : ms_conv2d_winograd;
 	ms_threads(1);
 	printf("cin cout side  fwd_ms_off fwd_ms_on  bwd_ms_off bwd_ms_on  fwd_ratio bwd_ratio\n");
-	for (int a = 0; a < 4; a++)
+	for (int a = 0; a < 4 && side[a]; a++)
 		for (int b = 0; b < (int)(sizeof ch / sizeof *ch); b++) {
 			int ci = ch[b][0], co = ch[b][1], H = side[a];
-			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64)
+			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64 || (f4 && (ci < 16 || co < 16)))
 				continue;        /* 128 and 256 channels at 64x64: too long */
 			ms_params ps = { .seed = 1 };
 			ms_conv2d c;
@@ -47,12 +53,12 @@ int main(int argc, char **argv)
 			double t[2][2][64];
 			float *ws[2];
 			for (int on = 0; on < 2; on++) {
-				ms_conv2d_winograd(on);
+				use(on);
 				ws[on] = calloc(ms_conv2d_ws(&c, H, H), sizeof(float));
 			}
 			for (int r = 0; r < reps && r < 64; r++)
 				for (int on = 0; on < 2; on++) {
-					ms_conv2d_winograd(on);
+					use(on);
 					double t0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 					ms_conv2d_forward(&c, N, H, H, x, ci * L, y, co * L, 0, NULL, ws[on]);
 					double t1 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
@@ -71,6 +77,6 @@ int main(int argc, char **argv)
 			free(x), free(dy), free(y), free(dx), free(ws[0]), free(ws[1]);
 			ms_params_free(&ps);
 		}
-	ms_conv2d_winograd(1);
+	use(1);
 	return 0;
 }

@@ -3,9 +3,10 @@
 # with MS_PRECISION set one way, then the other: the segmentor (tests/bench/unet_bench.c,
 # 128x128 width 32 batch 8: training step and forward pass, CPU time medians) and the
 # generator (tests/bench/sample_bench.c: training steps at 64x64 and 128x128, DDIM 50
-# steps for 8 images of 64x64), on THREADS threads, the OpenBLAS settings of the
-# environment (the products do not use OpenBLAS on the avx512 path). Each line names
-# round, precision and measure; the ratios of the medians close the log.
+# steps for 8 images of 64x64, CPU time medians and minima), on THREADS threads, the
+# OpenBLAS settings of the environment (the products do not use OpenBLAS on the avx512
+# path). Each line names round, precision and measure; the ratios of the medians close
+# the log.
 # Usage: tests/bench/precision.sh [ROUNDS [STEPS [THREADS]]]   (from the repository root)
 set -e
 rounds=${1:-3} steps=${2:-5} threads=${3:-1}
@@ -22,8 +23,8 @@ for r in $(seq "$rounds"); do
 		MS_PRECISION=$p "$dir/unet" 8 128 "$steps" "$threads" 0 1 | sed -n \
 			"s/^ms \(train\|forward\) segmentor.*CPU time median \([0-9.]*\) ms/round $r $p seg-\1 \2 ms cpu/p"
 		MS_PRECISION=$p "$dir/sample" "$threads" "$steps" | sed -n \
-			-e "s/^ms train diffusion\[\([a-z]*\)\] \([0-9x]*\) .*median \([0-9.]*\) ms.*/round $r $p gen-train-\1-\2 \3 ms/p" \
-			-e "s/^ms ddim50 diffusion\[\([a-z]*\)\] 8x64x64 guidance \([0-9]\).*min \([0-9.]*\) s.*/round $r $p ddim50-\1-g\2 \3 s/p"
+			-e "s/^ms train diffusion\[\([a-z]*\)\] \([0-9x]*\) .*CPU time median \([0-9.]*\) ms.*/round $r $p gen-train-\1-\2 \3 ms cpu/p" \
+			-e "s/^ms ddim50 diffusion\[\([a-z]*\)\] 8x64x64 guidance \([0-9]\).*CPU time min \([0-9.]*\) s.*/round $r $p ddim50-\1-g\2 \3 s cpu/p"
 	done
 done | tee "$dir/log"
 echo "medians over rounds, fp32 / bf16:"

@@ -168,8 +168,12 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 	c.ws = calloc(ms_conv2d_ws(&c.c, H, W) + 1, sizeof(float));
 	gc g = { conv_fwd, conv_bwd, calloc((size_t)c.N * cout * Ho * Wo, sizeof(float)),
 	         (size_t)c.N * cout * Ho * Wo, &c };
-	check_all(&g, what, c.x, c.dx, c.N * c.xs, &ps, 1e-3f, 2e-3);
-	/* forward against a direct loop in double, every output */
+	/* the convolution is linear in x and W: a central difference is exact at any step, and
+	 * a long one (0.1) keeps the forward pass's rounding (Winograd's F(4x4,3x3): 1e-5) out
+	 * of the estimate */
+	check_all(&g, what, c.x, c.dx, c.N * c.xs, &ps, 0.1f, 2e-3);
+	/* forward against a direct loop in double, every output: within 4e-5 for outputs of
+	 * about 1 (the larger Winograd tile's rounding; the others' within 1e-5) */
 	conv_fwd(&g);
 	double worst = 0;
 	for (int n = 0; n < c.N; n++)
@@ -188,9 +192,9 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
 					double e = fabs(g.y[(((size_t)n * cout + o) * Ho + oh) * Wo + ow] - ref);
 					worst = e > worst ? e : worst;
 				}
-	if (getenv("SHOWW") || !(worst <= 1e-5))
+	if (getenv("SHOWW") || !(worst <= 4e-5))
 		printf("%s: %dx%d, worst difference from the direct sum %g\n", what, H, W, worst);
-	CHECK(worst <= 1e-5);
+	CHECK(worst <= 4e-5);
 	free(c.x);
 	free(c.dx);
 	free(c.yb);
@@ -249,7 +253,7 @@ static void check_conv_same(int cin, int cout, int H, int W)
 		wworst = fmax(wworst, fabs(out[0][i] - out[4][i]));
 		wbig = fmax(wbig, fabs(out[4][i]));
 	}
-	CHECK(memcmp(out[0], out[4], (ny + nx) * sizeof(float)) && worst < 1e-5);
+	CHECK(memcmp(out[0], out[4], (ny + nx) * sizeof(float)) && worst < 4e-5);
 	CHECK(memcmp(out[0] + ny + nx, out[4] + ny + nx, nw * sizeof(float)) &&
 	      wworst < 1e-5 * wbig);
 	if (getenv("SHOWW"))
@@ -270,6 +274,7 @@ static void test_conv(void)
 	check_conv_same(16, 24, 5, 35);
 	check_conv_same(24, 16, 4, 32);
 	check_conv_same(17, 33, 5, 35);    /* odd channels: the last pair half empty */
+	check_conv_same(20, 16, 6, 66);    /* 64+ columns: F(4x4,3x3) */
 	for (int tiled = 0; tiled < 2; tiled++) {
 		/* tiled: one output row per tile */
 		long old = ms_conv2d_tile(tiled ? 1 : 0);
@@ -284,6 +289,7 @@ static void test_conv(void)
 		check_conv(4, 16, 3, 1, 3, 32);    /* im2col forward, dx by the shifted way */
 		check_conv(16, 24, 3, 1, 1, 32);
 		check_conv(33, 40, 3, 1, 7, 32);   /* several row tiles when tiled */
+		check_conv(16, 20, 3, 1, 7, 69);   /* rows split 64 columns at a time, and the rest */
 		ms_conv2d_tile(old);
 	}
 }
@@ -391,6 +397,7 @@ static void gn_bwd(gc *g, const float *dy)
 
 static void test_groupnorm(void)
 {
+	ms_rng_init(&rng, 77, 0);     /* its data not those the tests before it leave */
 	for (int silu = 0; silu < 2; silu++) {
 		ms_params ps = { .seed = 5 };
 		gnctx c = { .N = 2, .HW = 12, .silu = silu };
