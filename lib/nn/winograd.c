@@ -1,4 +1,4 @@
-/* Winograd F(2x2,3x3) for the 3x3 stride 1 convolutions: see winograd.h. */
+/* Winograd F(2x2,3x3) and F(4x4,3x3) for the 3x3 stride 1 convolutions: see winograd.h. */
 #include <string.h>
 
 #include "gemm.h"
@@ -8,38 +8,38 @@
 
 static int wino_on = 1, pairs_on = 1, f4_on = 1;
 
+/* a switch set to on (0 or 1; -1: left), returning its setting before */
+static int toggle(int *sw, int on)
+{
+	int old = *sw;
+	if (on >= 0)
+		*sw = on;
+	return old;
+}
+
 int ms_conv2d_winograd(int on)
 {
-	int old = wino_on;
-	if (on >= 0)
-		wino_on = on;
-	return old;
+	return toggle(&wino_on, on);
 }
 
 int ms_wino_f4(int on)
 {
-	int old = f4_on;
-	if (on >= 0)
-		f4_on = on;
-	return old;
+	return toggle(&f4_on, on);
+}
+
+int ms_wino_pairs(int on)
+{
+	return toggle(&pairs_on, on);
 }
 
 int ms_wino_m(const ms_conv2d *c, int W)
 {
 	if (!ms_wino(c, W))
 		return 0;
-	/* 4 x 4 pays from 64 columns on, 16 tiles a row (tests/bench/conv.sh: 1.4x to 1.6x
-	 * forward, 1.3x backward, 16 to 128 channels, sides 64 and 128); at 32, 8 tiles fill
-	 * half a vector and 2 x 2 is faster (0.6x to 0.8x) */
+	/* 4 x 4 pays from 64 columns on, 16 tiles a row (tests/bench/conv.sh 3 f4: 1.2x to
+	 * 1.7x forward, 1.2x to 1.4x backward, 16 to 128 channels, sides 64 and 128); at 32,
+	 * 8 tiles fill half a vector and 2 x 2 is faster (0.6x to 0.8x) */
 	return f4_on && W >= 64 && strcmp(ms_gemm_precision(), "bf16") ? 4 : 2;
-}
-
-int ms_wino_pairs(int on)
-{
-	int old = pairs_on;
-	if (on >= 0)
-		pairs_on = on;
-	return old;
 }
 
 int ms_wino(const ms_conv2d *c, int W)
@@ -176,20 +176,6 @@ static void wino_part(long g, long g1, int th, int *n, int *i0, int *i1)
 	*i1 = g1 - g < th - *i0 ? *i0 + (int)(g1 - g) : th;
 }
 
-/* the input rows 2 i0 - 1 .. 2 i1 of channel xc (zero outside the image) split into even
- * and odd columns at eo, 2 n1 floats a row */
-VINLINE void split_rows(const float *xc, int H, int W, int i0, int i1, int n1, float *eo)
-{
-	for (int q = 0; q < 2 * (i1 - i0) + 2; q++) {
-		float *e = eo + (size_t)2 * q * n1;
-		int ih = 2 * i0 - 1 + q;
-		if (ih < 0 || ih >= H)
-			memset(e, 0, 2 * n1 * sizeof *e);
-		else
-			split_row(xc + (size_t)ih * W, W, n1, e, e + n1);
-	}
-}
-
 /* vt[xi * ps + q] = (B^T d B)[xi] of the tw tiles of a tile row, B^T = [1 0 -1 0;
  * 0 1 1 0; 0 -1 1 0; 0 1 0 -1], from its 4 input rows split at er */
 VINLINE void tile_row(const float *er, int n1, int tw, float *vt, size_t ps)
@@ -217,114 +203,11 @@ VINLINE void tile_row(const float *er, int n1, int tw, float *vt, size_t ps)
 	}
 }
 
-/* v [16, c1-c0, T] = B^T d B of channels [c0,c1) of the tiles of global tile rows
- * [g0,g1); per image part and channel, its input rows are split into even and odd
- * columns first, so that the transform reads them in order */
-MS_CLONES static void wino_input(const ms_conv_job *j, int c0, int c1, long g0, long g1,
-                                 float *v, float *eo)
-{
-	int H = j->H, W = j->W, cin = c1 - c0, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
-	size_t ps = (size_t)cin * (g1 - g0) * tw;
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int ci = 0; ci < cin; ci++) {
-			split_rows(j->x + n * j->xs + (size_t)(c0 + ci) * H * W, H, W, i0, i1, n1, eo);
-			for (int i = i0; i < i1; i++)
-				tile_row(eo + (size_t)4 * (i - i0) * n1, n1, tw,
-				         v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw, ps);
-		}
-		g += i1 - i0;
-	}
-}
-
-/* wino_input for bf16 products: V as bfloat16 pairs of channels 2k, 2k+1 (ms_gemm_pairs),
- * vp [16, cin/2 rounded up, ld], each channel pair's tile row transformed into s first
- * (16 tw floats a channel); the columns from T to ld are zeroed */
-MS_CLONES static void wino_input_pairs(const ms_conv_job *j, long g0, long g1, uint32_t *vp,
-                                       size_t ld, float *eo0, float *eo1, float *s)
-{
-	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
-	size_t kp = (cin + 1) / 2, T = (size_t)(g1 - g0) * tw;
-	for (size_t r = 0; r < 16 * kp; r++)
-		memset(vp + r * ld + T, 0, (ld - T) * sizeof *vp);
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int ci = 0; ci < cin; ci += 2) {
-			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
-			int two = ci + 1 < cin;
-			split_rows(xc, H, W, i0, i1, n1, eo0);
-			if (two)
-				split_rows(xc + (size_t)H * W, H, W, i0, i1, n1, eo1);
-			for (int i = i0; i < i1; i++) {
-				size_t at = (size_t)ci / 2 * ld + (size_t)(g - g0 + i - i0) * tw;
-				tile_row(eo0 + (size_t)4 * (i - i0) * n1, n1, tw, s, tw);
-				if (two)
-					tile_row(eo1 + (size_t)4 * (i - i0) * n1, n1, tw, s + 16 * tw, tw);
-				for (int xi = 0; xi < 16; xi++)
-					ms_gemm_pairs_row(s + xi * tw, two ? s + (16 + xi) * tw : NULL, tw,
-					                  vp + xi * kp * ld + at);
-			}
-		}
-		g += i1 - i0;
-	}
-}
-
 /* the first and second halves of a and b interleaved: a0 b0 a1 b1 ... */
 #define LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, \
                                          22, 7, 23)
 #define HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, \
                                          29, 14, 30, 15, 31)
-
-/* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias, A^T = [1 1 1 0;
- * 0 1 -1 -1], from mm [16, cout, T]; rb: two rows of 2 tw floats */
-MS_CLONES static void wino_output(const ms_conv_job *j, long g0, long g1, const float *mm,
-                                  float *rb)
-{
-	const ms_conv2d *c = j->c;
-	int H = j->H, W = j->W, tw = (W + 1) / 2, th = (H + 1) / 2;
-	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
-	float *r0 = rb, *r1 = rb + 2 * tw;
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int o = 0; o < c->cout; o++) {
-			float b = (c->b ? c->b->w[o] : 0) +
-			          (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
-			float *yo = j->y + n * j->ys + o * L;
-			for (int i = i0; i < i1; i++) {
-				const float *mt = mm + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf s0[4], s1[4];
-					for (int r = 0; r < 4; r++) {
-						vf a = vload(mt + (4 * r + 0) * ps + q, m);
-						vf bb = vload(mt + (4 * r + 1) * ps + q, m);
-						vf cc = vload(mt + (4 * r + 2) * ps + q, m);
-						vf d = vload(mt + (4 * r + 3) * ps + q, m);
-						s0[r] = a + bb + cc;
-						s1[r] = bb - cc - d;
-					}
-					vf y00 = s0[0] + s0[1] + s0[2], y10 = s0[1] - s0[2] - s0[3];
-					vf y01 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
-					/* interleaved: row 2i gets y00 y01 y00 y01 ..., 2 m floats */
-					size_t m0 = m < VL / 2 ? 2 * m : VL, m1 = 2 * m - m0;
-					vstore(r0 + 2 * q, LO(y00, y01), m0);
-					vstore(r1 + 2 * q, LO(y10, y11), m0);
-					if (m1) {
-						vstore(r0 + 2 * q + VL, HI(y00, y01), m1);
-						vstore(r1 + 2 * q + VL, HI(y10, y11), m1);
-					}
-				}
-				vaddb(yo + (size_t)2 * i * W, r0, b, W, j->acc);
-				if (2 * i + 1 < H)
-					vaddb(yo + (size_t)(2 * i + 1) * W, r1, b, W, j->acc);
-			}
-		}
-		g += i1 - i0;
-	}
-}
 
 /* ---- F(4x4,3x3): 6x6 input tiles at a stride of 4, 36 transformed points */
 #define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, \
@@ -409,39 +292,162 @@ VINLINE void tile_row4(const float *er, int n1, int tw, float *vt, size_t ps)
 	}
 }
 
-/* wino_input for F(4x4,3x3): v [36, cin, T] */
-MS_CLONES static void wino_input4(const ms_conv_job *j, long g0, long g1, float *v, float *eo)
+/* the input rows m i0 - 1 .. m i1 of channel xc (zero outside the image), each split
+ * into the m phases of its columns at eo (m n1 floats a row: split_row, split_row4) */
+VINLINE void split_rows(const float *xc, int H, int W, int m, int i0, int i1, int n1,
+                        float *eo)
 {
-	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 3) / 4, th = (H + 3) / 4, n1 = tw + 1;
+	for (int q = 0; q < m * (i1 - i0) + 2; q++) {
+		float *e = eo + (size_t)m * q * n1;
+		int ih = m * i0 - 1 + q;
+		if (ih < 0 || ih >= H)
+			memset(e, 0, m * n1 * sizeof *e);
+		else if (m == 4)
+			split_row4(xc + (size_t)ih * W, W, n1, e);
+		else
+			split_row(xc + (size_t)ih * W, W, n1, e, e + n1);
+	}
+}
+
+/* v [(m+2)^2, c1-c0, T] = B^T d B of channels [c0,c1) of the tiles of global tile rows
+ * [g0,g1); per image part and channel, its input rows are split into the phases of
+ * their columns first, so that the transform reads them in order */
+MS_CLONES static void wino_input(const ms_conv_job *j, int m, int c0, int c1, long g0,
+                                 long g1, float *v, float *eo)
+{
+	int H = j->H, W = j->W, cin = c1 - c0, tw = (W + m - 1) / m, th = (H + m - 1) / m;
+	int n1 = tw + 1;
 	size_t ps = (size_t)cin * (g1 - g0) * tw;
 	for (long g = g0; g < g1;) {
 		int n, i0, i1;
 		wino_part(g, g1, th, &n, &i0, &i1);
 		for (int ci = 0; ci < cin; ci++) {
-			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
-			for (int q = 0; q < 4 * (i1 - i0) + 2; q++) {
-				float *e = eo + (size_t)4 * q * n1;
-				int ih = 4 * i0 - 1 + q;
-				if (ih < 0 || ih >= H)
-					memset(e, 0, 4 * n1 * sizeof *e);
+			split_rows(j->x + n * j->xs + (size_t)(c0 + ci) * H * W, H, W, m, i0, i1, n1, eo);
+			for (int i = i0; i < i1; i++) {
+				const float *er = eo + (size_t)m * m * (i - i0) * n1;
+				float *vt = v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw;
+				if (m == 4)
+					tile_row4(er, n1, tw, vt, ps);
 				else
-					split_row4(xc + (size_t)ih * W, W, n1, e);
+					tile_row(er, n1, tw, vt, ps);
 			}
-			for (int i = i0; i < i1; i++)
-				tile_row4(eo + (size_t)16 * (i - i0) * n1, n1, tw,
-				          v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw, ps);
+		}
+		g += i1 - i0;
+	}
+}
+/* wino_input for bf16 products: V as bfloat16 pairs of channels 2k, 2k+1 (ms_gemm_pairs),
+ * vp [16, cin/2 rounded up, ld], each channel pair's tile row transformed into s first
+ * (16 tw floats a channel); the columns from T to ld are zeroed */
+MS_CLONES static void wino_input_pairs(const ms_conv_job *j, long g0, long g1, uint32_t *vp,
+                                       size_t ld, float *eo0, float *eo1, float *s)
+{
+	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
+	size_t kp = (cin + 1) / 2, T = (size_t)(g1 - g0) * tw;
+	for (size_t r = 0; r < 16 * kp; r++)
+		memset(vp + r * ld + T, 0, (ld - T) * sizeof *vp);
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int ci = 0; ci < cin; ci += 2) {
+			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
+			int two = ci + 1 < cin;
+			split_rows(xc, H, W, 2, i0, i1, n1, eo0);
+			if (two)
+				split_rows(xc + (size_t)H * W, H, W, 2, i0, i1, n1, eo1);
+			for (int i = i0; i < i1; i++) {
+				size_t at = (size_t)ci / 2 * ld + (size_t)(g - g0 + i - i0) * tw;
+				tile_row(eo0 + (size_t)4 * (i - i0) * n1, n1, tw, s, tw);
+				if (two)
+					tile_row(eo1 + (size_t)4 * (i - i0) * n1, n1, tw, s + 16 * tw, tw);
+				for (int xi = 0; xi < 16; xi++)
+					ms_gemm_pairs_row(s + xi * tw, two ? s + (16 + xi) * tw : NULL, tw,
+					                  vp + xi * kp * ld + at);
+			}
 		}
 		g += i1 - i0;
 	}
 }
 
-/* the output rows of global tile rows [g0,g1) (+)= A^T M A + bias from mm [36, cout, T];
- * rb: four rows of 4 tw floats */
-MS_CLONES static void wino_output4(const ms_conv_job *j, long g0, long g1, const float *mm,
-                                   float *rb)
+/* the two output rows of the tw tiles of a tile row, rb (2 tw floats each) = A^T M A,
+ * A^T = [1 1 1 0; 0 1 -1 -1], M at mt[xi * ps + q] */
+VINLINE void tile_out(const float *mt, size_t ps, int tw, float *rb)
+{
+	float *r0 = rb, *r1 = rb + 2 * tw;
+	for (int q = 0; q < tw; q += VL) {
+		size_t m = vlen(q, tw);
+		vf s0[4], s1[4];
+		for (int r = 0; r < 4; r++) {
+			vf a = vload(mt + (4 * r + 0) * ps + q, m);
+			vf bb = vload(mt + (4 * r + 1) * ps + q, m);
+			vf cc = vload(mt + (4 * r + 2) * ps + q, m);
+			vf d = vload(mt + (4 * r + 3) * ps + q, m);
+			s0[r] = a + bb + cc;
+			s1[r] = bb - cc - d;
+		}
+		vf y00 = s0[0] + s0[1] + s0[2], y10 = s0[1] - s0[2] - s0[3];
+		vf y01 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
+		/* interleaved: row 2i gets y00 y01 y00 y01 ..., 2 m floats */
+		size_t m0 = m < VL / 2 ? 2 * m : VL, m1 = 2 * m - m0;
+		vstore(r0 + 2 * q, LO(y00, y01), m0);
+		vstore(r1 + 2 * q, LO(y10, y11), m0);
+		if (m1) {
+			vstore(r0 + 2 * q + VL, HI(y00, y01), m1);
+			vstore(r1 + 2 * q + VL, HI(y10, y11), m1);
+		}
+	}
+}
+
+/* the four output rows of the tw tiles of a tile row, rb (4 tw floats each) = A^T M A
+ * (at6), M at mt[xi * ps + q]: the rows of M first, then the columns */
+VINLINE void tile_out4(const float *mt, size_t ps, int tw, float *rb)
+{
+	for (int q = 0; q < tw; q += VL) {
+		size_t m = vlen(q, tw);
+		vf sr[4][6], y[4][4];   /* the rows transformed; [output row][column] */
+#pragma GCC unroll 1
+		for (int r = 0; r < 6; r++) {
+			const float *e = mt + (size_t)6 * r * ps + q;
+			vf x[6] = { vload(e, m), vload(e + ps, m), vload(e + 2 * ps, m),
+			            vload(e + 3 * ps, m), vload(e + 4 * ps, m),
+			            vload(e + 5 * ps, m) };
+#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++)
+				sr[k][r] = at6(k, x);
+		}
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++)
+#pragma GCC unroll 4
+			for (int r = 0; r < 4; r++)
+				y[r][k] = at6(r, sr[k]);
+		/* row r gets y[r][0] y[r][1] y[r][2] y[r][3] of tile 0, then of tile
+		 * 1 ...: 4 m floats */
+#pragma GCC unroll 4
+		for (int r = 0; r < 4; r++) {
+			vf lo = LO(y[r][0], y[r][1]), hi = HI(y[r][0], y[r][1]);
+			vf lo2 = LO(y[r][2], y[r][3]), hi2 = HI(y[r][2], y[r][3]);
+			vf z[4] = {
+				__builtin_shufflevector(lo, lo2, 0, 1, 16, 17, 2, 3, 18, 19, 4,
+				                        5, 20, 21, 6, 7, 22, 23),
+				__builtin_shufflevector(lo, lo2, 8, 9, 24, 25, 10, 11, 26, 27,
+				                        12, 13, 28, 29, 14, 15, 30, 31),
+				__builtin_shufflevector(hi, hi2, 0, 1, 16, 17, 2, 3, 18, 19, 4,
+				                        5, 20, 21, 6, 7, 22, 23),
+				__builtin_shufflevector(hi, hi2, 8, 9, 24, 25, 10, 11, 26, 27,
+				                        12, 13, 28, 29, 14, 15, 30, 31) };
+			float *row = rb + (size_t)r * 4 * tw + 4 * q;
+			for (int v = 0; v < 4 && 4 * m > (size_t)v * VL; v++)
+				vstore(row + v * VL, z[v], vlen(v * VL, 4 * m));
+		}
+	}
+}
+
+/* the output rows of global tile rows [g0,g1) of m (2 or 4) rows each (+)= A^T M A +
+ * bias, from mm [(m+2)^2, cout, T]; rb: m rows of m tw floats */
+MS_CLONES static void wino_output(const ms_conv_job *j, int m, long g0, long g1,
+                                  const float *mm, float *rb)
 {
 	const ms_conv2d *c = j->c;
-	int H = j->H, W = j->W, tw = (W + 3) / 4, th = (H + 3) / 4;
+	int H = j->H, W = j->W, tw = (W + m - 1) / m, th = (H + m - 1) / m;
 	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
 	for (long g = g0; g < g1;) {
 		int n, i0, i1;
@@ -452,46 +458,12 @@ MS_CLONES static void wino_output4(const ms_conv_job *j, long g0, long g1, const
 			float *yo = j->y + n * j->ys + o * L;
 			for (int i = i0; i < i1; i++) {
 				const float *mt = mm + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf sr[4][6], y[4][4];   /* the rows transformed; [output row][column] */
-#pragma GCC unroll 1
-					for (int r = 0; r < 6; r++) {
-						const float *e = mt + (size_t)6 * r * ps + q;
-						vf x[6] = { vload(e, m), vload(e + ps, m), vload(e + 2 * ps, m),
-						            vload(e + 3 * ps, m), vload(e + 4 * ps, m),
-						            vload(e + 5 * ps, m) };
-#pragma GCC unroll 4
-						for (int k = 0; k < 4; k++)
-							sr[k][r] = at6(k, x);
-					}
-#pragma GCC unroll 4
-					for (int k = 0; k < 4; k++)
-#pragma GCC unroll 4
-						for (int r = 0; r < 4; r++)
-							y[r][k] = at6(r, sr[k]);
-					/* row r gets y[r][0] y[r][1] y[r][2] y[r][3] of tile 0, then of tile
-					 * 1 ...: 4 m floats */
-#pragma GCC unroll 4
-					for (int r = 0; r < 4; r++) {
-						vf lo = LO(y[r][0], y[r][1]), hi = HI(y[r][0], y[r][1]);
-						vf lo2 = LO(y[r][2], y[r][3]), hi2 = HI(y[r][2], y[r][3]);
-						vf z[4] = {
-							__builtin_shufflevector(lo, lo2, 0, 1, 16, 17, 2, 3, 18, 19, 4,
-							                        5, 20, 21, 6, 7, 22, 23),
-							__builtin_shufflevector(lo, lo2, 8, 9, 24, 25, 10, 11, 26, 27,
-							                        12, 13, 28, 29, 14, 15, 30, 31),
-							__builtin_shufflevector(hi, hi2, 0, 1, 16, 17, 2, 3, 18, 19, 4,
-							                        5, 20, 21, 6, 7, 22, 23),
-							__builtin_shufflevector(hi, hi2, 8, 9, 24, 25, 10, 11, 26, 27,
-							                        12, 13, 28, 29, 14, 15, 30, 31) };
-						float *row = rb + (size_t)r * 4 * tw + 4 * q;
-						for (int v = 0; v < 4 && 4 * m > (size_t)v * VL; v++)
-							vstore(row + v * VL, z[v], vlen(v * VL, 4 * m));
-					}
-				}
-				for (int r = 0; r < 4 && 4 * i + r < H; r++)
-					vaddb(yo + (size_t)(4 * i + r) * W, rb + (size_t)r * 4 * tw, b, W, j->acc);
+				if (m == 4)
+					tile_out4(mt, ps, tw, rb);
+				else
+					tile_out(mt, ps, tw, rb);
+				for (int r = 0; r < m && m * i + r < H; r++)
+					vaddb(yo + (size_t)(m * i + r) * W, rb + (size_t)r * m * tw, b, W, j->acc);
 			}
 		}
 		g += i1 - i0;
@@ -503,37 +475,26 @@ MS_CLONES static void wino_output4(const ms_conv_job *j, long g0, long g1, const
 void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 {
 	const ms_conv2d *c = j->c;
-	if (j->win == 4) {
-		layout l = wino_layout(c, j->H, j->W, 4);
-		size_t T = (g1 - g0) * (size_t)((j->W + 3) / 4);
-		float *v = p + l.v, *mm = p + l.m;
-		wino_input4(j, g0, g1, v, p + l.eo);
-		for (int xi = 0; xi < 36; xi++)
-			ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + (size_t)xi * c->cout * c->cin,
-			        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
-			        mm + (size_t)xi * c->cout * T, (int)T);
-		wino_output4(j, g0, g1, mm, p + l.rb);
-		return;
-	}
-	layout l = wino_layout(c, j->H, j->W, 2);
-	size_t T = (g1 - g0) * (size_t)((j->W + 1) / 2), ld = pairs_ld(T), kp = (c->cin + 1) / 2;
+	int m = j->win, a2 = (m + 2) * (m + 2);
+	layout l = wino_layout(c, j->H, j->W, m);
+	size_t T = (g1 - g0) * (size_t)((j->W + m - 1) / m), ld = pairs_ld(T), kp = (c->cin + 1) / 2;
+	size_t uo = (size_t)c->cout * c->cin;
 	float *v = p + l.v, *mm = p + l.m;
-	const float *u = j->ws;
-	if (pairs_on && ms_gemm_pairs_ok(c->cout, (int)T, c->cin)) {
+	if (m == 2 && pairs_on && ms_gemm_pairs_ok(c->cout, (int)T, c->cin)) {
 		uint32_t *vp = (uint32_t *)v;
 		wino_input_pairs(j, g0, g1, vp, ld, p + l.eo, p + l.eo1, p + l.rb);
-		for (int xi = 0; xi < 16; xi++)
-			ms_gemm_pairs(c->cout, (int)T, c->cin, 1.0f, u + (size_t)xi * c->cout * c->cin,
-			              c->cin, vp + xi * kp * ld, (int)ld, 0.0f,
-			              mm + (size_t)xi * c->cout * T, (int)T);
+		for (int xi = 0; xi < a2; xi++)
+			ms_gemm_pairs(c->cout, (int)T, c->cin, 1.0f, j->ws + xi * uo, c->cin,
+			              vp + xi * kp * ld, (int)ld, 0.0f, mm + (size_t)xi * c->cout * T,
+			              (int)T);
 	} else {
-		wino_input(j, 0, c->cin, g0, g1, v, p + l.eo);
-		for (int xi = 0; xi < 16; xi++)
-			ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, u + (size_t)xi * c->cout * c->cin,
-			        c->cin, v + (size_t)xi * c->cin * T, (int)T, 0.0f,
-			        mm + (size_t)xi * c->cout * T, (int)T);
+		wino_input(j, m, 0, c->cin, g0, g1, v, p + l.eo);
+		for (int xi = 0; xi < a2; xi++)
+			ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + xi * uo, c->cin,
+			        v + (size_t)xi * c->cin * T, (int)T, 0.0f, mm + (size_t)xi * c->cout * T,
+			        (int)T);
 	}
-	wino_output(j, g0, g1, mm, p + l.rb);
+	wino_output(j, m, g0, g1, mm, p + l.rb);
 }
 
 /* d [16, cout, T] = A e A^T of each 2x2 block e of dy (zero outside the image) of global
@@ -590,7 +551,7 @@ void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 	for (long g0 = 0; g0 < G; g0 += rows) {
 		long g1 = g0 + (long)rows < G ? g0 + (long)rows : G;
 		size_t T = (g1 - g0) * tw;
-		wino_input(j, c0, c1, g0, g1, v, eo);
+		wino_input(j, 2, c0, c1, g0, g1, v, eo);
 		wino_dy(j, g0, g1, d, eo);
 		for (int xi = 0; xi < 16; xi++)
 			ms_gemm(0, 1, co, cc, (int)T, 1.0f, d + (size_t)xi * co * T, (int)T,
