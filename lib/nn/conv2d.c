@@ -1,8 +1,8 @@
 /* 2-D convolution. 1x1 stride 1 multiplies directly. 3x3 stride 1 with 16+ channels on
- * both sides (not 16 on both) and 32+ columns goes by Winograd's way (winograd.c): the
- * forward pass by F(4x4,3x3) from 64 columns on with single-precision products (2.25
- * multiply-adds per output and input channel in place of 9), else by F(2x2,3x3) (4), dW
- * by F(2x2,3x3); else, with 16+ input channels and 32+ columns, without im2col: the input tile is
+ * both sides (not 16 on both) and 32+ columns goes by Winograd's way (winograd.c),
+ * forward and dW: by F(4x4,3x3) from 64 columns on with single-precision products (2.25
+ * multiply-adds per output and input channel in place of 9), else by F(2x2,3x3) (4);
+ * else, with 16+ input channels and 32+ columns, without im2col: the input tile is
  * copied once with a zero border and nine GEMMs (one per kernel tap) read it shifted. dx
  * of a 3x3 stride 1 convolution that qualifies either way with its channels swapped is
  * that forward pass of dy with the flipped kernel. The rest: im2col + GEMM; backward

@@ -89,7 +89,7 @@ static layout wino_layout(const ms_conv2d *c, int H, int W, int m)
 	l.eo1 = l.eo + eo;
 	l.rb = l.eo1 + eo;
 	l.pp = l.rb + (m == 2 ? 32 : m * m) * tw;
-	l.end = l.pp + (m == 2 ? 16 * (size_t)c->cin * c->cout : 0);
+	l.end = l.pp + a2 * c->cin * c->cout;
 	return l;
 }
 
@@ -101,11 +101,13 @@ size_t ms_wino_floats(const ms_conv2d *c, int H, int W)
 
 /* F(4x4,3x3)'s u [36, cout, cin] = G g G^T, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
  * 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] */
+static const float G4[6][3] = { { 1 / 4.0f, 0, 0 }, { -1 / 6.0f, -1 / 6.0f, -1 / 6.0f },
+	{ -1 / 6.0f, 1 / 6.0f, -1 / 6.0f }, { 1 / 24.0f, 1 / 12.0f, 1 / 6.0f },
+	{ 1 / 24.0f, -1 / 12.0f, 1 / 6.0f }, { 0, 0, 1 } };
+
 static void kernel4(const ms_conv2d *c, float *u)
 {
-	static const float G[6][3] = { { 1 / 4.0f, 0, 0 }, { -1 / 6.0f, -1 / 6.0f, -1 / 6.0f },
-		{ -1 / 6.0f, 1 / 6.0f, -1 / 6.0f }, { 1 / 24.0f, 1 / 12.0f, 1 / 6.0f },
-		{ 1 / 24.0f, -1 / 12.0f, 1 / 6.0f }, { 0, 0, 1 } };
+	const float (*G)[3] = G4;
 	size_t oc = (size_t)c->cout * c->cin;
 	for (size_t k = 0; k < oc; k++) {
 		const float *g = c->w->w + 9 * k;
@@ -536,29 +538,109 @@ MS_CLONES static void wino_dy(const ms_conv_job *j, long g0, long g1, float *d, 
 	}
 }
 
-/* dw[(c1-c0)*9, cout] = dW^T of channels [c0,c1), Winograd's way: per run of tile rows
- * of the batch, V of those channels (as in the forward pass) and D of dy, and 16 GEMMs
- * P[xi] [cout, c1-c0] (+)= D[xi] V[xi]^T over its tiles; then dW = G^T P G per kernel
- * (dL/dg = G^T dL/dU G for U = G g G^T). The runs do not depend on the threads. */
+/* wino_dy for F(4x4,3x3): d [36, cout, T] = A e A^T of each 4x4 block e of dy, A^T the
+ * output transform's [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]; eo: four
+ * rows of dy split into phases (4 n1 floats each) */
+MS_CLONES static void wino_dy4(const ms_conv_job *j, long g0, long g1, float *d, float *eo)
+{
+	const ms_conv2d *c = j->c;
+	int H = j->H, W = j->W, tw = (W + 3) / 4, th = (H + 3) / 4, n1 = tw + 1;
+	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
+	for (long g = g0; g < g1;) {
+		int n, i0, i1;
+		wino_part(g, g1, th, &n, &i0, &i1);
+		for (int o = 0; o < c->cout; o++) {
+			const float *dyo = j->dy + n * j->dys + o * L;
+			for (int i = i0; i < i1; i++) {
+				for (int r = 0; r < 4; r++) {
+					float *e = eo + (size_t)4 * r * n1;
+					if (4 * i + r < H)
+						split_row4(dyo + (size_t)(4 * i + r) * W, W, n1, e);
+					else
+						memset(e, 0, 4 * n1 * sizeof *e);
+				}
+				float *dt = d + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
+				for (int q = 0; q < tw; q += VL) {
+					size_t m = vlen(q, tw);
+					vf u[6][4];          /* [point of the column transform][row of e] */
+#pragma GCC unroll 1
+					for (int r = 0; r < 4; r++) {
+						/* row r of the block: columns 4q..4q+3 are phases 1, 2, 3 at
+						 * q and phase 0 at q + 1 */
+						const float *e = eo + (size_t)4 * r * n1 + q;
+						vf x0 = vload(e + n1, m), x1 = vload(e + 2 * n1, m);
+						vf x2 = vload(e + 3 * n1, m), x3 = vload(e + 1, m);
+						vf row[6] = { x0, x0 + x1 + x2 + x3, x0 - x1 + x2 - x3,
+						              x0 + x1 * 2 + x2 * 4 + x3 * 8,
+						              x0 - x1 * 2 + x2 * 4 - x3 * 8, x3 };
+						for (int k = 0; k < 6; k++)
+							u[k][r] = row[k];
+					}
+#pragma GCC unroll 1
+					for (int k = 0; k < 6; k++) {
+						vf *x = u[k];
+						vf col[6] = { x[0], x[0] + x[1] + x[2] + x[3], x[0] - x[1] + x[2] - x[3],
+						              x[0] + x[1] * 2 + x[2] * 4 + x[3] * 8,
+						              x[0] - x[1] * 2 + x[2] * 4 - x[3] * 8, x[3] };
+						for (int k2 = 0; k2 < 6; k2++)
+							vstore(dt + (size_t)(6 * k2 + k) * ps + q, col[k2], m);
+					}
+				}
+			}
+		}
+		g += i1 - i0;
+	}
+}
+
+/* dw[(c1-c0)*9, cout] = dW^T of channels [c0,c1), Winograd's way with the forward pass's
+ * tile (m): per run of tile rows of the batch, V of those channels (as in the forward
+ * pass) and D of dy, and (m+2)^2 GEMMs P[xi] [cout, c1-c0] (+)= D[xi] V[xi]^T over its
+ * tiles; then dW = G^T P G per kernel (dL/dg = G^T dL/dU G for U = G g G^T). The runs do
+ * not depend on the threads. */
 void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
-	int cc = c1 - c0, co = c->cout;
-	size_t tw = (j->W + 1) / 2, rows = ms_wino_rows(c, j->W, 2);
-	layout l = wino_layout(c, j->H, j->W, 2);
+	int cc = c1 - c0, co = c->cout, m = ms_wino_m(c, j->W), a2 = (m + 2) * (m + 2);
+	size_t tw = (j->W + m - 1) / m, rows = ms_wino_rows(c, j->W, m);
+	layout l = wino_layout(c, j->H, j->W, m);
 	float *v = p + l.v, *d = p + l.m, *eo = p + l.eo, *pp = p + l.pp;
-	long G = (long)j->N * ((j->H + 1) / 2);
+	long G = (long)j->N * ((j->H + m - 1) / m);
 	for (long g0 = 0; g0 < G; g0 += rows) {
 		long g1 = g0 + (long)rows < G ? g0 + (long)rows : G;
 		size_t T = (g1 - g0) * tw;
-		wino_input(j, 2, c0, c1, g0, g1, v, eo);
-		wino_dy(j, g0, g1, d, eo);
-		for (int xi = 0; xi < 16; xi++)
+		wino_input(j, m, c0, c1, g0, g1, v, eo);
+		if (m == 4)
+			wino_dy4(j, g0, g1, d, eo);
+		else
+			wino_dy(j, g0, g1, d, eo);
+		for (int xi = 0; xi < a2; xi++)
 			ms_gemm(0, 1, co, cc, (int)T, 1.0f, d + (size_t)xi * co * T, (int)T,
 			        v + (size_t)xi * cc * T, (int)T, g0 ? 1.0f : 0.0f,
 			        pp + (size_t)xi * co * cc, cc);
 	}
 	size_t oc = (size_t)co * cc;
+	if (m == 4) {
+		for (int o = 0; o < co; o++)
+			for (int ci = 0; ci < cc; ci++) {
+				const float *pk = pp + (size_t)o * cc + ci;     /* pk[xi * oc] */
+				float q[3][6];
+				for (int a = 0; a < 3; a++)
+					for (int k = 0; k < 6; k++) {
+						float s = 0;
+						for (int r = 0; r < 6; r++)
+							s += G4[r][a] * pk[(6 * r + k) * oc];
+						q[a][k] = s;
+					}
+				for (int a = 0; a < 3; a++)
+					for (int b = 0; b < 3; b++) {
+						float s = 0;
+						for (int k = 0; k < 6; k++)
+							s += q[a][k] * G4[k][b];
+						dw[((size_t)ci * 9 + 3 * a + b) * co + o] = s;
+					}
+			}
+		return;
+	}
 	for (int o = 0; o < co; o++)
 		for (int ci = 0; ci < cc; ci++) {
 			const float *pk = pp + (size_t)o * cc + ci;     /* pk[xi * oc] */

@@ -5,8 +5,8 @@
  * U .* V] A, U = G g G^T of the 3x3 kernel g, V = B^T d B; the sums over ci are (m+2)^2
  * GEMMs, one per point xi of the transformed tile, M[xi] [cout, T] = U[xi] [cout, cin]
  * V[xi] [cin, T] over the T tiles of a work item: a run of tile rows of the batch, across
- * images where they are small. dW is the dual, with m = 2: G^T [sum over the tiles of
- * (A e A^T) .* V] G, e the 2x2 blocks of dy. m = 2's transforms only add, subtract and
+ * images where they are small. dW is the dual, with the same m: G^T [sum over the tiles
+ * of (A e A^T) .* V] G, e the m x m blocks of dy. m = 2's transforms only add, subtract and
  * halve, so its results differ from the direct sums by rounding alone (1e-6 for outputs
  * of about 1); m = 4's multiply by up to 8 and divide by 24, and round more (within 4e-5
  * for outputs of about 1, tests/unit/test_nn.c). An output of the forward pass sums its
@@ -37,8 +37,8 @@ typedef struct {
 int ms_wino_pairs(int on);
 /* whether c on images W wide goes Winograd's way (and ms_conv2d_winograd allows it) */
 int ms_wino(const ms_conv2d *c, int W);
-/* the output tiles of its forward pass there: 4 x 4 (F(4x4,3x3)) from 64 columns on with
- * single-precision products; 2 x 2 on narrower images, with bf16 products (whose
+/* the output tiles of its forward pass and dW there: 4 x 4 (F(4x4,3x3)) from 64 columns
+ * on with single-precision products; 2 x 2 on narrower images, with bf16 products (whose
  * rounding the larger tile's transforms would magnify) or where ms_wino_f4(0) asked for
  * it; 0: not Winograd's way */
 int ms_wino_m(const ms_conv2d *c, int W);
@@ -53,7 +53,8 @@ void ms_wino_kernel(const ms_conv2d *c, int m, float *u);
 /* y (+)= conv(x) + bias of the global tile rows [g0,g1) (of j->win output rows; row i
  * of image n: n th + i), the transformed kernel at j->ws, p a work item's workspace */
 void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p);
-/* dw [(c1-c0)*9, cout] = dW^T of input channels [c0,c1), every tile of the batch */
+/* dw [(c1-c0)*9, cout] = dW^T of input channels [c0,c1), every tile of the batch, with
+ * the forward pass's tile (ms_wino_m) */
 void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p);
 
 #endif
