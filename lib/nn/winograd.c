@@ -59,8 +59,8 @@ int ms_wino_rows(const ms_conv2d *c, int W, int m)
 	return (int)(r < 1 ? 1 : r);
 }
 
-/* V's bfloat16 pairs of channels (bf16 products): its row length for T tiles, and the
- * pairs a row of V [ci/2] */
+/* the row length, in pairs, of V as bfloat16 pairs of channels (bf16 products) for T
+ * tiles: T rounded up to the GEMM's 16-column vectors */
 static size_t pairs_ld(size_t T)
 {
 	return (T + 15) / 16 * 16;
@@ -72,7 +72,7 @@ static size_t pairs_ld(size_t T)
  * tw; dW: D in place of M), the m phases of the columns of the input rows of two
  * channels of one image's part (tw + 1 each), the m output rows of a tile row (m tw
  * each) or, m 2, the transforms of a tile row of two channels (16 tw each), dW's sums P
- * [16, cout, cin]; end: its size */
+ * [a^2, cout, cin]; end: its size */
 typedef struct {
 	size_t v, m, eo, eo1, rb, pp, end;
 } layout;
@@ -107,18 +107,17 @@ static const float G4[6][3] = { { 1 / 4.0f, 0, 0 }, { -1 / 6.0f, -1 / 6.0f, -1 /
 
 static void kernel4(const ms_conv2d *c, float *u)
 {
-	const float (*G)[3] = G4;
 	size_t oc = (size_t)c->cout * c->cin;
 	for (size_t k = 0; k < oc; k++) {
 		const float *g = c->w->w + 9 * k;
 		float t[6][3];
 		for (int r = 0; r < 6; r++)
 			for (int q = 0; q < 3; q++)
-				t[r][q] = G[r][0] * g[q] + G[r][1] * g[3 + q] + G[r][2] * g[6 + q];
+				t[r][q] = G4[r][0] * g[q] + G4[r][1] * g[3 + q] + G4[r][2] * g[6 + q];
 		for (int r = 0; r < 6; r++)
 			for (int q = 0; q < 6; q++)
-				u[(6 * r + q) * oc + k] = t[r][0] * G[q][0] + t[r][1] * G[q][1] +
-				                          t[r][2] * G[q][2];
+				u[(6 * r + q) * oc + k] = t[r][0] * G4[q][0] + t[r][1] * G4[q][1] +
+				                          t[r][2] * G4[q][2];
 	}
 }
 
