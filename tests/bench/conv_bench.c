@@ -15,12 +15,6 @@
 #include "nn/nn.h"
 #include "nn/winograd.h"
 
-static double median(double *t, int n)
-{
-	qsort(t, n, sizeof *t, bench_cmp_double);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 static float *randv(size_t n)
 {
 	float *v = malloc(n * sizeof *v);
@@ -59,18 +53,18 @@ int main(int argc, char **argv)
 			for (int r = 0; r < reps && r < 64; r++)
 				for (int on = 0; on < 2; on++) {
 					use(on);
-					double t0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
+					double t0 = bench_cpu();
 					ms_conv2d_forward(&c, N, H, H, x, ci * L, y, co * L, 0, NULL, ws[on]);
-					double t1 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
+					double t1 = bench_cpu();
 					ms_conv2d_backward(&c, N, H, H, x, ci * L, dy, co * L, dx, ci * L, 0,
 					                   ws[on]);
 					t[on][0][r] = 1e3 * (t1 - t0);
-					t[on][1][r] = 1e3 * (bench_clock(CLOCK_PROCESS_CPUTIME_ID) - t1);
+					t[on][1][r] = 1e3 * (bench_cpu() - t1);
 				}
 			double m[2][2];
 			for (int on = 0; on < 2; on++)
 				for (int k = 0; k < 2; k++)
-					m[on][k] = median(t[on][k], reps < 64 ? reps : 64);
+					m[on][k] = bench_median(t[on][k], reps < 64 ? reps : 64);
 			printf("%3d %4d %4d  %10.3f %9.3f  %10.3f %9.3f  %9.2f %9.2f\n", ci, co, H,
 			       m[0][0], m[1][0], m[0][1], m[1][1], m[0][0] / m[1][0], m[0][1] / m[1][1]);
 			fflush(stdout);

@@ -5,14 +5,14 @@
 # usage: sh tests/bench/edges.sh [N [R]]
 set -e
 N=${1:-64} R=${2:-4}
+. "$(dirname "$0")/common.sh"
 PY=/usr/bin/python3
 D=$(mktemp -d) && trap 'rm -rf "$D"' EXIT
-imgs=$(ls "${MS_DATA:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/data}"/busi/images/*.png | head -n "$N")
+imgs=$(ls "$(bench_data busi)"/images/*.png | head -n "$N")
 $PY tests/ref/edges_make.py --size 512 "$D/one.ms" $imgs
 i=0; while [ $i -lt "$R" ]; do cat "$D/one.ms"; i=$((i + 1)); done > "$D/in.ms"
 n=$((N * R))
-cc -O2 -march=native -Ilib -o "$D/kernel" tests/bench/edges_kernel.c lib/libms.a \
-	$(pkg-config --libs zlib openblas 2>/dev/null || echo -lz -lopenblas) -lm -lpthread
+bench_cc "$D/kernel" tests/bench/edges_kernel.c
 
 # best of 3 of a command's CPU time (user + sys, one process), printed as images/s
 best() {

@@ -2,8 +2,7 @@
  * memory, no stream I/O.  usage: edges_kernel METHOD SIGMA REPEATS < stream */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "bench.h"
 #include "core/ms.h"
 #include "image/edges.h"
 #include "io/stream.h"
@@ -28,14 +27,12 @@ int main(int argc, char **argv)
 		die("no images or bad input: %s", ms_errmsg());
 	ms_edges *e = ms_edges_new(&o);
 	float *out = emalloc((size_t)ms_tensor_numel(&img[0].t) * sizeof *out);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	double t0 = bench_cpu();
 	for (int k = 0; k < reps; k++)
 		for (int i = 0; i < n; i++)
 			if (ms_edges_compute(e, &img[i].t, NULL, out) < 0)
 				die("%s", ms_errmsg());
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-	double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	double s = bench_cpu() - t0;
 	printf("%.0f\n", n * reps / s);
 	for (int i = 0; i < n; i++)
 		ms_rec_free(&img[i]);

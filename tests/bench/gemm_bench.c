@@ -20,19 +20,13 @@ typedef struct {
 	float alpha, beta;
 } shape;
 
-static double median(double *t, int n)
-{
-	qsort(t, n, sizeof *t, bench_cmp_double);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 static int bf16;      /* the sides: ms_gemm fp32 and bf16, not OpenBLAS and ms_gemm */
 
 static double run(const shape *s, int own, int calls, const float *a, const float *b, float *c)
 {
 	if (bf16)
 		ms_gemm_use_precision(own ? "bf16" : "fp32");
-	double t0 = bench_clock(CLOCK_MONOTONIC);
+	double t0 = bench_now();
 	for (int i = 0; i < calls; i++)
 		if (own || bf16)
 			ms_gemm(s->ta == 'T', s->tb == 'T', s->M, s->N, s->K, s->alpha, a, s->lda, b,
@@ -41,7 +35,7 @@ static double run(const shape *s, int own, int calls, const float *a, const floa
 			cblas_sgemm(CblasRowMajor, s->ta == 'T' ? CblasTrans : CblasNoTrans,
 			            s->tb == 'T' ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, s->alpha, a,
 			            s->lda, b, s->ldb, s->beta, c, s->ldc);
-	return (bench_clock(CLOCK_MONOTONIC) - t0) / calls;
+	return (bench_now() - t0) / calls;
 }
 
 int main(int argc, char **argv)
@@ -103,7 +97,7 @@ int main(int argc, char **argv)
 				t[0][r] = t[1][r];
 				t[1][r] = x;
 			}
-		double m[2] = { median(t[0], reps), median(t[1], reps) };
+		double m[2] = { bench_median(t[0], reps), bench_median(t[1], reps) };
 		printf("%c%c   %5d %5d %5d %5d %5d %5d %4g %6d %9.1f %9.1f %6.2f\n", s->ta, s->tb, s->M,
 		       s->N, s->K, s->lda, s->ldb, s->ldc, s->beta, s->count, flop / m[0] * 1e-9,
 		       flop / m[1] * 1e-9, m[0] / m[1]);

@@ -15,16 +15,6 @@
 #include "diffusion/generator.h"
 #include "io/stream.h"
 
-static double now(void)
-{
-	return bench_clock(CLOCK_MONOTONIC);
-}
-
-static double cpu(void)    /* all threads of the process: robust against a busy machine */
-{
-	return bench_clock(CLOCK_PROCESS_CPUTIME_ID);
-}
-
 static ms_gen *model(int attn, int H)
 {
 	ms_gen_cfg c;
@@ -61,12 +51,12 @@ static void train(int attn, int H, int steps)
 	double *t = emalloc((warm + steps) * sizeof *t), *c = emalloc((warm + steps) * sizeof *c);
 	double loss = 0;
 	for (int s = 0; s < warm + steps; s++) {
-		double t0 = now(), c0 = cpu();
+		double t0 = bench_now(), c0 = bench_cpu();
 		ms_rng_init(&r, 1, (uint64_t)s);
 		const char *p = ms_gen_data_batch(d, &r, N, 1, x0, cb);
 		loss = ms_gen_train_step(g, &a, &o, N, H, H, x0, cb, p, &r);
-		t[s] = now() - t0;
-		c[s] = cpu() - c0;
+		t[s] = bench_now() - t0;
+		c[s] = bench_cpu() - c0;
 	}
 	qsort(t + warm, steps, sizeof *t, bench_cmp_double);
 	qsort(c + warm, steps, sizeof *c, bench_cmp_double);
@@ -100,10 +90,10 @@ static void ddim(int attn, double w, int runs)
 	for (int k = -1; k < runs; k++) {      /* k = -1: warm-up with 2 steps */
 		for (int j = 0; j < n; j++)
 			ms_rng_init(&r[j], 4, (uint64_t)j);
-		double t0 = now(), c0 = cpu();
+		double t0 = bench_now(), c0 = bench_cpu();
 		if (ms_gen_sample(g, &o, H, H, cond, "breast ultrasound", n, r, out) < 0)
 			die("%s", ms_errmsg());
-		double dt = now() - t0, dc = cpu() - c0;
+		double dt = bench_now() - t0, dc = bench_cpu() - c0;
 		if (k >= 0) {
 			best = dt < best ? dt : best;
 			cbest = dc < cbest ? dc : cbest;

@@ -13,25 +13,9 @@
 #include "core/ms.h"
 #include "nn/nn.h"
 
-static double now(void)
-{
-	return bench_clock(CLOCK_MONOTONIC);
-}
-
-static double cpu(void)    /* all threads of the process: robust against a busy machine */
-{
-	return bench_clock(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-static double median(double *t, int n)
-{
-	qsort(t, n, sizeof *t, bench_cmp_double);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 static void report(const char *what, double *t, double *c, int n, int N)
 {
-	double md = median(t, n), cd = median(c, n);
+	double md = bench_median(t, n), cd = bench_median(c, n);
 	printf("%s: min %.1f ms, median %.1f ms -> %.2f img/s (median), %.2f ms/img; "
 	       "CPU time median %.1f ms\n", what, t[0] * 1e3, md * 1e3, N / md, md * 1e3 / N,
 	       cd * 1e3);
@@ -66,14 +50,14 @@ int main(int argc, char **argv)
 	double *t = emalloc((warm + steps) * sizeof *t), *c = emalloc((warm + steps) * sizeof *c);
 	double loss = 0;
 	for (int s = 0; s < warm + steps; s++) {
-		double t0 = now(), c0 = cpu();
+		double t0 = bench_now(), c0 = bench_cpu();
 		float *out = ms_unet_forward(u, x, NULL, NULL);
 		loss = ms_loss_bce(out, y, n, d, 1, 0) + ms_loss_dice(out, y, N, (size_t)H * H, d, 1, 1);
 		ms_params_zero_grad(ps);
 		ms_unet_backward(u, d);
 		ms_adam_step(&opt, ps);
-		t[s] = now() - t0;
-		c[s] = cpu() - c0;
+		t[s] = bench_now() - t0;
+		c[s] = bench_cpu() - c0;
 	}
 	char what[128];
 	snprintf(what, sizeof what, "ms train segmentor %dx%d bs%d (BCE+Dice, loss %.3f)", H, H, N,
@@ -84,10 +68,10 @@ int main(int argc, char **argv)
 	else if (ms_unet_plan(u, N, H, H, 0) < 0)
 		die("%s", ms_errmsg());
 	for (int s = 0; s < warm + steps; s++) {
-		double t0 = now(), c0 = cpu();
+		double t0 = bench_now(), c0 = bench_cpu();
 		ms_unet_forward(u, x, NULL, NULL);
-		t[s] = now() - t0;
-		c[s] = cpu() - c0;
+		t[s] = bench_now() - t0;
+		c[s] = bench_cpu() - c0;
 	}
 	snprintf(what, sizeof what, "ms forward segmentor %dx%d bs%d", H, H, N);
 	if (steps)
