@@ -312,57 +312,43 @@ VINLINE void split_rows(const float *xc, int H, int W, int m, int i0, int i1, in
 
 /* v [(m+2)^2, c1-c0, T] = B^T d B of channels [c0,c1) of the tiles of global tile rows
  * [g0,g1); per image part and channel, its input rows are split into the phases of
- * their columns first, so that the transform reads them in order */
+ * their columns first (at eo), so that the transform reads them in order. With vp
+ * (bf16 products: m 2, all channels), V goes to vp as bfloat16 pairs of channels 2k,
+ * 2k+1 (ms_gemm_pairs), [16, cin/2 rounded up, ld], its columns from T to ld zeroed:
+ * each pair's tile row is transformed into v first (16 tw floats a channel), its
+ * second channel split at eo1 */
 MS_CLONES static void wino_input(const ms_conv_job *j, int m, int c0, int c1, long g0,
-                                 long g1, float *v, float *eo)
+                                 long g1, float *v, float *eo, float *eo1, uint32_t *vp,
+                                 size_t ld)
 {
 	int H = j->H, W = j->W, cin = c1 - c0, tw = (W + m - 1) / m, th = (H + m - 1) / m;
 	int n1 = tw + 1;
-	size_t ps = (size_t)cin * (g1 - g0) * tw;
+	size_t T = (size_t)(g1 - g0) * tw, kp = (cin + 1) / 2, ps = vp ? (size_t)tw : cin * T;
+	if (vp)
+		for (size_t r = 0; r < 16 * kp; r++)
+			memset(vp + r * ld + T, 0, (ld - T) * sizeof *vp);
 	for (long g = g0; g < g1;) {
 		int n, i0, i1;
 		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int ci = 0; ci < cin; ci++) {
-			split_rows(j->x + n * j->xs + (size_t)(c0 + ci) * H * W, H, W, m, i0, i1, n1, eo);
-			for (int i = i0; i < i1; i++) {
-				const float *er = eo + (size_t)m * m * (i - i0) * n1;
-				float *vt = v + ((size_t)ci * (g1 - g0) + (g - g0) + (i - i0)) * tw;
-				if (m == 4)
-					tile_row4(er, n1, tw, vt, ps);
-				else
-					tile_row(er, n1, tw, vt, ps);
-			}
-		}
-		g += i1 - i0;
-	}
-}
-/* wino_input for bf16 products: V as bfloat16 pairs of channels 2k, 2k+1 (ms_gemm_pairs),
- * vp [16, cin/2 rounded up, ld], each channel pair's tile row transformed into s first
- * (16 tw floats a channel); the columns from T to ld are zeroed */
-MS_CLONES static void wino_input_pairs(const ms_conv_job *j, long g0, long g1, uint32_t *vp,
-                                       size_t ld, float *eo0, float *eo1, float *s)
-{
-	int H = j->H, W = j->W, cin = j->c->cin, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
-	size_t kp = (cin + 1) / 2, T = (size_t)(g1 - g0) * tw;
-	for (size_t r = 0; r < 16 * kp; r++)
-		memset(vp + r * ld + T, 0, (ld - T) * sizeof *vp);
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int ci = 0; ci < cin; ci += 2) {
-			const float *xc = j->x + n * j->xs + (size_t)ci * H * W;
-			int two = ci + 1 < cin;
-			split_rows(xc, H, W, 2, i0, i1, n1, eo0);
+		for (int ci = 0; ci < cin; ci += vp ? 2 : 1) {
+			const float *xc = j->x + n * j->xs + (size_t)(c0 + ci) * H * W;
+			int two = vp && ci + 1 < cin;   /* a pair's second channel */
+			split_rows(xc, H, W, m, i0, i1, n1, eo);
 			if (two)
-				split_rows(xc + (size_t)H * W, H, W, 2, i0, i1, n1, eo1);
+				split_rows(xc + (size_t)H * W, H, W, m, i0, i1, n1, eo1);
 			for (int i = i0; i < i1; i++) {
-				size_t at = (size_t)ci / 2 * ld + (size_t)(g - g0 + i - i0) * tw;
-				tile_row(eo0 + (size_t)4 * (i - i0) * n1, n1, tw, s, tw);
-				if (two)
-					tile_row(eo1 + (size_t)4 * (i - i0) * n1, n1, tw, s + 16 * tw, tw);
-				for (int xi = 0; xi < 16; xi++)
-					ms_gemm_pairs_row(s + xi * tw, two ? s + (16 + xi) * tw : NULL, tw,
-					                  vp + xi * kp * ld + at);
+				size_t t = (size_t)(g - g0 + i - i0) * tw;   /* the row's first tile */
+				for (int k = 0; k <= two; k++) {
+					const float *er = (k ? eo1 : eo) + (size_t)m * m * (i - i0) * n1;
+					float *vt = vp ? v + (size_t)k * 16 * tw : v + (size_t)ci * T + t;
+					if (m == 4)
+						tile_row4(er, n1, tw, vt, ps);
+					else
+						tile_row(er, n1, tw, vt, ps);
+				}
+				for (int xi = 0; vp && xi < 16; xi++)
+					ms_gemm_pairs_row(v + xi * tw, two ? v + (16 + xi) * tw : NULL, tw,
+					                  vp + (xi * kp + ci / 2) * ld + t);
 			}
 		}
 		g += i1 - i0;
@@ -483,13 +469,13 @@ void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 	float *v = p + l.v, *mm = p + l.m;
 	if (m == 2 && pairs_on && ms_gemm_pairs_ok(c->cout, (int)T, c->cin)) {
 		uint32_t *vp = (uint32_t *)v;
-		wino_input_pairs(j, g0, g1, vp, ld, p + l.eo, p + l.eo1, p + l.rb);
+		wino_input(j, 2, 0, c->cin, g0, g1, p + l.rb, p + l.eo, p + l.eo1, vp, ld);
 		for (int xi = 0; xi < a2; xi++)
 			ms_gemm_pairs(c->cout, (int)T, c->cin, 1.0f, j->ws + xi * uo, c->cin,
 			              vp + xi * kp * ld, (int)ld, 0.0f, mm + (size_t)xi * c->cout * T,
 			              (int)T);
 	} else {
-		wino_input(j, m, 0, c->cin, g0, g1, v, p + l.eo);
+		wino_input(j, m, 0, c->cin, g0, g1, v, p + l.eo, NULL, NULL, 0);
 		for (int xi = 0; xi < a2; xi++)
 			ms_gemm(0, 0, c->cout, (int)T, c->cin, 1.0f, j->ws + xi * uo, c->cin,
 			        v + (size_t)xi * c->cin * T, (int)T, 0.0f, mm + (size_t)xi * c->cout * T,
@@ -607,7 +593,7 @@ void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 	for (long g0 = 0; g0 < G; g0 += rows) {
 		long g1 = g0 + (long)rows < G ? g0 + (long)rows : G;
 		size_t T = (g1 - g0) * tw;
-		wino_input(j, m, c0, c1, g0, g1, v, eo);
+		wino_input(j, m, c0, c1, g0, g1, v, eo, NULL, NULL, 0);
 		if (m == 4)
 			wino_dy4(j, g0, g1, d, eo);
 		else
