@@ -447,7 +447,7 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 	float *dx = flips(c, W) ? NULL : j->dx;                /* else a second pass makes dx */
 	float *dwt = j->ws + c0 * kk * c->cout;             /* rows [c0*kk, c1*kk) of [K,cout] */
 	float *col = j->ws + (size_t)K * c->cout + tid * thread_floats(c, H, W);
-	if (ms_wino(c, W) && flips(c, W))
+	if (j->win)
 		ms_wino_dw(j, (int)c0, (int)c1, dwt, col);
 	else if (shifted(c, W) && flips(c, W))
 		dw_shifted(j, (int)c0, (int)c1, dwt, col);
@@ -463,7 +463,8 @@ void ms_conv2d_backward(const ms_conv2d *c, int N, int H, int W, const float *x,
                         float *ws)
 {
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .dy = dy, .xs = xs,
-	          .dys = dys, .dxs = dxs, .dx = dx, .ws = ws };
+	          .dys = dys, .dxs = dxs, .dx = dx, .ws = ws,
+	          .win = ms_wino(c, W) && flips(c, W) ? ms_wino_m(c, W) : 0 };
 	ms_parallel(c->cin > c->cout ? c->cin : c->cout, backward_part, &j);
 	if (!dx || !flips(c, W))
 		return;

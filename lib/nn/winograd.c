@@ -585,7 +585,7 @@ MS_CLONES static void wino_dy4(const ms_conv_job *j, long g0, long g1, float *d,
 void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 {
 	const ms_conv2d *c = j->c;
-	int cc = c1 - c0, co = c->cout, m = ms_wino_m(c, j->W), a2 = (m + 2) * (m + 2);
+	int cc = c1 - c0, co = c->cout, m = j->win, a2 = (m + 2) * (m + 2);
 	size_t tw = (j->W + m - 1) / m, rows = ms_wino_rows(c, j->W, m);
 	layout l = wino_layout(c, j->H, j->W, m);
 	float *v = p + l.v, *d = p + l.m, *eo = p + l.eo, *pp = p + l.pp;

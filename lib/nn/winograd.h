@@ -28,7 +28,8 @@ typedef struct {
 	float *y, *dx, *ws;
 	int win, shift, rows;         /* the forward pass's plan: Winograd (win: the output
 	                               * tile's side, 2 or 4), shifted, or im2col (neither);
-	                               * rows of outputs (Winograd: of tiles) an item */
+	                               * rows of outputs (Winograd: of tiles) an item; the
+	                               * backward pass's: win, dW Winograd's way */
 } ms_conv_job;
 
 /* bf16 products: the forward transform writes V as bfloat16 pairs for ms_gemm_pairs
@@ -54,7 +55,7 @@ void ms_wino_kernel(const ms_conv2d *c, int m, float *u);
  * of image n: n th + i), the transformed kernel at j->ws, p a work item's workspace */
 void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p);
 /* dw [(c1-c0)*9, cout] = dW^T of input channels [c0,c1), every tile of the batch, with
- * the forward pass's tile (ms_wino_m) */
+ * the forward pass's tile (j->win, as ms_wino_m) */
 void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p);
 
 #endif
