@@ -501,6 +501,13 @@ static TBF void pack_a_bf(int ta, const float *a, long lda, int mr, int kc, uint
 	}
 }
 
+/* n floats of x into (n + 1) / 2 pairs at p (ms_gemm_pairs_vec) */
+static TBF void bf_vec(const float *x, int n, uint32_t *p)
+{
+	for (int k = 0; k < n; k += 32)
+		bf_row(x + k, n - k < 32 ? n - k : 32, p + k / 2);
+}
+
 /* n floats of rows lo and hi (NULL: zeros) into n pairs at p, then zero pairs up to np */
 static TBF void pair_rows(const float *lo, const float *hi, int n, int np, uint32_t *p)
 {
@@ -543,10 +550,12 @@ static TBF void pack_b_bf(int tb, const float *b, long ldb, int kc, int nc, uint
 }
 
 /* block() of the bf16 path: C[0:M, 0:N] over one block of kc k; with pairs (B NULL), B's
- * pairs of rows of that block are read in place, pairs[k * ldp + j] */
+ * pairs of rows of that block are read in place, pairs[k * ldp + j], and with apairs (A
+ * NULL), A's pairs of columns, apairs[i * ldap + k] */
 static void block_bf(int ta, int tb, int M, int N, int kc, float alpha, const float *A,
-                     long lda, const float *B, long ldb, const uint32_t *pairs, long ldp,
-                     float bt, float *C, long ldc, float *buf)
+                     long lda, const uint32_t *apairs, long ldap, const float *B, long ldb,
+                     const uint32_t *pairs, long ldp, float bt, float *C, long ldc,
+                     float *buf)
 {
 	int kp = (kc + 1) / 2;
 	uint32_t *bp = (uint32_t *)buf, *ap = bp + (size_t)GEMM_KC / 2 * GEMM_NC,
@@ -557,11 +566,13 @@ static void block_bf(int ta, int tb, int M, int N, int kc, float alpha, const fl
 			pack_b_bf(tb, tb ? B + (long)j0 * ldb : B + j0, ldb, kc, nc, bp, t);
 		for (int i0 = 0; i0 < M; ) {
 			int m, ri = sliver(M - i0, 8, &m);
-			pack_a_bf(ta, ta ? A + i0 : A + (long)i0 * lda, lda, m, kc, ap);
+			const uint32_t *ai = apairs ? apairs + (long)i0 * ldap : ap;
+			if (!apairs)
+				pack_a_bf(ta, ta ? A + i0 : A + (long)i0 * lda, lda, m, kc, ap);
 			const uint32_t *bj = pairs ? pairs + j0 : bp;
 			for (int jr = 0; jr < nc; jr += 48) {
 				int w = nc - jr < 48 ? nc - jr : 48, nv = (w + 15) / 16;
-				kbf[ri][nv - 1](kp, ap, kp, bj, pairs ? ldp : nv * 16,
+				kbf[ri][nv - 1](kp, ai, apairs ? ldap : kp, bj, pairs ? ldp : nv * 16,
 				                C + (long)i0 * ldc + j0 + jr, ldc, w, alpha, bt);
 				bj += pairs ? 48 : (long)kp * nv * 16;
 			}
@@ -646,7 +657,7 @@ static void run_block(int bf, const isa_desc *d, int isa, int ta, int tb, int M,
 {
 #ifdef MS_GEMM_X86
 	if (bf) {
-		block_bf(ta, tb, M, N, kc, alpha, A, lda, B, ldb, NULL, 0, bt, C, ldc, buf);
+		block_bf(ta, tb, M, N, kc, alpha, A, lda, NULL, 0, B, ldb, NULL, 0, bt, C, ldc, buf);
 		return;
 	}
 #endif
@@ -694,7 +705,19 @@ void ms_gemm_pairs_row(const float *lo, const float *hi, int n, uint32_t *p)
 		p[j] = bf_pair(lo[j], hi ? hi[j] : 0);
 }
 
-void ms_gemm_pairs(int M, int N, int K, float alpha, const float *A, int lda,
+void ms_gemm_pairs_vec(const float *x, int n, uint32_t *p)
+{
+#ifdef MS_GEMM_X86
+	if (bf16_on(isa_pick())) {
+		bf_vec(x, n, p);
+		return;
+	}
+#endif
+	for (int k = 0; 2 * k < n; k++)
+		p[k] = bf_pair(x[2 * k], 2 * k + 1 < n ? x[2 * k + 1] : 0);
+}
+
+void ms_gemm_pairs(int M, int N, int K, float alpha, const uint32_t *a, int lda,
                    const uint32_t *pairs, int ldp, float beta, float *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
@@ -709,11 +732,11 @@ void ms_gemm_pairs(int M, int N, int K, float alpha, const float *A, int lda,
 	float *buf = buffer();
 	for (int p0 = 0; p0 < K; p0 += kcb) {
 		int kc = K - p0 < kcb ? K - p0 : kcb;
-		block_bf(0, 0, M, N, kc, alpha, A + p0, lda, NULL, 0, pairs + (long)p0 / 2 * ldp,
-		         ldp, p0 ? 1.0f : beta, C, ldc, buf);
+		block_bf(0, 0, M, N, kc, alpha, NULL, 0, a + p0 / 2, lda, NULL, 0,
+		         pairs + (long)p0 / 2 * ldp, ldp, p0 ? 1.0f : beta, C, ldc, buf);
 	}
 #else
-	(void)A, (void)lda, (void)pairs, (void)ldp, (void)C, (void)ldc;
+	(void)a, (void)lda, (void)pairs, (void)ldp, (void)C, (void)ldc;
 #endif
 }
 

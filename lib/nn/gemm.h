@@ -38,19 +38,23 @@ const char *ms_gemm_use_precision(const char *name);
 /* x rounded to bfloat16 as the bf16 products round their operands */
 float ms_gemm_bf16(float x);
 
-/* Products whose B is given rounded, as bfloat16 pairs of its rows (bf16 precision only;
- * the Winograd transform writes them so, and no panel of B is packed): pairs[(k/2) * ldp
- * + j] holds B[k][j] in its low half and B[k+1][j] in its high half (0 past K), ldp at
+/* Products whose operands are given rounded, as bfloat16 pairs (bf16 precision only; the
+ * Winograd transforms write them so, and nothing is packed): a[i * lda + k/2] holds A[i][k]
+ * in its low half and A[i][k+1] in its high half (0 past K; ms_gemm_pairs_vec), lda in
+ * pairs; pairs[(k/2) * ldp + j] holds B[k][j] and B[k+1][j] (ms_gemm_pairs_row), ldp at
  * least N rounded up to 16 (the columns past N are read, not used). C = alpha A B + beta C
- * (A not transposed) is then the same bytes as ms_gemm(0, 0, ...) on B. Only where
- * ms_gemm_pairs_ok: bf16 in use, and the shape one that ms_gemm computes untransposed in
- * blocks of k that start at even k. */
+ * is then the same bytes as ms_gemm(0, 0, ...) on A and B. Only where ms_gemm_pairs_ok:
+ * bf16 in use, and the shape one that ms_gemm computes untransposed in blocks of k that
+ * start at even k. */
 int ms_gemm_pairs_ok(int M, int N, int K);
-void ms_gemm_pairs(int M, int N, int K, float alpha, const float *A, int lda,
+void ms_gemm_pairs(int M, int N, int K, float alpha, const uint32_t *a, int lda,
                    const uint32_t *pairs, int ldp, float beta, float *C, int ldc);
 /* n floats of rows lo and hi (NULL: zeros) into their n pairs at p, rounded as the bf16
  * products round them */
 void ms_gemm_pairs_row(const float *lo, const float *hi, int n, uint32_t *p);
+/* n floats of x into the (n + 1) / 2 pairs of consecutive ones at p (the last one's high
+ * half 0 where n is odd), rounded so */
+void ms_gemm_pairs_vec(const float *x, int n, uint32_t *p);
 
 /* --precision P of the tools that train or run networks: "fp32" or "bf16", for
  * ms_gemm_use_precision (bf16 where the CPU lacks it: a warning, and fp32); -1 with

@@ -1,4 +1,5 @@
 /* Winograd F(2x2,3x3) and F(4x4,3x3) for the 3x3 stride 1 convolutions: see winograd.h. */
+#include <limits.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -30,6 +31,12 @@ int ms_wino_f4(int on)
 int ms_wino_pairs(int on)
 {
 	return toggle(&pairs_on, on);
+}
+
+/* bf16 products with V and U as bfloat16 pairs, for a part of T tiles */
+static int pairs(const ms_conv2d *c, size_t T)
+{
+	return pairs_on && ms_gemm_pairs_ok(c->cout, (int)T, c->cin);
 }
 
 int ms_wino_m(const ms_conv2d *c, int W)
@@ -129,7 +136,7 @@ void ms_wino_kernel(const ms_conv2d *c, int m, float *u)
 		kernel4(c, u);
 		return;
 	}
-	size_t oc = (size_t)c->cout * c->cin;
+	size_t oc = (size_t)c->cout * c->cin, kp = (c->cin + 1) / 2;
 	for (size_t k = 0; k < oc; k++) {
 		const float *g = c->w->w + 9 * k;
 		float t[4][3];
@@ -146,6 +153,9 @@ void ms_wino_kernel(const ms_conv2d *c, int m, float *u)
 			u[(4 * r + 3) * oc + k] = t[r][2];
 		}
 	}
+	if (pairs(c, INT_MAX))      /* U as bfloat16 pairs of channels, after U */
+		for (size_t r = 0; r < 16 * (size_t)c->cout; r++)
+			ms_gemm_pairs_vec(u + r * c->cin, c->cin, (uint32_t *)(u + 16 * oc) + r * kp);
 }
 
 /* the even and odd columns of a row of W floats with a zero border in front:
@@ -467,11 +477,11 @@ void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 	size_t T = (g1 - g0) * (size_t)((j->W + m - 1) / m), ld = pairs_ld(T), kp = (c->cin + 1) / 2;
 	size_t uo = (size_t)c->cout * c->cin;
 	float *v = p + l.v, *mm = p + l.m;
-	if (m == 2 && pairs_on && ms_gemm_pairs_ok(c->cout, (int)T, c->cin)) {
-		uint32_t *vp = (uint32_t *)v;
+	if (m == 2 && pairs(c, T)) {
+		uint32_t *vp = (uint32_t *)v, *up = (uint32_t *)(j->ws + a2 * uo);
 		wino_input(j, 2, 0, c->cin, g0, g1, p + l.rb, p + l.eo, p + l.eo1, vp, ld);
 		for (int xi = 0; xi < a2; xi++)
-			ms_gemm_pairs(c->cout, (int)T, c->cin, 1.0f, j->ws + xi * uo, c->cin,
+			ms_gemm_pairs(c->cout, (int)T, c->cin, 1.0f, up + xi * c->cout * kp, (int)kp,
 			              vp + xi * kp * ld, (int)ld, 0.0f, mm + (size_t)xi * c->cout * T,
 			              (int)T);
 	} else {

@@ -49,7 +49,9 @@ int ms_wino_f4(int on);
  * tile) */
 int ms_wino_rows(const ms_conv2d *c, int W, int m);
 size_t ms_wino_floats(const ms_conv2d *c, int H, int W);
-/* u [(m+2)^2, cout, cin]: the kernel transformed, G g G^T */
+/* u [(m+2)^2, cout, cin]: the kernel transformed, G g G^T; m 2 with bf16 products
+ * (ms_wino_pairs), then U again as bfloat16 pairs of channels, [16, cout, cin/2 rounded
+ * up] (ms_gemm_pairs) */
 void ms_wino_kernel(const ms_conv2d *c, int m, float *u);
 /* y (+)= conv(x) + bias of the global tile rows [g0,g1) (of j->win output rows; row i
  * of image n: n th + i), the transformed kernel at j->ws, p a work item's workspace */

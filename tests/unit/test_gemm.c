@@ -207,10 +207,11 @@ static void test_bf16(void)
 	CHECK(!strcmp(ms_gemm_precision(), "fp32"));
 }
 
-/* ms_gemm_pairs: B given as pairs of its rows (ms_gemm_pairs_row) gives the same bytes as
- * ms_gemm on B, for K in one block and in several (K 600: three of 200), ldp and lda
- * wider than needed, alpha and beta; pairs_row rounds as ms_gemm_bf16; a transposed shape
- * or blocks that start at odd k are refused */
+/* ms_gemm_pairs: A given as pairs of its columns (ms_gemm_pairs_vec) and B as pairs of its
+ * rows (ms_gemm_pairs_row) give the same bytes as ms_gemm on A and B, for K in one block
+ * and in several (K 600: three of 200), ldp and lda wider than needed, alpha and beta;
+ * both round as ms_gemm_bf16; a transposed shape or blocks that start at odd k are
+ * refused */
 static void test_pairs(void)
 {
 	ms_gemm_use("avx512");
@@ -226,12 +227,15 @@ static void test_pairs(void)
 	                             { 64, 800, 33 }, { 9, 61, 256 }, { 24, 130, 600 } };
 	for (int s = 0; s < 7; s++) {
 		int M = sh[s][0], N = sh[s][1], K = sh[s][2], lda = K + 3, ldp = (N + 15) / 16 * 16 + 16;
-		int kp = (K + 1) / 2;
+		int kp = (K + 1) / 2, ldq = kp + 2;
 		float *a = malloc(sizeof(float) * M * lda), *b = malloc(sizeof(float) * K * N);
 		float *c0 = malloc(sizeof(float) * M * N), *c1 = malloc(sizeof(float) * M * N);
 		uint32_t *p = calloc((size_t)kp * ldp, sizeof(uint32_t));
+		uint32_t *q = calloc((size_t)M * ldq, sizeof(uint32_t));
 		fill(a, (size_t)M * lda, &r);
 		fill(b, (size_t)K * N, &r);
+		for (int i = 0; i < M; i++)
+			ms_gemm_pairs_vec(a + (size_t)i * lda, K, q + (size_t)i * ldq);
 		for (int k = 0; k < kp; k++)
 			ms_gemm_pairs_row(b + (size_t)2 * k * N, 2 * k + 1 < K ? b + (size_t)(2 * k + 1) * N : NULL,
 			                  N, p + (size_t)k * ldp);
@@ -244,6 +248,14 @@ static void test_pairs(void)
 				memcpy(&x, &w, sizeof x);
 				bad += memcmp(&x, &y, sizeof x) != 0;
 			}
+		for (int i = 0; i < M; i++)
+			for (int k = 0; k < 2 * kp; k++) {   /* k = K (K odd): the high half 0 */
+				uint32_t w = q[(size_t)i * ldq + k / 2];
+				float x, y = k < K ? ms_gemm_bf16(a[(size_t)i * lda + k]) : 0;
+				w = k % 2 ? w & 0xffff0000u : w << 16;
+				memcpy(&x, &w, sizeof x);
+				bad += memcmp(&x, &y, sizeof x) != 0;
+			}
 		CHECK(bad == 0);
 		CHECK(ms_gemm_pairs_ok(M, N, K));
 		for (int t = 0; t < 3; t++) {
@@ -251,10 +263,10 @@ static void test_pairs(void)
 			fill(c0, (size_t)M * N, &r);
 			memcpy(c1, c0, sizeof(float) * M * N);
 			ms_gemm(0, 0, M, N, K, alpha, a, lda, b, N, beta, c0, N);
-			ms_gemm_pairs(M, N, K, alpha, a, lda, p, ldp, beta, c1, N);
+			ms_gemm_pairs(M, N, K, alpha, q, ldq, p, ldp, beta, c1, N);
 			CHECK(!memcmp(c0, c1, sizeof(float) * M * N));
 		}
-		free(a), free(b), free(c0), free(c1), free(p);
+		free(a), free(b), free(c0), free(c1), free(p), free(q);
 	}
 	CHECK(!ms_gemm_pairs_ok(64, 2, 16));         /* computed transposed */
 	CHECK(!ms_gemm_pairs_ok(8, 64, 536));        /* blocks of 179 k */
