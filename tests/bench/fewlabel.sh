@@ -67,8 +67,8 @@
 #           are not used (ms-segment keeps pairs whose real sample is not in the stream);
 #   mix-LUzf, extra-LUzf (any generator name ending in f)  the synthetic images of
 #           generator LUz filtered by a real-only segmentor (the cheap form of GenSeg's
-#           feedback): FILTER_SEG (default strong seed 1's best weights) segments every
-#           synthetic image, and an image is kept when the Dice of its prediction against
+#           feedback): FILTER_SEG (default strong seed 1's best weights, trained in
+#           phase 1 when "strong" is not an arm) segments every synthetic image, and an image is kept when the Dice of its prediction against
 #           the mask it was made for reaches that segmentor's median Dice on the
 #           validation images (a synthetic lesion at least as recognisable as a typical
 #           real one; the threshold comes from validation, never from the test split).
@@ -245,9 +245,10 @@ chain() {
 
 # ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
 # ---- phase 2: the segmentors on synthetic data, seed by seed
-gens= js= jps= jqs=
+gens= js= jps= jqs= filtered=
 for a in $arms; do
 	a=${a%-x2}
+	case $a in *f|*fk|*f-p[0-9]*) filtered=1 ;; esac
 	case $a in
 	flips|strong|strong2x) ;;
 	mix-*|extra-*) g=${a#*-}; g=${g%-p*}; g=${g%k}; g=${g%f}
@@ -287,6 +288,10 @@ for s in $(seq "$seeds"); do
 		case $a in flips|strong*) bench_pool seg "$a" "$s" ;; esac
 	done
 done
+# the filter's segmentor, where an arm filters and none of the above trains it
+case " $arms " in *" strong "*) ;; *)
+	[ -z "$filtered" ] || [ -n "${FILTER_SEG:-}$jps$jqs" ] || bench_pool seg strong 1 ;;
+esac
 bench_drain
 # ---- the segmentor's feedback: synthetic images its real-only predictions agree with
 filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.ms
