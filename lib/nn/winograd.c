@@ -9,7 +9,7 @@
 
 static int wino_on = 1, pairs_on = 1, f4_on = 1;
 
-/* a switch set to on (0 or 1; -1: left), returning its setting before */
+/* a switch set to on (0, 1 or, ms_wino_f4, 2; -1: left), returning its setting before */
 static int toggle(int *sw, int on)
 {
 	int old = *sw;
@@ -46,7 +46,7 @@ int ms_wino_m(const ms_conv2d *c, int W)
 	/* 4 x 4 pays from 64 columns on, 16 tiles a row (tests/bench/conv.sh 3 f4: 1.2x to
 	 * 1.7x forward, 1.2x to 1.4x backward, 16 to 128 channels, sides 64 and 128); at 32,
 	 * 8 tiles fill half a vector and 2 x 2 is faster (0.6x to 0.8x) */
-	return f4_on && W >= 64 && strcmp(ms_gemm_precision(), "bf16") ? 4 : 2;
+	return f4_on && W >= 64 && (f4_on == 2 || strcmp(ms_gemm_precision(), "bf16")) ? 4 : 2;
 }
 
 int ms_wino(const ms_conv2d *c, int W)
