@@ -303,14 +303,14 @@ VINLINE void tile_row4(const float *er, int n1, int tw, float *vt, size_t ps)
 	}
 }
 
-/* the input rows m i0 - 1 .. m i1 of channel xc (zero outside the image), each split
- * into the m phases of its columns at eo (m n1 floats a row: split_row, split_row4) */
-VINLINE void split_rows(const float *xc, int H, int W, int m, int i0, int i1, int n1,
+/* rows r0 .. r0 + nr - 1 of plane xc (zero outside the image), each split into the m
+ * phases of its columns at eo (m n1 floats a row: split_row, split_row4) */
+VINLINE void split_rows(const float *xc, int H, int W, int m, int r0, int nr, int n1,
                         float *eo)
 {
-	for (int q = 0; q < m * (i1 - i0) + 2; q++) {
+	for (int q = 0; q < nr; q++) {
 		float *e = eo + (size_t)m * q * n1;
-		int ih = m * i0 - 1 + q;
+		int ih = r0 + q;
 		if (ih < 0 || ih >= H)
 			memset(e, 0, m * n1 * sizeof *e);
 		else if (m == 4)
@@ -343,9 +343,10 @@ MS_CLONES static void wino_input(const ms_conv_job *j, int m, int c0, int c1, lo
 		for (int ci = 0; ci < cin; ci += vp ? 2 : 1) {
 			const float *xc = j->x + n * j->xs + (size_t)(c0 + ci) * H * W;
 			int two = vp && ci + 1 < cin;   /* a pair's second channel */
-			split_rows(xc, H, W, m, i0, i1, n1, eo);
+			int r0 = m * i0 - 1, nr = m * (i1 - i0) + 2;   /* with the halo */
+			split_rows(xc, H, W, m, r0, nr, n1, eo);
 			if (two)
-				split_rows(xc + (size_t)H * W, H, W, m, i0, i1, n1, eo1);
+				split_rows(xc + (size_t)H * W, H, W, m, r0, nr, n1, eo1);
 			for (int i = i0; i < i1; i++) {
 				size_t t = (size_t)(g - g0 + i - i0) * tw;   /* the row's first tile */
 				for (int k = 0; k <= two; k++) {
@@ -494,52 +495,66 @@ void ms_wino_forward(const ms_conv_job *j, long g0, long g1, float *p)
 	wino_output(j, m, g0, g1, mm, p + l.rb);
 }
 
-/* d [16, cout, T] = A e A^T of each 2x2 block e of dy (zero outside the image) of global
- * tile rows [g0,g1), A = [1 0; 1 1; 1 -1; 0 -1]: dL/dU = sum over the tiles of d .* V */
-MS_CLONES static void wino_dy(const ms_conv_job *j, long g0, long g1, float *d, float *eo)
+/* dt[xi * ps + q] = (A e A^T)[xi] of the tw 2x2 blocks e of a tile row of dy, from its
+ * 2 rows split at eo (2 n1 floats a row: odd columns at e + 1, even at e + n1),
+ * A = [1 0; 1 1; 1 -1; 0 -1] */
+VINLINE void dy_row(const float *eo, int n1, int tw, float *dt, size_t ps)
 {
-	const ms_conv2d *c = j->c;
-	int H = j->H, W = j->W, tw = (W + 1) / 2, th = (H + 1) / 2, n1 = tw + 1;
-	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
-	float *e0 = eo, *e1 = eo + 2 * n1;  /* rows 2i, 2i+1: odd columns at e+1, even at e+n1 */
-	for (long g = g0; g < g1;) {
-		int n, i0, i1;
-		wino_part(g, g1, th, &n, &i0, &i1);
-		for (int o = 0; o < c->cout; o++) {
-			const float *dyo = j->dy + n * j->dys + o * L;
-			for (int i = i0; i < i1; i++) {
-				split_row(dyo + (size_t)2 * i * W, W, n1, e0, e0 + n1);
-				if (2 * i + 1 < H)
-					split_row(dyo + (size_t)(2 * i + 1) * W, W, n1, e1, e1 + n1);
-				else
-					memset(e1, 0, 2 * n1 * sizeof *e1);
-				float *dt = d + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf a = vload(e0 + n1 + q, m), b = vload(e0 + 1 + q, m);
-					vf cc = vload(e1 + n1 + q, m), dd = vload(e1 + 1 + q, m);
-					vf r[4][2] = { { a, b }, { a + cc, b + dd }, { a - cc, b - dd },
-					               { -cc, -dd } };
-					for (int k = 0; k < 4; k++) {
-						vstore(dt + (4 * k + 0) * ps + q, r[k][0], m);
-						vstore(dt + (4 * k + 1) * ps + q, r[k][0] + r[k][1], m);
-						vstore(dt + (4 * k + 2) * ps + q, r[k][0] - r[k][1], m);
-						vstore(dt + (4 * k + 3) * ps + q, -r[k][1], m);
-					}
-				}
-			}
+	const float *e0 = eo, *e1 = eo + 2 * n1;
+	for (int q = 0; q < tw; q += VL) {
+		size_t m = vlen(q, tw);
+		vf a = vload(e0 + n1 + q, m), b = vload(e0 + 1 + q, m);
+		vf cc = vload(e1 + n1 + q, m), dd = vload(e1 + 1 + q, m);
+		vf r[4][2] = { { a, b }, { a + cc, b + dd }, { a - cc, b - dd }, { -cc, -dd } };
+		for (int k = 0; k < 4; k++) {
+			vstore(dt + (4 * k + 0) * ps + q, r[k][0], m);
+			vstore(dt + (4 * k + 1) * ps + q, r[k][0] + r[k][1], m);
+			vstore(dt + (4 * k + 2) * ps + q, r[k][0] - r[k][1], m);
+			vstore(dt + (4 * k + 3) * ps + q, -r[k][1], m);
 		}
-		g += i1 - i0;
 	}
 }
 
-/* wino_dy for F(4x4,3x3): d [36, cout, T] = A e A^T of each 4x4 block e of dy, A^T the
- * output transform's [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]; eo: four
- * rows of dy split into phases (4 n1 floats each) */
-MS_CLONES static void wino_dy4(const ms_conv_job *j, long g0, long g1, float *d, float *eo)
+/* dy_row for F(4x4,3x3): the 4x4 blocks, from 4 rows split into phases at eo (4 n1
+ * floats a row), A^T the output transform's [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
+ * 0 1 -1 8 -8 1] */
+VINLINE void dy_row4(const float *eo, int n1, int tw, float *dt, size_t ps)
+{
+	for (int q = 0; q < tw; q += VL) {
+		size_t m = vlen(q, tw);
+		vf u[6][4];          /* [point of the column transform][row of e] */
+#pragma GCC unroll 1
+		for (int r = 0; r < 4; r++) {
+			/* row r of the block: columns 4q..4q+3 are phases 1, 2, 3 at q and phase
+			 * 0 at q + 1 */
+			const float *e = eo + (size_t)4 * r * n1 + q;
+			vf x0 = vload(e + n1, m), x1 = vload(e + 2 * n1, m);
+			vf x2 = vload(e + 3 * n1, m), x3 = vload(e + 1, m);
+			vf row[6] = { x0, x0 + x1 + x2 + x3, x0 - x1 + x2 - x3,
+			              x0 + x1 * 2 + x2 * 4 + x3 * 8, x0 - x1 * 2 + x2 * 4 - x3 * 8, x3 };
+			for (int k = 0; k < 6; k++)
+				u[k][r] = row[k];
+		}
+#pragma GCC unroll 1
+		for (int k = 0; k < 6; k++) {
+			vf *x = u[k];
+			vf col[6] = { x[0], x[0] + x[1] + x[2] + x[3], x[0] - x[1] + x[2] - x[3],
+			              x[0] + x[1] * 2 + x[2] * 4 + x[3] * 8,
+			              x[0] - x[1] * 2 + x[2] * 4 - x[3] * 8, x[3] };
+			for (int k2 = 0; k2 < 6; k2++)
+				vstore(dt + (size_t)(6 * k2 + k) * ps + q, col[k2], m);
+		}
+	}
+}
+
+/* d [(m+2)^2, cout, T] = A e A^T of each m x m block e of dy (zero outside the image) of
+ * global tile rows [g0,g1) (dy_row, dy_row4): dL/dU = sum over the tiles of d .* V; eo:
+ * m rows of dy split into phases */
+MS_CLONES static void wino_dy(const ms_conv_job *j, int m, long g0, long g1, float *d,
+                              float *eo)
 {
 	const ms_conv2d *c = j->c;
-	int H = j->H, W = j->W, tw = (W + 3) / 4, th = (H + 3) / 4, n1 = tw + 1;
+	int H = j->H, W = j->W, tw = (W + m - 1) / m, th = (H + m - 1) / m, n1 = tw + 1;
 	size_t T = (size_t)(g1 - g0) * tw, L = (size_t)H * W, ps = (size_t)c->cout * T;
 	for (long g = g0; g < g1;) {
 		int n, i0, i1;
@@ -547,40 +562,12 @@ MS_CLONES static void wino_dy4(const ms_conv_job *j, long g0, long g1, float *d,
 		for (int o = 0; o < c->cout; o++) {
 			const float *dyo = j->dy + n * j->dys + o * L;
 			for (int i = i0; i < i1; i++) {
-				for (int r = 0; r < 4; r++) {
-					float *e = eo + (size_t)4 * r * n1;
-					if (4 * i + r < H)
-						split_row4(dyo + (size_t)(4 * i + r) * W, W, n1, e);
-					else
-						memset(e, 0, 4 * n1 * sizeof *e);
-				}
 				float *dt = d + (size_t)o * T + (size_t)(g - g0 + i - i0) * tw;
-				for (int q = 0; q < tw; q += VL) {
-					size_t m = vlen(q, tw);
-					vf u[6][4];          /* [point of the column transform][row of e] */
-#pragma GCC unroll 1
-					for (int r = 0; r < 4; r++) {
-						/* row r of the block: columns 4q..4q+3 are phases 1, 2, 3 at
-						 * q and phase 0 at q + 1 */
-						const float *e = eo + (size_t)4 * r * n1 + q;
-						vf x0 = vload(e + n1, m), x1 = vload(e + 2 * n1, m);
-						vf x2 = vload(e + 3 * n1, m), x3 = vload(e + 1, m);
-						vf row[6] = { x0, x0 + x1 + x2 + x3, x0 - x1 + x2 - x3,
-						              x0 + x1 * 2 + x2 * 4 + x3 * 8,
-						              x0 - x1 * 2 + x2 * 4 - x3 * 8, x3 };
-						for (int k = 0; k < 6; k++)
-							u[k][r] = row[k];
-					}
-#pragma GCC unroll 1
-					for (int k = 0; k < 6; k++) {
-						vf *x = u[k];
-						vf col[6] = { x[0], x[0] + x[1] + x[2] + x[3], x[0] - x[1] + x[2] - x[3],
-						              x[0] + x[1] * 2 + x[2] * 4 + x[3] * 8,
-						              x[0] - x[1] * 2 + x[2] * 4 - x[3] * 8, x[3] };
-						for (int k2 = 0; k2 < 6; k2++)
-							vstore(dt + (size_t)(6 * k2 + k) * ps + q, col[k2], m);
-					}
-				}
+				split_rows(dyo, H, W, m, m * i, m, n1, eo);
+				if (m == 4)
+					dy_row4(eo, n1, tw, dt, ps);
+				else
+					dy_row(eo, n1, tw, dt, ps);
 			}
 		}
 		g += i1 - i0;
@@ -604,10 +591,7 @@ void ms_wino_dw(const ms_conv_job *j, int c0, int c1, float *dw, float *p)
 		long g1 = g0 + (long)rows < G ? g0 + (long)rows : G;
 		size_t T = (g1 - g0) * tw;
 		wino_input(j, m, c0, c1, g0, g1, v, eo, NULL, NULL, 0);
-		if (m == 4)
-			wino_dy4(j, g0, g1, d, eo);
-		else
-			wino_dy(j, g0, g1, d, eo);
+		wino_dy(j, m, g0, g1, d, eo);
 		for (int xi = 0; xi < a2; xi++)
 			ms_gemm(0, 1, co, cc, (int)T, 1.0f, d + (size_t)xi * co * T, (int)T,
 			        v + (size_t)xi * cc * T, (int)T, g0 ? 1.0f : 0.0f,
