@@ -52,9 +52,9 @@ size_t ms_conv2d_ws(const ms_conv2d *c, int H, int W);   /* workspace floats */
 /* im2col runs on tiles of output rows of about this many floats (cache blocking); sets
  * it when floats > 0 (before planning: the workspace depends on it), returns the old */
 long ms_conv2d_tile(long floats);
-/* Winograd F(2x2,3x3) where it pays (on = 1, the default) or never (0), for tests and
- * benchmarks; set before planning (the workspace depends on it); returns the old; -1
- * only asks */
+/* Winograd's way for the 3x3 stride 1 convolutions where it pays (on = 1, the default),
+ * never (0) or always (2), for tests and benchmarks; set before planning (the workspace
+ * depends on it); returns the old; -1 only asks */
 int ms_conv2d_winograd(int on);
 /* y (+)= conv(x) + bias (+ cbias[n*cout + o] when cbias is not NULL) */
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,

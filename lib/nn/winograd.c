@@ -54,7 +54,11 @@ int ms_wino(const ms_conv2d *c, int W)
 	/* the transforms work along a row of tiles, 16 at a time: on narrower images, below
 	 * 16 channels on either side and with 16 on both, they cost more than the products
 	 * they save (tests/bench/conv.sh: 8 images, one thread, 8 to 256 channels, sides 8
-	 * to 64); at side 16 only 256 channels on both sides pay */
+	 * to 64); at side 16 only 256 channels on both sides pay. With F(4x4,3x3) too, 16 on
+	 * both sides still loses at sides 32 to 128 (0.68x to 0.95x forward, 0.59x to 0.87x
+	 * backward; tests/bench/conv.sh 5 all) */
+	if (wino_on == 2)
+		return c->k == 3 && c->stride == 1;
 	return wino_on && c->k == 3 && c->stride == 1 && c->cin >= 16 && c->cout >= 16 &&
 	       c->cin + c->cout > 32 && (W >= 32 || (W >= 16 && c->cin >= 256 && c->cout >= 256));
 }

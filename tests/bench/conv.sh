@@ -3,8 +3,10 @@
 # pair (8 to 256) and image side (8 to 64) the median CPU time of the forward and the
 # backward pass each way (tests/bench/conv_bench.c); lib/nn/conv2d.c's rule for when
 # Winograd is used (wino) comes from this table. With f4: F(2x2,3x3) against F(4x4,3x3),
-# sides 32 to 128 (winograd.c's rule for the larger tile, ms_wino_m).
-# Usage: tests/bench/conv.sh [REPS [f4]]   (run from the repository root)
+# sides 32 to 128 (winograd.c's rule for the larger tile, ms_wino_m). With all: the rule
+# against Winograd's way forced for the channel pairs it leaves out (below 16 on either
+# side, 16 on both), sides 32 to 128.
+# Usage: tests/bench/conv.sh [REPS [f4|all]]   (run from the repository root)
 set -e
 reps=${1:-5}
 . "$(dirname "$0")/common.sh"

@@ -4,8 +4,10 @@
  * ratios (> 1: Winograd faster). Where lib/nn/conv2d.c's rule (wino) turns it off, both
  * columns time the same code. With f4: F(2x2,3x3) (off) against F(4x4,3x3) (on) for the
  * forward pass and dx, sides 32 to 128 (ms_wino_f4; 4 x 4 is used from 64 on, so at 32
- * both columns time 2 x 2).
- * Usage: conv_bench [REPS [f4]] (tests/bench/conv.sh) */
+ * both columns time 2 x 2). With all: the rule's choice (off) against Winograd's way
+ * forced (on, ms_conv2d_winograd(2)) for the channel pairs the rule leaves out, sides 32
+ * to 128.
+ * Usage: conv_bench [REPS [f4|all]] (tests/bench/conv.sh) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,12 @@
 #include "core/ms.h"
 #include "nn/nn.h"
 #include "nn/winograd.h"
+
+/* Winograd's way always (on) or where the rule has it (off) */
+static int forced(int on)
+{
+	return ms_conv2d_winograd(on ? 2 : 1) == 2;
+}
 
 static float *randv(size_t n)
 {
@@ -28,8 +36,9 @@ int main(int argc, char **argv)
 	static const int ch[][2] = { { 16, 16 }, { 32, 32 }, { 64, 64 }, { 128, 128 },
 		{ 256, 256 }, { 32, 16 }, { 16, 32 }, { 64, 32 }, { 32, 64 }, { 16, 8 }, { 8, 16 } };
 	int reps = argc > 1 ? atoi(argv[1]) : 5, N = 8, f4 = argc > 2 && !strcmp(argv[2], "f4");
-	const int *side = f4 ? (const int[]){ 32, 64, 128, 0 } : (const int[]){ 8, 16, 32, 64 };
-	int (*use)(int) = f4 ? ms_wino_f4 : ms_conv2d_winograd;
+	int all = argc > 2 && !strcmp(argv[2], "all");
+	const int *side = f4 || all ? (const int[]){ 32, 64, 128, 0 } : (const int[]){ 8, 16, 32, 64 };
+	int (*use)(int) = f4 ? ms_wino_f4 : all ? forced : ms_conv2d_winograd;
 	ms_threads(1);
 	printf("cin cout side  fwd_ms_off fwd_ms_on  bwd_ms_off bwd_ms_on  fwd_ratio bwd_ratio\n");
 	for (int a = 0; a < 4 && side[a]; a++)
@@ -37,6 +46,8 @@ int main(int argc, char **argv)
 			int ci = ch[b][0], co = ch[b][1], H = side[a];
 			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64 || (f4 && (ci < 16 || co < 16)))
 				continue;        /* 128 and 256 channels at 64x64: too long */
+			if (all && ci >= 16 && co >= 16 && ci + co > 32)
+				continue;        /* the rule's own */
 			ms_params ps = { .seed = 1 };
 			ms_conv2d c;
 			if (ms_conv2d_init(&c, &ps, "c", ci, co, 3, 1) < 0)
@@ -71,6 +82,7 @@ int main(int argc, char **argv)
 			free(x), free(dy), free(y), free(dx), free(ws[0]), free(ws[1]);
 			ms_params_free(&ps);
 		}
-	use(1);
+	ms_wino_f4(1);
+	ms_conv2d_winograd(1);
 	return 0;
 }
