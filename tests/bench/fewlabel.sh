@@ -189,7 +189,7 @@ seg() {   # ARM SEED (an arm ending in -x2: that arm with twice the steps)
 	extra-*) in=syn-${a#extra-}.ms opt="--augment strong --synthetic extra" ;;
 	*) echo "$0: unknown arm '$a'" >&2; exit 2 ;;
 	esac
-	stage "seg-$1-$2.ms" sh -c "ms-segment train -o '$out/seg-$1-$2.ck' --steps ${st:-$steps} \
+	stage "seg-$1-$2.ms" sh -c "$segnice ms-segment train -o '$out/seg-$1-$2.ck' --steps ${st:-$steps} \
 		--width $width --batch 8 --seed $2 --threads 1 --val '$out/val.ms' \
 		--best '$out/seg-$1-$2.best' --report $report --save-every 500 \
 		$(again "$out/seg-$1-$2.ck") $opt <'$out/$in' && cat '$out/seg-$1-$2.best'"
@@ -245,7 +245,7 @@ chain() {
 
 # ---- phase 1: generators (train, sample, stats) beside the real-only segmentors;
 # ---- phase 2: the segmentors on synthetic data, seed by seed
-gens= js= jps= jqs= filtered=
+gens= js= jps= jqs= filtered= segnice=
 for a in $arms; do
 	a=${a%-x2}
 	case $a in *f|*fk|*f-p[0-9]*) filtered=1 ;; esac
@@ -281,6 +281,10 @@ done
 jchain() { chain "$out/labelled.ms" $js; qchain $jqs; }   # one job: JQ<r> uses gen-J
 [ -z "$js$jqs" ] || bench_pool jchain
 [ -z "$jps" ] || bench_pool pseudochain $jps
+# the real-only segmentors beside a generator's chain yield to it (nice 9 more): with
+# GEN_THREADS 2 the chain (its model, then its samples or pairs, then the segmentors on
+# them) is the critical path
+[ -z "$gens$js$jps$jqs" ] || segnice="nice -n 9"
 for s in $(seq "$seeds"); do
 	for a in $arms; do
 		# (strong seed 1 trained in pseudochain or qchain)
@@ -293,6 +297,7 @@ case " $arms " in *" strong "*) ;; *)
 	[ -z "$filtered" ] || [ -n "${FILTER_SEG:-}$jps$jqs" ] || bench_pool seg strong 1 ;;
 esac
 bench_drain
+segnice=
 # ---- the segmentor's feedback: synthetic images its real-only predictions agree with
 filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.ms
 	local b=${1%f}
