@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "core/threads.h"
 #include "gemm.h"
 #include "nn.h"
 #include "vec.h"
@@ -116,10 +117,11 @@ static const float G4[6][3] = { { 1 / 4.0f, 0, 0 }, { -1 / 6.0f, -1 / 6.0f, -1 /
 	{ -1 / 6.0f, 1 / 6.0f, -1 / 6.0f }, { 1 / 24.0f, 1 / 12.0f, 1 / 6.0f },
 	{ 1 / 24.0f, -1 / 12.0f, 1 / 6.0f }, { 0, 0, 1 } };
 
-static void kernel4(const ms_conv2d *c, float *u)
+/* kernels [k0,k1) of F(4x4,3x3) */
+static void kernel4(const ms_conv2d *c, size_t k0, size_t k1, float *u)
 {
 	size_t oc = (size_t)c->cout * c->cin;
-	for (size_t k = 0; k < oc; k++) {
+	for (size_t k = k0; k < k1; k++) {
 		const float *g = c->w->w + 9 * k;
 		float t[6][3];
 		for (int r = 0; r < 6; r++)
@@ -132,16 +134,11 @@ static void kernel4(const ms_conv2d *c, float *u)
 	}
 }
 
-/* u [(m+2)^2, cout, cin] = G g G^T of each kernel g = W[o][ci]; m 2: G = [1 0 0;
- * 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
-void ms_wino_kernel(const ms_conv2d *c, int m, float *u)
+/* kernels [k0,k1) of F(2x2,3x3): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+static void kernel2(const ms_conv2d *c, size_t k0, size_t k1, float *u)
 {
-	if (m == 4) {
-		kernel4(c, u);
-		return;
-	}
-	size_t oc = (size_t)c->cout * c->cin, kp = (c->cin + 1) / 2;
-	for (size_t k = 0; k < oc; k++) {
+	size_t oc = (size_t)c->cout * c->cin;
+	for (size_t k = k0; k < k1; k++) {
 		const float *g = c->w->w + 9 * k;
 		float t[4][3];
 		for (int q = 0; q < 3; q++) {
@@ -157,9 +154,43 @@ void ms_wino_kernel(const ms_conv2d *c, int m, float *u)
 			u[(4 * r + 3) * oc + k] = t[r][2];
 		}
 	}
+}
+
+typedef struct {
+	const ms_conv2d *c;
+	int m;
+	float *u;
+} kernel_job;
+
+/* the thread's output channels: their kernels, then (bf16 pairs) their rows of U as
+ * pairs */
+static void kernel_part(void *arg, int tid, int nt)
+{
+	const kernel_job *j = arg;
+	const ms_conv2d *c = j->c;
+	size_t oc = (size_t)c->cout * c->cin, kp = (c->cin + 1) / 2;
+	long o0, o1;
+	ms_range(c->cout, tid, nt, &o0, &o1);
+	if (j->m == 4) {
+		kernel4(c, o0 * c->cin, o1 * c->cin, j->u);
+		return;
+	}
+	kernel2(c, o0 * c->cin, o1 * c->cin, j->u);
 	if (pairs(c, INT_MAX))      /* U as bfloat16 pairs of channels, after U */
-		for (size_t r = 0; r < 16 * (size_t)c->cout; r++)
-			ms_gemm_pairs_vec(u + r * c->cin, c->cin, (uint32_t *)(u + 16 * oc) + r * kp);
+		for (int xi = 0; xi < 16; xi++)
+			for (long o = o0; o < o1; o++) {
+				size_t r = (size_t)xi * c->cout + o;
+				ms_gemm_pairs_vec(j->u + r * c->cin, c->cin,
+				                  (uint32_t *)(j->u + 16 * oc) + r * kp);
+			}
+}
+
+/* u [(m+2)^2, cout, cin] = G g G^T of each kernel g = W[o][ci], by output channels in
+ * the thread pool */
+void ms_wino_kernel(const ms_conv2d *c, int m, float *u)
+{
+	kernel_job j = { c, m, u };
+	ms_parallel(c->cout, kernel_part, &j);
 }
 
 /* the even and odd columns of a row of W floats with a zero border in front:
