@@ -117,30 +117,44 @@ static const float G4[6][3] = { { 1 / 4.0f, 0, 0 }, { -1 / 6.0f, -1 / 6.0f, -1 /
 	{ -1 / 6.0f, 1 / 6.0f, -1 / 6.0f }, { 1 / 24.0f, 1 / 12.0f, 1 / 6.0f },
 	{ 1 / 24.0f, -1 / 12.0f, 1 / 6.0f }, { 0, 0, 1 } };
 
-/* kernels [k0,k1) of F(4x4,3x3) */
-static void kernel4(const ms_conv2d *c, size_t k0, size_t k1, float *u)
+/* the kernels k .. k + m - 1 (m <= VL), tap j of kernel k + l at lane l of g[j] */
+VINLINE void kernel_taps(const float *w, size_t k, size_t m, vf *g)
+{
+	float t[9][VL] = { { 0 } };
+	for (size_t l = 0; l < m; l++)
+		for (int j = 0; j < 9; j++)
+			t[j][l] = w[9 * (k + l) + j];
+	for (int j = 0; j < 9; j++)
+		g[j] = vload(t[j], VL);
+}
+
+/* kernels [k0,k1) of F(4x4,3x3), VL at a time */
+VINLINE void kernel4(const ms_conv2d *c, size_t k0, size_t k1, float *u)
 {
 	size_t oc = (size_t)c->cout * c->cin;
-	for (size_t k = k0; k < k1; k++) {
-		const float *g = c->w->w + 9 * k;
-		float t[6][3];
+	for (size_t k = k0; k < k1; k += VL) {
+		size_t m = vlen(k - k0, k1 - k0);
+		vf g[9], t[6][3];
+		kernel_taps(c->w->w, k, m, g);
 		for (int r = 0; r < 6; r++)
 			for (int q = 0; q < 3; q++)
 				t[r][q] = G4[r][0] * g[q] + G4[r][1] * g[3 + q] + G4[r][2] * g[6 + q];
 		for (int r = 0; r < 6; r++)
 			for (int q = 0; q < 6; q++)
-				u[(6 * r + q) * oc + k] = t[r][0] * G4[q][0] + t[r][1] * G4[q][1] +
-				                          t[r][2] * G4[q][2];
+				vstore(u + (6 * r + q) * oc + k, t[r][0] * G4[q][0] + t[r][1] * G4[q][1] +
+				                                 t[r][2] * G4[q][2], m);
 	}
 }
 
-/* kernels [k0,k1) of F(2x2,3x3): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
-static void kernel2(const ms_conv2d *c, size_t k0, size_t k1, float *u)
+/* kernels [k0,k1) of F(2x2,3x3), VL at a time: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2;
+ * 0 0 1] */
+VINLINE void kernel2(const ms_conv2d *c, size_t k0, size_t k1, float *u)
 {
 	size_t oc = (size_t)c->cout * c->cin;
-	for (size_t k = k0; k < k1; k++) {
-		const float *g = c->w->w + 9 * k;
-		float t[4][3];
+	for (size_t k = k0; k < k1; k += VL) {
+		size_t m = vlen(k - k0, k1 - k0);
+		vf g[9], t[4][3];
+		kernel_taps(c->w->w, k, m, g);
 		for (int q = 0; q < 3; q++) {
 			t[0][q] = g[q];
 			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
@@ -148,10 +162,10 @@ static void kernel2(const ms_conv2d *c, size_t k0, size_t k1, float *u)
 			t[3][q] = g[6 + q];
 		}
 		for (int r = 0; r < 4; r++) {
-			u[(4 * r + 0) * oc + k] = t[r][0];
-			u[(4 * r + 1) * oc + k] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-			u[(4 * r + 2) * oc + k] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-			u[(4 * r + 3) * oc + k] = t[r][2];
+			vstore(u + (4 * r + 0) * oc + k, t[r][0], m);
+			vstore(u + (4 * r + 1) * oc + k, 0.5f * (t[r][0] + t[r][1] + t[r][2]), m);
+			vstore(u + (4 * r + 2) * oc + k, 0.5f * (t[r][0] - t[r][1] + t[r][2]), m);
+			vstore(u + (4 * r + 3) * oc + k, t[r][2], m);
 		}
 	}
 }
@@ -164,7 +178,7 @@ typedef struct {
 
 /* the thread's output channels: their kernels, then (bf16 pairs) their rows of U as
  * pairs */
-static void kernel_part(void *arg, int tid, int nt)
+MS_CLONES static void kernel_part(void *arg, int tid, int nt)
 {
 	const kernel_job *j = arg;
 	const ms_conv2d *c = j->c;
