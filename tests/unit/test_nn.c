@@ -208,8 +208,9 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
  * the tiles run in the work items' order); without Winograd (out[4]) they differ by
  * rounding only, and do differ (the Winograd path ran). With bf16 products (where the
  * CPU has them), V written as bfloat16 pairs (out[5], 3 threads) and in single
- * precision (out[6], one thread) give the same bytes, not fp32's. */
-static void check_conv_same(int cin, int cout, int H, int W)
+ * precision (out[6], one thread) give the same bytes, not fp32's. With force, Winograd's
+ * way is taken for any channels (ms_conv2d_winograd(2)). */
+static void check_conv_same(int cin, int cout, int H, int W, int force)
 {
 	int bf = !strcmp(ms_gemm_use_precision("bf16"), "bf16");
 	ms_gemm_use_precision("fp32");
@@ -225,7 +226,7 @@ static void check_conv_same(int cin, int cout, int H, int W)
 	for (int k = 0; k < (bf ? 7 : 5); k++) {
 		ms_threads(k % 2 ? 3 : 1);
 		ms_conv2d_tile(k / 2 == 1 ? 1 : old);
-		ms_conv2d_winograd(k != 4);
+		ms_conv2d_winograd(k == 4 ? 0 : force ? 2 : 1);
 		ms_gemm_use_precision(k < 5 ? "fp32" : "bf16");
 		ms_wino_pairs(k == 5);
 		float *ws = calloc(ms_conv2d_ws(&c, H, W), sizeof(float));
@@ -271,10 +272,12 @@ static void check_conv_same(int cin, int cout, int H, int W)
 
 static void test_conv(void)
 {
-	check_conv_same(16, 24, 5, 35);
-	check_conv_same(24, 16, 4, 32);
-	check_conv_same(17, 33, 5, 35);    /* odd channels: the last pair half empty */
-	check_conv_same(20, 16, 6, 66);    /* 64+ columns: F(4x4,3x3) */
+	check_conv_same(16, 24, 5, 35, 0);
+	check_conv_same(24, 16, 4, 32, 0);
+	check_conv_same(17, 33, 5, 35, 0);    /* odd channels: the last pair half empty */
+	check_conv_same(20, 16, 6, 66, 0);    /* 64+ columns: F(4x4,3x3) */
+	check_conv_same(3, 5, 5, 35, 1);      /* few channels (the benches' forced way) */
+	check_conv_same(5, 3, 6, 66, 1);
 	for (int tiled = 0; tiled < 2; tiled++) {
 		/* tiled: one output row per tile */
 		long old = ms_conv2d_tile(tiled ? 1 : 0);
