@@ -13,7 +13,7 @@ typedef struct {
 	ms_conv2d c1, c2, skip;
 	int has_skip;
 	ms_linear temb;
-	float *n1b, *s1b, *h1b, *n2b, *s2b, *tb;
+	float *s1b, *h1b, *s2b, *tb;
 } resblock;
 
 enum { ST_RES, ST_DOWN, ST_UP, ST_ATTN };
@@ -53,7 +53,7 @@ struct ms_unet {
 	/* plan */
 	int N, H, W, train, threads;    /* planned for ms_nthreads() threads */
 	size_t bytes;
-	float *nob, *sob, *out, *ws, *ds, *dh, *dx;
+	float *sob, *out, *ws, *ds, *dh, *dx;
 	float *te0, *ta1, *ts1, *temb, *tst, *dtst, *dtemb, *dts1;
 };
 

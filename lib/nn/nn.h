@@ -85,11 +85,17 @@ typedef struct {
 int ms_groupnorm_init(ms_groupnorm *g, ms_params *ps, const char *name, int c, int groups);
 int ms_groupnorm_plan(ms_groupnorm *g, int N);
 void ms_groupnorm_free(ms_groupnorm *g);
-/* y = GN(x); when act is not NULL also act = silu(y) (stride ys) */
+/* y = GN(x) and act = silu(GN(x)) (stride ys), either may be NULL */
 void ms_groupnorm_forward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
                           float *y, size_t ys, float *act);
+/* dx (+)= the gradient at x from dy, that of y; with silu, from dact, that of act, which
+ * it overwrites with that of y: GN(x) recomputed from x and the forward pass's stats, so
+ * that y need not be kept (the same bytes as ms_silu_backward on y, then
+ * ms_groupnorm_backward); the parameters' gradients accumulate */
 void ms_groupnorm_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
                            const float *dy, size_t dys, float *dx, size_t dxs, int acc);
+void ms_groupnorm_silu_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
+                                float *dact, size_t das, float *dx, size_t dxs, int acc);
 
 /* ---- elementwise activations on n floats; backward: dx (+)= dy * f'(.)
  * (silu and relu take the input x, sigmoid its output y); dx may equal dy */

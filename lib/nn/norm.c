@@ -62,19 +62,34 @@ MS_CLONES static void sums(const float *x, size_t n, float shift, double *s1, do
 	*s2 = tb;
 }
 
-/* sums of dy and dy * (x - mu) */
-MS_CLONES static void dsums(const float *dy, const float *x, size_t n, float mu, float *sd,
-                            float *sdx)
+/* the gradient of GN(x) from that of silu(GN(x)), d, at x, GN(x) = x a + b recomputed as
+ * the forward pass computes it, and d silu'(GN(x)) as ms_silu_backward: the same bytes */
+VINLINE vf dsilu(vf d, vf x, float a, float b)
+{
+	vf y = x * a + b, s = vsigmoid(y);
+	return d * s * (1.0f + y * (1.0f - s));
+}
+
+/* sums of dy and dy * (x - mu); with da (silu), dy = dsilu(da, x, ga, gb) first, written
+ * over da */
+VINLINE void dsums(const float *dy, float *da, const float *x, size_t n, float mu, float ga,
+                   float gb, float *sd, float *sdx)
 {
 	vf a = { 0 }, b = { 0 };
 	size_t i = 0;
 	for (; i + VL <= n; i += VL) {
-		vf d = vload(dy + i, VL);
+		vf xv = vload(x + i, VL), d;
+		if (da)
+			vstore(da + i, d = dsilu(vload(da + i, VL), xv, ga, gb), VL);
+		else
+			d = vload(dy + i, VL);
 		a += d;
-		b += d * (vload(x + i, VL) - mu);
+		b += d * (xv - mu);
 	}
 	*sd = vsum(a);
 	*sdx = vsum(b);
+	if (da && i < n)
+		vstore(da + i, dsilu(vload(da + i, n - i), vload(x + i, n - i), ga, gb), n - i);
 	for (; i < n; i++) {
 		*sd += dy[i];
 		*sdx += dy[i] * (x[i] - mu);
@@ -86,9 +101,11 @@ typedef struct {
 	int N, HW, acc, cg;   /* cg channels per group */
 	size_t m;             /* values per group of one image, cg HW */
 	const float *x, *dy;
+	float *da;            /* backward with silu: the gradient of silu(GN(x)), dy after */
 	size_t xs, ys, dys, dxs;
 	float *y, *act, *dx;
 } job;
+
 
 /* (image, group) pairs */
 MS_CLONES static void forward_part(void *arg, int tid, int nt)
@@ -117,12 +134,13 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 			int ch = k * cg + cc;
 			float a = rs * g->w->w[ch], b = g->b->w[ch] - mu * a;
 			const float *xc = xg + (size_t)cc * HW;
-			float *yc = j->y + n * j->ys + (size_t)ch * HW;
+			float *yc = j->y ? j->y + n * j->ys + (size_t)ch * HW : NULL;
 			float *ac = j->act ? j->act + n * j->ys + (size_t)ch * HW : NULL;
 			for (size_t i = 0; i < (size_t)HW; i += VL) {
 				size_t l = vlen(i, HW);
 				vf v = vload(xc + i, l) * a + b;
-				vstore(yc + i, v, l);
+				if (yc)
+					vstore(yc + i, v, l);
 				if (ac)
 					vstore(ac + i, v * vsigmoid(v), l);
 			}
@@ -155,9 +173,10 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 			double sg = 0, sgx = 0;       /* sums of dy*gamma and dy*gamma*xhat */
 			for (int cc = 0; cc < cg; cc++) {
 				int ch = (int)k * cg + cc;
-				float sd, sdx;
-				dsums(j->dy + n * j->dys + (size_t)ch * HW, j->x + n * j->xs + (size_t)ch * HW,
-				      HW, mu, &sd, &sdx);
+				float sd, sdx, ga = rs * g->w->w[ch], gb = g->b->w[ch] - mu * ga; /* GN(x) */
+				size_t at = n * j->dys + (size_t)ch * HW;
+				dsums(j->dy + at, j->da ? j->da + at : NULL, j->x + n * j->xs + (size_t)ch * HW,
+				      HW, mu, ga, gb, &sd, &sdx);
 				sdx *= rs;
 				g->w->g[ch] += sdx;
 				g->b->g[ch] += sd;
@@ -181,11 +200,23 @@ MS_CLONES static void backward_part(void *arg, int tid, int nt)
 		}
 }
 
+static void backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
+                     const float *dy, float *da, size_t dys, float *dx, size_t dxs, int acc)
+{
+	job j = { .g = g, .N = N, .HW = HW, .acc = acc, .cg = g->c / g->groups, .x = x,
+	          .xs = xs, .dy = da ? da : dy, .da = da, .dys = dys, .dx = dx, .dxs = dxs };
+	j.m = (size_t)j.cg * HW;
+	ms_parallel(g->groups, backward_part, &j);
+}
+
 void ms_groupnorm_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
                            const float *dy, size_t dys, float *dx, size_t dxs, int acc)
 {
-	job j = { .g = g, .N = N, .HW = HW, .acc = acc, .cg = g->c / g->groups, .x = x, .xs = xs,
-	          .dy = dy, .dys = dys, .dx = dx, .dxs = dxs };
-	j.m = (size_t)j.cg * HW;
-	ms_parallel(g->groups, backward_part, &j);
+	backward(g, N, HW, x, xs, dy, NULL, dys, dx, dxs, acc);
+}
+
+void ms_groupnorm_silu_backward(ms_groupnorm *g, int N, int HW, const float *x, size_t xs,
+                                float *dact, size_t das, float *dx, size_t dxs, int acc)
+{
+	backward(g, N, HW, x, xs, NULL, dact, das, dx, dxs, acc);
 }

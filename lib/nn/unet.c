@@ -199,10 +199,10 @@ static void unplan(ms_unet *u)
 	}
 	for (int i = 0; i < u->nst; i++) {
 		resblock *r = &u->st[i].rb;
-		float **p[] = { &r->n1b, &r->s1b, &r->h1b, &r->n2b, &r->s2b, &r->tb };
+		float **p[] = { &r->s1b, &r->h1b, &r->s2b, &r->tb };
 		ms_free_floats(p, sizeof p / sizeof *p);
 	}
-	float **p[] = { &u->nob, &u->sob, &u->out, &u->ws, &u->ds, &u->dh, &u->dx, &u->te0,
+	float **p[] = { &u->sob, &u->out, &u->ws, &u->ds, &u->dh, &u->dx, &u->te0,
 	                &u->ta1, &u->ts1, &u->temb, &u->tst, &u->dtst, &u->dtemb, &u->dts1 };
 	ms_free_floats(p, sizeof p / sizeof *p);
 	u->N = 0;
@@ -258,8 +258,7 @@ int ms_unet_plan(ms_unet *u, int N, int H, int W, int train)
 		if (s->kind == ST_RES) {
 			resblock *r = &s->rb;
 			size_t ni = (size_t)N * r->cin * L, no = (size_t)N * r->cout * L;
-			if (get(u, &r->n1b, ni) < 0 || get(u, &r->s1b, ni) < 0 ||
-			    get(u, &r->h1b, no) < 0 || get(u, &r->n2b, no) < 0 ||
+			if (get(u, &r->s1b, ni) < 0 || get(u, &r->h1b, no) < 0 ||
 			    get(u, &r->s2b, no) < 0 || get(u, &r->tb, (size_t)N * r->cout) < 0 ||
 			    ms_groupnorm_plan(&r->n1, N) < 0 || ms_groupnorm_plan(&r->n2, N) < 0)
 				goto fail;
@@ -275,7 +274,7 @@ int ms_unet_plan(ms_unet *u, int N, int H, int W, int train)
 		}
 	}
 	size_t no = (size_t)N * u->nout.c * H * W, td = (size_t)N * (u->tdim ? u->tdim : 1);
-	if (get(u, &u->nob, no) < 0 || get(u, &u->sob, no) < 0 ||
+	if (get(u, &u->sob, no) < 0 ||
 	    get(u, &u->out, (size_t)N * u->cfg.out_ch * H * W) < 0 ||
 	    ms_groupnorm_plan(&u->nout, N) < 0 ||
 	    get(u, &u->ws, maxz(ws, ms_conv2d_ws(&u->cout, H, W))) < 0 ||

@@ -44,12 +44,12 @@ static void res_forward(ms_unet *u, resblock *r, const float *x, size_t xs, floa
 {
 	int N = u->N, H = u->H >> r->lvl, W = u->W >> r->lvl, L = H * W;
 	size_t ci = (size_t)r->cin * L, co = (size_t)r->cout * L;
-	ms_groupnorm_forward(&r->n1, N, L, x, xs, r->n1b, ci, r->s1b);        /* [N,cin,L] */
+	ms_groupnorm_forward(&r->n1, N, L, x, xs, NULL, ci, r->s1b);          /* [N,cin,L] */
 	if (r->has_temb)
 		ms_linear_forward(&r->temb, N, u->tst, r->tb, 0);                 /* [N,cout] */
 	ms_conv2d_forward(&r->c1, N, H, W, r->s1b, ci, r->h1b, co, 0,
 	                  r->has_temb ? r->tb : NULL, u->ws);                    /* [N,cout,L] */
-	ms_groupnorm_forward(&r->n2, N, L, r->h1b, co, r->n2b, co, r->s2b);
+	ms_groupnorm_forward(&r->n2, N, L, r->h1b, co, NULL, co, r->s2b);
 	if (r->has_skip)
 		ms_conv2d_forward(&r->skip, N, H, W, x, xs, y, ys, 0, NULL, NULL);
 	else
@@ -64,8 +64,7 @@ MS_CLONES static void res_backward(ms_unet *u, resblock *r, const float *x, size
 	int N = u->N, H = u->H >> r->lvl, W = u->W >> r->lvl, L = H * W;
 	size_t ci = (size_t)r->cin * L, co = (size_t)r->cout * L;
 	ms_conv2d_backward(&r->c2, N, H, W, r->s2b, co, dy, dys, u->ds, co, 0, u->ws);
-	ms_silu_backward(r->n2b, u->ds, u->ds, N * co, 0);
-	ms_groupnorm_backward(&r->n2, N, L, r->h1b, co, u->ds, co, u->dh, co, 0);
+	ms_groupnorm_silu_backward(&r->n2, N, L, r->h1b, co, u->ds, co, u->dh, co, 0);
 	if (r->has_temb) {
 		for (int n = 0; n < N; n++)
 			for (int o = 0; o < r->cout; o++)
@@ -73,13 +72,12 @@ MS_CLONES static void res_backward(ms_unet *u, resblock *r, const float *x, size
 		ms_linear_backward(&r->temb, N, u->tst, r->tb, u->dtst, 1);
 	}
 	ms_conv2d_backward(&r->c1, N, H, W, r->s1b, ci, u->dh, co, u->ds, ci, 0, u->ws);
-	ms_silu_backward(r->n1b, u->ds, u->ds, N * ci, 0);
 	if (r->has_skip)
 		ms_conv2d_backward(&r->skip, N, H, W, x, xs, dy, dys, dx, dxs, acc, NULL);
 	else
 		for (int n = 0; n < N; n++)
 			vadd(dx + n * dxs, dy + n * dys, co, acc);
-	ms_groupnorm_backward(&r->n1, N, L, x, xs, u->ds, ci, dx, dxs, 1);
+	ms_groupnorm_silu_backward(&r->n1, N, L, x, xs, u->ds, ci, dx, dxs, 1);
 }
 
 /* ---- the network */
@@ -119,7 +117,7 @@ float *ms_unet_forward(ms_unet *u, const float *x, const float *t, const float *
 	}
 	int last = u->st[u->nst - 1].out;
 	size_t cl = (size_t)u->nout.c * H * W;
-	ms_groupnorm_forward(&u->nout, N, H * W, sa(u, last), sst(u, last), u->nob, cl, u->sob);
+	ms_groupnorm_forward(&u->nout, N, H * W, sa(u, last), sst(u, last), NULL, cl, u->sob);
 	ms_conv2d_forward(&u->cout, N, H, W, u->sob, cl, u->out, (size_t)u->cfg.out_ch * H * W, 0,
 	                  NULL, u->ws);
 	return u->out;
@@ -137,8 +135,7 @@ void ms_unet_backward(ms_unet *u, const float *dout)
 	size_t cl = (size_t)u->nout.c * H * W;
 	ms_conv2d_backward(&u->cout, N, H, W, u->sob, cl, dout, (size_t)u->cfg.out_ch * H * W,
 	                   u->ds, cl, 0, u->ws);
-	ms_silu_backward(u->nob, u->ds, u->ds, N * cl, 0);
-	ms_groupnorm_backward(&u->nout, N, H * W, sa(u, last), sst(u, last), u->ds, cl,
+	ms_groupnorm_silu_backward(&u->nout, N, H * W, sa(u, last), sst(u, last), u->ds, cl,
 	                      sg(u, last), sst(u, last), take(u, last));
 	for (int i = u->nst - 1; i >= 0; i--) {
 		stage *s = &u->st[i];

@@ -378,11 +378,13 @@ typedef struct {
 	float *x, *dx, *n, *tmp;
 } gnctx;
 
+/* silu 1: GN's output kept and ms_silu_backward; 2: not kept, the fused backward */
 static void gn_fwd(gc *g)
 {
 	gnctx *c = g->ctx;
 	size_t cl = (size_t)c->gn.c * c->HW;
-	ms_groupnorm_forward(&c->gn, c->N, c->HW, c->x, cl, c->silu ? c->n : g->y, cl,
+	ms_groupnorm_forward(&c->gn, c->N, c->HW, c->x, cl,
+	                     c->silu == 1 ? c->n : c->silu ? NULL : g->y, cl,
 	                     c->silu ? g->y : NULL);
 }
 
@@ -391,6 +393,11 @@ static void gn_bwd(gc *g, const float *dy)
 	gnctx *c = g->ctx;
 	size_t cl = (size_t)c->gn.c * c->HW;
 	const float *d = dy;
+	if (c->silu == 2) {      /* it overwrites the gradient given: a copy */
+		memcpy(c->tmp, dy, c->N * cl * sizeof *c->tmp);
+		ms_groupnorm_silu_backward(&c->gn, c->N, c->HW, c->x, cl, c->tmp, cl, c->dx, cl, 0);
+		return;
+	}
 	if (c->silu) {
 		ms_silu_backward(c->n, dy, c->tmp, c->N * cl, 0);
 		d = c->tmp;
@@ -401,16 +408,16 @@ static void gn_bwd(gc *g, const float *dy)
 static void test_groupnorm(void)
 {
 	ms_rng_init(&rng, 77, 0);     /* its data not those the tests before it leave */
-	for (int silu = 0; silu < 2; silu++) {
+	for (int silu = 0; silu < 3; silu++) {
 		ms_params ps = { .seed = 5 };
-		gnctx c = { .N = 2, .HW = 12, .silu = silu };
+		gnctx c = { .N = 2, .HW = 21, .silu = silu };   /* 21: vectors and a tail */
 		CHECK(ms_groupnorm_init(&c.gn, &ps, "gn", 6, 3) == 0);
 		CHECK(ms_groupnorm_plan(&c.gn, 2) == 0);
 		for (size_t i = 0; i < 6; i++) {
 			c.gn.w->w[i] = 1 + 0.3f * ms_rng_normal(&rng);
 			c.gn.b->w[i] = 0.3f * ms_rng_normal(&rng);
 		}
-		size_t n = 2 * 6 * 12;
+		size_t n = 2 * 6 * 21;
 		c.x = randv(n, 2);
 		for (size_t i = 0; i < n; i++)
 			c.x[i] += 1;
@@ -418,19 +425,40 @@ static void test_groupnorm(void)
 		c.n = calloc(n, sizeof(float));
 		c.tmp = calloc(n, sizeof(float));
 		gc g = { gn_fwd, gn_bwd, calloc(n, sizeof(float)), n, &c };
-		check_all(&g, silu ? "groupnorm+silu" : "groupnorm", c.x, c.dx, n, &ps, 1e-3f, 2e-3);
+		check_all(&g, silu == 2 ? "groupnorm+silu fused" : silu ? "groupnorm+silu" :
+		          "groupnorm", c.x, c.dx, n, &ps, 1e-3f, 2e-3);
+		if (silu == 2) {     /* the fused backward: the bytes of the two passes */
+			float *dy = randv(n, 1), *dx[2], *pg[2];
+			for (int k = 0; k < 2; k++) {
+				c.silu = 1 + k;
+				ms_params_zero_grad(&ps);
+				gn_fwd(&g);
+				gn_bwd(&g, dy);
+				dx[k] = malloc(n * sizeof(float));
+				memcpy(dx[k], c.dx, n * sizeof(float));
+				pg[k] = malloc(12 * sizeof(float));
+				memcpy(pg[k], c.gn.w->g, 6 * sizeof(float));
+				memcpy(pg[k] + 6, c.gn.b->g, 6 * sizeof(float));
+			}
+			CHECK(!memcmp(dx[0], dx[1], n * sizeof(float)) &&
+			      !memcmp(pg[0], pg[1], 12 * sizeof(float)));
+			for (int k = 0; k < 2; k++)
+				free(dx[k]), free(pg[k]);
+			free(dy);
+		}
 		/* normalised output: group 0 of image 0 has mean b and (affine 1,0) unit variance */
 		ms_param_fill(c.gn.w, 1);
 		ms_param_fill(c.gn.b, 0);
 		c.silu = 0;
 		gn_fwd(&g);
 		double s = 0, s2 = 0;
-		for (int i = 0; i < 24; i++) {
+		int m = 2 * c.HW;            /* 2 channels a group */
+		for (int i = 0; i < m; i++) {
 			s += g.y[i];
 			s2 += (double)g.y[i] * g.y[i];
 		}
-		CHECK_NEAR(s / 24, 0, 1e-6);
-		CHECK_NEAR(s2 / 24, 1, 1e-3);
+		CHECK_NEAR(s / m, 0, 1e-6);
+		CHECK_NEAR(s2 / m, 1, 1e-3);
 		free(c.x);
 		free(c.dx);
 		free(c.n);
