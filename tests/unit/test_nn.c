@@ -293,6 +293,8 @@ static void test_conv(void)
 		check_conv(16, 24, 3, 1, 1, 32);
 		check_conv(33, 40, 3, 1, 7, 32);   /* several row tiles when tiled */
 		check_conv(16, 20, 3, 1, 7, 69);   /* rows split 64 columns at a time, and the rest */
+		check_conv(16, 1, 3, 1, 5, 34);    /* cin >= 4 cout: dx by the flipped im2col */
+		check_conv(13, 3, 3, 1, 6, 9);
 		ms_conv2d_tile(old);
 	}
 }
