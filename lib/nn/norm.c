@@ -70,19 +70,19 @@ VINLINE vf dsilu(vf d, vf x, float a, float b)
 	return d * s * (1.0f + y * (1.0f - s));
 }
 
-/* sums of dy and dy * (x - mu); with da (silu), dy = dsilu(da, x, ga, gb) first, written
- * over da */
+/* sums of dy and dy * (x - mu); with da (silu; dy is da), dy = dsilu(da, x, ga, gb)
+ * first, written over da */
 VINLINE void dsums(const float *dy, float *da, const float *x, size_t n, float mu, float ga,
                    float gb, float *sd, float *sdx)
 {
 	vf a = { 0 }, b = { 0 };
 	size_t i = 0;
 	for (; i + VL <= n; i += VL) {
-		vf xv = vload(x + i, VL), d;
-		if (da)
-			vstore(da + i, d = dsilu(vload(da + i, VL), xv, ga, gb), VL);
-		else
-			d = vload(dy + i, VL);
+		vf xv = vload(x + i, VL), d = vload(dy + i, VL);
+		if (da) {
+			d = dsilu(d, xv, ga, gb);
+			vstore(da + i, d, VL);
+		}
 		a += d;
 		b += d * (xv - mu);
 	}
@@ -105,7 +105,6 @@ typedef struct {
 	size_t xs, ys, dys, dxs;
 	float *y, *act, *dx;
 } job;
-
 
 /* (image, group) pairs */
 MS_CLONES static void forward_part(void *arg, int tid, int nt)

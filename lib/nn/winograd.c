@@ -128,45 +128,34 @@ VINLINE void kernel_taps(const float *w, size_t k, size_t m, vf *g)
 		g[j] = vload(t[j], VL);
 }
 
-/* kernels [k0,k1) of F(4x4,3x3), VL at a time */
-VINLINE void kernel4(const ms_conv2d *c, size_t k0, size_t k1, float *u)
+/* F(4x4,3x3)'s U of VL kernels, g (kernel_taps), m of them stored at u, oc apart */
+VINLINE void kernel4(const vf *g, float *u, size_t oc, size_t m)
 {
-	size_t oc = (size_t)c->cout * c->cin;
-	for (size_t k = k0; k < k1; k += VL) {
-		size_t m = vlen(k - k0, k1 - k0);
-		vf g[9], t[6][3];
-		kernel_taps(c->w->w, k, m, g);
-		for (int r = 0; r < 6; r++)
-			for (int q = 0; q < 3; q++)
-				t[r][q] = G4[r][0] * g[q] + G4[r][1] * g[3 + q] + G4[r][2] * g[6 + q];
-		for (int r = 0; r < 6; r++)
-			for (int q = 0; q < 6; q++)
-				vstore(u + (6 * r + q) * oc + k, t[r][0] * G4[q][0] + t[r][1] * G4[q][1] +
-				                                 t[r][2] * G4[q][2], m);
-	}
+	vf t[6][3];
+	for (int r = 0; r < 6; r++)
+		for (int q = 0; q < 3; q++)
+			t[r][q] = G4[r][0] * g[q] + G4[r][1] * g[3 + q] + G4[r][2] * g[6 + q];
+	for (int r = 0; r < 6; r++)
+		for (int q = 0; q < 6; q++)
+			vstore(u + (6 * r + q) * oc, t[r][0] * G4[q][0] + t[r][1] * G4[q][1] +
+			                             t[r][2] * G4[q][2], m);
 }
 
-/* kernels [k0,k1) of F(2x2,3x3), VL at a time: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2;
- * 0 0 1] */
-VINLINE void kernel2(const ms_conv2d *c, size_t k0, size_t k1, float *u)
+/* F(2x2,3x3)'s, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+VINLINE void kernel2(const vf *g, float *u, size_t oc, size_t m)
 {
-	size_t oc = (size_t)c->cout * c->cin;
-	for (size_t k = k0; k < k1; k += VL) {
-		size_t m = vlen(k - k0, k1 - k0);
-		vf g[9], t[4][3];
-		kernel_taps(c->w->w, k, m, g);
-		for (int q = 0; q < 3; q++) {
-			t[0][q] = g[q];
-			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
-			t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
-			t[3][q] = g[6 + q];
-		}
-		for (int r = 0; r < 4; r++) {
-			vstore(u + (4 * r + 0) * oc + k, t[r][0], m);
-			vstore(u + (4 * r + 1) * oc + k, 0.5f * (t[r][0] + t[r][1] + t[r][2]), m);
-			vstore(u + (4 * r + 2) * oc + k, 0.5f * (t[r][0] - t[r][1] + t[r][2]), m);
-			vstore(u + (4 * r + 3) * oc + k, t[r][2], m);
-		}
+	vf t[4][3];
+	for (int q = 0; q < 3; q++) {
+		t[0][q] = g[q];
+		t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
+		t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
+		t[3][q] = g[6 + q];
+	}
+	for (int r = 0; r < 4; r++) {
+		vstore(u + (4 * r + 0) * oc, t[r][0], m);
+		vstore(u + (4 * r + 1) * oc, 0.5f * (t[r][0] + t[r][1] + t[r][2]), m);
+		vstore(u + (4 * r + 2) * oc, 0.5f * (t[r][0] - t[r][1] + t[r][2]), m);
+		vstore(u + (4 * r + 3) * oc, t[r][2], m);
 	}
 }
 
@@ -185,12 +174,17 @@ MS_CLONES static void kernel_part(void *arg, int tid, int nt)
 	size_t oc = (size_t)c->cout * c->cin, kp = (c->cin + 1) / 2;
 	long o0, o1;
 	ms_range(c->cout, tid, nt, &o0, &o1);
-	if (j->m == 4) {
-		kernel4(c, o0 * c->cin, o1 * c->cin, j->u);
-		return;
+	size_t k0 = (size_t)o0 * c->cin, k1 = (size_t)o1 * c->cin;
+	for (size_t k = k0; k < k1; k += VL) {      /* VL kernels at a time */
+		size_t m = vlen(k - k0, k1 - k0);
+		vf g[9];
+		kernel_taps(c->w->w, k, m, g);
+		if (j->m == 4)
+			kernel4(g, j->u + k, oc, m);
+		else
+			kernel2(g, j->u + k, oc, m);
 	}
-	kernel2(c, o0 * c->cin, o1 * c->cin, j->u);
-	if (pairs(c, INT_MAX))      /* U as bfloat16 pairs of channels, after U */
+	if (j->m == 2 && pairs(c, INT_MAX))      /* U as bfloat16 pairs of channels, after U */
 		for (int xi = 0; xi < 16; xi++)
 			for (long o = o0; o < o1; o++) {
 				size_t r = (size_t)xi * c->cout + o;
