@@ -9,8 +9,8 @@
 # Environment: ARMS (default "flips strong mix-L mix-LU"), R synthetic images per
 #   labelled image (8), GEN_STEPS (4000), WIDTH segmentor and generator width (16),
 #   GEN_WIDTH the generators' width (WIDTH), GEN_THREADS the threads of their training
-#   and of the pairs' inpainting (1; with 2 the real-only segmentors trained beside
-#   them run 9 nice levels below, so that the generator's chain goes first),
+#   and of the pairs' inpainting (1; 2 goes faster: the real-only segmentors trained
+#   beside a generator's chain run 9 nice levels below it, so that the chain goes first),
 #   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
 #   (a segmentor model: the generator statistics add its alignment Dice), FILTER_SEG
 #   (generators ending in f), JOBS trainings at a time (2), MS_DATA (../shared/data
