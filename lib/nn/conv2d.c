@@ -119,8 +119,9 @@ static size_t shift_floats(const ms_conv2d *c, int H, int W)
 /* dx of a 3x3 stride 1 convolution is the forward pass of dy with the flipped kernel,
  * wf[ci][o][kh][kw] = W[o][ci][2-kh][2-kw], where that goes Winograd's or the shifted way
  * (16+ output channels, 32+ columns), and where the input channels are 4 or more times
- * the output channels: its im2col then has 9 cout rows where col2im's has 9 cin (a 16 -> 1
- * layer's backward pass at 128x128 2.1x faster, 32 -> 4 2.0x; tests/bench/conv.sh all) */
+ * the output channels: its im2col then has 9 cout rows where col2im's has 9 cin (backward
+ * at 128x128: 16 -> 1 11.0 -> 5.7 ms, 32 -> 4 25.1 -> 14.1 ms; tests/bench/conv.sh all,
+ * results/conv-flip-few-out.log) */
 static ms_conv2d flipped(const ms_conv2d *c, ms_param *wf)
 {
 	return (ms_conv2d){ .cin = c->cout, .cout = c->cin, .k = 3, .stride = 1, .pad = 1,

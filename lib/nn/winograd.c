@@ -56,8 +56,8 @@ int ms_wino(const ms_conv2d *c, int W)
 	 * 16 channels on either side and with 16 on both, they cost more than the products
 	 * they save (tests/bench/conv.sh: 8 images, one thread, 8 to 256 channels, sides 8
 	 * to 64); at side 16 only 256 channels on both sides pay. With F(4x4,3x3) too, 16 on
-	 * both sides still loses at sides 32 to 128 (0.68x to 0.95x forward, 0.59x to 0.87x
-	 * backward; tests/bench/conv.sh 5 all) */
+	 * both sides loses at sides 32 and 64 (0.68x to 0.78x forward, three runs of
+	 * tests/bench/conv.sh 5 all) and is level at 128 (0.91x, 0.95x, 1.12x) */
 	if (wino_on == 2)
 		return c->k == 3 && c->stride == 1;
 	return wino_on && c->k == 3 && c->stride == 1 && c->cin >= 16 && c->cout >= 16 &&

@@ -34,8 +34,10 @@ static float *randv(size_t n)
 int main(int argc, char **argv)
 {
 	static const int ch[][2] = { { 16, 16 }, { 32, 32 }, { 64, 64 }, { 128, 128 },
-		{ 256, 256 }, { 32, 16 }, { 16, 32 }, { 64, 32 }, { 32, 64 }, { 16, 8 }, { 8, 16 }, { 16, 1 }, { 16, 4 }, { 32, 4 },
-		{ 3, 16 }, { 4, 32 } };   /* the last five: U-Nets' output and input layers */
+		{ 256, 256 }, { 32, 16 }, { 16, 32 }, { 64, 32 }, { 32, 64 }, { 16, 8 }, { 8, 16 },
+		{ 16, 1 }, { 16, 4 }, { 32, 4 }, { 3, 16 }, { 4, 32 } };   /* the last five: the
+		                                                            * U-Nets' output and
+		                                                            * input layers */
 	int reps = argc > 1 ? atoi(argv[1]) : 5, N = 8, f4 = argc > 2 && !strcmp(argv[2], "f4");
 	int all = argc > 2 && !strcmp(argv[2], "all");
 	const int *side = f4 || all ? (const int[]){ 32, 64, 128, 0 } : (const int[]){ 8, 16, 32, 64 };
