@@ -34,12 +34,12 @@ MS_CLONES static void silu_part(void *arg, int tid, int nt)
 	part(j->n, tid, nt, &lo, &hi);
 	for (size_t i = lo; i < hi; i += VL) {
 		size_t m = vlen(i, hi);
-		vf a = vload(j->x + i, m), s = vsigmoid(a);
+		vf a = vload(j->x + i, m);
 		if (!j->dy) {
-			vstore(j->y + i, a * s, m);
+			vstore(j->y + i, a * vsigmoid(a), m);
 			continue;
 		}
-		vf d = vload(j->dy + i, m) * s * (1.0f + a * (1.0f - s));
+		vf d = vsilu_grad(vload(j->dy + i, m), a);
 		vstore(j->dx + i, j->acc ? vload(j->dx + i, m) + d : d, m);
 	}
 }

@@ -62,12 +62,11 @@ MS_CLONES static void sums(const float *x, size_t n, float shift, double *s1, do
 	*s2 = tb;
 }
 
-/* the gradient of GN(x) from that of silu(GN(x)), d, at x, GN(x) = x a + b recomputed as
- * the forward pass computes it, and d silu'(GN(x)) as ms_silu_backward: the same bytes */
+/* the gradient of GN(x) from that of silu(GN(x)), d, at x: GN(x) = x a + b recomputed as
+ * the forward pass computes it, then vsilu_grad as ms_silu_backward: the same bytes */
 VINLINE vf dsilu(vf d, vf x, float a, float b)
 {
-	vf y = x * a + b, s = vsigmoid(y);
-	return d * s * (1.0f + y * (1.0f - s));
+	return vsilu_grad(d, x * a + b);
 }
 
 /* sums of dy and dy * (x - mu); with da (silu; dy is da), dy = dsilu(da, x, ga, gb)

@@ -89,6 +89,13 @@ VINLINE vf vsigmoid(vf x)
 	return 1.0f / (1.0f + vexp(-x));
 }
 
+/* d silu'(x): the gradient at x of silu(x) = x sigmoid(x) from d, its gradient there */
+VINLINE vf vsilu_grad(vf d, vf x)
+{
+	vf s = vsigmoid(x);
+	return d * s * (1.0f + x * (1.0f - s));
+}
+
 #endif
 
 /* p[i] = (acc ? p[i] : 0) + c */
