@@ -3,7 +3,9 @@
  * forward and dW: by F(4x4,3x3) from 64 columns on with single-precision products (2.25
  * multiply-adds per output and input channel in place of 9), else by F(2x2,3x3) (4);
  * else, with 16+ input channels and 32+ columns, without im2col: the input tile is
- * copied once with a zero border and nine GEMMs (one per kernel tap) read it shifted. dx
+ * copied once with a zero border (with bf16 products: as bfloat16 pairs of channels,
+ * rounded once and not again by each GEMM) and nine GEMMs (one per kernel tap) read it
+ * shifted. dx
  * of a 3x3 stride 1 convolution that qualifies either way with its channels swapped is
  * that forward pass of dy with the flipped kernel. The rest: im2col + GEMM; backward
  * dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass splits
@@ -85,6 +87,14 @@ static int shifted(const ms_conv2d *c, int W)
 	/* below 32 columns the two extra columns of every row cost more than im2col does
 	 * (measured on the diffusion U-Net at 64x64, whose deepest level is 16 wide) */
 	return c->k == 3 && c->stride == 1 && c->cin >= 16 && W >= 32;
+}
+
+/* bf16 products (ms_conv2d_pairs): the shifted way's kernel and P as bfloat16 pairs of
+ * input channels, each rounded once where ms_gemm would round and pack them again for
+ * every tap and tile (the same bytes); the test's N is one row's, the fewest a tile has */
+static int shift_pairs(const ms_conv2d *c, int W)
+{
+	return ms_conv2d_pairs(-1) && ms_gemm_pairs_ok(c->cout, W + 2, c->cin);
 }
 
 static int shift_rows(const ms_conv2d *c, int H, int W)
@@ -285,17 +295,48 @@ MS_CLONES static void pad_rows(const float *x, int H, int W, int c0, int c1, int
 	p[0] = p[1] = 0;
 }
 
-/* output rows [r0,r1) of image n, the shifted way */
+/* P as bfloat16 pairs of channels 2k, 2k+1 (0 for a 2k+1 past cin; ms_gemm_pairs_row):
+ * [cin/2 rounded up, r1-r0+2, W+2] as pad_rows, then 18 zero pairs (the last taps read
+ * up to 17 past it, into columns that are dropped) */
+static void pad_pairs(const float *x, int H, int W, int cin, int r0, int r1, uint32_t *p)
+{
+	int Wp = W + 2;
+	size_t L = (size_t)H * W;
+	for (int ci = 0; ci < cin; ci += 2)
+		for (int ih = r0 - 1; ih <= r1; ih++, p += Wp) {
+			if (ih < 0 || ih >= H) {
+				memset(p, 0, Wp * sizeof *p);
+				continue;
+			}
+			const float *lo = x + ci * L + (size_t)ih * W;
+			p[0] = p[W + 1] = 0;
+			ms_gemm_pairs_row(lo, ci + 1 < cin ? lo + L : NULL, W, p + 1);
+		}
+	memset(p, 0, 18 * sizeof *p);
+}
+
+/* output rows [r0,r1) of image n, the shifted way (j->shift 2: P and the kernel by tap
+ * as bfloat16 pairs, the kernel's after its floats) */
 MS_CLONES static void forward_shifted(const job *j, int n, int r0, int r1, float *p)
 {
 	const ms_conv2d *c = j->c;
-	int H = j->H, W = j->W, Wp = W + 2, rows = r1 - r0;
+	int H = j->H, W = j->W, Wp = W + 2, rows = r1 - r0, kp = (c->cin + 1) / 2;
 	size_t ps = (size_t)(rows + 2) * Wp, L = (size_t)H * W, Lp = (size_t)rows * Wp;
+	size_t ks = (size_t)c->cout * c->cin;    /* the kernel of a tap */
 	float *yp = p + c->cin * ps + 2;
-	pad_rows(j->x + n * j->xs, H, W, 0, c->cin, r0, r1, p);
-	for (int k = 0; k < 9; k++)
-		ms_gemm(0, 0, c->cout, (int)Lp, c->cin, 1.0f, j->ws + (size_t)k * c->cout * c->cin,
-		        c->cin, p + (k / 3) * Wp + k % 3, (int)ps, k ? 1.0f : 0.0f, yp, (int)Lp);
+	if (j->shift == 2) {
+		uint32_t *pp = (uint32_t *)p;
+		const uint32_t *up = (const uint32_t *)(j->ws + 9 * ks);
+		pad_pairs(j->x + n * j->xs, H, W, c->cin, r0, r1, pp);
+		for (int k = 0; k < 9; k++)
+			ms_gemm_pairs(c->cout, (int)Lp, c->cin, 1.0f, up + (size_t)k * c->cout * kp, kp,
+			              pp + (k / 3) * Wp + k % 3, (int)ps, k ? 1.0f : 0.0f, yp, (int)Lp);
+	} else {
+		pad_rows(j->x + n * j->xs, H, W, 0, c->cin, r0, r1, p);
+		for (int k = 0; k < 9; k++)
+			ms_gemm(0, 0, c->cout, (int)Lp, c->cin, 1.0f, j->ws + k * ks, c->cin,
+			        p + (k / 3) * Wp + k % 3, (int)ps, k ? 1.0f : 0.0f, yp, (int)Lp);
+	}
 	for (int o = 0; o < c->cout; o++) {
 		float b = (c->b ? c->b->w[o] : 0) + (j->cbias ? j->cbias[(size_t)n * c->cout + o] : 0);
 		float *yo = j->y + n * j->ys + o * L + (size_t)r0 * W;
@@ -403,7 +444,8 @@ MS_CLONES static void forward_part(void *arg, int tid, int nt)
 void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, size_t xs,
                        float *y, size_t ys, int acc, const float *cbias, float *ws)
 {
-	int win = ms_wino_m(c, W), shift = !win && shifted(c, W), Ho = ms_conv2d_out(c, H);
+	int win = ms_wino_m(c, W), shift = !win && shifted(c, W) ? 1 + shift_pairs(c, W) : 0;
+	int Ho = ms_conv2d_out(c, H);
 	int rows = win ? ms_wino_rows(c, W, win) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
 	long G = win ? (long)N * ((Ho + win - 1) / win) : 0;  /* Winograd: the batch's tile rows */
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
@@ -416,6 +458,9 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 			for (int o = 0; o < c->cout; o++)
 				for (int ci = 0; ci < c->cin; ci++)
 					*wk++ = c->w->w[((size_t)o * c->cin + ci) * 9 + k];
+	if (shift == 2)      /* then its rows as pairs, [9 cout, cin/2 rounded up] */
+		for (int r = 0, kp = (c->cin + 1) / 2; r < 9 * c->cout; r++)
+			ms_gemm_pairs_vec(ws + (size_t)r * c->cin, c->cin, (uint32_t *)wk + (size_t)r * kp);
 	ms_parallel((int)(win ? (G + rows - 1) / rows : N * ((Ho + rows - 1) / rows)),
 	            forward_part, &j);
 }

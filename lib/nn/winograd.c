@@ -29,7 +29,7 @@ int ms_wino_f4(int on)
 	return toggle(&f4_on, on);
 }
 
-int ms_wino_pairs(int on)
+int ms_conv2d_pairs(int on)
 {
 	return toggle(&pairs_on, on);
 }

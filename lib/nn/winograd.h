@@ -27,15 +27,17 @@ typedef struct {
 	size_t xs, ys, dys, dxs;
 	float *y, *dx, *ws;
 	int win, shift, rows;         /* the forward pass's plan: Winograd (win: the output
-	                               * tile's side, 2 or 4), shifted, or im2col (neither);
+	                               * tile's side, 2 or 4), shifted (shift 1, or 2 with
+	                               * bfloat16 pairs), or im2col (neither);
 	                               * rows of outputs (Winograd: of tiles) an item; the
 	                               * backward pass's: win, dW Winograd's way */
 } ms_conv_job;
 
-/* bf16 products: the forward transform writes V as bfloat16 pairs for ms_gemm_pairs
- * (on 1, the default) or in single precision for ms_gemm to round (0), the same bytes;
- * -1 asks; returns the setting before (tests, benchmarks) */
-int ms_wino_pairs(int on);
+/* bf16 products: the forward pass writes its operands as bfloat16 pairs for
+ * ms_gemm_pairs, once (on 1, the default: Winograd's transform V and U, the shifted
+ * way's P and kernel), or in single precision for ms_gemm to round as it packs them (0),
+ * the same bytes; -1 asks; returns the setting before (tests, benchmarks) */
+int ms_conv2d_pairs(int on);
 /* whether c on images W wide goes Winograd's way (and ms_conv2d_winograd allows it) */
 int ms_wino(const ms_conv2d *c, int W);
 /* the output tiles of its forward pass and dW there: 4 x 4 (F(4x4,3x3)) from 64 columns
@@ -53,7 +55,7 @@ int ms_wino_f4(int on);
 int ms_wino_rows(const ms_conv2d *c, int W, int m);
 size_t ms_wino_floats(const ms_conv2d *c, int H, int W);
 /* u [(m+2)^2, cout, cin]: the kernel transformed, G g G^T; m 2 with bf16 products
- * (ms_wino_pairs), then U again as bfloat16 pairs of channels, [16, cout, cin/2 rounded
+ * (ms_conv2d_pairs), then U again as bfloat16 pairs of channels, [16, cout, cin/2 rounded
  * up] (ms_gemm_pairs) */
 void ms_wino_kernel(const ms_conv2d *c, int m, float *u);
 /* y (+)= conv(x) + bias of the global tile rows [g0,g1) (of j->win output rows; row i

@@ -6,14 +6,17 @@
  * forward pass and dx, sides 32 to 128 (ms_wino_f4; 4 x 4 is used from 64 on, so at 32
  * both columns time 2 x 2). With all: the rule's choice (off) against Winograd's way
  * forced (on, ms_conv2d_winograd(2)) for the channel pairs the rule leaves out, sides 32
- * to 128.
- * Usage: conv_bench [REPS [f4|all]] (tests/bench/conv.sh) */
+ * to 128. With pairs: bf16 products, their operands rounded by ms_gemm as it packs them
+ * (off) against written once as bfloat16 pairs (on, ms_conv2d_pairs: Winograd's F(2x2)
+ * and the shifted way), sides 32 to 128; exits 2 where the CPU lacks AVX512_BF16.
+ * Usage: conv_bench [REPS [f4|all|pairs]] (tests/bench/conv.sh) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "core/ms.h"
+#include "nn/gemm.h"
 #include "nn/nn.h"
 #include "nn/winograd.h"
 
@@ -39,15 +42,21 @@ int main(int argc, char **argv)
 		                                                            * U-Nets' output and
 		                                                            * input layers */
 	int reps = argc > 1 ? atoi(argv[1]) : 5, N = 8, f4 = argc > 2 && !strcmp(argv[2], "f4");
-	int all = argc > 2 && !strcmp(argv[2], "all");
-	const int *side = f4 || all ? (const int[]){ 32, 64, 128, 0 } : (const int[]){ 8, 16, 32, 64 };
-	int (*use)(int) = f4 ? ms_wino_f4 : all ? forced : ms_conv2d_winograd;
+	int all = argc > 2 && !strcmp(argv[2], "all"), pairs = argc > 2 && !strcmp(argv[2], "pairs");
+	const int *side = f4 || all || pairs ? (const int[]){ 32, 64, 128, 0 } :
+	                  (const int[]){ 8, 16, 32, 64 };
+	int (*use)(int) = f4 ? ms_wino_f4 : all ? forced : pairs ? ms_conv2d_pairs : ms_conv2d_winograd;
+	if (pairs && strcmp(ms_gemm_use_precision("bf16"), "bf16")) {
+		fprintf(stderr, "conv_bench: no bf16 products here (AVX512_BF16)\n");
+		return 2;
+	}
 	ms_threads(1);
 	printf("cin cout side  fwd_ms_off fwd_ms_on  bwd_ms_off bwd_ms_on  fwd_ratio bwd_ratio\n");
 	for (int a = 0; a < 4 && side[a]; a++)
 		for (int b = 0; b < (int)(sizeof ch / sizeof *ch); b++) {
 			int ci = ch[b][0], co = ch[b][1], H = side[a];
-			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64 || (f4 && (ci < 16 || co < 16)))
+			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64 || (f4 && (ci < 16 || co < 16)) ||
+			    (pairs && ci < 16))
 				continue;        /* 128 and 256 channels at 64x64: too long */
 			if (all && ci >= 16 && co >= 16 && ci + co > 32)
 				continue;        /* the rule's own */
@@ -87,5 +96,6 @@ int main(int argc, char **argv)
 		}
 	ms_wino_f4(1);
 	ms_conv2d_winograd(1);
+	ms_conv2d_pairs(1);
 	return 0;
 }

@@ -207,9 +207,11 @@ static void check_conv(int cin, int cout, int k, int s, int H, int W)
  * threads, in one work item or one tile row each, dW on 1 and 3 threads (its sums over
  * the tiles run in the work items' order); without Winograd (out[4]) they differ by
  * rounding only, and do differ (the Winograd path ran). With bf16 products (where the
- * CPU has them), V written as bfloat16 pairs (out[5], 3 threads) and in single
- * precision (out[6], one thread) give the same bytes, not fp32's. With force, Winograd's
- * way is taken for any channels (ms_conv2d_winograd(2)). */
+ * CPU has them), the operands written as bfloat16 pairs (ms_conv2d_pairs: out[5], 3
+ * threads) and in single precision (out[6], one thread) give the same bytes, not
+ * fp32's; so without Winograd (out[7], out[8]: the shifted way where the channels and
+ * columns allow it). With force, Winograd's way is taken for any channels
+ * (ms_conv2d_winograd(2)). */
 static void check_conv_same(int cin, int cout, int H, int W, int force)
 {
 	int bf = !strcmp(ms_gemm_use_precision("bf16"), "bf16");
@@ -220,15 +222,15 @@ static void check_conv_same(int cin, int cout, int H, int W, int force)
 	CHECK(ms_conv2d_init(&c, &ps, "c", cin, cout, 3, 1) == 0);
 	int N = 3;
 	size_t nx = (size_t)N * cin * H * W, ny = (size_t)N * cout * H * W, nw = c.w->n;
-	float *x = randv(nx, 1), *dy = randv(ny, 1), *out[7] = { 0 };
+	float *x = randv(nx, 1), *dy = randv(ny, 1), *out[9] = { 0 };
 	long old = ms_conv2d_tile(0);
 	int th = ms_nthreads();
-	for (int k = 0; k < (bf ? 7 : 5); k++) {
+	for (int k = 0; k < (bf ? 9 : 5); k++) {
 		ms_threads(k % 2 ? 3 : 1);
 		ms_conv2d_tile(k / 2 == 1 ? 1 : old);
-		ms_conv2d_winograd(k == 4 ? 0 : force ? 2 : 1);
+		ms_conv2d_winograd(k == 4 || k > 6 ? 0 : force ? 2 : 1);
 		ms_gemm_use_precision(k < 5 ? "fp32" : "bf16");
-		ms_wino_pairs(k == 5);
+		ms_conv2d_pairs(k == 5 || k == 7);
 		float *ws = calloc(ms_conv2d_ws(&c, H, W), sizeof(float));
 		out[k] = malloc((ny + nx + nw) * sizeof(float));
 		memset(c.w->g, 0, nw * sizeof(float));
@@ -240,13 +242,15 @@ static void check_conv_same(int cin, int cout, int H, int W, int force)
 		free(ws);
 	}
 	ms_gemm_use_precision("fp32");
-	ms_wino_pairs(1);
+	ms_conv2d_pairs(1);
 	for (int k = 1; k < 4; k++)
 		CHECK(!memcmp(out[0], out[k], (ny + nx) * sizeof(float)) &&
 		      !memcmp(out[k & 2] + ny + nx, out[k] + ny + nx, nw * sizeof(float)));
 	if (bf)
 		CHECK(!memcmp(out[5], out[6], (ny + nx + nw) * sizeof(float)) &&
-		      memcmp(out[0], out[5], ny * sizeof(float)));
+		      memcmp(out[0], out[5], ny * sizeof(float)) &&
+		      !memcmp(out[7], out[8], (ny + nx + nw) * sizeof(float)) &&
+		      memcmp(out[4], out[7], ny * sizeof(float)));
 	double worst = 0, wworst = 0, wbig = 0;
 	for (size_t i = 0; i < ny + nx; i++)
 		worst = fmax(worst, fabs(out[0][i] - out[4][i]));
@@ -263,7 +267,7 @@ static void check_conv_same(int cin, int cout, int H, int W, int force)
 	ms_conv2d_winograd(1);
 	ms_conv2d_tile(old);
 	ms_threads(th);
-	for (int k = 0; k < 7; k++)
+	for (int k = 0; k < 9; k++)
 		free(out[k]);
 	free(x);
 	free(dy);
