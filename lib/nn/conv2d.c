@@ -5,10 +5,9 @@
  * else, with 16+ input channels and 32+ columns, without im2col: the input tile is
  * copied once with a zero border (with bf16 products: as bfloat16 pairs of channels,
  * rounded once and not again by each GEMM) and nine GEMMs (one per kernel tap) read it
- * shifted. dx
- * of a 3x3 stride 1 convolution that qualifies either way with its channels swapped is
- * that forward pass of dy with the flipped kernel. The rest: im2col + GEMM; backward
- * dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass splits
+ * shifted. dx of a 3x3 stride 1 convolution that qualifies either way with its channels
+ * swapped is that forward pass of dy with the flipped kernel. The rest: im2col + GEMM;
+ * backward dW += dY col^T, dcol = W^T dY, col2im. On the thread pool, the forward pass splits
  * (image, tile of output rows) pairs (Winograd: runs of tile rows of the batch), the
  * backward pass input channels: each thread owns its rows of dW and its channels of dx,
  * so nothing needs a reduction. The products are ms_gemm's (gemm.c), not OpenBLAS's,
@@ -105,8 +104,9 @@ static int shift_rows(const ms_conv2d *c, int H, int W)
 
 typedef ms_conv_job job;
 
-/* floats at the start of the forward pass's workspace: the kernel by tap (shifted) or
- * transformed (Winograd), room for either in a 3x3 stride 1 convolution */
+/* floats at the start of the forward pass's workspace: the kernel by tap (shifted; with
+ * bf16 pairs, those after it) or transformed (Winograd), room for either in a 3x3
+ * stride 1 convolution */
 static size_t kernel_floats(const ms_conv2d *c)
 {
 	return (size_t)c->cin * c->cout * (c->k == 3 && c->stride == 1 ? 36 : c->k * c->k);

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
 	int all = argc > 2 && !strcmp(argv[2], "all"), pairs = argc > 2 && !strcmp(argv[2], "pairs");
 	const int *side = f4 || all || pairs ? (const int[]){ 32, 64, 128, 0 } :
 	                  (const int[]){ 8, 16, 32, 64 };
-	int (*use)(int) = f4 ? ms_wino_f4 : all ? forced : pairs ? ms_conv2d_pairs : ms_conv2d_winograd;
+	int (*use)(int) = f4 ? ms_wino_f4 : all ? forced : pairs ? ms_conv2d_pairs :
+	                  ms_conv2d_winograd;
 	if (pairs && strcmp(ms_gemm_use_precision("bf16"), "bf16")) {
 		fprintf(stderr, "conv_bench: no bf16 products here (AVX512_BF16)\n");
 		return 2;
@@ -55,9 +56,10 @@ int main(int argc, char **argv)
 	for (int a = 0; a < 4 && side[a]; a++)
 		for (int b = 0; b < (int)(sizeof ch / sizeof *ch); b++) {
 			int ci = ch[b][0], co = ch[b][1], H = side[a];
-			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64 || (f4 && (ci < 16 || co < 16)) ||
-			    (pairs && ci < 16))
+			if ((double)ci * co * H * H > 4.0 * 64 * 64 * 64 * 64)
 				continue;        /* 128 and 256 channels at 64x64: too long */
+			if ((f4 && (ci < 16 || co < 16)) || (pairs && ci < 16))
+				continue;        /* neither way differs there */
 			if (all && ci >= 16 && co >= 16 && ci + co > 32)
 				continue;        /* the rule's own */
 			ms_params ps = { .seed = 1 };
