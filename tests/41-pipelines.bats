@@ -143,7 +143,8 @@ same_as_sh() {
 		ln -s "$ROOT/pipelines/data/busi/masks/$s.png" masks/
 	done
 	FL="--set size=16x16 --set width=8 --set gen_width=8 --set gen_steps=2 --set steps=3 --set n=2
-		--set sample_steps=2 --set resample=1 --set holdout=0.4 --set val_to=0.7"
+		--set sample_steps=2 --set resample=1 --set holdout=0.4 --set val_to=0.7
+		--set judge_steps=2"
 	same_as_sh fewlabel $FL --set masks="$PWD/masks"
 	cd run
 	# the summary: a header, mean, median, n of each, the five rows of the difference,
@@ -165,6 +166,9 @@ same_as_sh() {
 		grep -qx 'image mask prob_real prob_synthetic real synthetic '
 	[[ "$(ms-info fewlabel-joint.ms | head -n 1)" == *"joint=1"* ]]
 	[[ "$(ms-info fewlabel-real.ms | head -n 1)" == *"steps=3"* ]]
+	# the pairs were judged by the short-trained segmentor, not the baseline
+	[[ "$(ms-info fewlabel-judge.ms | head -n 1)" == *"steps=2"* ]]
+	grep -q -- '--judge fewlabel-judge.ms' ../fewlabel.sh
 	# each column is what its segmentor gives on its own
 	ms-segment -m fewlabel-pairs.ms < fewlabel-heldout.ms | ms-pick -d pred |
 		ms-pick -r synthetic=pred | ms-score -d 4 | tail -n +2 > pairs.tsv
@@ -174,10 +178,10 @@ same_as_sh() {
 @test "fewlabel: images without masks, or masks without images, stop with a message" {
 	mkdir nomasks noimages
 	FL="--set size=16x16 --set width=8 --set gen_width=8 --set gen_steps=2 --set steps=2
-		--set n=1 --set sample_steps=2"
+		--set n=1 --set sample_steps=2 --set judge_steps=2"
 	run -1 ms-run $FL --set masks=nomasks pipelines/fewlabel.yaml
 	[[ "$output" == *"ms-segment: no samples with image and mask on stdin"* ]]
-	[ ! -e fewlabel-joint.ms ] && [ ! -e fewlabel-real.ms ]
+	[ ! -e fewlabel-joint.ms ] && [ ! -e fewlabel-real.ms ] && [ ! -e fewlabel-judge.ms ]
 	run -1 ms-run $FL --set images=noimages --set out=noimages pipelines/fewlabel.yaml
 	[[ "$output" == *"ms-import: noimages: no .png, .nii or .nii.gz files"* ]]
 	[ -z "$(ls noimages-* 2>/dev/null)" ]
