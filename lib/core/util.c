@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/outfile.h"
 #include "core/util.h"
@@ -136,10 +138,38 @@ void *ms_malloc(size_t n)
 	return p;
 }
 
+/* The block calloc gave sits in the word before the buffer. calloc takes its large blocks
+ * straight from mmap, whose pages are zero and untouched until used: the resident memory
+ * is what the plan touches, as with calloc alone. */
+float *ms_floats(size_t n)
+{
+	enum { LINE = 64, HUGE = 2 << 20 };
+	size_t b, al;
+	if (ms_mul_overflow(n ? n : 1, sizeof(float), &b) || b > SIZE_MAX - 2 * (size_t)HUGE) {
+		ms_error("allocation size overflows");
+		return NULL;
+	}
+	al = b >= HUGE ? HUGE : LINE;
+	char *raw = ms_calloc(1, b + 2 * al);
+	if (!raw)
+		return NULL;
+	char *p = (char *)(((uintptr_t)raw + sizeof raw + al - 1) & ~(uintptr_t)(al - 1));
+	memcpy(p - sizeof raw, &raw, sizeof raw);
+#ifdef MADV_HUGEPAGE
+	if (al == HUGE)         /* advice only: where the kernel has no huge page, small ones */
+		madvise(p, (b + 4095) / 4096 * 4096, MADV_HUGEPAGE);
+#endif
+	return (float *)p;
+}
+
 void ms_free_floats(float **const *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(*p[i]);
+		if (*p[i]) {
+			void *raw;
+			memcpy(&raw, (char *)*p[i] - sizeof raw, sizeof raw);
+			free(raw);
+		}
 		*p[i] = NULL;
 	}
 }

@@ -28,7 +28,13 @@ void *ms_malloc(size_t n);
 void *ms_calloc(size_t nmemb, size_t size);
 void *ms_reallocarray(void *p, size_t nmemb, size_t size);
 char *ms_strdup(const char *s);
-/* free(*p[i]) and *p[i] = NULL for each of n buffers: one plan's, freed together */
+/* a numeric plan's buffer of n floats, zeroed, its first float on a cache line (64 bytes,
+ * so that the vector kernels do not split their loads) and from 2 MiB on on a 2 MiB
+ * boundary, advised into transparent huge pages (fewer TLB misses: 7% of a generator's
+ * training step here); ms_free_floats frees it */
+float *ms_floats(size_t n);
+/* free each of n buffers *p[i] of ms_floats (NULL: nothing) and set *p[i] = NULL: one
+ * plan's, freed together */
 void ms_free_floats(float **const *p, size_t n);
 /* tools: die on failure */
 void *emalloc(size_t n);

@@ -105,7 +105,7 @@ size_t ms_gen_planned_bytes(const ms_gen *g)
 static int get(ms_gen *g, float **p, size_t n)
 {
 	g->bytes += n * sizeof(float);
-	return (*p = ms_calloc(n ? n : 1, sizeof(float))) ? 0 : -1;
+	return (*p = ms_floats(n)) ? 0 : -1;
 }
 
 static int plan(ms_gen *g, int N, int H, int W, int train)

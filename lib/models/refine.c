@@ -73,11 +73,9 @@ int ms_refiner_plan(ms_refiner *r, int N, int H, int W, int train)
 	unplan(r);
 	size_t hw = (size_t)H * W, n = (size_t)N * hw;
 	if (ms_unet_plan(r->net, N, H, W, train == 2 ? MS_UNET_TRAIN_DX : train) < 0 ||
-	    !(r->x = ms_calloc(n, (r->C + 2) * sizeof(float))) ||
-	    !(r->tf = ms_calloc(N, sizeof(float))) || !(r->yt = ms_calloc(n, sizeof(float))) ||
-	    !(r->eps = ms_calloc(n, sizeof(float))) || !(r->dz = ms_calloc(n, sizeof(float))) ||
-	    !(r->z = ms_calloc(n, sizeof(float))) ||
-	    (train == 2 && !(r->sp = ms_calloc(n, 3 * sizeof(float))))) {
+	    !(r->x = ms_floats(n * (r->C + 2))) || !(r->tf = ms_floats(N)) ||
+	    !(r->yt = ms_floats(n)) || !(r->eps = ms_floats(n)) || !(r->dz = ms_floats(n)) ||
+	    !(r->z = ms_floats(n)) || (train == 2 && !(r->sp = ms_floats(3 * n)))) {
 		unplan(r);
 		return -1;
 	}

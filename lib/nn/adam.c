@@ -80,7 +80,7 @@ int ms_params_ema_enable(ms_params *ps)
 {
 	for (int k = 0; k < ps->n; k++) {
 		ms_param *p = ps->p[k];
-		if (!p->ema && !(p->ema = p->ema_mem = ms_malloc(p->n * sizeof(float))))
+		if (!p->ema && !(p->ema = p->ema_mem = ms_floats(p->n)))
 			return -1;
 		memcpy(p->ema, p->w, p->n * sizeof(float));
 	}

@@ -29,10 +29,7 @@ int ms_attn_init(ms_attn *a, ms_params *ps, const char *name, int c, int groups)
 static void release(ms_attn *a)
 {
 	float **bufs[] = { &a->n, &a->qkvb, &a->p, &a->h, &a->dn, &a->dqkv, &a->dp, &a->dh };
-	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-		free(*bufs[i]);
-		*bufs[i] = NULL;
-	}
+	ms_free_floats(bufs, sizeof bufs / sizeof *bufs);
 }
 
 void ms_attn_free(ms_attn *a)
@@ -47,14 +44,12 @@ int ms_attn_plan(ms_attn *a, int N, int L, int train)
 	a->N = N;
 	a->L = L;
 	size_t cl = (size_t)N * a->c * L, ll = (size_t)N * L * L;
-	if (ms_groupnorm_plan(&a->norm, N) < 0 || !(a->n = ms_malloc(cl * sizeof(float))) ||
-	    !(a->qkvb = ms_malloc(3 * cl * sizeof(float))) ||
-	    !(a->p = ms_malloc(ll * sizeof(float))) || !(a->h = ms_malloc(cl * sizeof(float))))
+	if (ms_groupnorm_plan(&a->norm, N) < 0 || !(a->n = ms_floats(cl)) ||
+	    !(a->qkvb = ms_floats(3 * cl)) || !(a->p = ms_floats(ll)) || !(a->h = ms_floats(cl)))
 		return -1;
-	if (train && (!(a->dn = ms_malloc(cl * sizeof(float))) ||
-	              !(a->dqkv = ms_malloc(3 * cl * sizeof(float))) ||
-	              !(a->dp = ms_malloc((size_t)ms_nthreads() * L * L * sizeof(float))) ||
-	              !(a->dh = ms_malloc(cl * sizeof(float)))))
+	if (train && (!(a->dn = ms_floats(cl)) || !(a->dqkv = ms_floats(3 * cl)) ||
+	              !(a->dp = ms_floats((size_t)ms_nthreads() * L * L)) ||
+	              !(a->dh = ms_floats(cl))))
 		return -1;
 	return 0;
 }

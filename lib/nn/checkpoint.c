@@ -107,7 +107,7 @@ int ms_params_read(FILE *f, const char *fname, ms_params *ps, int *have_opt)
 		}
 		if ((ret = ms_rec_read_data(f, &r)) < 0)
 			break;
-		if (kind == 3 && !p->ema && !(p->ema = p->ema_mem = ms_malloc(p->n * sizeof(float)))) {
+		if (kind == 3 && !p->ema && !(p->ema = p->ema_mem = ms_floats(p->n))) {
 			ret = -1;
 			break;
 		}

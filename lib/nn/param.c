@@ -36,7 +36,7 @@ ms_param *ms_param_add(ms_params *ps, const char *prefix, const char *suffix, in
 		ps->cap = cap;
 	}
 	/* one block: w, g, m, v */
-	if (!(p->mem = p->w = ms_calloc(4 * p->n, sizeof(float)))) {
+	if (!(p->mem = p->w = ms_floats(4 * p->n))) {
 		free(p);
 		return NULL;
 	}
@@ -88,8 +88,8 @@ void ms_params_free(ms_params *ps)
 	if (!ps)
 		return;
 	for (int i = 0; i < ps->n; i++) {
-		free(ps->p[i]->mem);
-		free(ps->p[i]->ema_mem);
+		float **mem[] = { &ps->p[i]->mem, &ps->p[i]->ema_mem };
+		ms_free_floats(mem, 2);
 		free(ps->p[i]);
 	}
 	free(ps->p);

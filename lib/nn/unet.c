@@ -193,9 +193,8 @@ int ms_unet_tdim(const ms_unet *u)
 static void unplan(ms_unet *u)
 {
 	for (int i = 0; i < u->nb; i++) {
-		free(u->b[i].a);
-		free(u->b[i].g);
-		u->b[i].a = u->b[i].g = NULL;
+		float **p[] = { &u->b[i].a, &u->b[i].g };
+		ms_free_floats(p, 2);
 	}
 	for (int i = 0; i < u->nst; i++) {
 		resblock *r = &u->st[i].rb;
@@ -227,7 +226,7 @@ void ms_unet_free(ms_unet *u)
 static int get(ms_unet *u, float **p, size_t n)
 {
 	u->bytes += n * sizeof(float);
-	return (*p = ms_calloc(n ? n : 1, sizeof(float))) ? 0 : -1;
+	return (*p = ms_floats(n)) ? 0 : -1;
 }
 
 static size_t maxz(size_t a, size_t b)

@@ -1,6 +1,8 @@
 /* core/util: messages too long for the buffer are cut whole-character (valid UTF-8) and
- * keep their start; the reason of a failed call can be wrapped. */
+ * keep their start; the reason of a failed call can be wrapped; a plan's buffers
+ * (ms_floats) are zeroed, aligned and freed. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -49,8 +51,37 @@ static void test_long_messages(void)
 	CHECK(!strcmp(ms_errmsg(), "wrapped: cannot open f"));
 }
 
+/* small buffers on a cache line, large ones on 2 MiB, all zero and writable to their
+ * end; ms_free_floats frees them (the sanitizers of `make check` see a bad free or a
+ * leak) and clears the pointers; a size that overflows is an error */
+static void test_floats(void)
+{
+	size_t n[] = { 0, 1, 3, 17, 1000, (2 << 20) / 4 - 1, (2 << 20) / 4, 3 << 20 };
+	float *p[8];
+	float **pp[8];
+	for (int i = 0; i < 8; i++) {
+		p[i] = ms_floats(n[i]);
+		pp[i] = &p[i];
+		CHECK(p[i] != NULL);
+		uintptr_t al = n[i] * sizeof(float) >= (2u << 20) ? 2u << 20 : 64;
+		CHECK((uintptr_t)p[i] % al == 0);
+		int zero = 1;
+		for (size_t k = 0; k < n[i]; k++)
+			zero &= p[i][k] == 0;
+		CHECK(zero);
+		if (n[i])
+			p[i][n[i] - 1] = 1;
+	}
+	ms_free_floats(pp, 8);
+	for (int i = 0; i < 8; i++)
+		CHECK(p[i] == NULL);
+	ms_free_floats(pp, 8);                  /* NULL again: nothing */
+	CHECK(ms_floats(SIZE_MAX / 2) == NULL && strstr(ms_errmsg(), "overflows"));
+}
+
 int main(void)
 {
 	RUN(test_long_messages);
+	RUN(test_floats);
 	return test_summary("test_util");
 }
