@@ -133,3 +133,9 @@ void ms_range(long n, int tid, int nt, long *lo, long *hi)
 	*lo = n * tid / nt;
 	*hi = n * (tid + 1) / nt;
 }
+
+long ms_take(atomic_long *next, long n)
+{
+	long i = atomic_fetch_add_explicit(next, 1, memory_order_relaxed);
+	return i < n ? i : -1;
+}

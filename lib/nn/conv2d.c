@@ -405,15 +405,17 @@ MS_CLONES static void dw_col(const job *j, int c0, int c1, float *dx, float *dwt
 MS_CLONES static void forward_part(void *arg, int tid, int nt)
 {
 	const job *j = arg;
+	(void)nt;
 	const ms_conv2d *c = j->c;
 	int Ho = ms_conv2d_out(c, j->H), Wo = ms_conv2d_out(c, j->W), L = Ho * Wo;
 	int K = c->cin * c->k * c->k, rows = j->rows, tiles = (Ho + rows - 1) / rows;
 	float *col = direct(c) ? NULL :
 	             j->ws + kernel_floats(c) + tid * thread_floats(c, j->H, j->W);
-	long lo, hi, G = j->win ? (long)j->N * ((Ho + j->win - 1) / j->win) : 0;  /* Winograd:
-	                                                              * the batch's tile rows */
-	ms_range(j->win ? (G + rows - 1) / rows : (long)j->N * tiles, tid, nt, &lo, &hi);
-	for (long i = lo; i < hi; i++) {
+	long i, G = j->win ? (long)j->N * ((Ho + j->win - 1) / j->win) : 0;  /* Winograd: the
+	                                                                  * batch's tile rows */
+	/* a dynamic share: the first rows of an image cost up to 6 times the others (more
+	 * in some images than in others), which kept one of two threads waiting 17% */
+	while ((i = ms_take(j->next, j->win ? (G + rows - 1) / rows : (long)j->N * tiles)) >= 0) {
 		if (j->win) {
 			ms_wino_forward(j, i * rows, (i + 1) * rows < G ? (i + 1) * rows : G, col);
 			continue;
@@ -448,8 +450,10 @@ void ms_conv2d_forward(const ms_conv2d *c, int N, int H, int W, const float *x, 
 	int Ho = ms_conv2d_out(c, H);
 	int rows = win ? ms_wino_rows(c, W, win) : shift ? shift_rows(c, H, W) : tile_rows(c, H, W);
 	long G = win ? (long)N * ((Ho + win - 1) / win) : 0;  /* Winograd: the batch's tile rows */
+	atomic_long next = 0;
 	job j = { .c = c, .N = N, .H = H, .W = W, .acc = acc, .x = x, .cbias = cbias, .xs = xs,
-	          .ys = ys, .y = y, .ws = ws, .win = win, .shift = shift, .rows = rows };
+	          .ys = ys, .y = y, .ws = ws, .next = &next, .win = win, .shift = shift,
+	          .rows = rows };
 	float *wk = ws;      /* shifted: the kernel by tap, wk[k][o][ci] = W[o][ci][k] */
 	if (win)
 		ms_wino_kernel(c, win, ws);

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "core/threads.h"
 #include "nn.h"
 
 /* one pass of a convolution, as conv2d.c's parts on the thread pool see it */
@@ -26,6 +27,7 @@ typedef struct {
 	const float *x, *dy, *cbias;
 	size_t xs, ys, dys, dxs;
 	float *y, *dx, *ws;
+	atomic_long *next;            /* the forward pass's next item (ms_take) */
 	int win, shift, rows;         /* the forward pass's plan: Winograd (win: the output
 	                               * tile's side, 2 or 4), shifted (shift 1, or 2 with
 	                               * bfloat16 pairs), or im2col (neither);
