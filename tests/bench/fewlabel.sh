@@ -13,9 +13,9 @@
 #   beside a generator's chain run 9 nice levels below it, so that the chain goes first),
 #   REPORT validation interval (STEPS/20), NEAR (3, generators ending in n), ALIGN_SEG
 #   (a segmentor model: the generator statistics add its alignment Dice), FILTER_SEG
-#   (generators ending in f), JOBS trainings at a time (2), MS_DATA (../shared/data
-#   beside the repository), MS_PRECISION (fp32; bf16: every tool's products in bfloat16,
-#   ms(7); logged).
+#   and FILTER_SHARE (generators ending in f), JOBS trainings at a time (2), MS_DATA
+#   (../shared/data beside the repository), MS_PRECISION (fp32; bf16: every tool's
+#   products in bfloat16, ms(7); logged).
 # Arms, every segmentor trained with the same steps and seed on all N labelled images,
 # validated every REPORT steps on the fixed validation split SET-val.txt (60 train images
 # outside the N = 100 subset, not in the pool) and scored with the weights of its best
@@ -72,7 +72,10 @@
 #           phase 1 when "strong" is not an arm) segments every synthetic image, and an image is kept when the Dice of its prediction against
 #           the mask it was made for reaches that segmentor's median Dice on the
 #           validation images (a synthetic lesion at least as recognisable as a typical
-#           real one; the threshold comes from validation, never from the test split).
+#           real one; the threshold comes from validation, never from the test split);
+#           with FILTER_SHARE S (0 < S <= 1), the images of the top share S of that Dice
+#           instead (ties kept): the same number kept whatever the judge (a new OUTDIR,
+#           or the keep and syn files of the f generator removed).
 # Each stage's output is kept in OUTDIR and not made again when present, and a stopped
 # training continues from its last checkpoint (every 500 steps), so a stopped run
 # resumes. Writes OUTDIR/fewlabel.log (commands' timings, the paired comparisons of
@@ -307,13 +310,23 @@ filt() {   # GENERATOR (ending in f): syn-GENERATOR.ms from syn-${GENERATOR%f}.m
 		ms-score --pred pred"
 	stage "align-$b.tsv" sh -c "ms-segment -m '$fseg' --threads 2 <'$out/syn-$b.ms' |
 		ms-score --pred pred"
-	local t
-	t=$(awk -F'\t' '$1 == "median" { print $2 }' "$out/align-val.tsv")
+	local t why
+	if [ -n "${FILTER_SHARE:-}" ]; then     # the Dice at rank ceil(S x synthetic images)
+		t=$(awk -F'\t' 'NR == FNR { real[$1]; next }
+			FNR > 1 && $1 !~ /^(mean|std|median|n)$/ && !($1 in real) { print $2 }' \
+			"$splits/$set_-n$n.txt" "$out/align-$b.tsv" | sort -gr |
+			awk -v s="$FILTER_SHARE" '{ d[NR] = $1 } END { k = int(s * NR + 0.999999)
+				if (k < 1) k = 1; if (k > NR) k = NR; print d[k] }')
+		why="the Dice of $fseg at the top share $FILTER_SHARE of the synthetic images"
+	else
+		t=$(awk -F'\t' '$1 == "median" { print $2 }' "$out/align-val.tsv")
+		why="median validation Dice of $fseg"
+	fi
 	stage "keep-$1.txt" awk -F'\t' -v t="$t" 'NR == FNR { real[$1]; next }
 		FNR > 1 && $1 !~ /^(mean|std|median|n)$/ && ($1 in real || $2 >= t) { print $1 }' \
 		"$splits/$set_-n$n.txt" "$out/align-$b.tsv"
 	stage "syn-$1.ms" sh -c "ms-pick -i '$out/keep-$1.txt' <'$out/syn-$b.ms'"
-	say "filter $1: threshold $t (median validation Dice of $fseg); synthetic kept" \
+	say "filter $1: threshold $t ($why); synthetic kept" \
 		"$(($(wc -l <"$out/keep-$1.txt") - n)) of $(awk -F'\t' 'NR == FNR { real[$1]; next }
 		FNR > 1 && $1 !~ /^(mean|std|median|n)$/ && !($1 in real)' \
 		"$splits/$set_-n$n.txt" "$out/align-$b.tsv" | wc -l)"
